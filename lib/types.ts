@@ -1,0 +1,90 @@
+/**
+ * The domain's shared shapes. Everything here may travel in a log line, a Step Functions
+ * state payload or an outcome: none of it ever holds key material.
+ */
+
+/** A key ID, key ARN, alias name (`alias/...`) or alias ARN. */
+export type KeyRef = string;
+
+/** One key material of a key, as ListKeyRotations (IncludeKeyMaterial: ALL_KEY_MATERIAL) reports it. */
+export interface MaterialInfo {
+  keyMaterialId?: string;
+  /** CURRENT | NON_CURRENT | PENDING_ROTATION | PENDING_MULTI_REGION_IMPORT_AND_ROTATION */
+  state?: string;
+  /** IMPORTED | PENDING_IMPORT */
+  importState?: string;
+  /** ISO 8601 */
+  validTo?: string;
+  expirationModel?: string;
+  description?: string;
+}
+
+/** What inspection learns about a key: metadata, tags and materials, never material itself. */
+export interface KeyReport {
+  keyId: string;
+  arn: string;
+  /** The reference the caller gave (may be an alias). */
+  requestedRef: KeyRef;
+  keyState: string;
+  origin: string;
+  keySpec: string;
+  keyUsage: string;
+  multiRegion: boolean;
+  expirationModel?: string;
+  /** ISO 8601: the earliest ValidTo among the key's materials. */
+  validTo?: string;
+  currentKeyMaterialId?: string;
+  tags: Record<string, string>;
+  materials: MaterialInfo[];
+}
+
+export type Classification =
+  | { kind: 'not-managed'; reason: string }
+  | { kind: 'not-external'; reason: string }
+  | { kind: 'pending-deletion'; reason: string }
+  | { kind: 'disabled'; reason: string }
+  | { kind: 'unavailable'; reason: string }
+  | { kind: 'healthy'; reason: string; validTo?: string }
+  | { kind: 'expiring'; reason: string; validTo: string; secondsLeft: number }
+  /** missingMaterialIds: materials known to be PENDING_IMPORT; empty when KMS does not say which (then the current one). */
+  | { kind: 'pending-import'; reason: string; missingMaterialIds: string[] };
+
+export type RequestedAction = 'recover' | 'renew' | 'plan' | 'auto';
+
+/** Parameters from GetParametersForImport, base64 so they can travel in state payloads (they are not secret). */
+export interface ImportParameters {
+  keyId: string;
+  wrappingAlgorithm: string;
+  wrappingKeySpec: string;
+  /** base64 of the DER SubjectPublicKeyInfo */
+  publicKey: string;
+  /** base64 */
+  importToken: string;
+  /** ISO 8601 */
+  parametersValidTo: string;
+}
+
+export type OutcomeStatus = 'recovered' | 'renewed' | 'rotated' | 'skipped' | 'failed' | 'planned';
+
+/** The result of one run for one key, readable by a person and alarmable by a machine. */
+export interface Outcome {
+  status: OutcomeStatus;
+  keyId: string;
+  keyArn?: string;
+  requestedRef: KeyRef;
+  action: RequestedAction;
+  /** Why skipped / failed / what a plan would do, naming the key and the next step. */
+  reason?: string;
+  /** Named error class (e.g. IncorrectKeyMaterial) when failed. */
+  errorName?: string;
+  /** The materials imported by this run. */
+  imported: Array<{ keyMaterialId?: string; validTo?: string; expirationModel: string }>;
+  keyStateBefore?: string;
+  keyStateAfter?: string;
+  verified?: boolean;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** Number of calls per API operation made by this run, e.g. { GetParametersForImport: 1 }. */
+  calls: Record<string, number>;
+}
