@@ -59,3 +59,16 @@ export interface EmulatedService {
   /** Replaces the whole state with one produced by snapshot(). */
   restore(state: unknown): void;
 }
+
+/** A tagged resource, as the Resource Groups Tagging API lists it. */
+export interface TaggedResource {
+  resourceArn: string;
+  tags: Record<string, string>;
+}
+
+/** A service whose resources the emulated Resource Groups Tagging API can list (KMS keys, secrets). */
+export interface TaggedResourceSource {
+  /** The resource type filter string this source answers to, e.g. `kms:key` or `secretsmanager:secret`. */
+  readonly resourceType: string;
+  taggedResources(scope: RequestScope): TaggedResource[];
+}
