@@ -1,0 +1,24 @@
+/**
+ * kms-reimport: the on-call command line.
+ *   recover <key>   bring a PendingImport key back with its escrowed material
+ *   renew <key>     reimport the same material with a later ValidTo
+ *   plan <key>      say what recover/renew would do, change nothing
+ *   drill --local   a full recovery rehearsal against the in-process local endpoint
+ *   local           run the local KMS + Secrets Manager endpoint
+ */
+import { Command } from 'commander';
+import { registerKeyCommands } from './keys.js';
+import { registerDrillCommand } from './drill-command.js';
+import { registerLocalCommand } from './local-command.js';
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('kms-reimport')
+    .description('Keep AWS KMS keys with imported key material usable: recover, renew, rehearse.')
+    .showHelpAfterError()
+    .exitOverride();
+  registerKeyCommands(program);
+  registerDrillCommand(program);
+  registerLocalCommand(program);
+  return program;
+}
