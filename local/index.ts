@@ -1,0 +1,137 @@
+/**
+ * The local KMS + Secrets Manager (+ Resource Groups Tagging) endpoint, started in-process:
+ *
+ *   const endpoint = await startLocalEndpoint();          // free port on 127.0.0.1
+ *   const kms = new KMSClient({ endpoint: endpoint.url, region: 'us-east-1', credentials });
+ *   endpoint.clock.advance(24 * 3600);                     // expire import tokens
+ *   await endpoint.close();
+ *
+ * See local/README.md for the control surface, persistence and what is emulated.
+ */
+import { createKmsService, type KmsServiceOptions } from './kms/index.js';
+import { createClock, type EndpointClock } from './clock.js';
+import { Controls, type EndpointControls, type QuotaPreset, type QuotaRule } from './controls.js';
+import { createControlHandler } from './control-api.js';
+import { loadState, StateWriter } from './persistence.js';
+import { DEFAULT_MAX_BODY_BYTES } from './protocol.js';
+import { createRequestListener, listen, type ServedService } from './server.js';
+import { DEFAULT_REGION, type EmulatedService, type TaggedResourceSource } from './service.js';
+
+export type { EndpointClock } from './clock.js';
+export type { EndpointControls, InjectedErrorSpec, OperationCounter, QuotaPreset, QuotaRule } from './controls.js';
+export { KMS_DEFAULT_QUOTAS } from './controls.js';
+
+export interface LocalEndpointOptions {
+  /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  /** Options of the KMS emulation. */
+  kms?: KmsServiceOptions;
+  /** State file: loaded on start, written after requests (debounced) and on close. */
+  persistPath?: string;
+  /** Where the endpoint's clock starts (ms since the epoch); default: real time. */
+  startTime?: number;
+  /** Request quotas: off by default; 'kms-defaults' for KMS's documented rates; or per operation. */
+  quotas?: QuotaPreset | Record<string, QuotaRule>;
+  /** Delay before handling: one value for every operation, or per operation (`kms:DescribeKey`). */
+  latencyMs?: number | Record<string, number>;
+  /** Largest request body accepted (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Delay between a change and its write to persistPath (default 200 ms). */
+  persistDebounceMs?: number;
+  /** Called when writing the state file fails (default: a line on stderr). */
+  onPersistError?: (err: Error) => void;
+}
+
+export interface LocalEndpoint {
+  /** `http://127.0.0.1:PORT`: pass as `endpoint` to SDK clients, `--endpoint-url` to the CLI. */
+  readonly url: string;
+  readonly port: number;
+  readonly clock: EndpointClock;
+  readonly controls: EndpointControls;
+  /** The emulated services, by signing name (`kms`, ...), for in-process inspection. */
+  readonly services: Readonly<Record<string, EmulatedService>>;
+  /** Writes the state file now (no-op without persistPath). */
+  save(): Promise<void>;
+  /** Stops listening, drops open connections and writes the state file. */
+  close(): Promise<void>;
+}
+
+export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Promise<LocalEndpoint> {
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`Port must be an integer 0..65535, got ${String(port)}`);
+  const clock = createClock(options.startTime);
+  const controls = new Controls({
+    ...(options.quotas !== undefined ? { quotas: options.quotas } : {}),
+    ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
+  });
+
+  const kms = createKmsService(options.kms ?? {});
+  const services: ServedService[] = [kms];
+  const taggedSources: TaggedResourceSource[] = [kms];
+  void taggedSources;
+  const bySigningName = Object.fromEntries(services.map((s) => [s.signingName, s as EmulatedService]));
+
+  let writer: StateWriter | undefined;
+  if (options.persistPath) {
+    const state = loadState(options.persistPath);
+    if (state) {
+      clock.setOffsetMs(state.clockOffsetMs);
+      for (const service of services) {
+        if (service.signingName in state.services) service.restore(state.services[service.signingName]);
+      }
+    }
+    writer = new StateWriter(
+      options.persistPath,
+      () => ({ clockOffsetMs: clock.offsetMs(), services: Object.fromEntries(services.map((s) => [s.signingName, s.snapshot()])) }),
+      options.persistDebounceMs ?? 200,
+      options.onPersistError ?? ((err) => process.stderr.write(`kms-reimport local: ${err.message}\n`)),
+    );
+    clock.onChange = () => writer?.markDirty();
+  }
+  const save = async (): Promise<void> => {
+    await writer?.flush();
+  };
+
+  const listener = createRequestListener({
+    services,
+    controls,
+    clock,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    controlHandler: createControlHandler({
+      clock,
+      controls,
+      services: () => Object.fromEntries(services.map((s) => [s.signingName, s.operations()])),
+      ...(writer ? { save } : {}),
+    }),
+    afterHandled: () => writer?.markDirty(),
+  });
+  const running = await listen(listener, port);
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${running.port}`,
+    port: running.port,
+    clock,
+    controls,
+    services: bySigningName,
+    save,
+    close() {
+      closed ??= (async () => {
+        await running.close();
+        await save();
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Environment variables that point the AWS CLI and SDKs at this endpoint (for the CLI to print). */
+export function describeEnvironment(endpoint: Pick<LocalEndpoint, 'url'>, region: string = DEFAULT_REGION): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: endpoint.url,
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: 'AKIDLOCALENDPOINT',
+    AWS_SECRET_ACCESS_KEY: 'local-endpoint-accepts-any-secret',
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * The local endpoint's HTTP server: one port for every emulated service. It routes by the
+ * `X-Amz-Target` prefix, guards the JSON shape, applies the controls, and turns every failure
+ * into an error in the service's own shape; a request can never crash or hang the server.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ServiceError, type EmulatedService, type OperationContext } from './service.js';
+import { BodyTooLargeError, parseJsonObject, parseTarget, readBody, scopeFromAuthorization, sendError } from './protocol.js';
+import { sendJson } from './protocol.js';
+import type { Controls, QuotaRule } from './controls.js';
+import type { EndpointClock } from './clock.js';
+
+/** Exception names a service answers with for the server's own failures. */
+export interface ErrorConventions {
+  /** Operation the service does not implement. */
+  unknownOperation: string;
+  /** A bug or unexpected failure while handling (status 500). */
+  internal: string;
+  /** A request over a quota. */
+  throttling: string;
+}
+
+/** A service may carry its own conventions; otherwise they are looked up by signing name. */
+export type ServedService = EmulatedService & { readonly errorConventions?: Partial<ErrorConventions> };
+
+const CONVENTIONS: Record<string, ErrorConventions> = {
+  kms: { unknownOperation: 'UnsupportedOperationException', internal: 'KMSInternalException', throttling: 'ThrottlingException' },
+  secretsmanager: { unknownOperation: 'UnknownOperationException', internal: 'InternalServiceError', throttling: 'ThrottlingException' },
+  tagging: { unknownOperation: 'UnknownOperationException', internal: 'InternalServiceException', throttling: 'ThrottledException' },
+};
+const GENERIC: ErrorConventions = { unknownOperation: 'UnknownOperationException', internal: 'InternalFailure', throttling: 'ThrottlingException' };
+
+export function conventionsOf(service: ServedService): ErrorConventions {
+  return { ...GENERIC, ...CONVENTIONS[service.signingName], ...service.errorConventions };
+}
+
+/** Handles requests under `/_local/`: returns the status and JSON body to answer. */
+export type ControlHandler = (method: string, path: string, body: Record<string, unknown>) => Promise<{ status: number; body: unknown }>;
+
+export interface ServerOptions {
+  services: ServedService[];
+  controls: Controls;
+  clock: EndpointClock;
+  controlHandler: ControlHandler;
+  maxBodyBytes: number;
+  /** Called after every request a service handled (successfully or not): state may have changed. */
+  afterHandled?: (service: ServedService, operation: string) => void;
+}
+
+export const CONTROL_PREFIX = '/_local';
+
+export function createRequestListener(options: ServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const byPrefix = new Map(options.services.map((s) => [s.targetPrefix, s]));
+  const served = options.services.map((s) => s.targetPrefix).join(', ');
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const method = req.method ?? 'GET';
+
+    if (path === CONTROL_PREFIX || path.startsWith(`${CONTROL_PREFIX}/`)) {
+      let body: Record<string, unknown> = {};
+      if (method !== 'GET' && method !== 'HEAD') body = parseJsonObject(await readBody(req, options.maxBodyBytes), 'control');
+      const answer = await options.controlHandler(method, path, body);
+      sendJson(res, answer.status, answer.body, { 'Content-Type': 'application/json' });
+      return;
+    }
+    if (path !== '/') {
+      throw new ServiceError(
+        'UnknownOperationException',
+        `No such path ${JSON.stringify(path)}: AWS requests go to POST / with an X-Amz-Target header; controls live under ${CONTROL_PREFIX}/`,
+        404,
+      );
+    }
+    if (method !== 'POST') {
+      throw new ServiceError(
+        'UnknownOperationException',
+        `Method ${method} is not supported: AWS JSON requests are POST / with an X-Amz-Target header (serving ${served}); controls live under ${CONTROL_PREFIX}/`,
+        405,
+      );
+    }
+    const raw = await readBody(req, options.maxBodyBytes);
+    const target = parseTarget(req.headers['x-amz-target']);
+    if (!target) {
+      throw new ServiceError(
+        'UnknownOperationException',
+        `Missing or malformed X-Amz-Target header (expected "<Prefix>.<Operation>"; serving ${served})`,
+      );
+    }
+    const service = byPrefix.get(target.prefix);
+    if (!service) {
+      throw new ServiceError(
+        'UnknownOperationException',
+        `Unknown service ${JSON.stringify(target.prefix)} in X-Amz-Target: the local endpoint serves ${served}`,
+      );
+    }
+    const conventions = conventionsOf(service);
+    const { operation } = target;
+    if (!service.operations().includes(operation)) {
+      throw new ServiceError(conventions.unknownOperation, `Operation ${operation} is not implemented by the local endpoint (${service.signingName})`);
+    }
+    const input = parseJsonObject(raw, service.signingName);
+    const scope = scopeFromAuthorization(req.headers.authorization);
+    const ctx: OperationContext = { scope: { account: scope.account, region: scope.region }, clock: options.clock };
+
+    const admission = await options.controls.admit(service.signingName, operation, ctx.scope, (op: string, rule: QuotaRule) =>
+      new ServiceError(
+        conventions.throttling,
+        `Rate exceeded for ${service.signingName}:${op} (local endpoint quota: ${rule.rate} requests per second per account and Region${rule.shared ? `, shared by ${rule.shared}` : ''}); retry with backoff`,
+      ),
+    );
+    if (admission.error) {
+      sendError(res, admission.error);
+      return;
+    }
+    let result: unknown;
+    try {
+      result = await service.handle(operation, input, ctx);
+    } catch (err) {
+      options.controls.recordError(service.signingName, operation);
+      throw err instanceof ServiceError
+        ? err
+        : new ServiceError(
+            conventions.internal,
+            `The local endpoint failed while handling ${service.signingName}:${operation} (${err instanceof Error ? err.name : 'error'}: ${err instanceof Error ? err.message : String(err)}); this is a bug in the endpoint, the request may be retried`,
+            500,
+          );
+    } finally {
+      options.afterHandled?.(service, operation);
+    }
+    sendJson(res, 200, result ?? {});
+  }
+
+  return (req, res) => {
+    req.on('error', () => {});
+    res.on('error', () => {});
+    serve(req, res).catch((err: unknown) => {
+      if (err instanceof BodyTooLargeError) {
+        sendError(res, new ServiceError('RequestEntityTooLargeException', `Request body exceeds the local endpoint's limit of ${err.limit} bytes; nothing was done`, 413), {
+          Connection: 'close',
+        });
+        return;
+      }
+      if (err instanceof ServiceError) {
+        sendError(res, err);
+        return;
+      }
+      if (err instanceof RangeError && (req.url ?? '').startsWith(CONTROL_PREFIX)) {
+        sendError(res, new ServiceError('ValidationException', err.message, 400));
+        return;
+      }
+      if (res.destroyed || req.destroyed) return;
+      sendError(
+        res,
+        new ServiceError('InternalFailure', `The local endpoint failed on this request (${err instanceof Error ? err.message : String(err)})`, 500),
+      );
+    });
+  };
+}
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts listening on 127.0.0.1 (only); port 0 picks a free port. */
+export async function listen(listener: (req: IncomingMessage, res: ServerResponse) => void, port: number): Promise<RunningServer> {
+  const server = createServer(listener);
+  // Slow or stalled clients: give up on them instead of holding a socket forever.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    port: address.port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
