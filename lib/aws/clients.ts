@@ -1,0 +1,35 @@
+/**
+ * AWS clients for lib/, configured by the standard SDK chain: region (AWS_REGION, profile),
+ * credentials (env, profile, SSO, container/instance roles) and endpoints (AWS_ENDPOINT_URL,
+ * AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SECRETS_MANAGER, profile `endpoint_url`). An explicit
+ * `endpointUrl` overrides them (for `--endpoint-url` and the local endpoint).
+ *
+ * Retries: the SDK's own retry is OFF by default (`maxAttempts: 1`) because every AWS call in
+ * lib/ goes through withRetry (lib/retry.ts) with the configured attempts and full jitter; having
+ * both would multiply attempts. Pass `sdkMaxAttempts` if you use these clients outside lib/.
+ */
+import { KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
+export interface ClientOptions {
+  region?: string;
+  endpointUrl?: string;
+  credentials?: KMSClientConfig['credentials'];
+  /** SDK-level attempts per call (default 1: lib/retry.ts does the retrying). */
+  sdkMaxAttempts?: number;
+}
+
+export interface AwsClients {
+  kms: KMSClient;
+  secrets: SecretsManagerClient;
+}
+
+export function createClients(opts: ClientOptions = {}): AwsClients {
+  const shared = {
+    ...(opts.region ? { region: opts.region } : {}),
+    ...(opts.endpointUrl ? { endpoint: opts.endpointUrl } : {}),
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
+    maxAttempts: opts.sdkMaxAttempts ?? 1,
+  };
+  return { kms: new KMSClient(shared), secrets: new SecretsManagerClient(shared) };
+}

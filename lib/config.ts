@@ -1,0 +1,145 @@
+/**
+ * Service configuration, read once (at cold start or CLI start) and checked loudly.
+ *
+ * Environment variables (all optional; defaults in DEFAULT_CONFIG):
+ *   KMS_REIMPORT_MANAGED_TAG_KEY         tag key that opts a key in           (kms-reimport:managed)
+ *   KMS_REIMPORT_MANAGED_TAG_VALUE       value that tag must have             (true)
+ *   KMS_REIMPORT_ESCROW_TAG_KEY          tag naming the escrow secret         (kms-reimport:escrow)
+ *   KMS_REIMPORT_ESCROW_PREFIX           default secret name prefix           (kms-reimport/)
+ *   KMS_REIMPORT_MATERIAL_LIFETIME_DAYS  ValidTo = now + this many days, 1..365 (90)
+ *   KMS_REIMPORT_RENEWAL_WINDOW_DAYS     renew when ValidTo is this close, 0..365 (14)
+ *   KMS_REIMPORT_EXPIRATION_MODEL        follow-key | KEY_MATERIAL_EXPIRES | KEY_MATERIAL_DOES_NOT_EXPIRE (follow-key)
+ *   KMS_REIMPORT_WRAPPING_ALGORITHM      RSAES_OAEP_SHA_1 | RSAES_OAEP_SHA_256 | RSA_AES_KEY_WRAP_SHA_1 | RSA_AES_KEY_WRAP_SHA_256
+ *                                        (unset: chosen per key spec, see lib/wrap/choose.ts)
+ *   KMS_REIMPORT_WRAPPING_KEY_SPEC       RSA_2048 | RSA_3072 | RSA_4096 (unset: RSA_4096)
+ *   KMS_REIMPORT_MAX_ATTEMPTS            attempts per AWS call for transient errors, 1..20 (5)
+ *   KMS_REIMPORT_BASE_DELAY_MS           backoff base in ms, 1..60000 (200)
+ */
+import { ConfigError } from './errors.js';
+
+export type ExpirationModelSetting = 'follow-key' | 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+
+export const WRAPPING_ALGORITHMS = [
+  'RSAES_OAEP_SHA_1',
+  'RSAES_OAEP_SHA_256',
+  'RSA_AES_KEY_WRAP_SHA_1',
+  'RSA_AES_KEY_WRAP_SHA_256',
+] as const;
+export type WrappingAlgorithm = (typeof WRAPPING_ALGORITHMS)[number];
+
+export const WRAPPING_KEY_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096'] as const;
+export type WrappingKeySpec = (typeof WRAPPING_KEY_SPECS)[number];
+
+export interface ReimportConfig {
+  managedTagKey: string;
+  managedTagValue: string;
+  escrowTagKey: string;
+  escrowPrefix: string;
+  /** ValidTo = now + this many days (1..365). */
+  materialLifetimeDays: number;
+  /** A key whose ValidTo is within this many days is "expiring" and renewed. */
+  renewalWindowDays: number;
+  expirationModel: ExpirationModelSetting;
+  /** Kept as string so an unsupported value (e.g. RSAES_PKCS1_V1_5) reaches chooseWrapping and is refused there by name. */
+  wrappingAlgorithm?: string;
+  wrappingKeySpec?: string;
+  maxAttempts: number;
+  baseDelayMs: number;
+}
+
+export const DEFAULT_CONFIG: Readonly<ReimportConfig> = Object.freeze({
+  managedTagKey: 'kms-reimport:managed',
+  managedTagValue: 'true',
+  escrowTagKey: 'kms-reimport:escrow',
+  escrowPrefix: 'kms-reimport/',
+  materialLifetimeDays: 90,
+  renewalWindowDays: 14,
+  expirationModel: 'follow-key',
+  maxAttempts: 5,
+  baseDelayMs: 200,
+});
+
+const EXPIRATION_MODELS: readonly ExpirationModelSetting[] = ['follow-key', 'KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'];
+
+function readString(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = raw.trim();
+  if (value === '') throw new ConfigError(`${name} is blank; unset it to use the default "${fallback}" or give a value`);
+  return value;
+}
+
+function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(`${name}="${raw}" is not a whole number; set it to an integer between ${min} and ${max} or unset it (default ${fallback})`);
+  }
+  const value = Number(raw.trim());
+  if (value < min || value > max) {
+    throw new ConfigError(`${name}=${value} is out of range; set it between ${min} and ${max} or unset it (default ${fallback})`);
+  }
+  return value;
+}
+
+function readChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly T[]): T | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = raw.trim();
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new ConfigError(`${name}="${value}" is not supported; use one of ${choices.join(', ')} or unset it`);
+  }
+  return value as T;
+}
+
+/** Checks a whole config object (also one built in code), throwing ConfigError on the first bad value. */
+export function validateConfig(config: ReimportConfig): ReimportConfig {
+  const intIn = (name: keyof ReimportConfig, value: number, min: number, max: number) => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(`config ${name}=${value} must be an integer between ${min} and ${max}`);
+    }
+  };
+  for (const name of ['managedTagKey', 'managedTagValue', 'escrowTagKey', 'escrowPrefix'] as const) {
+    if (typeof config[name] !== 'string' || config[name].trim() === '') {
+      throw new ConfigError(`config ${name} must be a non-empty string`);
+    }
+  }
+  intIn('materialLifetimeDays', config.materialLifetimeDays, 1, 365);
+  intIn('renewalWindowDays', config.renewalWindowDays, 0, 365);
+  intIn('maxAttempts', config.maxAttempts, 1, 20);
+  intIn('baseDelayMs', config.baseDelayMs, 1, 60_000);
+  if (!EXPIRATION_MODELS.includes(config.expirationModel)) {
+    throw new ConfigError(`config expirationModel="${String(config.expirationModel)}" must be one of ${EXPIRATION_MODELS.join(', ')}`);
+  }
+  return config;
+}
+
+/**
+ * Reads KMS_REIMPORT_* variables (see the comment at the top of this file). Wrapping values are
+ * checked against the names KMS knows; whether they suit a key spec is decided by chooseWrapping.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ReimportConfig {
+  const config: ReimportConfig = {
+    managedTagKey: readString(env, 'KMS_REIMPORT_MANAGED_TAG_KEY', DEFAULT_CONFIG.managedTagKey),
+    managedTagValue: readString(env, 'KMS_REIMPORT_MANAGED_TAG_VALUE', DEFAULT_CONFIG.managedTagValue),
+    escrowTagKey: readString(env, 'KMS_REIMPORT_ESCROW_TAG_KEY', DEFAULT_CONFIG.escrowTagKey),
+    escrowPrefix: readString(env, 'KMS_REIMPORT_ESCROW_PREFIX', DEFAULT_CONFIG.escrowPrefix),
+    materialLifetimeDays: readInteger(env, 'KMS_REIMPORT_MATERIAL_LIFETIME_DAYS', DEFAULT_CONFIG.materialLifetimeDays, 1, 365),
+    renewalWindowDays: readInteger(env, 'KMS_REIMPORT_RENEWAL_WINDOW_DAYS', DEFAULT_CONFIG.renewalWindowDays, 0, 365),
+    expirationModel: readChoice(env, 'KMS_REIMPORT_EXPIRATION_MODEL', EXPIRATION_MODELS) ?? DEFAULT_CONFIG.expirationModel,
+    maxAttempts: readInteger(env, 'KMS_REIMPORT_MAX_ATTEMPTS', DEFAULT_CONFIG.maxAttempts, 1, 20),
+    baseDelayMs: readInteger(env, 'KMS_REIMPORT_BASE_DELAY_MS', DEFAULT_CONFIG.baseDelayMs, 1, 60_000),
+  };
+  const algorithm = env.KMS_REIMPORT_WRAPPING_ALGORITHM?.trim();
+  if (algorithm) {
+    if (algorithm === 'RSAES_PKCS1_V1_5') {
+      throw new ConfigError(
+        'KMS_REIMPORT_WRAPPING_ALGORITHM=RSAES_PKCS1_V1_5 is no longer accepted by KMS (since 2023-10-10); use RSAES_OAEP_SHA_256 or RSA_AES_KEY_WRAP_SHA_256, or unset it',
+      );
+    }
+    config.wrappingAlgorithm = readChoice(env, 'KMS_REIMPORT_WRAPPING_ALGORITHM', WRAPPING_ALGORITHMS);
+  }
+  const keySpec = readChoice(env, 'KMS_REIMPORT_WRAPPING_KEY_SPEC', WRAPPING_KEY_SPECS);
+  if (keySpec) config.wrappingKeySpec = keySpec;
+  return validateConfig(config);
+}

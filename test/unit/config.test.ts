@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_CONFIG, loadConfig, validateConfig } from '../../lib/config.js';
+import * as errors from '../../lib/errors.js';
+
+test('loadConfig with an empty environment gives the defaults', () => {
+  assert.deepEqual(loadConfig({}), { ...DEFAULT_CONFIG });
+  assert.equal(DEFAULT_CONFIG.managedTagKey, 'kms-reimport:managed');
+  assert.equal(DEFAULT_CONFIG.managedTagValue, 'true');
+  assert.equal(DEFAULT_CONFIG.escrowTagKey, 'kms-reimport:escrow');
+  assert.equal(DEFAULT_CONFIG.escrowPrefix, 'kms-reimport/');
+  assert.equal(DEFAULT_CONFIG.materialLifetimeDays, 90);
+  assert.equal(DEFAULT_CONFIG.renewalWindowDays, 14);
+  assert.equal(DEFAULT_CONFIG.expirationModel, 'follow-key');
+  assert.equal(DEFAULT_CONFIG.maxAttempts, 5);
+  assert.equal(DEFAULT_CONFIG.baseDelayMs, 200);
+});
+
+test('loadConfig reads every KMS_REIMPORT_* variable', () => {
+  const config = loadConfig({
+    KMS_REIMPORT_MANAGED_TAG_KEY: 'byok',
+    KMS_REIMPORT_MANAGED_TAG_VALUE: 'yes',
+    KMS_REIMPORT_ESCROW_TAG_KEY: 'byok:escrow',
+    KMS_REIMPORT_ESCROW_PREFIX: 'escrow/',
+    KMS_REIMPORT_MATERIAL_LIFETIME_DAYS: '365',
+    KMS_REIMPORT_RENEWAL_WINDOW_DAYS: '30',
+    KMS_REIMPORT_EXPIRATION_MODEL: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    KMS_REIMPORT_WRAPPING_ALGORITHM: 'RSA_AES_KEY_WRAP_SHA_1',
+    KMS_REIMPORT_WRAPPING_KEY_SPEC: 'RSA_3072',
+    KMS_REIMPORT_MAX_ATTEMPTS: '2',
+    KMS_REIMPORT_BASE_DELAY_MS: '50',
+  });
+  assert.deepEqual(config, {
+    managedTagKey: 'byok',
+    managedTagValue: 'yes',
+    escrowTagKey: 'byok:escrow',
+    escrowPrefix: 'escrow/',
+    materialLifetimeDays: 365,
+    renewalWindowDays: 30,
+    expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1',
+    wrappingKeySpec: 'RSA_3072',
+    maxAttempts: 2,
+    baseDelayMs: 50,
+  });
+});
+
+test('loadConfig throws ConfigError naming the variable on bad values', () => {
+  const bad: Array<[string, string, RegExp]> = [
+    ['KMS_REIMPORT_MATERIAL_LIFETIME_DAYS', '0', /between 1 and 365/],
+    ['KMS_REIMPORT_MATERIAL_LIFETIME_DAYS', '366', /between 1 and 365/],
+    ['KMS_REIMPORT_MATERIAL_LIFETIME_DAYS', '9.5', /whole number/],
+    ['KMS_REIMPORT_MATERIAL_LIFETIME_DAYS', 'ninety', /whole number/],
+    ['KMS_REIMPORT_EXPIRATION_MODEL', 'SOMETIMES', /follow-key/],
+    ['KMS_REIMPORT_WRAPPING_ALGORITHM', 'RSAES_PKCS1_V1_5', /no longer accepted/],
+    ['KMS_REIMPORT_WRAPPING_ALGORITHM', 'SM2PKE', /not supported/],
+    ['KMS_REIMPORT_WRAPPING_KEY_SPEC', 'RSA_1024', /not supported/],
+    ['KMS_REIMPORT_MAX_ATTEMPTS', '0', /between 1 and 20/],
+    ['KMS_REIMPORT_MANAGED_TAG_KEY', '   ', /blank/],
+  ];
+  for (const [name, value, message] of bad) {
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (e: unknown) => e instanceof errors.ConfigError && e.name === 'ConfigError' && e.message.includes(name) && message.test(e.message),
+      `${name}=${value}`,
+    );
+  }
+});
+
+test('validateConfig checks configs built in code', () => {
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, materialLifetimeDays: 400 }), { name: 'ConfigError' });
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, escrowPrefix: '' }), { name: 'ConfigError' });
+  assert.doesNotThrow(() => validateConfig({ ...DEFAULT_CONFIG }));
+});
+
+test('every named error sets its own name, keeps keyId and is a ReimportError', () => {
+  for (const name of errors.REIMPORT_ERROR_NAMES) {
+    const Ctor = (errors as unknown as Record<string, new (m: string, o?: errors.ReimportErrorOptions) => errors.ReimportError>)[name];
+    assert.ok(Ctor, `${name} is exported`);
+    const e = new Ctor('something happened to key k1; do this next', { keyId: 'k1' });
+    assert.equal(e.name, name);
+    assert.equal(e.keyId, 'k1');
+    assert.ok(errors.isReimportError(e));
+    assert.ok(e instanceof Error);
+  }
+  assert.equal(errors.isReimportError(new Error('x')), false);
+  assert.equal(errors.isReimportError({ name: 'KeyNotFound' }), false);
+});
