@@ -36,6 +36,10 @@ export interface KeyReport {
   currentKeyMaterialId?: string;
   tags: Record<string, string>;
   materials: MaterialInfo[];
+  /** From DescribeKey, when KMS lists them: used to pick the verification round trip. */
+  signingAlgorithms?: string[];
+  macAlgorithms?: string[];
+  encryptionAlgorithms?: string[];
 }
 
 export type Classification =

@@ -1,0 +1,155 @@
+/**
+ * Inspection: what KMS says about a key (metadata, tags, every key material), never the material.
+ * Read-only; safe on any key, managed or not.
+ */
+import {
+  DescribeKeyCommand,
+  ListKeyRotationsCommand,
+  ListResourceTagsCommand,
+  type KMSClient,
+  type KeyMetadata,
+} from '@aws-sdk/client-kms';
+import { DEFAULT_CONFIG } from '../config.js';
+import { awsErrorName, KeyNotFound } from '../errors.js';
+import { callWithRetry, type RetryOptions } from '../retry.js';
+import type { KeyRef, KeyReport, MaterialInfo } from '../types.js';
+
+const DEFAULT_RETRY: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs };
+
+/** Errors meaning "this endpoint/key cannot list key materials": fall back to DescribeKey. */
+const ROTATIONS_UNSUPPORTED = new Set(['UnsupportedOperationException', 'UnknownOperationException']);
+
+export function isAliasRef(keyRef: KeyRef): boolean {
+  return keyRef.startsWith('alias/') || /^arn:[^:]+:kms:[^:]*:[^:]*:alias\//.test(keyRef);
+}
+
+function notFoundMessage(keyRef: KeyRef): string {
+  if (isAliasRef(keyRef)) {
+    return (
+      `Alias ${keyRef} does not exist or points at no key in this account and Region. ` +
+      `Check the alias name and Region (aws kms list-aliases), or pass the key ID or ARN instead.`
+    );
+  }
+  return (
+    `Key ${keyRef} does not exist in this account and Region. ` +
+    `Check the key ID/ARN and the Region (aws kms describe-key --key-id ${keyRef}); a deleted key cannot be recovered.`
+  );
+}
+
+function iso(date: Date | undefined): string | undefined {
+  return date ? date.toISOString() : undefined;
+}
+
+export async function describeKeyMetadata(kms: KMSClient, keyRef: KeyRef, retry: RetryOptions = DEFAULT_RETRY): Promise<KeyMetadata> {
+  let metadata: KeyMetadata | undefined;
+  try {
+    const out = await callWithRetry({ operation: 'DescribeKey', keyId: keyRef }, () => kms.send(new DescribeKeyCommand({ KeyId: keyRef })), retry);
+    metadata = out?.KeyMetadata;
+  } catch (e) {
+    const name = awsErrorName(e);
+    if (name === 'NotFoundException') throw new KeyNotFound(notFoundMessage(keyRef), { keyId: keyRef, cause: e });
+    if (name === 'InvalidArnException') {
+      throw new KeyNotFound(`${keyRef} is not a valid key ID, key ARN, alias name or alias ARN; check how the key was referenced.`, { keyId: keyRef, cause: e });
+    }
+    throw e;
+  }
+  if (!metadata?.KeyId) throw new KeyNotFound(notFoundMessage(keyRef), { keyId: keyRef });
+  return metadata;
+}
+
+async function readTags(kms: KMSClient, keyId: string, retry: RetryOptions): Promise<Record<string, string>> {
+  const tags: Record<string, string> = {};
+  let marker: string | undefined;
+  do {
+    const out = await callWithRetry(
+      { operation: 'ListResourceTags', keyId },
+      () => kms.send(new ListResourceTagsCommand({ KeyId: keyId, ...(marker ? { Marker: marker } : {}) })),
+      retry,
+    );
+    for (const tag of out?.Tags ?? []) {
+      if (tag.TagKey !== undefined) tags[tag.TagKey] = tag.TagValue ?? '';
+    }
+    marker = out?.Truncated ? out.NextMarker : undefined;
+  } while (marker);
+  return tags;
+}
+
+async function listMaterials(kms: KMSClient, keyId: string, retry: RetryOptions): Promise<MaterialInfo[] | undefined> {
+  const materials: MaterialInfo[] = [];
+  let marker: string | undefined;
+  try {
+    do {
+      const out = await callWithRetry(
+        { operation: 'ListKeyRotations', keyId },
+        () => kms.send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', ...(marker ? { Marker: marker } : {}) })),
+        retry,
+      );
+      for (const r of out?.Rotations ?? []) {
+        const info: MaterialInfo = {};
+        if (r.KeyMaterialId !== undefined) info.keyMaterialId = r.KeyMaterialId;
+        if (r.KeyMaterialState !== undefined) info.state = r.KeyMaterialState;
+        if (r.ImportState !== undefined) info.importState = r.ImportState;
+        const validTo = iso(r.ValidTo);
+        if (validTo !== undefined) info.validTo = validTo;
+        if (r.ExpirationModel !== undefined) info.expirationModel = r.ExpirationModel;
+        if (r.KeyMaterialDescription !== undefined) info.description = r.KeyMaterialDescription;
+        materials.push(info);
+      }
+      marker = out?.Truncated ? out.NextMarker : undefined;
+    } while (marker);
+  } catch (e) {
+    if (ROTATIONS_UNSUPPORTED.has(awsErrorName(e) ?? '')) return undefined;
+    throw e;
+  }
+  return materials;
+}
+
+/** The one material DescribeKey tells us about, when KMS cannot list them. */
+function materialsFromMetadata(m: KeyMetadata): MaterialInfo[] {
+  if (!m.CurrentKeyMaterialId) return [];
+  const info: MaterialInfo = {
+    keyMaterialId: m.CurrentKeyMaterialId,
+    state: 'CURRENT',
+    importState: m.KeyState === 'PendingImport' ? 'PENDING_IMPORT' : 'IMPORTED',
+  };
+  const validTo = iso(m.ValidTo);
+  if (validTo !== undefined) info.validTo = validTo;
+  if (m.ExpirationModel !== undefined) info.expirationModel = m.ExpirationModel;
+  return [info];
+}
+
+/**
+ * DescribeKey (ID, ARN, alias name or alias ARN), ListResourceTags (all pages) and, for symmetric
+ * EXTERNAL keys, ListKeyRotations with ALL_KEY_MATERIAL (all pages; if KMS says the operation is
+ * unsupported, the current material from DescribeKey is used).
+ */
+export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOptions = DEFAULT_RETRY): Promise<KeyReport> {
+  const m = await describeKeyMetadata(kms, keyRef, retry);
+  const keyId = m.KeyId as string;
+  const tags = await readTags(kms, keyId, retry);
+  const keySpec = m.KeySpec ?? m.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
+  let materials: MaterialInfo[] | undefined;
+  if (m.Origin === 'EXTERNAL' && keySpec === 'SYMMETRIC_DEFAULT' && m.KeyState !== 'PendingDeletion') {
+    materials = await listMaterials(kms, keyId, retry);
+  }
+  const report: KeyReport = {
+    keyId,
+    arn: m.Arn ?? keyId,
+    requestedRef: keyRef,
+    keyState: m.KeyState ?? 'Unknown',
+    origin: m.Origin ?? 'Unknown',
+    keySpec,
+    keyUsage: m.KeyUsage ?? 'Unknown',
+    multiRegion: m.MultiRegion === true,
+    tags,
+    materials: materials ?? materialsFromMetadata(m),
+  };
+  if (m.ExpirationModel !== undefined) report.expirationModel = m.ExpirationModel;
+  const validTo = iso(m.ValidTo);
+  if (validTo !== undefined) report.validTo = validTo;
+  if (m.CurrentKeyMaterialId !== undefined) report.currentKeyMaterialId = m.CurrentKeyMaterialId;
+  if (m.SigningAlgorithms?.length) report.signingAlgorithms = [...m.SigningAlgorithms];
+  if (m.MacAlgorithms?.length) report.macAlgorithms = [...m.MacAlgorithms];
+  if (m.EncryptionAlgorithms?.length) report.encryptionAlgorithms = [...m.EncryptionAlgorithms];
+  return report;
+}
