@@ -16,6 +16,8 @@ import { loadState, StateWriter } from './persistence.js';
 import { DEFAULT_MAX_BODY_BYTES } from './protocol.js';
 import { createRequestListener, listen, type ServedService } from './server.js';
 import { DEFAULT_REGION, type EmulatedService, type TaggedResourceSource } from './service.js';
+import { createSecretsManagerService } from './secretsmanager/index.js';
+import { createTaggingService } from './tagging.js';
 
 export type { EndpointClock } from './clock.js';
 export type { EndpointControls, InjectedErrorSpec, OperationCounter, QuotaPreset, QuotaRule } from './controls.js';
@@ -48,7 +50,7 @@ export interface LocalEndpoint {
   readonly port: number;
   readonly clock: EndpointClock;
   readonly controls: EndpointControls;
-  /** The emulated services, by signing name (`kms`, ...), for in-process inspection. */
+  /** The emulated services, by signing name (`kms`, `secretsmanager`, `tagging`), for in-process inspection. */
   readonly services: Readonly<Record<string, EmulatedService>>;
   /** Writes the state file now (no-op without persistPath). */
   save(): Promise<void>;
@@ -66,9 +68,10 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
   });
 
   const kms = createKmsService(options.kms ?? {});
-  const services: ServedService[] = [kms];
-  const taggedSources: TaggedResourceSource[] = [kms];
-  void taggedSources;
+  const secretsManager = createSecretsManagerService({ kms, clock });
+  const taggedSources: TaggedResourceSource[] = [kms, secretsManager];
+  const tagging = createTaggingService(() => taggedSources);
+  const services: ServedService[] = [kms, secretsManager, tagging];
   const bySigningName = Object.fromEntries(services.map((s) => [s.signingName, s as EmulatedService]));
 
   let writer: StateWriter | undefined;

@@ -1,0 +1,474 @@
+/**
+ * The emulated AWS Secrets Manager (`secretsmanager.*`, awsJson1_1): the operations an escrow
+ * of key material needs, with Secrets Manager's errors and version-stage rules. Values are kept
+ * in memory (and in the state file, in the clear, when the endpoint persists).
+ *
+ * A secret that names a KMS key (KmsKeyId) is written and read only while that key is usable in
+ * the emulated KMS (Enabled, symmetric): otherwise EncryptionFailure / DecryptionFailure, as
+ * Secrets Manager answers when its KMS key is disabled, pending import or pending deletion.
+ */
+import { randomUUID } from 'node:crypto';
+import { ServiceError, type Clock, type EmulatedService, type OperationContext, type RequestScope, type TaggedResource, type TaggedResourceSource } from '../service.js';
+import { epochSeconds, InputReader } from '../input.js';
+import type { ErrorConventions } from '../server.js';
+import { CURRENT, DEFAULT_KEY, dayOf, moveStages, sameValue, scopeKey, secretArn, type Secret, type SecretVersion } from './model.js';
+
+export interface SecretsManagerOptions {
+  /** The emulated KMS, asked (DescribeKey) whether a secret's KmsKeyId is usable. */
+  kms?: EmulatedService;
+  /** Clock for deletion windows when no request is in flight (tagging listings). */
+  clock?: Clock;
+}
+
+export type SecretsManagerService = EmulatedService & TaggedResourceSource & { readonly errorConventions: Partial<ErrorConventions> };
+
+const NOT_FOUND = "Secrets Manager can't find the specified secret.";
+const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
+const NAME = /^[A-Za-z0-9/_+=.@-]+$/;
+const MAX_VALUE = 65_536;
+/** Secrets Manager's quota of versions per secret; it prunes unlabeled versions older than 24 h. */
+export const MAX_VERSIONS = 100;
+const DAY_MS = 86_400_000;
+
+const invalidParameter = (message: string): ServiceError => new ServiceError('InvalidParameterException', message);
+const invalidRequest = (message: string): ServiceError => new ServiceError('InvalidRequestException', message);
+
+interface Value {
+  secretString?: string;
+  secretBinary?: string;
+}
+
+export function createSecretsManagerService(options: SecretsManagerOptions = {}): SecretsManagerService {
+  /** scope → name → secret */
+  let secrets = new Map<string, Map<string, Secret>>();
+
+  const inScope = (scope: RequestScope): Map<string, Secret> => {
+    const key = scopeKey(scope);
+    let map = secrets.get(key);
+    if (!map) {
+      map = new Map();
+      secrets.set(key, map);
+    }
+    return map;
+  };
+
+  /** Drops secrets whose recovery window has passed. */
+  const purge = (now: number): void => {
+    for (const map of secrets.values()) {
+      for (const [name, secret] of map) if (secret.deletionDate !== undefined && secret.deletionDate <= now) map.delete(name);
+    }
+  };
+
+  /** Finds a secret by name, full ARN or partial ARN (the ARN without its 6-character suffix). */
+  const find = (scope: RequestScope, secretId: string): Secret => {
+    const map = inScope(scope);
+    if (secretId.startsWith('arn:')) {
+      const match = /^arn:aws[a-z-]*:secretsmanager:([^:]*):([^:]*):secret:(.+)$/.exec(secretId);
+      if (!match || match[1] !== scope.region || match[2] !== scope.account) throw new ServiceError('ResourceNotFoundException', NOT_FOUND);
+      const rest = match[3] ?? '';
+      const full = map.get(rest.slice(0, -7));
+      if (full && full.arn === secretId) return full;
+      const partial = map.get(rest);
+      if (partial) return partial;
+      throw new ServiceError('ResourceNotFoundException', NOT_FOUND);
+    }
+    const secret = map.get(secretId);
+    if (!secret) throw new ServiceError('ResourceNotFoundException', NOT_FOUND);
+    return secret;
+  };
+
+  const active = (secret: Secret): Secret => {
+    if (secret.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
+    return secret;
+  };
+
+  /** Asks the emulated KMS whether `keyId` can protect a secret; throws `errorType` if not. */
+  const checkKey = async (keyId: string | undefined, ctx: OperationContext, errorType: 'EncryptionFailure' | 'DecryptionFailure', secretName: string): Promise<void> => {
+    if (!keyId || keyId === DEFAULT_KEY || !options.kms) return;
+    const verb = errorType === 'EncryptionFailure' ? 'encrypt' : 'decrypt';
+    let metadata: Record<string, unknown> | undefined;
+    try {
+      const described = (await options.kms.handle('DescribeKey', { KeyId: keyId }, ctx)) as { KeyMetadata?: Record<string, unknown> } | undefined;
+      metadata = described?.KeyMetadata;
+    } catch (err) {
+      if (err instanceof ServiceError && (err.type === 'NotFoundException' || err.type === 'InvalidArnException')) {
+        throw new ServiceError(errorType, `Secrets Manager can't ${verb} the protected secret text of ${secretName} using the provided KMS key: key ${keyId} was not found in ${ctx.scope.region}.`);
+      }
+      return; // The KMS emulation cannot tell (e.g. not implemented): do not invent a failure.
+    }
+    if (!metadata) return;
+    const state = metadata.KeyState;
+    if (state !== undefined && state !== 'Enabled') {
+      throw new ServiceError(
+        errorType,
+        `Secrets Manager can't ${verb} the protected secret text of ${secretName} using the provided KMS key: key ${String(metadata.Arn ?? keyId)} is ${String(state)}. Make the key usable again (for PendingImport: reimport its material) and retry.`,
+      );
+    }
+    const spec = metadata.KeySpec ?? metadata.CustomerMasterKeySpec;
+    if (spec !== undefined && spec !== 'SYMMETRIC_DEFAULT') {
+      throw new ServiceError(errorType, `Secrets Manager can't ${verb} the protected secret text of ${secretName}: KMS key ${keyId} is ${String(spec)}, and secrets need a symmetric encryption key.`);
+    }
+  };
+
+  const readValue = (r: InputReader, required: boolean): Value | undefined => {
+    const secretString = r.optionalString('SecretString', { max: MAX_VALUE });
+    const binary = r.optionalBlob('SecretBinary', { max: MAX_VALUE });
+    if (secretString !== undefined && binary !== undefined) {
+      throw invalidParameter("You can't specify both a binary secret value and a string secret value in the same secret.");
+    }
+    if (secretString === undefined && binary === undefined) {
+      if (required) throw invalidRequest('You must provide either SecretString or SecretBinary.');
+      return undefined;
+    }
+    return secretString !== undefined ? { secretString } : { secretBinary: (binary as Buffer).toString('base64') };
+  };
+
+  const readToken = (r: InputReader): string | undefined => {
+    const token = r.optionalString('ClientRequestToken');
+    if (token !== undefined && (token.length < 32 || token.length > 64)) {
+      throw invalidParameter(`ClientRequestToken must be 32 to 64 characters long, got ${token.length}.`);
+    }
+    return token;
+  };
+
+  const readTags = (r: InputReader): { Key: string; Value: string }[] | undefined =>
+    r.optionalList(
+      'Tags',
+      (tag) => ({ Key: tag.string('Key', { max: 128 }), Value: tag.optionalString('Value', { max: 256 }) ?? '' }),
+      { maxItems: 50 },
+    );
+
+  const readStages = (r: InputReader): string[] | undefined => {
+    const stages = r.optionalStringList('VersionStages', { maxItems: 20, maxLength: 256 });
+    if (stages !== undefined && stages.length === 0) throw invalidParameter('VersionStages must name at least one staging label.');
+    return stages;
+  };
+
+  /**
+   * Adds a version (or returns the existing one for a repeated ClientRequestToken with the same
+   * value), moving `stages` to it, and prunes deprecated versions past the quota.
+   */
+  const addVersion = (secret: Secret, value: Value, token: string | undefined, stages: string[], now: number): { version: SecretVersion; created: boolean } => {
+    const versionId = token ?? randomUUID();
+    const existing = secret.versions.find((v) => v.versionId === versionId);
+    if (existing) {
+      if (sameValue(existing, value)) return { version: existing, created: false };
+      throw new ServiceError('ResourceExistsException', `You can't modify an existing version (${versionId}) of ${secret.name}; you can only create new versions, with a new ClientRequestToken.`);
+    }
+    const removable = secret.versions.filter((v) => v.stages.length === 0 && now - v.createdDate >= DAY_MS);
+    const excess = secret.versions.length + 1 - MAX_VERSIONS;
+    if (excess > removable.length) {
+      throw new ServiceError(
+        'LimitExceededException',
+        `Secret ${secret.name} already has ${secret.versions.length} versions; Secrets Manager keeps at most ${MAX_VERSIONS} and removes only unlabeled versions older than 24 hours. Wait, or write less often.`,
+      );
+    }
+    if (excess > 0) {
+      const drop = new Set(removable.slice(0, excess));
+      secret.versions = secret.versions.filter((v) => !drop.has(v));
+    }
+    const version: SecretVersion = { versionId, ...value, stages: [], createdDate: now, ...(secret.kmsKeyId ? { kmsKeyId: secret.kmsKeyId } : {}) };
+    secret.versions.push(version);
+    moveStages(secret, version, stages);
+    secret.lastChangedDate = now;
+    return { version, created: true };
+  };
+
+  const tagList = (secret: Secret): { Key: string; Value: string }[] => secret.tags.map((t) => ({ ...t }));
+
+  const stagesMap = (secret: Secret, includeDeprecated = false): Record<string, string[]> =>
+    Object.fromEntries(secret.versions.filter((v) => includeDeprecated || v.stages.length > 0).map((v) => [v.versionId, [...v.stages]]));
+
+  const describe = (secret: Secret, stagesField: 'VersionIdsToStages' | 'SecretVersionsToStages'): Record<string, unknown> => ({
+    ARN: secret.arn,
+    Name: secret.name,
+    ...(secret.description !== undefined ? { Description: secret.description } : {}),
+    ...(secret.kmsKeyId !== undefined ? { KmsKeyId: secret.kmsKeyId } : {}),
+    RotationEnabled: false,
+    LastChangedDate: epochSeconds(secret.lastChangedDate),
+    ...(secret.lastAccessedDate !== undefined ? { LastAccessedDate: epochSeconds(secret.lastAccessedDate) } : {}),
+    ...(secret.deletedDate !== undefined ? { DeletedDate: epochSeconds(secret.deletedDate) } : {}),
+    ...(secret.tags.length > 0 ? { Tags: tagList(secret) } : {}),
+    [stagesField]: stagesMap(secret),
+    CreatedDate: epochSeconds(secret.createdDate),
+  });
+
+  const page = <T>(items: T[], r: InputReader, what: string): { items: T[]; NextToken?: string } => {
+    const max = r.optionalInteger('MaxResults', { min: 1, max: 100 }) ?? 100;
+    const token = r.optionalString('NextToken');
+    let start = 0;
+    if (token !== undefined) {
+      const decoded = /^o(\d+)$/.exec(Buffer.from(token, 'base64').toString('utf8'));
+      if (!decoded) throw new ServiceError('InvalidNextTokenException', `The NextToken for ${what} is not one this endpoint issued.`);
+      start = Number(decoded[1]);
+    }
+    const slice = items.slice(start, start + max);
+    const next = start + max < items.length ? Buffer.from(`o${start + max}`).toString('base64') : undefined;
+    return { items: slice, ...(next ? { NextToken: next } : {}) };
+  };
+
+  const matchesFilters = (secret: Secret, filters: { key: string; values: string[] }[]): boolean =>
+    filters.every(({ key, values }) => {
+      const fields = (): string[] => {
+        switch (key) {
+          case 'name':
+            return [secret.name];
+          case 'description':
+            return secret.description !== undefined ? [secret.description] : [];
+          case 'tag-key':
+            return secret.tags.map((t) => t.Key);
+          case 'tag-value':
+            return secret.tags.map((t) => t.Value);
+          case 'primary-region':
+          case 'owning-service':
+            return [];
+          default:
+            return [secret.name, secret.description ?? '', ...secret.tags.flatMap((t) => [t.Key, t.Value])];
+        }
+      };
+      const candidates = fields();
+      const positive = values.filter((v) => !v.startsWith('!'));
+      const negative = values.filter((v) => v.startsWith('!')).map((v) => v.slice(1));
+      if (negative.some((n) => candidates.some((c) => c.startsWith(n)))) return false;
+      return positive.length === 0 || positive.some((p) => candidates.some((c) => c.startsWith(p)));
+    });
+
+  type Operation = (r: InputReader, ctx: OperationContext) => Promise<Record<string, unknown>> | Record<string, unknown>;
+
+  const operations: Record<string, Operation> = {
+    async CreateSecret(r, ctx) {
+      const name = r.string('Name', { max: 512 });
+      if (!NAME.test(name)) throw invalidParameter(`The secret name ${JSON.stringify(name)} contains characters other than letters, digits and /_+=.@-.`);
+      const token = readToken(r);
+      const description = r.optionalString('Description', { max: 2048 });
+      const kmsKeyId = r.optionalString('KmsKeyId', { max: 2048 });
+      const tags = readTags(r) ?? [];
+      const value = readValue(r, false);
+      if (r.has('AddReplicaRegions')) throw invalidRequest('The local endpoint does not emulate secret replication (AddReplicaRegions).');
+      const map = inScope(ctx.scope);
+      const now = ctx.clock.now();
+      const existing = map.get(name);
+      if (existing) {
+        if (existing.deletedDate !== undefined) {
+          throw invalidRequest(`You can't create this secret because a secret with this name is already scheduled for deletion.`);
+        }
+        const repeat = token !== undefined && value !== undefined && existing.versions.find((v) => v.versionId === token);
+        if (repeat && sameValue(repeat, value)) return { ARN: existing.arn, Name: existing.name, VersionId: repeat.versionId };
+        throw new ServiceError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+      }
+      if (value) await checkKey(kmsKeyId, ctx, 'EncryptionFailure', name);
+      const secret: Secret = {
+        arn: secretArn(ctx.scope, name),
+        name,
+        account: ctx.scope.account,
+        region: ctx.scope.region,
+        ...(description !== undefined ? { description } : {}),
+        ...(kmsKeyId !== undefined ? { kmsKeyId } : {}),
+        tags: dedupeTags(tags),
+        versions: [],
+        createdDate: now,
+        lastChangedDate: now,
+      };
+      const version = value ? addVersion(secret, value, token, [CURRENT], now).version : undefined;
+      map.set(name, secret);
+      return { ARN: secret.arn, Name: secret.name, ...(version ? { VersionId: version.versionId } : {}) };
+    },
+
+    async GetSecretValue(r, ctx) {
+      const secret = active(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      const versionId = r.optionalString('VersionId', { min: 32, max: 64 });
+      const stage = r.optionalString('VersionStage', { min: 1, max: 256 });
+      let version: SecretVersion | undefined;
+      if (versionId !== undefined) {
+        version = secret.versions.find((v) => v.versionId === versionId);
+        if (!version) throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`);
+        if (stage !== undefined && !version.stages.includes(stage)) {
+          throw invalidParameter(`The VersionId ${versionId} and VersionStage ${stage} you specified refer to different versions of ${secret.name}.`);
+        }
+      } else {
+        const label = stage ?? CURRENT;
+        version = secret.versions.find((v) => v.stages.includes(label));
+        if (!version) throw new ServiceError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${label}`);
+      }
+      await checkKey(version.kmsKeyId, ctx, 'DecryptionFailure', secret.name);
+      const today = dayOf(ctx.clock.now());
+      version.lastAccessedDate = today;
+      secret.lastAccessedDate = today;
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        VersionId: version.versionId,
+        ...(version.secretString !== undefined ? { SecretString: version.secretString } : { SecretBinary: version.secretBinary }),
+        VersionStages: [...version.stages],
+        CreatedDate: epochSeconds(version.createdDate),
+      };
+    },
+
+    async PutSecretValue(r, ctx) {
+      const secret = active(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      const token = readToken(r);
+      const stages = readStages(r) ?? [CURRENT];
+      const value = readValue(r, true) as Value;
+      const repeat = token !== undefined ? secret.versions.find((v) => v.versionId === token) : undefined;
+      if (!repeat) await checkKey(secret.kmsKeyId, ctx, 'EncryptionFailure', secret.name);
+      const { version } = addVersion(secret, value, token, stages, ctx.clock.now());
+      return { ARN: secret.arn, Name: secret.name, VersionId: version.versionId, VersionStages: [...version.stages] };
+    },
+
+    async UpdateSecret(r, ctx) {
+      const secret = active(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      const token = readToken(r);
+      const description = r.optionalString('Description', { max: 2048 });
+      const kmsKeyId = r.optionalString('KmsKeyId', { max: 2048 });
+      const value = readValue(r, false);
+      const now = ctx.clock.now();
+      if (value) await checkKey(kmsKeyId ?? secret.kmsKeyId, ctx, 'EncryptionFailure', secret.name);
+      if (description !== undefined) secret.description = description;
+      if (kmsKeyId !== undefined) secret.kmsKeyId = kmsKeyId;
+      if (description !== undefined || kmsKeyId !== undefined) secret.lastChangedDate = now;
+      const version = value ? addVersion(secret, value, token, [CURRENT], now).version : undefined;
+      return { ARN: secret.arn, Name: secret.name, ...(version ? { VersionId: version.versionId } : {}) };
+    },
+
+    DescribeSecret(r, ctx) {
+      return describe(find(ctx.scope, r.string('SecretId', { max: 2048 })), 'VersionIdsToStages');
+    },
+
+    ListSecretVersionIds(r, ctx) {
+      const secret = find(ctx.scope, r.string('SecretId', { max: 2048 }));
+      const includeDeprecated = r.optionalBoolean('IncludeDeprecated') ?? false;
+      const versions = secret.versions.filter((v) => includeDeprecated || v.stages.length > 0);
+      const { items, NextToken } = page(versions, r, `the versions of ${secret.name}`);
+      return {
+        Versions: items.map((v) => ({
+          VersionId: v.versionId,
+          VersionStages: [...v.stages],
+          ...(v.lastAccessedDate !== undefined ? { LastAccessedDate: epochSeconds(v.lastAccessedDate) } : {}),
+          CreatedDate: epochSeconds(v.createdDate),
+          KmsKeyIds: [v.kmsKeyId ?? 'DefaultEncryptionKey'],
+        })),
+        ...(NextToken ? { NextToken } : {}),
+        ARN: secret.arn,
+        Name: secret.name,
+      };
+    },
+
+    ListSecrets(r, ctx) {
+      const includeDeleted = r.optionalBoolean('IncludePlannedDeletion') ?? false;
+      const filters =
+        r.optionalList('Filters', (f) => {
+          const key = f.string('Key');
+          if (!['name', 'description', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all'].includes(key)) {
+            throw invalidParameter(`Filter key ${JSON.stringify(key)} is not one of name, description, tag-key, tag-value, primary-region, owning-service, all.`);
+          }
+          return { key, values: f.optionalStringList('Values', { maxItems: 10, maxLength: 512 }) ?? [] };
+        }, { maxItems: 10 }) ?? [];
+      const order = r.optionalString('SortOrder') ?? 'asc';
+      if (order !== 'asc' && order !== 'desc') throw invalidParameter(`SortOrder must be asc or desc, got ${JSON.stringify(order)}.`);
+      const sortBy = r.optionalString('SortBy') ?? 'created-date';
+      const sortKey: Record<string, (s: Secret) => number | string> = {
+        'created-date': (s) => s.createdDate,
+        'last-changed-date': (s) => s.lastChangedDate,
+        'last-accessed-date': (s) => s.lastAccessedDate ?? 0,
+        name: (s) => s.name,
+      };
+      const keyOf = sortKey[sortBy];
+      if (!keyOf) throw invalidParameter(`SortBy must be one of ${Object.keys(sortKey).join(', ')}, got ${JSON.stringify(sortBy)}.`);
+      const list = [...inScope(ctx.scope).values()]
+        .filter((s) => includeDeleted || s.deletedDate === undefined)
+        .filter((s) => matchesFilters(s, filters))
+        .sort((a, b) => {
+          const x = keyOf(a);
+          const y = keyOf(b);
+          const c = x < y ? -1 : x > y ? 1 : a.arn < b.arn ? -1 : a.arn > b.arn ? 1 : 0;
+          return order === 'asc' ? c : -c;
+        });
+      const { items, NextToken } = page(list, r, 'ListSecrets');
+      return { SecretList: items.map((s) => describe(s, 'SecretVersionsToStages')), ...(NextToken ? { NextToken } : {}) };
+    },
+
+    TagResource(r, ctx) {
+      const secret = active(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      const tags = readTags(r);
+      if (!tags) throw invalidParameter('Tags is required.');
+      const merged = dedupeTags([...secret.tags, ...tags]);
+      if (merged.length > 50) throw invalidParameter(`A secret can have at most 50 tags; ${secret.name} would have ${merged.length}.`);
+      secret.tags = merged;
+      return {};
+    },
+
+    UntagResource(r, ctx) {
+      const secret = active(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      const keys = r.optionalStringList('TagKeys', { maxLength: 128 });
+      if (!keys) throw invalidParameter('TagKeys is required.');
+      secret.tags = secret.tags.filter((t) => !keys.includes(t.Key));
+      return {};
+    },
+
+    DeleteSecret(r, ctx) {
+      const secret = find(ctx.scope, r.string('SecretId', { max: 2048 }));
+      const window = r.optionalInteger('RecoveryWindowInDays');
+      const force = r.optionalBoolean('ForceDeleteWithoutRecovery') ?? false;
+      if (force && window !== undefined) throw invalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
+      if (window !== undefined && (window < 7 || window > 30)) {
+        throw invalidParameter(`RecoveryWindowInDays must be between 7 and 30 days, got ${window}.`);
+      }
+      const now = ctx.clock.now();
+      if (force) {
+        inScope(ctx.scope).delete(secret.name);
+        return { ARN: secret.arn, Name: secret.name, DeletionDate: epochSeconds(now) };
+      }
+      if (secret.deletedDate !== undefined) throw invalidRequest(`The secret ${secret.name} is already scheduled for deletion; use RestoreSecret to cancel, or ForceDeleteWithoutRecovery to delete it now.`);
+      secret.deletedDate = now;
+      secret.deletionDate = now + (window ?? 30) * DAY_MS;
+      return { ARN: secret.arn, Name: secret.name, DeletionDate: epochSeconds(secret.deletionDate) };
+    },
+
+    RestoreSecret(r, ctx) {
+      const secret = find(ctx.scope, r.string('SecretId', { max: 2048 }));
+      delete secret.deletedDate;
+      delete secret.deletionDate;
+      return { ARN: secret.arn, Name: secret.name };
+    },
+  };
+
+  return {
+    targetPrefix: 'secretsmanager',
+    signingName: 'secretsmanager',
+    resourceType: 'secretsmanager:secret',
+    errorConventions: { unknownOperation: 'UnknownOperationException', internal: 'InternalServiceError', throttling: 'ThrottlingException' },
+    operations: () => Object.keys(operations),
+    async handle(operation, input, ctx) {
+      const run = operations[operation];
+      if (!run) throw new ServiceError('UnknownOperationException', `Operation ${operation} is not implemented by the local endpoint (secretsmanager)`);
+      purge(ctx.clock.now());
+      return run(new InputReader(input, 'InvalidParameterException'), ctx);
+    },
+    taggedResources(scope): TaggedResource[] {
+      if (options.clock) purge(options.clock.now());
+      return [...inScope(scope).values()].map((s) => ({ resourceArn: s.arn, tags: Object.fromEntries(s.tags.map((t) => [t.Key, t.Value])) }));
+    },
+    snapshot: () => ({ secrets: [...secrets.values()].flatMap((map) => [...map.values()]).map((s) => structuredClone(s)) }),
+    restore(state) {
+      const list = (state as { secrets?: unknown } | null)?.secrets;
+      if (!Array.isArray(list)) throw new Error('Secrets Manager state must be {"secrets": [...]} as written by snapshot()');
+      const next = new Map<string, Map<string, Secret>>();
+      for (const item of list as Secret[]) {
+        if (!item || typeof item.arn !== 'string' || typeof item.name !== 'string' || !Array.isArray(item.versions)) {
+          throw new Error('Secrets Manager state holds a secret without arn, name or versions');
+        }
+        const key = scopeKey(item);
+        if (!next.has(key)) next.set(key, new Map());
+        next.get(key)?.set(item.name, structuredClone(item));
+      }
+      secrets = next;
+    },
+  };
+}
+
+/** Later tags replace earlier ones with the same key; order of first appearance is kept. */
+function dedupeTags(tags: { Key: string; Value: string }[]): { Key: string; Value: string }[] {
+  const map = new Map<string, string>();
+  for (const tag of tags) map.set(tag.Key, tag.Value);
+  return [...map].map(([Key, Value]) => ({ Key, Value }));
+}
