@@ -1,0 +1,115 @@
+/**
+ * Checking escrowed material against a key spec, and wiping buffers. Messages describe what is
+ * wrong with the material (its length, type, encoding) and never any of its bytes.
+ */
+import { createPrivateKey } from 'node:crypto';
+import { EscrowInvalid, KeyNotEligible } from '../errors.js';
+import { IMPORTABLE_KEY_SPECS, materialKindFor } from '../kms/key-specs.js';
+
+/** One material held in escrow. `material` is plaintext: never log, return or serialise it. */
+export interface EscrowedMaterial {
+  keyMaterialId?: string;
+  material: Buffer;
+  description?: string;
+  importedAt?: string;
+}
+
+/** Zero-fills every buffer given (undefined/null entries are skipped). */
+export function wipe(buffers: Iterable<Uint8Array | undefined | null> | Uint8Array | undefined | null): void {
+  if (!buffers) return;
+  if (buffers instanceof Uint8Array) {
+    buffers.fill(0);
+    return;
+  }
+  for (const b of buffers) b?.fill(0);
+}
+
+/** Zero-fills the material of every escrowed entry. */
+export function wipeEscrowed(materials: Iterable<EscrowedMaterial> | undefined): void {
+  if (!materials) return;
+  for (const m of materials) m.material.fill(0);
+}
+
+const OPENSSL_DER_HINT = 'convert it with `openssl pkcs8 -topk8 -outform der -nocrypt -in key.pem -out PlaintextKeyMaterial.bin`';
+
+function looksLikeText(material: Buffer, re: RegExp): boolean {
+  return material.length > 0 && re.test(material.toString('latin1').trim());
+}
+
+function rawHint(material: Buffer, expected: number): string {
+  const text = material.toString('latin1').trim();
+  if (looksLikeText(material, /^[0-9a-fA-F]+$/) && text.length === expected * 2) {
+    return ' It looks like hex text: store the raw bytes instead (e.g. `xxd -r -p` then --secret-binary fileb://...).';
+  }
+  if (looksLikeText(material, /^[A-Za-z0-9+/]+={0,2}$/) && Buffer.from(text, 'base64').length === expected) {
+    return ' It looks like base64 text: store the decoded bytes (--secret-binary fileb://...), or use the kms-reimport/v1 JSON format.';
+  }
+  return '';
+}
+
+/**
+ * Throws EscrowInvalid unless `material` is what KMS imports for `keySpec`: 32 bytes for
+ * SYMMETRIC_DEFAULT, 28/32/48/64 bytes for HMAC_224/256/384/512, a PKCS#8 DER private key of
+ * the right type and size (RSA_*) or curve (ECC_*). Unsupported key specs: KeyNotEligible.
+ */
+export function validateMaterial(keySpec: string, material: Uint8Array, keyId: string, secretId?: string): void {
+  const where = secretId ? ` in escrow secret ${secretId}` : '';
+  const kind = materialKindFor(keySpec);
+  if (!kind) {
+    throw new KeyNotEligible(
+      `Key ${keyId} has key spec ${keySpec}, which kms-reimport cannot reimport (supported: ${IMPORTABLE_KEY_SPECS.join(', ')}). Remove the managed tag or handle it by hand.`,
+      { keyId },
+    );
+  }
+  const buf = Buffer.from(material.buffer, material.byteOffset, material.byteLength);
+  if (buf.length === 0) {
+    throw new EscrowInvalid(`The material${where} for key ${keyId} is empty. Store the original ${keySpec} material (the file imported before).`, { keyId });
+  }
+  if (kind.type === 'raw') {
+    if (buf.length !== kind.length) {
+      throw new EscrowInvalid(
+        `The material${where} for key ${keyId} is ${buf.length} bytes; a ${keySpec} key needs exactly ${kind.length} raw bytes.${rawHint(buf, kind.length)} ` +
+          `Replace it with the original material (PutSecretValue adds a version; nothing is overwritten).`,
+        { keyId },
+      );
+    }
+    return;
+  }
+  if (buf.subarray(0, 11).toString('latin1') === '-----BEGIN ') {
+    throw new EscrowInvalid(
+      `The material${where} for key ${keyId} is PEM text; KMS imports the private key as binary PKCS#8 DER: ${OPENSSL_DER_HINT}, and store that file.`,
+      { keyId },
+    );
+  }
+  let details: { type?: string; modulusLength?: number; namedCurve?: string };
+  try {
+    const key = createPrivateKey({ key: buf, format: 'der', type: 'pkcs8' });
+    details = { type: key.asymmetricKeyType, ...key.asymmetricKeyDetails };
+  } catch {
+    throw new EscrowInvalid(
+      `The material${where} for key ${keyId} is not an unencrypted PKCS#8 DER private key (a ${keySpec} key needs one; PKCS#1, SEC1, public keys and encrypted keys are refused): ${OPENSSL_DER_HINT}.`,
+      { keyId },
+    );
+  }
+  if (kind.type === 'rsa') {
+    if (details.type !== 'rsa') {
+      throw new EscrowInvalid(`The material${where} for key ${keyId} is a ${details.type ?? 'unknown'} private key; a ${keySpec} key needs an RSA private key.`, { keyId });
+    }
+    if (details.modulusLength !== kind.modulusLength) {
+      throw new EscrowInvalid(
+        `The material${where} for key ${keyId} is a ${details.modulusLength}-bit RSA key; a ${keySpec} key needs a ${kind.modulusLength}-bit one. Store the key's original material.`,
+        { keyId },
+      );
+    }
+    return;
+  }
+  if (details.type !== 'ec') {
+    throw new EscrowInvalid(`The material${where} for key ${keyId} is a ${details.type ?? 'unknown'} private key; a ${keySpec} key needs an EC private key on ${kind.curveLabel}.`, { keyId });
+  }
+  if (details.namedCurve !== kind.namedCurve) {
+    throw new EscrowInvalid(
+      `The material${where} for key ${keyId} is an EC key on curve ${details.namedCurve ?? 'unknown'}; a ${keySpec} key needs ${kind.curveLabel} (${kind.namedCurve}). Store the key's original material.`,
+      { keyId },
+    );
+  }
+}

@@ -1,0 +1,282 @@
+import { beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mockClient } from 'aws-sdk-client-mock';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  escrowSecretId,
+  parseEscrowSecret,
+  readEscrow,
+  selectEscrowedMaterial,
+  validateMaterial,
+  wipe,
+  type EscrowedMaterial,
+} from '../../lib/escrow/index.js';
+import { DEFAULT_CONFIG } from '../../lib/config.js';
+import { EscrowInvalid, EscrowMissing } from '../../lib/errors.js';
+import { awsError, KEY_ID, makeReport, MATERIAL_ID_A, MATERIAL_ID_B, noSleep } from './lib-fixtures.js';
+
+const secretsMock = mockClient(SecretsManagerClient);
+const secrets = new SecretsManagerClient({ region: 'us-east-1' });
+const config = { ...DEFAULT_CONFIG };
+const ctx = { keyId: KEY_ID, secretId: `kms-reimport/${KEY_ID}` };
+const retry = { maxAttempts: 2, baseDelayMs: 1, sleep: noSleep };
+
+beforeEach(() => secretsMock.reset());
+
+const pkcs8 = (type: 'rsa' | 'ec', opt: { modulusLength?: number; namedCurve?: string }): Buffer => {
+  const { privateKey } =
+    type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: opt.modulusLength! }) : generateKeyPairSync('ec', { namedCurve: opt.namedCurve! });
+  return privateKey.export({ format: 'der', type: 'pkcs8' });
+};
+// Generated once per file: RSA 4096 is slow.
+const RSA = { 2048: pkcs8('rsa', { modulusLength: 2048 }), 3072: pkcs8('rsa', { modulusLength: 3072 }), 4096: pkcs8('rsa', { modulusLength: 4096 }) };
+const EC = {
+  ECC_NIST_P256: pkcs8('ec', { namedCurve: 'prime256v1' }),
+  ECC_NIST_P384: pkcs8('ec', { namedCurve: 'secp384r1' }),
+  ECC_NIST_P521: pkcs8('ec', { namedCurve: 'secp521r1' }),
+  ECC_SECG_P256K1: pkcs8('ec', { namedCurve: 'secp256k1' }),
+};
+
+function json(doc: unknown): { SecretString: string } {
+  return { SecretString: JSON.stringify(doc) };
+}
+
+function assertInvalid(fn: () => unknown, pattern: RegExp, label: string): void {
+  assert.throws(
+    fn,
+    (e: unknown) => {
+      assert.ok(e instanceof EscrowInvalid, `${label}: EscrowInvalid, got ${String(e)}`);
+      assert.equal(e.name, 'EscrowInvalid');
+      assert.ok(e.message.includes(KEY_ID), `${label}: names the key`);
+      assert.match(e.message, pattern, label);
+      return true;
+    },
+    label,
+  );
+}
+
+test('escrowSecretId: escrow tag (name or ARN) wins, else prefix + key id', () => {
+  assert.equal(escrowSecretId(makeReport(), config), `kms-reimport/${KEY_ID}`);
+  assert.equal(escrowSecretId(makeReport({ tags: { 'kms-reimport:escrow': 'team/escrow/k1' } }), config), 'team/escrow/k1');
+  const arn = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:escrow-k1-AbCdEf';
+  assert.equal(escrowSecretId(makeReport({ tags: { 'kms-reimport:escrow': arn } }), config), arn);
+  assert.equal(escrowSecretId(makeReport({ tags: { 'kms-reimport:escrow': '  ' } }), { ...config, escrowPrefix: 'x/' }), `x/${KEY_ID}`);
+});
+
+test('parseEscrowSecret: SecretBinary is the raw material (a copy)', () => {
+  const raw = randomBytes(32);
+  const [m, ...rest] = parseEscrowSecret({ SecretBinary: new Uint8Array(raw) }, ctx);
+  assert.equal(rest.length, 0);
+  assert.ok(m && m.material.equals(raw));
+  assert.equal(m.keyMaterialId, undefined);
+});
+
+test('parseEscrowSecret: kms-reimport/v1 JSON with several materials', () => {
+  const a = randomBytes(32);
+  const b = randomBytes(32);
+  const out = parseEscrowSecret(
+    json({
+      format: 'kms-reimport/v1',
+      materials: [
+        { keyMaterialId: MATERIAL_ID_A.toUpperCase(), material: a.toString('base64'), description: 'first', importedAt: '2026-01-01T00:00:00Z' },
+        { keyMaterialId: MATERIAL_ID_B, material: b.toString('base64') },
+        { keyMaterialId: null, material: b.toString('base64'), extra: 'ignored' },
+      ],
+    }),
+    ctx,
+  );
+  assert.equal(out.length, 3);
+  assert.deepEqual(
+    out.map((m) => ({ ...m, material: m.material.toString('hex') })),
+    [
+      { keyMaterialId: MATERIAL_ID_A, material: a.toString('hex'), description: 'first', importedAt: '2026-01-01T00:00:00Z' },
+      { keyMaterialId: MATERIAL_ID_B, material: b.toString('hex') },
+      { material: b.toString('hex') },
+    ],
+  );
+});
+
+test('parseEscrowSecret: every malformed shape is EscrowInvalid naming key and secret, never the content', () => {
+  const good = randomBytes(32).toString('base64');
+  const secretText = 'c2VjcmV0LW1hdGVyaWFsLXRoYXQtbXVzdC1ub3QtbGVhaw';
+  const cases: Array<[string, Parameters<typeof parseEscrowSecret>[0], RegExp]> = [
+    ['no value at all', {}, /no value/],
+    ['empty binary', { SecretBinary: new Uint8Array(0) }, /SecretBinary is empty/],
+    ['empty string', { SecretString: '' }, /no value/],
+    ['blank string', { SecretString: '  \n' }, /no value/],
+    ['not JSON', { SecretString: secretText }, /not JSON/],
+    ['JSON array', json([good]), /not an object/],
+    ['JSON string', json(good), /not an object/],
+    ['no format tag', json({ materials: [{ material: good }] }), /"format" is missing/],
+    ['wrong format tag', json({ format: 'kms-reimport/v2', materials: [{ material: good }] }), /expected "kms-reimport\/v1"/],
+    ['materials missing', json({ format: 'kms-reimport/v1' }), /non-empty array/],
+    ['materials empty', json({ format: 'kms-reimport/v1', materials: [] }), /non-empty array/],
+    ['materials not array', json({ format: 'kms-reimport/v1', materials: { material: good } }), /non-empty array/],
+    ['entry not object', json({ format: 'kms-reimport/v1', materials: ['x'] }), /materials\[0\] is not an object/],
+    ['material missing', json({ format: 'kms-reimport/v1', materials: [{ keyMaterialId: MATERIAL_ID_A }] }), /materials\[0\]\.material must be/],
+    ['material not string', json({ format: 'kms-reimport/v1', materials: [{ material: 42 }] }), /materials\[0\]\.material must be/],
+    ['bad base64 chars', json({ format: 'kms-reimport/v1', materials: [{ material: 'not*base64!' + secretText }] }), /not valid standard base64/],
+    ['base64url', json({ format: 'kms-reimport/v1', materials: [{ material: '-_-_' }] }), /not valid standard base64/],
+    ['bad base64 padding', json({ format: 'kms-reimport/v1', materials: [{ material: 'abcde' }] }), /not valid standard base64/],
+    ['bad id', json({ format: 'kms-reimport/v1', materials: [{ keyMaterialId: secretText, material: good }] }), /64 hex characters/],
+    ['id not string', json({ format: 'kms-reimport/v1', materials: [{ keyMaterialId: 7, material: good }] }), /64 hex characters/],
+    [
+      'duplicate ids',
+      json({ format: 'kms-reimport/v1', materials: [{ keyMaterialId: MATERIAL_ID_A, material: good }, { keyMaterialId: MATERIAL_ID_A.toUpperCase(), material: good }] }),
+      /materials\[1\]\.keyMaterialId .* appears twice/,
+    ],
+    ['two unlabelled', json({ format: 'kms-reimport/v1', materials: [{ material: good }, { keyMaterialId: null, material: good }] }), /second entry without keyMaterialId/],
+    ['bad description', json({ format: 'kms-reimport/v1', materials: [{ material: good, description: 5 }] }), /description must be a string/],
+    ['bad importedAt', json({ format: 'kms-reimport/v1', materials: [{ material: good, importedAt: 'yesterday' }] }), /importedAt must be an ISO 8601 date/],
+  ];
+  for (const [label, secret, pattern] of cases) {
+    assertInvalid(() => parseEscrowSecret(secret, ctx), pattern, label);
+    try {
+      parseEscrowSecret(secret, ctx);
+    } catch (e) {
+      const message = (e as Error).message;
+      assert.ok(message.includes(ctx.secretId), `${label}: names the secret`);
+      assert.ok(!message.includes(secretText) && !message.includes(good), `${label}: no content in the message`);
+      assert.equal((e as Error).cause, undefined, `${label}: no cause that could quote the secret`);
+    }
+  }
+});
+
+test('validateMaterial: raw lengths per spec', () => {
+  const lengths: Record<string, number> = { SYMMETRIC_DEFAULT: 32, HMAC_224: 28, HMAC_256: 32, HMAC_384: 48, HMAC_512: 64 };
+  for (const [spec, length] of Object.entries(lengths)) {
+    assert.doesNotThrow(() => validateMaterial(spec, randomBytes(length), KEY_ID), spec);
+    for (const wrong of [0, length - 1, length + 1, 16]) {
+      assertInvalid(() => validateMaterial(spec, randomBytes(wrong), KEY_ID), wrong === 0 ? /empty/ : new RegExp(`needs exactly ${length} raw bytes`), `${spec} with ${wrong}`);
+    }
+  }
+});
+
+test('validateMaterial hints at hex and base64 text without quoting it', () => {
+  const raw = randomBytes(32);
+  assertInvalid(() => validateMaterial('SYMMETRIC_DEFAULT', Buffer.from(raw.toString('hex')), KEY_ID), /looks like hex text/, 'hex');
+  assertInvalid(() => validateMaterial('SYMMETRIC_DEFAULT', Buffer.from(raw.toString('base64')), KEY_ID), /looks like base64 text/, 'base64');
+  try {
+    validateMaterial('SYMMETRIC_DEFAULT', Buffer.from(raw.toString('base64')), KEY_ID);
+  } catch (e) {
+    assert.ok(!(e as Error).message.includes(raw.toString('base64')));
+  }
+});
+
+test('validateMaterial: RSA keys by type and size', () => {
+  for (const bits of [2048, 3072, 4096] as const) {
+    assert.doesNotThrow(() => validateMaterial(`RSA_${bits}`, RSA[bits], KEY_ID));
+    for (const other of [2048, 3072, 4096] as const) {
+      if (other !== bits) assertInvalid(() => validateMaterial(`RSA_${bits}`, RSA[other], KEY_ID), new RegExp(`${other}-bit RSA key.*needs a ${bits}-bit`), `RSA_${bits} with ${other}`);
+    }
+  }
+  assertInvalid(() => validateMaterial('RSA_2048', EC.ECC_NIST_P256, KEY_ID), /is a ec private key; a RSA_2048 key needs an RSA/, 'EC for RSA');
+});
+
+test('validateMaterial: EC keys by curve', () => {
+  for (const [spec, der] of Object.entries(EC)) {
+    assert.doesNotThrow(() => validateMaterial(spec, der, KEY_ID), spec);
+    for (const [otherSpec, otherDer] of Object.entries(EC)) {
+      if (otherSpec !== spec) assertInvalid(() => validateMaterial(spec, otherDer, KEY_ID), /EC key on curve .* needs/, `${spec} with ${otherSpec}`);
+    }
+  }
+  assertInvalid(() => validateMaterial('ECC_NIST_P256', RSA[2048], KEY_ID), /is a rsa private key; a ECC_NIST_P256 key needs an EC private key/, 'RSA for EC');
+});
+
+test('validateMaterial: PEM, PKCS#1, public keys and garbage are refused with a conversion hint', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const pem = Buffer.from(privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  const sec1 = privateKey.export({ format: 'der', type: 'sec1' });
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  const pkcs1 = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'der', type: 'pkcs1' });
+  assertInvalid(() => validateMaterial('ECC_NIST_P256', pem, KEY_ID), /PEM text.*openssl pkcs8 -topk8 -outform der -nocrypt/, 'PEM');
+  assertInvalid(() => validateMaterial('ECC_NIST_P256', sec1, KEY_ID), /not an unencrypted PKCS#8 DER private key/, 'SEC1');
+  assertInvalid(() => validateMaterial('ECC_NIST_P256', spki, KEY_ID), /not an unencrypted PKCS#8 DER private key/, 'public key');
+  assertInvalid(() => validateMaterial('RSA_2048', pkcs1, KEY_ID), /not an unencrypted PKCS#8 DER private key/, 'PKCS#1');
+  assertInvalid(() => validateMaterial('RSA_2048', randomBytes(300), KEY_ID), /not an unencrypted PKCS#8 DER/, 'garbage');
+});
+
+test('validateMaterial: an unsupported key spec is KeyNotEligible', () => {
+  assert.throws(() => validateMaterial('SM2', randomBytes(32), KEY_ID), { name: 'KeyNotEligible' });
+  assert.throws(() => validateMaterial('ML_DSA_44', randomBytes(32), KEY_ID), { name: 'KeyNotEligible' });
+});
+
+test('wipe zero-fills buffers', () => {
+  const a = randomBytes(32);
+  const b = new Uint8Array(randomBytes(16));
+  wipe([a, undefined, b, null]);
+  assert.ok(a.every((x) => x === 0));
+  assert.ok(b.every((x) => x === 0));
+  const c = randomBytes(8);
+  wipe(c);
+  assert.ok(c.every((x) => x === 0));
+});
+
+test('readEscrow reads the tagged secret, validates against the key spec and zeroes the SDK copy', async () => {
+  const raw = randomBytes(48);
+  const sdkCopy = new Uint8Array(raw);
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: sdkCopy });
+  const report = makeReport({ keySpec: 'HMAC_384', keyUsage: 'GENERATE_VERIFY_MAC', tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': 'escrow/hmac' } });
+  const out = await readEscrow(secrets, report, config, retry);
+  assert.deepEqual(secretsMock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input), [{ SecretId: 'escrow/hmac' }]);
+  assert.ok(out[0]?.material.equals(raw));
+  assert.ok(sdkCopy.every((x) => x === 0), 'the SDK response buffer is wiped');
+});
+
+test('readEscrow: a material of the wrong length for the key spec is EscrowInvalid', async () => {
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(16)) });
+  await assert.rejects(readEscrow(secrets, makeReport(), config, retry), (e: unknown) => e instanceof EscrowInvalid && e.message.includes(`kms-reimport/${KEY_ID}`));
+});
+
+test('readEscrow maps Secrets Manager errors to EscrowMissing with the next step', async () => {
+  const cases: Array<[string, RegExp]> = [
+    ['ResourceNotFoundException', /create-secret --name kms-reimport\/.* --secret-binary fileb:/],
+    ['AccessDeniedException', /secretsmanager:GetSecretValue/],
+    ['DecryptionFailure', /could not decrypt/],
+    ['InvalidRequestException', /restore-secret/],
+  ];
+  for (const [code, pattern] of cases) {
+    secretsMock.reset();
+    secretsMock.on(GetSecretValueCommand).rejects(awsError(code));
+    await assert.rejects(readEscrow(secrets, makeReport(), config, retry), (e: unknown) => {
+      assert.ok(e instanceof EscrowMissing, code);
+      assert.match(e.message, pattern, code);
+      assert.ok(e.message.includes(KEY_ID));
+      return true;
+    });
+    assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 1, `${code} is not retried`);
+  }
+});
+
+test('readEscrow retries a throttled GetSecretValue, then KmsUnavailable', async () => {
+  secretsMock.on(GetSecretValueCommand).rejects(awsError('ThrottlingException'));
+  await assert.rejects(readEscrow(secrets, makeReport(), config, retry), (e: unknown) => (e as Error).name === 'KmsUnavailable' && /Secrets Manager GetSecretValue/.test((e as Error).message));
+  assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 2);
+});
+
+function escrowed(id?: string): EscrowedMaterial {
+  return id ? { keyMaterialId: id, material: randomBytes(32) } : { material: randomBytes(32) };
+}
+
+test('selectEscrowedMaterial picks by id, by current id, or the only one', () => {
+  const sid = 'kms-reimport/x';
+  const a = escrowed(MATERIAL_ID_A);
+  const b = escrowed(MATERIAL_ID_B);
+  const raw = escrowed();
+  const twoMaterials = makeReport({ currentKeyMaterialId: MATERIAL_ID_B, materials: [{ keyMaterialId: MATERIAL_ID_A }, { keyMaterialId: MATERIAL_ID_B }] });
+  assert.equal(selectEscrowedMaterial([a, b], twoMaterials, sid, MATERIAL_ID_A), a);
+  assert.equal(selectEscrowedMaterial([a, b], twoMaterials, sid), b, 'current one when none named');
+  assert.equal(selectEscrowedMaterial([raw], makeReport(), sid), raw, 'raw escrow for a single-material key');
+  assert.equal(selectEscrowedMaterial([raw], makeReport({ currentKeyMaterialId: MATERIAL_ID_A }), sid, MATERIAL_ID_A), raw, 'raw escrow when the named id is the only material');
+  assert.equal(selectEscrowedMaterial([a], makeReport(), sid), a, 'only one, current unknown');
+});
+
+test('selectEscrowedMaterial: missing material for a needed id is EscrowMissing; ambiguity is EscrowInvalid', () => {
+  const sid = 'kms-reimport/x';
+  const twoMaterials = makeReport({ currentKeyMaterialId: MATERIAL_ID_B, materials: [{ keyMaterialId: MATERIAL_ID_A }, { keyMaterialId: MATERIAL_ID_B }] });
+  assert.throws(() => selectEscrowedMaterial([escrowed(MATERIAL_ID_B)], twoMaterials, sid, MATERIAL_ID_A), (e: unknown) => e instanceof EscrowMissing && e.message.includes(MATERIAL_ID_A) && e.message.includes(sid));
+  assert.throws(() => selectEscrowedMaterial([escrowed()], twoMaterials, sid, MATERIAL_ID_A), { name: 'EscrowMissing' }, 'raw escrow cannot serve a multi-material key by id');
+  assert.throws(() => selectEscrowedMaterial([escrowed(MATERIAL_ID_A)], makeReport({ currentKeyMaterialId: MATERIAL_ID_B }), sid), { name: 'EscrowMissing' });
+  assert.throws(() => selectEscrowedMaterial([escrowed(MATERIAL_ID_A), escrowed()], makeReport({ currentKeyMaterialId: MATERIAL_ID_B }), sid), { name: 'EscrowInvalid' });
+});
