@@ -59,13 +59,17 @@ export function executionName(
 
 /**
  * The execution input for a work item: the same for every duplicate delivery of one trigger,
- * so the event's id and time (which differ between deliveries and sources) are left out.
- * Keys in a fixed order, so the JSON text is identical too.
+ * so the event's id and time (which differ between deliveries and sources) are left out, and
+ * the deterministic execution name is put in (tasks log it). Keys in a fixed order, so the
+ * JSON text is identical too.
  */
-export function executionInput(item: WorkItem): WorkItem {
-  return {
+export function executionInput(item: WorkItem, name?: string): WorkItem {
+  const input: WorkItem = {
     keyRef: item.keyRef,
     action: item.action,
     trigger: { source: item.trigger.source, detailType: item.trigger.detailType },
   };
+  const executionName = name ?? item.executionName;
+  if (executionName !== undefined) input.executionName = executionName;
+  return input;
 }

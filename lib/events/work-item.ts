@@ -19,6 +19,11 @@ export interface WorkItem {
     /** The event's time: for logs only, never part of an execution's input. */
     time?: string;
   };
+  /**
+   * The execution's own (deterministic) name, added to the execution input by the trigger and
+   * the sweep so that every task can put it on its log lines. Identical for duplicate triggers.
+   */
+  executionName?: string;
 }
 
 export const MANUAL_SOURCE = 'kms-reimport.manual';

@@ -1,0 +1,98 @@
+/**
+ * The Report step's outcome: recovered / renewed / skipped or planned with the plan's reason /
+ * failed with the reason from the caught error. Built from the state document only.
+ */
+import { keyIdOf } from '../events/key-ref.js';
+import type { Outcome, OutcomeStatus } from '../types.js';
+import type { StepError, WorkflowState } from './state.js';
+
+const MAX_REASON = 1000;
+
+/**
+ * The human part of a Catch's Cause. Lambda puts a JSON document there
+ * (`{"errorType", "errorMessage", "trace"}`): keep the message, never the stack trace.
+ */
+export function causeMessage(error: StepError): string {
+  let message = error.Cause ?? '';
+  try {
+    const parsed: unknown = JSON.parse(message);
+    if (typeof parsed === 'object' && parsed !== null) {
+      const m = (parsed as { errorMessage?: unknown; message?: unknown }).errorMessage ?? (parsed as { message?: unknown }).message;
+      message = typeof m === 'string' ? m : '';
+    }
+  } catch {
+    // Not JSON: a Cause written by the state machine itself.
+  }
+  message = message.trim();
+  if (message === '') message = `the step failed with ${error.Error} and no message`;
+  return message.length > MAX_REASON ? `${message.slice(0, MAX_REASON - 3)}...` : message;
+}
+
+function failureReason(state: WorkflowState, error: StepError, keyId: string): string {
+  const message = causeMessage(error);
+  if (error.Error.startsWith('States.')) {
+    return `The workflow for key ${keyId} stopped with ${error.Error}: ${message}. Check this execution's history, then start a run with action "plan".`;
+  }
+  const done = state.imported.length > 0 ? ` ${state.imported.length} material(s) were imported before the failure.` : '';
+  return `${message}${done}`;
+}
+
+function successReason(state: WorkflowState, keyId: string, status: 'recovered' | 'renewed'): string {
+  const n = state.imported.length;
+  const until = state.imported
+    .map((m) => m.validTo)
+    .filter((v): v is string => v !== undefined)
+    .sort()[0];
+  const validity = until ? `, valid until ${until}` : state.imported.length > 0 ? `, ${state.imported[0]?.expirationModel}` : '';
+  return `Key ${keyId} ${status}: ${n} escrowed material(s) reimported${validity}; verified Enabled with a cryptographic round trip.`;
+}
+
+export function buildOutcome(state: WorkflowState, now: Date): Outcome {
+  const item = state.workItem;
+  const keyId = state.report?.keyId ?? keyIdOf(item.keyRef) ?? item.keyRef;
+  const startedAt = state.startedAt && !Number.isNaN(Date.parse(state.startedAt)) ? state.startedAt : now.toISOString();
+  let status: OutcomeStatus;
+  let reason: string;
+  let errorName: string | undefined;
+
+  if (state.error) {
+    status = 'failed';
+    errorName = state.error.Error;
+    reason = failureReason(state, state.error, keyId);
+  } else if (!state.plan) {
+    status = 'failed';
+    errorName = 'NoPlan';
+    reason = `The workflow for key ${keyId} reached Report without a plan; nothing was changed. Check this execution's history, then start a run with action "plan".`;
+  } else if (state.plan.action === 'skip') {
+    status = item.action === 'plan' ? 'planned' : 'skipped';
+    reason = state.plan.reason;
+  } else if (state.verified === true && state.pending.length === 0) {
+    status = state.plan.action === 'recover' ? 'recovered' : 'renewed';
+    reason = successReason(state, keyId, status);
+  } else {
+    status = 'failed';
+    errorName = 'NotVerified';
+    reason =
+      `The workflow for key ${keyId} reached Report before ${state.pending.length > 0 ? 'every material was imported' : 'the key was verified'} ` +
+      `(${state.imported.length} imported, ${state.pending.length} pending). Check this execution's history, then start a run with action "plan".`;
+  }
+
+  const outcome: Outcome = {
+    status,
+    keyId,
+    requestedRef: item.keyRef,
+    action: item.action,
+    reason,
+    imported: state.imported.map((m) => ({ ...m })),
+    startedAt,
+    finishedAt: now.toISOString(),
+    durationMs: Math.max(0, now.getTime() - Date.parse(startedAt)),
+    calls: { ...(state.calls ?? {}) },
+  };
+  if (state.report?.arn) outcome.keyArn = state.report.arn;
+  if (errorName !== undefined) outcome.errorName = errorName;
+  if (state.report?.keyState) outcome.keyStateBefore = state.report.keyState;
+  if (state.verified !== undefined) outcome.verified = state.verified;
+  if (state.verified === true) outcome.keyStateAfter = 'Enabled';
+  return outcome;
+}
