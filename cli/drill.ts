@@ -14,7 +14,6 @@ import {
   DescribeKeyCommand,
   EncryptCommand,
   GenerateMacCommand,
-  ImportKeyMaterialCommand,
   SignCommand,
   VerifyCommand,
   VerifyMacCommand,
@@ -24,15 +23,14 @@ import {
   type MacAlgorithmSpec,
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startLocalEndpoint, type LocalEndpoint } from '../local/index.js';
 import { createClients } from '../lib/aws/clients.js';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../lib/config.js';
-import { getImportParameters } from '../lib/kms/import-parameters.js';
 import { generateKeyMaterial } from '../lib/material/generate.js';
+import { escrowAndImport } from '../lib/material/onboard.js';
 import { recoverKey } from '../lib/reimport.js';
 import { summariseOutcome } from '../lib/outcome.js';
-import { chooseWrapping, wrapKeyMaterial } from '../lib/wrap/index.js';
 import type { Outcome } from '../lib/types.js';
 
 export interface DrillOptions {
@@ -112,7 +110,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   const keySpec = options.keySpec ?? 'SYMMETRIC_DEFAULT';
   const config: ReimportConfig = { ...DEFAULT_CONFIG, ...options.config };
   const result: DrillResult = { ok: false, steps: [], outcomes: [] };
-  const total = 12;
+  const total = 11;
 
   const step = async <T>(name: string, work: () => Promise<[T, string]>): Promise<T> => {
     const started = performance.now();
@@ -169,27 +167,19 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
 
     const material = generateKeyMaterial(keySpec);
     try {
-      await step('Escrow fresh key material in Secrets Manager (before any import)', async () => {
-        const name = `${config.escrowPrefix}${keyId}`;
-        const out = await secrets.send(new CreateSecretCommand({ Name: name, SecretBinary: material, Description: `Escrowed key material of KMS key ${keyId}` }));
-        return [undefined, `${out.Name} version ${out.VersionId}`];
-      });
-
-      await step(`Import it with a ValidTo ${FIRST_LIFETIME_SECONDS / 60} minutes ahead`, async () => {
-        const choice = chooseWrapping(keySpec, config);
-        const params = await getImportParameters(kms, keyId, choice);
-        const wrapped = wrapKeyMaterial(material, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm);
-        const validTo = new Date(Math.floor(local.clock.now() / 1000) * 1000 + FIRST_LIFETIME_SECONDS * 1000);
-        const out = await kms.send(
-          new ImportKeyMaterialCommand({
-            KeyId: keyId,
-            ImportToken: Buffer.from(params.importToken, 'base64'),
-            EncryptedKeyMaterial: wrapped,
-            ExpirationModel: 'KEY_MATERIAL_EXPIRES',
-            ValidTo: validTo,
-          }),
-        );
-        return [undefined, `${params.wrappingAlgorithm} / ${params.wrappingKeySpec}, material ${out.KeyMaterialId ?? '(id not reported)'}, ValidTo ${validTo.toISOString()}`];
+      await step(`Escrow fresh material in Secrets Manager, then import it with a ValidTo ${FIRST_LIFETIME_SECONDS / 60} minutes ahead`, async () => {
+        const onboarded = await escrowAndImport(clients!, {
+          keyId,
+          keySpec,
+          material,
+          config,
+          expirationModel: 'KEY_MATERIAL_EXPIRES',
+          validTo: new Date(local.clock.now() + FIRST_LIFETIME_SECONDS * 1000),
+        });
+        return [
+          undefined,
+          `escrow ${onboarded.secretArn}; ${onboarded.wrappingAlgorithm} / ${onboarded.wrappingKeySpec}; material ${onboarded.keyMaterialId ?? '(id not reported)'}, ValidTo ${onboarded.validTo}`,
+        ];
       });
     } finally {
       material.fill(0);

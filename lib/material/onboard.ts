@@ -1,0 +1,100 @@
+/**
+ * Onboarding a key: escrow its material FIRST (a new Secrets Manager secret, never an overwrite),
+ * then the first import. This is the order PRODUCT.md demands (escrow before import): if the
+ * import fails the material is already safe; if escrow fails nothing is imported.
+ */
+import { ImportKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ReimportConfig } from '../config.js';
+import { awsErrorName, EscrowInvalid, ReimportError } from '../errors.js';
+import { validateMaterial } from '../escrow/index.js';
+import { getImportParameters } from '../kms/import-parameters.js';
+import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
+
+/** The escrow secret for this key already exists: onboarding never overwrites escrow. */
+export class EscrowExists extends ReimportError {
+  constructor(message: string, options?: { keyId?: string; cause?: unknown }) {
+    super(message, options);
+    this.name = 'EscrowExists';
+  }
+}
+
+export interface OnboardInput {
+  keyId: string;
+  keySpec: string;
+  /** The material to escrow and import; the caller owns (and wipes) it. */
+  material: Buffer;
+  config: ReimportConfig;
+  /** KEY_MATERIAL_EXPIRES needs validTo; KEY_MATERIAL_DOES_NOT_EXPIRE must not have it. */
+  expirationModel: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+  validTo?: Date;
+  /** Overrides the wrapping chosen from the key spec and config. */
+  wrapping?: { wrappingAlgorithm: string; wrappingKeySpec: string };
+}
+
+export interface OnboardResult {
+  secretArn: string;
+  secretVersionId: string;
+  keyMaterialId?: string;
+  wrappingAlgorithm: string;
+  wrappingKeySpec: string;
+  validTo?: string;
+}
+
+export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsManagerClient }, input: OnboardInput): Promise<OnboardResult> {
+  const { keyId, keySpec, material, config } = input;
+  const secretName = `${config.escrowPrefix}${keyId}`;
+  validateMaterial(keySpec, material, keyId, secretName);
+  if ((input.expirationModel === 'KEY_MATERIAL_EXPIRES') !== (input.validTo !== undefined)) {
+    throw new EscrowInvalid(
+      `Key ${keyId}: ${input.expirationModel} ${input.validTo ? 'must not have' : 'needs'} a ValidTo. Nothing was escrowed or imported.`,
+      { keyId },
+    );
+  }
+
+  let secret;
+  try {
+    secret = await deps.secrets.send(
+      new CreateSecretCommand({
+        Name: secretName,
+        SecretBinary: material,
+        Description: `Escrowed imported key material of KMS key ${keyId} (kms-reimport)`,
+        Tags: [{ Key: 'kms-reimport:key-id', Value: keyId }],
+      }),
+    );
+  } catch (error) {
+    if (awsErrorName(error) === 'ResourceExistsException') {
+      throw new EscrowExists(
+        `Key ${keyId}: the escrow secret ${secretName} already exists; kms-reimport never overwrites escrow. If it holds this key's material, recover with it; otherwise tag the key with ${config.escrowTagKey} naming another secret.`,
+        { keyId, cause: error },
+      );
+    }
+    throw error;
+  }
+
+  const choice = input.wrapping ?? chooseWrapping(keySpec, config);
+  const params = await getImportParameters(deps.kms, keyId, choice);
+  const wrapped = wrapKeyMaterial(material, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm);
+  const validTo = input.validTo ? new Date(Math.floor(input.validTo.getTime() / 1000) * 1000) : undefined;
+  try {
+    const imported = await deps.kms.send(
+      new ImportKeyMaterialCommand({
+        KeyId: keyId,
+        ImportToken: Buffer.from(params.importToken, 'base64'),
+        EncryptedKeyMaterial: wrapped,
+        ExpirationModel: input.expirationModel,
+        ...(validTo ? { ValidTo: validTo } : {}),
+      }),
+    );
+    return {
+      secretArn: secret.ARN!,
+      secretVersionId: secret.VersionId!,
+      ...(imported.KeyMaterialId ? { keyMaterialId: imported.KeyMaterialId } : {}),
+      wrappingAlgorithm: params.wrappingAlgorithm,
+      wrappingKeySpec: params.wrappingKeySpec,
+      ...(validTo ? { validTo: validTo.toISOString() } : {}),
+    };
+  } finally {
+    wrapped.fill(0);
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * What goes wrong at 3 a.m., over HTTP against the local endpoint: wrong material, a token that
+ * expires, throttling, a key missing several materials, and every kind of bad input. Each ends in
+ * a named outcome that names the key, and escrow is never changed.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DeleteImportedKeyMaterialCommand,
+  DescribeKeyCommand,
+  DisableKeyCommand,
+  ImportKeyMaterialCommand,
+  ListKeyRotationsCommand,
+  RotateKeyOnDemandCommand,
+  ScheduleKeyDeletionCommand,
+} from '@aws-sdk/client-kms';
+import {
+  DeleteSecretCommand,
+  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { recoverKey } from '../../lib/reimport.js';
+import { getImportParameters } from '../../lib/kms/import-parameters.js';
+import { chooseWrapping, wrapKeyMaterial } from '../../lib/wrap/index.js';
+import { ESCROW_FORMAT_V1 } from '../../lib/escrow/index.js';
+import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
+
+let aws: LocalAws;
+before(async () => {
+  aws = await startLocalAws();
+});
+after(async () => {
+  await aws.close();
+});
+
+const recover = (keyRef: string, action: 'auto' | 'recover' | 'renew' = 'auto', config = aws.config) =>
+  recoverKey(aws, keyRef, { action, config, now: aws.now });
+
+async function escrowVersions(keyId: string): Promise<string[]> {
+  const out = await aws.secrets.send(new ListSecretVersionIdsCommand({ SecretId: `${aws.config.escrowPrefix}${keyId}` }));
+  return (out.Versions ?? []).map((v) => `${v.VersionId}:${(v.VersionStages ?? []).join(',')}`).sort();
+}
+
+async function expiredKey(keySpec = 'SYMMETRIC_DEFAULT') {
+  const key = await onboardKey(aws, keySpec, { lifetimeSeconds: 60 });
+  aws.endpoint.clock.advance(61);
+  return key;
+}
+
+describe('wrong material in escrow', () => {
+  test('stops with IncorrectKeyMaterial after exactly one import attempt, and escrow is untouched', async () => {
+    const key = await expiredKey();
+    await aws.secrets.send(new PutSecretValueCommand({ SecretId: `${aws.config.escrowPrefix}${key.keyId}`, SecretBinary: randomBytes(32) }));
+    const versionsBefore = await escrowVersions(key.keyId);
+    aws.endpoint.controls.resetCounters();
+
+    const outcome = await recover(key.keyId);
+
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.errorName, 'IncorrectKeyMaterial');
+    assert.match(outcome.reason!, new RegExp(key.keyId));
+    assert.equal(aws.calls('ImportKeyMaterial'), 1, 'never retried with the same or other material');
+    assert.deepEqual(await escrowVersions(key.keyId), versionsBefore);
+  });
+});
+
+describe('import tokens', () => {
+  test('an expired token gets new parameters and one more try, not a failure', async () => {
+    const key = await expiredKey();
+    aws.endpoint.controls.resetCounters();
+    aws.endpoint.controls.injectError('ImportKeyMaterial', { type: 'ExpiredImportTokenException', message: 'Import token expired', count: 1 });
+
+    const outcome = await recover(key.keyId);
+
+    assert.equal(outcome.status, 'recovered', outcome.reason);
+    assert.equal(aws.calls('GetParametersForImport'), 2);
+    assert.equal(aws.calls('ImportKeyMaterial'), 2);
+  });
+
+  test('a token that keeps failing ends in a failed outcome that says to retry later', async () => {
+    const key = await expiredKey();
+    aws.endpoint.controls.injectError('ImportKeyMaterial', { type: 'InvalidImportTokenException', message: 'bad token', count: 5 });
+
+    const outcome = await recover(key.keyId);
+
+    aws.endpoint.controls.clearInjectedErrors();
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.errorName, 'ImportTokenExpired');
+  });
+});
+
+describe('throttling and transient KMS errors', () => {
+  test('throttled GetParametersForImport is retried with backoff and the key recovers', async () => {
+    const key = await expiredKey();
+    aws.endpoint.controls.resetCounters();
+    aws.endpoint.controls.injectError('GetParametersForImport', { type: 'ThrottlingException', message: 'Rate exceeded', count: 2 });
+    aws.endpoint.controls.injectError('ImportKeyMaterial', { type: 'KMSInternalException', count: 1 });
+
+    const outcome = await recover(key.keyId);
+
+    assert.equal(outcome.status, 'recovered', outcome.reason);
+    assert.equal(aws.calls('GetParametersForImport'), 3);
+    assert.equal(outcome.calls.GetParametersForImport, 3);
+  });
+
+  test('throttling beyond the bounded retries ends in KmsUnavailable, not a hang', async () => {
+    const key = await expiredKey();
+    aws.endpoint.controls.injectError('GetParametersForImport', { type: 'ThrottlingException', message: 'Rate exceeded', count: 50 });
+
+    const outcome = await recover(key.keyId);
+
+    aws.endpoint.controls.clearInjectedErrors();
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.errorName, 'KmsUnavailable');
+    assert.equal(outcome.calls.GetParametersForImport, aws.config.maxAttempts);
+  });
+});
+
+describe('a key missing several materials after a rotation', () => {
+  test('every missing material is reimported, each with its KeyMaterialId', async () => {
+    const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 3600 });
+    // Rotate by hand: new material imported as NEW_KEY_MATERIAL, then RotateKeyOnDemand.
+    const second = randomBytes(32);
+    const params = await getImportParameters(aws.kms, key.keyId, chooseWrapping('SYMMETRIC_DEFAULT', aws.config));
+    const wrapped = wrapKeyMaterial(second, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm);
+    await aws.kms.send(
+      new ImportKeyMaterialCommand({
+        KeyId: key.keyId,
+        ImportToken: Buffer.from(params.importToken, 'base64'),
+        EncryptedKeyMaterial: wrapped,
+        ImportType: 'NEW_KEY_MATERIAL',
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        ValidTo: new Date(Math.floor(aws.endpoint.clock.now() / 1000) * 1000 + 3600_000),
+      }),
+    );
+    await aws.kms.send(new RotateKeyOnDemandCommand({ KeyId: key.keyId }));
+    const rotations = await aws.kms.send(new ListKeyRotationsCommand({ KeyId: key.keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }));
+    const ids = (rotations.Rotations ?? []).map((r) => r.KeyMaterialId!);
+    assert.equal(ids.length, 2);
+    const firstId = rotations.Rotations!.find((r) => r.KeyMaterialState === 'NON_CURRENT')!.KeyMaterialId!;
+    const secondId = rotations.Rotations!.find((r) => r.KeyMaterialState === 'CURRENT')!.KeyMaterialId!;
+    await aws.secrets.send(
+      new PutSecretValueCommand({
+        SecretId: `${aws.config.escrowPrefix}${key.keyId}`,
+        SecretString: JSON.stringify({
+          format: ESCROW_FORMAT_V1,
+          materials: [
+            { keyMaterialId: firstId, material: key.material.toString('base64') },
+            { keyMaterialId: secondId, material: second.toString('base64') },
+          ],
+        }),
+      }),
+    );
+    aws.endpoint.clock.advance(3601);
+    assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.KeyState, 'PendingImport');
+    aws.endpoint.controls.resetCounters();
+
+    const outcome = await recover(key.keyId);
+
+    assert.equal(outcome.status, 'recovered', outcome.reason);
+    assert.deepEqual(outcome.imported.map((m) => m.keyMaterialId).sort(), [firstId, secondId].sort());
+    assert.equal(aws.calls('ImportKeyMaterial'), 2);
+    assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.KeyState, 'Enabled');
+  });
+});
+
+describe('bad input ends in a named outcome that names the key, and escrow never changes', () => {
+  test('missing escrow secret', async () => {
+    const key = await expiredKey();
+    await aws.secrets.send(new DeleteSecretCommand({ SecretId: `${aws.config.escrowPrefix}${key.keyId}`, ForceDeleteWithoutRecovery: true }));
+    aws.endpoint.controls.resetCounters();
+    const outcome = await recover(key.keyId);
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.errorName, 'EscrowMissing');
+    assert.match(outcome.reason!, new RegExp(key.keyId));
+    assert.equal(aws.calls('ImportKeyMaterial'), 0);
+  });
+
+  test('escrow of the wrong length', async () => {
+    const key = await expiredKey();
+    await aws.secrets.send(new PutSecretValueCommand({ SecretId: `${aws.config.escrowPrefix}${key.keyId}`, SecretBinary: randomBytes(31) }));
+    const versionsBefore = await escrowVersions(key.keyId);
+    aws.endpoint.controls.resetCounters();
+    const outcome = await recover(key.keyId);
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.errorName, 'EscrowInvalid');
+    assert.equal(aws.calls('ImportKeyMaterial'), 0);
+    assert.deepEqual(await escrowVersions(key.keyId), versionsBefore);
+  });
+
+  test('escrow of the wrong key type (an EC key for an RSA key)', async () => {
+    const key = await expiredKey('RSA_2048');
+    const ec = (await import('../../lib/material/generate.js')).generateKeyMaterial('ECC_NIST_P256');
+    await aws.secrets.send(new PutSecretValueCommand({ SecretId: `${aws.config.escrowPrefix}${key.keyId}`, SecretBinary: ec }));
+    const outcome = await recover(key.keyId);
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.errorName, 'EscrowInvalid');
+  });
+
+  test('a key that is not tagged as managed is reported, never changed', async () => {
+    const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60, managed: false });
+    aws.endpoint.clock.advance(61);
+    aws.endpoint.controls.resetCounters();
+    const outcome = await recover(key.keyId, 'recover');
+    assert.equal(outcome.status, 'skipped');
+    assert.match(outcome.reason!, new RegExp(key.keyId));
+    assert.match(outcome.reason!, /kms-reimport:managed/);
+    assert.equal(aws.calls('GetParametersForImport'), 0);
+    assert.equal(aws.calls('ImportKeyMaterial'), 0);
+  });
+
+  test('a key that is not EXTERNAL is never touched', async () => {
+    const created = await aws.kms.send(new CreateKeyCommand({ Tags: [{ TagKey: aws.config.managedTagKey, TagValue: 'true' }] }));
+    aws.endpoint.controls.resetCounters();
+    const outcome = await recover(created.KeyMetadata!.KeyId!, 'recover');
+    assert.equal(outcome.status, 'skipped');
+    assert.match(outcome.reason!, /EXTERNAL/);
+    assert.equal(aws.calls('GetParametersForImport'), 0);
+  });
+
+  test('a key pending deletion is never touched', async () => {
+    const key = await expiredKey();
+    await aws.kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyId, PendingWindowInDays: 7 }));
+    aws.endpoint.controls.resetCounters();
+    const outcome = await recover(key.keyId, 'recover');
+    assert.equal(outcome.status, 'skipped');
+    assert.match(outcome.reason!, /PendingDeletion|pending deletion/i);
+    assert.equal(aws.calls('ImportKeyMaterial'), 0);
+  });
+
+  test('a key disabled on purpose is never touched', async () => {
+    const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: null });
+    await aws.kms.send(new DisableKeyCommand({ KeyId: key.keyId }));
+    aws.endpoint.controls.resetCounters();
+    const outcome = await recover(key.keyId, 'recover');
+    assert.equal(outcome.status, 'skipped');
+    assert.match(outcome.reason!, /disabled/i);
+    assert.equal(aws.calls('ImportKeyMaterial'), 0);
+  });
+
+  test('a deleted-material key that is also disabled stays untouched', async () => {
+    const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: null });
+    await aws.kms.send(new DisableKeyCommand({ KeyId: key.keyId }));
+    await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
+    const outcome = await recover(key.keyId, 'recover');
+    assert.notEqual(outcome.status, 'recovered');
+  });
+
+  test('an alias to nothing, and a key that does not exist', async () => {
+    const dangling = `alias/kms-reimport-test-${randomBytes(4).toString('hex')}`;
+    const outcome = await recover(dangling, 'recover');
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.errorName, 'KeyNotFound');
+    assert.match(outcome.reason!, new RegExp(dangling));
+
+    const missing = '11111111-2222-3333-4444-555555555555';
+    const outcome2 = await recover(missing, 'recover');
+    assert.equal(outcome2.errorName, 'KeyNotFound');
+    assert.match(outcome2.reason!, new RegExp(missing));
+  });
+
+  test('an alias resolves to its key', async () => {
+    const key = await expiredKey();
+    const alias = `alias/kms-reimport-test-${randomBytes(4).toString('hex')}`;
+    await aws.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId }));
+    const outcome = await recover(alias);
+    assert.equal(outcome.status, 'recovered', outcome.reason);
+    assert.equal(outcome.keyId, key.keyId);
+    assert.equal(outcome.requestedRef, alias);
+  });
+});
