@@ -184,7 +184,6 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
     Name: secret.name,
     ...(secret.description !== undefined ? { Description: secret.description } : {}),
     ...(secret.kmsKeyId !== undefined ? { KmsKeyId: secret.kmsKeyId } : {}),
-    RotationEnabled: false,
     LastChangedDate: epochSeconds(secret.lastChangedDate),
     ...(secret.lastAccessedDate !== undefined ? { LastAccessedDate: epochSeconds(secret.lastAccessedDate) } : {}),
     ...(secret.deletedDate !== undefined ? { DeletedDate: epochSeconds(secret.deletedDate) } : {}),
