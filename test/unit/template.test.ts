@@ -1,0 +1,417 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import Ajv from 'ajv-draft-04';
+import {
+  repoRoot,
+  loadTemplate,
+  serverlessFunctions,
+  resourcesOfType,
+  entryPointOf,
+  functionByEntry,
+  aslPlaceholders,
+  loadAslText,
+  sharedSchemaPath,
+  type Json,
+} from './template-load.js';
+
+const template = loadTemplate();
+
+describe('template.yaml against the AWS SAM schema', () => {
+  const schemaPath = sharedSchemaPath();
+  const skip = !schemaPath && !process.env.CI ? 'the shared SAM schema (../shared/schemas/sam.schema.json) is absent; skipped outside CI' : false;
+
+  const definitionFor: Record<string, string> = {
+    'AWS::Serverless::Function': 'samtranslator__internal__schema_source__aws_serverless_function__Resource',
+    'AWS::Serverless::StateMachine': 'samtranslator__internal__schema_source__aws_serverless_statemachine__Resource',
+  };
+
+  function validator(definition: string) {
+    assert.ok(schemaPath, 'the SAM schema ../shared/schemas/sam.schema.json is required in CI');
+    const ajv = new Ajv.default({ strict: false, allErrors: true });
+    ajv.addSchema(JSON.parse(readFileSync(schemaPath, 'utf8')), 'sam');
+    const validate = ajv.getSchema(`sam#/definitions/${definition}`);
+    assert.ok(validate, `the SAM schema has no definition ${definition}`);
+    return validate;
+  }
+
+  test('Globals validate', { skip }, () => {
+    const validate = validator('__main____Globals');
+    assert.ok(validate(template.Globals), JSON.stringify(validate.errors, null, 2));
+  });
+
+  test('every AWS::Serverless::* resource validates against its definition', { skip }, () => {
+    const serverless = Object.entries(template.Resources).filter(([, r]) => r.Type.startsWith('AWS::Serverless::'));
+    assert.ok(serverless.length >= 8, 'expected seven functions and the state machine');
+    for (const [id, resource] of serverless) {
+      const definition = definitionFor[resource.Type];
+      assert.ok(definition, `${id}: no schema mapping for ${resource.Type}`);
+      const validate = validator(definition);
+      assert.ok(validate(resource), `${id}: ${JSON.stringify(validate.errors, null, 2)}`);
+    }
+  });
+
+  test('the schema check catches a misspelt property (it is not vacuous)', { skip }, () => {
+    const validate = validator(definitionFor['AWS::Serverless::Function'] as string);
+    const [, inspect] = functionByEntry(template, 'inspect');
+    const broken = structuredClone(inspect);
+    broken.Properties.Handlr = broken.Properties.Handler;
+    assert.equal(validate(broken), false);
+    const brokenMachine = structuredClone(template.Resources.RecoveryStateMachine);
+    brokenMachine!.Properties.DefinitionURI = 'statemachine/recovery.asl.json';
+    const validateMachine = validator(definitionFor['AWS::Serverless::StateMachine'] as string);
+    assert.equal(validateMachine(brokenMachine), false);
+  });
+});
+
+describe('Globals', () => {
+  const fn = template.Globals?.Function;
+
+  test('runtime, architecture, tracing, limits, source maps', () => {
+    assert.equal(template.Transform, 'AWS::Serverless-2016-10-31');
+    assert.equal(fn.Runtime, 'nodejs22.x');
+    assert.deepEqual(fn.Architectures, ['arm64']);
+    assert.equal(fn.Tracing, 'Active');
+    assert.ok(Number.isInteger(fn.Timeout) && fn.Timeout > 0 && fn.Timeout <= 900);
+    assert.ok(Number.isInteger(fn.MemorySize) && fn.MemorySize >= 128);
+    assert.equal(fn.Environment.Variables.NODE_OPTIONS, '--enable-source-maps');
+  });
+
+  test('every KMS_REIMPORT_* variable is one lib/config.ts reads, fed from a parameter or a fixed value', () => {
+    const configSource = readFileSync(join(repoRoot, 'lib', 'config.ts'), 'utf8');
+    const variables = Object.entries<Json>(fn.Environment.Variables).filter(([name]) => name.startsWith('KMS_REIMPORT_'));
+    assert.ok(variables.length >= 4);
+    for (const [name, value] of variables) {
+      assert.ok(configSource.includes(`'${name}'`), `lib/config.ts does not read ${name}`);
+      if (typeof value === 'object') {
+        assert.ok(value.Ref && template.Parameters[value.Ref], `${name} must Ref a template parameter`);
+      }
+    }
+    const byParameter = Object.fromEntries(variables.filter(([, v]) => typeof v === 'object').map(([n, v]) => [v.Ref, n]));
+    for (const parameter of ['ManagedTagKey', 'EscrowPrefix', 'RenewalWindowDays', 'MaterialLifetimeDays']) {
+      assert.ok(byParameter[parameter], `no KMS_REIMPORT_* variable carries the ${parameter} parameter`);
+    }
+    // The IAM conditions require the managed tag's value to be "true"; the config must agree.
+    assert.equal(fn.Environment.Variables.KMS_REIMPORT_MANAGED_TAG_VALUE, 'true');
+  });
+});
+
+describe('functions', () => {
+  const functions = serverlessFunctions(template);
+  const handlerFiles = existsSync(join(repoRoot, 'functions'))
+    ? readdirSync(join(repoRoot, 'functions')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort()
+    : [];
+
+  test('one function per workflow step and trigger, each built by esbuild from its own entry point', () => {
+    const entries = functions.map(([, r]) => entryPointOf(r)).sort();
+    assert.deepEqual(entries, [
+      'functions/get-import-parameters.ts',
+      'functions/inspect.ts',
+      'functions/report.ts',
+      'functions/sweep.ts',
+      'functions/trigger.ts',
+      'functions/verify.ts',
+      'functions/wrap-and-import.ts',
+    ]);
+    for (const [id, r] of functions) {
+      const entry = entryPointOf(r);
+      const name = basename(entry, '.ts');
+      assert.equal(r.Metadata.BuildMethod, 'esbuild', id);
+      const props = r.Metadata.BuildProperties;
+      assert.equal(props.Format, 'esm', id);
+      assert.equal(props.Minify, true, id);
+      assert.equal(props.Sourcemap, true, id);
+      assert.equal(props.Target, 'es2022', id);
+      assert.deepEqual(props.OutExtension, ['.js=.mjs'], id);
+      assert.equal(r.Properties.CodeUri, './', id);
+      assert.equal(r.Properties.Handler, `${name}.handler`, `${id}: esbuild writes ${name}.mjs at the artifact root`);
+      assert.match(r.Properties.Description, /kms-reimport/, `${id}: the description must name this app`);
+    }
+  });
+
+  test('the template builds exactly the handler files in functions/ (checked again when they land)', () => {
+    const entries = functions.map(([, r]) => basename(entryPointOf(r))).sort();
+    assert.deepEqual(handlerFiles, entries, 'functions/*.ts and the template EntryPoints differ');
+  });
+
+  test('every entry point exists and exports `handler`', () => {
+    for (const [id, r] of functions) {
+      const file = join(repoRoot, entryPointOf(r));
+      assert.ok(existsSync(file), `${id}: ${entryPointOf(r)} does not exist`);
+      const source = readFileSync(file, 'utf8');
+      assert.match(
+        source,
+        /export\s+(const|let|async\s+function|function)\s+handler\b|export\s*\{[^}]*\bhandler\b[^}]*\}/,
+        `${id}: ${entryPointOf(r)} exports no handler`,
+      );
+    }
+  });
+
+  test('each function logs to its own log group with the retention parameter', () => {
+    const groups = new Set<string>();
+    for (const [id, r] of functions) {
+      const ref = r.Properties.LoggingConfig?.LogGroup?.Ref;
+      assert.ok(ref, `${id}: LoggingConfig.LogGroup must Ref a log group`);
+      const group = template.Resources[ref];
+      assert.equal(group?.Type, 'AWS::Logs::LogGroup', `${id}: ${ref} is not a log group`);
+      assert.deepEqual(group!.Properties.RetentionInDays, { Ref: 'LogRetentionDays' });
+      assert.ok(!groups.has(ref), `${id} shares ${ref}`);
+      groups.add(ref);
+    }
+  });
+
+  test('the trigger and sweep know the state machine; Report knows the topic', () => {
+    const [, trigger] = functionByEntry(template, 'trigger');
+    const [, sweep] = functionByEntry(template, 'sweep');
+    const [, report] = functionByEntry(template, 'report');
+    assert.deepEqual(trigger.Properties.Environment.Variables.STATE_MACHINE_ARN, { Ref: 'RecoveryStateMachine' });
+    assert.deepEqual(sweep.Properties.Environment.Variables.STATE_MACHINE_ARN, { Ref: 'RecoveryStateMachine' });
+    assert.deepEqual(report.Properties.Environment.Variables.OUTCOME_TOPIC_ARN, { Ref: 'OutcomeTopic' });
+  });
+});
+
+/** A small EventBridge matcher for the exact-value patterns the template uses. */
+function matchesPattern(pattern: Json, event: Json): boolean {
+  return Object.entries<Json>(pattern).every(([key, expected]) => {
+    const actual = event?.[key];
+    if (Array.isArray(expected)) {
+      const values = Array.isArray(actual) ? actual : [actual];
+      return values.some((v) => expected.includes(v));
+    }
+    return typeof actual === 'object' && actual !== null && matchesPattern(expected, actual);
+  });
+}
+
+describe('triggers', () => {
+  const [, trigger] = functionByEntry(template, 'trigger');
+  const rules = Object.entries<Json>(trigger.Properties.Events ?? {});
+
+  test('the trigger function has the three EventBridge rules of the KMS events', () => {
+    assert.equal(rules.length, 3);
+    for (const [name, e] of rules) assert.equal(e.Type, 'EventBridgeRule', name);
+    const patterns = rules.map(([, e]) => e.Properties.Pattern);
+    assert.deepEqual(patterns.map((p) => p.source), [['aws.kms'], ['aws.kms'], ['aws.kms']]);
+    assert.deepEqual(patterns.map((p) => p['detail-type'][0]).sort(), [
+      'AWS API Call via CloudTrail',
+      'AWS Service Event via CloudTrail',
+      'KMS Imported Key Material Expiration',
+    ]);
+    const cloudTrail = patterns.filter((p) => p.detail);
+    assert.deepEqual(cloudTrail.map((p) => p.detail.eventSource), [['kms.amazonaws.com'], ['kms.amazonaws.com']]);
+    assert.deepEqual(cloudTrail.map((p) => p.detail.eventName[0]).sort(), ['DeleteExpiredKeyMaterial', 'DeleteImportedKeyMaterial']);
+  });
+
+  test('each sample event in events/kms and events/cloudtrail matches exactly one rule', () => {
+    const samples = ['kms', 'cloudtrail'].flatMap((dir) =>
+      readdirSync(join(repoRoot, 'events', dir))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => join('events', dir, f)),
+    );
+    assert.ok(samples.length >= 3, 'expected the KMS and CloudTrail samples in events/');
+    for (const sample of samples) {
+      const event = JSON.parse(readFileSync(join(repoRoot, sample), 'utf8'));
+      const matching = rules.filter(([, e]) => matchesPattern(e.Properties.Pattern, event)).map(([n]) => n);
+      assert.equal(matching.length, 1, `${sample} matches ${JSON.stringify(matching)}`);
+    }
+  });
+
+  test('events of other sources and names match no rule', () => {
+    const base = JSON.parse(readFileSync(join(repoRoot, 'events', 'cloudtrail', 'delete-imported-key-material.json'), 'utf8'));
+    const others = [
+      { ...structuredClone(base), source: 'aws.s3' },
+      { ...structuredClone(base), detail: { ...base.detail, eventName: 'ImportKeyMaterial' } },
+      { ...structuredClone(base), detail: { ...base.detail, eventSource: 'secretsmanager.amazonaws.com' } },
+    ];
+    for (const event of others) {
+      assert.deepEqual(rules.filter(([, e]) => matchesPattern(e.Properties.Pattern, event)).map(([n]) => n), []);
+    }
+  });
+
+  test('the sweep runs on the SweepSchedule parameter with the payload of events/schedule/sweep.json', () => {
+    const [, sweep] = functionByEntry(template, 'sweep');
+    const events = Object.values<Json>(sweep.Properties.Events ?? {});
+    assert.equal(events.length, 1);
+    const schedule = events[0];
+    assert.equal(schedule.Type, 'ScheduleV2');
+    assert.deepEqual(schedule.Properties.ScheduleExpression, { Ref: 'SweepSchedule' });
+    const sample = JSON.parse(readFileSync(join(repoRoot, 'events', 'schedule', 'sweep.json'), 'utf8'));
+    assert.deepEqual(JSON.parse(schedule.Properties.Input), sample);
+  });
+});
+
+describe('state machine', () => {
+  const machine = template.Resources.RecoveryStateMachine!;
+
+  test('is a STANDARD state machine defined by the ASL file', () => {
+    assert.equal(machine.Type, 'AWS::Serverless::StateMachine');
+    assert.equal(machine.Properties.Type, 'STANDARD', 'execution-name idempotency (one run per key) needs STANDARD');
+    assert.equal(machine.Properties.DefinitionUri, 'statemachine/recovery.asl.json');
+    assert.ok(existsSync(join(repoRoot, machine.Properties.DefinitionUri)));
+  });
+
+  test('every ${...} in the ASL is a DefinitionSubstitution and every substitution is used', () => {
+    const substitutions = Object.keys(machine.Properties.DefinitionSubstitutions).sort();
+    assert.deepEqual([...aslPlaceholders(loadAslText())].sort(), substitutions);
+  });
+
+  test('substitutions come from !GetAtt of the step functions and !Ref of the topic', () => {
+    const subs = machine.Properties.DefinitionSubstitutions;
+    const expected: Record<string, string> = {
+      InspectFunctionArn: 'inspect',
+      GetImportParametersFunctionArn: 'get-import-parameters',
+      WrapAndImportFunctionArn: 'wrap-and-import',
+      VerifyFunctionArn: 'verify',
+      ReportFunctionArn: 'report',
+    };
+    for (const [key, name] of Object.entries(expected)) {
+      const [id] = functionByEntry(template, name);
+      assert.deepEqual(subs[key], { 'Fn::GetAtt': [id, 'Arn'] }, key);
+    }
+    assert.deepEqual(subs.OutcomeTopicArn, { Ref: 'OutcomeTopic' });
+    assert.equal(template.Resources.OutcomeTopic?.Type, 'AWS::SNS::Topic');
+  });
+
+  test('may invoke exactly the step functions and publish to the topic', () => {
+    const policies: Json[] = machine.Properties.Policies;
+    const invoked = policies.filter((p) => p.LambdaInvokePolicy).map((p) => p.LambdaInvokePolicy.FunctionName.Ref).sort();
+    const steps = Object.values<Json>(machine.Properties.DefinitionSubstitutions)
+      .filter((v) => v['Fn::GetAtt'])
+      .map((v) => v['Fn::GetAtt'][0])
+      .sort();
+    assert.deepEqual(invoked, steps);
+    const sns = policies.filter((p) => p.SNSPublishMessagePolicy);
+    assert.deepEqual(sns.map((p) => p.SNSPublishMessagePolicy.TopicName), [{ 'Fn::GetAtt': ['OutcomeTopic', 'TopicName'] }]);
+  });
+
+  test('logs to its own log group with retention, and is traced', () => {
+    const logging = machine.Properties.Logging;
+    assert.equal(logging.Level, 'ALL');
+    const arn = logging.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn;
+    const [groupId] = arn['Fn::GetAtt'];
+    const group = template.Resources[groupId];
+    assert.equal(group?.Type, 'AWS::Logs::LogGroup');
+    assert.deepEqual(group!.Properties.RetentionInDays, { Ref: 'LogRetentionDays' });
+    assert.match(group!.Properties.LogGroupName['Fn::Sub'], /^\/aws\/vendedlogs\/states\//);
+    assert.equal(machine.Properties.Tracing.Enabled, true);
+  });
+});
+
+describe('parameters, notifications, alarms, outputs', () => {
+  test('parameters have the documented defaults, and every default passes its own constraints', () => {
+    const p = template.Parameters;
+    assert.equal(p.SweepSchedule.Default, 'rate(6 hours)');
+    assert.equal(p.RenewalWindowDays.Default, 14);
+    assert.equal(p.MaterialLifetimeDays.Default, 90);
+    assert.equal(p.MaterialLifetimeDays.MaxValue, 365, 'KMS allows ValidTo at most 365 days ahead');
+    assert.equal(p.ManagedTagKey.Default, 'kms-reimport:managed');
+    assert.equal(p.EscrowPrefix.Default, 'kms-reimport/');
+    assert.equal(p.NotificationEmail.Default, '');
+    assert.ok(p.LogRetentionDays.Default > 0);
+    assert.ok(p.ExpiryAlarmThresholdSeconds.Default > 0);
+    assert.ok(
+      p.ExpiryAlarmThresholdSeconds.Default < p.RenewalWindowDays.Default * 86400,
+      'the expiry alarm must fire only after renewal should have happened',
+    );
+    for (const [name, param] of Object.entries<Json>(p)) {
+      assert.ok(param.Description, `${name} has no Description`);
+      const value = param.Default;
+      if (param.AllowedPattern) assert.match(String(value), new RegExp(param.AllowedPattern), name);
+      if (param.AllowedValues) assert.ok(param.AllowedValues.includes(value), name);
+      if (param.MinValue !== undefined) assert.ok(value >= param.MinValue, name);
+      if (param.MaxValue !== undefined) assert.ok(value <= param.MaxValue, name);
+    }
+  });
+
+  test('the tag key and escrow prefix patterns keep the IAM JSON documents well-formed', () => {
+    for (const name of ['ManagedTagKey', 'EscrowPrefix']) {
+      const pattern = new RegExp(template.Parameters[name].AllowedPattern);
+      for (const hostile of ['a"b', 'a\\b', 'a}b', 'a b', '']) assert.doesNotMatch(hostile, pattern, `${name} accepts ${hostile}`);
+    }
+  });
+
+  test('every parameter is used', () => {
+    const text = JSON.stringify({ ...template, Parameters: undefined });
+    for (const name of Object.keys(template.Parameters)) {
+      const used = text.includes(`{"Ref":"${name}"}`) || text.includes(`\${${name}}`) || text.includes(`"${name}"`);
+      assert.ok(used, `parameter ${name} is never used`);
+    }
+  });
+
+  test('the e-mail subscription exists only when an address is given', () => {
+    const [[, sub]] = resourcesOfType(template, 'AWS::SNS::Subscription') as [[string, Json]];
+    assert.equal(sub.Condition, 'HasNotificationEmail');
+    assert.deepEqual(template.Conditions?.HasNotificationEmail, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'NotificationEmail' }, ''] }] });
+    assert.deepEqual(sub.Properties.TopicArn, { Ref: 'OutcomeTopic' });
+    assert.equal(sub.Properties.Protocol, 'email');
+  });
+
+  test('alarms: failed executions, and key material expiring sooner than the threshold', () => {
+    const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    const failed = alarms.find((a) => a.MetricName === 'ExecutionsFailed');
+    assert.ok(failed, 'no ExecutionsFailed alarm');
+    assert.equal(failed.Namespace, 'AWS/States');
+    assert.deepEqual(failed.Dimensions, [{ Name: 'StateMachineArn', Value: { Ref: 'RecoveryStateMachine' } }]);
+    const expiry = alarms.find((a) => JSON.stringify(a).includes('SecondsUntilKeyMaterialExpiration'));
+    assert.ok(expiry, 'no SecondsUntilKeyMaterialExpiration alarm');
+    assert.match(JSON.stringify(expiry.Metrics), /AWS\/KMS/);
+    assert.deepEqual(expiry.Threshold, { Ref: 'ExpiryAlarmThresholdSeconds' });
+    assert.equal(expiry.ComparisonOperator, 'LessThanThreshold');
+    for (const alarm of alarms) {
+      assert.deepEqual(alarm.AlarmActions, [{ Ref: 'OutcomeTopic' }]);
+      assert.match(alarm.AlarmDescription, /kms-reimport/);
+      assert.equal(alarm.TreatMissingData, 'notBreaching');
+    }
+  });
+
+  test('outputs: the state machine, the topic and every function name, described as this app', () => {
+    const outputs = template.Outputs ?? {};
+    const values = Object.values<Json>(outputs).map((o) => o.Value);
+    assert.ok(values.some((v) => v.Ref === 'RecoveryStateMachine'));
+    assert.ok(values.some((v) => v.Ref === 'OutcomeTopic'));
+    for (const [id] of serverlessFunctions(template)) {
+      assert.ok(values.some((v) => v.Ref === id), `no output for ${id}`);
+    }
+    for (const [name, o] of Object.entries<Json>(outputs)) assert.match(o.Description, /kms-reimport/, name);
+  });
+
+  test('every Ref and GetAtt points at something that exists', () => {
+    const known = new Set([
+      ...Object.keys(template.Resources),
+      ...Object.keys(template.Parameters),
+      'AWS::NoValue',
+      'AWS::Region',
+      'AWS::AccountId',
+      'AWS::Partition',
+      'AWS::StackName',
+    ]);
+    const missing: string[] = [];
+    const walk = (node: Json): void => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (!node || typeof node !== 'object') return;
+      if (typeof node.Ref === 'string' && !known.has(node.Ref)) missing.push(`Ref ${node.Ref}`);
+      if (Array.isArray(node['Fn::GetAtt']) && !template.Resources[node['Fn::GetAtt'][0]]) missing.push(`GetAtt ${node['Fn::GetAtt'][0]}`);
+      if (typeof node['Fn::Sub'] === 'string') {
+        for (const m of node['Fn::Sub'].matchAll(/\$\{([^}.!]+)[^}]*\}/g)) if (!known.has(m[1] ?? '')) missing.push(`Sub ${m[1]}`);
+      }
+      Object.values(node).forEach(walk);
+    };
+    walk(template.Resources);
+    walk(template.Outputs);
+    assert.deepEqual(missing, []);
+  });
+});
+
+describe('cfn-lint', () => {
+  const probe = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
+  const present = probe.status === 0;
+  const skip = !present && !process.env.CI ? 'cfn-lint is not on PATH; skipped outside CI' : false;
+
+  test('cfn-lint template.yaml exits 0', { skip }, () => {
+    assert.ok(present, 'cfn-lint must be on PATH in CI');
+    const run = spawnSync('cfn-lint', ['template.yaml'], { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(run.status, 0, `cfn-lint found problems:\n${run.stdout}${run.stderr}`);
+  });
+});
+
