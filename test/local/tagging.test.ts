@@ -9,6 +9,7 @@ import {
   GetTagValuesCommand,
   ResourceGroupsTaggingAPIClient,
   paginateGetResources,
+  type GetResourcesCommandInput,
 } from '@aws-sdk/client-resource-groups-tagging-api';
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
 
@@ -43,7 +44,7 @@ after(async () => {
   await endpoint.close();
 });
 
-async function arnsOf(input: ConstructorParameters<typeof GetResourcesCommand>[0]): Promise<string[]> {
+async function arnsOf(input: GetResourcesCommandInput): Promise<string[]> {
   const out = await tagging.send(new GetResourcesCommand(input));
   return (out.ResourceTagMappingList ?? []).map((m) => m.ResourceARN as string).sort();
 }
