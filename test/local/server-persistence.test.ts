@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
 import { STATE_FORMAT } from '../../local/persistence.js';
@@ -96,5 +97,31 @@ describe('persistence', () => {
       await endpoint.close();
     }
     assert.equal(JSON.parse(await readFile(path, 'utf8')).format, STATE_FORMAT);
+  });
+});
+
+describe('persistence of the KMS emulation', () => {
+  it('keeps keys across a restart', async () => {
+    const path = join(dir, 'kms.json');
+    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' };
+    const first = await startLocalEndpoint({ persistPath: path });
+    let kms = new KMSClient({ endpoint: first.url, region: 'us-east-2', credentials, maxAttempts: 1 });
+    let keyId: string | undefined;
+    try {
+      keyId = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'survives' }))).KeyMetadata?.KeyId;
+    } finally {
+      kms.destroy();
+      await first.close();
+    }
+    const second = await startLocalEndpoint({ persistPath: path });
+    kms = new KMSClient({ endpoint: second.url, region: 'us-east-2', credentials, maxAttempts: 1 });
+    try {
+      const described = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+      assert.equal(described.KeyMetadata?.Description, 'survives');
+      assert.equal(described.KeyMetadata?.KeyState, 'PendingImport');
+    } finally {
+      kms.destroy();
+      await second.close();
+    }
   });
 });
