@@ -1,0 +1,167 @@
+/**
+ * The one place that reads escrow and imports: escrow → pick → validate → wrap → ImportKeyMaterial.
+ * Also a Step Functions task on its own, so it does NOT retry token errors (ImportTokenExpired goes
+ * back to the caller/state machine, which fetches new parameters). Transient KMS errors are
+ * retried (bounded) and then become KmsUnavailable.
+ */
+import { ImportKeyMaterialCommand, type ExpirationModelType, type KMSClient } from '@aws-sdk/client-kms';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ReimportConfig } from '../config.js';
+import {
+  awsErrorName,
+  ImportTokenExpired,
+  IncorrectKeyMaterial,
+  KeyNotEligible,
+  KeyNotFound,
+  RenewalRefused,
+  WrappingRejected,
+} from '../errors.js';
+import { escrowSecretId, readEscrow, selectEscrowedMaterial } from '../escrow/read.js';
+import { validateMaterial, wipe, wipeEscrowed, type EscrowedMaterial } from '../escrow/material.js';
+import { callWithRetry, type RetryOptions } from '../retry.js';
+import type { ImportParameters, KeyReport } from '../types.js';
+import { wrapKeyMaterial } from '../wrap/wrap.js';
+
+const DAY_MS = 86_400_000;
+export const MAX_VALID_TO_DAYS = 365;
+
+export interface ImportDeps {
+  kms: KMSClient;
+  secrets: SecretsManagerClient;
+  /** Injected for tests (retry waits). */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  onRetry?: RetryOptions['onRetry'];
+}
+
+export interface ImportInput {
+  report: KeyReport;
+  params: ImportParameters;
+  /** The material to reimport; without it, the key's current (or only) material. */
+  keyMaterialId?: string;
+  config: ReimportConfig;
+  now: Date;
+}
+
+export interface ImportResult {
+  keyMaterialId?: string;
+  validTo?: string;
+  expirationModel: string;
+}
+
+/** The ExpirationModel sent (always explicitly): configured, else the material's, else the key's, else KMS's default. */
+export function resolveExpirationModel(config: ReimportConfig, report: KeyReport, keyMaterialId?: string): ExpirationModelType {
+  if (config.expirationModel !== 'follow-key') return config.expirationModel;
+  const id = keyMaterialId ?? report.currentKeyMaterialId;
+  const material = id ? report.materials.find((m) => m.keyMaterialId === id) : undefined;
+  const model = material?.expirationModel ?? report.expirationModel;
+  return model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' ? 'KEY_MATERIAL_DOES_NOT_EXPIRE' : 'KEY_MATERIAL_EXPIRES';
+}
+
+/** now + lifetime, never more than 365 days ahead, truncated to a whole second. */
+export function computeValidTo(now: Date, lifetimeDays: number): Date {
+  const days = Math.min(Math.max(1, lifetimeDays), MAX_VALID_TO_DAYS);
+  return new Date(Math.floor((now.getTime() + days * DAY_MS) / 1000) * 1000);
+}
+
+function mapImportError(e: unknown, input: ImportInput, secretId: string, sentMaterialId: string | undefined): unknown {
+  const { report, params } = input;
+  const key = report.keyId;
+  const which = sentMaterialId ? ` (KeyMaterialId ${sentMaterialId})` : '';
+  switch (awsErrorName(e)) {
+    case 'ExpiredImportTokenException':
+    case 'InvalidImportTokenException':
+      return new ImportTokenExpired(
+        `The import token for key ${key} is expired or no longer valid (${awsErrorName(e)}; a newer GetParametersForImport may have replaced it). Fetch new import parameters and import again.`,
+        { keyId: key, cause: e },
+      );
+    case 'IncorrectKeyMaterialException':
+      return new IncorrectKeyMaterial(
+        `KMS says the material in escrow secret ${secretId} is not the material of key ${key}${which}, or different material is already associated with it. ` +
+          `Stopped: no retry and no other material was tried. Find the key's original material; do not delete or rotate anything until then.`,
+        { keyId: key, cause: e },
+      );
+    case 'InvalidCiphertextException':
+      return new WrappingRejected(
+        `KMS could not unwrap the material for key ${key} (wrapped with ${params.wrappingAlgorithm} under a ${params.wrappingKeySpec} key). ` +
+          `Likely causes: the wrong OAEP hash (SHA-1 vs SHA-256), a PEM instead of DER public key, a different algorithm than the one the parameters were requested with, or parameters from another request. ` +
+          `Fetch new parameters and retry; if it persists, check the wrapping configuration.`,
+        { keyId: key, cause: e },
+      );
+    case 'KMSInvalidStateException':
+      if (report.keyState === 'Enabled') {
+        return new RenewalRefused(
+          `KMS refused to reimport the same material into key ${key} while it is Enabled (KMSInvalidStateException). Nothing was deleted: the current material stays valid until ${report.validTo ?? 'its ValidTo'}. ` +
+            `When it expires, the key goes to PendingImport and is recovered; to renew earlier, delete and reimport by hand in a maintenance window.`,
+          { keyId: key, cause: e },
+        );
+      }
+      return new KeyNotEligible(`KMS refused the import into key ${key} because of its state (it changed since inspection?). Inspect the key again; nothing was changed.`, {
+        keyId: key,
+        cause: e,
+      });
+    case 'NotFoundException':
+    case 'InvalidArnException':
+      return new KeyNotFound(`Key ${key} was not found when importing; check the key ID/ARN and Region.`, { keyId: key, cause: e });
+    case 'UnsupportedOperationException':
+      return new KeyNotEligible(
+        `KMS does not support this import into key ${key} (ImportType/KeyMaterialId/ExpirationModel for its key spec or store). Check the key's spec and origin; nothing was changed.`,
+        { keyId: key, cause: e },
+      );
+    default:
+      return e;
+  }
+}
+
+export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInput): Promise<ImportResult> {
+  const { report, params, config, now } = input;
+  const retry: RetryOptions = {
+    maxAttempts: config.maxAttempts,
+    baseDelayMs: config.baseDelayMs,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.onRetry ? { onRetry: deps.onRetry } : {}),
+  };
+  const secretId = escrowSecretId(report, config);
+  let materials: EscrowedMaterial[] = [];
+  let wrapped: Buffer | undefined;
+  try {
+    materials = await readEscrow(deps.secrets, report, config, retry);
+    const selected = selectEscrowedMaterial(materials, report, secretId, input.keyMaterialId);
+    validateMaterial(report.keySpec, selected.material, report.keyId, secretId);
+    wrapped = wrapKeyMaterial(selected.material, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm, report.keyId);
+
+    const expirationModel = resolveExpirationModel(config, report, input.keyMaterialId);
+    const validTo = expirationModel === 'KEY_MATERIAL_EXPIRES' ? computeValidTo(now, config.materialLifetimeDays) : undefined;
+
+    // ImportType / KeyMaterialId exist for symmetric encryption keys only.
+    const symmetric = report.keySpec === 'SYMMETRIC_DEFAULT';
+    const everImported = Boolean(report.currentKeyMaterialId) || report.materials.some((m) => m.keyMaterialId);
+    const severalMaterials = new Set(report.materials.map((m) => m.keyMaterialId).filter(Boolean)).size > 1;
+    const sentMaterialId = symmetric && (input.keyMaterialId || severalMaterials) ? (input.keyMaterialId ?? selected.keyMaterialId ?? report.currentKeyMaterialId) : undefined;
+
+    const request = {
+      KeyId: report.keyId,
+      ImportToken: Buffer.from(params.importToken, 'base64'),
+      EncryptedKeyMaterial: wrapped,
+      ExpirationModel: expirationModel,
+      ...(validTo ? { ValidTo: validTo } : {}),
+      ...(symmetric && everImported ? { ImportType: 'EXISTING_KEY_MATERIAL' as const } : {}),
+      ...(sentMaterialId ? { KeyMaterialId: sentMaterialId } : {}),
+    };
+    let out;
+    try {
+      out = await callWithRetry({ operation: 'ImportKeyMaterial', keyId: report.keyId }, () => deps.kms.send(new ImportKeyMaterialCommand(request)), retry);
+    } catch (e) {
+      throw mapImportError(e, input, secretId, sentMaterialId);
+    }
+    const result: ImportResult = { expirationModel };
+    const importedId = out?.KeyMaterialId ?? sentMaterialId ?? selected.keyMaterialId;
+    if (importedId) result.keyMaterialId = importedId;
+    if (validTo) result.validTo = validTo.toISOString();
+    return result;
+  } finally {
+    wipeEscrowed(materials);
+    wipe(wrapped);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Proof that a key works after import: it is Enabled, and a cryptographic round trip that fits
+ * its usage succeeds. Only random test data is used, never key material.
+ */
+import {
+  DecryptCommand,
+  DeriveSharedSecretCommand,
+  EncryptCommand,
+  GenerateMacCommand,
+  GetPublicKeyCommand,
+  SignCommand,
+  VerifyCommand,
+  VerifyMacCommand,
+  type EncryptionAlgorithmSpec,
+  type KeyAgreementAlgorithmSpec,
+  type KMSClient,
+  type MacAlgorithmSpec,
+  type SigningAlgorithmSpec,
+} from '@aws-sdk/client-kms';
+import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DEFAULT_CONFIG } from '../config.js';
+import { awsErrorName, isReimportError, VerificationFailed } from '../errors.js';
+import { backoffCap, callWithRetry, type RetryOptions } from '../retry.js';
+import type { KeyReport } from '../types.js';
+import { describeKeyMetadata } from './inspect.js';
+import { defaultMacAlgorithm, defaultSigningAlgorithm, materialKindFor } from './key-specs.js';
+
+export interface VerifyResult {
+  verified: true;
+  keyState: string;
+  /** Which round trip proved it, e.g. "Encrypt/Decrypt SYMMETRIC_DEFAULT". */
+  check: string;
+}
+
+const DEFAULT_RETRY: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs };
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function fail(report: KeyReport, what: string, cause?: unknown): VerificationFailed {
+  return new VerificationFailed(
+    `Verification of key ${report.keyId} failed: ${what}. The import may not have taken effect: inspect the key (aws kms describe-key --key-id ${report.keyId}) and run recovery again.`,
+    { keyId: report.keyId, cause },
+  );
+}
+
+async function waitForEnabled(kms: KMSClient, report: KeyReport, retry: RetryOptions): Promise<string> {
+  const sleep = retry.sleep ?? realSleep;
+  const random = retry.random ?? Math.random;
+  for (let attempt = 1; ; attempt++) {
+    const m = await describeKeyMetadata(kms, report.keyId, retry);
+    const state = m.KeyState ?? 'Unknown';
+    if (state === 'Enabled') return state;
+    // Right after an import KMS may still report PendingImport for a moment: wait a bounded while.
+    if (state !== 'PendingImport' || attempt >= retry.maxAttempts) {
+      throw fail(report, `the key is ${state}, not Enabled, after the import${state === 'PendingImport' ? ' (another material may still be missing)' : ''}`);
+    }
+    await sleep(Math.floor(random() * backoffCap(attempt, retry.baseDelayMs, retry.maxDelayMs)));
+  }
+}
+
+function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && a.length === b.length && timingSafeEqual(a, b);
+}
+
+export async function verifyKey(kms: KMSClient, report: KeyReport, retry: RetryOptions = DEFAULT_RETRY): Promise<VerifyResult> {
+  const keyState = await waitForEnabled(kms, report, retry);
+  const KeyId = report.keyId;
+  const call = <T>(operation: string, fn: () => Promise<T>) => callWithRetry({ operation, keyId: KeyId }, fn, retry);
+  const probe = randomBytes(32);
+  let check: string;
+  try {
+    if (report.keyUsage === 'ENCRYPT_DECRYPT') {
+      const algorithm = (report.keySpec === 'SYMMETRIC_DEFAULT' ? 'SYMMETRIC_DEFAULT' : 'RSAES_OAEP_SHA_256') as EncryptionAlgorithmSpec;
+      if (report.keySpec !== 'SYMMETRIC_DEFAULT' && materialKindFor(report.keySpec)?.type !== 'rsa') {
+        throw fail(report, `no round trip is known for ${report.keySpec} with ENCRYPT_DECRYPT`);
+      }
+      const enc = await call('Encrypt', () => kms.send(new EncryptCommand({ KeyId, Plaintext: probe, EncryptionAlgorithm: algorithm })));
+      if (!enc?.CiphertextBlob) throw fail(report, 'Encrypt returned no ciphertext');
+      const dec = await call('Decrypt', () => kms.send(new DecryptCommand({ KeyId, CiphertextBlob: enc.CiphertextBlob, EncryptionAlgorithm: algorithm })));
+      if (!same(dec?.Plaintext, probe)) throw fail(report, `Decrypt did not return what Encrypt (${algorithm}) was given`);
+      check = `Encrypt/Decrypt ${algorithm}`;
+    } else if (report.keyUsage === 'SIGN_VERIFY') {
+      const algorithm = (report.signingAlgorithms?.[0] ?? defaultSigningAlgorithm(report.keySpec)) as SigningAlgorithmSpec | undefined;
+      if (!algorithm) throw fail(report, `no signing algorithm is known for ${report.keySpec}`);
+      const signed = await call('Sign', () => kms.send(new SignCommand({ KeyId, Message: probe, MessageType: 'RAW', SigningAlgorithm: algorithm })));
+      if (!signed?.Signature) throw fail(report, 'Sign returned no signature');
+      const verified = await call('Verify', () =>
+        kms.send(new VerifyCommand({ KeyId, Message: probe, MessageType: 'RAW', SigningAlgorithm: algorithm, Signature: signed.Signature })),
+      );
+      if (verified?.SignatureValid !== true) throw fail(report, `Verify (${algorithm}) did not accept the signature Sign made`);
+      check = `Sign/Verify ${algorithm}`;
+    } else if (report.keyUsage === 'GENERATE_VERIFY_MAC') {
+      const algorithm = (report.macAlgorithms?.[0] ?? defaultMacAlgorithm(report.keySpec)) as MacAlgorithmSpec | undefined;
+      if (!algorithm) throw fail(report, `no MAC algorithm is known for ${report.keySpec}`);
+      const mac = await call('GenerateMac', () => kms.send(new GenerateMacCommand({ KeyId, Message: probe, MacAlgorithm: algorithm })));
+      if (!mac?.Mac) throw fail(report, 'GenerateMac returned no MAC');
+      const ok = await call('VerifyMac', () => kms.send(new VerifyMacCommand({ KeyId, Message: probe, MacAlgorithm: algorithm, Mac: mac.Mac })));
+      if (ok?.MacValid !== true) throw fail(report, `VerifyMac (${algorithm}) did not accept the MAC GenerateMac made`);
+      check = `GenerateMac/VerifyMac ${algorithm}`;
+    } else if (report.keyUsage === 'KEY_AGREEMENT') {
+      const kind = materialKindFor(report.keySpec);
+      if (kind?.type !== 'ec') throw fail(report, `no key agreement round trip is known for ${report.keySpec}`);
+      const pub = await call('GetPublicKey', () => kms.send(new GetPublicKeyCommand({ KeyId })));
+      if (!pub?.PublicKey) throw fail(report, 'GetPublicKey returned no public key');
+      const ours = generateKeyPairSync('ec', { namedCurve: kind.namedCurve });
+      const ourPublic = ours.publicKey.export({ format: 'der', type: 'spki' });
+      const derived = await call('DeriveSharedSecret', () =>
+        kms.send(new DeriveSharedSecretCommand({ KeyId, KeyAgreementAlgorithm: 'ECDH' as KeyAgreementAlgorithmSpec, PublicKey: ourPublic })),
+      );
+      const expected = diffieHellman({ privateKey: ours.privateKey, publicKey: createPublicKey({ key: Buffer.from(pub.PublicKey), format: 'der', type: 'spki' }) });
+      const ok = same(derived?.SharedSecret, expected);
+      expected.fill(0);
+      if (!ok) throw fail(report, 'DeriveSharedSecret did not match a local ECDH with the key\'s public key');
+      check = 'DeriveSharedSecret ECDH';
+    } else {
+      throw fail(report, `no round trip is known for key usage ${report.keyUsage}`);
+    }
+  } catch (e) {
+    if (isReimportError(e)) throw e;
+    throw fail(report, `${awsErrorName(e) ?? 'an error'} during the round trip`, e);
+  } finally {
+    probe.fill(0);
+  }
+  return { verified: true, keyState, check };
+}
+

@@ -1,0 +1,188 @@
+/**
+ * recoverKey: one run for one key, start to finish, as the CLI (and anything not using the state
+ * machine) runs it: inspect → classify → plan → for each material: import parameters → import
+ * escrowed material (a spent/expired token gets new parameters and ONE more try) → verify →
+ * Outcome. It never throws for domain errors: every run ends in an Outcome.
+ */
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { countCalls } from './aws/count-calls.js';
+import type { ReimportConfig } from './config.js';
+import { awsErrorName, ImportTokenExpired } from './errors.js';
+import { escrowSecretId } from './escrow/read.js';
+import { classifyKey, planAction } from './kms/classify.js';
+import { getImportParameters } from './kms/import-parameters.js';
+import { importEscrowedMaterial, type ImportResult } from './kms/import-material.js';
+import { inspectKey } from './kms/inspect.js';
+import { verifyKey } from './kms/verify.js';
+import { createOutcome, describeFailure, statusForAction } from './outcome.js';
+import type { RetryOptions } from './retry.js';
+import type { Classification, KeyRef, KeyReport, Outcome, RequestedAction } from './types.js';
+import { chooseWrapping } from './wrap/choose.js';
+
+export interface RecoverLogger {
+  info(message: string, extra?: object): void;
+  warn(message: string, extra?: object): void;
+  error(message: string, extra?: object): void;
+}
+
+export interface RecoverDeps {
+  kms: KMSClient;
+  secrets: SecretsManagerClient;
+  logger?: RecoverLogger;
+  /** Injected for tests: the waits between retries. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export interface RecoverOptions {
+  action: RequestedAction;
+  config: ReimportConfig;
+  now?: () => Date;
+}
+
+const DAY_MS = 86_400_000;
+const NOT_PERMANENT = new Set(['PENDING_ROTATION', 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION']);
+/** New parameters after ImportTokenExpired, per material: one more try, never a loop. */
+const TOKEN_REFRESHES = 1;
+
+const silent: RecoverLogger = { info() {}, warn() {}, error() {} };
+
+/**
+ * Which materials a run imports, in order (undefined = the current/only material, no ID named).
+ * recover: every material KMS lists as missing, else the current one.
+ * renew: the permanently associated materials that expire; with several, those inside the renewal
+ * window (all of them if none is, on an explicit renew), soonest first; with one, the current one.
+ */
+export function importTargets(
+  report: KeyReport,
+  classification: Classification,
+  action: 'recover' | 'renew',
+  config: ReimportConfig,
+  now: Date,
+): Array<string | undefined> {
+  if (action === 'recover') {
+    const missing = classification.kind === 'pending-import' ? classification.missingMaterialIds : [];
+    return missing.length > 0 ? [...missing] : [undefined];
+  }
+  const expiring = report.materials.filter(
+    (m) =>
+      m.keyMaterialId !== undefined &&
+      m.importState !== 'PENDING_IMPORT' &&
+      !(m.state !== undefined && NOT_PERMANENT.has(m.state)) &&
+      m.expirationModel !== 'KEY_MATERIAL_DOES_NOT_EXPIRE' &&
+      m.validTo !== undefined,
+  );
+  if (expiring.length <= 1) return [undefined];
+  const soon = expiring.filter((m) => Date.parse(m.validTo as string) - now.getTime() <= config.renewalWindowDays * DAY_MS);
+  return (soon.length > 0 ? soon : expiring)
+    .sort((a, b) => Date.parse(a.validTo as string) - Date.parse(b.validTo as string))
+    .map((m) => m.keyMaterialId as string);
+}
+
+function skipErrorName(c: Classification): string | undefined {
+  switch (c.kind) {
+    case 'not-managed':
+      return 'KeyNotManaged';
+    case 'not-external':
+    case 'pending-deletion':
+    case 'disabled':
+    case 'unavailable':
+      return 'KeyNotEligible';
+    default:
+      return undefined;
+  }
+}
+
+export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: RecoverOptions): Promise<Outcome> {
+  const clock = options.now ?? (() => new Date());
+  const { config, action } = options;
+  const log = deps.logger ?? silent;
+  const startedAt = clock();
+  const calls: Record<string, number> = {};
+  const kms = countCalls(deps.kms, calls);
+  const secrets = countCalls(deps.secrets, calls);
+  const onRetry: RetryOptions['onRetry'] = (info) =>
+    log.warn('transient AWS error, retrying', { keyRef, attempt: info.attempt, delayMs: info.delayMs, errorName: awsErrorName(info.error) });
+  const retry: RetryOptions = {
+    maxAttempts: config.maxAttempts,
+    baseDelayMs: config.baseDelayMs,
+    onRetry,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+  };
+
+  let report: KeyReport | undefined;
+  const imported: ImportResult[] = [];
+  const finish = (fields: Pick<Outcome, 'status'> & Partial<Pick<Outcome, 'reason' | 'errorName' | 'keyStateAfter' | 'verified'>>): Outcome =>
+    createOutcome({
+      keyId: report?.keyId ?? keyRef,
+      ...(report ? { keyArn: report.arn, keyStateBefore: report.keyState } : {}),
+      requestedRef: keyRef,
+      action,
+      imported,
+      startedAt,
+      finishedAt: clock(),
+      calls,
+      ...fields,
+    });
+
+  try {
+    report = await inspectKey(kms, keyRef, retry);
+    const classification = classifyKey(report, config, clock());
+    const plan = planAction(classification, action);
+    log.info('key inspected', { keyRef, keyId: report.keyId, keyState: report.keyState, classification: classification.kind, plan: plan.action });
+
+    if (action === 'plan') return finish({ status: 'planned', reason: plan.reason });
+    if (plan.action === 'skip') {
+      const errorName = skipErrorName(classification);
+      log.info('skipped', { keyId: report.keyId, reason: plan.reason });
+      return finish({ status: 'skipped', reason: plan.reason, ...(errorName ? { errorName } : {}) });
+    }
+
+    const choice = chooseWrapping(report.keySpec, config, report.keyId);
+    const targets = importTargets(report, classification, plan.action, config, clock());
+    for (const keyMaterialId of targets) {
+      for (let refreshes = 0; ; refreshes++) {
+        const params = await getImportParameters(kms, report.keyId, choice, retry);
+        log.info('import parameters received', {
+          keyId: report.keyId,
+          wrappingAlgorithm: params.wrappingAlgorithm,
+          wrappingKeySpec: params.wrappingKeySpec,
+          parametersValidTo: params.parametersValidTo,
+        });
+        try {
+          const result = await importEscrowedMaterial(
+            { kms, secrets, onRetry, ...(deps.sleep ? { sleep: deps.sleep } : {}), ...(deps.random ? { random: deps.random } : {}) },
+            { report, params, ...(keyMaterialId ? { keyMaterialId } : {}), config, now: clock() },
+          );
+          imported.push(result);
+          log.info('material imported', { keyId: report.keyId, ...result });
+          break;
+        } catch (e) {
+          if (e instanceof ImportTokenExpired && refreshes < TOKEN_REFRESHES) {
+            log.warn('import token expired or replaced; fetching new import parameters', { keyId: report.keyId, keyMaterialId });
+            continue;
+          }
+          throw e;
+        }
+      }
+    }
+
+    const verified = await verifyKey(kms, report, retry);
+    log.info('key verified', { keyId: report.keyId, keyState: verified.keyState, check: verified.check });
+    const done = plan.action === 'recover' ? 'Recovered' : 'Renewed';
+    return finish({
+      status: statusForAction(plan.action),
+      reason:
+        `${done} key ${report.keyId}: reimported ${imported.length} material(s) from escrow secret ${escrowSecretId(report, config)} ` +
+        `and verified it (${verified.check}). Before: ${plan.reason}`,
+      keyStateAfter: verified.keyState,
+      verified: true,
+    });
+  } catch (e) {
+    const { errorName, reason } = describeFailure(e, report?.keyId ?? keyRef);
+    log.error('run failed', { keyRef, keyId: report?.keyId, errorName, reason });
+    return finish({ status: 'failed', errorName, reason, ...(imported.length > 0 ? { verified: false } : {}) });
+  }
+}
