@@ -1,0 +1,27 @@
+/**
+ * Function settings from the environment, read at cold start: a missing or bad value fails the
+ * init loudly (ConfigError), before any event is handled.
+ */
+import { ConfigError } from '../../lib/errors.js';
+
+export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name]?.trim();
+  if (!value) {
+    throw new ConfigError(`Environment variable ${name} is not set; the template sets it for this function (redeploy, or set it for a local run).`);
+  }
+  return value;
+}
+
+export function integerEnv(name: string, fallback: number, min: number, max: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name}="${raw}" must be a whole number from ${min} to ${max}; fix it or unset it (default ${fallback}).`);
+  }
+  return Number(raw);
+}
+
+/** The Lambda's own Region (set by the Lambda runtime and by `sam local`). */
+export function ownRegion(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || undefined;
+}

@@ -1,0 +1,123 @@
+/**
+ * The sweep (on a schedule, or on demand with {"action": "sweep", "dryRun": true}): finds every
+ * managed key, decides which need work (outages first, then soonest expiry) and starts one
+ * workflow execution per key, paced for KMS's GetParametersForImport quota (one every 4 s by
+ * default). Keys it has no time left for are deferred to the next sweep.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { Context } from 'aws-lambda';
+import { createClients } from '../lib/aws/clients.js';
+import { loadConfig, type ReimportConfig } from '../lib/config.js';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { isEventRejected, type RejectionCode } from '../lib/events/rejected.js';
+import { parseSweepRequest } from '../lib/events/sweep-request.js';
+import { sweepManagedKeys, type SweepEntry } from '../lib/sweep.js';
+import { startWorkItems, type StartResult } from '../lib/workflow/start.js';
+import { integerEnv, ownRegion, requireEnv } from './commons/environment.js';
+import { logger, metrics } from './commons/powertools.js';
+
+/** Stop starting executions when less than this is left of the Lambda's time. */
+const SAFETY_MARGIN_MS = 10_000;
+
+export interface SweepHandlerDeps {
+  tagging: ResourceGroupsTaggingAPIClient;
+  kms: KMSClient;
+  sfn: Pick<SFNClient, 'send'>;
+  stateMachineArn: string;
+  config: ReimportConfig;
+  bucketMinutes: number;
+  /** Time between two StartExecution calls: each execution calls GetParametersForImport (0.25/s). */
+  intervalMs: number;
+  concurrency: number;
+  region?: string;
+  now: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type SweepHandlerResult =
+  | { status: 'rejected'; code: RejectionCode; reason: string }
+  | { status: 'ok'; dryRun: boolean; keys: SweepEntry[]; executions: StartResult[] };
+
+/** The handler body over explicit dependencies (tests pass their own clients and clock). */
+export const sweepWith =
+  (deps: SweepHandlerDeps) =>
+  async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SweepHandlerResult> => {
+    const { tagging, kms, sfn, stateMachineArn, config, bucketMinutes, intervalMs, concurrency, region } = deps;
+    let request;
+    try {
+      request = parseSweepRequest(event, region ? { region } : {});
+    } catch (error) {
+      if (!isEventRejected(error)) throw error;
+      logger.warn('Sweep request rejected', { rejection: error.code, reason: error.reason });
+      metrics.addMetric('EventRejected', MetricUnit.Count, 1);
+      return { status: 'rejected', code: error.code, reason: error.reason };
+    }
+    logger.info('Sweep started', { source: request.source, dryRun: request.dryRun });
+
+    const { items, report } = await sweepManagedKeys({ tagging, kms }, config, deps.now(), { concurrency });
+    const executions = await startWorkItems({ sfn, stateMachineArn }, items, {
+      bucketMinutes,
+      intervalMs,
+      now: deps.now,
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      dryRun: request.dryRun,
+      canContinue: () => !context || context.getRemainingTimeInMillis() > intervalMs + SAFETY_MARGIN_MS,
+    });
+
+    const byKey = new Map(executions.map((e) => [e.keyRef, e]));
+    for (const entry of report) {
+      const started = byKey.get(entry.keyId);
+      const line = {
+        keyId: entry.keyId,
+        action: entry.action,
+        executionName: started?.executionName ?? 'none',
+        classification: entry.classification,
+        keyState: entry.keyState,
+        validTo: entry.validTo,
+        reason: entry.reason,
+        ...(started ? { start: started.status } : {}),
+        ...(started?.error ? { startError: started.error } : {}),
+      };
+      if (entry.action === 'error' || started?.status === 'failed') logger.error('Key swept', line);
+      else logger.info('Key swept', line);
+    }
+    const count = (status: StartResult['status']) => executions.filter((e) => e.status === status).length;
+    metrics.addMetric('KeysSwept', MetricUnit.Count, report.length);
+    metrics.addMetric('SweepInspectErrors', MetricUnit.Count, report.filter((e) => e.action === 'error').length);
+    metrics.addMetric('ExecutionStarted', MetricUnit.Count, count('started'));
+    metrics.addMetric('ExecutionAlreadyRunning', MetricUnit.Count, count('already-running'));
+    metrics.addMetric('ExecutionStartFailed', MetricUnit.Count, count('failed'));
+    metrics.addMetric('ExecutionDeferred', MetricUnit.Count, count('deferred'));
+    logger.info('Sweep done', {
+      keys: report.length,
+      work: items.length,
+      started: count('started'),
+      alreadyRunning: count('already-running'),
+      failed: count('failed'),
+      deferred: count('deferred'),
+      dryRun: request.dryRun,
+    });
+    return { status: 'ok', dryRun: request.dryRun, keys: report, executions };
+  };
+
+export const sweep = sweepWith({
+  tagging: new ResourceGroupsTaggingAPIClient({ maxAttempts: 1 }), // lib retries (withRetry), as for KMS
+  kms: createClients().kms,
+  sfn: new SFNClient({}),
+  stateMachineArn: requireEnv('STATE_MACHINE_ARN'),
+  config: loadConfig(),
+  bucketMinutes: integerEnv('KMS_REIMPORT_EXECUTION_BUCKET_MINUTES', 5, 1, 1440),
+  intervalMs: integerEnv('KMS_REIMPORT_SWEEP_START_INTERVAL_MS', 4000, 0, 60_000),
+  concurrency: integerEnv('KMS_REIMPORT_SWEEP_CONCURRENCY', 8, 1, 50),
+  region: ownRegion(),
+  now: () => new Date(),
+});
+
+export const handler = middy(sweep)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

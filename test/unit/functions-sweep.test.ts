@@ -1,0 +1,182 @@
+import { test, describe, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { mockClient } from 'aws-sdk-client-mock';
+import { DescribeKeyCommand, KMSClient, ListKeyRotationsCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
+import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { Context } from 'aws-lambda';
+import { DEFAULT_CONFIG } from '../../lib/config.js';
+
+process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:kms-reimport-recovery';
+process.env.AWS_REGION = 'us-east-1';
+process.env.KMS_REIMPORT_SWEEP_START_INTERVAL_MS = '0';
+const { handler, sweepWith } = await import('../../functions/sweep.js');
+
+const kmsMock = mockClient(KMSClient);
+const taggingMock = mockClient(ResourceGroupsTaggingAPIClient);
+const sfnMock = mockClient(SFNClient);
+const EVENTS = fileURLToPath(new URL('../../events/', import.meta.url));
+const sample = (name: string): any => structuredClone(JSON.parse(readFileSync(EVENTS + name, 'utf8')));
+const NOW = new Date('2025-06-01T12:00:00Z');
+const DAY = 86_400_000;
+const id = (n: number) => `${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
+const arn = (keyId: string) => `arn:aws:kms:us-east-1:111122223333:key/${keyId}`;
+
+function contextWith(remainingMs: number): Context {
+  return {
+    functionName: 'kms-reimport-sweep',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:111122223333:function:kms-reimport-sweep',
+    memoryLimitInMB: '256',
+    awsRequestId: 'req-1',
+    logGroupName: 'g',
+    logStreamName: 's',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  } as unknown as Context;
+}
+
+async function quietly<T>(fn: () => Promise<T>): Promise<{ result: T; logs: Array<Record<string, unknown>> }> {
+  const chunks: string[] = [];
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  const grab = ((chunk: unknown) => (chunks.push(String(chunk)), true)) as typeof process.stdout.write;
+  process.stdout.write = grab;
+  process.stderr.write = grab;
+  try {
+    const result = await fn();
+    return { result, logs: chunks.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)) };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+/** Three managed keys: 1 expiring in 5 days, 2 PendingImport, 3 healthy; 4 listed but not tagged managed in KMS. */
+function serveAccount(validBase = Date.now()): void {
+  const keys: Record<string, { state: string; validInDays?: number; managed: boolean }> = {
+    [id(1)]: { state: 'Enabled', validInDays: 5, managed: true },
+    [id(2)]: { state: 'PendingImport', managed: true },
+    [id(3)]: { state: 'Enabled', validInDays: 80, managed: true },
+    [id(4)]: { state: 'PendingImport', managed: false },
+  };
+  const find = (ref: string) => {
+    const keyId = ref.split('/').at(-1) as string;
+    const k = keys[keyId];
+    assert.ok(k, `unexpected key ${ref}`);
+    return { keyId, ...k };
+  };
+  taggingMock.on(GetResourcesCommand).resolves({ ResourceTagMappingList: Object.keys(keys).map((k) => ({ ResourceARN: arn(k) })), PaginationToken: '' });
+  kmsMock.on(DescribeKeyCommand).callsFake(async ({ KeyId }: { KeyId: string }) => {
+    const k = find(KeyId);
+    return {
+      KeyMetadata: {
+        KeyId: k.keyId,
+        Arn: arn(k.keyId),
+        KeyState: k.state,
+        Origin: 'EXTERNAL',
+        KeySpec: 'SYMMETRIC_DEFAULT',
+        KeyUsage: 'ENCRYPT_DECRYPT',
+        ...(k.validInDays ? { ValidTo: new Date(validBase + k.validInDays * DAY), ExpirationModel: 'KEY_MATERIAL_EXPIRES' } : {}),
+      },
+    };
+  });
+  kmsMock.on(ListResourceTagsCommand).callsFake(async ({ KeyId }: { KeyId: string }) => ({
+    Tags: find(KeyId).managed ? [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }] : [],
+    Truncated: false,
+  }));
+  kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
+  sfnMock.on(StartExecutionCommand).callsFake(async ({ name }: { name: string }) => ({ executionArn: `exec:${name}` }));
+}
+
+beforeEach(() => {
+  kmsMock.reset();
+  taggingMock.reset();
+  sfnMock.reset();
+});
+
+describe('sweep handler', () => {
+  test('schedule sample: one execution per key needing work, outages first; unmanaged keys only reported', async () => {
+    serveAccount();
+    const { result, logs } = await quietly(() => handler(sample('schedule/sweep.json'), contextWith(600_000)));
+    assert.equal(result.status, 'ok');
+    const names = sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
+    assert.equal(names.length, 2);
+    assert.match(names[0] ?? '', new RegExp(`^${id(2)}-recover-`));
+    assert.match(names[1] ?? '', new RegExp(`^${id(1)}-renew-`));
+    const inputs = sfnMock.commandCalls(StartExecutionCommand).map((c) => JSON.parse(c.args[0].input.input ?? ''));
+    assert.deepEqual(inputs[0].trigger, { source: 'kms-reimport.sweep', detailType: 'Scheduled Sweep' });
+    assert.equal(result.status === 'ok' && result.keys.length, 4);
+    // One log line per key, each with keyId, action and executionName.
+    const swept = logs.filter((l) => l.message === 'Key swept');
+    assert.equal(swept.length, 4);
+    for (const line of swept) {
+      assert.ok(typeof line.keyId === 'string' && typeof line.action === 'string' && typeof line.executionName === 'string');
+    }
+    const unmanaged = swept.find((l) => l.keyId === id(4));
+    assert.equal(unmanaged?.classification, 'not-managed');
+    assert.equal(unmanaged?.executionName, 'none');
+    // EMF metrics were flushed.
+    assert.ok(logs.some((l) => typeof l._aws === 'object' && JSON.stringify(l).includes('KmsReimport')));
+  });
+
+  test('the classic Scheduled Event starts the sweep too', async () => {
+    serveAccount();
+    const { result } = await quietly(() => handler(sample('schedule/scheduled-event.json'), contextWith(600_000)));
+    assert.equal(result.status, 'ok');
+    assert.equal(sfnMock.commandCalls(StartExecutionCommand).length, 2);
+  });
+
+  test('dry run reports and starts nothing', async () => {
+    serveAccount();
+    const { result } = await quietly(() => handler(sample('schedule/sweep-dry-run.json'), contextWith(600_000)));
+    assert.equal(result.status === 'ok' && result.dryRun, true);
+    assert.deepEqual(result.status === 'ok' && result.executions.map((e) => e.status), ['dry-run', 'dry-run']);
+    assert.equal(sfnMock.commandCalls(StartExecutionCommand).length, 0);
+  });
+
+  test('invalid sweep requests are rejected and sweep nothing', async () => {
+    for (const file of ['invalid/sweep-bad-dry-run.json', 'invalid/scheduled-event-wrong-source.json', 'kms/material-expiration.json']) {
+      const { result } = await quietly(() => handler(sample(file), contextWith(600_000)));
+      assert.equal(result.status, 'rejected', file);
+    }
+    assert.equal(taggingMock.calls().length, 0);
+    assert.equal(kmsMock.calls().length, 0);
+  });
+
+  test('out of Lambda time: remaining keys are deferred, not started', async () => {
+    serveAccount();
+    const { result } = await quietly(() => handler(sample('schedule/sweep.json'), contextWith(1_000)));
+    assert.deepEqual(result.status === 'ok' && result.executions.map((e) => e.status), ['deferred', 'deferred']);
+    assert.equal(sfnMock.commandCalls(StartExecutionCommand).length, 0);
+  });
+
+  test('starts are paced by the configured interval', async () => {
+    serveAccount(NOW.getTime());
+    const slept: number[] = [];
+    const sweep = sweepWith({
+      tagging: new ResourceGroupsTaggingAPIClient({ region: 'us-east-1' }),
+      kms: new KMSClient({ region: 'us-east-1' }),
+      sfn: new SFNClient({ region: 'us-east-1' }),
+      stateMachineArn: process.env.STATE_MACHINE_ARN as string,
+      config: { ...DEFAULT_CONFIG },
+      bucketMinutes: 5,
+      intervalMs: 4000,
+      concurrency: 2,
+      region: 'us-east-1',
+      now: () => NOW,
+      sleep: async (ms) => void slept.push(ms),
+    });
+    const { result } = await quietly(() => sweep(sample('schedule/sweep.json'), contextWith(600_000)));
+    assert.deepEqual(result.status === 'ok' && result.executions.map((e) => [e.executionName, e.status]), [
+      [`${id(2)}-recover-20250601T1200Z`, 'started'],
+      [`${id(1)}-renew-20250601T1200Z`, 'started'],
+    ]);
+    assert.deepEqual(slept, [4000]);
+  });
+});
