@@ -35,3 +35,14 @@ export function awsError(name: string, status = 400, extra: Record<string, unkno
 }
 
 export const noSleep = async (_ms: number): Promise<void> => {};
+
+/** Fails if the material shows up in the text raw, as hex (either case) or as base64/base64url. */
+export function assertNoMaterial(text: string, material: Buffer, label: string): void {
+  const forms = [material.toString('hex'), material.toString('hex').toUpperCase(), material.toString('base64'), material.toString('base64url'), material.toString('base64').replace(/=+$/, '')];
+  for (const form of forms) {
+    if (text.includes(form)) throw new Error(`${label}: key material found in the text (${form.length} chars encoded)`);
+  }
+  if (Buffer.from(text, 'utf8').includes(material) || Buffer.from(text, 'latin1').includes(material)) {
+    throw new Error(`${label}: raw key material found in the text`);
+  }
+}
