@@ -1,40 +1,27 @@
 /**
- * Counts AWS calls per operation, with one SDK middleware added once per client (at cold start).
- * A Lambda container runs one invocation at a time, so a step takes the counts after its work.
- * (aws-sdk-client-mock replaces `send`, so mocked clients count nothing: tests of the counts
- * use real clients against the local endpoint.)
+ * Counting AWS calls per operation across a Lambda's invocations: clients are wrapped once at cold
+ * start (lib/aws/count-calls.ts, which also counts under aws-sdk-client-mock), and each step takes
+ * the counts made during its own work. A Lambda container runs one invocation at a time.
  */
-interface MiddlewareClient {
-  middlewareStack: {
-    add(
-      middleware: (next: (args: any) => Promise<any>, context: { commandName?: string }) => (args: any) => Promise<any>,
-      options: { step: 'initialize'; name: string },
-    ): void;
-  };
-}
+import { countCalls } from '../aws/count-calls.js';
 
 export interface CallCounter {
   /** The counts since the last take(), then zero. */
   take(): Record<string, number>;
+  /** The client, counting into this counter. */
+  wrap<C extends object>(client: C): C;
 }
 
-export function countCalls(...clients: MiddlewareClient[]): CallCounter {
-  let counts: Record<string, number> = {};
-  for (const client of clients) {
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        const op = (context.commandName ?? 'Unknown').replace(/Command$/, '');
-        counts[op] = (counts[op] ?? 0) + 1;
-        return next(args);
-      },
-      { step: 'initialize', name: 'kmsReimportCallCounter' },
-    );
-  }
+export function createCallCounter(): CallCounter {
+  const counts: Record<string, number> = {};
   return {
     take() {
-      const out = counts;
-      counts = {};
+      const out = { ...counts };
+      for (const op of Object.keys(counts)) delete counts[op];
       return out;
+    },
+    wrap(client) {
+      return countCalls(client, counts);
     },
   };
 }

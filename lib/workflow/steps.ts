@@ -1,0 +1,152 @@
+/**
+ * The workflow's tasks, one function per Task of the state machine, free of Lambda: each takes
+ * its dependencies, the state document (Inspect: the work item), the config and the time, and
+ * returns the whole new state. Errors keep their names (the state machine routes on them).
+ * Plaintext material never enters the state: only wrapAndImportStep touches escrow, through
+ * importEscrowedMaterial, and only material IDs, dates and models come back.
+ */
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ReimportConfig } from '../config.js';
+import { classifyKey, planAction } from '../kms/classify.js';
+import { getImportParameters } from '../kms/import-parameters.js';
+import { inspectKey } from '../kms/inspect.js';
+import { importEscrowedMaterial, importTargets, verifyKey } from '../reimport.js';
+import type { RetryOptions } from '../retry.js';
+import type { KeyReport } from '../types.js';
+import { chooseWrapping } from '../wrap/choose.js';
+import type { CallCounter } from './calls.js';
+import { buildOutcome } from './outcome.js';
+import type { PublishOutcome } from './publish.js';
+import {
+  addCalls,
+  parseWorkflowState,
+  parseWorkItem,
+  WorkflowStateInvalid,
+  type WorkflowState,
+} from './state.js';
+
+
+export interface KmsStepDeps {
+  kms: KMSClient;
+  calls?: CallCounter;
+  /** Retry settings (default from config); tests inject a sleep. */
+  retry?: RetryOptions;
+}
+
+export interface ImportStepDeps extends KmsStepDeps {
+  secrets: SecretsManagerClient;
+}
+
+export interface ReportStepDeps {
+  publish: PublishOutcome;
+  /** Emits the outcome metric (the handler binds Powertools Metrics here). */
+  recordOutcome?: (outcome: NonNullable<WorkflowState['outcome']>) => void;
+}
+
+function retryOf(deps: KmsStepDeps, config: ReimportConfig): RetryOptions {
+  return deps.retry ?? { maxAttempts: config.maxAttempts, baseDelayMs: config.baseDelayMs };
+}
+
+/** Drops counts left by an earlier invocation that failed: each step counts only its own calls. */
+function startCounting(deps: { calls?: CallCounter }): void {
+  deps.calls?.take();
+}
+
+function withCalls(state: WorkflowState, deps: { calls?: CallCounter }): WorkflowState {
+  if (!deps.calls) return state;
+  return { ...state, calls: addCalls(state, deps.calls.take()) };
+}
+
+function requireReport(state: WorkflowState, step: string): KeyReport {
+  if (!state.report) {
+    throw new WorkflowStateInvalid(`${step} for ${state.workItem.keyRef} needs the key report from Inspect; check the state machine wiring`);
+  }
+  return state.report;
+}
+
+/** Inspect: work item → state with the key report, the plan and the materials to import. */
+export async function inspectStep(deps: KmsStepDeps, input: unknown, config: ReimportConfig, now: Date): Promise<WorkflowState> {
+  startCounting(deps);
+  const workItem =
+    typeof input === 'object' && input !== null && 'workItem' in input
+      ? parseWorkItem((input as { workItem: unknown }).workItem)
+      : parseWorkItem(input);
+  const report = await inspectKey(deps.kms, workItem.keyRef, retryOf(deps, config));
+  const classification = classifyKey(report, config, now);
+  const plan = planAction(classification, workItem.action);
+  const state: WorkflowState = {
+    workItem,
+    startedAt: now.toISOString(),
+    report,
+    plan,
+    pending:
+      plan.action === 'skip'
+        ? []
+        : importTargets(report, classification, plan.action, config, now).map((keyMaterialId) => (keyMaterialId === undefined ? {} : { keyMaterialId })),
+    imported: [],
+    tokenRefreshes: 0,
+  };
+  return withCalls(state, deps);
+}
+
+/** GetImportParameters: fresh wrapping public key + import token for the next material. */
+export async function getImportParametersStep(deps: KmsStepDeps, input: unknown, config: ReimportConfig, _now: Date): Promise<WorkflowState> {
+  startCounting(deps);
+  const state = parseWorkflowState(input);
+  const report = requireReport(state, 'GetImportParameters');
+  const choice = chooseWrapping(report.keySpec, config, report.keyId);
+  const params = await getImportParameters(deps.kms, report.keyId, choice, retryOf(deps, config));
+  return withCalls({ ...state, params }, deps);
+}
+
+/**
+ * WrapAndImport: the only step that reads escrow. Imports pending[0] with the parameters, moves
+ * it to imported and drops the parameters (each material gets fresh ones). Whether the token is
+ * still good is KMS's call (its clock, its answer): an expired or spent token comes back as
+ * ImportTokenExpired and the state machine fetches new parameters.
+ */
+export async function wrapAndImportStep(deps: ImportStepDeps, input: unknown, config: ReimportConfig, now: Date): Promise<WorkflowState> {
+  startCounting(deps);
+  const state = parseWorkflowState(input);
+  const report = requireReport(state, 'WrapAndImport');
+  const [next, ...rest] = state.pending;
+  if (next === undefined) {
+    throw new WorkflowStateInvalid(`WrapAndImport for key ${report.keyId} has no pending material; check the state machine wiring`);
+  }
+  const params = state.params;
+  if (!params) {
+    throw new WorkflowStateInvalid(`WrapAndImport for key ${report.keyId} has no import parameters; GetImportParameters must run first`);
+  }
+  if (params.keyId !== report.keyId && params.keyId !== report.arn) {
+    throw new WorkflowStateInvalid(`the import parameters in the state are for key ${params.keyId}, not ${report.keyId}; check the state machine wiring`);
+  }
+  const retry = retryOf(deps, config);
+  const result = await importEscrowedMaterial(
+    { kms: deps.kms, secrets: deps.secrets, ...(retry.sleep ? { sleep: retry.sleep } : {}), ...(retry.random ? { random: retry.random } : {}) },
+    { report, params, ...(next.keyMaterialId !== undefined ? { keyMaterialId: next.keyMaterialId } : {}), config, now },
+  );
+  const imported: WorkflowState['imported'][number] = { expirationModel: result.expirationModel };
+  if (result.keyMaterialId !== undefined) imported.keyMaterialId = result.keyMaterialId;
+  if (result.validTo !== undefined) imported.validTo = result.validTo;
+  const { params: _spent, ...withoutParams } = state;
+  return withCalls({ ...withoutParams, pending: rest, imported: [...state.imported, imported] }, deps);
+}
+
+/** Verify: the key is Enabled and does a round trip fitting its usage. */
+export async function verifyStep(deps: KmsStepDeps, input: unknown, config: ReimportConfig, _now: Date): Promise<WorkflowState> {
+  startCounting(deps);
+  const state = parseWorkflowState(input);
+  const report = requireReport(state, 'Verify');
+  const result = await verifyKey(deps.kms, report, retryOf(deps, config));
+  return withCalls({ ...state, verified: result.verified }, deps);
+}
+
+/** Report: builds the outcome, publishes it and records its metric; returns the state with it. */
+export async function reportStep(deps: ReportStepDeps, input: unknown, _config: ReimportConfig, now: Date): Promise<WorkflowState> {
+  const state = parseWorkflowState(input);
+  const outcome = buildOutcome(state, now);
+  await deps.publish(outcome);
+  deps.recordOutcome?.(outcome);
+  return { ...state, outcome };
+}

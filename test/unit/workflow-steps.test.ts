@@ -1,0 +1,352 @@
+import { test, describe, beforeEach, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { constants, generateKeyPairSync, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DecryptCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  ExpiredImportTokenException,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
+  IncorrectKeyMaterialException,
+  KMSClient,
+  ListKeyRotationsCommand,
+  ListResourceTagsCommand,
+  NotFoundException,
+} from '@aws-sdk/client-kms';
+import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
+import {
+  getImportParametersStep,
+  inspectStep,
+  reportStep,
+  verifyStep,
+  wrapAndImportStep,
+} from '../../lib/workflow/steps.js';
+import { createCallCounter } from '../../lib/workflow/calls.js';
+import type { WorkflowState } from '../../lib/workflow/state.js';
+import type { WorkItem } from '../../lib/events/work-item.js';
+import type { Outcome } from '../../lib/types.js';
+
+const kmsMock = mockClient(KMSClient);
+const secretsMock = mockClient(SecretsManagerClient);
+const kms = new KMSClient({ region: 'us-east-1' });
+const secrets = new SecretsManagerClient({ region: 'us-east-1' });
+const KEY = '1234abcd-12ab-34cd-56ef-1234567890ab';
+const ARN = `arn:aws:kms:us-east-1:111122223333:key/${KEY}`;
+const MID = '9f2b7c1e4d8a6b3f0e5c2a7d9b4f1e8c3a6d0b5e2f7c4a9d1b8e3f6a0c5d2b7e';
+const MID2 = 'a'.repeat(64);
+const NOW = new Date('2025-06-01T12:00:00Z');
+const DAY = 86_400_000;
+const config: ReimportConfig = { ...DEFAULT_CONFIG, wrappingKeySpec: 'RSA_2048' };
+const retry = { maxAttempts: 3, baseDelayMs: 1, sleep: async () => {} };
+
+let wrappingPrivate: KeyObject;
+let wrappingPublicDer: Buffer;
+const material = randomBytes(32);
+
+before(() => {
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  wrappingPrivate = pair.privateKey;
+  wrappingPublicDer = pair.publicKey.export({ format: 'der', type: 'spki' });
+});
+
+const workItem = (action: WorkItem['action'] = 'recover'): WorkItem => ({
+  keyRef: KEY,
+  action,
+  trigger: { source: 'aws.kms', detailType: 'KMS Imported Key Material Expiration' },
+  executionName: `${KEY}-${action}-20250601T1200Z`,
+});
+
+interface KeySetup {
+  state?: string;
+  tags?: Record<string, string>;
+  materials?: Array<{ id: string; importState: 'IMPORTED' | 'PENDING_IMPORT'; validInDays?: number }>;
+}
+
+function serveKey({ state = 'PendingImport', tags = { 'kms-reimport:managed': 'true' }, materials = [{ id: MID, importState: 'PENDING_IMPORT' }] }: KeySetup = {}): void {
+  kmsMock.on(DescribeKeyCommand).resolves({
+    KeyMetadata: {
+      KeyId: KEY,
+      Arn: ARN,
+      KeyState: state as 'Enabled',
+      Origin: 'EXTERNAL',
+      KeySpec: 'SYMMETRIC_DEFAULT',
+      KeyUsage: 'ENCRYPT_DECRYPT',
+      ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+      CurrentKeyMaterialId: materials[0]?.id,
+      EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    },
+  });
+  kmsMock.on(ListResourceTagsCommand).resolves({ Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })), Truncated: false });
+  kmsMock.on(ListKeyRotationsCommand).resolves({
+    Rotations: materials.map((m, i) => ({
+      KeyId: KEY,
+      KeyMaterialId: m.id,
+      KeyMaterialState: i === 0 ? 'CURRENT' : 'NON_CURRENT',
+      ImportState: m.importState,
+      ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+      ...(m.validInDays !== undefined ? { ValidTo: new Date(NOW.getTime() + m.validInDays * DAY) } : {}),
+    })),
+    Truncated: false,
+  });
+}
+
+function serveParameters(): void {
+  kmsMock.on(GetParametersForImportCommand).resolves({
+    KeyId: ARN,
+    PublicKey: wrappingPublicDer,
+    ImportToken: Buffer.from('token-1'),
+    ParametersValidTo: new Date(NOW.getTime() + DAY),
+  });
+}
+
+/** ImportKeyMaterial that really unwraps with the wrapping private key and compares with the escrowed material. */
+function serveImport(): void {
+  kmsMock.on(ImportKeyMaterialCommand).callsFake(async (input: { EncryptedKeyMaterial: Uint8Array; KeyMaterialId?: string }) => {
+    const unwrapped = privateDecrypt({ key: wrappingPrivate, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(input.EncryptedKeyMaterial));
+    if (!unwrapped.equals(material)) throw new IncorrectKeyMaterialException({ message: 'not the same material', $metadata: {} });
+    return { KeyId: ARN, KeyMaterialId: input.KeyMaterialId ?? MID };
+  });
+}
+
+/** Each read gets its own copy, as over the wire (the engine wipes the buffers it was given). */
+function serveEscrow(): void {
+  secretsMock.on(GetSecretValueCommand).callsFake(async () => ({
+    ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:kms-reimport/x',
+    Name: `kms-reimport/${KEY}`,
+    SecretBinary: new Uint8Array(material),
+  }));
+}
+
+function leaks(value: unknown): boolean {
+  const text = JSON.stringify(value);
+  return [material.toString('hex'), material.toString('base64'), material.toString('latin1')].some((form) => text.includes(form));
+}
+
+beforeEach(() => {
+  kmsMock.reset();
+  secretsMock.reset();
+});
+
+describe('inspectStep', () => {
+  test('PendingImport managed key → recover plan with the missing material pending', async () => {
+    serveKey();
+    const calls = createCallCounter();
+    const state = await inspectStep({ kms: calls.wrap(kms), calls, retry }, workItem(), config, NOW);
+    assert.deepEqual(state.workItem, workItem());
+    assert.equal(state.startedAt, NOW.toISOString());
+    assert.equal(state.report?.keyId, KEY);
+    assert.equal(state.plan?.action, 'recover');
+    assert.deepEqual(state.pending, [{ keyMaterialId: MID }]);
+    assert.deepEqual(state.imported, []);
+    assert.equal(state.tokenRefreshes, 0);
+    assert.deepEqual(state.calls, { DescribeKey: 1, ListResourceTags: 1, ListKeyRotations: 1 });
+    assert.equal(kmsMock.commandCalls(DescribeKeyCommand)[0]?.args[0].input.KeyId, KEY);
+  });
+
+  test('several missing materials are all pending, in order', async () => {
+    serveKey({ materials: [{ id: MID, importState: 'PENDING_IMPORT' }, { id: MID2, importState: 'PENDING_IMPORT' }] });
+    const state = await inspectStep({ kms, retry }, workItem(), config, NOW);
+    assert.deepEqual(state.pending, [{ keyMaterialId: MID }, { keyMaterialId: MID2 }]);
+  });
+
+  test('a key without the managed tag is planned as skip and nothing is pending', async () => {
+    serveKey({ tags: {} });
+    const state = await inspectStep({ kms, retry }, workItem(), config, NOW);
+    assert.equal(state.plan?.action, 'skip');
+    assert.match(state.plan?.reason ?? '', /not managed/);
+    assert.deepEqual(state.pending, []);
+  });
+
+  test('plan action never plans work: skip with "plan: would recover"', async () => {
+    serveKey();
+    const state = await inspectStep({ kms, retry }, workItem('plan'), config, NOW);
+    assert.equal(state.plan?.action, 'skip');
+    assert.match(state.plan?.reason ?? '', /^plan: would recover/);
+    assert.deepEqual(state.pending, []);
+  });
+
+  test('renew on an expiring Enabled key: current material pending (no ID: the engine picks it)', async () => {
+    serveKey({ state: 'Enabled', materials: [{ id: MID, importState: 'IMPORTED', validInDays: 3 }] });
+    kmsMock.on(DescribeKeyCommand).resolves({
+      KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Enabled', Origin: 'EXTERNAL', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(NOW.getTime() + 3 * DAY), CurrentKeyMaterialId: MID },
+    });
+    const state = await inspectStep({ kms, retry }, workItem('renew'), config, NOW);
+    assert.equal(state.plan?.action, 'renew');
+    assert.deepEqual(state.pending, [{}]);
+  });
+
+  test('a missing key throws KeyNotFound (the state machine routes on the name)', async () => {
+    kmsMock.on(DescribeKeyCommand).rejects(new NotFoundException({ message: 'not found', $metadata: {} }));
+    await assert.rejects(inspectStep({ kms, retry }, workItem(), config, NOW), { name: 'KeyNotFound' });
+  });
+
+  test('a malformed input is refused by name', async () => {
+    await assert.rejects(inspectStep({ kms, retry }, { keyRef: KEY }, config, NOW), { name: 'WorkflowStateInvalid' });
+    assert.equal(kmsMock.calls().length, 0);
+  });
+});
+
+async function inspected(): Promise<WorkflowState> {
+  serveKey();
+  return inspectStep({ kms, retry }, workItem(), config, NOW);
+}
+
+describe('getImportParametersStep', () => {
+  test('sets params (public key + token, base64) with the chosen wrapping', async () => {
+    const state = await inspected();
+    serveParameters();
+    const next = await getImportParametersStep({ kms, retry }, state, config, NOW);
+    assert.equal(next.params?.wrappingAlgorithm, 'RSAES_OAEP_SHA_256');
+    assert.equal(next.params?.wrappingKeySpec, 'RSA_2048');
+    assert.equal(next.params?.publicKey, wrappingPublicDer.toString('base64'));
+    assert.equal(next.params?.importToken, Buffer.from('token-1').toString('base64'));
+    assert.deepEqual(next.pending, state.pending);
+    const input = kmsMock.commandCalls(GetParametersForImportCommand)[0]?.args[0].input;
+    assert.deepEqual(input, { KeyId: KEY, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' });
+  });
+
+  test('needs the report from Inspect', async () => {
+    const state = await inspected();
+    delete state.report;
+    await assert.rejects(getImportParametersStep({ kms, retry }, state, config, NOW), { name: 'WorkflowStateInvalid' });
+  });
+});
+
+async function withParameters(): Promise<WorkflowState> {
+  const state = await inspected();
+  serveParameters();
+  return getImportParametersStep({ kms, retry }, state, config, NOW);
+}
+
+describe('wrapAndImportStep', () => {
+  test('imports pending[0] with the escrowed material, moves it to imported, drops params, never holds material', async () => {
+    const state = await withParameters();
+    serveEscrow();
+    serveImport();
+    const calls = createCallCounter();
+    const next = await wrapAndImportStep({ kms: calls.wrap(kms), secrets: calls.wrap(secrets), calls, retry }, state, config, NOW);
+    assert.deepEqual(next.pending, []);
+    assert.equal(next.imported.length, 1);
+    assert.equal(next.imported[0]?.expirationModel, 'KEY_MATERIAL_EXPIRES');
+    assert.ok(next.imported[0]?.validTo && Date.parse(next.imported[0].validTo) > NOW.getTime());
+    assert.equal(next.params, undefined);
+    assert.equal(leaks(next), false);
+    assert.deepEqual(next.calls, { GetSecretValue: 1, ImportKeyMaterial: 1 });
+    const input = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]?.args[0].input;
+    assert.equal(input?.KeyId, KEY);
+    assert.equal(Buffer.from(input?.ImportToken ?? []).toString(), 'token-1');
+    assert.equal(input?.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
+  });
+
+  test('an expired token throws ImportTokenExpired and imports nothing', async () => {
+    const state = await withParameters();
+    serveEscrow();
+    kmsMock.on(ImportKeyMaterialCommand).rejects(new ExpiredImportTokenException({ message: 'expired', $metadata: {} }));
+    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), (e: Error) => {
+      assert.equal(e.name, 'ImportTokenExpired');
+      assert.equal(leaks(e.message), false);
+      return true;
+    });
+  });
+
+  test('wrong material throws IncorrectKeyMaterial, once, no retry', async () => {
+    const state = await withParameters();
+    secretsMock.on(GetSecretValueCommand).resolves({ Name: `kms-reimport/${KEY}`, SecretBinary: new Uint8Array(randomBytes(32)) });
+    serveImport();
+    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), { name: 'IncorrectKeyMaterial' });
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 1);
+  });
+
+  test('missing escrow throws EscrowMissing before any import', async () => {
+    const state = await withParameters();
+    secretsMock.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'no such secret', $metadata: {} }));
+    serveImport();
+    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), { name: 'EscrowMissing' });
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+  });
+
+  test('without params or pending material the state is refused', async () => {
+    const state = await withParameters();
+    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, { ...state, params: undefined }, config, NOW), { name: 'WorkflowStateInvalid' });
+    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, { ...state, pending: [] }, config, NOW), { name: 'WorkflowStateInvalid' });
+    assert.equal(secretsMock.calls().length, 0);
+  });
+});
+
+describe('verifyStep', () => {
+  test('Enabled key with a working round trip → verified', async () => {
+    const state = await inspected();
+    kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Enabled' } });
+    kmsMock.on(EncryptCommand).callsFake(async ({ Plaintext }: { Plaintext: Uint8Array }) => ({ KeyId: ARN, CiphertextBlob: Buffer.concat([Buffer.from('ct:'), Plaintext]) }));
+    kmsMock.on(DecryptCommand).callsFake(async ({ CiphertextBlob }: { CiphertextBlob: Uint8Array }) => ({ KeyId: ARN, Plaintext: Buffer.from(CiphertextBlob).subarray(3) }));
+    const next = await verifyStep({ kms, retry }, { ...state, pending: [], imported: [{ expirationModel: 'KEY_MATERIAL_EXPIRES' }] }, config, NOW);
+    assert.equal(next.verified, true);
+    assert.equal(kmsMock.commandCalls(EncryptCommand).length, 1);
+  });
+
+  test('a key still PendingImport fails VerificationFailed', async () => {
+    const state = await inspected();
+    kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'PendingImport' } });
+    await assert.rejects(verifyStep({ kms, retry }, state, config, NOW), { name: 'VerificationFailed' });
+  });
+});
+
+describe('reportStep', () => {
+  test('publishes the outcome, records its metric and returns the state with it', async () => {
+    const state = await inspected();
+    const published: Outcome[] = [];
+    const recorded: string[] = [];
+    const done = { ...state, pending: [], imported: [{ keyMaterialId: MID, expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: '2025-08-30T12:00:00.000Z' }], verified: true };
+    const next = await reportStep(
+      { publish: async (o) => void published.push(o), recordOutcome: (o) => void recorded.push(o.status) },
+      done,
+      config,
+      new Date(NOW.getTime() + 30_000),
+    );
+    assert.equal(next.outcome?.status, 'recovered');
+    assert.deepEqual(published, [next.outcome]);
+    assert.deepEqual(recorded, ['recovered']);
+    assert.equal(next.outcome?.durationMs, 30_000);
+  });
+
+  test('a publish failure fails the step (the state machine has a fallback notice)', async () => {
+    const state = await inspected();
+    await assert.rejects(
+      reportStep({ publish: async () => { throw new Error('SNS down'); } }, { ...state, plan: { action: 'skip', reason: 'r' } }, config, NOW),
+      /SNS down/,
+    );
+  });
+});
+
+describe('the whole runbook, step by step', () => {
+  test('recover with a token expiring once: inspect → params → import (expired) → params → import → verify → report', async () => {
+    serveKey();
+    let state = await inspectStep({ kms, retry }, workItem(), config, NOW);
+    serveParameters();
+    serveEscrow();
+    state = await getImportParametersStep({ kms, retry }, state, config, NOW);
+    kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(new ExpiredImportTokenException({ message: 'expired', $metadata: {} }));
+    const failure = await wrapAndImportStep({ kms, secrets, retry }, state, config, NOW).catch((e: Error) => e);
+    assert.ok(failure instanceof Error && failure.name === 'ImportTokenExpired');
+    // What the state machine does: keep the state, count the refresh, fetch new parameters.
+    state = { ...state, tokenExpiry: { Error: failure.name, Cause: failure.message }, tokenRefreshes: state.tokenRefreshes + 1 };
+    state = await getImportParametersStep({ kms, retry }, state, config, NOW);
+    serveImport();
+    state = await wrapAndImportStep({ kms, secrets, retry }, state, config, NOW);
+    kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Enabled' } });
+    kmsMock.on(EncryptCommand).callsFake(async ({ Plaintext }: { Plaintext: Uint8Array }) => ({ CiphertextBlob: Buffer.concat([Buffer.from('ct:'), Plaintext]) }));
+    kmsMock.on(DecryptCommand).callsFake(async ({ CiphertextBlob }: { CiphertextBlob: Uint8Array }) => ({ Plaintext: Buffer.from(CiphertextBlob).subarray(3) }));
+    state = await verifyStep({ kms, retry }, state, config, NOW);
+    const published: Outcome[] = [];
+    state = await reportStep({ publish: async (o) => void published.push(o) }, state, config, NOW);
+    assert.equal(state.outcome?.status, 'recovered');
+    assert.equal(state.tokenRefreshes, 1);
+    assert.equal(kmsMock.commandCalls(GetParametersForImportCommand).length, 2);
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 2);
+    assert.equal(leaks(state), false);
+    assert.equal(leaks(published), false);
+  });
+});
