@@ -1,0 +1,209 @@
+/**
+ * Static checks of statemachine/recovery.asl.json: valid ASL, wired to the template, every state
+ * reachable, every path through Report, retries shaped for transient errors only, catches routed
+ * by the error names lib/errors.ts defines.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, loadAslText, loadSubstitutedAsl, aslPlaceholders, loadTemplate, type Json } from './template-load.js';
+
+const require = createRequire(import.meta.url);
+// asl-validator is CommonJS without type declarations.
+const aslValidator = require('asl-validator') as (
+  definition: Json,
+  options?: { checkPaths: boolean; checkArn: boolean },
+) => { isValid: boolean; errorsText: (separator?: string) => string };
+
+const text = loadAslText();
+const asl = JSON.parse(text);
+const states: Record<string, Json> = asl.States;
+
+const LAMBDA_TASKS = ['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Report'];
+const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+/** Errors that retrying cannot fix: they must never appear in a Retry. */
+const NEVER_RETRIED = ['IncorrectKeyMaterial', 'EscrowMissing', 'EscrowInvalid', 'WrappingRejected', 'UnsupportedWrapping', 'ImportTokenExpired', 'KeyNotFound', 'KeyNotManaged', 'KeyNotEligible', 'ConfigError', 'VerificationFailed', 'States.ALL', 'States.TaskFailed'];
+
+/** All transitions out of a state. */
+function targets(state: Json): string[] {
+  return [
+    state.Next,
+    state.Default,
+    ...(state.Choices ?? []).map((c: Json) => c.Next),
+    ...(state.Catch ?? []).map((c: Json) => c.Next),
+  ].filter((t): t is string => typeof t === 'string');
+}
+
+function reachableFrom(start: string, without?: string): Set<string> {
+  const seen = new Set<string>();
+  const queue = [start];
+  while (queue.length > 0) {
+    const name = queue.shift() as string;
+    if (seen.has(name) || name === without) continue;
+    seen.add(name);
+    queue.push(...targets(states[name]));
+  }
+  return seen;
+}
+
+describe('ASL validity', () => {
+  test('asl-validator accepts the definition as deployed (substitutions applied)', () => {
+    const result = aslValidator(loadSubstitutedAsl());
+    assert.ok(result.isValid, result.errorsText('\n'));
+  });
+
+  test('asl-validator rejects a broken transition (the check is not vacuous)', () => {
+    const broken = loadSubstitutedAsl();
+    broken.States.Verify.Next = 'Nowhere';
+    assert.equal(aslValidator(broken).isValid, false);
+  });
+});
+
+describe('ASL wiring', () => {
+  test('every ${...} is a DefinitionSubstitution of template.yaml and every substitution is used', () => {
+    const template = loadTemplate();
+    const substitutions = Object.keys(template.Resources.RecoveryStateMachine!.Properties.DefinitionSubstitutions).sort();
+    assert.deepEqual([...aslPlaceholders(text)].sort(), substitutions);
+  });
+
+  test('every placeholder is used where it acts (a Resource or a Parameter), not only in a Comment', () => {
+    const withoutComments = JSON.stringify(asl, (key, value) => (key === 'Comment' ? undefined : value));
+    for (const name of aslPlaceholders(text)) assert.ok(withoutComments.includes(`\${${name}}`), `\${${name}} only appears in comments`);
+    for (const task of LAMBDA_TASKS) assert.match(states[task].Resource, /^\$\{\w+FunctionArn\}$/, task);
+    assert.equal(states.NotifyReportFailure.Parameters.TopicArn, '${OutcomeTopicArn}');
+  });
+
+  test('no ARN, account or Region is hard-coded', () => {
+    const withoutComments = JSON.stringify(asl, (key, value) => (key === 'Comment' ? undefined : value));
+    const arns = [...withoutComments.matchAll(/arn:aws[^"]*/g)].map((m) => m[0]);
+    assert.deepEqual(arns, ['arn:aws:states:::sns:publish'], 'only the service integration ARN may be literal');
+    assert.doesNotMatch(withoutComments, /\d{12}|us-east-1|eu-west-1/);
+  });
+});
+
+describe('ASL shape: a runbook that always ends in a reported outcome', () => {
+  test('every state is reachable and every transition target exists', () => {
+    for (const [name, state] of Object.entries(states)) {
+      for (const target of targets(state)) assert.ok(states[target], `${name} → ${target}, which does not exist`);
+    }
+    assert.deepEqual([...reachableFrom(asl.StartAt)].sort(), Object.keys(states).sort());
+  });
+
+  test('the runbook reads in the contract order', () => {
+    assert.equal(asl.StartAt, 'Inspect');
+    assert.equal(states.Inspect.Next, 'ChooseAction');
+    assert.equal(states.GetImportParameters.Next, 'WrapAndImport');
+    assert.equal(states.WrapAndImport.Next, 'MoreMaterials');
+    assert.equal(states.Verify.Next, 'Report');
+    assert.equal(states.Report.Next, 'Succeeded?');
+    assert.equal(states['Succeeded?'].Default, 'Done');
+    assert.equal(states.Done.Type, 'Succeed');
+    assert.equal(states.Failed.Type, 'Fail');
+    assert.equal(states.Failed.Error, 'RecoveryFailed');
+  });
+
+  test('only Succeed and Fail states end an execution, and none is reachable without passing Report', () => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.End) assert.fail(`${name} ends the execution with End: true`);
+      if (targets(state).length === 0) assert.ok(['Succeed', 'Fail'].includes(state.Type), `${name} is a dead end`);
+    }
+    const withoutReport = reachableFrom(asl.StartAt, 'Report');
+    const endsWithoutReport = [...withoutReport].filter((n) => ['Succeed', 'Fail'].includes(states[n].Type));
+    assert.deepEqual(endsWithoutReport, [], 'every path must go through Report');
+  });
+
+  test('every state has a Comment, and the machine has a top-level Comment and timeout', () => {
+    assert.ok(asl.Comment.length > 40);
+    assert.ok(Number.isInteger(asl.TimeoutSeconds) && asl.TimeoutSeconds > 0);
+    for (const [name, state] of Object.entries(states)) assert.ok(typeof state.Comment === 'string' && state.Comment.length > 10, `${name} has no Comment`);
+  });
+
+  test('Lambda tasks pass the whole state through (the result replaces the state), with a timeout', () => {
+    for (const task of LAMBDA_TASKS) {
+      // No ResultPath means "$": the returned state document replaces the input. (Written out as
+      // "$", aws-local-stepfunctions 3 would nest the result under a "$" key instead.)
+      assert.equal(states[task].ResultPath, undefined, task);
+      assert.equal(states[task].Parameters, undefined, `${task} must receive the state whole`);
+      assert.equal(states[task].OutputPath, undefined, task);
+      assert.ok(states[task].TimeoutSeconds > 0, `${task} has no TimeoutSeconds`);
+    }
+  });
+});
+
+describe('ASL retries and catches', () => {
+  const errorClasses = new Set(
+    [...readFileSync(join(repoRoot, 'lib', 'errors.ts'), 'utf8').matchAll(/this\.name = '(\w+)'/g)].map((m) => m[1] as string),
+  );
+
+  test('every retrier is bounded, backs off with full jitter and a delay cap, and only for transient errors', () => {
+    for (const [name, state] of Object.entries(states)) {
+      for (const retrier of state.Retry ?? []) {
+        assert.ok(retrier.IntervalSeconds >= 1, `${name}: IntervalSeconds`);
+        assert.ok(retrier.BackoffRate > 1, `${name}: BackoffRate`);
+        assert.ok(retrier.MaxAttempts >= 1 && retrier.MaxAttempts <= 5, `${name}: MaxAttempts must be bounded`);
+        assert.ok(retrier.MaxDelaySeconds >= retrier.IntervalSeconds && retrier.MaxDelaySeconds <= 120, `${name}: MaxDelaySeconds`);
+        assert.equal(retrier.JitterStrategy, 'FULL', name);
+        if (name === 'NotifyReportFailure') continue; // an SNS notice: safe to resend
+        for (const error of retrier.ErrorEquals) assert.ok(!NEVER_RETRIED.includes(error), `${name} retries ${error}`);
+      }
+    }
+  });
+
+  test('every Lambda task retries Lambda service errors; KMS steps retry KmsUnavailable', () => {
+    for (const task of LAMBDA_TASKS) {
+      const retried = (states[task].Retry ?? []).flatMap((r: Json) => r.ErrorEquals);
+      for (const error of LAMBDA_SERVICE_ERRORS) assert.ok(retried.includes(error), `${task} does not retry ${error}`);
+      if (task !== 'Report') assert.ok(retried.includes('KmsUnavailable'), `${task} does not retry KmsUnavailable`);
+    }
+  });
+
+  test('every Lambda task catches everything last, into Report (Inspect via InspectFailed)', () => {
+    for (const task of LAMBDA_TASKS) {
+      const catches = states[task].Catch ?? [];
+      const last = catches.at(-1);
+      assert.deepEqual(last?.ErrorEquals, ['States.ALL'], `${task}: last catcher must be States.ALL`);
+      const expected = task === 'Inspect' ? 'InspectFailed' : task === 'Report' ? 'NotifyReportFailure' : 'Report';
+      assert.equal(last.Next, expected, task);
+      for (const c of catches) {
+        if (c.Next === 'TokenExpired') continue;
+        assert.equal(c.ResultPath, task === 'Report' ? '$.reportError' : '$.error', `${task}: caught errors go to $.error`);
+      }
+    }
+    assert.equal(states.InspectFailed.Next, 'Report');
+  });
+
+  test('WrapAndImport: expired token → new parameters; wrong material and escrow errors → Report', () => {
+    const catches: Json[] = states.WrapAndImport.Catch;
+    const routeOf = (error: string) => catches.find((c) => c.ErrorEquals.includes(error) || c.ErrorEquals.includes('States.ALL'));
+    assert.equal(routeOf('ImportTokenExpired')?.Next, 'TokenExpired');
+    assert.equal(routeOf('ImportTokenExpired')?.ResultPath, '$.tokenExpiry', 'an expired token is not an error of the run');
+    for (const error of ['IncorrectKeyMaterial', 'EscrowMissing', 'EscrowInvalid', 'WrappingRejected']) {
+      const c = routeOf(error);
+      assert.ok(c?.ErrorEquals.includes(error), `${error} is routed by name`);
+      assert.equal(c?.Next, 'Report', error);
+    }
+  });
+
+  test('the token refresh loop is bounded: at most 3 refreshes, then Report', () => {
+    assert.equal(states.TokenExpired.Next, 'RecordTokenRefresh');
+    assert.equal(states.RecordTokenRefresh.Next, 'TokenRefreshAllowed');
+    const rule = states.TokenRefreshAllowed.Choices[0];
+    assert.equal(rule.Variable, '$.tokenRefreshes');
+    assert.equal(rule.NumericLessThanEquals, 3);
+    assert.equal(rule.Next, 'GetImportParameters');
+    assert.equal(states.TokenRefreshAllowed.Default, 'TokenRefreshesExhausted');
+    assert.equal(states.TokenRefreshesExhausted.Next, 'Report');
+    assert.match(states.TokenExpired.Parameters['value.$'], /States\.MathAdd\(\$\.tokenRefreshes, 1\)/);
+  });
+
+  test('every error name the ASL routes on is a named error of lib/errors.ts (or a Step Functions / Lambda error)', () => {
+    assert.ok(errorClasses.size >= 12, 'lib/errors.ts defines the named errors');
+    const names = Object.values(states).flatMap((s: Json) => [...(s.Retry ?? []), ...(s.Catch ?? [])].flatMap((r: Json) => r.ErrorEquals));
+    for (const name of names) {
+      if (name.startsWith('States.') || name.startsWith('Lambda.')) continue;
+      assert.ok(errorClasses.has(name), `${name} is not an error class name in lib/errors.ts`);
+    }
+  });
+});
