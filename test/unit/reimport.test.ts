@@ -328,3 +328,28 @@ test('verifyKey waits (bounded) while KMS still reports PendingImport right afte
   await assert.rejects(verifyKey(kms, makeReport(), retry), (e: unknown) => (e as Error).name === 'VerificationFailed' && /another material may still be missing/.test((e as Error).message));
   assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 3);
 });
+
+test('importEscrowedMaterial zero-fills the plaintext buffers it decoded (JSON escrow), also when the import fails', async () => {
+  const original = Buffer.prototype.fill;
+  const wipedContents: Buffer[] = [];
+  const spy = function (this: Buffer, ...args: Parameters<Buffer['fill']>) {
+    if (args[0] === 0) wipedContents.push(Buffer.from(this));
+    const result = original.apply(this, args);
+    return result;
+  };
+  for (const outcome of ['ok', 'IncorrectKeyMaterialException'] as const) {
+    kmsMock.reset();
+    secretsMock.reset();
+    wipedContents.length = 0;
+    secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ format: 'kms-reimport/v1', materials: [{ material: material.toString('base64') }] }) });
+    if (outcome === 'ok') kmsMock.on(ImportKeyMaterialCommand).resolves({});
+    else kmsMock.on(ImportKeyMaterialCommand).rejects(awsError(outcome));
+    Buffer.prototype.fill = spy as typeof original;
+    try {
+      await importEscrowedMaterial(deps, { report: pendingReport(), params: params(), config, now }).catch(() => undefined);
+    } finally {
+      Buffer.prototype.fill = original;
+    }
+    assert.ok(wipedContents.some((b) => b.equals(material)), `${outcome}: the decoded material buffer was zero-filled`);
+  }
+});

@@ -1,0 +1,406 @@
+import { beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { constants, generateKeyPairSync, privateDecrypt, randomBytes } from 'node:crypto';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DecryptCommand,
+  DeleteImportedKeyMaterialCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
+  KMSClient,
+  ListKeyRotationsCommand,
+  ListResourceTagsCommand,
+  type KeyMetadata,
+  type RotationsListEntry,
+} from '@aws-sdk/client-kms';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { recoverKey, type RecoverLogger } from '../../lib/reimport.js';
+import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
+import { summariseOutcome } from '../../lib/outcome.js';
+import type { Outcome } from '../../lib/types.js';
+import { assertNoMaterial, awsError, KEY_ARN, KEY_ID, MATERIAL_ID_A, MATERIAL_ID_B } from './lib-fixtures.js';
+
+const kmsMock = mockClient(KMSClient);
+const secretsMock = mockClient(SecretsManagerClient);
+const kms = new KMSClient({ region: 'us-east-1' });
+const secrets = new SecretsManagerClient({ region: 'us-east-1' });
+
+const wrappingPair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const publicKeyDer = wrappingPair.publicKey.export({ format: 'der', type: 'spki' });
+const config: ReimportConfig = { ...DEFAULT_CONFIG, maxAttempts: 3, wrappingKeySpec: 'RSA_2048' };
+const NOW = new Date('2027-03-04T05:06:07.891Z');
+const now = () => new Date(NOW);
+
+interface Captured {
+  logs: Array<{ level: string; message: string; extra?: object }>;
+  sleeps: number[];
+  wrapped: Buffer[];
+}
+let captured: Captured;
+let material: Buffer;
+
+function logger(): RecoverLogger {
+  const push = (level: string) => (message: string, extra?: object) => void captured.logs.push({ level, message, ...(extra ? { extra } : {}) });
+  return { info: push('info'), warn: push('warn'), error: push('error') };
+}
+
+function deps() {
+  return { kms, secrets, logger: logger(), sleep: async (ms: number) => void captured.sleeps.push(ms), random: () => 0.5 };
+}
+
+const baseMetadata: KeyMetadata = {
+  KeyId: KEY_ID,
+  Arn: KEY_ARN,
+  KeyState: 'PendingImport',
+  Origin: 'EXTERNAL',
+  KeySpec: 'SYMMETRIC_DEFAULT',
+  KeyUsage: 'ENCRYPT_DECRYPT',
+  MultiRegion: false,
+  ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+  CurrentKeyMaterialId: MATERIAL_ID_A,
+};
+
+/** Configures every command a run may send. */
+function scenario(opts: {
+  before?: Partial<KeyMetadata>;
+  after?: Partial<KeyMetadata>;
+  tags?: Record<string, string>;
+  rotations?: RotationsListEntry[];
+  secret?: { SecretBinary?: Uint8Array; SecretString?: string } | Error;
+}) {
+  kmsMock
+    .on(DescribeKeyCommand)
+    .resolvesOnce({ KeyMetadata: { ...baseMetadata, ...opts.before } })
+    .resolves({ KeyMetadata: { ...baseMetadata, KeyState: 'Enabled', ...opts.after } });
+  const tags = opts.tags ?? { 'kms-reimport:managed': 'true' };
+  kmsMock.on(ListResourceTagsCommand).resolves({ Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })), Truncated: false });
+  kmsMock.on(ListKeyRotationsCommand).resolves({
+    Rotations: opts.rotations ?? [{ KeyId: KEY_ID, KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' }],
+    Truncated: false,
+  });
+  let n = 0;
+  kmsMock.on(GetParametersForImportCommand).callsFake(() => ({
+    KeyId: KEY_ARN,
+    PublicKey: publicKeyDer,
+    ImportToken: Buffer.from(`token-${++n}`),
+    ParametersValidTo: new Date(NOW.getTime() + 86_400_000),
+  }));
+  kmsMock.on(ImportKeyMaterialCommand).callsFake((input) => {
+    captured.wrapped.push(Buffer.from(input.EncryptedKeyMaterial));
+    return { KeyId: KEY_ARN, KeyMaterialId: input.KeyMaterialId ?? MATERIAL_ID_A };
+  });
+  kmsMock.on(EncryptCommand).callsFake((input) => ({ CiphertextBlob: Buffer.concat([Buffer.from('ct:'), Buffer.from(input.Plaintext)]) }));
+  kmsMock.on(DecryptCommand).callsFake((input) => ({ Plaintext: Buffer.from(input.CiphertextBlob).subarray(3) }));
+  kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(new Error('the engine must never delete material'));
+  const secret = opts.secret ?? { SecretBinary: new Uint8Array(material) };
+  if (secret instanceof Error) secretsMock.on(GetSecretValueCommand).rejects(secret);
+  else secretsMock.on(GetSecretValueCommand).callsFake(() => ({ ...secret, ...(secret.SecretBinary ? { SecretBinary: new Uint8Array(secret.SecretBinary) } : {}) }));
+}
+
+function unwrap(wrapped: Buffer): Buffer {
+  return privateDecrypt({ key: wrappingPair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+}
+
+const count = (command: Parameters<typeof kmsMock.commandCalls>[0]) => kmsMock.commandCalls(command).length;
+
+/** No material anywhere a person or machine could see it. */
+function assertNoLeak(outcome: Outcome, ...materials: Buffer[]) {
+  for (const m of materials) {
+    assertNoMaterial(JSON.stringify(outcome), m, 'outcome');
+    assertNoMaterial(summariseOutcome(outcome), m, 'summary');
+    assertNoMaterial(JSON.stringify(captured.logs), m, 'logs');
+  }
+}
+
+beforeEach(() => {
+  kmsMock.reset();
+  secretsMock.reset();
+  captured = { logs: [], sleeps: [], wrapped: [] };
+  material = randomBytes(32);
+});
+
+test('recovered: PendingImport key gets its escrowed material back and is verified', async () => {
+  scenario({});
+  const outcome = await recoverKey(deps(), 'alias/payments', { action: 'auto', config, now });
+
+  assert.equal(outcome.status, 'recovered', outcome.reason);
+  assert.equal(outcome.keyId, KEY_ID);
+  assert.equal(outcome.keyArn, KEY_ARN);
+  assert.equal(outcome.requestedRef, 'alias/payments');
+  assert.equal(outcome.keyStateBefore, 'PendingImport');
+  assert.equal(outcome.keyStateAfter, 'Enabled');
+  assert.equal(outcome.verified, true);
+  assert.equal(outcome.errorName, undefined);
+  const validTo = new Date(Math.floor((NOW.getTime() + 90 * 86_400_000) / 1000) * 1000).toISOString();
+  assert.deepEqual(outcome.imported, [{ keyMaterialId: MATERIAL_ID_A, validTo, expirationModel: 'KEY_MATERIAL_EXPIRES' }]);
+  assert.deepEqual(outcome.calls, {
+    DescribeKey: 2,
+    ListResourceTags: 1,
+    ListKeyRotations: 1,
+    GetParametersForImport: 1,
+    GetSecretValue: 1,
+    ImportKeyMaterial: 1,
+    Encrypt: 1,
+    Decrypt: 1,
+  });
+  assert.equal(outcome.startedAt, NOW.toISOString());
+  assert.ok(outcome.reason?.includes(KEY_ID));
+
+  assert.deepEqual(kmsMock.commandCalls(GetParametersForImportCommand)[0]!.args[0].input, { KeyId: KEY_ID, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' });
+  const imp = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input;
+  assert.equal(Buffer.from(imp.ImportToken!).toString(), 'token-1');
+  assert.equal(imp.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
+  assert.equal(imp.ImportType, 'EXISTING_KEY_MATERIAL');
+  assert.equal(imp.ValidTo?.toISOString(), validTo);
+  assert.equal(imp.KeyMaterialId, MATERIAL_ID_A, 'the missing material is named by KMS, so it is sent');
+  assert.ok(unwrap(captured.wrapped[0]!).equals(material));
+  assert.equal(count(DeleteImportedKeyMaterialCommand), 0);
+  assertNoLeak(outcome, material);
+  assert.ok(captured.logs.some((l) => l.message === 'key verified'));
+});
+
+test('token expired once: new parameters and one more try (exactly 2 GetParametersForImport)', async () => {
+  scenario({});
+  kmsMock
+    .on(ImportKeyMaterialCommand)
+    .rejectsOnce(awsError('ExpiredImportTokenException'))
+    .callsFake((input) => {
+      captured.wrapped.push(Buffer.from(input.EncryptedKeyMaterial));
+      return { KeyMaterialId: MATERIAL_ID_A };
+    });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'recover', config, now });
+  assert.equal(outcome.status, 'recovered', outcome.reason);
+  assert.equal(count(GetParametersForImportCommand), 2);
+  assert.equal(count(ImportKeyMaterialCommand), 2);
+  const tokens = kmsMock.commandCalls(ImportKeyMaterialCommand).map((c) => Buffer.from(c.args[0].input.ImportToken!).toString());
+  assert.deepEqual(tokens, ['token-1', 'token-2'], 'the second try uses the new token');
+  assert.equal(outcome.calls.GetParametersForImport, 2);
+  assert.ok(captured.logs.some((l) => l.level === 'warn' && /import token expired/.test(l.message)));
+  assertNoLeak(outcome, material);
+});
+
+test('token expired twice: failed ImportTokenExpired, no loop', async () => {
+  scenario({});
+  kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('InvalidImportTokenException'));
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'recover', config, now });
+  assert.equal(outcome.status, 'failed');
+  assert.equal(outcome.errorName, 'ImportTokenExpired');
+  assert.equal(count(GetParametersForImportCommand), 2);
+  assert.equal(count(ImportKeyMaterialCommand), 2);
+  assert.equal(count(EncryptCommand), 0, 'no verification after a failed import');
+  assert.deepEqual(outcome.imported, []);
+  assertNoLeak(outcome, material);
+});
+
+test('IncorrectKeyMaterial: failed at once, no second ImportKeyMaterial, no other material', async () => {
+  const other = randomBytes(32);
+  scenario({
+    rotations: [
+      { KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT' },
+      { KeyMaterialId: MATERIAL_ID_B, KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT' },
+    ],
+    before: { CurrentKeyMaterialId: MATERIAL_ID_B },
+    secret: {
+      SecretString: JSON.stringify({
+        format: 'kms-reimport/v1',
+        materials: [
+          { keyMaterialId: MATERIAL_ID_A, material: material.toString('base64') },
+          { keyMaterialId: MATERIAL_ID_B, material: other.toString('base64') },
+        ],
+      }),
+    },
+  });
+  kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('IncorrectKeyMaterialException'));
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'failed');
+  assert.equal(outcome.errorName, 'IncorrectKeyMaterial');
+  assert.match(outcome.reason!, /no retry/);
+  assert.equal(count(ImportKeyMaterialCommand), 1);
+  assert.equal(count(GetParametersForImportCommand), 1);
+  assert.equal(count(EncryptCommand), 0);
+  assertNoLeak(outcome, material, other);
+});
+
+test('throttling then success: retried with backoff, counted, recovered', async () => {
+  scenario({});
+  kmsMock
+    .on(GetParametersForImportCommand)
+    .rejectsOnce(awsError('ThrottlingException', 400, { $retryable: { throttling: true } }))
+    .resolves({ KeyId: KEY_ARN, PublicKey: publicKeyDer, ImportToken: Buffer.from('token-x'), ParametersValidTo: new Date(NOW.getTime() + 86_400_000) });
+  kmsMock
+    .on(ImportKeyMaterialCommand)
+    .rejectsOnce(awsError('KMSInternalException', 500))
+    .callsFake((input) => {
+      captured.wrapped.push(Buffer.from(input.EncryptedKeyMaterial));
+      return {};
+    });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'recovered', outcome.reason);
+  assert.equal(outcome.calls.GetParametersForImport, 2);
+  assert.equal(outcome.calls.ImportKeyMaterial, 2);
+  assert.deepEqual(captured.sleeps, [100, 100], 'full jitter: random 0.5 of the 200 ms cap, injected sleep');
+  assert.equal(captured.logs.filter((l) => l.message === 'transient AWS error, retrying').length, 2);
+  assert.ok(unwrap(captured.wrapped[0]!).equals(material));
+});
+
+test('throttling that does not stop: failed KmsUnavailable after bounded attempts', async () => {
+  scenario({});
+  kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('ThrottlingException'));
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'failed');
+  assert.equal(outcome.errorName, 'KmsUnavailable');
+  assert.equal(count(ImportKeyMaterialCommand), config.maxAttempts);
+  assert.equal(count(GetParametersForImportCommand), 1, 'throttling is not a token problem');
+});
+
+test('not managed: skipped KeyNotManaged, no escrow read, no import parameters, no import', async () => {
+  scenario({ tags: { team: 'payments' } });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'recover', config, now });
+  assert.equal(outcome.status, 'skipped');
+  assert.equal(outcome.errorName, 'KeyNotManaged');
+  assert.match(outcome.reason!, /not managed/);
+  assert.equal(count(GetParametersForImportCommand), 0);
+  assert.equal(count(ImportKeyMaterialCommand), 0);
+  assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
+});
+
+test('pending deletion, disabled, not EXTERNAL: skipped KeyNotEligible, nothing touched', async () => {
+  const cases: Array<[Partial<KeyMetadata>, RegExp]> = [
+    [{ KeyState: 'PendingDeletion' }, /PendingDeletion/],
+    [{ KeyState: 'Disabled' }, /Disabled/],
+    [{ Origin: 'AWS_KMS', KeyState: 'Enabled' }, /not EXTERNAL/],
+  ];
+  for (const [before, reason] of cases) {
+    kmsMock.reset();
+    secretsMock.reset();
+    scenario({ before });
+    const outcome = await recoverKey(deps(), KEY_ID, { action: 'recover', config, now });
+    assert.equal(outcome.status, 'skipped', JSON.stringify(before));
+    assert.equal(outcome.errorName, 'KeyNotEligible');
+    assert.match(outcome.reason!, reason);
+    assert.equal(count(GetParametersForImportCommand), 0);
+    assert.equal(count(ImportKeyMaterialCommand), 0);
+    assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
+  }
+});
+
+test('missing escrow: failed EscrowMissing with no import', async () => {
+  scenario({ secret: awsError('ResourceNotFoundException') });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'failed');
+  assert.equal(outcome.errorName, 'EscrowMissing');
+  assert.match(outcome.reason!, new RegExp(`kms-reimport/${KEY_ID}`));
+  assert.match(outcome.reason!, /create-secret/);
+  assert.equal(count(ImportKeyMaterialCommand), 0);
+});
+
+test('escrow of the wrong length: failed EscrowInvalid with no import', async () => {
+  scenario({ secret: { SecretBinary: new Uint8Array(randomBytes(16)) } });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.errorName, 'EscrowInvalid');
+  assert.equal(count(ImportKeyMaterialCommand), 0);
+});
+
+test('several materials missing: one import each, with its KeyMaterialId and its own material', async () => {
+  const other = randomBytes(32);
+  scenario({
+    before: { CurrentKeyMaterialId: MATERIAL_ID_B },
+    after: { CurrentKeyMaterialId: MATERIAL_ID_B },
+    rotations: [
+      { KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
+      { KeyMaterialId: MATERIAL_ID_B, KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
+    ],
+    secret: {
+      SecretString: JSON.stringify({
+        format: 'kms-reimport/v1',
+        materials: [
+          { keyMaterialId: MATERIAL_ID_B, material: other.toString('base64'), description: 'rotated in 2026' },
+          { keyMaterialId: MATERIAL_ID_A, material: material.toString('base64'), description: 'original' },
+        ],
+      }),
+    },
+  });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'recovered', outcome.reason);
+  const inputs = kmsMock.commandCalls(ImportKeyMaterialCommand).map((c) => c.args[0].input);
+  assert.deepEqual(inputs.map((i) => i.KeyMaterialId), [MATERIAL_ID_A, MATERIAL_ID_B]);
+  assert.deepEqual(inputs.map((i) => Buffer.from(i.ImportToken!).toString()), ['token-1', 'token-2'], 'fresh parameters per material');
+  assert.ok(unwrap(captured.wrapped[0]!).equals(material));
+  assert.ok(unwrap(captured.wrapped[1]!).equals(other));
+  assert.deepEqual(outcome.imported.map((i) => i.keyMaterialId), [MATERIAL_ID_A, MATERIAL_ID_B]);
+  assert.equal(outcome.calls.GetParametersForImport, 2);
+  assertNoLeak(outcome, material, other);
+});
+
+test('renew on an Enabled key: the same material with a later ValidTo, nothing deleted', async () => {
+  const soon = new Date(NOW.getTime() + 3 * 86_400_000);
+  scenario({
+    before: { KeyState: 'Enabled', ValidTo: soon },
+    rotations: [{ KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: soon }],
+  });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'renewed', outcome.reason);
+  assert.equal(outcome.keyStateBefore, 'Enabled');
+  const imp = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input;
+  assert.ok(imp.ValidTo!.getTime() > soon.getTime());
+  assert.equal(imp.ImportType, 'EXISTING_KEY_MATERIAL');
+  assert.ok(unwrap(captured.wrapped[0]!).equals(material));
+  assert.equal(count(DeleteImportedKeyMaterialCommand), 0);
+
+  kmsMock.reset();
+  secretsMock.reset();
+  scenario({ before: { KeyState: 'Enabled', ValidTo: new Date(NOW.getTime() + 60 * 86_400_000) }, rotations: [] });
+  const explicit = await recoverKey(deps(), KEY_ID, { action: 'renew', config, now });
+  assert.equal(explicit.status, 'renewed', 'explicit renew on a healthy managed key');
+  assert.equal(count(ImportKeyMaterialCommand), 1);
+});
+
+test('renew refused by KMS on an Enabled key: failed RenewalRefused, material never deleted', async () => {
+  scenario({ before: { KeyState: 'Enabled', ValidTo: new Date(NOW.getTime() + 86_400_000) }, rotations: [] });
+  kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('KMSInvalidStateException'));
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'renew', config, now });
+  assert.equal(outcome.status, 'failed');
+  assert.equal(outcome.errorName, 'RenewalRefused');
+  assert.match(outcome.reason!, /Nothing was deleted/);
+  assert.equal(count(ImportKeyMaterialCommand), 1);
+  assert.equal(count(DeleteImportedKeyMaterialCommand), 0);
+});
+
+test('recover on an Enabled key, healthy auto, and plan: nothing changes', async () => {
+  scenario({ before: { KeyState: 'Enabled', ValidTo: new Date(NOW.getTime() + 60 * 86_400_000) }, rotations: [] });
+  const recover = await recoverKey(deps(), KEY_ID, { action: 'recover', config, now });
+  assert.equal(recover.status, 'skipped');
+  assert.match(recover.reason!, /Nothing to recover/);
+  assert.equal(recover.errorName, undefined);
+
+  kmsMock.reset();
+  scenario({});
+  const plan = await recoverKey(deps(), KEY_ID, { action: 'plan', config, now });
+  assert.equal(plan.status, 'planned');
+  assert.match(plan.reason!, /^plan: would recover/);
+  assert.equal(count(GetParametersForImportCommand), 0);
+  assert.equal(count(ImportKeyMaterialCommand), 0);
+  assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
+});
+
+test('a key that does not exist / an alias to nothing: failed KeyNotFound naming it', async () => {
+  kmsMock.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
+  const outcome = await recoverKey(deps(), 'alias/gone', { action: 'auto', config, now });
+  assert.equal(outcome.status, 'failed');
+  assert.equal(outcome.errorName, 'KeyNotFound');
+  assert.equal(outcome.keyId, 'alias/gone');
+  assert.match(outcome.reason!, /alias\/gone/);
+  assert.deepEqual(outcome.calls, { DescribeKey: 1 });
+  assert.match(summariseOutcome(outcome), /^FAILED key alias\/gone: KeyNotFound/);
+});
+
+test('verification that fails after import: failed VerificationFailed, imported materials still reported', async () => {
+  scenario({ after: { KeyState: 'Disabled' } });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'failed');
+  assert.equal(outcome.errorName, 'VerificationFailed');
+  assert.equal(outcome.verified, false);
+  assert.equal(outcome.imported.length, 1);
+});
