@@ -188,7 +188,7 @@ export class Controls implements EndpointControls {
 
   constructor(options: ControlsOptions = {}) {
     this.monotonicNow = options.monotonicNow ?? (() => performance.now());
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
     const { quotas, latencyMs } = options;
     if (typeof quotas === 'string') this.useQuotaPreset(quotas);
     else if (quotas) for (const [op, rule] of Object.entries(quotas)) this.setQuota(op, rule);
