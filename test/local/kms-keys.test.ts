@@ -75,7 +75,7 @@ describe('CreateKey and DescribeKey', () => {
       assert.equal(m.KeySpec, spec);
       assert.equal(m.KeyUsage, usage);
       assert.match(m.CurrentKeyMaterialId!, /^[0-9a-f]{64}$/);
-      for (const [field, value] of Object.entries(algorithms)) assert.deepEqual((m as Record<string, unknown>)[field], value, `${spec} ${field}`);
+      for (const [field, value] of Object.entries(algorithms)) assert.deepEqual((m as unknown as Record<string, unknown>)[field], value, `${spec} ${field}`);
     }
   });
 
