@@ -1,18 +1,16 @@
 /**
- * Least privilege in template.yaml, read the way SAM and IAM will read it: each function's
- * Policies (inline statements, managed policies referenced with !Ref whose documents are built
- * with !Sub, !If branches, SAM policy templates) expanded into plain statements, then checked.
+ * Least privilege in template.yaml, read the way SAM and IAM will read it (test/unit/template-iam.ts
+ * expands each function's Policies into plain statements), then checked.
  * The checks are functions returning violations so that a test can prove each one fires on a
  * template that breaks its rule.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { grantedStatements, managedPolicyDocument, statementsOf, type Statement } from './template-iam.js';
 import {
   loadTemplate,
   functionByEntry,
   parameterDefaults,
-  resolveSub,
-  resolveValue,
   serverlessFunctions,
   entryPointOf,
   FAKE_ACCOUNT,
@@ -22,100 +20,23 @@ import {
 } from './template-load.js';
 import { basename } from 'node:path';
 
-export interface Statement {
-  /** Where it came from, for messages. */
-  origin: string;
-  /** True when the statement only exists under a template Condition (!If). */
-  conditional?: string;
-  Effect: string;
-  Action: string[];
-  Resource: Json[];
-  Condition?: Json;
-  /** The raw (unresolved) document text, for checks on how a value is built. */
-  raw: string;
-}
-
-const list = (v: Json): Json[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
-
-function statementsOf(document: Json, origin: string, raw: string, values: Record<string, string>, conditional?: string): Statement[] {
-  return list(document.Statement).map((s: Json, i: number) => {
-    if (s.NotAction || s.NotResource) throw new Error(`${origin}: statement ${i} uses NotAction/NotResource`);
-    return {
-      origin: `${origin}#${s.Sid ?? i}`,
-      ...(conditional ? { conditional } : {}),
-      Effect: s.Effect,
-      Action: list(s.Action),
-      Resource: list(resolveValue(s.Resource, values)),
-      ...(s.Condition ? { Condition: resolveValue(s.Condition, values) } : {}),
-      raw,
-    };
-  });
-}
-
-/** The policy document of an AWS::IAM::ManagedPolicy, resolving a !Sub JSON string. */
-function managedPolicyDocument(template: Template, id: string, values: Record<string, string>): { document: Json; raw: string } {
-  const resource = template.Resources[id];
-  if (resource?.Type !== 'AWS::IAM::ManagedPolicy') throw new Error(`${id} is not an AWS::IAM::ManagedPolicy`);
-  const doc = resource.Properties.PolicyDocument;
-  if (typeof doc?.['Fn::Sub'] === 'string') {
-    const raw = doc['Fn::Sub'] as string;
-    return { document: JSON.parse(resolveSub(raw, values)), raw };
-  }
-  return { document: doc, raw: JSON.stringify(doc) };
-}
-
-/** SAM policy templates this template uses, expanded as SAM documents them. */
-function policyTemplate(name: string, args: Json, values: Record<string, string>, origin: string): Statement[] {
-  const raw = JSON.stringify({ [name]: args });
-  switch (name) {
-    case 'LambdaInvokePolicy':
-      return [{ origin, Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [resolveValue(args.FunctionName, values)], raw }];
-    case 'SNSPublishMessagePolicy':
-      return [{ origin, Effect: 'Allow', Action: ['sns:Publish'], Resource: [resolveValue(args.TopicName, values)], raw }];
-    default:
-      throw new Error(`${origin}: SAM policy template ${name} is not known to this test; expand it here before using it`);
-  }
-}
-
-/** Every statement a SAM function or state machine's Policies grant (SAM's own managed policies aside). */
-export function grantedStatements(template: Template, resourceId: string, values = parameterDefaults(template)): Statement[] {
-  const resource = template.Resources[resourceId];
-  if (!resource) throw new Error(`no resource ${resourceId}`);
-  if (resource.Properties.Role) throw new Error(`${resourceId} sets Role: its policies are not checked here`);
-  const out: Statement[] = [];
-  const visit = (policy: Json, origin: string, conditional?: string): void => {
-    if (typeof policy === 'string') throw new Error(`${origin}: managed policy by name (${policy}) is not allowed`);
-    if (policy.Statement) {
-      out.push(...statementsOf(policy, origin, JSON.stringify(policy), values, conditional));
-    } else if (policy.Ref) {
-      const { document, raw } = managedPolicyDocument(template, policy.Ref, values);
-      out.push(...statementsOf(document, `${origin}:${policy.Ref}`, raw, values, conditional));
-    } else if (policy['Fn::If']) {
-      const [condition, whenTrue, whenFalse] = policy['Fn::If'];
-      for (const branch of [whenTrue, whenFalse]) {
-        if (branch?.Ref === 'AWS::NoValue') continue;
-        visit(branch, `${origin}:if(${condition})`, condition);
-      }
-    } else {
-      const keys = Object.keys(policy);
-      if (keys.length !== 1) throw new Error(`${origin}: cannot read policy ${JSON.stringify(policy)}`);
-      out.push(...policyTemplate(keys[0] as string, policy[keys[0] as string], values, origin));
-    }
-  };
-  list(resource.Properties.Policies).forEach((p, i) => visit(p, `${resourceId}.Policies[${i}]`));
-  return out;
-}
-
 const managedKeys = `arn:aws:kms:${FAKE_REGION}:${FAKE_ACCOUNT}:key/*`;
 
-/** The actions each function needs, and nothing more (kms:Decrypt on the escrow key only with HasEscrowKmsKey). */
-export const EXPECTED_ACTIONS: Record<string, string[]> = {
+/**
+ * The actions each function needs, and nothing more (wrap-and-import's kms:Decrypt is on the
+ * escrow's key, only with HasEscrowKmsKey). build.test.ts checks these against the AWS operations
+ * each bundle can actually send.
+ */
+const EXPECTED_ACTIONS: Record<string, string[]> = {
   trigger: ['states:StartExecution'],
   sweep: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags', 'states:StartExecution', 'tag:GetResources'],
   inspect: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags'],
   'get-import-parameters': ['kms:GetParametersForImport'],
-  'wrap-and-import': ['kms:Decrypt', 'kms:DescribeKey', 'kms:ImportKeyMaterial', 'secretsmanager:GetSecretValue'],
-  verify: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateMac', 'kms:Sign', 'kms:Verify', 'kms:VerifyMac'],
+  'wrap-and-import': ['kms:Decrypt', 'kms:ImportKeyMaterial', 'secretsmanager:GetSecretValue'],
+  verify: [
+    'kms:Decrypt', 'kms:DeriveSharedSecret', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateMac',
+    'kms:GetPublicKey', 'kms:Sign', 'kms:Verify', 'kms:VerifyMac',
+  ],
   report: ['sns:Publish'],
 };
 
@@ -134,7 +55,7 @@ function allStatements(template: Template): Array<[string, Statement[]]> {
 }
 
 /** Rule: no `*` in any action, anywhere; only Allow statements. */
-export function wildcardActionViolations(template: Template): string[] {
+function wildcardActionViolations(template: Template): string[] {
   const out: string[] = [];
   for (const [, statements] of allStatements(template)) {
     for (const s of statements) {
@@ -146,7 +67,7 @@ export function wildcardActionViolations(template: Template): string[] {
 }
 
 /** Rule: each function's actions are exactly the expected set. */
-export function actionSetViolations(template: Template): string[] {
+function actionSetViolations(template: Template): string[] {
   const out: string[] = [];
   for (const [name, expected] of Object.entries(EXPECTED_ACTIONS)) {
     const [id] = functionByEntry(template, name);
@@ -157,7 +78,7 @@ export function actionSetViolations(template: Template): string[] {
 }
 
 /** Rule: escrow is readable only by wrap-and-import, only under the escrow prefix. */
-export function escrowViolations(template: Template): string[] {
+function escrowViolations(template: Template): string[] {
   const out: string[] = [];
   const [wrapId] = functionByEntry(template, 'wrap-and-import');
   const prefix = parameterDefaults(template).EscrowPrefix;
@@ -178,7 +99,7 @@ export function escrowViolations(template: Template): string[] {
  * tag (aws:ResourceTag/<ManagedTagKey> = "true", the key taken from the parameter). The one
  * exception is kms:Decrypt on the escrow's own key, through Secrets Manager only.
  */
-export function kmsScopeViolations(template: Template): string[] {
+function kmsScopeViolations(template: Template): string[] {
   const out: string[] = [];
   const tagKey = parameterDefaults(template).ManagedTagKey;
   for (const [, statements] of allStatements(template)) {
@@ -205,7 +126,7 @@ export function kmsScopeViolations(template: Template): string[] {
 }
 
 /** Rule: Resource "*" only where the action has no resource-level permissions, each listed here with why. */
-export const STAR_RESOURCE_ALLOWED: Record<string, string> = {
+const STAR_RESOURCE_ALLOWED: Record<string, string> = {
   'tag:GetResources': 'the Resource Groups Tagging API has no resource-level permissions',
   'logs:CreateLogDelivery': 'CloudWatch Logs log delivery (state machine logging) has no resource-level permissions',
   'logs:GetLogDelivery': 'idem',
@@ -217,7 +138,7 @@ export const STAR_RESOURCE_ALLOWED: Record<string, string> = {
   'logs:DescribeLogGroups': 'idem',
 };
 
-export function starResourceViolations(template: Template): string[] {
+function starResourceViolations(template: Template): string[] {
   const out: string[] = [];
   for (const [, statements] of allStatements(template)) {
     for (const s of statements) {

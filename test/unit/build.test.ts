@@ -1,0 +1,192 @@
+/**
+ * scripts/build.mjs: one bundle per handler, runnable ESM, in step with template.yaml; and each
+ * function's IAM actions equal the AWS operations its bundle can send.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import * as esbuild from 'esbuild';
+import { repoRoot, loadTemplate, serverlessFunctions, entryPointOf, functionByEntry, type Json } from './template-load.js';
+import { grantedStatements } from './template-iam.js';
+
+interface BuiltFunction {
+  name: string;
+  entry: string;
+  file: string;
+  bytes: number;
+  exports: string[];
+  inputs: string[];
+}
+interface BuildModule {
+  listFunctionEntries(root?: string): Array<{ name: string; entry: string }>;
+  buildFunctions(options?: { root?: string; outdir?: string }): Promise<BuiltFunction[]>;
+}
+
+const scriptUrl = pathToFileURL(join(repoRoot, 'scripts', 'build.mjs')).href;
+const loadBuildModule = async (): Promise<BuildModule> => (await import(scriptUrl)) as BuildModule;
+
+const scratch = mkdtempSync(join(tmpdir(), 'kms-reimport-build-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('scripts/build.mjs on a small project', () => {
+  const root = join(scratch, 'project');
+  before(() => {
+    mkdirSync(join(root, 'functions', 'commons'), { recursive: true });
+    writeFileSync(join(root, 'functions', 'commons', 'shared.ts'), "export const greet = (who: string): string => `hello ${who}`;\n");
+    writeFileSync(join(root, 'functions', 'alpha.ts'), "import { greet } from './commons/shared.js';\nexport const handler = async () => greet('alpha');\n");
+    writeFileSync(join(root, 'functions', 'beta.ts'), "import { createHash } from 'node:crypto';\nexport async function handler(e: { s: string }) { return createHash('sha256').update(e.s).digest('hex').slice(0, 8); }\n");
+    writeFileSync(join(root, 'functions', 'types.d.ts'), 'export type Nothing = never;\n');
+    mkdirSync(join(scratch, 'empty', 'functions'), { recursive: true });
+  });
+
+  test('one bundle per handler file directly in functions/, none for commons/ or .d.ts', async () => {
+    const { buildFunctions, listFunctionEntries } = await loadBuildModule();
+    assert.deepEqual(listFunctionEntries(root).map((e) => e.name), ['alpha', 'beta']);
+    const outdir = join(scratch, 'out-small');
+    const built = await buildFunctions({ root, outdir });
+    assert.deepEqual(built.map((b) => b.name), ['alpha', 'beta']);
+    assert.deepEqual(readdirSync(outdir).sort(), ['alpha', 'beta', 'meta.json']);
+    for (const b of built) {
+      assert.equal(b.file, join(outdir, b.name, 'index.mjs'));
+      assert.ok(existsSync(`${b.file}.map`), `${b.name}: no source map`);
+      assert.deepEqual(b.exports, ['handler']);
+    }
+  });
+
+  test('the bundles are self-contained ES modules that run', async () => {
+    const outdir = join(scratch, 'out-small');
+    const alpha = (await import(pathToFileURL(join(outdir, 'alpha', 'index.mjs')).href)) as { handler: () => Promise<string> };
+    assert.equal(await alpha.handler(), 'hello alpha');
+    const beta = (await import(pathToFileURL(join(outdir, 'beta', 'index.mjs')).href)) as { handler: (e: { s: string }) => Promise<string> };
+    assert.equal(await beta.handler({ s: 'x' }), '2d711642');
+    assert.match(readFileSync(join(outdir, 'alpha', 'index.mjs'), 'utf8'), /sourceMappingURL=index\.mjs\.map/);
+  });
+
+  test('a folder without handlers is an error that says so', async () => {
+    const { buildFunctions } = await loadBuildModule();
+    await assert.rejects(buildFunctions({ root: join(scratch, 'empty'), outdir: join(scratch, 'out-empty') }), /no handlers found/);
+  });
+});
+
+describe('npm run build on this repository', () => {
+  const outdir = join(scratch, 'out-repo');
+  let run: ReturnType<typeof spawnSync>;
+  before(() => {
+    run = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build.mjs'), '--outdir', outdir], { cwd: repoRoot, encoding: 'utf8' });
+  });
+
+  test('writes one minified ESM bundle with a source map per handler, the SDK bundled in', () => {
+    assert.equal(run.status, 0, `build failed:\n${run.stdout}${run.stderr}`);
+    const handlers = readdirSync(join(repoRoot, 'functions')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => basename(f, '.ts')).sort();
+    assert.deepEqual(readdirSync(outdir).filter((f) => f !== 'meta.json').sort(), handlers);
+    for (const name of handlers) {
+      const code = readFileSync(join(outdir, name, 'index.mjs'), 'utf8');
+      assert.ok(existsSync(join(outdir, name, 'index.mjs.map')), name);
+      assert.doesNotMatch(code, /\bvar \w+Command = class\b/, `${name} does not look minified (names kept)`);
+      assert.ok(Math.max(...code.split('\n').map((l) => l.length)) > 10_000, `${name} does not look minified (short lines)`);
+      assert.doesNotMatch(code, /from\s*"@aws-sdk\//, `${name} imports the SDK at run time instead of bundling it`);
+    }
+  });
+
+  test('the bundles and the template EntryPoints name the same functions', () => {
+    const meta = JSON.parse(readFileSync(join(outdir, 'meta.json'), 'utf8'));
+    const built = Object.entries<Json>(meta.outputs)
+      .filter(([file]) => file.endsWith('/index.mjs'))
+      .map(([, o]) => o.entryPoint as string)
+      .sort();
+    const entries = serverlessFunctions(loadTemplate()).map(([, r]) => entryPointOf(r)).sort();
+    assert.deepEqual(built, entries);
+    for (const [file, o] of Object.entries<Json>(meta.outputs)) {
+      if (file.endsWith('/index.mjs')) assert.ok(o.exports.includes('handler'), `${file} exports no handler`);
+    }
+  });
+
+  test('every bundle loads in a fresh Node process with the environment the template gives it', () => {
+    const template = loadTemplate();
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_DEV: 'false',
+    };
+    for (const [name, value] of Object.entries<Json>(template.Globals.Function.Environment.Variables)) {
+      if (typeof value === 'string') env[name] = value;
+      else if (value.Ref) env[name] = String(template.Parameters[value.Ref].Default);
+    }
+    env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:kms-reimport-test';
+    env.OUTCOME_TOPIC_ARN = 'arn:aws:sns:us-east-1:111122223333:kms-reimport-test-outcomes';
+    const files = readdirSync(outdir).filter((f) => f !== 'meta.json').map((f) => pathToFileURL(join(outdir, f, 'index.mjs')).href);
+    const script = `for (const f of ${JSON.stringify(files)}) { const m = await import(f); if (typeof m.handler !== 'function') throw new Error(f + ' has no handler'); } console.log('loaded ' + ${files.length});`;
+    const load = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' });
+    assert.equal(load.status, 0, `${load.stdout}${load.stderr}`);
+    assert.match(load.stdout, new RegExp(`loaded ${files.length}`));
+  });
+});
+
+describe('IAM follows the code', () => {
+  /** AWS operation → IAM action prefix, from the SDK clients the project depends on. */
+  const prefixes: Record<string, string> = {
+    'client-kms': 'kms',
+    'client-secrets-manager': 'secretsmanager',
+    'client-sfn': 'states',
+    'client-resource-groups-tagging-api': 'tag',
+    'client-sns': 'sns',
+  };
+  const operationsByClient = Object.fromEntries(
+    Object.keys(prefixes).map((client) => [
+      client,
+      new Set(
+        readdirSync(join(repoRoot, 'node_modules', '@aws-sdk', client, 'dist-types', 'commands'))
+          .filter((f) => f.endsWith('Command.d.ts'))
+          .map((f) => f.replace(/Command\.d\.ts$/, '')),
+      ),
+    ]),
+  );
+
+  /** The IAM actions for the SDK commands left in a function's bundle after tree shaking. */
+  async function actionsSentBy(entry: string): Promise<string[]> {
+    const result = await esbuild.build({
+      absWorkingDir: repoRoot,
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      mainFields: ['module', 'main'],
+      write: false,
+      logLevel: 'silent',
+    });
+    const code = result.outputFiles[0]!.text;
+    const commands = new Set([...code.matchAll(/\bvar (\w+)Command = class\b/g)].map((m) => m[1] as string));
+    return [...commands]
+      .map((operation) => {
+        const clients = Object.keys(prefixes).filter((c) => operationsByClient[c]!.has(operation));
+        assert.equal(clients.length, 1, `${entry}: cannot tell which service ${operation}Command belongs to (${clients.join(', ')})`);
+        return `${prefixes[clients[0] as string]}:${operation}`;
+      })
+      .sort();
+  }
+
+  test("each function's IAM actions are exactly the operations its bundle can send", async () => {
+    const template = loadTemplate();
+    for (const [id, resource] of serverlessFunctions(template)) {
+      const entry = entryPointOf(resource);
+      const sent = await actionsSentBy(entry);
+      assert.ok(sent.length > 0, `${entry}: no AWS operation found; the check would be vacuous`);
+      const granted = grantedStatements(template, id);
+      const unconditional = [...new Set(granted.filter((s) => !s.conditional).flatMap((s) => s.Action))].sort();
+      assert.deepEqual(unconditional, sent, `${id} (${entry}): IAM actions differ from the operations its code sends`);
+    }
+  });
+
+  test('the only conditional grant is Decrypt on the escrow key, used by Secrets Manager for wrap-and-import', () => {
+    const template = loadTemplate();
+    const conditional = serverlessFunctions(template).flatMap(([id]) => grantedStatements(template, id).filter((s) => s.conditional).map((s) => [id, s.Action] as const));
+    assert.deepEqual(conditional, [[functionByEntry(template, 'wrap-and-import')[0], ['kms:Decrypt']]]);
+  });
+});
