@@ -14,6 +14,7 @@ import { classifyKey, planAction } from './kms/classify.js';
 import { getImportParameters } from './kms/import-parameters.js';
 import { importEscrowedMaterial, type ImportResult } from './kms/import-material.js';
 import { inspectKey } from './kms/inspect.js';
+import { isImportableKeySpec } from './kms/key-specs.js';
 import { verifyKey } from './kms/verify.js';
 import { createOutcome, describeFailure, statusForAction } from './outcome.js';
 import type { RetryOptions } from './retry.js';
@@ -140,6 +141,11 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
       return finish({ status: 'skipped', reason: plan.reason, ...(errorName ? { errorName } : {}) });
     }
 
+    if (!isImportableKeySpec(report.keySpec)) {
+      const reason = `Key ${report.keyId} has key spec ${report.keySpec}, which kms-reimport cannot reimport; it is left alone. Remove the ${config.managedTagKey} tag or handle it by hand.`;
+      log.info('skipped', { keyId: report.keyId, reason });
+      return finish({ status: 'skipped', reason, errorName: 'KeyNotEligible' });
+    }
     const choice = chooseWrapping(report.keySpec, config, report.keyId);
     const targets = importTargets(report, classification, plan.action, config, clock());
     for (const keyMaterialId of targets) {

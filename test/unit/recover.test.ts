@@ -404,3 +404,13 @@ test('verification that fails after import: failed VerificationFailed, imported 
   assert.equal(outcome.verified, false);
   assert.equal(outcome.imported.length, 1);
 });
+
+test('a managed PendingImport key with a key spec kms-reimport cannot import is skipped, not touched', async () => {
+  scenario({ before: { KeySpec: 'SM2', KeyUsage: 'SIGN_VERIFY' } });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'skipped');
+  assert.equal(outcome.errorName, 'KeyNotEligible');
+  assert.match(outcome.reason!, /SM2/);
+  assert.equal(count(GetParametersForImportCommand), 0);
+  assert.equal(count(ImportKeyMaterialCommand), 0);
+});
