@@ -56,7 +56,7 @@ describe('rotation of imported material', () => {
     await rejectsWith(kms.send(new RotateKeyOnDemandCommand({ KeyId: key.KeyId })), 'KMSInvalidStateException', /NEW_KEY_MATERIAL/);
     const second = await importMaterial(kms, key.KeyId!, materialFor('SYMMETRIC_DEFAULT'), now(), { extra: { ImportType: 'NEW_KEY_MATERIAL', KeyMaterialDescription: 'v2' } });
     assert.notEqual(second.KeyMaterialId, first.KeyMaterialId);
-    let listed = await all(kms, key.KeyId!);
+    const listed = await all(kms, key.KeyId!);
     assert.deepEqual(listed.map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.ImportState]), [
       [first.KeyMaterialId, 'CURRENT', 'IMPORTED'],
       [second.KeyMaterialId, 'PENDING_ROTATION', 'IMPORTED'],
@@ -68,12 +68,12 @@ describe('rotation of imported material', () => {
     await rejectsWith(importMaterial(kms, key.KeyId!, materialFor('SYMMETRIC_DEFAULT'), now(), { extra: { ImportType: 'NEW_KEY_MATERIAL' } }), 'KMSInvalidStateException', /waiting for rotation/);
     const rotated = await kms.send(new RotateKeyOnDemandCommand({ KeyId: key.Arn }));
     assert.equal(rotated.KeyId, key.Arn);
-    listed = await all(kms, key.KeyId!);
-    assert.deepEqual(listed.map((r) => r.KeyMaterialState), ['NON_CURRENT', 'CURRENT']);
-    assert.equal(listed[1]!.RotationType, 'ON_DEMAND');
-    assert.ok(listed[1]!.RotationDate instanceof Date);
-    assert.equal(listed[0]!.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
-    assert.ok(listed[0]!.ValidTo instanceof Date);
+    const rotatedRows = await all(kms, key.KeyId!);
+    assert.deepEqual(rotatedRows.map((r) => r.KeyMaterialState), ['NON_CURRENT', 'CURRENT']);
+    assert.equal(rotatedRows[1]!.RotationType, 'ON_DEMAND');
+    assert.ok(rotatedRows[1]!.RotationDate instanceof Date);
+    assert.equal(rotatedRows[0]!.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
+    assert.ok(rotatedRows[0]!.ValidTo instanceof Date);
     const only = (await kms.send(new ListKeyRotationsCommand({ KeyId: key.KeyId, IncludeKeyMaterial: 'ROTATIONS_ONLY' }))).Rotations!;
     assert.deepEqual(only.map((r) => r.KeyMaterialId), [second.KeyMaterialId]);
     assert.equal((await state(kms, key.KeyId!)).CurrentKeyMaterialId, second.KeyMaterialId);
