@@ -110,7 +110,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   const keySpec = options.keySpec ?? 'SYMMETRIC_DEFAULT';
   const config: ReimportConfig = { ...DEFAULT_CONFIG, ...options.config };
   const result: DrillResult = { ok: false, steps: [], outcomes: [] };
-  const total = 11;
+  const total = 12;
 
   const step = async <T>(name: string, work: () => Promise<[T, string]>): Promise<T> => {
     const started = performance.now();
@@ -165,7 +165,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     });
     result.keyId = keyId;
 
-    const material = generateKeyMaterial(keySpec);
+    const material = await generateKeyMaterial(keySpec);
     try {
       await step(`Escrow fresh material in Secrets Manager, then import it with a ValidTo ${FIRST_LIFETIME_SECONDS / 60} minutes ahead`, async () => {
         const onboarded = await escrowAndImport(clients!, {

@@ -170,7 +170,9 @@ export async function listen(listener: (req: IncomingMessage, res: ServerRespons
   // Slow or stalled clients: give up on them instead of holding a socket forever.
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  // Longer than any client's idle pool timeout, so a reused keep-alive socket is never closed
+  // under a request on its way in (the SDK would see ECONNRESET); close() drops them all anyway.
+  server.keepAliveTimeout = 65_000;
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();

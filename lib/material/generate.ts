@@ -3,7 +3,10 @@
  * HMAC keys, a PKCS#8 DER private key for RSA and ECC keys. Used by the drill and by rotation;
  * the caller owns the buffer and must wipe it.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
 
 const RAW_LENGTHS: Record<string, number> = {
   SYMMETRIC_DEFAULT: 32,
@@ -28,17 +31,18 @@ export const GENERATABLE_KEY_SPECS = [
   ...Object.keys(CURVES),
 ] as const;
 
-export function generateKeyMaterial(keySpec: string): Buffer {
+/** Generation of RSA keys runs off the event loop (RSA_4096 takes seconds). */
+export async function generateKeyMaterial(keySpec: string): Promise<Buffer> {
   const rawLength = RAW_LENGTHS[keySpec];
   if (rawLength !== undefined) return randomBytes(rawLength);
   const rsa = /^RSA_(2048|3072|4096)$/.exec(keySpec);
   if (rsa) {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: Number(rsa[1]) });
+    const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: Number(rsa[1]) });
     return privateKey.export({ format: 'der', type: 'pkcs8' });
   }
   const namedCurve = CURVES[keySpec];
   if (namedCurve) {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve });
+    const { privateKey } = await generateKeyPairAsync('ec', { namedCurve });
     return privateKey.export({ format: 'der', type: 'pkcs8' });
   }
   throw new RangeError(`Cannot generate key material for key spec ${keySpec}: it is not importable into KMS`);

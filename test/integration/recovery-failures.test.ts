@@ -193,7 +193,7 @@ describe('bad input ends in a named outcome that names the key, and escrow never
 
   test('escrow of the wrong key type (an EC key for an RSA key)', async () => {
     const key = await expiredKey('RSA_2048');
-    const ec = (await import('../../lib/material/generate.js')).generateKeyMaterial('ECC_NIST_P256');
+    const ec = await (await import('../../lib/material/generate.js')).generateKeyMaterial('ECC_NIST_P256');
     await aws.secrets.send(new PutSecretValueCommand({ SecretId: `${aws.config.escrowPrefix}${key.keyId}`, SecretBinary: ec }));
     const outcome = await recover(key.keyId);
     assert.equal(outcome.status, 'failed');

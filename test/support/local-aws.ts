@@ -83,7 +83,7 @@ export async function onboardKey(aws: LocalAws, keySpec: string, options: Onboar
   );
   const keyId = created.KeyMetadata!.KeyId!;
   const arn = created.KeyMetadata!.Arn!;
-  const material = generateKeyMaterial(keySpec);
+  const material = await generateKeyMaterial(keySpec);
   if (options.bare) return { keyId, arn, material };
   const lifetime = options.lifetimeSeconds === undefined ? 3600 : options.lifetimeSeconds;
   const working = Buffer.from(material);

@@ -1,0 +1,176 @@
+/**
+ * The sweep over HTTP against the local endpoint: real SDK clients, real keys with imported
+ * material (wrapped here with node:crypto, independently of lib/), expiry by the endpoint clock,
+ * deletion, unmanaged and non-EXTERNAL keys, and more keys than one Tagging API page.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import {
+  CreateKeyCommand,
+  DeleteImportedKeyMaterialCommand,
+  DescribeKeyCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
+  KMSClient,
+} from '@aws-sdk/client-kms';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
+import { DEFAULT_CONFIG } from '../../lib/config.js';
+import { sweepManagedKeys } from '../../lib/sweep.js';
+
+process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:kms-reimport-recovery';
+process.env.AWS_REGION = 'us-east-1';
+process.env.AWS_ACCESS_KEY_ID = '111122223333';
+process.env.AWS_SECRET_ACCESS_KEY = 'x';
+const { sweepWith } = await import('../../functions/sweep.js');
+
+const DAY_S = 86_400;
+const MANAGED = { TagKey: 'kms-reimport:managed', TagValue: 'true' };
+const config = { ...DEFAULT_CONFIG, maxAttempts: 1 };
+
+let endpoint: LocalEndpoint;
+let kms: KMSClient;
+let tagging: ResourceGroupsTaggingAPIClient;
+const keys: Record<string, string> = {};
+
+async function createKey(tags: Array<{ TagKey: string; TagValue: string }>, origin: 'EXTERNAL' | 'AWS_KMS' = 'EXTERNAL'): Promise<string> {
+  const out = await kms.send(new CreateKeyCommand({ Origin: origin, Tags: tags, Description: 'kms-reimport sweep test' }));
+  return out.KeyMetadata?.KeyId as string;
+}
+
+async function importMaterial(keyId: string, validForSeconds: number): Promise<void> {
+  const params = await kms.send(
+    new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }),
+  );
+  const publicKey = createPublicKey({ key: Buffer.from(params.PublicKey as Uint8Array), format: 'der', type: 'spki' });
+  const material = randomBytes(32);
+  const wrapped = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, material);
+  material.fill(0);
+  await kms.send(
+    new ImportKeyMaterialCommand({
+      KeyId: keyId,
+      ImportToken: params.ImportToken,
+      EncryptedKeyMaterial: wrapped,
+      ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+      ValidTo: new Date(Math.floor(endpoint.clock.now() / 1000) * 1000 + validForSeconds * 1000),
+    }),
+  );
+}
+
+async function keyState(keyId: string): Promise<string | undefined> {
+  return (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState;
+}
+
+before(async () => {
+  endpoint = await startLocalEndpoint({ startTime: Date.UTC(2030, 0, 1) });
+  const client = { endpoint: endpoint.url, region: 'us-east-1', credentials: { accessKeyId: '111122223333', secretAccessKey: 'x' }, maxAttempts: 1 };
+  kms = new KMSClient(client);
+  tagging = new ResourceGroupsTaggingAPIClient(client);
+
+  keys.healthy = await createKey([MANAGED]);
+  await importMaterial(keys.healthy, 60 * DAY_S);
+  keys.expiresLater = await createKey([MANAGED]);
+  await importMaterial(keys.expiresLater, 10 * DAY_S);
+  keys.expiresSooner = await createKey([MANAGED]);
+  await importMaterial(keys.expiresSooner, 3 * DAY_S);
+  keys.neverImported = await createKey([MANAGED]);
+  keys.deleted = await createKey([MANAGED]);
+  await importMaterial(keys.deleted, 60 * DAY_S);
+  await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keys.deleted }));
+  keys.expired = await createKey([MANAGED]);
+  await importMaterial(keys.expired, DAY_S);
+  keys.untagged = await createKey([{ TagKey: 'team', TagValue: 'payments' }]);
+  keys.optedOut = await createKey([{ TagKey: 'kms-reimport:managed', TagValue: 'false' }]);
+  keys.notExternal = await createKey([MANAGED], 'AWS_KMS');
+  // More managed keys than one GetResources page (100): AWS_KMS keys, reported and skipped.
+  for (let i = 0; i < 100; i++) await createKey([MANAGED], 'AWS_KMS');
+
+  // A day and an hour later: `expired` has run out; the others are a day closer to their ValidTo.
+  endpoint.clock.advance(DAY_S + 3600);
+  endpoint.controls.resetCounters();
+});
+
+after(async () => {
+  kms?.destroy();
+  tagging?.destroy();
+  await endpoint?.close();
+});
+
+describe('sweep against the local endpoint', () => {
+  test('the endpoint state is what the sweep will see', async () => {
+    assert.equal(await keyState(keys.expired as string), 'PendingImport');
+    assert.equal(await keyState(keys.deleted as string), 'PendingImport');
+    assert.equal(await keyState(keys.neverImported as string), 'PendingImport');
+    assert.equal(await keyState(keys.untagged as string), 'PendingImport');
+    assert.equal(await keyState(keys.healthy as string), 'Enabled');
+    endpoint.controls.resetCounters();
+  });
+
+  test('outages first, then soonest expiry; unmanaged keys never in the work', async () => {
+    const { items, report } = await sweepManagedKeys({ tagging, kms }, config, new Date(endpoint.clock.now()), { concurrency: 4 });
+
+    const outages = [keys.neverImported, keys.deleted, keys.expired].sort();
+    assert.deepEqual(
+      items.map((i) => [i.keyRef, i.action]),
+      [...outages.map((k) => [k, 'recover']), [keys.expiresSooner, 'renew'], [keys.expiresLater, 'renew']],
+    );
+    const listed = new Set(report.map((e) => e.keyId));
+    assert.equal(listed.has(keys.untagged as string), false, 'a key without the tag is not even listed');
+    assert.equal(listed.has(keys.optedOut as string), false, 'a key tagged false is not listed');
+    assert.equal(report.length, 6 + 1 + 100);
+    assert.equal(report.find((e) => e.keyId === keys.healthy)?.classification, 'healthy');
+    assert.equal(report.find((e) => e.keyId === keys.notExternal)?.classification, 'not-external');
+    assert.equal(report.filter((e) => e.action === 'error').length, 0);
+
+    // One paginated GetResources (two pages for 107 keys), no ListKeys, one DescribeKey per listed key.
+    const counters = endpoint.controls.getCounters();
+    assert.equal(counters['tagging:GetResources']?.calls, 2);
+    assert.equal(counters['kms:ListKeys']?.calls ?? 0, 0);
+    assert.equal(counters['kms:DescribeKey']?.calls, 107);
+    // Read-only: nothing was imported or deleted.
+    assert.equal(counters['kms:ImportKeyMaterial']?.calls ?? 0, 0);
+    assert.equal(counters['kms:GetParametersForImport']?.calls ?? 0, 0);
+  });
+
+  test('the sweep handler starts one execution per key in that order', async () => {
+    const started: Array<{ name?: string; input?: string }> = [];
+    const sfn = {
+      send: async (command: unknown) => {
+        assert.ok(command instanceof StartExecutionCommand);
+        started.push(command.input);
+        return { executionArn: `arn:aws:states:us-east-1:111122223333:execution:kms-reimport-recovery:${command.input.name}` };
+      },
+    };
+    const sweep = sweepWith({
+      tagging,
+      kms,
+      sfn: sfn as never,
+      stateMachineArn: process.env.STATE_MACHINE_ARN as string,
+      config,
+      bucketMinutes: 5,
+      intervalMs: 0,
+      concurrency: 8,
+      region: 'us-east-1',
+      now: () => new Date(endpoint.clock.now()),
+    });
+    const chunks: string[] = [];
+    const out = process.stdout.write;
+    process.stdout.write = ((c: unknown) => (chunks.push(String(c)), true)) as typeof process.stdout.write;
+    let result;
+    try {
+      result = await sweep({ source: 'kms-reimport.schedule', action: 'sweep' });
+    } finally {
+      process.stdout.write = out;
+    }
+    assert.equal(result.status, 'ok');
+    assert.equal(started.length, 5);
+    const bucket = '20300102T0100Z';
+    assert.equal(started[3]?.name, `${keys.expiresSooner}-renew-${bucket}`);
+    assert.equal(started[4]?.name, `${keys.expiresLater}-renew-${bucket}`);
+    for (const s of started.slice(0, 3)) assert.match(s.name ?? '', new RegExp(`-recover-${bucket}$`));
+    assert.deepEqual(JSON.parse(started[0]?.input ?? '').trigger, { source: 'kms-reimport.sweep', detailType: 'Scheduled Sweep' });
+    assert.ok(chunks.join('').includes('"message":"Sweep done"'));
+  });
+});
