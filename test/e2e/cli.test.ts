@@ -1,0 +1,93 @@
+/**
+ * The on-call command line, as a person runs it: the real `kms-reimport` binary in a child
+ * process, against the local endpoint, reading endpoint and credentials the standard SDK way.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { CreateAliasCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
+import type { Outcome } from '../../lib/types.js';
+import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
+
+const BIN = fileURLToPath(new URL('../../bin/kms-reimport.js', import.meta.url));
+let aws: LocalAws;
+
+before(async () => {
+  aws = await startLocalAws();
+});
+after(async () => {
+  await aws.close();
+});
+
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '/tmp',
+          AWS_ACCESS_KEY_ID: 'AKIDCLITEST',
+          AWS_SECRET_ACCESS_KEY: 'cli-test',
+          AWS_REGION: 'us-east-1',
+          AWS_EC2_METADATA_DISABLED: 'true',
+          ...env,
+        },
+        timeout: 120_000,
+      },
+      (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+test('plan, then recover an expired key by alias, with AWS_ENDPOINT_URL from the environment', async () => {
+  const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 });
+  const alias = `alias/cli-${randomBytes(3).toString('hex')}`;
+  await aws.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId }));
+  // The CLI's ValidTo follows real time; expire the material by moving the endpoint clock only a
+  // little past it, so real-time "now" is still before the lifetime the CLI picks.
+  aws.endpoint.clock.advance(61);
+
+  const plan = await run(['plan', alias, '--json'], { AWS_ENDPOINT_URL: aws.endpoint.url });
+  assert.equal(plan.code, 0, plan.stderr);
+  const planned = JSON.parse(plan.stdout) as Outcome;
+  assert.equal(planned.status, 'planned');
+  assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.KeyState, 'PendingImport', 'plan changed nothing');
+
+  const recovered = await run(['recover', alias, '--json'], { AWS_ENDPOINT_URL: aws.endpoint.url });
+  assert.equal(recovered.code, 0, recovered.stderr);
+  const outcome = JSON.parse(recovered.stdout) as Outcome;
+  assert.equal(outcome.status, 'recovered');
+  assert.equal(outcome.keyId, key.keyId);
+  assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.KeyState, 'Enabled');
+});
+
+test('a failed recovery exits 1 with a line that names the key, via --endpoint-url', async () => {
+  const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 });
+  await aws.secrets.send(new PutSecretValueCommand({ SecretId: `${aws.config.escrowPrefix}${key.keyId}`, SecretBinary: randomBytes(32) }));
+  aws.endpoint.clock.advance(61);
+
+  const result = await run(['recover', key.keyId, '--endpoint-url', aws.endpoint.url]);
+
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /FAILED/);
+  assert.match(result.stdout, new RegExp(key.keyId));
+  assert.match(result.stdout, /IncorrectKeyMaterial/);
+});
+
+test('drill without --local refuses, saying why', async () => {
+  const result = await run(['drill']);
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /--local/);
+});
+
+test('a bad argument gets usage help, not a stack trace', async () => {
+  const result = await run(['local', '--port', 'many']);
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /port/);
+  assert.doesNotMatch(result.stderr, /\n\s+at /);
+});
