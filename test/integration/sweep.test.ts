@@ -22,6 +22,8 @@ import { sweepManagedKeys } from '../../lib/sweep.js';
 
 process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:kms-reimport-recovery';
 process.env.AWS_REGION = 'us-east-1';
+// The logger prints through the global console (captured below without touching the runner's stdout).
+process.env.POWERTOOLS_DEV = 'true';
 process.env.AWS_ACCESS_KEY_ID = '111122223333';
 process.env.AWS_SECRET_ACCESS_KEY = 'x';
 const { sweepWith } = await import('../../functions/sweep.js');
@@ -155,14 +157,17 @@ describe('sweep against the local endpoint', () => {
       region: 'us-east-1',
       now: () => new Date(endpoint.clock.now()),
     });
-    const chunks: string[] = [];
-    const out = process.stdout.write;
-    process.stdout.write = ((c: unknown) => (chunks.push(String(c)), true)) as typeof process.stdout.write;
+    const lines: string[] = [];
+    const info = console.info;
+    const error = console.error;
+    console.info = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
+    console.error = console.info;
     let result;
     try {
       result = await sweep({ source: 'kms-reimport.schedule', action: 'sweep' });
     } finally {
-      process.stdout.write = out;
+      console.info = info;
+      console.error = error;
     }
     assert.equal(result.status, 'ok');
     assert.equal(started.length, 5);
@@ -171,6 +176,8 @@ describe('sweep against the local endpoint', () => {
     assert.equal(started[4]?.name, `${keys.expiresLater}-renew-${bucket}`);
     for (const s of started.slice(0, 3)) assert.match(s.name ?? '', new RegExp(`-recover-${bucket}$`));
     assert.deepEqual(JSON.parse(started[0]?.input ?? '').trigger, { source: 'kms-reimport.sweep', detailType: 'Scheduled Sweep' });
-    assert.ok(chunks.join('').includes('"message":"Sweep done"'));
+    const done = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'Sweep done');
+    assert.equal(done?.started, 5);
+    assert.equal(done?.keys, 107);
   });
 });

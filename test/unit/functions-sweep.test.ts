@@ -11,6 +11,8 @@ import { DEFAULT_CONFIG } from '../../lib/config.js';
 
 process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:kms-reimport-recovery';
 process.env.AWS_REGION = 'us-east-1';
+process.env.POWERTOOLS_DEV = 'true';
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 process.env.KMS_REIMPORT_SWEEP_START_INTERVAL_MS = '0';
 const { handler, sweepWith } = await import('../../functions/sweep.js');
 
@@ -41,20 +43,39 @@ function contextWith(remainingMs: number): Context {
   } as unknown as Context;
 }
 
-async function quietly<T>(fn: () => Promise<T>): Promise<{ result: T; logs: Array<Record<string, unknown>> }> {
-  const chunks: string[] = [];
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  const grab = ((chunk: unknown) => (chunks.push(String(chunk)), true)) as typeof process.stdout.write;
-  process.stdout.write = grab;
-  process.stderr.write = grab;
-  try {
-    const result = await fn();
-    return { result, logs: chunks.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)) };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
+/**
+ * Runs fn and collects what the Powertools logger and metrics print meanwhile. They print through
+ * the global console in POWERTOOLS_DEV mode (set above), so the test runner's own output on
+ * stdout is never swallowed.
+ */
+async function quietly<T>(fn: () => Promise<T>): Promise<{ result: T; error?: Error; logs: Array<Record<string, unknown>>; raw: string }> {
+  const raw: string[] = [];
+  const logs: Array<Record<string, unknown>> = [];
+  const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
+  const saved = methods.map((m) => console[m]);
+  for (const m of methods) {
+    console[m] = (...args: unknown[]) => {
+      const text = args.map(String).join(' ');
+      raw.push(text);
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (typeof parsed === 'object' && parsed !== null) logs.push(parsed as Record<string, unknown>);
+      } catch {
+        // not a JSON log line
+      }
+    };
   }
+  let result: T | undefined;
+  let error: Error | undefined;
+  try {
+    result = await fn();
+  } catch (e) {
+    error = e as Error;
+  } finally {
+    methods.forEach((m, i) => (console[m] = saved[i] as (typeof console)[typeof m]));
+  }
+  // An unexpected error shows up in `error`; `result` is then undefined and the test's checks fail.
+  return { result: result as T, ...(error ? { error } : {}), logs, raw: raw.join('\n') };
 }
 
 /** Three managed keys: 1 expiring in 5 days, 2 PendingImport, 3 healthy; 4 listed but not tagged managed in KMS. */

@@ -18,6 +18,8 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 
 process.env.AWS_REGION = 'us-east-1';
+process.env.POWERTOOLS_DEV = 'true';
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 process.env.AWS_ACCESS_KEY_ID = 'AKIDEXAMPLE';
 process.env.AWS_SECRET_ACCESS_KEY = 'secret';
 process.env.OUTCOME_TOPIC_ARN = 'arn:aws:sns:us-east-1:111122223333:kms-reimport-outcomes';
@@ -53,13 +55,28 @@ const context = (name: string) =>
     getRemainingTimeInMillis: () => 60_000,
   }) as unknown as Context;
 
-async function captureLogs<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: Error; logs: Array<Record<string, unknown>>; raw: string }> {
-  const chunks: string[] = [];
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  const grab = ((chunk: unknown) => (chunks.push(String(chunk)), true)) as typeof process.stdout.write;
-  process.stdout.write = grab;
-  process.stderr.write = grab;
+/**
+ * Runs fn and collects what the Powertools logger and metrics print meanwhile. They print through
+ * the global console in POWERTOOLS_DEV mode (set above), so the test runner's own output on
+ * stdout is never swallowed.
+ */
+async function captureLogs<T>(fn: () => Promise<T>): Promise<{ result: T; error?: Error; logs: Array<Record<string, unknown>>; raw: string }> {
+  const raw: string[] = [];
+  const logs: Array<Record<string, unknown>> = [];
+  const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
+  const saved = methods.map((m) => console[m]);
+  for (const m of methods) {
+    console[m] = (...args: unknown[]) => {
+      const text = args.map(String).join(' ');
+      raw.push(text);
+      try {
+        const parsed: unknown = JSON.parse(text);
+        if (typeof parsed === 'object' && parsed !== null) logs.push(parsed as Record<string, unknown>);
+      } catch {
+        // not a JSON log line
+      }
+    };
+  }
   let result: T | undefined;
   let error: Error | undefined;
   try {
@@ -67,11 +84,10 @@ async function captureLogs<T>(fn: () => Promise<T>): Promise<{ result?: T; error
   } catch (e) {
     error = e as Error;
   } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
+    methods.forEach((m, i) => (console[m] = saved[i] as (typeof console)[typeof m]));
   }
-  const raw = chunks.join('');
-  return { result, error, raw, logs: raw.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)) };
+  // An unexpected error shows up in `error`; `result` is then undefined and the test's checks fail.
+  return { result: result as T, ...(error ? { error } : {}), logs, raw: raw.join('\n') };
 }
 
 function serveKey(state = 'PendingImport'): void {
