@@ -1,0 +1,558 @@
+/**
+ * End to end: every sample event in events/ goes through the REAL trigger or sweep handler, which
+ * starts the workflow; the workflow runs from statemachine/recovery.asl.json with
+ * aws-local-stepfunctions, each Task bound to the REAL handler module (functions/*.ts), and every
+ * AWS call goes over HTTP to the project's local KMS + Secrets Manager + Tagging endpoint.
+ *
+ * Two AWS services have no local emulation in this project, so this file carries tiny fakes of
+ * exactly the semantics it relies on, over the real SDK wire protocols:
+ * - Step Functions StartExecution (awsJson1_0): a new name starts a local execution; the same
+ *   name with the same input while it runs returns that execution; otherwise
+ *   ExecutionAlreadyExists. (No local Step Functions endpoint exists here: Step Functions Local is
+ *   a Java/Docker product.) That is what makes duplicate triggers start one run.
+ * - SNS Publish (awsQuery): records the outcome messages.
+ *
+ * Every log line written (stdout/stderr), every state input and output, every SNS message and
+ * every execution input is kept and searched for the plaintext material at the end.
+ */
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { CreateAliasCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { startLocalEndpoint } from '../../local/index.js';
+import { createClients } from '../../lib/aws/clients.js';
+import { loadConfig } from '../../lib/config.js';
+import { onboardKey, assertNoMaterial, materialForms, type LocalAws, type OnboardedKey } from '../support/local-aws.js';
+import { runWorkflow, reportInput, timesEntered, SUBSTITUTIONS, type TaskHandler, type TaskStateName, type WorkflowRun } from '../unit/asl-run.js';
+import { repoRoot, loadTemplate, type Json } from '../unit/template-load.js';
+
+const REGION = 'us-east-1';
+/** The endpoint takes the account from a 12-digit access key id: the samples' account. */
+const ACCOUNT = '111122223333';
+const SAMPLE_KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
+const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:kms-reimport-e2e-RecoveryStateMachine`;
+const TOPIC_ARN = SUBSTITUTIONS.OutcomeTopicArn as string;
+
+// ------------------------------------------------------------------ capture every log line
+const written: string[] = [];
+const originalWrite = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+function capturing(original: typeof process.stdout.write): typeof process.stdout.write {
+  return ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('latin1');
+    written.push(text);
+    // The functions' JSON log lines (Powertools, EMF metrics) are kept, not shown; the test
+    // runner's own output passes through.
+    if (text.trimStart().startsWith('{')) {
+      const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      callback?.();
+      return true;
+    }
+    return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write;
+}
+process.stdout.write = capturing(originalWrite.out);
+process.stderr.write = capturing(originalWrite.err);
+
+// ------------------------------------------------------------------ the local endpoint and the fakes
+const endpoint = await startLocalEndpoint({ port: 0 });
+
+interface Execution {
+  name: string;
+  input: string;
+  arn: string;
+  startDate: number;
+  running: boolean;
+  run: Promise<WorkflowRun>;
+}
+const executions = new Map<string, Execution>();
+let startExecutionCalls = 0;
+const snsMessages: Array<{ topicArn: string; subject?: string; message: string }> = [];
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+async function listenLocally(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${address.port}`;
+}
+
+const sfnServer = createServer((req, res) => {
+  void readBody(req).then((body) => {
+    const reply = (status: number, payload: Json) => {
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end(JSON.stringify(payload));
+    };
+    if (req.headers['x-amz-target'] !== 'AWSStepFunctions.StartExecution') {
+      return reply(400, { __type: 'UnknownOperationException', message: `this fake only knows StartExecution, not ${req.headers['x-amz-target']}` });
+    }
+    startExecutionCalls++;
+    const request = JSON.parse(body);
+    if (request.stateMachineArn !== STATE_MACHINE_ARN) return reply(400, { __type: 'StateMachineDoesNotExist', message: request.stateMachineArn });
+    const existing = executions.get(request.name);
+    if (existing) {
+      if (existing.running && existing.input === request.input) return reply(200, { executionArn: existing.arn, startDate: existing.startDate });
+      return reply(400, { __type: 'ExecutionAlreadyExists', message: `Execution Already Exists: '${existing.arn}'` });
+    }
+    const execution: Execution = {
+      name: request.name,
+      input: request.input,
+      arn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${request.name}`,
+      startDate: Date.now() / 1000,
+      running: true,
+      run: runWorkflow({ handlers: taskHandlers(), input: JSON.parse(request.input), executionName: request.name }),
+    };
+    void execution.run.finally(() => {
+      execution.running = false;
+    });
+    executions.set(request.name, execution);
+    return reply(200, { executionArn: execution.arn, startDate: execution.startDate });
+  });
+});
+
+const snsServer = createServer((req, res) => {
+  void readBody(req).then((body) => {
+    const form = new URLSearchParams(body);
+    if (form.get('Action') !== 'Publish') {
+      res.writeHead(400, { 'content-type': 'text/xml' });
+      return res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>only Publish</Message></Error></ErrorResponse>`);
+    }
+    snsMessages.push({ topicArn: form.get('TopicArn') ?? '', subject: form.get('Subject') ?? undefined, message: form.get('Message') ?? '' });
+    res.writeHead(200, { 'content-type': 'text/xml' });
+    res.end(
+      `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${randomUUID()}</MessageId></PublishResult>` +
+        `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishResponse>`,
+    );
+  });
+});
+
+const sfnUrl = await listenLocally(sfnServer);
+const snsUrl = await listenLocally(snsServer);
+
+// ------------------------------------------------------------------ the functions' environment, then the handlers
+const template = loadTemplate();
+for (const [name, value] of Object.entries<Json>(template.Globals.Function.Environment.Variables)) {
+  process.env[name] = typeof value === 'string' ? value : String(template.Parameters[value.Ref].Default);
+}
+Object.assign(process.env, {
+  AWS_ENDPOINT_URL: endpoint.url,
+  AWS_ENDPOINT_URL_SFN: sfnUrl,
+  AWS_ENDPOINT_URL_SNS: snsUrl,
+  AWS_REGION: REGION,
+  AWS_DEFAULT_REGION: REGION,
+  AWS_ACCESS_KEY_ID: ACCOUNT,
+  AWS_SECRET_ACCESS_KEY: 'e2e-local-endpoint',
+  STATE_MACHINE_ARN,
+  OUTCOME_TOPIC_ARN: TOPIC_ARN,
+  // Fast lib-level retries; the state machine's own retry waits are overridden to 0 by runWorkflow.
+  KMS_REIMPORT_MAX_ATTEMPTS: '3',
+  KMS_REIMPORT_BASE_DELAY_MS: '1',
+  KMS_REIMPORT_SWEEP_START_INTERVAL_MS: '0',
+});
+
+type Handler = (event: unknown, context: Context) => Promise<Json>;
+const load = async (file: string): Promise<Handler> => ((await import(`../../functions/${file}.js`)) as { handler: Handler }).handler;
+const steps: Record<TaskStateName, Handler> = {
+  Inspect: await load('inspect'),
+  GetImportParameters: await load('get-import-parameters'),
+  WrapAndImport: await load('wrap-and-import'),
+  Verify: await load('verify'),
+  Report: await load('report'),
+};
+const trigger = await load('trigger');
+const sweep = await load('sweep');
+
+function lambdaContext(functionName: string, remainingMs = 60_000): Context {
+  return {
+    functionName: `kms-reimport-e2e-${functionName}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:kms-reimport-e2e-${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/kms-reimport-e2e/${functionName}`,
+    logStreamName: 'e2e',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Per-test hook around the task handlers (e.g. move the endpoint clock between two steps). */
+let afterStep: ((state: TaskStateName, output: Json, call: number) => void) | undefined;
+const stepCalls: Partial<Record<TaskStateName, number>> = {};
+
+function taskHandlers(): Record<TaskStateName, TaskHandler> & { NotifyReportFailure: TaskHandler } {
+  const bound = Object.fromEntries(
+    (Object.keys(steps) as TaskStateName[]).map((state) => [
+      state,
+      async (input: Json) => {
+        const call = (stepCalls[state] = (stepCalls[state] ?? 0) + 1);
+        const output = await steps[state](input, lambdaContext(state));
+        afterStep?.(state, output, call);
+        return output;
+      },
+    ]),
+  ) as Record<TaskStateName, TaskHandler>;
+  return {
+    ...bound,
+    // The state machine's own SNS integration (only used when Report fails).
+    NotifyReportFailure: (payload: Json) => {
+      snsMessages.push({ topicArn: payload.TopicArn, subject: payload.Subject, message: JSON.stringify(payload.Message) });
+      return { MessageId: randomUUID() };
+    },
+  };
+}
+
+// ------------------------------------------------------------------ keys, events, runs
+const clients = createClients({ endpointUrl: endpoint.url, region: REGION, credentials: { accessKeyId: ACCOUNT, secretAccessKey: 'e2e' } });
+const aws: LocalAws = {
+  ...clients,
+  endpoint,
+  config: loadConfig(process.env),
+  now: () => new Date(endpoint.clock.now()),
+  calls: (operation) => endpoint.controls.getCounters()[`kms:${operation}`]?.calls ?? 0,
+  close: async () => undefined,
+};
+const materials: Buffer[] = [];
+
+async function newKey(options: Parameters<typeof onboardKey>[2] = {}, keySpec = 'SYMMETRIC_DEFAULT'): Promise<OnboardedKey> {
+  const key = await onboardKey(aws, keySpec, options);
+  materials.push(key.material);
+  return key;
+}
+
+/** A managed key whose material expired: PendingImport. */
+async function expiredKey(options: Parameters<typeof onboardKey>[2] = {}): Promise<OnboardedKey> {
+  const key = await newKey({ lifetimeSeconds: 60, ...options });
+  endpoint.clock.advance(61);
+  assert.equal(await keyState(key.keyId), 'PendingImport');
+  return key;
+}
+
+async function keyState(keyId: string): Promise<string | undefined> {
+  return (await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState;
+}
+
+/** A sample from events/, with the samples' fixed key ID replaced by a real one. */
+function sample(path: string, keyId = SAMPLE_KEY_ID): Json {
+  return JSON.parse(readFileSync(join(repoRoot, 'events', path), 'utf8').replaceAll(SAMPLE_KEY_ID, keyId));
+}
+
+/** Delivers events to the trigger at once; waits for every execution they started. */
+async function deliver(...events: Json[]): Promise<{ results: Json[]; runs: Execution[] }> {
+  const before = new Set(executions.keys());
+  const results = await Promise.all(events.map((event) => trigger(event, lambdaContext('trigger'))));
+  const runs = [...executions.values()].filter((e) => !before.has(e.name));
+  await Promise.all(runs.map((e) => e.run));
+  return { results, runs };
+}
+
+async function only(runs: Execution[]): Promise<WorkflowRun> {
+  assert.equal(runs.length, 1, `expected one execution, got ${runs.map((r) => r.name).join(', ') || 'none'}`);
+  return runs[0]!.run;
+}
+
+function published(keyId: string): Json[] {
+  return snsMessages.map((m) => JSON.parse(m.message)).filter((o) => o.keyId === keyId);
+}
+
+function resetCounters(): void {
+  endpoint.controls.resetCounters();
+  endpoint.controls.clearInjectedErrors();
+  afterStep = undefined;
+  for (const k of Object.keys(stepCalls)) delete stepCalls[k as TaskStateName];
+}
+
+const imports = () => aws.calls('ImportKeyMaterial');
+
+after(async () => {
+  await Promise.all([...executions.values()].map((e) => e.run.catch(() => undefined)));
+  process.stdout.write = originalWrite.out;
+  process.stderr.write = originalWrite.err;
+  clients.kms.destroy();
+  clients.secrets.destroy();
+  await new Promise((resolve) => sfnServer.close(resolve));
+  await new Promise((resolve) => snsServer.close(resolve));
+  await endpoint.close();
+});
+
+// ------------------------------------------------------------------ the sweep (first: it lists every managed key)
+describe('the scheduled sweep', () => {
+  test('dry run, then a sweep: outages recovered, expiring keys renewed, healthy and unmanaged keys left alone', async () => {
+    const expiring = await newKey({ lifetimeSeconds: 3 * 86_400 });
+    const healthy = await newKey({ lifetimeSeconds: null });
+    const down = await newKey({ lifetimeSeconds: 60 });
+    const unmanaged = await newKey({ lifetimeSeconds: 60, managed: false });
+    endpoint.clock.advance(61);
+    resetCounters();
+
+    const dry = await sweep(sample('schedule/sweep-dry-run.json'), lambdaContext('sweep', 300_000));
+    assert.equal(dry.status, 'ok');
+    assert.equal(dry.dryRun, true);
+    assert.equal(startExecutionCalls, 0, 'a dry run starts nothing');
+    assert.deepEqual(dry.executions.map((e: Json) => e.status), ['dry-run', 'dry-run']);
+
+    const before = new Set(executions.keys());
+    const swept = await sweep(sample('schedule/sweep.json'), lambdaContext('sweep', 300_000));
+    assert.equal(swept.status, 'ok');
+    assert.deepEqual(
+      swept.executions.map((e: Json) => [e.keyRef, e.action, e.status]),
+      [
+        [down.keyId, 'recover', 'started'],
+        [expiring.keyId, 'renew', 'started'],
+      ],
+      'outages first, then the soonest expiry; nothing for healthy or unmanaged keys',
+    );
+    const runs = [...executions.values()].filter((e) => !before.has(e.name));
+    const outcomes = await Promise.all(runs.map(async (e) => (await e.run).output?.outcome));
+    assert.deepEqual(outcomes.map((o) => [o.keyId, o.status]).sort(), [
+      [down.keyId, 'recovered'],
+      [expiring.keyId, 'renewed'],
+    ].sort());
+    assert.equal(await keyState(down.keyId), 'Enabled');
+    assert.equal(await keyState(unmanaged.keyId), 'PendingImport', 'an unmanaged key is never changed');
+    assert.equal(await keyState(healthy.keyId), 'Enabled');
+    assert.equal(imports(), 2);
+
+    // The EventBridge Scheduler shape of the same request: everything is fine now, nothing starts.
+    const again = await sweep(sample('schedule/scheduled-event.json'), lambdaContext('sweep', 300_000));
+    assert.equal(again.status, 'ok');
+    assert.deepEqual(again.executions, []);
+  });
+});
+
+// ------------------------------------------------------------------ every trigger sample
+describe('trigger samples → one workflow each → outcome', () => {
+  test('KMS Imported Key Material Expiration → recovered and verified', async () => {
+    const key = await expiredKey();
+    resetCounters();
+    const run = await only((await deliver(sample('kms/material-expiration.json', key.keyId))).runs);
+    assert.equal(run.status, 'SUCCEEDED');
+    assert.equal(run.output.outcome.status, 'recovered', run.output.outcome.reason);
+    assert.equal(run.output.outcome.verified, true);
+    assert.equal(imports(), 1);
+    assert.equal(await keyState(key.keyId), 'Enabled');
+    assert.deepEqual(published(key.keyId).map((o) => o.status), ['recovered']);
+    assert.equal(snsMessages.at(-1)?.topicArn, TOPIC_ARN);
+  });
+
+  test('CloudTrail DeleteImportedKeyMaterial → recovered', async () => {
+    const key = await newKey();
+    await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
+    assert.equal(await keyState(key.keyId), 'PendingImport');
+    resetCounters();
+    const run = await only((await deliver(sample('cloudtrail/delete-imported-key-material.json', key.keyId))).runs);
+    assert.equal(run.output.outcome.status, 'recovered', run.output.outcome.reason);
+    assert.equal(await keyState(key.keyId), 'Enabled');
+  });
+
+  test('CloudTrail DeleteExpiredKeyMaterial (AWS Service Event) → recovered', async () => {
+    const key = await expiredKey();
+    resetCounters();
+    const run = await only((await deliver(sample('cloudtrail/delete-expired-key-material.json', key.keyId))).runs);
+    assert.equal(run.output.outcome.status, 'recovered', run.output.outcome.reason);
+    assert.equal(imports(), 1);
+  });
+
+  test('manual recover → recovered; recover by alias → recovered', async () => {
+    const key = await expiredKey();
+    resetCounters();
+    const run = await only((await deliver(sample('manual/recover.json', key.keyId))).runs);
+    assert.equal(run.output.outcome.status, 'recovered', run.output.outcome.reason);
+
+    const aliased = await expiredKey();
+    const alias = sample('manual/recover-by-alias.json').keyId as string;
+    await aws.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: aliased.keyId }));
+    resetCounters();
+    const byAlias = await only((await deliver(sample('manual/recover-by-alias.json'))).runs);
+    assert.equal(byAlias.output.outcome.status, 'recovered', byAlias.output.outcome.reason);
+    assert.equal(byAlias.output.outcome.keyId, aliased.keyId);
+    assert.equal(await keyState(aliased.keyId), 'Enabled');
+  });
+
+  test('manual renew (by ID and by ARN) → renewed, the key Enabled throughout, ValidTo pushed out', async () => {
+    for (const file of ['manual/renew.json', 'manual/renew-by-arn.json']) {
+      const key = await newKey({ lifetimeSeconds: 3 * 86_400 });
+      const before = (await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.ValidTo!;
+      resetCounters();
+      const run = await only((await deliver(sample(file, key.keyId))).runs);
+      assert.equal(run.output.outcome.status, 'renewed', `${file}: ${run.output.outcome.reason}`);
+      const after = (await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!;
+      assert.equal(after.KeyState, 'Enabled', file);
+      assert.ok(after.ValidTo!.getTime() > before.getTime() + 30 * 86_400_000, `${file}: ValidTo was not pushed out`);
+    }
+  });
+
+  test('manual plan → planned with what would happen; nothing changes', async () => {
+    const key = await expiredKey();
+    resetCounters();
+    const run = await only((await deliver(sample('manual/plan.json', key.keyId))).runs);
+    assert.equal(run.status, 'SUCCEEDED');
+    assert.equal(run.output.outcome.status, 'planned');
+    assert.match(run.output.outcome.reason, /^plan: would recover/);
+    assert.equal(imports(), 0);
+    assert.equal(aws.calls('GetParametersForImport'), 0);
+    assert.equal(await keyState(key.keyId), 'PendingImport');
+  });
+
+  test('skipped with the right reason: recover on a healthy key, and any action on an unmanaged key', async () => {
+    const healthy = await newKey({ lifetimeSeconds: null });
+    const unmanaged = await expiredKey({ managed: false });
+    resetCounters();
+    const nothing = await only((await deliver(sample('manual/recover.json', healthy.keyId))).runs);
+    assert.equal(nothing.status, 'SUCCEEDED');
+    assert.equal(nothing.output.outcome.status, 'skipped');
+    assert.match(nothing.output.outcome.reason, /Nothing to recover/);
+    const notManaged = await only((await deliver(sample('manual/recover.json', unmanaged.keyId))).runs);
+    assert.equal(notManaged.output.outcome.status, 'skipped');
+    assert.match(notManaged.output.outcome.reason, /not managed by kms-reimport/);
+    assert.equal(imports(), 0);
+    assert.equal(await keyState(unmanaged.keyId), 'PendingImport');
+  });
+
+  test('every sample in events/invalid is rejected by the trigger and starts nothing', async () => {
+    const files = readdirSync(join(repoRoot, 'events', 'invalid')).filter((f) => f.endsWith('.json'));
+    assert.ok(files.length > 5);
+    const callsBefore = startExecutionCalls;
+    for (const file of files) {
+      if (file.startsWith('sweep-') || file.startsWith('scheduled-')) {
+        const result = await sweep(sample(`invalid/${file}`), lambdaContext('sweep', 300_000));
+        assert.equal(result.status, 'rejected', file);
+        continue;
+      }
+      const { results, runs } = await deliver(sample(`invalid/${file}`));
+      assert.equal(results[0].status, 'rejected', file);
+      assert.ok(results[0].reason.length > 10, `${file}: the rejection says why`);
+      assert.deepEqual(runs, [], file);
+    }
+    assert.equal(startExecutionCalls, callsBefore);
+  });
+});
+
+// ------------------------------------------------------------------ what goes wrong
+describe('failures and hazards, end to end', () => {
+  test('an import token that expires between GetImportParameters and WrapAndImport: new parameters, then recovered', async () => {
+    const key = await expiredKey();
+    resetCounters();
+    afterStep = (state, _output, call) => {
+      if (state === 'GetImportParameters' && call === 1) endpoint.clock.advance(25 * 3600);
+    };
+    const run = await only((await deliver(sample('manual/recover.json', key.keyId))).runs);
+    assert.equal(run.output.outcome.status, 'recovered', run.output.outcome.reason);
+    assert.equal(reportInput(run).tokenRefreshes, 1);
+    assert.equal(reportInput(run).error, undefined);
+    assert.equal(aws.calls('GetParametersForImport'), 2);
+    assert.equal(imports(), 2, 'one refused with the expired token, one accepted');
+    assert.ok(run.path.includes('TokenExpired'));
+  });
+
+  test('throttling beyond the function retries: the state machine retries the step, then recovered', async () => {
+    const key = await expiredKey();
+    resetCounters();
+    // KMS_REIMPORT_MAX_ATTEMPTS=3: two invocations exhaust their attempts (KmsUnavailable), the third succeeds.
+    endpoint.controls.injectError('GetParametersForImport', { type: 'ThrottlingException', message: 'Rate exceeded', count: 7 });
+    const run = await only((await deliver(sample('manual/recover.json', key.keyId))).runs);
+    assert.equal(run.output.outcome.status, 'recovered', run.output.outcome.reason);
+    assert.equal(stepCalls.GetImportParameters, 3);
+    assert.equal(run.events.filter((e) => e.type === 'StateRetried' && e.state.name === 'GetImportParameters').length, 2);
+    assert.equal(aws.calls('GetParametersForImport'), 8);
+  });
+
+  test('wrong material in escrow: failed IncorrectKeyMaterial after one import attempt, an alert, never retried', async () => {
+    const key = await expiredKey();
+    const wrong = randomBytes(32);
+    materials.push(wrong);
+    await aws.secrets.send(new PutSecretValueCommand({ SecretId: `${aws.config.escrowPrefix}${key.keyId}`, SecretBinary: wrong }));
+    resetCounters();
+    const run = await only((await deliver(sample('manual/recover.json', key.keyId))).runs);
+    assert.equal(run.status, 'FAILED');
+    assert.equal(run.error?.name, 'RecoveryFailed');
+    assert.equal(run.output, undefined);
+    assert.equal(reportInput(run).error.Error, 'IncorrectKeyMaterial');
+    const outcome = published(key.keyId).at(-1);
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.errorName, 'IncorrectKeyMaterial');
+    assert.match(outcome.reason, new RegExp(key.keyId));
+    assert.equal(imports(), 1);
+    assert.equal(timesEntered(run, 'WrapAndImport'), 1);
+    assert.equal(await keyState(key.keyId), 'PendingImport');
+  });
+
+  test('a missing escrow secret: failed EscrowMissing, nothing imported', async () => {
+    const key = await expiredKey();
+    await aws.secrets.send(new DeleteSecretCommand({ SecretId: `${aws.config.escrowPrefix}${key.keyId}`, ForceDeleteWithoutRecovery: true }));
+    resetCounters();
+    const run = await only((await deliver(sample('manual/recover.json', key.keyId))).runs);
+    assert.equal(run.status, 'FAILED');
+    const outcome = published(key.keyId).at(-1);
+    assert.equal(outcome.status, 'failed');
+    assert.equal(outcome.errorName, 'EscrowMissing');
+    assert.match(outcome.reason, new RegExp(key.keyId));
+    assert.equal(imports(), 0);
+  });
+});
+
+// ------------------------------------------------------------------ duplicates
+describe('duplicate triggers for one key', () => {
+  for (const copies of [2, 50]) {
+    test(`${copies} triggers delivered at once → one execution, exactly one ImportKeyMaterial`, async () => {
+      const key = await expiredKey();
+      resetCounters();
+      const callsBefore = startExecutionCalls;
+      // The same KMS event many times (EventBridge delivers at least once), mixed with the
+      // CloudTrail events for the same key: other inputs, same execution name.
+      const events = Array.from({ length: copies }, (_, i) =>
+        i % 5 === 4 ? sample('cloudtrail/delete-expired-key-material.json', key.keyId) : sample('kms/material-expiration.json', key.keyId),
+      );
+      const { results, runs } = await deliver(...events);
+      const run = await only(runs);
+      assert.equal(run.output.outcome.status, 'recovered', run.output.outcome.reason);
+      assert.equal(imports(), 1);
+      assert.equal(startExecutionCalls - callsBefore, copies, 'every trigger asked');
+      // Whichever event arrived first started the run; the others with the same input got that
+      // execution back ("started"), those with another input ExecutionAlreadyExists ("already-running").
+      const winner = JSON.parse(runs[0]!.input).trigger.detailType;
+      const sameInput = events.filter((e) => e['detail-type'] === winner).length;
+      const statuses = results.flatMap((r) => r.executions.map((e: Json) => e.status));
+      assert.equal(statuses.length, copies);
+      assert.equal(statuses.filter((s: string) => s === 'started').length, sameInput);
+      assert.equal(statuses.filter((s: string) => s === 'already-running').length, copies - sameInput);
+      assert.deepEqual(published(key.keyId).map((o) => o.status), ['recovered']);
+    });
+  }
+});
+
+// ------------------------------------------------------------------ leaks (last: looks at everything above)
+describe('no plaintext material anywhere', () => {
+  test('logs, state inputs and outputs, outcomes and execution inputs hold no material (raw, hex, base64)', async () => {
+    await Promise.all([...executions.values()].map((e) => e.run));
+    assert.ok(materials.length >= 15, 'the runs above used material');
+    const logs = written.join('');
+    assert.match(logs, /"WrapAndImport done"/, 'the functions\' logs were captured');
+    assert.match(logs, /"_aws":\{/, 'the metrics (EMF) were captured');
+    assertNoMaterial(logs, materials, 'the functions\' logs');
+    for (const execution of executions.values()) {
+      const run = await execution.run;
+      assertNoMaterial(JSON.stringify(run.events), materials, `the state inputs/outputs of ${execution.name}`);
+      assertNoMaterial(execution.input, materials, `the input of ${execution.name}`);
+    }
+    assertNoMaterial(JSON.stringify(snsMessages), materials, 'the outcome messages');
+    // Not vacuous: the same search finds material that is there.
+    const planted = `${logs}${materialForms(materials[0]!)[3]}`;
+    assert.throws(() => assertNoMaterial(planted, materials, 'planted'), /key material found/);
+  });
+});
