@@ -121,6 +121,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
     close() {
       closed ??= (async () => {
         await running.close();
+        await kms.close();
         await save();
       })();
       return closed;
