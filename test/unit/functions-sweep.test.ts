@@ -6,6 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeKeyCommand, KMSClient, ListKeyRotationsCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { captureLogs, lambdaContext } from '../support/lambda.js';
 import type { Context } from 'aws-lambda';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
 
@@ -26,57 +27,8 @@ const DAY = 86_400_000;
 const id = (n: number) => `${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
 const arn = (keyId: string) => `arn:aws:kms:us-east-1:111122223333:key/${keyId}`;
 
-function contextWith(remainingMs: number): Context {
-  return {
-    functionName: 'kms-reimport-sweep',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:111122223333:function:kms-reimport-sweep',
-    memoryLimitInMB: '256',
-    awsRequestId: 'req-1',
-    logGroupName: 'g',
-    logStreamName: 's',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => remainingMs,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  } as unknown as Context;
-}
+const contextWith = (remainingMs: number): Context => lambdaContext('kms-reimport-sweep', remainingMs);
 
-/**
- * Runs fn and collects what the Powertools logger and metrics print meanwhile. They print through
- * the global console in POWERTOOLS_DEV mode (set above), so the test runner's own output on
- * stdout is never swallowed.
- */
-async function quietly<T>(fn: () => Promise<T>): Promise<{ result: T; error?: Error; logs: Array<Record<string, unknown>>; raw: string }> {
-  const raw: string[] = [];
-  const logs: Array<Record<string, unknown>> = [];
-  const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
-  const saved = methods.map((m) => console[m]);
-  for (const m of methods) {
-    console[m] = (...args: unknown[]) => {
-      const text = args.map(String).join(' ');
-      raw.push(text);
-      try {
-        const parsed: unknown = JSON.parse(text);
-        if (typeof parsed === 'object' && parsed !== null) logs.push(parsed as Record<string, unknown>);
-      } catch {
-        // not a JSON log line
-      }
-    };
-  }
-  let result: T | undefined;
-  let error: Error | undefined;
-  try {
-    result = await fn();
-  } catch (e) {
-    error = e as Error;
-  } finally {
-    methods.forEach((m, i) => (console[m] = saved[i] as (typeof console)[typeof m]));
-  }
-  // An unexpected error shows up in `error`; `result` is then undefined and the test's checks fail.
-  return { result: result as T, ...(error ? { error } : {}), logs, raw: raw.join('\n') };
-}
 
 /** Three managed keys: 1 expiring in 5 days, 2 PendingImport, 3 healthy; 4 listed but not tagged managed in KMS. */
 function serveAccount(validBase = Date.now()): void {
@@ -124,7 +76,7 @@ beforeEach(() => {
 describe('sweep handler', () => {
   test('schedule sample: one execution per key needing work, outages first; unmanaged keys only reported', async () => {
     serveAccount();
-    const { result, logs } = await quietly(() => handler(sample('schedule/sweep.json'), contextWith(600_000)));
+    const { result, logs } = await captureLogs(() => handler(sample('schedule/sweep.json'), contextWith(600_000)));
     assert.equal(result.status, 'ok');
     const names = sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
     assert.equal(names.length, 2);
@@ -148,14 +100,14 @@ describe('sweep handler', () => {
 
   test('the classic Scheduled Event starts the sweep too', async () => {
     serveAccount();
-    const { result } = await quietly(() => handler(sample('schedule/scheduled-event.json'), contextWith(600_000)));
+    const { result } = await captureLogs(() => handler(sample('schedule/scheduled-event.json'), contextWith(600_000)));
     assert.equal(result.status, 'ok');
     assert.equal(sfnMock.commandCalls(StartExecutionCommand).length, 2);
   });
 
   test('dry run reports and starts nothing', async () => {
     serveAccount();
-    const { result } = await quietly(() => handler(sample('schedule/sweep-dry-run.json'), contextWith(600_000)));
+    const { result } = await captureLogs(() => handler(sample('schedule/sweep-dry-run.json'), contextWith(600_000)));
     assert.equal(result.status === 'ok' && result.dryRun, true);
     assert.deepEqual(result.status === 'ok' && result.executions.map((e) => e.status), ['dry-run', 'dry-run']);
     assert.equal(sfnMock.commandCalls(StartExecutionCommand).length, 0);
@@ -163,7 +115,7 @@ describe('sweep handler', () => {
 
   test('invalid sweep requests are rejected and sweep nothing', async () => {
     for (const file of ['invalid/sweep-bad-dry-run.json', 'invalid/scheduled-event-wrong-source.json', 'kms/material-expiration.json']) {
-      const { result } = await quietly(() => handler(sample(file), contextWith(600_000)));
+      const { result } = await captureLogs(() => handler(sample(file), contextWith(600_000)));
       assert.equal(result.status, 'rejected', file);
     }
     assert.equal(taggingMock.calls().length, 0);
@@ -172,7 +124,7 @@ describe('sweep handler', () => {
 
   test('out of Lambda time: remaining keys are deferred, not started', async () => {
     serveAccount();
-    const { result } = await quietly(() => handler(sample('schedule/sweep.json'), contextWith(1_000)));
+    const { result } = await captureLogs(() => handler(sample('schedule/sweep.json'), contextWith(1_000)));
     assert.deepEqual(result.status === 'ok' && result.executions.map((e) => e.status), ['deferred', 'deferred']);
     assert.equal(sfnMock.commandCalls(StartExecutionCommand).length, 0);
   });
@@ -193,7 +145,7 @@ describe('sweep handler', () => {
       now: () => NOW,
       sleep: async (ms) => void slept.push(ms),
     });
-    const { result } = await quietly(() => sweep(sample('schedule/sweep.json'), contextWith(600_000)));
+    const { result } = await captureLogs(() => sweep(sample('schedule/sweep.json'), contextWith(600_000)));
     assert.deepEqual(result.status === 'ok' && result.executions.map((e) => [e.executionName, e.status]), [
       [`${id(2)}-recover-20250601T1200Z`, 'started'],
       [`${id(1)}-renew-20250601T1200Z`, 'started'],

@@ -15,6 +15,7 @@ import {
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { captureLogs, lambdaContext } from '../support/lambda.js';
 import type { Context } from 'aws-lambda';
 
 process.env.AWS_REGION = 'us-east-1';
@@ -42,53 +43,8 @@ const EXECUTION = `${KEY}-recover-20250601T1200Z`;
 const workItem = { keyRef: KEY, action: 'recover', trigger: { source: 'aws.kms', detailType: 'KMS Imported Key Material Expiration' }, executionName: EXECUTION };
 const material = randomBytes(32);
 
-const context = (name: string) =>
-  ({
-    functionName: name,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:111122223333:function:${name}`,
-    memoryLimitInMB: '256',
-    awsRequestId: `req-${name}`,
-    logGroupName: 'g',
-    logStreamName: 's',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 60_000,
-  }) as unknown as Context;
+const context = (name: string): Context => lambdaContext(name);
 
-/**
- * Runs fn and collects what the Powertools logger and metrics print meanwhile. They print through
- * the global console in POWERTOOLS_DEV mode (set above), so the test runner's own output on
- * stdout is never swallowed.
- */
-async function captureLogs<T>(fn: () => Promise<T>): Promise<{ result: T; error?: Error; logs: Array<Record<string, unknown>>; raw: string }> {
-  const raw: string[] = [];
-  const logs: Array<Record<string, unknown>> = [];
-  const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
-  const saved = methods.map((m) => console[m]);
-  for (const m of methods) {
-    console[m] = (...args: unknown[]) => {
-      const text = args.map(String).join(' ');
-      raw.push(text);
-      try {
-        const parsed: unknown = JSON.parse(text);
-        if (typeof parsed === 'object' && parsed !== null) logs.push(parsed as Record<string, unknown>);
-      } catch {
-        // not a JSON log line
-      }
-    };
-  }
-  let result: T | undefined;
-  let error: Error | undefined;
-  try {
-    result = await fn();
-  } catch (e) {
-    error = e as Error;
-  } finally {
-    methods.forEach((m, i) => (console[m] = saved[i] as (typeof console)[typeof m]));
-  }
-  // An unexpected error shows up in `error`; `result` is then undefined and the test's checks fail.
-  return { result: result as T, ...(error ? { error } : {}), logs, raw: raw.join('\n') };
-}
 
 function serveKey(state = 'PendingImport'): void {
   kmsMock.on(DescribeKeyCommand).resolves({

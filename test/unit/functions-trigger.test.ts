@@ -4,6 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { captureLogs, lambdaContext } from '../support/lambda.js';
 import type { Context } from 'aws-lambda';
 
 // Cold-start settings, read when the handler module loads.
@@ -20,55 +21,8 @@ const sample = (name: string): any => structuredClone(JSON.parse(readFileSync(EV
 const KEY = '1234abcd-12ab-34cd-56ef-1234567890ab';
 const SM = process.env.STATE_MACHINE_ARN;
 
-const context = {
-  functionName: 'kms-reimport-trigger',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:111122223333:function:kms-reimport-trigger',
-  memoryLimitInMB: '256',
-  awsRequestId: 'req-1',
-  logGroupName: '/aws/lambda/kms-reimport-trigger',
-  logStreamName: 's',
-  callbackWaitsForEmptyEventLoop: true,
-  getRemainingTimeInMillis: () => 60_000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-} as unknown as Context;
+const context = lambdaContext('kms-reimport-trigger');
 
-/**
- * Runs fn and collects what the Powertools logger and metrics print meanwhile. They print through
- * the global console in POWERTOOLS_DEV mode (set above), so the test runner's own output on
- * stdout is never swallowed.
- */
-async function captureLogs<T>(fn: () => Promise<T>): Promise<{ result: T; error?: Error; logs: Array<Record<string, unknown>>; raw: string }> {
-  const raw: string[] = [];
-  const logs: Array<Record<string, unknown>> = [];
-  const methods = ['log', 'info', 'warn', 'error', 'debug'] as const;
-  const saved = methods.map((m) => console[m]);
-  for (const m of methods) {
-    console[m] = (...args: unknown[]) => {
-      const text = args.map(String).join(' ');
-      raw.push(text);
-      try {
-        const parsed: unknown = JSON.parse(text);
-        if (typeof parsed === 'object' && parsed !== null) logs.push(parsed as Record<string, unknown>);
-      } catch {
-        // not a JSON log line
-      }
-    };
-  }
-  let result: T | undefined;
-  let error: Error | undefined;
-  try {
-    result = await fn();
-  } catch (e) {
-    error = e as Error;
-  } finally {
-    methods.forEach((m, i) => (console[m] = saved[i] as (typeof console)[typeof m]));
-  }
-  // An unexpected error shows up in `error`; `result` is then undefined and the test's checks fail.
-  return { result: result as T, ...(error ? { error } : {}), logs, raw: raw.join('\n') };
-}
 
 /** Step Functions StartExecution semantics: same name + same input → the same execution; else ExecutionAlreadyExists. */
 function fakeStepFunctions(): Map<string, string> {
