@@ -219,7 +219,7 @@ function taskHandlers(): Record<TaskStateName, TaskHandler> & { NotifyReportFail
 
 // ------------------------------------------------------------------ keys, events, runs
 const clients = createClients({ endpointUrl: endpoint.url, region: REGION, credentials: { accessKeyId: ACCOUNT, secretAccessKey: 'e2e' } });
-const aws: LocalAws = {
+const aws: Pick<LocalAws, 'kms' | 'secrets' | 'endpoint' | 'config' | 'now' | 'calls' | 'close'> = {
   ...clients,
   endpoint,
   config: loadConfig(process.env),

@@ -6,10 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { runDrill } from '../../cli/drill.js';
 import { recoverKey } from '../../lib/reimport.js';
-import { assertNoMaterial, onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
+import { assertNoMaterial, escrowedMaterials, onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 let aws: LocalAws;
 const captured: string[] = [];
@@ -27,22 +27,6 @@ after(async () => {
   await aws.close();
 });
 
-async function allEscrowedMaterials(): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  const list = await aws.secrets.send(new ListSecretsCommand({}));
-  for (const secret of list.SecretList ?? []) {
-    const value = await aws.secrets.send(new GetSecretValueCommand({ SecretId: secret.ARN! }));
-    if (value.SecretBinary) out.push(Buffer.from(value.SecretBinary));
-    if (value.SecretString) {
-      try {
-        for (const m of JSON.parse(value.SecretString).materials ?? []) out.push(Buffer.from(m.material, 'base64'));
-      } catch {
-        /* not JSON: nothing to add */
-      }
-    }
-  }
-  return out;
-}
 
 test('the drill, recoveries, failures and their outcomes never show material', async () => {
   const writes: string[] = [];
@@ -80,10 +64,25 @@ test('the drill, recoveries, failures and their outcomes never show material', a
     process.stderr.write = originalErr;
   }
 
-  const materials = await allEscrowedMaterials();
+  const materials = await escrowedMaterials(aws);
   assert.ok(materials.length >= 5, 'the test knows the materials it looks for');
   assertNoMaterial(texts.join('\n'), materials, 'drill output or outcomes');
   assertNoMaterial(captured.join('\n'), materials, 'engine log lines');
   assertNoMaterial(writes.join(''), materials, 'stdout/stderr');
   assert.ok(captured.length > 0, 'the engine logged something to look at');
+});
+
+test('the leak check itself finds material in every form it looks for', async () => {
+  const probe = await startLocalAws();
+  try {
+    const key = await onboardKey(probe, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: null });
+    await probe.assertNoLeaks();
+    for (const form of [key.material.toString('hex'), key.material.toString('hex').toUpperCase(), key.material.toString('base64'), key.material.toString('base64url')]) {
+      probe.logLines.push(`INFO oops ${JSON.stringify({ leaked: form })}`);
+      await assert.rejects(probe.assertNoLeaks(), /key material found in engine log lines/);
+      probe.logLines.pop();
+    }
+  } finally {
+    await probe.close();
+  }
 });

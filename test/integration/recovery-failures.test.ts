@@ -22,7 +22,6 @@ import {
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { recoverKey } from '../../lib/reimport.js';
 import { getImportParameters } from '../../lib/kms/import-parameters.js';
 import { chooseWrapping, wrapKeyMaterial } from '../../lib/wrap/index.js';
 import { ESCROW_FORMAT_V1 } from '../../lib/escrow/index.js';
@@ -33,11 +32,14 @@ before(async () => {
   aws = await startLocalAws();
 });
 after(async () => {
-  await aws.close();
+  try {
+    await aws.assertNoLeaks();
+  } finally {
+    await aws.close();
+  }
 });
 
-const recover = (keyRef: string, action: 'auto' | 'recover' | 'renew' = 'auto', config = aws.config) =>
-  recoverKey(aws, keyRef, { action, config, now: aws.now });
+const recover = (keyRef: string, action: 'auto' | 'recover' | 'renew' = 'auto') => aws.recover(keyRef, action);
 
 async function escrowVersions(keyId: string): Promise<string[]> {
   const out = await aws.secrets.send(new ListSecretVersionIdsCommand({ SecretId: `${aws.config.escrowPrefix}${keyId}` }));

@@ -10,7 +10,6 @@ import {
   DescribeKeyCommand,
   EncryptCommand,
 } from '@aws-sdk/client-kms';
-import { recoverKey } from '../../lib/reimport.js';
 import { GENERATABLE_KEY_SPECS } from '../../lib/material/generate.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
@@ -19,7 +18,11 @@ before(async () => {
   aws = await startLocalAws();
 });
 after(async () => {
-  await aws.close();
+  try {
+    await aws.assertNoLeaks();
+  } finally {
+    await aws.close();
+  }
 });
 
 async function keyState(keyId: string): Promise<string | undefined> {
@@ -33,7 +36,7 @@ describe('recovery after expiry, for every importable key spec', () => {
       aws.endpoint.clock.advance(601);
       assert.equal(await keyState(key.keyId), 'PendingImport');
 
-      const outcome = await recoverKey(aws, key.keyId, { action: 'auto', config: aws.config, now: aws.now });
+      const outcome = await aws.recover(key.keyId);
 
       assert.equal(outcome.status, 'recovered', outcome.reason);
       assert.equal(outcome.verified, true);
@@ -59,7 +62,7 @@ describe('recovery with every wrapping algorithm and wrapping key size', () => {
         aws.endpoint.clock.advance(61);
 
         const config = { ...aws.config, wrappingAlgorithm, wrappingKeySpec };
-        const outcome = await recoverKey(aws, key.keyId, { action: 'recover', config, now: aws.now });
+        const outcome = await aws.recover(key.keyId, 'recover', config);
 
         assert.equal(outcome.status, 'recovered', outcome.reason);
         const plain = await aws.kms.send(new DecryptCommand({ CiphertextBlob: ciphertext }));
@@ -72,7 +75,7 @@ describe('recovery with every wrapping algorithm and wrapping key size', () => {
     const key = await onboardKey(aws, 'RSA_2048', { lifetimeSeconds: 60 });
     aws.endpoint.clock.advance(61);
     const config = { ...aws.config, wrappingAlgorithm: undefined, wrappingKeySpec: 'RSA_3072' };
-    const outcome = await recoverKey(aws, key.keyId, { action: 'recover', config, now: aws.now });
+    const outcome = await aws.recover(key.keyId, 'recover', config);
     assert.equal(outcome.status, 'recovered', outcome.reason);
   });
 });
@@ -85,7 +88,7 @@ describe('recovery after someone deletes the material', () => {
     assert.equal(await keyState(key.keyId), 'PendingImport');
     await assert.rejects(aws.kms.send(new DecryptCommand({ CiphertextBlob: ciphertext })), { name: 'KMSInvalidStateException' });
 
-    const outcome = await recoverKey(aws, key.arn, { action: 'auto', config: aws.config, now: aws.now });
+    const outcome = await aws.recover(key.arn);
 
     assert.equal(outcome.status, 'recovered', outcome.reason);
     assert.equal(outcome.imported[0]!.expirationModel, 'KEY_MATERIAL_DOES_NOT_EXPIRE', 'follows the key: material that never expired is reimported the same way');
@@ -101,7 +104,7 @@ describe('renewal before expiry', () => {
     const before = (await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!;
     const ciphertext = (await aws.kms.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: Buffer.from('kept') }))).CiphertextBlob!;
 
-    const outcome = await recoverKey(aws, key.keyId, { action: 'auto', config: aws.config, now: aws.now });
+    const outcome = await aws.recover(key.keyId);
 
     assert.equal(outcome.status, 'renewed', outcome.reason);
     const afterMeta = (await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!;

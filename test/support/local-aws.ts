@@ -4,7 +4,10 @@
  */
 import { CreateKeyCommand, type KeySpec, type KeyUsageType, type Tag } from '@aws-sdk/client-kms';
 import { startLocalEndpoint, type LocalEndpoint, type LocalEndpointOptions } from '../../local/index.js';
+import { GetSecretValueCommand, ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { createClients, type AwsClients } from '../../lib/aws/clients.js';
+import { recoverKey, type RecoverLogger } from '../../lib/recover.js';
+import type { Outcome, RequestedAction } from '../../lib/types.js';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import { generateKeyMaterial } from '../../lib/material/generate.js';
 import { escrowAndImport } from '../../lib/material/onboard.js';
@@ -18,6 +21,14 @@ export interface LocalAws extends AwsClients {
   now: () => Date;
   /** Calls the endpoint answered per operation since the last reset, e.g. calls('ImportKeyMaterial'). */
   calls: (operation: string) => number;
+  /** Records every engine log line, for the leak check. */
+  logger: RecoverLogger;
+  logLines: string[];
+  outcomes: Outcome[];
+  /** recoverKey with this harness's clients, logger and endpoint clock; the outcome is recorded. */
+  recover: (keyRef: string, action?: RequestedAction, config?: ReimportConfig) => Promise<Outcome>;
+  /** Every material in escrow (all versions' current values) is absent from logs and outcomes. */
+  assertNoLeaks: () => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -28,11 +39,31 @@ export async function startLocalAws(options: LocalEndpointOptions = {}, config: 
     region: REGION,
     credentials: { accessKeyId: 'AKIDINTEGRATION', secretAccessKey: 'integration' },
   });
+  const logLines: string[] = [];
+  const outcomes: Outcome[] = [];
+  const line = (level: string) => (message: string, extra?: object) => void logLines.push(`${level} ${message} ${JSON.stringify(extra ?? {})}`);
+  const logger: RecoverLogger = { info: line('INFO'), warn: line('WARN'), error: line('ERROR') };
+  const fullConfig: ReimportConfig = { ...DEFAULT_CONFIG, baseDelayMs: 1, ...config };
+  const now = () => new Date(endpoint.clock.now());
   return {
     ...clients,
     endpoint,
-    config: { ...DEFAULT_CONFIG, baseDelayMs: 1, ...config },
-    now: () => new Date(endpoint.clock.now()),
+    config: fullConfig,
+    now,
+    logger,
+    logLines,
+    outcomes,
+    recover: async (keyRef, action = 'auto', runConfig = fullConfig) => {
+      const outcome = await recoverKey({ ...clients, logger }, keyRef, { action, config: runConfig, now });
+      outcomes.push(outcome);
+      return outcome;
+    },
+    assertNoLeaks: async () => {
+      const materials = await escrowedMaterials(clients);
+      if (materials.length === 0) throw new Error('no escrowed material to look for: the leak check would prove nothing');
+      assertNoMaterial(logLines.join('\n'), materials, 'engine log lines');
+      assertNoMaterial(JSON.stringify(outcomes), materials, 'outcomes');
+    },
     calls: (operation) => {
       const counters = endpoint.controls.getCounters();
       return counters[`kms:${operation}`]?.calls ?? counters[`secretsmanager:${operation}`]?.calls ?? 0;
@@ -70,7 +101,10 @@ export interface OnboardOptions {
 }
 
 /** Creates an EXTERNAL key (managed by default), escrows fresh material and imports it. */
-export async function onboardKey(aws: LocalAws, keySpec: string, options: OnboardOptions = {}): Promise<OnboardedKey> {
+/** What onboarding needs of a harness. */
+export type OnboardTarget = Pick<LocalAws, 'kms' | 'secrets' | 'config' | 'endpoint'>;
+
+export async function onboardKey(aws: OnboardTarget, keySpec: string, options: OnboardOptions = {}): Promise<OnboardedKey> {
   const tags: Tag[] = [...(options.tags ?? [])];
   if (options.managed !== false) tags.push({ TagKey: aws.config.managedTagKey, TagValue: aws.config.managedTagValue });
   const created = await aws.kms.send(
@@ -116,4 +150,23 @@ export function assertNoMaterial(text: string, materials: Buffer[], where: strin
       if (text.includes(form)) throw new Error(`key material found in ${where}`);
     }
   }
+}
+
+/** Every material held in the endpoint's escrow secrets (raw or kms-reimport/v1 JSON). */
+export async function escrowedMaterials(clients: AwsClients): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  let token: string | undefined;
+  do {
+    const page = await clients.secrets.send(new ListSecretsCommand({ ...(token ? { NextToken: token } : {}) }));
+    for (const secret of page.SecretList ?? []) {
+      const value = await clients.secrets.send(new GetSecretValueCommand({ SecretId: secret.ARN! }));
+      if (value.SecretBinary) out.push(Buffer.from(value.SecretBinary));
+      if (value.SecretString?.startsWith('{')) {
+        const parsed = JSON.parse(value.SecretString) as { materials?: Array<{ material?: string }> };
+        for (const m of parsed.materials ?? []) if (m.material) out.push(Buffer.from(m.material, 'base64'));
+      }
+    }
+    token = page.NextToken;
+  } while (token);
+  return out;
 }
