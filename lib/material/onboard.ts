@@ -3,7 +3,7 @@
  * then the first import. This is the order PRODUCT.md demands (escrow before import): if the
  * import fails the material is already safe; if escrow fails nothing is imported.
  */
-import { ImportKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, ImportKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
 import { awsErrorName, EscrowInvalid, ReimportError } from '../errors.js';
@@ -28,6 +28,11 @@ export interface OnboardInput {
   /** KEY_MATERIAL_EXPIRES needs validTo; KEY_MATERIAL_DOES_NOT_EXPIRE must not have it. */
   expirationModel: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
   validTo?: Date;
+  /**
+   * The KMS key that encrypts the escrow secret (default: Secrets Manager's aws/secretsmanager).
+   * Never the key being onboarded: its escrow would be unreadable exactly when it is needed.
+   */
+  escrowKmsKeyId?: string;
   /** Overrides the wrapping chosen from the key spec and config. */
   wrapping?: { wrappingAlgorithm: string; wrappingKeySpec: string };
 }
@@ -52,6 +57,16 @@ export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsMa
     );
   }
 
+  if (input.escrowKmsKeyId !== undefined) {
+    const escrowKey = await deps.kms.send(new DescribeKeyCommand({ KeyId: input.escrowKmsKeyId }));
+    if (escrowKey.KeyMetadata?.KeyId === keyId) {
+      throw new EscrowInvalid(
+        `Key ${keyId}: its escrow would be encrypted under ${input.escrowKmsKeyId}, which is key ${keyId} itself, so it could not be read while the key is PendingImport. Choose another KMS key for the escrow secret. Nothing was escrowed or imported.`,
+        { keyId },
+      );
+    }
+  }
+
   let secret;
   try {
     secret = await deps.secrets.send(
@@ -59,6 +74,7 @@ export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsMa
         Name: secretName,
         SecretBinary: material,
         Description: `Escrowed imported key material of KMS key ${keyId} (kms-reimport)`,
+        ...(input.escrowKmsKeyId !== undefined ? { KmsKeyId: input.escrowKmsKeyId } : {}),
         Tags: [{ Key: 'kms-reimport:key-id', Value: keyId }],
       }),
     );
