@@ -4,11 +4,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { CreateAliasCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
 import type { Outcome } from '../../lib/types.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
@@ -90,4 +93,44 @@ test('a bad argument gets usage help, not a stack trace', async () => {
   assert.notEqual(result.code, 0);
   assert.match(result.stderr, /port/);
   assert.doesNotMatch(result.stderr, /\n\s+at /);
+});
+
+test('kms-reimport local serves KMS on 127.0.0.1, keeps state with --persist, and stops on SIGTERM', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kms-reimport-local-'));
+  const stateFile = join(dir, 'state.json');
+
+  const startLocal = async () => {
+    const child = spawn(process.execPath, [BIN, 'local', '--port', '0', '--persist', stateFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /export AWS_ENDPOINT_URL=(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`local exited early (${code}): ${out}`)));
+    });
+    const client = new KMSClient({ endpoint: url, region: 'eu-west-1', credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'x' } });
+    const stop = async () => {
+      client.destroy();
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      return exited;
+    };
+    return { url, client, stop };
+  };
+
+  try {
+    const first = await startLocal();
+    const created = await first.client.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'survives a restart' }));
+    assert.equal(await first.stop(), 0, 'exits cleanly on SIGTERM');
+    assert.equal(statSync(stateFile).mode & 0o777, 0o600, 'the state file is private');
+
+    const second = await startLocal();
+    const keys = await second.client.send(new ListKeysCommand({}));
+    assert.ok(keys.Keys!.some((k) => k.KeyId === created.KeyMetadata!.KeyId), 'the key is still there after a restart');
+    assert.equal(await second.stop(), 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
