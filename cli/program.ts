@@ -3,12 +3,15 @@
  *   recover <key>   bring a PendingImport key back with its escrowed material
  *   renew <key>     reimport the same material with a later ValidTo
  *   plan <key>      say what recover/renew would do, change nothing
+ *   status          every managed key: state, ValidTo, what the sweep would do
+ *   sweep           recover and renew every managed key that needs it, paced
  *   drill --local   a full recovery rehearsal against the in-process local endpoint
  *   local           run the local KMS + Secrets Manager endpoint
  */
 import { Command } from 'commander';
 import { registerKeyCommands } from './keys.js';
 import { registerDrillCommand } from './drill-command.js';
+import { registerFleetCommands } from './fleet.js';
 import { registerLocalCommand } from './local-command.js';
 
 export function buildProgram(): Command {
@@ -18,6 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerKeyCommands(program);
+  registerFleetCommands(program);
   registerDrillCommand(program);
   registerLocalCommand(program);
   return program;

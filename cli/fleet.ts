@@ -1,0 +1,109 @@
+/**
+ * status / sweep: every managed key in one account and Region at once, for on-call.
+ *   status   what the scheduled sweep sees: each key's state, ValidTo and what it would do
+ *   sweep    the same, then recovers (outages first) and renews (soonest expiry first), one key
+ *            at a time, paced for KMS's GetParametersForImport quota
+ */
+import type { Command } from 'commander';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
+import { createClients } from '../lib/aws/clients.js';
+import { loadConfig } from '../lib/config.js';
+import { recoverKey } from '../lib/reimport.js';
+import { summariseOutcome } from '../lib/outcome.js';
+import { sweepManagedKeys, type SweepEntry } from '../lib/sweep.js';
+import type { Outcome } from '../lib/types.js';
+import { endpointOption, regionOption } from './options.js';
+
+export interface FleetOptions {
+  endpointUrl?: string;
+  region?: string;
+  json?: boolean;
+  /** sweep only: pause between keys, in ms (KMS allows one GetParametersForImport every 4 s). */
+  intervalMs?: number;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export interface FleetResult {
+  entries: SweepEntry[];
+  outcomes: Outcome[];
+}
+
+function table(entries: SweepEntry[]): string[] {
+  if (entries.length === 0) return ['No key carries the managed tag in this account and Region.'];
+  const rows = entries.map((e) => [e.keyId, e.keyState ?? '?', e.validTo ?? '-', e.action, e.reason]);
+  const header = ['KEY', 'STATE', 'VALID TO', 'ACTION', 'WHY'];
+  const widths = header.slice(0, 4).map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell)).join('  ');
+  return [line(header), ...rows.map(line)];
+}
+
+export async function runFleet(
+  mode: 'status' | 'sweep',
+  options: FleetOptions,
+  print: (line: string) => void = console.log,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+): Promise<FleetResult> {
+  const config = loadConfig(process.env);
+  const clientOptions = {
+    ...(options.endpointUrl ? { endpointUrl: options.endpointUrl } : {}),
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  };
+  const clients = createClients(clientOptions);
+  const tagging = new ResourceGroupsTaggingAPIClient({
+    maxAttempts: 1,
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+  try {
+    const { items, report } = await sweepManagedKeys({ tagging, kms: clients.kms }, config, new Date());
+    const outcomes: Outcome[] = [];
+    if (mode === 'status' || options.json !== true) for (const l of table(report)) print(l);
+    if (mode === 'sweep') {
+      if (options.json !== true) print(items.length === 0 ? 'Nothing to recover or renew.' : `\n${items.length} key(s) to act on, outages first:`);
+      for (const [i, item] of items.entries()) {
+        if (i > 0 && (options.intervalMs ?? 0) > 0) await sleep(options.intervalMs!);
+        const outcome = await recoverKey(clients, item.keyRef, { action: item.action, config });
+        outcomes.push(outcome);
+        if (options.json !== true) print(summariseOutcome(outcome));
+      }
+    }
+    if (options.json === true) print(JSON.stringify(mode === 'status' ? report : { report, outcomes }, null, 2));
+    return { entries: report, outcomes };
+  } finally {
+    tagging.destroy();
+    clients.kms.destroy();
+    clients.secrets.destroy();
+  }
+}
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a whole number of milliseconds, got ${value}`);
+  return n;
+}
+
+export function registerFleetCommands(program: Command): void {
+  program
+    .command('status')
+    .description('list every managed key in the account and Region: state, ValidTo, and what the sweep would do (changes nothing)')
+    .addOption(endpointOption())
+    .addOption(regionOption())
+    .option('--json', 'print the entries as JSON')
+    .action(async (options: FleetOptions) => {
+      const result = await runFleet('status', options);
+      if (result.entries.some((e) => e.action === 'error')) process.exitCode = 1;
+    });
+  program
+    .command('sweep')
+    .description('recover every managed key that is PendingImport, then renew those near ValidTo, one at a time')
+    .addOption(endpointOption())
+    .addOption(regionOption())
+    .option('--json', 'print the entries and outcomes as JSON')
+    .option('--interval-ms <ms>', "pause between keys (KMS allows one GetParametersForImport every 4 s per account and Region)", nonNegativeInteger, 4000)
+    .action(async (options: FleetOptions) => {
+      const result = await runFleet('sweep', options);
+      if (result.outcomes.some((o) => o.status === 'failed') || result.entries.some((e) => e.action === 'error')) process.exitCode = 1;
+    });
+}
