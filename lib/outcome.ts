@@ -3,24 +3,15 @@
  * (status, errorName). Never holds material: only IDs, states, dates, names and counts.
  */
 import { describeError, isReimportError } from './errors.js';
-import type { KeyRef, Outcome, OutcomeStatus, RequestedAction } from './types.js';
+import type { KeyRef, Outcome, OutcomeStatus } from './types.js';
 
-export interface OutcomeInput {
-  status: OutcomeStatus;
-  keyId: string;
-  keyArn?: string;
-  requestedRef: KeyRef;
-  action: RequestedAction;
-  reason?: string;
-  errorName?: string;
-  imported?: Outcome['imported'];
-  keyStateBefore?: string;
-  keyStateAfter?: string;
-  verified?: boolean;
+/** An Outcome as a run knows it: Dates instead of ISO strings, durationMs derived, lists optional. */
+export type OutcomeInput = Omit<Outcome, 'startedAt' | 'finishedAt' | 'durationMs' | 'imported' | 'calls'> & {
   startedAt: Date;
   finishedAt: Date;
+  imported?: Outcome['imported'];
   calls?: Record<string, number>;
-}
+};
 
 /** Builds an Outcome, dropping undefined fields and computing durationMs. */
 export function createOutcome(input: OutcomeInput): Outcome {
