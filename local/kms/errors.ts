@@ -24,8 +24,18 @@ export type KmsErrorType =
   | 'UnsupportedOperationException'
   | 'ValidationException';
 
+/** HTTP status per error, as the KMS API model gives it (httpError); every other type is 400. */
+export const KMS_ERROR_STATUS: Readonly<Partial<Record<KmsErrorType, number>>> = Object.freeze({
+  AlreadyExistsException: 409,
+  ConflictException: 409,
+  DisabledException: 409,
+  KMSInvalidStateException: 409,
+  NotFoundException: 404,
+  KMSInternalException: 500,
+});
+
 export function kmsError(type: KmsErrorType, message: string): ServiceError {
-  return new ServiceError(type, message, type === 'KMSInternalException' ? 500 : 400);
+  return new ServiceError(type, message, KMS_ERROR_STATUS[type] ?? 400);
 }
 
 /** AWS's wording for a failed input constraint, e.g. a missing required member. */
