@@ -14,6 +14,8 @@
  *   KMS_REIMPORT_WRAPPING_KEY_SPEC       RSA_2048 | RSA_3072 | RSA_4096 (unset: RSA_4096)
  *   KMS_REIMPORT_MAX_ATTEMPTS            attempts per AWS call for transient errors, 1..20 (5)
  *   KMS_REIMPORT_BASE_DELAY_MS           backoff base in ms, 1..60000 (200)
+ *   KMS_REIMPORT_PARAMETERS_INTERVAL_MS  least time between two GetParametersForImport calls of one run,
+ *                                        in ms, 0..60000 (4000: KMS allows one every 4 s per account and Region)
  */
 import { ConfigError } from './errors.js';
 
@@ -45,6 +47,11 @@ export interface ReimportConfig {
   wrappingKeySpec?: string;
   maxAttempts: number;
   baseDelayMs: number;
+  /**
+   * Least time in ms between two GetParametersForImport calls within one run (several materials,
+   * a token refresh): KMS's default quota is one call every 4 s per account and Region. 0 = no pacing.
+   */
+  parametersIntervalMs: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<ReimportConfig> = Object.freeze({
@@ -57,6 +64,7 @@ export const DEFAULT_CONFIG: Readonly<ReimportConfig> = Object.freeze({
   expirationModel: 'follow-key',
   maxAttempts: 5,
   baseDelayMs: 200,
+  parametersIntervalMs: 4000,
 });
 
 const EXPIRATION_MODELS: readonly ExpirationModelSetting[] = ['follow-key', 'KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'];
@@ -108,6 +116,7 @@ export function validateConfig(config: ReimportConfig): ReimportConfig {
   intIn('renewalWindowDays', config.renewalWindowDays, 0, 365);
   intIn('maxAttempts', config.maxAttempts, 1, 20);
   intIn('baseDelayMs', config.baseDelayMs, 1, 60_000);
+  intIn('parametersIntervalMs', config.parametersIntervalMs, 0, 60_000);
   if (!EXPIRATION_MODELS.includes(config.expirationModel)) {
     throw new ConfigError(`config expirationModel="${String(config.expirationModel)}" must be one of ${EXPIRATION_MODELS.join(', ')}`);
   }
@@ -129,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ReimportConfig
     expirationModel: readChoice(env, 'KMS_REIMPORT_EXPIRATION_MODEL', EXPIRATION_MODELS) ?? DEFAULT_CONFIG.expirationModel,
     maxAttempts: readInteger(env, 'KMS_REIMPORT_MAX_ATTEMPTS', DEFAULT_CONFIG.maxAttempts, 1, 20),
     baseDelayMs: readInteger(env, 'KMS_REIMPORT_BASE_DELAY_MS', DEFAULT_CONFIG.baseDelayMs, 1, 60_000),
+    parametersIntervalMs: readInteger(env, 'KMS_REIMPORT_PARAMETERS_INTERVAL_MS', DEFAULT_CONFIG.parametersIntervalMs, 0, 60_000),
   };
   const algorithm = env.KMS_REIMPORT_WRAPPING_ALGORITHM?.trim();
   if (algorithm) {

@@ -31,9 +31,11 @@ export interface RecoverDeps {
   kms: KMSClient;
   secrets: SecretsManagerClient;
   logger?: RecoverLogger;
-  /** Injected for tests: the waits between retries. */
+  /** Injected for tests: the waits between retries and the pacing of GetParametersForImport. */
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Injected for tests: a monotonic clock in ms that paces GetParametersForImport (default performance.now). */
+  monotonicNow?: () => number;
 }
 
 export interface RecoverOptions {
@@ -48,6 +50,30 @@ const NOT_PERMANENT = new Set(['PENDING_ROTATION', 'PENDING_MULTI_REGION_IMPORT_
 const TOKEN_REFRESHES = 1;
 
 const silent: RecoverLogger = { info() {}, warn() {}, error() {} };
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Paces GetParametersForImport within one run: KMS allows about one call every 4 s per account
+ * and Region, so a run that needs several (several materials, a token refresh) waits until
+ * `intervalMs` has passed since the previous call ended (its retries included) before the next.
+ */
+function parametersPacer(intervalMs: number, sleep: (ms: number) => Promise<void>, monotonicNow: () => number, onWait: (ms: number) => void) {
+  let previousEnd: number | undefined;
+  return async <T>(call: () => Promise<T>): Promise<T> => {
+    if (previousEnd !== undefined && intervalMs > 0) {
+      const wait = Math.ceil(previousEnd + intervalMs - monotonicNow());
+      if (wait > 0) {
+        onWait(wait);
+        await sleep(wait);
+      }
+    }
+    try {
+      return await call();
+    } finally {
+      previousEnd = monotonicNow();
+    }
+  };
+}
 
 /**
  * Which materials a run imports, in order (undefined = the current/only material, no ID named).
@@ -113,6 +139,10 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
     ...(deps.random ? { random: deps.random } : {}),
   };
 
+  const paceParameters = parametersPacer(config.parametersIntervalMs, deps.sleep ?? realSleep, deps.monotonicNow ?? (() => performance.now()), (waitMs) =>
+    log.info('pacing GetParametersForImport (KMS allows about one call every 4 s per account and Region)', { keyRef, waitMs }),
+  );
+
   let report: KeyReport | undefined;
   const imported: ImportResult[] = [];
   const finish = (fields: Pick<Outcome, 'status'> & Partial<Pick<Outcome, 'reason' | 'errorName' | 'keyStateAfter' | 'verified'>>): Outcome =>
@@ -150,7 +180,8 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
     const targets = importTargets(report, classification, plan.action, config, clock());
     for (const keyMaterialId of targets) {
       for (let refreshes = 0; ; refreshes++) {
-        const params = await getImportParameters(kms, report.keyId, choice, retry);
+        const keyId = report.keyId;
+        const params = await paceParameters(() => getImportParameters(kms, keyId, choice, retry));
         log.info('import parameters received', {
           keyId: report.keyId,
           wrappingAlgorithm: params.wrappingAlgorithm,

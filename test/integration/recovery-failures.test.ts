@@ -121,41 +121,50 @@ describe('throttling and transient KMS errors', () => {
   });
 });
 
+/**
+ * An onboarded key rotated by hand (new material imported as NEW_KEY_MATERIAL, then
+ * RotateKeyOnDemand), with both materials escrowed by KeyMaterialId. Both expire after
+ * `lifetimeSeconds` on the endpoint clock.
+ */
+async function rotatedKey(target: LocalAws, lifetimeSeconds = 3600) {
+  const key = await onboardKey(target, 'SYMMETRIC_DEFAULT', { lifetimeSeconds });
+  const second = randomBytes(32);
+  const params = await getImportParameters(target.kms, key.keyId, chooseWrapping('SYMMETRIC_DEFAULT', target.config));
+  const wrapped = wrapKeyMaterial(second, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm);
+  await target.kms.send(
+    new ImportKeyMaterialCommand({
+      KeyId: key.keyId,
+      ImportToken: Buffer.from(params.importToken, 'base64'),
+      EncryptedKeyMaterial: wrapped,
+      ImportType: 'NEW_KEY_MATERIAL',
+      ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+      ValidTo: new Date(Math.floor(target.endpoint.clock.now() / 1000) * 1000 + lifetimeSeconds * 1000),
+    }),
+  );
+  await target.kms.send(new RotateKeyOnDemandCommand({ KeyId: key.keyId }));
+  const rotations = await target.kms.send(new ListKeyRotationsCommand({ KeyId: key.keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }));
+  const ids = (rotations.Rotations ?? []).map((r) => r.KeyMaterialId!);
+  assert.equal(ids.length, 2);
+  const firstId = rotations.Rotations!.find((r) => r.KeyMaterialState === 'NON_CURRENT')!.KeyMaterialId!;
+  const secondId = rotations.Rotations!.find((r) => r.KeyMaterialState === 'CURRENT')!.KeyMaterialId!;
+  await target.secrets.send(
+    new PutSecretValueCommand({
+      SecretId: `${target.config.escrowPrefix}${key.keyId}`,
+      SecretString: JSON.stringify({
+        format: ESCROW_FORMAT_V1,
+        materials: [
+          { keyMaterialId: firstId, material: key.material.toString('base64') },
+          { keyMaterialId: secondId, material: second.toString('base64') },
+        ],
+      }),
+    }),
+  );
+  return { key, second, firstId, secondId };
+}
+
 describe('a key missing several materials after a rotation', () => {
   test('every missing material is reimported, each with its KeyMaterialId', async () => {
-    const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 3600 });
-    // Rotate by hand: new material imported as NEW_KEY_MATERIAL, then RotateKeyOnDemand.
-    const second = randomBytes(32);
-    const params = await getImportParameters(aws.kms, key.keyId, chooseWrapping('SYMMETRIC_DEFAULT', aws.config));
-    const wrapped = wrapKeyMaterial(second, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm);
-    await aws.kms.send(
-      new ImportKeyMaterialCommand({
-        KeyId: key.keyId,
-        ImportToken: Buffer.from(params.importToken, 'base64'),
-        EncryptedKeyMaterial: wrapped,
-        ImportType: 'NEW_KEY_MATERIAL',
-        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
-        ValidTo: new Date(Math.floor(aws.endpoint.clock.now() / 1000) * 1000 + 3600_000),
-      }),
-    );
-    await aws.kms.send(new RotateKeyOnDemandCommand({ KeyId: key.keyId }));
-    const rotations = await aws.kms.send(new ListKeyRotationsCommand({ KeyId: key.keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }));
-    const ids = (rotations.Rotations ?? []).map((r) => r.KeyMaterialId!);
-    assert.equal(ids.length, 2);
-    const firstId = rotations.Rotations!.find((r) => r.KeyMaterialState === 'NON_CURRENT')!.KeyMaterialId!;
-    const secondId = rotations.Rotations!.find((r) => r.KeyMaterialState === 'CURRENT')!.KeyMaterialId!;
-    await aws.secrets.send(
-      new PutSecretValueCommand({
-        SecretId: `${aws.config.escrowPrefix}${key.keyId}`,
-        SecretString: JSON.stringify({
-          format: ESCROW_FORMAT_V1,
-          materials: [
-            { keyMaterialId: firstId, material: key.material.toString('base64') },
-            { keyMaterialId: secondId, material: second.toString('base64') },
-          ],
-        }),
-      }),
-    );
+    const { key, firstId, secondId } = await rotatedKey(aws);
     aws.endpoint.clock.advance(3601);
     assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.KeyState, 'PendingImport');
     aws.endpoint.controls.resetCounters();
@@ -166,6 +175,38 @@ describe('a key missing several materials after a rotation', () => {
     assert.deepEqual(outcome.imported.map((m) => m.keyMaterialId).sort(), [firstId, secondId].sort());
     assert.equal(aws.calls('ImportKeyMaterial'), 2);
     assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.KeyState, 'Enabled');
+  });
+});
+
+describe("KMS's default request quotas (GetParametersForImport: one every 4 s)", () => {
+  let quoted: LocalAws;
+  before(async () => {
+    // Short retries (harness default 1 ms base): only the pacing can keep the second call in quota.
+    quoted = await startLocalAws({ quotas: 'kms-defaults' }, { parametersIntervalMs: 4000 });
+  });
+  after(async () => {
+    try {
+      await quoted.assertNoLeaks();
+    } finally {
+      await quoted.close();
+    }
+  });
+
+  test('a key missing two materials is recovered: the second GetParametersForImport waits for the quota instead of failing', async () => {
+    quoted.endpoint.controls.useQuotaPreset('off'); // setup makes its own GetParametersForImport calls
+    const { key, firstId, secondId } = await rotatedKey(quoted);
+    quoted.endpoint.clock.advance(3601);
+    quoted.endpoint.controls.useQuotaPreset('kms-defaults'); // full buckets: the run's first call is in quota
+    quoted.endpoint.controls.resetCounters();
+
+    const outcome = await quoted.recover(key.keyId);
+
+    assert.equal(outcome.status, 'recovered', outcome.reason);
+    assert.deepEqual(outcome.imported.map((m) => m.keyMaterialId).sort(), [firstId, secondId].sort());
+    assert.equal(quoted.calls('ImportKeyMaterial'), 2);
+    assert.equal(quoted.endpoint.controls.getCounters()['kms:GetParametersForImport']?.throttled ?? 0, 0, 'no call was throttled');
+    assert.equal(outcome.calls.GetParametersForImport, 2);
+    assert.equal((await quoted.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.KeyState, 'Enabled');
   });
 });
 

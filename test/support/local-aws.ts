@@ -43,7 +43,8 @@ export async function startLocalAws(options: LocalEndpointOptions = {}, config: 
   const outcomes: Outcome[] = [];
   const line = (level: string) => (message: string, extra?: object) => void logLines.push(`${level} ${message} ${JSON.stringify(extra ?? {})}`);
   const logger: RecoverLogger = { info: line('INFO'), warn: line('WARN'), error: line('ERROR') };
-  const fullConfig: ReimportConfig = { ...DEFAULT_CONFIG, baseDelayMs: 1, ...config };
+  // No GetParametersForImport pacing by default (quotas are off unless a test turns them on).
+  const fullConfig: ReimportConfig = { ...DEFAULT_CONFIG, baseDelayMs: 1, parametersIntervalMs: 0, ...config };
   const now = () => new Date(endpoint.clock.now());
   return {
     ...clients,

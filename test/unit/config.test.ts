@@ -14,6 +14,7 @@ test('loadConfig with an empty environment gives the defaults', () => {
   assert.equal(DEFAULT_CONFIG.expirationModel, 'follow-key');
   assert.equal(DEFAULT_CONFIG.maxAttempts, 5);
   assert.equal(DEFAULT_CONFIG.baseDelayMs, 200);
+  assert.equal(DEFAULT_CONFIG.parametersIntervalMs, 4000, 'KMS allows one GetParametersForImport every 4 s');
 });
 
 test('loadConfig reads every KMS_REIMPORT_* variable', () => {
@@ -29,6 +30,7 @@ test('loadConfig reads every KMS_REIMPORT_* variable', () => {
     KMS_REIMPORT_WRAPPING_KEY_SPEC: 'RSA_3072',
     KMS_REIMPORT_MAX_ATTEMPTS: '2',
     KMS_REIMPORT_BASE_DELAY_MS: '50',
+    KMS_REIMPORT_PARAMETERS_INTERVAL_MS: '0',
   });
   assert.deepEqual(config, {
     managedTagKey: 'byok',
@@ -42,6 +44,7 @@ test('loadConfig reads every KMS_REIMPORT_* variable', () => {
     wrappingKeySpec: 'RSA_3072',
     maxAttempts: 2,
     baseDelayMs: 50,
+    parametersIntervalMs: 0,
   });
 });
 
@@ -56,6 +59,8 @@ test('loadConfig throws ConfigError naming the variable on bad values', () => {
     ['KMS_REIMPORT_WRAPPING_ALGORITHM', 'SM2PKE', /not supported/],
     ['KMS_REIMPORT_WRAPPING_KEY_SPEC', 'RSA_1024', /not supported/],
     ['KMS_REIMPORT_MAX_ATTEMPTS', '0', /between 1 and 20/],
+    ['KMS_REIMPORT_PARAMETERS_INTERVAL_MS', '60001', /between 0 and 60000/],
+    ['KMS_REIMPORT_PARAMETERS_INTERVAL_MS', '-1', /whole number/],
     ['KMS_REIMPORT_MANAGED_TAG_KEY', '   ', /blank/],
   ];
   for (const [name, value, message] of bad) {
@@ -70,6 +75,8 @@ test('loadConfig throws ConfigError naming the variable on bad values', () => {
 test('validateConfig checks configs built in code', () => {
   assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, materialLifetimeDays: 400 }), { name: 'ConfigError' });
   assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, escrowPrefix: '' }), { name: 'ConfigError' });
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, parametersIntervalMs: 1.5 }), { name: 'ConfigError' });
+  assert.doesNotThrow(() => validateConfig({ ...DEFAULT_CONFIG, parametersIntervalMs: 0 }));
   assert.doesNotThrow(() => validateConfig({ ...DEFAULT_CONFIG }));
 });
 

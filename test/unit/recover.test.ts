@@ -37,6 +37,10 @@ interface Captured {
   logs: Array<{ level: string; message: string; extra?: object }>;
   sleeps: number[];
   wrapped: Buffer[];
+  /** The fake monotonic clock (ms) that paces GetParametersForImport; every injected sleep moves it. */
+  clockMs: number;
+  /** clockMs at each GetParametersForImport call. */
+  parametersAt: number[];
 }
 let captured: Captured;
 let material: Buffer;
@@ -47,7 +51,17 @@ function logger(): RecoverLogger {
 }
 
 function deps() {
-  return { kms, secrets, logger: logger(), sleep: async (ms: number) => void captured.sleeps.push(ms), random: () => 0.5 };
+  return {
+    kms,
+    secrets,
+    logger: logger(),
+    sleep: async (ms: number) => {
+      captured.sleeps.push(ms);
+      captured.clockMs += ms;
+    },
+    random: () => 0.5,
+    monotonicNow: () => captured.clockMs,
+  };
 }
 
 const baseMetadata: KeyMetadata = {
@@ -81,12 +95,10 @@ function scenario(opts: {
     Truncated: false,
   });
   let n = 0;
-  kmsMock.on(GetParametersForImportCommand).callsFake(() => ({
-    KeyId: KEY_ARN,
-    PublicKey: publicKeyDer,
-    ImportToken: Buffer.from(`token-${++n}`),
-    ParametersValidTo: new Date(NOW.getTime() + 86_400_000),
-  }));
+  kmsMock.on(GetParametersForImportCommand).callsFake(() => {
+    captured.parametersAt.push(captured.clockMs);
+    return { KeyId: KEY_ARN, PublicKey: publicKeyDer, ImportToken: Buffer.from(`token-${++n}`), ParametersValidTo: new Date(NOW.getTime() + 86_400_000) };
+  });
   kmsMock.on(ImportKeyMaterialCommand).callsFake((input) => {
     captured.wrapped.push(Buffer.from(input.EncryptedKeyMaterial));
     return { KeyId: KEY_ARN, KeyMaterialId: input.KeyMaterialId ?? MATERIAL_ID_A };
@@ -117,7 +129,7 @@ function assertNoLeak(outcome: Outcome, ...materials: Buffer[]) {
 beforeEach(() => {
   kmsMock.reset();
   secretsMock.reset();
-  captured = { logs: [], sleeps: [], wrapped: [] };
+  captured = { logs: [], sleeps: [], wrapped: [], clockMs: 1_000, parametersAt: [] };
   material = randomBytes(32);
 });
 
@@ -413,4 +425,64 @@ test('a managed PendingImport key with a key spec kms-reimport cannot import is 
   assert.match(outcome.reason!, /SM2/);
   assert.equal(count(GetParametersForImportCommand), 0);
   assert.equal(count(ImportKeyMaterialCommand), 0);
+});
+
+test('GetParametersForImport is paced within a run: parametersIntervalMs apart, for several materials and a token refresh', async () => {
+  const other = randomBytes(32);
+  scenario({
+    before: { CurrentKeyMaterialId: MATERIAL_ID_B },
+    after: { CurrentKeyMaterialId: MATERIAL_ID_B },
+    rotations: [
+      { KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
+      { KeyMaterialId: MATERIAL_ID_B, KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
+    ],
+    secret: {
+      SecretString: JSON.stringify({
+        format: 'kms-reimport/v1',
+        materials: [
+          { keyMaterialId: MATERIAL_ID_A, material: material.toString('base64') },
+          { keyMaterialId: MATERIAL_ID_B, material: other.toString('base64') },
+        ],
+      }),
+    },
+  });
+  // The first import of the second material finds its token spent: a third GetParametersForImport.
+  let imports = 0;
+  kmsMock.on(ImportKeyMaterialCommand).callsFake((input) => {
+    imports++;
+    captured.clockMs += 300; // the import itself takes a while: it counts towards the interval
+    if (imports === 2) throw awsError('ExpiredImportTokenException');
+    return { KeyMaterialId: input.KeyMaterialId };
+  });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config: { ...config, parametersIntervalMs: 4000 }, now });
+
+  assert.equal(outcome.status, 'recovered', outcome.reason);
+  assert.equal(count(GetParametersForImportCommand), 3);
+  const at = captured.parametersAt;
+  assert.equal(at.length, 3);
+  for (let i = 1; i < at.length; i++) assert.ok(at[i]! - at[i - 1]! >= 4000, `call ${i + 1} came ${at[i]! - at[i - 1]!} ms after the previous one`);
+  assert.deepEqual(captured.sleeps, [3700, 3700], 'waits only what is left of the interval, through the injected sleep');
+  assert.equal(captured.logs.filter((l) => /pacing GetParametersForImport/.test(l.message)).length, 2);
+});
+
+test('pacing: no wait before the first call, none when the interval already passed, none when set to 0', async () => {
+  scenario({});
+  kmsMock.on(ImportKeyMaterialCommand).callsFake(() => {
+    captured.clockMs += 5_000;
+    throw awsError('ExpiredImportTokenException');
+  });
+  const slow = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(slow.errorName, 'ImportTokenExpired');
+  assert.equal(count(GetParametersForImportCommand), 2);
+  assert.deepEqual(captured.sleeps, [], 'the slow import already spent the interval');
+
+  kmsMock.reset();
+  secretsMock.reset();
+  captured.sleeps = [];
+  scenario({});
+  kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(awsError('ExpiredImportTokenException')).resolves({ KeyMaterialId: MATERIAL_ID_A });
+  const unpaced = await recoverKey(deps(), KEY_ID, { action: 'auto', config: { ...config, parametersIntervalMs: 0 }, now });
+  assert.equal(unpaced.status, 'recovered', unpaced.reason);
+  assert.equal(count(GetParametersForImportCommand), 2);
+  assert.deepEqual(captured.sleeps, []);
 });
