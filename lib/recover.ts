@@ -10,7 +10,7 @@ import { countCalls } from './aws/count-calls.js';
 import type { ReimportConfig } from './config.js';
 import { awsErrorName, ImportTokenExpired } from './errors.js';
 import { escrowSecretId } from './escrow/read.js';
-import { classifyKey, planAction } from './kms/classify.js';
+import { classifyKey, expiringMaterials, planAction } from './kms/classify.js';
 import { getImportParameters } from './kms/import-parameters.js';
 import { importEscrowedMaterial, type ImportResult } from './kms/import-material.js';
 import { inspectKey } from './kms/inspect.js';
@@ -45,7 +45,6 @@ export interface RecoverOptions {
 }
 
 const DAY_MS = 86_400_000;
-const NOT_PERMANENT = new Set(['PENDING_ROTATION', 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION']);
 /** New parameters after ImportTokenExpired, per material: one more try, never a loop. */
 const TOKEN_REFRESHES = 1;
 
@@ -78,8 +77,9 @@ function parametersPacer(intervalMs: number, sleep: (ms: number) => Promise<void
 /**
  * Which materials a run imports, in order (undefined = the current/only material, no ID named).
  * recover: every material KMS lists as missing, else the current one.
- * renew: the permanently associated materials that expire; with several, those inside the renewal
- * window (all of them if none is, on an explicit renew), soonest first; with one, the current one.
+ * renew: on a key with one material, that one; with several, the expiring permanently associated
+ * ones (expiringMaterials) inside the renewal window (all of them if none is, on an explicit
+ * renew), soonest first, by KeyMaterialId.
  */
 export function importTargets(
   report: KeyReport,
@@ -92,19 +92,11 @@ export function importTargets(
     const missing = classification.kind === 'pending-import' ? classification.missingMaterialIds : [];
     return missing.length > 0 ? [...missing] : [undefined];
   }
-  const expiring = report.materials.filter(
-    (m) =>
-      m.keyMaterialId !== undefined &&
-      m.importState !== 'PENDING_IMPORT' &&
-      !(m.state !== undefined && NOT_PERMANENT.has(m.state)) &&
-      m.expirationModel !== 'KEY_MATERIAL_DOES_NOT_EXPIRE' &&
-      m.validTo !== undefined,
-  );
-  if (expiring.length <= 1) return [undefined];
+  const materialIds = new Set(report.materials.map((m) => m.keyMaterialId).filter(Boolean));
+  const expiring = expiringMaterials(report);
+  if (materialIds.size <= 1 || expiring.length === 0) return [undefined];
   const soon = expiring.filter((m) => Date.parse(m.validTo as string) - now.getTime() <= config.renewalWindowDays * DAY_MS);
-  return (soon.length > 0 ? soon : expiring)
-    .sort((a, b) => Date.parse(a.validTo as string) - Date.parse(b.validTo as string))
-    .map((m) => m.keyMaterialId as string);
+  return (soon.length > 0 ? soon : expiring).map((m) => m.keyMaterialId as string);
 }
 
 function skipErrorName(c: Classification): string | undefined {

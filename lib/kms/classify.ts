@@ -3,7 +3,7 @@
  * do about it). Both are pure: they read a KeyReport and change nothing.
  */
 import type { ReimportConfig } from '../config.js';
-import type { Classification, KeyReport, RequestedAction } from '../types.js';
+import type { Classification, KeyReport, MaterialInfo, RequestedAction } from '../types.js';
 
 const DAY_MS = 86_400_000;
 
@@ -28,6 +28,34 @@ export function missingMaterialIds(report: KeyReport): string[] {
     if (!ids.includes(m.keyMaterialId)) ids.push(m.keyMaterialId);
   }
   return ids;
+}
+
+function isPermanentImported(m: MaterialInfo): boolean {
+  return m.keyMaterialId !== undefined && m.importState !== 'PENDING_IMPORT' && !(m.state !== undefined && NOT_PERMANENT_STATES.has(m.state));
+}
+
+/**
+ * The materials a renewal pushes out: permanently associated (CURRENT / NON_CURRENT), imported,
+ * expiring (not KEY_MATERIAL_DOES_NOT_EXPIRE) and with a ValidTo, soonest first.
+ */
+export function expiringMaterials(report: KeyReport): MaterialInfo[] {
+  return report.materials
+    .filter((m) => isPermanentImported(m) && m.expirationModel !== 'KEY_MATERIAL_DOES_NOT_EXPIRE' && m.validTo !== undefined)
+    .sort((a, b) => Date.parse(a.validTo as string) - Date.parse(b.validTo as string));
+}
+
+/**
+ * When the key's material runs out: the earliest ValidTo over its expiring materials (any of them
+ * expiring takes the whole key to PendingImport). DescribeKey's ExpirationModel/ValidTo only when
+ * KMS listed no material that settles it; undefined when nothing expires.
+ */
+export function earliestValidTo(report: KeyReport): { validTo: string; keyMaterialId?: string } | undefined {
+  const [first] = expiringMaterials(report);
+  if (first) return { validTo: first.validTo as string, ...(first.keyMaterialId ? { keyMaterialId: first.keyMaterialId } : {}) };
+  const permanent = report.materials.filter(isPermanentImported);
+  if (permanent.length > 0 && permanent.every((m) => m.expirationModel === 'KEY_MATERIAL_DOES_NOT_EXPIRE')) return undefined;
+  if (report.expirationModel === 'KEY_MATERIAL_DOES_NOT_EXPIRE' || report.validTo === undefined) return undefined;
+  return { validTo: report.validTo };
 }
 
 export function isManaged(report: KeyReport, config: ReimportConfig): boolean {
@@ -87,22 +115,25 @@ export function classifyKey(report: KeyReport, config: ReimportConfig, now: Date
       reason: `Key ${name} is ${report.keyState}: it cannot be worked on now. Retry later; if it stays ${report.keyState}, check the key (and its custom key store).`,
     };
   }
-  const expires = report.expirationModel !== 'KEY_MATERIAL_DOES_NOT_EXPIRE' && report.validTo !== undefined;
-  if (expires && report.validTo !== undefined) {
-    const validToMs = Date.parse(report.validTo);
+  const earliest = earliestValidTo(report);
+  if (earliest !== undefined) {
+    const { validTo } = earliest;
+    const several = new Set(report.materials.map((m) => m.keyMaterialId).filter(Boolean)).size > 1;
+    const which = several && earliest.keyMaterialId ? `material ${earliest.keyMaterialId}` : 'material';
+    const validToMs = Date.parse(validTo);
     const secondsLeft = Math.max(0, Math.floor((validToMs - now.getTime()) / 1000));
     if (validToMs - now.getTime() <= config.renewalWindowDays * DAY_MS) {
       return {
         kind: 'expiring',
-        reason: `Key ${name} is Enabled but its material expires at ${report.validTo} (in ${days(secondsLeft)}, within the ${config.renewalWindowDays}-day renewal window).`,
-        validTo: report.validTo,
+        reason: `Key ${name} is Enabled but its ${which} expires at ${validTo} (in ${days(secondsLeft)}, within the ${config.renewalWindowDays}-day renewal window).`,
+        validTo,
         secondsLeft,
       };
     }
     return {
       kind: 'healthy',
-      reason: `Key ${name} is Enabled; its material is valid until ${report.validTo} (${days(secondsLeft)}, outside the ${config.renewalWindowDays}-day renewal window).`,
-      validTo: report.validTo,
+      reason: `Key ${name} is Enabled; its ${several ? 'earliest-expiring ' : ''}${which} is valid until ${validTo} (${days(secondsLeft)}, outside the ${config.renewalWindowDays}-day renewal window).`,
+      validTo,
     };
   }
   return { kind: 'healthy', reason: `Key ${name} is Enabled and its material does not expire.` };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyKey, planAction } from '../../lib/kms/classify.js';
+import { classifyKey, earliestValidTo, expiringMaterials, planAction } from '../../lib/kms/classify.js';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
 import type { Classification, RequestedAction } from '../../lib/types.js';
 import { KEY_ID, makeReport, MATERIAL_ID_A, MATERIAL_ID_B } from './lib-fixtures.js';
@@ -116,4 +116,56 @@ test('planAction table', () => {
     assert.equal(plan.action, action, `${c.kind} + ${requested}`);
     assert.match(plan.reason, reason, `${c.kind} + ${requested}`);
   }
+});
+
+test('several materials: expiry follows the earliest ValidTo of the permanently associated, imported, expiring ones', () => {
+  // DescribeKey speaks for the current material only (here: never expires); a NON_CURRENT one expires in 2 days.
+  const mixed = makeReport({
+    expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    validTo: undefined,
+    currentKeyMaterialId: MATERIAL_ID_B,
+    materials: [
+      { keyMaterialId: MATERIAL_ID_A, state: 'NON_CURRENT', importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: inDays(2) },
+      { keyMaterialId: MATERIAL_ID_B, state: 'CURRENT', importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' },
+    ],
+  });
+  const c = classifyKey(mixed, config, now);
+  assert.equal(c.kind, 'expiring', c.reason);
+  assert.equal(c.kind === 'expiring' && c.validTo, inDays(2));
+  assert.match(c.reason, new RegExp(MATERIAL_ID_A), 'names the material that expires');
+  assert.equal(planAction(c, 'auto').action, 'renew');
+  assert.deepEqual(earliestValidTo(mixed), { validTo: inDays(2), keyMaterialId: MATERIAL_ID_A });
+
+  // Materials not permanently associated (pending rotation) or not imported do not count; the earliest of the rest does.
+  const ignored = makeReport({
+    validTo: inDays(1),
+    materials: [
+      { keyMaterialId: MATERIAL_ID_A, state: 'CURRENT', importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: inDays(90) },
+      { keyMaterialId: MATERIAL_ID_B, state: 'NON_CURRENT', importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: inDays(40) },
+      { keyMaterialId: 'c'.repeat(64), state: 'PENDING_ROTATION', importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: inDays(1) },
+      { keyMaterialId: 'd'.repeat(64), state: 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION', importState: 'IMPORTED', validTo: inDays(1) },
+    ],
+  });
+  const h = classifyKey(ignored, config, now);
+  assert.equal(h.kind, 'healthy', h.reason);
+  assert.equal(h.kind === 'healthy' && h.validTo, inDays(40), 'the materials list wins over DescribeKey');
+  assert.deepEqual(expiringMaterials(ignored).map((m) => m.keyMaterialId), [MATERIAL_ID_B, MATERIAL_ID_A], 'soonest first');
+
+  // Every permanently associated material says it never expires: healthy without ValidTo.
+  const never = makeReport({
+    materials: [{ keyMaterialId: MATERIAL_ID_A, state: 'CURRENT', importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }],
+  });
+  const n = classifyKey(never, config, now);
+  assert.equal(n.kind, 'healthy');
+  assert.equal(n.kind === 'healthy' && n.validTo, undefined);
+  assert.equal(planAction(n, 'renew').action, 'skip');
+});
+
+test('DescribeKey is the fallback when the materials do not settle expiry', () => {
+  // No materials listed (ListKeyRotations unsupported and no CurrentKeyMaterialId).
+  assert.deepEqual(earliestValidTo(makeReport({ validTo: inDays(3), materials: [] })), { validTo: inDays(3) });
+  // A material whose model and ValidTo KMS did not report.
+  const unknown = makeReport({ validTo: inDays(3), materials: [{ keyMaterialId: MATERIAL_ID_A, state: 'CURRENT', importState: 'IMPORTED' }] });
+  assert.equal(classifyKey(unknown, config, now).kind, 'expiring');
+  assert.equal(earliestValidTo(makeReport({ expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', validTo: undefined, materials: [] })), undefined);
 });

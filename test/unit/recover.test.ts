@@ -486,3 +486,34 @@ test('pacing: no wait before the first call, none when the interval already pass
   assert.equal(count(GetParametersForImportCommand), 2);
   assert.deepEqual(captured.sleeps, []);
 });
+
+test('renew on a key with several materials reimports the one that expires, by KeyMaterialId, not the current one', async () => {
+  const current = randomBytes(32);
+  const soon = new Date(NOW.getTime() + 2 * 86_400_000);
+  scenario({
+    before: { KeyState: 'Enabled', CurrentKeyMaterialId: MATERIAL_ID_B, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' },
+    after: { CurrentKeyMaterialId: MATERIAL_ID_B },
+    rotations: [
+      { KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'NON_CURRENT', ImportState: 'IMPORTED', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: soon },
+      { KeyMaterialId: MATERIAL_ID_B, KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED', ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' },
+    ],
+    secret: {
+      SecretString: JSON.stringify({
+        format: 'kms-reimport/v1',
+        materials: [
+          { keyMaterialId: MATERIAL_ID_A, material: material.toString('base64') },
+          { keyMaterialId: MATERIAL_ID_B, material: current.toString('base64') },
+        ],
+      }),
+    },
+  });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'renewed', outcome.reason);
+  const inputs = kmsMock.commandCalls(ImportKeyMaterialCommand).map((c) => c.args[0].input);
+  assert.equal(inputs.length, 1);
+  assert.equal(inputs[0]!.KeyMaterialId, MATERIAL_ID_A);
+  assert.equal(inputs[0]!.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
+  assert.ok(inputs[0]!.ValidTo!.getTime() > soon.getTime());
+  assert.ok(unwrap(captured.wrapped[0]!).equals(material));
+  assertNoLeak(outcome, material, current);
+});
