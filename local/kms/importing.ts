@@ -158,6 +158,18 @@ export function importKeyMaterial(kms: KmsContext, input: Input, ctx: OperationC
   if (keyState(key) === 'PendingDeletion') {
     throw kmsError('KMSInvalidStateException', `${key.arn} is pending deletion; cancel the deletion (CancelKeyDeletion) before importing key material.`);
   }
+  if (keyState(key) === 'Disabled') {
+    throw kmsError(
+      'KMSInvalidStateException',
+      `${key.arn} is Disabled; ImportKeyMaterial needs a key that is PendingImport or Enabled. Enable the key (EnableKey) first if you mean to change its material.`,
+    );
+  }
+  if ((importTypeInput !== undefined || idInput !== undefined) && SPECS[key.keySpec].family !== 'symmetric') {
+    throw kmsError(
+      'ValidationException',
+      `ImportType and KeyMaterialId apply only to symmetric encryption keys; ${key.arn} is ${key.keySpec}. Omit them to reimport its material.`,
+    );
+  }
   if (idInput !== undefined && !/^[0-9a-f]{64}$/.test(idInput)) {
     throw kmsError('ValidationException', `KeyMaterialId ${idInput} is not a key material ID (64 lowercase hexadecimal characters); list them with ListKeyRotations.`);
   }

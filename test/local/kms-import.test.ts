@@ -388,6 +388,15 @@ describe('ExpirationModel, expiry, deletion and reimport', () => {
     assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata!.KeyState, 'Disabled');
   });
 
+  it('a Disabled key that has its material refuses ImportKeyMaterial (PendingImport or Enabled only)', async () => {
+    const kms = h.kms();
+    const key = await createExternalKey(kms);
+    const material = materialFor('SYMMETRIC_DEFAULT');
+    await importMaterial(kms, key.KeyId!, material, h.endpoint.clock.now());
+    await kms.send(new DisableKeyCommand({ KeyId: key.KeyId }));
+    await rejectsWith(importMaterial(kms, key.KeyId!, material, h.endpoint.clock.now()), 'KMSInvalidStateException', /Disabled/);
+  });
+
   it('DeleteImportedKeyMaterial on a key pending deletion keeps it PendingDeletion; refuses aliases, AWS_KMS keys, never-imported keys', async () => {
     const kms = h.kms();
     const key = await createExternalKey(kms);
@@ -420,6 +429,9 @@ describe('ExpirationModel, expiry, deletion and reimport', () => {
     const hmac = await createExternalKey(kms, 'HMAC_256');
     const hmacMaterial = materialFor('HMAC_256');
     await importMaterial(kms, hmac.KeyId!, hmacMaterial, now());
-    await rejectsWith(importMaterial(kms, hmac.KeyId!, materialFor('HMAC_256'), now(), { extra: { ImportType: 'NEW_KEY_MATERIAL' } }), 'IncorrectKeyMaterialException', /only symmetric encryption keys/);
+    // ImportType and KeyMaterialId are "only usable with symmetric encryption keys" (API reference).
+    await rejectsWith(importMaterial(kms, hmac.KeyId!, materialFor('HMAC_256'), now(), { extra: { ImportType: 'NEW_KEY_MATERIAL' } }), 'ValidationException', /only to symmetric encryption keys/);
+    await rejectsWith(importMaterial(kms, hmac.KeyId!, hmacMaterial, now(), { extra: { ImportType: 'EXISTING_KEY_MATERIAL' } }), 'ValidationException', /only to symmetric encryption keys/);
+    await importMaterial(kms, hmac.KeyId!, hmacMaterial, now());
   });
 });
