@@ -15,7 +15,7 @@ import { getImportParameters } from './kms/import-parameters.js';
 import { importEscrowedMaterial, type ImportResult } from './kms/import-material.js';
 import { inspectKey } from './kms/inspect.js';
 import { isImportableKeySpec } from './kms/key-specs.js';
-import { verifyKey } from './kms/verify.js';
+import { verifyUnlessDisabled } from './kms/verify.js';
 import { createOutcome, describeFailure, statusForAction } from './outcome.js';
 import type { RetryOptions } from './retry.js';
 import type { Classification, KeyRef, KeyReport, Outcome, RequestedAction } from './types.js';
@@ -198,14 +198,21 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
       }
     }
 
-    const verified = await verifyKey(kms, report, retry);
-    log.info('key verified', { keyId: report.keyId, keyState: verified.keyState, check: verified.check });
     const done = plan.action === 'recover' ? 'Recovered' : 'Renewed';
+    const reimported = `reimported ${imported.length} material(s) from escrow secret ${escrowSecretId(report, config)}`;
+    const verified = await verifyUnlessDisabled(kms, report, retry);
+    if (!verified.verified) {
+      const reason =
+        `${done} key ${report.keyId}: ${reimported}, so its material is back, but the key is Disabled: it was left Disabled as found ` +
+        `(disabled before its material went missing, taken as deliberate) and not verified (no cryptographic round trip on a disabled key). ` +
+        `Nothing more to do unless it should be usable: then enable it yourself (aws kms enable-key --key-id ${report.keyId}). Before: ${plan.reason}`;
+      log.warn('material reimported; key left Disabled as found, not verified', { keyId: report.keyId, keyState: verified.keyState });
+      return finish({ status: statusForAction(plan.action), reason, keyStateAfter: verified.keyState, verified: false });
+    }
+    log.info('key verified', { keyId: report.keyId, keyState: verified.keyState, check: verified.check });
     return finish({
       status: statusForAction(plan.action),
-      reason:
-        `${done} key ${report.keyId}: reimported ${imported.length} material(s) from escrow secret ${escrowSecretId(report, config)} ` +
-        `and verified it (${verified.check}). Before: ${plan.reason}`,
+      reason: `${done} key ${report.keyId}: ${reimported} and verified it (${verified.check}). Before: ${plan.reason}`,
       keyStateAfter: verified.keyState,
       verified: true,
     });

@@ -11,5 +11,5 @@ export {
   type ImportInput,
   type ImportResult,
 } from './kms/import-material.js';
-export { verifyKey, type VerifyResult } from './kms/verify.js';
+export { verifyKey, verifyUnlessDisabled, type LeftDisabledResult, type VerifyResult } from './kms/verify.js';
 export { importTargets, recoverKey, type RecoverDeps, type RecoverLogger, type RecoverOptions } from './recover.js';

@@ -32,6 +32,12 @@ export interface VerifyResult {
   check: string;
 }
 
+/** After an import, the key is Disabled: someone disabled it (on purpose, we assume); nothing was tried on it. */
+export interface LeftDisabledResult {
+  verified: false;
+  keyState: 'Disabled';
+}
+
 const DEFAULT_RETRY: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs };
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -42,13 +48,13 @@ function fail(report: KeyReport, what: string, cause?: unknown): VerificationFai
   );
 }
 
-async function waitForEnabled(kms: KMSClient, report: KeyReport, retry: RetryOptions): Promise<string> {
+async function waitForEnabled(kms: KMSClient, report: KeyReport, retry: RetryOptions, acceptDisabled = false): Promise<string> {
   const sleep = retry.sleep ?? realSleep;
   const random = retry.random ?? Math.random;
   for (let attempt = 1; ; attempt++) {
     const m = await describeKeyMetadata(kms, report.keyId, retry);
     const state = m.KeyState ?? 'Unknown';
-    if (state === 'Enabled') return state;
+    if (state === 'Enabled' || (acceptDisabled && state === 'Disabled')) return state;
     // Right after an import KMS may still report PendingImport for a moment: wait a bounded while.
     if (state !== 'PendingImport' || attempt >= retry.maxAttempts) {
       throw fail(report, `the key is ${state}, not Enabled, after the import${state === 'PendingImport' ? ' (another material may still be missing)' : ''}`);
@@ -61,8 +67,24 @@ function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The key is Enabled after the import and does a cryptographic round trip that fits its usage; else VerificationFailed. */
 export async function verifyKey(kms: KMSClient, report: KeyReport, retry: RetryOptions = DEFAULT_RETRY): Promise<VerifyResult> {
-  const keyState = await waitForEnabled(kms, report, retry);
+  return roundTrip(kms, report, retry, await waitForEnabled(kms, report, retry));
+}
+
+/**
+ * verifyKey, except that a key found Disabled after the import is reported as such (verified
+ * false), not a failure: a key disabled on purpose whose material ran out shows PendingImport,
+ * gets its material back, and stays Disabled. No round trip is attempted on it (it would fail,
+ * and a run again would change nothing).
+ */
+export async function verifyUnlessDisabled(kms: KMSClient, report: KeyReport, retry: RetryOptions = DEFAULT_RETRY): Promise<VerifyResult | LeftDisabledResult> {
+  const keyState = await waitForEnabled(kms, report, retry, true);
+  if (keyState === 'Disabled') return { verified: false, keyState: 'Disabled' };
+  return roundTrip(kms, report, retry, keyState);
+}
+
+async function roundTrip(kms: KMSClient, report: KeyReport, retry: RetryOptions, keyState: string): Promise<VerifyResult> {
   const KeyId = report.keyId;
   const call = <T>(operation: string, fn: () => Promise<T>) => callWithRetry({ operation, keyId: KeyId }, fn, retry);
   const probe = randomBytes(32);

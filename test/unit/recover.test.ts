@@ -409,12 +409,42 @@ test('a key that does not exist / an alias to nothing: failed KeyNotFound naming
 });
 
 test('verification that fails after import: failed VerificationFailed, imported materials still reported', async () => {
-  scenario({ after: { KeyState: 'Disabled' } });
+  scenario({ after: { KeyState: 'PendingImport' } });
   const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
   assert.equal(outcome.status, 'failed');
   assert.equal(outcome.errorName, 'VerificationFailed');
   assert.equal(outcome.verified, false);
   assert.equal(outcome.imported.length, 1);
+  assert.equal(count(DescribeKeyCommand), 1 + config.maxAttempts, 'a bounded wait for PendingImport to clear');
+
+  kmsMock.reset();
+  secretsMock.reset();
+  scenario({});
+  kmsMock.on(DecryptCommand).resolves({ Plaintext: Buffer.from('not what was encrypted') });
+  const roundTrip = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(roundTrip.errorName, 'VerificationFailed');
+  assert.equal(roundTrip.verified, false);
+});
+
+test('a key that ends Disabled after the import (disabled before its material ran out): recovered, not verified, no round trip, left Disabled', async () => {
+  scenario({ after: { KeyState: 'Disabled' } });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'recovered', outcome.reason);
+  assert.equal(outcome.errorName, undefined, 'not a failure that a trigger would repeat');
+  assert.equal(outcome.verified, false);
+  assert.equal(outcome.keyStateBefore, 'PendingImport');
+  assert.equal(outcome.keyStateAfter, 'Disabled');
+  assert.equal(outcome.imported.length, 1);
+  assert.match(outcome.reason!, new RegExp(KEY_ID));
+  assert.match(outcome.reason!, /left Disabled as found/);
+  assert.match(outcome.reason!, /enable-key/);
+  assert.equal(count(ImportKeyMaterialCommand), 1);
+  assert.equal(count(EncryptCommand), 0, 'no round trip on a disabled key');
+  assert.equal(count(DecryptCommand), 0);
+  assert.equal(count(DescribeKeyCommand), 2, 'no waiting for a Disabled key to change');
+  assert.match(summariseOutcome(outcome), /^RECOVERED .*NOT verified/);
+  assert.ok(captured.logs.some((l) => l.level === 'warn' && /left Disabled/.test(l.message)));
+  assertNoLeak(outcome, material);
 });
 
 test('a managed PendingImport key with a key spec kms-reimport cannot import is skipped, not touched', async () => {

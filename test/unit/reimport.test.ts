@@ -15,7 +15,7 @@ import {
   VerifyMacCommand,
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { computeValidTo, importEscrowedMaterial, verifyKey } from '../../lib/reimport.js';
+import { computeValidTo, importEscrowedMaterial, verifyKey, verifyUnlessDisabled } from '../../lib/reimport.js';
 import { getImportParameters } from '../../lib/kms/import-parameters.js';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import type { ImportParameters, KeyReport } from '../../lib/types.js';
@@ -352,4 +352,22 @@ test('importEscrowedMaterial zero-fills the plaintext buffers it decoded (JSON e
     }
     assert.ok(wipedContents.some((b) => b.equals(material)), `${outcome}: the decoded material buffer was zero-filled`);
   }
+});
+
+test('verifyUnlessDisabled: a Disabled key is reported (verified false) with no round trip; other states as verifyKey', async () => {
+  kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'Disabled' } });
+  kmsMock.on(EncryptCommand).rejects(new Error('no round trip on a disabled key'));
+  assert.deepEqual(await verifyUnlessDisabled(kms, makeReport(), retry), { verified: false, keyState: 'Disabled' });
+  assert.equal(kmsMock.commandCalls(EncryptCommand).length, 0);
+  assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 1);
+
+  kmsMock.reset();
+  kmsMock.on(DescribeKeyCommand).resolves(enabled);
+  kmsMock.on(EncryptCommand).callsFake((input) => ({ CiphertextBlob: Buffer.from(input.Plaintext) }));
+  kmsMock.on(DecryptCommand).callsFake((input) => ({ Plaintext: Buffer.from(input.CiphertextBlob) }));
+  assert.deepEqual(await verifyUnlessDisabled(kms, makeReport(), retry), { verified: true, keyState: 'Enabled', check: 'Encrypt/Decrypt SYMMETRIC_DEFAULT' });
+
+  kmsMock.reset();
+  kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'Unavailable' } });
+  await assert.rejects(verifyUnlessDisabled(kms, makeReport(), retry), { name: 'VerificationFailed' });
 });
