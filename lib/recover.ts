@@ -10,9 +10,9 @@ import { countCalls } from './aws/count-calls.js';
 import type { ReimportConfig } from './config.js';
 import { awsErrorName, ImportTokenExpired } from './errors.js';
 import { escrowSecretId } from './escrow/read.js';
-import { classifyKey, expiringMaterials, planAction } from './kms/classify.js';
+import { classifyKey, earliestValidTo, expiringMaterials, planAction, type Plan } from './kms/classify.js';
 import { getImportParameters } from './kms/import-parameters.js';
-import { importEscrowedMaterial, type ImportResult } from './kms/import-material.js';
+import { computeValidTo, importEscrowedMaterial, resolveExpirationModel, type ImportResult } from './kms/import-material.js';
 import { inspectKey } from './kms/inspect.js';
 import { isImportableKeySpec } from './kms/key-specs.js';
 import { verifyUnlessDisabled } from './kms/verify.js';
@@ -79,7 +79,8 @@ function parametersPacer(intervalMs: number, sleep: (ms: number) => Promise<void
  * recover: every material KMS lists as missing, else the current one.
  * renew: on a key with one material, that one; with several, the expiring permanently associated
  * ones (expiringMaterials) inside the renewal window (all of them if none is, on an explicit
- * renew), soonest first, by KeyMaterialId.
+ * renew), soonest first, by KeyMaterialId. A renewal never shortens: a material whose ValidTo is
+ * already at or after the ValidTo this run would set is left out (so the list may be empty).
  */
 export function importTargets(
   report: KeyReport,
@@ -92,11 +93,42 @@ export function importTargets(
     const missing = classification.kind === 'pending-import' ? classification.missingMaterialIds : [];
     return missing.length > 0 ? [...missing] : [undefined];
   }
+  const newValidTo = computeValidTo(now, config.materialLifetimeDays).getTime();
+  const lengthens = (keyMaterialId: string | undefined, validTo: string | undefined) =>
+    validTo === undefined || resolveExpirationModel(config, report, keyMaterialId) === 'KEY_MATERIAL_DOES_NOT_EXPIRE' || Date.parse(validTo) < newValidTo;
   const materialIds = new Set(report.materials.map((m) => m.keyMaterialId).filter(Boolean));
   const expiring = expiringMaterials(report);
-  if (materialIds.size <= 1 || expiring.length === 0) return [undefined];
+  if (materialIds.size <= 1 || expiring.length === 0) return lengthens(undefined, earliestValidTo(report)?.validTo) ? [undefined] : [];
   const soon = expiring.filter((m) => Date.parse(m.validTo as string) - now.getTime() <= config.renewalWindowDays * DAY_MS);
-  return (soon.length > 0 ? soon : expiring).map((m) => m.keyMaterialId as string);
+  return (soon.length > 0 ? soon : expiring).filter((m) => lengthens(m.keyMaterialId, m.validTo)).map((m) => m.keyMaterialId as string);
+}
+
+/**
+ * The plan with the materials it imports. A renew with nothing left to push out (every ValidTo is
+ * already at or after the one a renewal would set now) becomes a skip that names the current ValidTo.
+ */
+export function planImports(
+  report: KeyReport,
+  classification: Classification,
+  plan: Plan,
+  config: ReimportConfig,
+  now: Date,
+): { plan: Plan; targets: Array<string | undefined> } {
+  if (plan.action === 'skip') return { plan, targets: [] };
+  const targets = importTargets(report, classification, plan.action, config, now);
+  if (targets.length > 0 || plan.action !== 'renew') return { plan, targets };
+  const current = earliestValidTo(report)?.validTo ?? report.validTo ?? 'its current ValidTo';
+  const wouldSet = computeValidTo(now, config.materialLifetimeDays).toISOString();
+  return {
+    plan: {
+      action: 'skip',
+      reason:
+        `Key ${report.keyId}: nothing to renew. Its material is valid until ${current}, at or after the ValidTo a renewal would set now ` +
+        `(${wouldSet}, ${config.materialLifetimeDays} day(s) ahead), and a renewal never shortens it. ` +
+        `To push it further out, raise KMS_REIMPORT_MATERIAL_LIFETIME_DAYS (at most 365). Before: ${plan.reason}`,
+    },
+    targets: [],
+  };
 }
 
 function skipErrorName(c: Classification): string | undefined {
@@ -153,10 +185,11 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
   try {
     report = await inspectKey(kms, keyRef, retry);
     const classification = classifyKey(report, config, clock());
-    const plan = planAction(classification, action);
+    // A plan reports what 'auto' would do, including a renew that would find nothing to push out.
+    const { plan, targets } = planImports(report, classification, planAction(classification, action === 'plan' ? 'auto' : action), config, clock());
     log.info('key inspected', { keyRef, keyId: report.keyId, keyState: report.keyState, classification: classification.kind, plan: plan.action });
 
-    if (action === 'plan') return finish({ status: 'planned', reason: plan.reason });
+    if (action === 'plan') return finish({ status: 'planned', reason: `plan: would ${plan.action}: ${plan.reason}` });
     if (plan.action === 'skip') {
       const errorName = skipErrorName(classification);
       log.info('skipped', { keyId: report.keyId, reason: plan.reason });
@@ -169,7 +202,6 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
       return finish({ status: 'skipped', reason, errorName: 'KeyNotEligible' });
     }
     const choice = chooseWrapping(report.keySpec, config, report.keyId);
-    const targets = importTargets(report, classification, plan.action, config, clock());
     for (const keyMaterialId of targets) {
       for (let refreshes = 0; ; refreshes++) {
         const keyId = report.keyId;

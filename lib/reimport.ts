@@ -12,4 +12,4 @@ export {
   type ImportResult,
 } from './kms/import-material.js';
 export { verifyKey, verifyUnlessDisabled, type LeftDisabledResult, type VerifyResult } from './kms/verify.js';
-export { importTargets, recoverKey, type RecoverDeps, type RecoverLogger, type RecoverOptions } from './recover.js';
+export { importTargets, planImports, recoverKey, type RecoverDeps, type RecoverLogger, type RecoverOptions } from './recover.js';

@@ -210,6 +210,23 @@ describe("KMS's default request quotas (GetParametersForImport: one every 4 s)",
   });
 });
 
+describe('renewal never shortens ValidTo', () => {
+  test('an explicit renew of a key valid for 300 days (lifetime 90) is skipped, naming the current ValidTo, and changes nothing', async () => {
+    const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 300 * 86_400 });
+    const before = (await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.ValidTo!;
+    aws.endpoint.controls.resetCounters();
+
+    const outcome = await recover(key.keyId, 'renew');
+
+    assert.equal(outcome.status, 'skipped', outcome.reason);
+    assert.ok(outcome.reason!.includes(before.toISOString()), outcome.reason);
+    assert.equal(aws.calls('GetParametersForImport'), 0);
+    assert.equal(aws.calls('ImportKeyMaterial'), 0);
+    const after = (await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.ValidTo!;
+    assert.equal(after.toISOString(), before.toISOString());
+  });
+});
+
 describe('bad input ends in a named outcome that names the key, and escrow never changes', () => {
   test('missing escrow secret', async () => {
     const key = await expiredKey();

@@ -547,3 +547,81 @@ test('renew on a key with several materials reimports the one that expires, by K
   assert.ok(unwrap(captured.wrapped[0]!).equals(material));
   assertNoLeak(outcome, material, current);
 });
+
+test('renew never shortens ValidTo: a material valid beyond what a renewal would set is skipped, naming its ValidTo', async () => {
+  const far = new Date(NOW.getTime() + 300 * 86_400_000); // lifetime is 90 days
+  scenario({
+    before: { KeyState: 'Enabled', ValidTo: far },
+    rotations: [{ KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: far }],
+  });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'renew', config, now });
+  assert.equal(outcome.status, 'skipped', outcome.reason);
+  assert.equal(outcome.errorName, undefined);
+  assert.match(outcome.reason!, new RegExp(far.toISOString().replace(/[.]/g, '\\.')), 'names the current ValidTo');
+  assert.match(outcome.reason!, /never shortens/);
+  assert.match(outcome.reason!, /KMS_REIMPORT_MATERIAL_LIFETIME_DAYS/);
+  assert.equal(count(GetParametersForImportCommand), 0);
+  assert.equal(count(ImportKeyMaterialCommand), 0);
+  assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
+
+  // Exactly equal is not a renewal either; a longer lifetime is.
+  const equal = new Date(Math.floor((NOW.getTime() + 90 * 86_400_000) / 1000) * 1000);
+  kmsMock.reset();
+  secretsMock.reset();
+  scenario({ before: { KeyState: 'Enabled', ValidTo: equal }, rotations: [] });
+  assert.equal((await recoverKey(deps(), KEY_ID, { action: 'renew', config, now })).status, 'skipped');
+  kmsMock.reset();
+  secretsMock.reset();
+  scenario({ before: { KeyState: 'Enabled', ValidTo: far }, rotations: [] });
+  const longer = await recoverKey(deps(), KEY_ID, { action: 'renew', config: { ...config, materialLifetimeDays: 365 }, now });
+  assert.equal(longer.status, 'renewed', longer.reason);
+  assert.ok(kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input.ValidTo!.getTime() > far.getTime());
+
+  // A configured KEY_MATERIAL_DOES_NOT_EXPIRE lengthens any ValidTo.
+  kmsMock.reset();
+  secretsMock.reset();
+  scenario({ before: { KeyState: 'Enabled', ValidTo: far }, rotations: [] });
+  const forever = await recoverKey(deps(), KEY_ID, { action: 'renew', config: { ...config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }, now });
+  assert.equal(forever.status, 'renewed', forever.reason);
+
+  // plan says so too.
+  kmsMock.reset();
+  secretsMock.reset();
+  const inWindow = new Date(NOW.getTime() + 5 * 86_400_000);
+  scenario({ before: { KeyState: 'Enabled', ValidTo: inWindow }, rotations: [] });
+  const plan = await recoverKey(deps(), KEY_ID, { action: 'plan', config: { ...config, materialLifetimeDays: 3 }, now });
+  assert.equal(plan.status, 'planned');
+  assert.match(plan.reason!, /^plan: would skip: .*nothing to renew/);
+});
+
+test('multi-material renew imports only the materials a renewal lengthens; none left: skipped', async () => {
+  const other = randomBytes(32);
+  const soon = new Date(NOW.getTime() + 30 * 86_400_000);
+  const far = new Date(NOW.getTime() + 200 * 86_400_000);
+  const rotations = (a: Date, b: Date): RotationsListEntry[] => [
+    { KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'NON_CURRENT', ImportState: 'IMPORTED', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: a },
+    { KeyMaterialId: MATERIAL_ID_B, KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: b },
+  ];
+  const secret = {
+    SecretString: JSON.stringify({
+      format: 'kms-reimport/v1',
+      materials: [
+        { keyMaterialId: MATERIAL_ID_A, material: material.toString('base64') },
+        { keyMaterialId: MATERIAL_ID_B, material: other.toString('base64') },
+      ],
+    }),
+  };
+  scenario({ before: { KeyState: 'Enabled', CurrentKeyMaterialId: MATERIAL_ID_B, ValidTo: soon }, rotations: rotations(soon, far), secret });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'renew', config, now });
+  assert.equal(outcome.status, 'renewed', outcome.reason);
+  assert.deepEqual(kmsMock.commandCalls(ImportKeyMaterialCommand).map((c) => c.args[0].input.KeyMaterialId), [MATERIAL_ID_A], 'B (valid 200 days) is not shortened to 90');
+
+  kmsMock.reset();
+  secretsMock.reset();
+  scenario({ before: { KeyState: 'Enabled', CurrentKeyMaterialId: MATERIAL_ID_B, ValidTo: far }, rotations: rotations(far, far), secret });
+  const none = await recoverKey(deps(), KEY_ID, { action: 'renew', config, now });
+  assert.equal(none.status, 'skipped', none.reason);
+  assert.match(none.reason!, new RegExp(far.toISOString().replace(/[.]/g, '\\.')));
+  assert.equal(count(ImportKeyMaterialCommand), 0);
+  assertNoLeak(outcome, material, other);
+});
