@@ -18,7 +18,7 @@ import { isEventRejected, type RejectionCode } from '../lib/events/rejected.js';
 import { parseSweepRequest } from '../lib/events/sweep-request.js';
 import { sweepManagedKeys, type SweepEntry } from '../lib/sweep.js';
 import { startWorkItems, type StartResult } from '../lib/workflow/start.js';
-import { integerEnv, ownRegion, requireEnv } from './commons/environment.js';
+import { integerEnv, ownScope, requireEnv } from './commons/environment.js';
 import { logger, metrics } from './commons/powertools.js';
 
 /** Stop starting executions when less than this is left of the Lambda's time. */
@@ -34,7 +34,8 @@ export interface SweepHandlerDeps {
   /** Time between two StartExecution calls: each execution calls GetParametersForImport (0.25/s). */
   intervalMs: number;
   concurrency: number;
-  region?: string;
+  /** Our Region and account: events from any other are rejected. */
+  scope: { region?: string; account?: string };
   now: () => Date;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -47,10 +48,10 @@ export type SweepHandlerResult =
 export const sweepWith =
   (deps: SweepHandlerDeps) =>
   async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SweepHandlerResult> => {
-    const { tagging, kms, sfn, stateMachineArn, config, bucketMinutes, intervalMs, concurrency, region } = deps;
+    const { tagging, kms, sfn, stateMachineArn, config, bucketMinutes, intervalMs, concurrency, scope } = deps;
     let request;
     try {
-      request = parseSweepRequest(event, region ? { region } : {});
+      request = parseSweepRequest(event, scope);
     } catch (error) {
       if (!isEventRejected(error)) throw error;
       logger.warn('Sweep request rejected', { rejection: error.code, reason: error.reason });
@@ -105,16 +106,18 @@ export const sweepWith =
     return { status: 'ok', dryRun: request.dryRun, keys: report, executions };
   };
 
+const stateMachineArn = requireEnv('STATE_MACHINE_ARN');
+
 export const sweep = sweepWith({
   tagging: new ResourceGroupsTaggingAPIClient({ maxAttempts: 1 }), // lib retries (withRetry), as for KMS
   kms: createClients().kms,
   sfn: new SFNClient({}),
-  stateMachineArn: requireEnv('STATE_MACHINE_ARN'),
+  stateMachineArn,
   config: loadConfig(),
   bucketMinutes: integerEnv('KMS_REIMPORT_EXECUTION_BUCKET_MINUTES', 5, 1, 1440),
   intervalMs: integerEnv('KMS_REIMPORT_SWEEP_START_INTERVAL_MS', 4000, 0, 60_000),
   concurrency: integerEnv('KMS_REIMPORT_SWEEP_CONCURRENCY', 8, 1, 50),
-  region: ownRegion(),
+  scope: ownScope(stateMachineArn),
   now: () => new Date(),
 });
 

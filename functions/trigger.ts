@@ -14,7 +14,7 @@ import { keyIdOf } from '../lib/events/key-ref.js';
 import { normaliseEvent } from '../lib/events/normalise.js';
 import { isEventRejected, type RejectionCode } from '../lib/events/rejected.js';
 import { startWorkItem, type StartResult } from '../lib/workflow/start.js';
-import { integerEnv, ownRegion, requireEnv } from './commons/environment.js';
+import { integerEnv, ownScope, requireEnv } from './commons/environment.js';
 import { logger, metrics } from './commons/powertools.js';
 
 export interface TriggerDeps {
@@ -22,8 +22,8 @@ export interface TriggerDeps {
   stateMachineArn: string;
   /** Minutes per execution-name time bucket. */
   bucketMinutes: number;
-  /** Our Region: events from any other are rejected. */
-  region?: string;
+  /** Our Region and account: events from any other are rejected. */
+  scope: { region?: string; account?: string };
   now: () => Date;
 }
 
@@ -41,10 +41,10 @@ export class StartExecutionFailed extends Error {
 
 /** The handler body over explicit dependencies (tests pass their own clock and client). */
 export const triggerWith = (deps: TriggerDeps) => async (event: unknown): Promise<TriggerResult> => {
-  const { sfn, stateMachineArn, bucketMinutes, region } = deps;
+  const { sfn, stateMachineArn, bucketMinutes, scope } = deps;
   let items;
   try {
-    items = normaliseEvent(event, region ? { region } : {});
+    items = normaliseEvent(event, scope);
   } catch (error) {
     if (!isEventRejected(error)) throw error;
     logger.warn('Event rejected', { rejection: error.code, reason: error.reason });
@@ -91,11 +91,13 @@ export const triggerWith = (deps: TriggerDeps) => async (event: unknown): Promis
   return { status: 'ok', executions };
 };
 
+const stateMachineArn = requireEnv('STATE_MACHINE_ARN');
+
 export const trigger = triggerWith({
   sfn: new SFNClient({}),
-  stateMachineArn: requireEnv('STATE_MACHINE_ARN'),
+  stateMachineArn,
   bucketMinutes: integerEnv('KMS_REIMPORT_EXECUTION_BUCKET_MINUTES', 5, 1, 1440),
-  region: ownRegion(),
+  scope: ownScope(stateMachineArn),
   now: () => new Date(),
 });
 

@@ -25,3 +25,20 @@ export function integerEnv(name: string, fallback: number, min: number, max: num
 export function ownRegion(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || undefined;
 }
+
+/**
+ * The account of one of our own resources' ARNs (the state machine's): events and key ARNs from
+ * any other account are rejected. Works the same under `sam local`, where the Lambda context may
+ * carry a made-up account.
+ */
+export function accountOfArn(arn: string): string | undefined {
+  const account = arn.split(':')[4];
+  return account && /^\d{12}$/.test(account) ? account : undefined;
+}
+
+/** The scope an event must come from: our Region and, when known, our account. */
+export function ownScope(stateMachineArn: string, env: NodeJS.ProcessEnv = process.env): { region?: string; account?: string } {
+  const region = ownRegion(env);
+  const account = accountOfArn(stateMachineArn);
+  return { ...(region ? { region } : {}), ...(account ? { account } : {}) };
+}

@@ -154,7 +154,7 @@ describe('sweep against the local endpoint', () => {
       bucketMinutes: 5,
       intervalMs: 0,
       concurrency: 8,
-      region: 'us-east-1',
+      scope: { region: 'us-east-1', account: '111122223333' },
       now: () => new Date(endpoint.clock.now()),
     });
     const lines: string[] = [];

@@ -141,7 +141,7 @@ describe('sweep handler', () => {
       bucketMinutes: 5,
       intervalMs: 4000,
       concurrency: 2,
-      region: 'us-east-1',
+      scope: { region: 'us-east-1', account: '111122223333' },
       now: () => NOW,
       sleep: async (ms) => void slept.push(ms),
     });

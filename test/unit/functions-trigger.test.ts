@@ -100,13 +100,26 @@ describe('trigger handler', () => {
     assert.deepEqual(result.status === 'rejected' && result.code, 'region-mismatch');
   });
 
+  test('an event, or a manual key ARN, from another account than the state machine\'s is rejected', async () => {
+    const e = sample('kms/material-expiration.json');
+    e.account = '999988887777';
+    e.resources = [`arn:aws:kms:us-east-1:999988887777:key/${KEY}`];
+    const { result } = await captureLogs(() => handler(e, context));
+    assert.deepEqual(result.status === 'rejected' && result.code, 'account-mismatch');
+
+    const manual = { action: 'recover', keyId: `arn:aws:kms:us-east-1:999988887777:key/${KEY}` };
+    const { result: manualResult } = await captureLogs(() => handler(manual, context));
+    assert.deepEqual(manualResult.status === 'rejected' && manualResult.code, 'account-mismatch');
+    assert.equal(sfnMock.commandCalls(StartExecutionCommand).length, 0);
+  });
+
   test('duplicate triggers for one key at one moment give exactly one execution', async () => {
     const executions = fakeStepFunctions();
     const trigger = triggerWith({
       sfn: new SFNClient({ region: 'us-east-1' }),
       stateMachineArn: SM,
       bucketMinutes: 5,
-      region: 'us-east-1',
+      scope: { region: 'us-east-1', account: '111122223333' },
       now: () => new Date('2025-06-01T12:01:00Z'),
     });
     const deliveries = [
