@@ -33,7 +33,9 @@
  *
  * Which material is used: the one whose keyMaterialId KMS names as missing (a key missing several
  * gets every one back); otherwise the entry matching the key's CurrentKeyMaterialId, or the only
- * entry. Every material is checked against the key spec before anything is imported.
+ * entry. The entry without keyMaterialId serves the current material (named or not) when no entry
+ * is labelled with its ID, even beside labelled entries for older materials. Every material is
+ * checked against the key spec before anything is imported.
  */
 import { EscrowInvalid } from '../errors.js';
 import type { EscrowedMaterial } from './material.js';

@@ -77,7 +77,9 @@ export async function readEscrow(
 
 /**
  * The escrowed material for `keyMaterialId` (when one is named) or for the key's current
- * material. A raw (unlabelled) single material serves a key with a single material.
+ * material. The entry without keyMaterialId (at most one) stands for the key's current material:
+ * it serves when the wanted ID is the key's CurrentKeyMaterialId or none is named, and on a key
+ * with a single material, a raw (unlabelled) single material serves whatever ID is named.
  */
 export function selectEscrowedMaterial(
   materials: EscrowedMaterial[],
@@ -88,24 +90,27 @@ export function selectEscrowedMaterial(
   const knownIds = new Set(report.materials.map((m) => m.keyMaterialId).filter((id): id is string => Boolean(id)));
   if (report.currentKeyMaterialId) knownIds.add(report.currentKeyMaterialId);
   const only = materials.length === 1 ? materials[0] : undefined;
+  const unlabelled = materials.find((m) => !m.keyMaterialId);
+  const current = report.currentKeyMaterialId?.toLowerCase();
 
   if (keyMaterialId) {
     const wanted = keyMaterialId.toLowerCase();
     const exact = materials.find((m) => m.keyMaterialId === wanted);
     if (exact) return exact;
-    if (only && !only.keyMaterialId && knownIds.size <= 1) return only;
+    if (unlabelled && (wanted === current || (unlabelled === only && knownIds.size <= 1))) return unlabelled;
     throw new EscrowMissing(
-      `Escrow secret ${secretId} holds no material with KeyMaterialId ${wanted}, which key ${report.keyId} needs. ` +
+      `Escrow secret ${secretId} holds no material with KeyMaterialId ${wanted}, which key ${report.keyId} needs` +
+        `${unlabelled ? ` (its entry without keyMaterialId stands for the current material ${current ?? '(unknown)'} only)` : ''}. ` +
         `Add it to the ${'kms-reimport/v1'} JSON from your offline copy (PutSecretValue adds a version). Nothing was imported for it.`,
       { keyId: report.keyId },
     );
   }
-  const current = report.currentKeyMaterialId?.toLowerCase();
   if (current) {
     const match = materials.find((m) => m.keyMaterialId === current);
     if (match) return match;
   }
-  if (only && (!only.keyMaterialId || !current)) return only;
+  if (unlabelled) return unlabelled;
+  if (only && !current) return only;
   if (only) {
     throw new EscrowMissing(
       `Escrow secret ${secretId} holds material ${only.keyMaterialId} only, but key ${report.keyId}'s current material is ${current}. ` +

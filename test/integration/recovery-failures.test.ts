@@ -178,6 +178,29 @@ describe('a key missing several materials after a rotation', () => {
   });
 });
 
+describe('escrow: the entry without keyMaterialId is the current material', () => {
+  test('beside a labelled older material, it serves the current one and the key missing both is recovered', async () => {
+    const { key, second, firstId, secondId } = await rotatedKey(aws);
+    await aws.secrets.send(
+      new PutSecretValueCommand({
+        SecretId: `${aws.config.escrowPrefix}${key.keyId}`,
+        SecretString: JSON.stringify({
+          format: ESCROW_FORMAT_V1,
+          materials: [{ keyMaterialId: firstId, material: key.material.toString('base64') }, { material: second.toString('base64') }],
+        }),
+      }),
+    );
+    aws.endpoint.clock.advance(3601);
+    aws.endpoint.controls.resetCounters();
+
+    const outcome = await recover(key.keyId);
+
+    assert.equal(outcome.status, 'recovered', outcome.reason);
+    assert.deepEqual(outcome.imported.map((m) => m.keyMaterialId).sort(), [firstId, secondId].sort());
+    assert.equal(aws.calls('ImportKeyMaterial'), 2);
+  });
+});
+
 describe("KMS's default request quotas (GetParametersForImport: one every 4 s)", () => {
   let quoted: LocalAws;
   before(async () => {

@@ -278,5 +278,33 @@ test('selectEscrowedMaterial: missing material for a needed id is EscrowMissing;
   assert.throws(() => selectEscrowedMaterial([escrowed(MATERIAL_ID_B)], twoMaterials, sid, MATERIAL_ID_A), (e: unknown) => e instanceof EscrowMissing && e.message.includes(MATERIAL_ID_A) && e.message.includes(sid));
   assert.throws(() => selectEscrowedMaterial([escrowed()], twoMaterials, sid, MATERIAL_ID_A), { name: 'EscrowMissing' }, 'raw escrow cannot serve a multi-material key by id');
   assert.throws(() => selectEscrowedMaterial([escrowed(MATERIAL_ID_A)], makeReport({ currentKeyMaterialId: MATERIAL_ID_B }), sid), { name: 'EscrowMissing' });
-  assert.throws(() => selectEscrowedMaterial([escrowed(MATERIAL_ID_A), escrowed()], makeReport({ currentKeyMaterialId: MATERIAL_ID_B }), sid), { name: 'EscrowInvalid' });
+  assert.throws(() => selectEscrowedMaterial([escrowed(MATERIAL_ID_A), escrowed('c'.repeat(64))], makeReport({ currentKeyMaterialId: MATERIAL_ID_B }), sid), { name: 'EscrowInvalid' });
+});
+
+test('selectEscrowedMaterial: the entry without keyMaterialId stands for the current material, also beside labelled ones', () => {
+  const sid = 'kms-reimport/x';
+  const a = escrowed(MATERIAL_ID_A);
+  const unlabelled = escrowed();
+  const rotated = makeReport({
+    keyState: 'PendingImport',
+    currentKeyMaterialId: MATERIAL_ID_B,
+    materials: [
+      { keyMaterialId: MATERIAL_ID_A, state: 'NON_CURRENT', importState: 'PENDING_IMPORT' },
+      { keyMaterialId: MATERIAL_ID_B, state: 'CURRENT', importState: 'PENDING_IMPORT' },
+    ],
+  });
+  assert.equal(selectEscrowedMaterial([a, unlabelled], rotated, sid, MATERIAL_ID_A), a, 'a labelled material by its id');
+  assert.equal(selectEscrowedMaterial([a, unlabelled], rotated, sid, MATERIAL_ID_B), unlabelled, 'the current id falls back to the unlabelled entry');
+  assert.equal(selectEscrowedMaterial([a, unlabelled], rotated, sid, MATERIAL_ID_B.toUpperCase()), unlabelled, 'ids compare case-insensitively');
+  assert.equal(selectEscrowedMaterial([a, unlabelled], rotated, sid), unlabelled, 'none named: the current one');
+  assert.equal(selectEscrowedMaterial([unlabelled, a], makeReport({ materials: [] }), sid), unlabelled, 'current unknown: the unlabelled entry');
+  // A labelled entry for the current material wins over the unlabelled one.
+  const b = escrowed(MATERIAL_ID_B);
+  assert.equal(selectEscrowedMaterial([unlabelled, b], rotated, sid, MATERIAL_ID_B), b);
+  assert.equal(selectEscrowedMaterial([unlabelled, b], rotated, sid), b);
+  // Never for a material that is not the current one.
+  assert.throws(
+    () => selectEscrowedMaterial([b, unlabelled], rotated, sid, MATERIAL_ID_A),
+    (e: unknown) => e instanceof EscrowMissing && e.message.includes(MATERIAL_ID_A) && /current material/.test(e.message),
+  );
 });
