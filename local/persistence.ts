@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { jsonErrorByteOffset } from './protocol.js';
 
 export const STATE_FORMAT = 'kms-reimport-local/1';
 
@@ -32,8 +33,10 @@ export function loadState(path: string): PersistedState | undefined {
   try {
     state = JSON.parse(text);
   } catch (err) {
+    // Never the parser's message: it quotes the file, which holds key material in the clear.
+    const offset = jsonErrorByteOffset(err, text);
     throw new Error(
-      `The local endpoint's state file ${path} is not valid JSON (${(err as Error).message}); move it away to start with empty state, or restore a good copy`,
+      `The local endpoint's state file ${path} is not valid JSON${offset === undefined ? '' : ` (error at byte ${offset})`}; move it away to start with empty state, or restore a good copy`,
     );
   }
   const s = state as Partial<PersistedState> | null;

@@ -109,6 +109,18 @@ function discard(req: IncomingMessage, limit: number): void {
   req.resume();
 }
 
+/**
+ * Where JSON.parse gave up, as a byte offset into `text` (UTF-8), when the engine says so.
+ * Only this number is ever reported: the engine's own message quotes the input around the
+ * error, and a request body or the state file may carry key material or secret values.
+ */
+export function jsonErrorByteOffset(err: unknown, text: string): number | undefined {
+  const match = err instanceof Error ? /\bat position (\d+)\b/.exec(err.message) : null;
+  if (!match) return undefined;
+  const position = Number(match[1]);
+  return Number.isSafeInteger(position) && position <= text.length ? Buffer.byteLength(text.slice(0, position), 'utf8') : undefined;
+}
+
 /** Parses a request body into a JSON object; an empty body is `{}`. Throws ServiceError otherwise. */
 export function parseJsonObject(body: Buffer, serviceName: string): Record<string, unknown> {
   const text = body.toString('utf8');
@@ -117,9 +129,11 @@ export function parseJsonObject(body: Buffer, serviceName: string): Record<strin
   try {
     value = JSON.parse(text);
   } catch (err) {
+    // Never the parser's message: it quotes the body, which may hold key material or a secret.
+    const offset = jsonErrorByteOffset(err, text);
     throw new ServiceError(
       'SerializationException',
-      `The request body is not valid JSON (${(err as Error).message}); ${serviceName} requests are a JSON object.`,
+      `The request body is not valid JSON${offset === undefined ? '' : ` (error at byte ${offset})`}; ${serviceName} requests are a JSON object.`,
     );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
