@@ -16,8 +16,13 @@ import type { KeyRef, KeyReport, MaterialInfo } from '../types.js';
 
 const DEFAULT_RETRY: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs };
 
-/** Errors meaning "this endpoint/key cannot list key materials": fall back to DescribeKey. */
-const ROTATIONS_UNSUPPORTED = new Set(['UnsupportedOperationException', 'UnknownOperationException']);
+/**
+ * Errors meaning "this endpoint/key cannot list key materials (now)": fall back to DescribeKey.
+ * KMSInvalidStateException: KMS refuses ListKeyRotations for keys in some states (Creating,
+ * Updating, Unavailable, PendingReplicaDeletion, ...); such a key is classified (and skipped) from
+ * DescribeKey instead of failing the run.
+ */
+const ROTATIONS_UNAVAILABLE = new Set(['UnsupportedOperationException', 'UnknownOperationException', 'KMSInvalidStateException']);
 
 export function isAliasRef(keyRef: KeyRef): boolean {
   return keyRef.startsWith('alias/') || /^arn:[^:]+:kms:[^:]*:[^:]*:alias\//.test(keyRef);
@@ -98,7 +103,7 @@ async function listMaterials(kms: KMSClient, keyId: string, retry: RetryOptions)
       marker = out?.Truncated ? out.NextMarker : undefined;
     } while (marker);
   } catch (e) {
-    if (ROTATIONS_UNSUPPORTED.has(awsErrorName(e) ?? '')) return undefined;
+    if (ROTATIONS_UNAVAILABLE.has(awsErrorName(e) ?? '')) return undefined;
     throw e;
   }
   return materials;
@@ -121,7 +126,7 @@ function materialsFromMetadata(m: KeyMetadata): MaterialInfo[] {
 /**
  * DescribeKey (ID, ARN, alias name or alias ARN), ListResourceTags (all pages) and, for symmetric
  * EXTERNAL keys, ListKeyRotations with ALL_KEY_MATERIAL (all pages; if KMS says the operation is
- * unsupported, the current material from DescribeKey is used).
+ * unsupported, or refuses it for the key's state, the current material from DescribeKey is used).
  */
 export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOptions = DEFAULT_RETRY): Promise<KeyReport> {
   const m = await describeKeyMetadata(kms, keyRef, retry);

@@ -84,6 +84,26 @@ test('inspectKey tolerates UnsupportedOperationException from ListKeyRotations (
   assert.equal(kmsMock.commandCalls(ListKeyRotationsCommand).length, 1);
 });
 
+test('inspectKey treats KMSInvalidStateException from ListKeyRotations (Creating, Updating, Unavailable...) like unsupported', async () => {
+  for (const KeyState of ['Creating', 'Updating', 'Unavailable', 'PendingImport'] as const) {
+    kmsMock.reset();
+    kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { ...metadata, KeyState } });
+    kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [], Truncated: false });
+    kmsMock.on(ListKeyRotationsCommand).rejects(awsError('KMSInvalidStateException'));
+    const report = await inspectKey(kms, KEY_ID, retry);
+    assert.equal(report.keyState, KeyState);
+    assert.equal(report.materials.length, 1, KeyState);
+    assert.equal(report.materials[0]!.keyMaterialId, MATERIAL_ID_B);
+    assert.equal(kmsMock.commandCalls(ListKeyRotationsCommand).length, 1, 'not retried: a state refusal is not transient');
+  }
+  // Other errors still fail the inspection.
+  kmsMock.reset();
+  kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: metadata });
+  kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [], Truncated: false });
+  kmsMock.on(ListKeyRotationsCommand).rejects(awsError('AccessDeniedException'));
+  await assert.rejects(inspectKey(kms, KEY_ID, retry), { name: 'AccessDeniedException' });
+});
+
 test('inspectKey does not list rotations for asymmetric or HMAC keys', async () => {
   kmsMock.on(DescribeKeyCommand).resolves({
     KeyMetadata: { ...metadata, KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', KeyState: 'Enabled', CurrentKeyMaterialId: undefined, SigningAlgorithms: ['RSASSA_PSS_SHA_256'] },

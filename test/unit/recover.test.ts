@@ -625,3 +625,13 @@ test('multi-material renew imports only the materials a renewal lengthens; none 
   assert.equal(count(ImportKeyMaterialCommand), 0);
   assertNoLeak(outcome, material, other);
 });
+
+test('a key KMS will not list materials for (KMSInvalidStateException, e.g. Updating) is skipped, not failed', async () => {
+  scenario({ before: { KeyState: 'Updating' } });
+  kmsMock.on(ListKeyRotationsCommand).rejects(awsError('KMSInvalidStateException'));
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'skipped', outcome.reason);
+  assert.equal(outcome.errorName, 'KeyNotEligible');
+  assert.match(outcome.reason!, /Updating/);
+  assert.equal(count(GetParametersForImportCommand), 0);
+});
