@@ -30,6 +30,8 @@ export interface KeyReport {
   keySpec: string;
   keyUsage: string;
   multiRegion: boolean;
+  /** For a Multi-Region key: PRIMARY or REPLICA (DescribeKey MultiRegionConfiguration.MultiRegionKeyType). */
+  multiRegionKeyType?: string;
   expirationModel?: string;
   /** ISO 8601: the earliest ValidTo among the key's materials. */
   validTo?: string;

@@ -134,9 +134,11 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
     const expirationModel = resolveExpirationModel(config, report, input.keyMaterialId);
     const validTo = expirationModel === 'KEY_MATERIAL_EXPIRES' ? computeValidTo(now, config.materialLifetimeDays) : undefined;
 
-    // ImportType / KeyMaterialId exist for symmetric encryption keys only.
+    // ImportType / KeyMaterialId exist for symmetric encryption keys only. A replica's material is
+    // always its primary's (KMS never copies it between Regions): EXISTING_KEY_MATERIAL, even the first time.
     const symmetric = report.keySpec === 'SYMMETRIC_DEFAULT';
-    const everImported = Boolean(report.currentKeyMaterialId) || report.materials.some((m) => m.keyMaterialId);
+    const replica = report.multiRegionKeyType === 'REPLICA';
+    const everImported = replica || Boolean(report.currentKeyMaterialId) || report.materials.some((m) => m.keyMaterialId);
     const severalMaterials = new Set(report.materials.map((m) => m.keyMaterialId).filter(Boolean)).size > 1;
     const sentMaterialId = symmetric && (input.keyMaterialId || severalMaterials) ? (input.keyMaterialId ?? selected.keyMaterialId ?? report.currentKeyMaterialId) : undefined;
 

@@ -149,6 +149,7 @@ export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOpt
     tags,
     materials: materials ?? materialsFromMetadata(m),
   };
+  if (m.MultiRegionConfiguration?.MultiRegionKeyType !== undefined) report.multiRegionKeyType = m.MultiRegionConfiguration.MultiRegionKeyType;
   if (m.ExpirationModel !== undefined) report.expirationModel = m.ExpirationModel;
   const validTo = iso(m.ValidTo);
   if (validTo !== undefined) report.validTo = validTo;

@@ -104,6 +104,29 @@ test('inspectKey treats KMSInvalidStateException from ListKeyRotations (Creating
   await assert.rejects(inspectKey(kms, KEY_ID, retry), { name: 'AccessDeniedException' });
 });
 
+test('inspectKey records a Multi-Region key as PRIMARY or REPLICA; single-Region keys have no type', async () => {
+  for (const type of ['PRIMARY', 'REPLICA'] as const) {
+    kmsMock.reset();
+    kmsMock.on(DescribeKeyCommand).resolves({
+      KeyMetadata: {
+        ...metadata,
+        MultiRegion: true,
+        MultiRegionConfiguration: { MultiRegionKeyType: type, PrimaryKey: { Arn: KEY_ARN, Region: 'us-east-1' }, ReplicaKeys: [] },
+      },
+    });
+    kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [], Truncated: false });
+    kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
+    const report = await inspectKey(kms, KEY_ID, retry);
+    assert.equal(report.multiRegion, true);
+    assert.equal(report.multiRegionKeyType, type);
+  }
+  kmsMock.reset();
+  kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: metadata });
+  kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [], Truncated: false });
+  kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
+  assert.equal('multiRegionKeyType' in (await inspectKey(kms, KEY_ID, retry)), false);
+});
+
 test('inspectKey does not list rotations for asymmetric or HMAC keys', async () => {
   kmsMock.on(DescribeKeyCommand).resolves({
     KeyMetadata: { ...metadata, KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', KeyState: 'Enabled', CurrentKeyMaterialId: undefined, SigningAlgorithms: ['RSASSA_PSS_SHA_256'] },

@@ -371,3 +371,21 @@ test('verifyUnlessDisabled: a Disabled key is reported (verified false) with no 
   kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'Unavailable' } });
   await assert.rejects(verifyUnlessDisabled(kms, makeReport(), retry), { name: 'VerificationFailed' });
 });
+
+test('a symmetric Multi-Region replica always gets ImportType EXISTING_KEY_MATERIAL (its material is the primary\'s), even with nothing imported yet', async () => {
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(material) });
+  kmsMock.on(ImportKeyMaterialCommand).resolves({});
+  const fresh = { keyState: 'PendingImport', materials: [], currentKeyMaterialId: undefined, multiRegion: true };
+  await importEscrowedMaterial(deps, { report: makeReport({ ...fresh, multiRegionKeyType: 'REPLICA' }), params: params(), config, now });
+  await importEscrowedMaterial(deps, { report: makeReport({ ...fresh, multiRegionKeyType: 'PRIMARY' }), params: params(), config, now });
+  await importEscrowedMaterial(deps, {
+    report: makeReport({ ...fresh, multiRegionKeyType: 'REPLICA', keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' }),
+    params: params(),
+    config,
+    now,
+  });
+  const [replica, primary, hmacReplica] = kmsMock.commandCalls(ImportKeyMaterialCommand).map((c) => c.args[0].input);
+  assert.equal(replica!.ImportType, 'EXISTING_KEY_MATERIAL');
+  assert.equal(primary!.ImportType, undefined, 'a primary with nothing imported: KMS chooses');
+  assert.equal(hmacReplica!.ImportType, undefined, 'ImportType is for symmetric encryption keys only');
+});
