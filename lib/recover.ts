@@ -214,7 +214,7 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
         });
         try {
           const result = await importEscrowedMaterial(
-            { kms, secrets, onRetry, ...(deps.sleep ? { sleep: deps.sleep } : {}), ...(deps.random ? { random: deps.random } : {}) },
+            { kms, secrets, onRetry, logger: log, ...(deps.sleep ? { sleep: deps.sleep } : {}), ...(deps.random ? { random: deps.random } : {}) },
             { report, params, ...(keyMaterialId ? { keyMaterialId } : {}), config, now: clock() },
           );
           imported.push(result);

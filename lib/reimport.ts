@@ -3,10 +3,12 @@
  * also a Step Functions task), verifyKey, and recoverKey (a whole run for one key).
  */
 export {
+  chooseExpirationModel,
   computeValidTo,
   importEscrowedMaterial,
   MAX_VALID_TO_DAYS,
   resolveExpirationModel,
+  type ExpirationModelChoice,
   type ImportDeps,
   type ImportInput,
   type ImportResult,

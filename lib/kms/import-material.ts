@@ -32,6 +32,8 @@ export interface ImportDeps {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   onRetry?: RetryOptions['onRetry'];
+  /** The run's logger: warns when the ExpirationModel had to be assumed. */
+  logger?: { warn(message: string, extra?: object): void };
 }
 
 export interface ImportInput {
@@ -49,13 +51,32 @@ export interface ImportResult {
   expirationModel: string;
 }
 
+/** Where the ExpirationModel sent comes from; `assumed` when KMS did not report the material's own. */
+export interface ExpirationModelChoice {
+  model: ExpirationModelType;
+  source: 'config' | 'material' | 'key' | 'default';
+  /** True when the material's previous model is unknown and the model was inferred (the key's, or KMS's default). */
+  assumed: boolean;
+}
+
 /** The ExpirationModel sent (always explicitly): configured, else the material's, else the key's, else KMS's default. */
-export function resolveExpirationModel(config: ReimportConfig, report: KeyReport, keyMaterialId?: string): ExpirationModelType {
-  if (config.expirationModel !== 'follow-key') return config.expirationModel;
+export function chooseExpirationModel(config: ReimportConfig, report: KeyReport, keyMaterialId?: string): ExpirationModelChoice {
+  if (config.expirationModel !== 'follow-key') return { model: config.expirationModel, source: 'config', assumed: false };
   const id = keyMaterialId ?? report.currentKeyMaterialId;
   const material = id ? report.materials.find((m) => m.keyMaterialId === id) : undefined;
-  const model = material?.expirationModel ?? report.expirationModel;
-  return model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' ? 'KEY_MATERIAL_DOES_NOT_EXPIRE' : 'KEY_MATERIAL_EXPIRES';
+  const normalise = (model: string): ExpirationModelType => (model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' ? 'KEY_MATERIAL_DOES_NOT_EXPIRE' : 'KEY_MATERIAL_EXPIRES');
+  if (material?.expirationModel !== undefined) return { model: normalise(material.expirationModel), source: 'material', assumed: false };
+  if (report.expirationModel !== undefined) {
+    // DescribeKey's model speaks for the current material; for another one it is a guess.
+    const forCurrent = id === undefined || id === report.currentKeyMaterialId;
+    return { model: normalise(report.expirationModel), source: 'key', assumed: !forCurrent };
+  }
+  return { model: 'KEY_MATERIAL_EXPIRES', source: 'default', assumed: true };
+}
+
+/** The ExpirationModel sent (always explicitly): configured, else the material's, else the key's, else KMS's default. */
+export function resolveExpirationModel(config: ReimportConfig, report: KeyReport, keyMaterialId?: string): ExpirationModelType {
+  return chooseExpirationModel(config, report, keyMaterialId).model;
 }
 
 /** now + lifetime, never more than 365 days ahead, truncated to a whole second. */
@@ -131,7 +152,17 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
     validateMaterial(report.keySpec, selected.material, report.keyId, secretId);
     wrapped = wrapKeyMaterial(selected.material, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm, report.keyId);
 
-    const expirationModel = resolveExpirationModel(config, report, input.keyMaterialId);
+    const choice = chooseExpirationModel(config, report, input.keyMaterialId);
+    const expirationModel = choice.model;
+    if (choice.assumed) {
+      const which = input.keyMaterialId ?? report.currentKeyMaterialId;
+      deps.logger?.warn(
+        `ExpirationModel of the material${which ? ` ${which}` : ''} of key ${report.keyId} is unknown (KMS did not report it, as it may not for a deleted material): ` +
+          `assumed ${expirationModel} (${choice.source === 'key' ? "the key's DescribeKey model" : "KMS's default"}). ` +
+          `To force one, set KMS_REIMPORT_EXPIRATION_MODEL to KEY_MATERIAL_EXPIRES or KEY_MATERIAL_DOES_NOT_EXPIRE.`,
+        { keyId: report.keyId, ...(which ? { keyMaterialId: which } : {}), assumedExpirationModel: expirationModel, source: choice.source },
+      );
+    }
     const validTo = expirationModel === 'KEY_MATERIAL_EXPIRES' ? computeValidTo(now, config.materialLifetimeDays) : undefined;
 
     // ImportType / KeyMaterialId exist for symmetric encryption keys only. A replica's material is

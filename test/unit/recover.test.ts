@@ -635,3 +635,18 @@ test('a key KMS will not list materials for (KMSInvalidStateException, e.g. Upda
   assert.match(outcome.reason!, /Updating/);
   assert.equal(count(GetParametersForImportCommand), 0);
 });
+
+test('follow-key with no ExpirationModel reported: KEY_MATERIAL_EXPIRES is sent and the run logs a warning saying so', async () => {
+  scenario({
+    before: { ExpirationModel: undefined },
+    rotations: [{ KeyId: KEY_ID, KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT' }],
+  });
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'recovered', outcome.reason);
+  assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
+  const warning = captured.logs.find((l) => l.level === 'warn' && /ExpirationModel/.test(l.message));
+  assert.ok(warning, 'a warning through the run logger');
+  assert.match(warning.message, /assumed KEY_MATERIAL_EXPIRES/);
+  assert.match(warning.message, /KMS_REIMPORT_EXPIRATION_MODEL/);
+  assertNoLeak(outcome, material);
+});

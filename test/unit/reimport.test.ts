@@ -15,7 +15,7 @@ import {
   VerifyMacCommand,
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { computeValidTo, importEscrowedMaterial, verifyKey, verifyUnlessDisabled } from '../../lib/reimport.js';
+import { chooseExpirationModel, computeValidTo, importEscrowedMaterial, verifyKey, verifyUnlessDisabled } from '../../lib/reimport.js';
 import { getImportParameters } from '../../lib/kms/import-parameters.js';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import type { ImportParameters, KeyReport } from '../../lib/types.js';
@@ -388,4 +388,51 @@ test('a symmetric Multi-Region replica always gets ImportType EXISTING_KEY_MATER
   assert.equal(replica!.ImportType, 'EXISTING_KEY_MATERIAL');
   assert.equal(primary!.ImportType, undefined, 'a primary with nothing imported: KMS chooses');
   assert.equal(hmacReplica!.ImportType, undefined, 'ImportType is for symmetric encryption keys only');
+});
+
+test('follow-key with an unknown previous ExpirationModel: the fallback stays, and the run\'s logger gets a warning naming the assumption and the setting', async () => {
+  const warnings: Array<{ message: string; extra?: object }> = [];
+  const logger = { warn: (message: string, extra?: object) => void warnings.push({ message, ...(extra ? { extra } : {}) }) };
+  const run = async (report: KeyReport, keyMaterialId?: string, cfg: ReimportConfig = config) => {
+    kmsMock.reset();
+    secretsMock.reset();
+    secretsMock.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ format: 'kms-reimport/v1', materials: [{ keyMaterialId: MATERIAL_ID_A, material: material.toString('base64') }, { material: material.toString('base64') }] }),
+    });
+    kmsMock.on(ImportKeyMaterialCommand).resolves({});
+    await importEscrowedMaterial({ ...deps, logger }, { report, params: params(), ...(keyMaterialId ? { keyMaterialId } : {}), config: cfg, now });
+    return kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input.ExpirationModel;
+  };
+
+  // Nothing reported at all: KMS's default, with a warning.
+  const unknown = pendingReport({ expirationModel: undefined, materials: [{ keyMaterialId: MATERIAL_ID_A, state: 'CURRENT', importState: 'PENDING_IMPORT' }], currentKeyMaterialId: MATERIAL_ID_A });
+  assert.equal(await run(unknown), 'KEY_MATERIAL_EXPIRES');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!.message, new RegExp(KEY_ID));
+  assert.match(warnings[0]!.message, /assumed KEY_MATERIAL_EXPIRES/);
+  assert.match(warnings[0]!.message, /KMS_REIMPORT_EXPIRATION_MODEL/);
+  assert.deepEqual(warnings[0]!.extra, { keyId: KEY_ID, keyMaterialId: MATERIAL_ID_A, assumedExpirationModel: 'KEY_MATERIAL_EXPIRES', source: 'default' });
+  assertNoMaterial(JSON.stringify(warnings), material, 'warning');
+
+  // A non-current material whose own model is unknown: the key's (current material's) model is a guess too.
+  warnings.length = 0;
+  const rotated = pendingReport({
+    expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    currentKeyMaterialId: MATERIAL_ID_B,
+    materials: [
+      { keyMaterialId: MATERIAL_ID_A, state: 'NON_CURRENT', importState: 'PENDING_IMPORT' },
+      { keyMaterialId: MATERIAL_ID_B, state: 'CURRENT', importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' },
+    ],
+  });
+  assert.equal(await run(rotated, MATERIAL_ID_A), 'KEY_MATERIAL_DOES_NOT_EXPIRE');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!.message, /the key's DescribeKey model/);
+  assert.deepEqual(chooseExpirationModel(config, rotated, MATERIAL_ID_A), { model: 'KEY_MATERIAL_DOES_NOT_EXPIRE', source: 'key', assumed: true });
+
+  // Known models, or a configured one: no warning.
+  warnings.length = 0;
+  assert.equal(await run(rotated, MATERIAL_ID_B), 'KEY_MATERIAL_DOES_NOT_EXPIRE');
+  assert.equal(await run(pendingReport({ expirationModel: 'KEY_MATERIAL_EXPIRES', materials: [] })), 'KEY_MATERIAL_EXPIRES');
+  assert.equal(await run(unknown, undefined, { ...config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }), 'KEY_MATERIAL_DOES_NOT_EXPIRE');
+  assert.deepEqual(warnings, []);
 });
