@@ -133,6 +133,18 @@ export class RenewalRefused extends ReimportError {
   }
 }
 
+/**
+ * ImportKeyMaterial answered ValidationException: KMS found the request itself invalid, most
+ * likely ValidTo (more than 365 days ahead by KMS's clock, or in the past) or an ExpirationModel /
+ * ImportType / KeyMaterialId combination it does not accept. Nothing was imported; not transient.
+ */
+export class ImportRequestInvalid extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'ImportRequestInvalid';
+  }
+}
+
 export const REIMPORT_ERROR_NAMES = [
   'KeyNotFound',
   'KeyNotManaged',
@@ -147,6 +159,7 @@ export const REIMPORT_ERROR_NAMES = [
   'ConfigError',
   'UnsupportedWrapping',
   'RenewalRefused',
+  'ImportRequestInvalid',
 ] as const;
 export type ReimportErrorName = (typeof REIMPORT_ERROR_NAMES)[number];
 

@@ -9,6 +9,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
 import {
   awsErrorName,
+  ImportRequestInvalid,
   ImportTokenExpired,
   IncorrectKeyMaterial,
   KeyNotEligible,
@@ -24,6 +25,11 @@ import { wrapKeyMaterial } from '../wrap/wrap.js';
 
 const DAY_MS = 86_400_000;
 export const MAX_VALID_TO_DAYS = 365;
+/**
+ * ValidTo stays this far inside KMS's 365-day limit: KMS checks it against its own clock, and a
+ * caller whose clock runs ahead would otherwise be refused (ValidationException).
+ */
+export const VALID_TO_MARGIN_MS = 3_600_000;
 
 export interface ImportDeps {
   kms: KMSClient;
@@ -79,13 +85,21 @@ export function resolveExpirationModel(config: ReimportConfig, report: KeyReport
   return chooseExpirationModel(config, report, keyMaterialId).model;
 }
 
-/** now + lifetime, never more than 365 days ahead, truncated to a whole second. */
+/** now + lifetime, never more than 365 days minus one hour ahead (VALID_TO_MARGIN_MS), truncated to a whole second. */
 export function computeValidTo(now: Date, lifetimeDays: number): Date {
-  const days = Math.min(Math.max(1, lifetimeDays), MAX_VALID_TO_DAYS);
-  return new Date(Math.floor((now.getTime() + days * DAY_MS) / 1000) * 1000);
+  const days = Math.max(1, lifetimeDays);
+  const ahead = Math.min(days * DAY_MS, MAX_VALID_TO_DAYS * DAY_MS - VALID_TO_MARGIN_MS);
+  return new Date(Math.floor((now.getTime() + ahead) / 1000) * 1000);
 }
 
-function mapImportError(e: unknown, input: ImportInput, secretId: string, sentMaterialId: string | undefined): unknown {
+interface SentRequest {
+  keyMaterialId: string | undefined;
+  expirationModel: string;
+  validTo: Date | undefined;
+}
+
+function mapImportError(e: unknown, input: ImportInput, secretId: string, sent: SentRequest): unknown {
+  const sentMaterialId = sent.keyMaterialId;
   const { report, params } = input;
   const key = report.keyId;
   const which = sentMaterialId ? ` (KeyMaterialId ${sentMaterialId})` : '';
@@ -124,6 +138,13 @@ function mapImportError(e: unknown, input: ImportInput, secretId: string, sentMa
     case 'NotFoundException':
     case 'InvalidArnException':
       return new KeyNotFound(`Key ${key} was not found when importing; check the key ID/ARN and Region.`, { keyId: key, cause: e });
+    case 'ValidationException':
+      return new ImportRequestInvalid(
+        `KMS rejected the ImportKeyMaterial request for key ${key}${which} as invalid (ValidationException): nothing was imported. ` +
+          `Check ValidTo (sent: ${sent.validTo?.toISOString() ?? 'none'}; KMS allows at most 365 days ahead by its own clock, so also check this host's clock; ` +
+          `KMS_REIMPORT_MATERIAL_LIFETIME_DAYS) and ExpirationModel (sent: ${sent.expirationModel}; KMS_REIMPORT_EXPIRATION_MODEL), then run again.`,
+        { keyId: key, cause: e },
+      );
     case 'UnsupportedOperationException':
       return new KeyNotEligible(
         `KMS does not support this import into key ${key} (ImportType/KeyMaterialId/ExpirationModel for its key spec or store). Check the key's spec and origin; nothing was changed.`,
@@ -186,7 +207,7 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
     try {
       out = await callWithRetry({ operation: 'ImportKeyMaterial', keyId: report.keyId }, () => deps.kms.send(new ImportKeyMaterialCommand(request)), retry);
     } catch (e) {
-      throw mapImportError(e, input, secretId, sentMaterialId);
+      throw mapImportError(e, input, secretId, { keyMaterialId: sentMaterialId, expirationModel, validTo });
     }
     const result: ImportResult = { expirationModel };
     const importedId = out?.KeyMaterialId ?? sentMaterialId ?? selected.keyMaterialId;

@@ -650,3 +650,16 @@ test('follow-key with no ExpirationModel reported: KEY_MATERIAL_EXPIRES is sent 
   assert.match(warning.message, /KMS_REIMPORT_EXPIRATION_MODEL/);
   assertNoLeak(outcome, material);
 });
+
+test('ValidationException from ImportKeyMaterial: failed ImportRequestInvalid saying what to check, one attempt', async () => {
+  scenario({});
+  kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('ValidationException'));
+  const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'failed');
+  assert.equal(outcome.errorName, 'ImportRequestInvalid');
+  assert.match(outcome.reason!, new RegExp(KEY_ID));
+  assert.match(outcome.reason!, /ValidTo/);
+  assert.match(outcome.reason!, /ExpirationModel/);
+  assert.equal(count(ImportKeyMaterialCommand), 1, 'not transient: not retried');
+  assertNoLeak(outcome, material);
+});

@@ -94,10 +94,11 @@ test('importEscrowedMaterial sends the escrowed material wrapped, ExpirationMode
   assert.ok(sdkCopy.every((b) => b === 0), 'the SDK copy of the secret was wiped');
 });
 
-test('ValidTo is at most 365 days ahead and truncated', () => {
+test('ValidTo is at most 365 days minus one hour ahead (room for a clock running ahead of KMS) and truncated', () => {
   const t = new Date('2027-01-01T00:00:00.999Z');
-  assert.equal(computeValidTo(t, 365).toISOString(), '2028-01-01T00:00:00.000Z');
-  assert.equal(computeValidTo(t, 1000).toISOString(), '2028-01-01T00:00:00.000Z');
+  assert.equal(computeValidTo(t, 365).toISOString(), '2027-12-31T23:00:00.000Z');
+  assert.equal(computeValidTo(t, 1000).toISOString(), '2027-12-31T23:00:00.000Z');
+  assert.equal(computeValidTo(t, 364).toISOString(), '2027-12-31T00:00:00.000Z', 'below the cap: exactly the lifetime');
   assert.equal(computeValidTo(t, 1).toISOString(), '2027-01-02T00:00:00.000Z');
 });
 
@@ -106,7 +107,7 @@ test('365-day lifetime: ValidTo <= now + 365 days', async () => {
   kmsMock.on(ImportKeyMaterialCommand).resolves({});
   await importEscrowedMaterial(deps, { report: pendingReport(), params: params(), config: { ...config, materialLifetimeDays: 365 }, now });
   const validTo = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input.ValidTo!;
-  assert.ok(validTo.getTime() <= now.getTime() + 365 * 86_400_000);
+  assert.ok(validTo.getTime() <= now.getTime() + 365 * 86_400_000 - 3_600_000, 'an hour inside the limit');
   assert.ok(validTo.getTime() > now.getTime() + 364 * 86_400_000);
 });
 
@@ -190,6 +191,7 @@ test('importEscrowedMaterial maps KMS errors to named errors and never retries t
     ['KMSInvalidStateException', pendingReport(), 'KeyNotEligible', /state/],
     ['NotFoundException', pendingReport(), 'KeyNotFound', /not found/],
     ['UnsupportedOperationException', pendingReport(), 'KeyNotEligible', /does not support/],
+    ['ValidationException', pendingReport(), 'ImportRequestInvalid', /ValidTo \(sent: \d{4}-.*ExpirationModel \(sent: KEY_MATERIAL_EXPIRES/],
   ];
   for (const [code, report, name, message] of cases) {
     kmsMock.reset();
