@@ -50,6 +50,67 @@ export interface ServerOptions {
 
 export const CONTROL_PREFIX = '/_local';
 
+/** Names a request's Host header may use, each with the port the server listens on. */
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+/**
+ * True when `host` (the Host header) names this endpoint: `127.0.0.1:PORT`, `localhost:PORT` or
+ * `[::1]:PORT` (case-insensitive; without `:PORT` only when PORT is 80). Anything else is a page
+ * that reached 127.0.0.1 through a name of its own (DNS rebinding) or a proxy, and is refused.
+ */
+export function isLoopbackHost(host: string | undefined, port: number | undefined): boolean {
+  if (typeof host !== 'string' || port === undefined) return false;
+  const value = host.trim().toLowerCase();
+  return LOOPBACK_HOSTS.some((name) => value === `${name}:${port}` || (port === 80 && value === name));
+}
+
+/** True when a Content-Type header is JSON (`application/json`, parameters allowed). */
+export function isJsonContentType(header: string | undefined): boolean {
+  return typeof header === 'string' && header.split(';')[0]?.trim().toLowerCase() === 'application/json';
+}
+
+interface Refusal {
+  status: number;
+  type: string;
+  message: string;
+}
+
+/**
+ * Why a request is refused before anything reads its body, if it is: a Host that is not this
+ * endpoint, any Origin header (browsers send it; the SDK, the CLI, curl and Node's fetch do not),
+ * or a control request with a body that is not `application/json` (which a page cannot send
+ * cross-site without a CORS preflight, and the endpoint answers no preflight).
+ */
+function refusal(req: IncomingMessage, method: string, isControl: boolean): Refusal | undefined {
+  const port = req.socket.localPort;
+  const host = req.headers.host;
+  if (!isLoopbackHost(host, port)) {
+    const shown = typeof host === 'string' ? JSON.stringify(host.slice(0, 100)) : 'none';
+    return {
+      status: 403,
+      type: 'AccessDeniedException',
+      message: `Host header ${shown} does not name this local endpoint: only 127.0.0.1:${port}, localhost:${port} or [::1]:${port} are served (a guard against DNS rebinding); use http://127.0.0.1:${port} as the endpoint URL`,
+    };
+  }
+  if (req.headers.origin !== undefined) {
+    return {
+      status: 403,
+      type: 'AccessDeniedException',
+      message: 'Requests with an Origin header (from a web page) are refused: the local endpoint holds key material and secrets; call it from the AWS SDK, the AWS CLI, curl or Node without an Origin header',
+    };
+  }
+  if (isControl && method !== 'GET' && method !== 'HEAD' && (method === 'POST' || req.headers['content-type'] !== undefined)) {
+    if (!isJsonContentType(req.headers['content-type'])) {
+      return {
+        status: 415,
+        type: 'UnsupportedMediaType',
+        message: `Control requests with a body must be sent as Content-Type: application/json (got ${req.headers['content-type'] === undefined ? 'none' : JSON.stringify(req.headers['content-type'].slice(0, 100))}); e.g. curl -H 'Content-Type: application/json' -d '{...}'`,
+      };
+    }
+  }
+  return undefined;
+}
+
 export function createRequestListener(options: ServerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const byPrefix = new Map(options.services.map((s) => [s.targetPrefix, s]));
   const served = options.services.map((s) => s.targetPrefix).join(', ');
@@ -57,8 +118,17 @@ export function createRequestListener(options: ServerOptions): (req: IncomingMes
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
+    const isControl = path === CONTROL_PREFIX || path.startsWith(`${CONTROL_PREFIX}/`);
 
-    if (path === CONTROL_PREFIX || path.startsWith(`${CONTROL_PREFIX}/`)) {
+    const refused = refusal(req, method, isControl);
+    if (refused) {
+      req.resume();
+      if (isControl) sendJson(res, refused.status, { __type: refused.type, message: refused.message }, { 'Content-Type': 'application/json' });
+      else sendError(res, new ServiceError(refused.type, refused.message, refused.status));
+      return;
+    }
+
+    if (isControl) {
       let body: Record<string, unknown> = {};
       if (method !== 'GET' && method !== 'HEAD') body = parseJsonObject(await readBody(req, options.maxBodyBytes), 'control');
       const answer = await options.controlHandler(method, path, body);

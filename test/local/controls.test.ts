@@ -21,7 +21,10 @@ function secrets(region = 'us-east-1', accessKeyId = 'AKIDEXAMPLE'): SecretsMana
 }
 
 async function control(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${endpoint.url}${path}`, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const res = await fetch(`${endpoint.url}${path}`, {
+    method,
+    ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } } : {}),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -240,7 +243,7 @@ describe('control surface over HTTP', () => {
     assert.equal(wrongMethod.status, 405);
     const notPersisting = await control('POST', '/_local/save', {});
     assert.equal(notPersisting.status, 409);
-    const badJson = await fetch(`${endpoint.url}/_local/clock`, { method: 'POST', body: '{nope' });
+    const badJson = await fetch(`${endpoint.url}/_local/clock`, { method: 'POST', body: '{nope', headers: { 'Content-Type': 'application/json' } });
     assert.equal(badJson.status, 400);
   });
 

@@ -1,8 +1,13 @@
 // Security properties of the local endpoint: errors never quote a request body or the state file
-// (both may hold key material or secret values).
+// (both may hold key material or secret values); only local, non-browser clients are served (Host
+// must name the endpoint, no Origin header, control bodies only as application/json), and the
+// real SDK v3 and Node's fetch still work.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
+import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +15,7 @@ import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
 import { loadState } from '../../local/persistence.js';
 import { jsonErrorByteOffset, parseJsonObject } from '../../local/protocol.js';
 import { ServiceError } from '../../local/service.js';
+import { isJsonContentType, isLoopbackHost } from '../../local/server.js';
 
 /** Stands for key material or a secret value: it must never come back in an error. */
 const MARKER = 'QZXJKVWPQYMB';
@@ -29,7 +35,9 @@ interface Raw {
 
 function raw(url: string, options: { method?: string; path?: string; headers?: Record<string, string>; body?: string }): Promise<Raw> {
   return new Promise((resolve, reject) => {
-    const req = request(new URL(options.path ?? '/', url), { method: options.method ?? 'POST', headers: options.headers ?? {}, agent: false }, (res) => {
+    // An explicit Content-Length: Node's client sends none for a DELETE body otherwise.
+    const headers = { ...(options.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(options.body)) } : {}), ...options.headers };
+    const req = request(new URL(options.path ?? '/', url), { method: options.method ?? 'POST', headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
@@ -134,6 +142,166 @@ describe('errors never quote the state file', () => {
         assertNoMarker(err.message);
         return true;
       });
+    }
+  });
+});
+
+describe('only local, non-browser clients are served', () => {
+  const AWS_JSON = 'application/x-amz-json-1.1';
+  const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' };
+
+  function assertRefusedService(res: Raw, status: number, type: string, message: RegExp): void {
+    assert.equal(res.status, status, res.text);
+    const json = JSON.parse(res.text) as { __type: string; message: string };
+    assert.equal(json.__type, type);
+    assert.match(json.message, message);
+    assert.equal(res.headers['x-amzn-errortype'], type);
+    assert.equal(res.headers['content-type'], AWS_JSON);
+  }
+
+  function assertRefusedControl(res: Raw, status: number, type: string, message: RegExp): void {
+    assert.equal(res.status, status, res.text);
+    const json = JSON.parse(res.text) as { __type: string; message: string };
+    assert.equal(json.__type, type);
+    assert.match(json.message, message);
+    assert.equal(res.headers['content-type'], 'application/json');
+  }
+
+  it('accepts the loopback names with the endpoint\'s port, and nothing else', () => {
+    for (const host of ['127.0.0.1:4566', 'localhost:4566', 'LocalHost:4566', '[::1]:4566']) assert.equal(isLoopbackHost(host, 4566), true, host);
+    for (const host of [
+      'rebind.attacker.example:4566',
+      '127.0.0.1',
+      'localhost',
+      '127.0.0.1:4567',
+      'localhost.:4566',
+      '127.0.0.1:4566.attacker.example',
+      'attacker.example#127.0.0.1:4566',
+      '0.0.0.0:4566',
+      '',
+    ]) {
+      assert.equal(isLoopbackHost(host, 4566), false, host);
+    }
+    assert.equal(isLoopbackHost(undefined, 4566), false);
+    assert.equal(isLoopbackHost('127.0.0.1:4566', undefined), false);
+    assert.equal(isLoopbackHost('localhost', 80), true, 'the default port may be left out');
+    assert.equal(isJsonContentType('application/json'), true);
+    assert.equal(isJsonContentType('Application/JSON; charset=utf-8'), true);
+    for (const type of [undefined, 'text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data', 'application/jsonp']) {
+      assert.equal(isJsonContentType(type), false, String(type));
+    }
+  });
+
+  it('refuses a foreign Host (DNS rebinding) on service and control paths, before doing anything', async () => {
+    const host = `rebind.attacker.example:${endpoint.port}`;
+    const created = await raw(endpoint.url, {
+      headers: { Host: host, 'Content-Type': AWS_JSON, 'X-Amz-Target': 'secretsmanager.CreateSecret' },
+      body: JSON.stringify({ Name: 'rebound', SecretString: MARKER }),
+    });
+    assertRefusedService(created, 403, 'AccessDeniedException', /DNS rebinding/);
+    const read = await raw(endpoint.url, {
+      headers: { Host: host, 'Content-Type': AWS_JSON, 'X-Amz-Target': 'secretsmanager.GetSecretValue' },
+      body: JSON.stringify({ SecretId: 'rebound' }),
+    });
+    assertRefusedService(read, 403, 'AccessDeniedException', /Host header/);
+    const sm = new SecretsManagerClient({ endpoint: endpoint.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+    try {
+      await assert.rejects(sm.send(new GetSecretValueCommand({ SecretId: 'rebound' })), { name: 'ResourceNotFoundException' }, 'nothing was created');
+    } finally {
+      sm.destroy();
+    }
+    const offset = endpoint.clock.offsetMs();
+    const moved = await raw(endpoint.url, {
+      path: '/_local/clock',
+      headers: { Host: host, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ advanceSeconds: 86_400 }),
+    });
+    assertRefusedControl(moved, 403, 'AccessDeniedException', /127\.0\.0\.1:\d+/);
+    assert.equal(endpoint.clock.offsetMs(), offset, 'the clock did not move');
+    assertRefusedControl(await raw(endpoint.url, { method: 'GET', path: '/_local/counters', headers: { Host: host } }), 403, 'AccessDeniedException', /Host/);
+    for (const other of ['127.0.0.1', `127.0.0.1:${endpoint.port + 1 > 65535 ? 1 : endpoint.port + 1}`, `localhost.:${endpoint.port}`]) {
+      assertRefusedControl(await raw(endpoint.url, { method: 'GET', path: '/_local/health', headers: { Host: other } }), 403, 'AccessDeniedException', /Host/);
+    }
+    for (const good of [`127.0.0.1:${endpoint.port}`, `localhost:${endpoint.port}`, `[::1]:${endpoint.port}`]) {
+      assert.equal((await raw(endpoint.url, { method: 'GET', path: '/_local/health', headers: { Host: good } })).status, 200, good);
+    }
+  });
+
+  it('refuses a request without a Host header', async () => {
+    const reply = await new Promise<string>((resolve) => {
+      const socket = connect(endpoint.port, '127.0.0.1', () => socket.write('GET /_local/health HTTP/1.0\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      socket.on('close', () => resolve(text));
+      socket.on('error', () => resolve(text));
+    });
+    assert.match(reply, /^HTTP\/1\.[01] 403/);
+    assert.match(reply, /"__type":"AccessDeniedException"/);
+  });
+
+  it('refuses any request with an Origin header (a web page), even one naming the endpoint', async () => {
+    for (const origin of ['http://rebind.attacker.example', `http://127.0.0.1:${endpoint.port}`, 'null']) {
+      const res = await raw(endpoint.url, {
+        headers: { Origin: origin, 'Content-Type': AWS_JSON, 'X-Amz-Target': 'secretsmanager.CreateSecret' },
+        body: JSON.stringify({ Name: 'from-a-page', SecretString: 'x' }),
+      });
+      assertRefusedService(res, 403, 'AccessDeniedException', /Origin header/);
+      assertRefusedControl(
+        await raw(endpoint.url, { path: '/_local/clock', headers: { Origin: origin, 'Content-Type': 'application/json' }, body: '{"advanceSeconds": 60}' }),
+        403,
+        'AccessDeniedException',
+        /Origin header/,
+      );
+    }
+    const sm = new SecretsManagerClient({ endpoint: endpoint.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+    try {
+      await assert.rejects(sm.send(new GetSecretValueCommand({ SecretId: 'from-a-page' })), { name: 'ResourceNotFoundException' });
+    } finally {
+      sm.destroy();
+    }
+  });
+
+  it('takes control bodies only as application/json (a form or text/plain POST is refused with 415)', async () => {
+    const offset = endpoint.clock.offsetMs();
+    for (const type of ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined]) {
+      const res = await raw(endpoint.url, {
+        path: '/_local/clock',
+        headers: type === undefined ? {} : { 'Content-Type': type },
+        body: '{"advanceSeconds": 86400}',
+      });
+      assertRefusedControl(res, 415, 'UnsupportedMediaType', /Content-Type: application\/json/);
+    }
+    assert.equal(endpoint.clock.offsetMs(), offset, 'the clock did not move');
+    assertRefusedControl(
+      await raw(endpoint.url, { method: 'DELETE', path: '/_local/faults', headers: { 'Content-Type': 'text/plain' }, body: '{}' }),
+      415,
+      'UnsupportedMediaType',
+      /application\/json/,
+    );
+    // Node's fetch sends text/plain for a string body unless told otherwise.
+    assert.equal((await fetch(`${endpoint.url}/_local/clock`, { method: 'POST', body: '{"advanceSeconds": 1}' })).status, 415);
+    const json = await fetch(`${endpoint.url}/_local/clock`, {
+      method: 'POST',
+      body: '{"advanceSeconds": 1}',
+      headers: { 'Content-Type': 'application/json; charset=utf-8' },
+    });
+    assert.equal(json.status, 200);
+    assert.equal(((await json.json()) as { offsetMs: number }).offsetMs, offset + 1000);
+    assert.equal((await fetch(`${endpoint.url}/_local/counters`, { method: 'DELETE' })).status, 200, 'a DELETE without a body needs no Content-Type');
+    assert.equal((await fetch(`${endpoint.url}/_local/clock`)).status, 200);
+  });
+
+  it('the real SDK v3 clients still work', async () => {
+    const kms = new KMSClient({ endpoint: endpoint.url, region: 'eu-west-1', credentials, maxAttempts: 1 });
+    const sm = new SecretsManagerClient({ endpoint: endpoint.url, region: 'eu-west-1', credentials, maxAttempts: 1 });
+    try {
+      const keyId = (await kms.send(new CreateKeyCommand({ Description: 'sdk still works' }))).KeyMetadata?.KeyId;
+      assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.Description, 'sdk still works');
+      await sm.send(new CreateSecretCommand({ Name: 'sdk-still-works', SecretString: 'ok' }));
+      assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'sdk-still-works' }))).SecretString, 'ok');
+    } finally {
+      kms.destroy();
+      sm.destroy();
     }
   });
 });

@@ -68,7 +68,7 @@ describe('persistence', () => {
       await endpoint.save();
       assert.match(await readFile(path, 'utf8'), /"live"/);
       await sm.send(new CreateSecretCommand({ Name: 'second', SecretString: 'x' }));
-      const res = await fetch(`${endpoint.url}/_local/save`, { method: 'POST', body: '{}' });
+      const res = await fetch(`${endpoint.url}/_local/save`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
       assert.equal(res.status, 200);
       assert.match(await readFile(path, 'utf8'), /"second"/);
     } finally {
