@@ -8,12 +8,32 @@
  */
 import type { Clock } from './service.js';
 
+/**
+ * How far the endpoint clock may be from real time: 100 years either way (in ms). Far beyond any
+ * rehearsal (token validity is 24 h, ValidTo at most 365 days) and well inside the range a Date
+ * can hold, so every time the services compute and print stays a valid date.
+ */
+export const MAX_CLOCK_OFFSET_MS = 100 * 365 * 86_400_000;
+
+/** Throws (changing nothing) unless `offsetMs` is a finite offset within MAX_CLOCK_OFFSET_MS. */
+function checkOffset(offsetMs: number, what: string): number {
+  if (!Number.isFinite(offsetMs) || Math.abs(offsetMs) > MAX_CLOCK_OFFSET_MS) {
+    throw new RangeError(
+      `${what} would put the endpoint clock ${Number.isFinite(offsetMs) ? `${Math.round(offsetMs / 86_400_000)} days` : 'infinitely far'} from real time; it stays within 100 years (${MAX_CLOCK_OFFSET_MS} ms) of real time. The clock was not changed`,
+    );
+  }
+  return offsetMs;
+}
+
 export interface EndpointClock extends Clock {
   /** Milliseconds since the epoch, as the emulated services see it. */
   now(): number;
-  /** Moves the clock forward (or back, when negative) by this many seconds; returns the new now(). */
+  /**
+   * Moves the clock forward (or back, when negative) by this many seconds; returns the new now().
+   * Throws RangeError, changing nothing, when the clock would leave MAX_CLOCK_OFFSET_MS of real time.
+   */
   advance(seconds: number): number;
-  /** Sets the clock to this instant (ms since the epoch); it keeps running from there. */
+  /** Sets the clock to this instant (ms since the epoch, within MAX_CLOCK_OFFSET_MS of real time); it keeps running from there. */
   set(epochMs: number): void;
   /** Difference between the emulated clock and the real one, in ms. */
   offsetMs(): number;
@@ -31,7 +51,7 @@ export function createClock(startTime?: number, realNow: () => number = Date.now
       if (typeof seconds !== 'number' || !Number.isFinite(seconds)) {
         throw new RangeError(`Clock advance needs a finite number of seconds, got ${String(seconds)}`);
       }
-      offset += Math.round(seconds * 1000);
+      offset = checkOffset(offset + Math.round(seconds * 1000), `Advancing the clock by ${seconds} s`);
       clock.onChange?.();
       return clock.now();
     },
@@ -39,13 +59,13 @@ export function createClock(startTime?: number, realNow: () => number = Date.now
       if (typeof epochMs !== 'number' || !Number.isFinite(epochMs)) {
         throw new RangeError(`Clock set needs epoch milliseconds as a finite number, got ${String(epochMs)}`);
       }
-      offset = epochMs - realNow();
+      offset = checkOffset(epochMs - realNow(), `Setting the clock to ${epochMs} ms since the epoch`);
       clock.onChange?.();
     },
     offsetMs: () => offset,
     setOffsetMs(offsetMs: number): void {
-      if (!Number.isFinite(offsetMs)) throw new RangeError(`Clock offset must be finite, got ${String(offsetMs)}`);
-      offset = offsetMs;
+      if (typeof offsetMs !== 'number') throw new RangeError(`Clock offset must be a number of ms, got ${String(offsetMs)}`);
+      offset = checkOffset(offsetMs, `An offset of ${offsetMs} ms`);
     },
   };
   if (startTime !== undefined) clock.set(startTime);

@@ -32,6 +32,12 @@ function str(body: Record<string, unknown>, field: string): string {
   return value;
 }
 
+function num(body: Record<string, unknown>, field: string): number {
+  const value = body[field];
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new RangeError(`Control request needs "${field}" as a finite number, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 export function createControlHandler(deps: ControlApiDeps): ControlHandler {
   const { clock, controls } = deps;
   const routes: Record<string, Route> = {
@@ -42,8 +48,10 @@ export function createControlHandler(deps: ControlApiDeps): ControlHandler {
       const { advanceSeconds, epochMs, iso } = body;
       const given = [advanceSeconds, epochMs, iso].filter((v) => v !== undefined).length;
       if (given !== 1) throw new RangeError('Clock control takes exactly one of "advanceSeconds" (number), "epochMs" (number) or "iso" (date string)');
-      if (advanceSeconds !== undefined) clock.advance(advanceSeconds as number);
-      else if (epochMs !== undefined) clock.set(epochMs as number);
+      // Every check comes before the change: the clock itself refuses, unchanged, to leave
+      // MAX_CLOCK_OFFSET_MS of real time, so a refused request never moves it.
+      if (advanceSeconds !== undefined) clock.advance(num(body, 'advanceSeconds'));
+      else if (epochMs !== undefined) clock.set(num(body, 'epochMs'));
       else {
         const ms = typeof iso === 'string' ? Date.parse(iso) : Number.NaN;
         if (Number.isNaN(ms)) throw new RangeError(`Clock "iso" must be an ISO-8601 date, got ${JSON.stringify(iso)}`);
@@ -53,7 +61,7 @@ export function createControlHandler(deps: ControlApiDeps): ControlHandler {
     },
     'GET /_local/latency': () => ok({ latency: controls.getLatency() }),
     'POST /_local/latency': (body) => {
-      controls.setLatency(str(body, 'operation'), body.ms as number);
+      controls.setLatency(str(body, 'operation'), num(body, 'ms'));
       return ok({ latency: controls.getLatency() });
     },
     'GET /_local/quotas': () => ok({ quotas: controls.getQuotas() }),

@@ -51,8 +51,14 @@ export interface OperationCounter {
 
 export type QuotaPreset = 'kms-defaults' | 'off';
 
+/**
+ * Longest latency a control may set: 10 minutes (in ms). Longer is no rehearsal of anything, and
+ * timers cannot hold more than 2^31-1 ms (Node would silently fire after 1 ms).
+ */
+export const MAX_LATENCY_MS = 10 * 60 * 1000;
+
 export interface EndpointControls {
-  /** Sets a delay before `operation` is handled; 0 removes it. `*` applies to every operation. */
+  /** Sets a delay before `operation` is handled, 0..MAX_LATENCY_MS ms; 0 removes it. `*` applies to every operation. */
   setLatency(operation: string, ms: number): void;
   getLatency(): Record<string, number>;
   /** Sets (or with null removes) the request quota of one operation. */
@@ -198,8 +204,10 @@ export class Controls implements EndpointControls {
 
   setLatency(operation: string, ms: number): void {
     const name = checkOperationName(operation, true);
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
-      throw new RangeError(`Latency for ${name} must be a number of milliseconds >= 0, got ${JSON.stringify(ms)}`);
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_LATENCY_MS) {
+      throw new RangeError(
+        `Latency for ${name} must be a number of milliseconds from 0 to ${MAX_LATENCY_MS} (10 minutes), got ${JSON.stringify(ms)}; nothing was changed`,
+      );
     }
     if (ms === 0) this.latency.delete(name);
     else this.latency.set(name, ms);

@@ -21,7 +21,8 @@ import { createTaggingService } from './tagging.js';
 
 export type { EndpointClock } from './clock.js';
 export type { EndpointControls, InjectedErrorSpec, OperationCounter, QuotaPreset, QuotaRule } from './controls.js';
-export { KMS_DEFAULT_QUOTAS } from './controls.js';
+export { KMS_DEFAULT_QUOTAS, MAX_LATENCY_MS } from './controls.js';
+export { MAX_CLOCK_OFFSET_MS } from './clock.js';
 
 export interface LocalEndpointOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { jsonErrorByteOffset } from './protocol.js';
+import { MAX_CLOCK_OFFSET_MS } from './clock.js';
 
 export const STATE_FORMAT = 'kms-reimport-local/1';
 
@@ -45,7 +46,13 @@ export function loadState(path: string): PersistedState | undefined {
       `The file ${path} is not a kms-reimport local endpoint state file (expected "format": "${STATE_FORMAT}"); move it away or point persistPath elsewhere`,
     );
   }
-  return { format: STATE_FORMAT, savedAt: String(s.savedAt ?? ''), clockOffsetMs: Number(s.clockOffsetMs ?? 0) || 0, services: s.services };
+  const clockOffsetMs = Number(s.clockOffsetMs ?? 0) || 0;
+  if (Math.abs(clockOffsetMs) > MAX_CLOCK_OFFSET_MS) {
+    throw new Error(
+      `The local endpoint's state file ${path} has a clock offset of ${clockOffsetMs} ms, beyond the 100 years (${MAX_CLOCK_OFFSET_MS} ms) the endpoint clock may be from real time; set "clockOffsetMs" to 0 in the file, or move it away`,
+    );
+  }
+  return { format: STATE_FORMAT, savedAt: String(s.savedAt ?? ''), clockOffsetMs, services: s.services };
 }
 
 /** Writes state snapshots to a file: debounced, serialised, atomic, skipping unchanged content. */

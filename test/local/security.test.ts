@@ -1,7 +1,8 @@
 // Security properties of the local endpoint: errors never quote a request body or the state file
 // (both may hold key material or secret values); only local, non-browser clients are served (Host
 // must name the endpoint, no Origin header, control bodies only as application/json), and the
-// real SDK v3 and Node's fetch still work.
+// real SDK v3 and Node's fetch still work; a refused control changes nothing (clock bounded to
+// 100 years from real time, latency to 10 minutes).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -11,7 +12,9 @@ import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
+import { MAX_CLOCK_OFFSET_MS, MAX_LATENCY_MS, startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
+import { createClock } from '../../local/clock.js';
+import { Controls } from '../../local/controls.js';
 import { loadState } from '../../local/persistence.js';
 import { jsonErrorByteOffset, parseJsonObject } from '../../local/protocol.js';
 import { ServiceError } from '../../local/service.js';
@@ -303,5 +306,96 @@ describe('only local, non-browser clients are served', () => {
       kms.destroy();
       sm.destroy();
     }
+  });
+});
+
+describe('a refused control changes nothing', () => {
+  it('the clock stays within 100 years of real time, in-process', () => {
+    let real = Date.UTC(2030, 0, 1);
+    const clock = createClock(undefined, () => real);
+    let changes = 0;
+    clock.onChange = () => changes++;
+    clock.advance(3600);
+    assert.equal(changes, 1);
+    const before = clock.now();
+    for (const seconds of [1e300, -1e300, MAX_CLOCK_OFFSET_MS / 1000 + 1, Number.POSITIVE_INFINITY, Number.NaN]) {
+      assert.throws(() => clock.advance(seconds), RangeError, String(seconds));
+    }
+    assert.throws(() => clock.advance(1e300), /within 100 years.*not changed/);
+    for (const epochMs of [8.64e15 + 1, 1e20, -1e20, Date.UTC(1900, 0, 1), real + MAX_CLOCK_OFFSET_MS + 1]) {
+      assert.throws(() => clock.set(epochMs), RangeError, String(epochMs));
+    }
+    assert.throws(() => clock.setOffsetMs(1e300), RangeError);
+    assert.equal(clock.now(), before, 'no refused call moved the clock');
+    assert.equal(changes, 1, 'no refused call reported a change (nothing to persist)');
+    real += 5;
+    assert.equal(clock.now(), before + 5);
+    clock.set(real + MAX_CLOCK_OFFSET_MS);
+    assert.equal(clock.offsetMs(), MAX_CLOCK_OFFSET_MS, 'the bound itself is allowed');
+    assert.equal(new Date(clock.now()).toISOString().slice(0, 4), '2129');
+    clock.advance(-2 * MAX_CLOCK_OFFSET_MS / 1000);
+    assert.equal(clock.offsetMs(), -MAX_CLOCK_OFFSET_MS);
+  });
+
+  it('the clock over HTTP: 400 and the clock unmoved, the endpoint still answering', async () => {
+    const post = (body: unknown): Promise<Response> =>
+      fetch(`${endpoint.url}/_local/clock`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+    const offset = endpoint.clock.offsetMs();
+    for (const body of [{ advanceSeconds: 1e300 }, { advanceSeconds: -1e12 }, { epochMs: 1e20 }, { epochMs: -8.64e15 }, { iso: '+275760-09-13T00:00:00.000Z' }, { advanceSeconds: '60' }]) {
+      const res = await post(body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      const json = (await res.json()) as { __type: string; message: string };
+      assert.equal(json.__type, 'ValidationException');
+      assert.equal(endpoint.clock.offsetMs(), offset, `${JSON.stringify(body)} moved the clock`);
+    }
+    const view = (await (await fetch(`${endpoint.url}/_local/clock`)).json()) as { offsetMs: number; iso: string };
+    assert.equal(view.offsetMs, offset);
+    assert.ok(!Number.isNaN(Date.parse(view.iso)));
+    const kms = new KMSClient({ endpoint: endpoint.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' }, maxAttempts: 1 });
+    try {
+      const created = await kms.send(new CreateKeyCommand({}));
+      assert.ok(created.KeyMetadata?.CreationDate instanceof Date && !Number.isNaN(created.KeyMetadata.CreationDate.getTime()));
+    } finally {
+      kms.destroy();
+    }
+    assert.throws(() => endpoint.clock.advance(1e300), RangeError);
+    assert.equal(endpoint.clock.offsetMs(), offset);
+  });
+
+  it('a state file with an offset beyond the bound stops the start, saying what to do', async () => {
+    const path = join(dir, 'far-clock.json');
+    await writeFile(path, JSON.stringify({ format: 'kms-reimport-local/1', clockOffsetMs: 1e300, services: {} }), { mode: 0o600 });
+    assert.throws(() => loadState(path), /clock offset .*100 years.*"clockOffsetMs" to 0/);
+    await assert.rejects(startLocalEndpoint({ persistPath: path }), /100 years/);
+  });
+
+  it('latency is at most 10 minutes, in-process (never silently 1 ms)', () => {
+    const controls = new Controls({ sleep: async () => {} });
+    controls.setLatency('kms:DescribeKey', 25);
+    for (const ms of [1e15, 2 ** 31, MAX_LATENCY_MS + 1, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => controls.setLatency('*', ms), RangeError, String(ms));
+    }
+    assert.throws(() => controls.setLatency('*', 1e15), /0 to 600000 \(10 minutes\), got 1000000000000000; nothing was changed/);
+    assert.deepEqual(controls.getLatency(), { 'kms:DescribeKey': 25 }, 'refused values changed nothing');
+    controls.setLatency('*', MAX_LATENCY_MS);
+    assert.deepEqual(controls.getLatency(), { 'kms:DescribeKey': 25, '*': MAX_LATENCY_MS });
+    assert.throws(() => new Controls({ latencyMs: 2 ** 31 }), RangeError);
+    assert.throws(() => new Controls({ latencyMs: { 'kms:Decrypt': 1e15 } }), RangeError);
+  });
+
+  it('latency over HTTP: 400 and nothing set', async () => {
+    const before = endpoint.controls.getLatency();
+    for (const ms of [1e15, 2 ** 31, MAX_LATENCY_MS + 1, '5']) {
+      const res = await fetch(`${endpoint.url}/_local/latency`, {
+        method: 'POST',
+        body: JSON.stringify({ operation: '*', ms }),
+        headers: { 'Content-Type': 'application/json' },
+      });
+      assert.equal(res.status, 400, String(ms));
+      assert.equal(((await res.json()) as { __type: string }).__type, 'ValidationException');
+    }
+    assert.deepEqual(endpoint.controls.getLatency(), before);
+    const latency = (await (await fetch(`${endpoint.url}/_local/latency`)).json()) as { latency: Record<string, number> };
+    assert.deepEqual(latency.latency, before);
   });
 });
