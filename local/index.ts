@@ -31,11 +31,11 @@ export interface LocalEndpointOptions {
   kms?: KmsServiceOptions;
   /** State file: loaded on start, written after requests (debounced) and on close. */
   persistPath?: string;
-  /** Where the endpoint's clock starts (ms since the epoch); default: real time. */
+  /** Where the endpoint's clock starts (ms since the epoch, within MAX_CLOCK_OFFSET_MS of real time); default: real time. */
   startTime?: number;
   /** Request quotas: off by default; 'kms-defaults' for KMS's documented rates; or per operation. */
   quotas?: QuotaPreset | Record<string, QuotaRule>;
-  /** Delay before handling: one value for every operation, or per operation (`kms:DescribeKey`). */
+  /** Delay before handling: one value for every operation, or per operation (`kms:DescribeKey`); each 0..MAX_LATENCY_MS. */
   latencyMs?: number | Record<string, number>;
   /** Largest request body accepted (default 1 MiB). */
   maxBodyBytes?: number;
