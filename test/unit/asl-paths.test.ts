@@ -89,7 +89,7 @@ describe('ASL routes: success and skip', () => {
     assert.deepEqual(run.path, [
       'Inspect', 'ChooseAction',
       'GetImportParameters', 'WrapAndImport', 'MoreMaterials',
-      'GetImportParameters', 'WrapAndImport', 'MoreMaterials',
+      'PaceImportParameters', 'GetImportParameters', 'WrapAndImport', 'MoreMaterials',
       'Verify', 'Report', 'Succeeded?', 'Done',
     ]);
     assert.equal(run.output.outcome.status, 'recovered');

@@ -47,12 +47,16 @@ export interface WorkflowRun {
   path: string[];
 }
 
-/** Runs one execution to its end; retry waits are overridden to 0 ms (the test never sleeps). */
+/** Runs one execution to its end; retry and Wait-state waits are overridden to 0 ms (the test never sleeps). */
 export async function runWorkflow(options: RunWorkflowOptions): Promise<WorkflowRun> {
   const definition = loadSubstitutedAsl(SUBSTITUTIONS);
   const machine = new StateMachine(definition);
   const retryIntervalOverrides: Record<string, number> = {};
-  for (const [name, state] of Object.entries<Json>(definition.States)) if (state.Retry) retryIntervalOverrides[name] = 0;
+  const waitTimeOverrides: Record<string, number> = {};
+  for (const [name, state] of Object.entries<Json>(definition.States)) {
+    if (state.Retry) retryIntervalOverrides[name] = 0;
+    if (state.Type === 'Wait') waitTimeOverrides[name] = 0;
+  }
   const name = options.executionName ?? `local-${Math.random().toString(36).slice(2)}`;
   const notify: TaskHandler =
     options.handlers.NotifyReportFailure ??
@@ -63,6 +67,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
     overrides: {
       taskResourceLocalHandlers: { ...options.handlers, NotifyReportFailure: notify } as never,
       retryIntervalOverrides,
+      waitTimeOverrides,
     },
     context: {
       Execution: {

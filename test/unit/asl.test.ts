@@ -192,10 +192,17 @@ describe('ASL retries and catches', () => {
     const rule = states.TokenRefreshAllowed.Choices[0];
     assert.equal(rule.Variable, '$.tokenRefreshes');
     assert.equal(rule.NumericLessThanEquals, 3);
-    assert.equal(rule.Next, 'GetImportParameters');
+    assert.equal(rule.Next, 'PaceImportParameters');
     assert.equal(states.TokenRefreshAllowed.Default, 'TokenRefreshesExhausted');
     assert.equal(states.TokenRefreshesExhausted.Next, 'Report');
     assert.match(states.TokenExpired.Parameters['value.$'], /States\.MathAdd\(\$\.tokenRefreshes, 1\)/);
+  });
+
+  test('a second GetImportParameters in one run waits for KMS\'s one-call-every-4-seconds quota first', () => {
+    assert.equal(states.MoreMaterials.Choices[0].Next, 'PaceImportParameters');
+    assert.equal(states.PaceImportParameters.Type, 'Wait');
+    assert.ok(states.PaceImportParameters.Seconds >= 4);
+    assert.equal(states.PaceImportParameters.Next, 'GetImportParameters');
   });
 
   test('every error name the ASL routes on is a named error of lib/errors.ts (or a Step Functions / Lambda error)', () => {
