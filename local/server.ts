@@ -192,7 +192,7 @@ export function createRequestListener(options: ServerOptions): (req: IncomingMes
         ? err
         : new ServiceError(
             conventions.internal,
-            `The local endpoint failed while handling ${service.signingName}:${operation} (${err instanceof Error ? err.name : 'error'}: ${err instanceof Error ? err.message : String(err)}); this is a bug in the endpoint, the request may be retried`,
+            `The local endpoint failed while handling ${service.signingName}:${operation} (${describeInternal(err)}); this is a bug in the endpoint, the request may be retried`,
             500,
           );
     } finally {
@@ -222,10 +222,20 @@ export function createRequestListener(options: ServerOptions): (req: IncomingMes
       if (res.destroyed || req.destroyed) return;
       sendError(
         res,
-        new ServiceError('InternalFailure', `The local endpoint failed on this request (${err instanceof Error ? err.message : String(err)})`, 500),
+        new ServiceError('InternalFailure', `The local endpoint failed on this request (${describeInternal(err)})`, 500),
       );
     });
   };
+}
+
+/**
+ * An unexpected error, for a response: its name only. Its message could quote request data (a
+ * body holding key material, say), so it goes to stderr, and only with KMS_REIMPORT_LOCAL_DEBUG set.
+ */
+function describeInternal(err: unknown): string {
+  if (process.env.KMS_REIMPORT_LOCAL_DEBUG) process.stderr.write(`kms-reimport local: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const name = err instanceof Error ? err.name : typeof err;
+  return `${name}; set KMS_REIMPORT_LOCAL_DEBUG=1 to print the details on the endpoint's stderr`;
 }
 
 export interface RunningServer {
