@@ -2,7 +2,10 @@
  * ESCROW SECRET FORMATS (one Secrets Manager secret per KMS key)
  *
  * Which secret: the value of the key's tag `kms-reimport:escrow` (a secret name or ARN); without
- * that tag, `kms-reimport/<key-id>` (prefix configurable, KMS_REIMPORT_ESCROW_PREFIX). The secret
+ * that tag, `kms-reimport/<key-id>` (prefix configurable, KMS_REIMPORT_ESCROW_PREFIX). A secret
+ * named by the tag (anything but `<prefix><key-id>`) must be bound to the key: it carries the tag
+ * `kms-reimport:key-id` = the key's ID (checked with DescribeSecret before it is read; onboarding
+ * writes that tag), else EscrowInvalid and nothing is imported. The default name binds by itself. The secret
  * must not be encrypted under the KMS key whose material it holds (it would be unreadable exactly
  * when it is needed). kms-reimport only reads it; it never deletes or overwrites it.
  *

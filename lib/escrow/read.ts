@@ -1,7 +1,7 @@
 /** Finding and reading a key's escrow secret, and picking the material a reimport needs. */
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../config.js';
-import { awsErrorName, EscrowInvalid, EscrowMissing } from '../errors.js';
+import { awsErrorName, EscrowInvalid, EscrowMissing, isReimportError, KmsUnavailable } from '../errors.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 import { parseEscrowSecret } from './format.js';
@@ -13,7 +13,24 @@ export function escrowSecretId(report: Pick<KeyReport, 'keyId' | 'tags'>, config
   return tagged ? tagged : `${config.escrowPrefix}${report.keyId}`;
 }
 
-function missingMessage(code: string | undefined, secretId: string, keyId: string): string {
+/**
+ * The tag that binds an escrow secret to its KMS key: its value is the key's ID. Onboarding writes
+ * it; a secret named by a key's escrow tag (anything but `<prefix><key-id>`) must carry it.
+ */
+export const ESCROW_KEY_ID_TAG = 'kms-reimport:key-id';
+
+/**
+ * True when `secretId` is the key's default escrow secret `<prefix><key-id>`: its name binds it to
+ * the key (KMS assigns key IDs, so nobody can make another key whose default secret it is).
+ * Any other secret, named by the key's escrow tag, is bound only by the ESCROW_KEY_ID_TAG tag.
+ */
+export function isDefaultEscrowSecret(secretId: string, report: Pick<KeyReport, 'keyId'>, config: Pick<ReimportConfig, 'escrowPrefix'>): boolean {
+  return secretId === `${config.escrowPrefix}${report.keyId}`;
+}
+
+type EscrowOperation = 'GetSecretValue' | 'DescribeSecret';
+
+function missingMessage(code: string | undefined, secretId: string, keyId: string, operation: EscrowOperation = 'GetSecretValue'): string {
   switch (code) {
     case 'ResourceNotFoundException':
       return (
@@ -22,7 +39,9 @@ function missingMessage(code: string | undefined, secretId: string, keyId: strin
         `or point the key's escrow tag at the secret that holds it. Nothing was imported.`
       );
     case 'AccessDeniedException':
-      return `Access denied reading escrow secret ${secretId} for key ${keyId}: grant secretsmanager:GetSecretValue on it (and kms:Decrypt on the KMS key that encrypts the secret). Nothing was imported.`;
+      return operation === 'DescribeSecret'
+        ? `Access denied describing escrow secret ${secretId} for key ${keyId} (needed to check that the secret is bound to the key): grant secretsmanager:DescribeSecret on it. Nothing was imported.`
+        : `Access denied reading escrow secret ${secretId} for key ${keyId}: grant secretsmanager:GetSecretValue on it (and kms:Decrypt on the KMS key that encrypts the secret). Nothing was imported.`;
     case 'DecryptionFailure':
       return (
         `Secrets Manager could not decrypt escrow secret ${secretId} for key ${keyId}: check the secret's KMS key and kms:Decrypt permission. ` +
@@ -31,15 +50,71 @@ function missingMessage(code: string | undefined, secretId: string, keyId: strin
     case 'InvalidRequestException':
       return `Escrow secret ${secretId} for key ${keyId} cannot be read (it may be scheduled for deletion): restore it (aws secretsmanager restore-secret --secret-id ${secretId}). Nothing was imported.`;
     default:
-      return `Escrow secret ${secretId} for key ${keyId} could not be read (${code ?? 'unknown error'}). Check the secret and permissions. Nothing was imported.`;
+      return `Escrow secret ${secretId} for key ${keyId} could not be read (${operation} failed with ${code ?? 'an unknown error'}). Check the secret and permissions. Nothing was imported.`;
   }
 }
 
-const MISSING_CODES = new Set(['ResourceNotFoundException', 'AccessDeniedException', 'DecryptionFailure', 'InvalidRequestException', 'InvalidParameterException']);
+/**
+ * An error Secrets Manager itself answered (an SDK ServiceException: `$fault` client or server).
+ * Anything else (a response the SDK could not parse, a bug) may quote the response body, which
+ * can hold the secret value: such errors are never passed on, not even as a cause.
+ */
+function isServiceError(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const fault = (e as { $fault?: unknown }).$fault;
+  return fault === 'client' || fault === 'server';
+}
+
+/**
+ * One Secrets Manager call about the escrow, with bounded retries. Every failure becomes a named
+ * error with a fixed message: EscrowMissing for what Secrets Manager answered, KmsUnavailable for
+ * transient failures that outlast the retries, EscrowMissing without a cause for anything else.
+ */
+async function escrowCall<T>(operation: EscrowOperation, secretId: string, keyId: string, fn: () => Promise<T>, retry: RetryOptions): Promise<T> {
+  try {
+    return await callWithRetry({ service: 'Secrets Manager', operation, keyId }, fn, retry);
+  } catch (e) {
+    if (e instanceof KmsUnavailable) {
+      if (isServiceError(e.cause)) throw e;
+      throw new KmsUnavailable(e.message, { keyId });
+    }
+    if (isReimportError(e)) throw e;
+    if (isServiceError(e)) {
+      const code = awsErrorName(e);
+      throw new EscrowMissing(missingMessage(code, secretId, keyId, operation), { keyId, cause: e });
+    }
+    throw new EscrowMissing(
+      `Escrow secret ${secretId} for key ${keyId} could not be read: Secrets Manager's ${operation} response could not be processed ` +
+        `(details withheld: they may quote the secret). Check the Secrets Manager endpoint and the SDK version, then run again. Nothing was imported.`,
+      { keyId },
+    );
+  }
+}
+
+/**
+ * Refuses (EscrowInvalid) an escrow secret named by the key's escrow tag unless it carries the tag
+ * ESCROW_KEY_ID_TAG = the key's ID. Without this check, anyone who can tag a managed key could
+ * point it at another key's escrow and have that key's material imported into their own.
+ */
+async function checkEscrowBinding(secrets: SecretsManagerClient, secretId: string, report: KeyReport, retry: RetryOptions): Promise<void> {
+  const out = await escrowCall('DescribeSecret', secretId, report.keyId, () => secrets.send(new DescribeSecretCommand({ SecretId: secretId })), retry);
+  const bound = (out?.Tags ?? []).some((t) => t.Key === ESCROW_KEY_ID_TAG && t.Value === report.keyId);
+  if (!bound) {
+    throw new EscrowInvalid(
+      `The escrow secret ${secretId} named by key ${report.keyId}'s escrow tag is not bound to the key: it lacks the tag ${ESCROW_KEY_ID_TAG}=${report.keyId}. ` +
+        `If the secret really holds this key's material, whoever owns the secret binds it with ` +
+        `aws secretsmanager tag-resource --secret-id ${secretId} --tags Key=${ESCROW_KEY_ID_TAG},Value=${report.keyId} ; ` +
+        `otherwise fix the key's escrow tag. Nothing was imported.`,
+      { keyId: report.keyId },
+    );
+  }
+}
 
 /**
  * Reads the key's escrow secret (current version), parses it and checks every material against
- * the key spec. The caller owns the returned buffers and must wipeEscrowed() them.
+ * the key spec. A secret other than the default `<prefix><key-id>` must first prove it belongs to
+ * the key (tag ESCROW_KEY_ID_TAG = key ID, via DescribeSecret). The caller owns the returned
+ * buffers and must wipeEscrowed() them.
  */
 export async function readEscrow(
   secrets: SecretsManagerClient,
@@ -48,18 +123,14 @@ export async function readEscrow(
   retry: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs },
 ): Promise<EscrowedMaterial[]> {
   const secretId = escrowSecretId(report, config);
-  let value: { SecretBinary?: Uint8Array; SecretString?: string } | undefined;
-  try {
-    value = await callWithRetry(
-      { service: 'Secrets Manager', operation: 'GetSecretValue', keyId: report.keyId },
-      () => secrets.send(new GetSecretValueCommand({ SecretId: secretId })),
-      retry,
-    );
-  } catch (e) {
-    const code = awsErrorName(e);
-    if (code !== undefined && MISSING_CODES.has(code)) throw new EscrowMissing(missingMessage(code, secretId, report.keyId), { keyId: report.keyId, cause: e });
-    throw e;
-  }
+  if (!isDefaultEscrowSecret(secretId, report, config)) await checkEscrowBinding(secrets, secretId, report, retry);
+  const value: { SecretBinary?: Uint8Array; SecretString?: string } | undefined = await escrowCall(
+    'GetSecretValue',
+    secretId,
+    report.keyId,
+    () => secrets.send(new GetSecretValueCommand({ SecretId: secretId })),
+    retry,
+  );
   if (!value) throw new EscrowMissing(missingMessage(undefined, secretId, report.keyId), { keyId: report.keyId });
   let materials: EscrowedMaterial[] = [];
   try {

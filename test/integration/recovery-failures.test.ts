@@ -16,15 +16,18 @@ import {
   ListKeyRotationsCommand,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
+  TagResourceCommand,
 } from '@aws-sdk/client-kms';
 import {
+  CreateSecretCommand,
   DeleteSecretCommand,
+  GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { getImportParameters } from '../../lib/kms/import-parameters.js';
 import { chooseWrapping, wrapKeyMaterial } from '../../lib/wrap/index.js';
-import { ESCROW_FORMAT_V1 } from '../../lib/escrow/index.js';
+import { ESCROW_FORMAT_V1, ESCROW_KEY_ID_TAG } from '../../lib/escrow/index.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 let aws: LocalAws;
@@ -247,6 +250,46 @@ describe('renewal never shortens ValidTo', () => {
     assert.equal(aws.calls('ImportKeyMaterial'), 0);
     const after = (await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.ValidTo!;
     assert.equal(after.toISOString(), before.toISOString());
+  });
+});
+
+describe("escrow binding: a key's escrow tag cannot borrow another key's escrow", () => {
+  test("a managed key whose escrow tag names another key's secret fails EscrowInvalid: nothing imported, the victim's escrow unchanged", async () => {
+    const victim = await onboardKey(aws, 'ECC_NIST_P256');
+    const victimSecret = `${aws.config.escrowPrefix}${victim.keyId}`;
+    const versionsBefore = await escrowVersions(victim.keyId);
+    // The attacker only needs to create and tag an EXTERNAL key of the same spec.
+    const attacker = await onboardKey(aws, 'ECC_NIST_P256', { bare: true, tags: [{ TagKey: aws.config.escrowTagKey, TagValue: victimSecret }] });
+    aws.endpoint.controls.resetCounters();
+
+    const outcome = await recover(attacker.keyId);
+
+    assert.equal(outcome.status, 'failed', outcome.reason);
+    assert.equal(outcome.errorName, 'EscrowInvalid');
+    assert.match(outcome.reason!, new RegExp(attacker.keyId));
+    assert.match(outcome.reason!, /not bound to the key/);
+    assert.equal(aws.calls('ImportKeyMaterial'), 0, 'nothing was imported');
+    assert.equal(aws.calls('GetSecretValue'), 0, "the victim's secret was never read");
+    assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: attacker.keyId }))).KeyMetadata!.KeyState, 'PendingImport');
+    assert.deepEqual(await escrowVersions(victim.keyId), versionsBefore, "the victim's escrow is unchanged");
+    const held = await aws.secrets.send(new GetSecretValueCommand({ SecretId: victimSecret }));
+    assert.ok(Buffer.from(held.SecretBinary!).equals(victim.material), "the victim's escrow still holds its material");
+  });
+
+  test('a secret named by the escrow tag and bound to the key with kms-reimport:key-id is used', async () => {
+    const key = await expiredKey();
+    const custom = `team-escrow/${key.keyId}`;
+    await aws.secrets.send(new CreateSecretCommand({ Name: custom, SecretBinary: key.material, Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: key.keyId }] }));
+    // The default secret is emptied of the right material, so success proves the tagged one was read.
+    await aws.secrets.send(new PutSecretValueCommand({ SecretId: `${aws.config.escrowPrefix}${key.keyId}`, SecretBinary: randomBytes(32) }));
+    await aws.kms.send(new TagResourceCommand({ KeyId: key.keyId, Tags: [{ TagKey: aws.config.escrowTagKey, TagValue: custom }] }));
+    aws.endpoint.controls.resetCounters();
+
+    const outcome = await recover(key.keyId);
+
+    assert.equal(outcome.status, 'recovered', outcome.reason);
+    assert.equal(aws.calls('DescribeSecret'), 1);
+    assert.equal(aws.calls('ImportKeyMaterial'), 1);
   });
 });
 

@@ -2,9 +2,11 @@ import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mockClient } from 'aws-sdk-client-mock';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
+  ESCROW_KEY_ID_TAG,
   escrowSecretId,
+  isDefaultEscrowSecret,
   parseEscrowSecret,
   readEscrow,
   selectEscrowedMaterial,
@@ -13,7 +15,7 @@ import {
   type EscrowedMaterial,
 } from '../../lib/escrow/index.js';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
-import { EscrowInvalid, EscrowMissing } from '../../lib/errors.js';
+import { EscrowInvalid, EscrowMissing, KmsUnavailable } from '../../lib/errors.js';
 import { awsError, KEY_ID, makeReport, MATERIAL_ID_A, MATERIAL_ID_B, noSleep } from './lib-fixtures.js';
 
 const secretsMock = mockClient(SecretsManagerClient);
@@ -217,8 +219,10 @@ test('readEscrow reads the tagged secret, validates against the key spec and zer
   const raw = randomBytes(48);
   const sdkCopy = new Uint8Array(raw);
   secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: sdkCopy });
+  secretsMock.on(DescribeSecretCommand).resolves({ Name: 'escrow/hmac', Tags: [{ Key: 'team', Value: 'x' }, { Key: ESCROW_KEY_ID_TAG, Value: KEY_ID }] });
   const report = makeReport({ keySpec: 'HMAC_384', keyUsage: 'GENERATE_VERIFY_MAC', tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': 'escrow/hmac' } });
   const out = await readEscrow(secrets, report, config, retry);
+  assert.deepEqual(secretsMock.commandCalls(DescribeSecretCommand).map((c) => c.args[0].input), [{ SecretId: 'escrow/hmac' }], 'the binding is checked first');
   assert.deepEqual(secretsMock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input), [{ SecretId: 'escrow/hmac' }]);
   assert.ok(out[0]?.material.equals(raw));
   assert.ok(sdkCopy.every((x) => x === 0), 'the SDK response buffer is wiped');
@@ -253,6 +257,117 @@ test('readEscrow retries a throttled GetSecretValue, then KmsUnavailable', async
   secretsMock.on(GetSecretValueCommand).rejects(awsError('ThrottlingException'));
   await assert.rejects(readEscrow(secrets, makeReport(), config, retry), (e: unknown) => (e as Error).name === 'KmsUnavailable' && /Secrets Manager GetSecretValue/.test((e as Error).message));
   assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 2);
+});
+
+test('isDefaultEscrowSecret: only <prefix><key-id> itself', () => {
+  assert.equal(isDefaultEscrowSecret(`kms-reimport/${KEY_ID}`, makeReport(), config), true);
+  assert.equal(isDefaultEscrowSecret(`kms-reimport/${KEY_ID}`, makeReport({ keyId: 'other' }), config), false);
+  assert.equal(isDefaultEscrowSecret(`arn:aws:secretsmanager:us-east-1:111122223333:secret:kms-reimport/${KEY_ID}-AbCdEf`, makeReport(), config), false);
+  assert.equal(isDefaultEscrowSecret(`x/${KEY_ID}`, makeReport(), { escrowPrefix: 'x/' }), true);
+});
+
+test('readEscrow: the default secret <prefix><key-id> (raw seed, no tags) is read without DescribeSecret', async () => {
+  const raw = randomBytes(32);
+  // A fresh copy per read, as over the wire (readEscrow wipes the SDK's copy).
+  secretsMock.on(GetSecretValueCommand).callsFake(async () => ({ SecretBinary: new Uint8Array(raw) }));
+  for (const tags of [{ 'kms-reimport:managed': 'true' }, { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': `kms-reimport/${KEY_ID}` }]) {
+    secretsMock.resetHistory();
+    const out = await readEscrow(secrets, makeReport({ tags }), config, retry);
+    assert.ok(out[0]?.material.equals(raw), 'the material is read');
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 0);
+    assert.deepEqual(secretsMock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input), [{ SecretId: `kms-reimport/${KEY_ID}` }]);
+  }
+});
+
+test('readEscrow: a secret named by the escrow tag but not bound to the key is EscrowInvalid and never read', async () => {
+  const VICTIM = '0000aaaa-12ab-34cd-56ef-1234567890ab';
+  const victimSecret = `kms-reimport/${VICTIM}`;
+  const report = makeReport({ tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': victimSecret } });
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
+  const cases: Array<[string, Array<{ Key: string; Value: string }> | undefined]> = [
+    ['no tags at all', undefined],
+    ['bound to another key (the victim)', [{ Key: ESCROW_KEY_ID_TAG, Value: VICTIM }]],
+    ['the key ID under another tag key', [{ Key: 'kms-reimport:escrow', Value: KEY_ID }]],
+    ['a prefix of the key ID', [{ Key: ESCROW_KEY_ID_TAG, Value: KEY_ID.slice(0, 8) }]],
+  ];
+  for (const [label, tags] of cases) {
+    secretsMock.resetHistory();
+    secretsMock.on(DescribeSecretCommand).resolves({ Name: victimSecret, ...(tags ? { Tags: tags } : {}) });
+    await assert.rejects(readEscrow(secrets, report, config, retry), (e: unknown) => {
+      assert.ok(e instanceof EscrowInvalid, `${label}: EscrowInvalid, got ${String(e)}`);
+      assert.ok(e.message.includes(victimSecret) && e.message.includes(KEY_ID), label);
+      assert.match(e.message, /not bound to the key/, label);
+      assert.ok(
+        e.message.includes(`aws secretsmanager tag-resource --secret-id ${victimSecret} --tags Key=kms-reimport:key-id,Value=${KEY_ID}`),
+        `${label}: says how to bind it`,
+      );
+      assert.match(e.message, /Nothing was imported/, label);
+      return true;
+    });
+    assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0, `${label}: the secret value is never read`);
+  }
+});
+
+test('readEscrow: DescribeSecret refused is EscrowMissing naming the missing permission', async () => {
+  secretsMock.on(DescribeSecretCommand).rejects(awsError('AccessDeniedException'));
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
+  const report = makeReport({ tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': 'team/escrow/k1' } });
+  await assert.rejects(readEscrow(secrets, report, config, retry), (e: unknown) => e instanceof EscrowMissing && /secretsmanager:DescribeSecret/.test(e.message) && e.message.includes('team/escrow/k1'));
+  assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
+});
+
+/** Every message and name in an error's cause chain (and its own enumerable string fields). */
+function errorText(e: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  let current: unknown = e;
+  while (typeof current === 'object' && current !== null && !seen.has(current)) {
+    seen.add(current);
+    const err = current as Error & Record<string, unknown>;
+    parts.push(String(err.name), String(err.message), String(err.stack));
+    for (const v of Object.values(err)) if (typeof v === 'string') parts.push(v);
+    current = err.cause;
+  }
+  return parts.join('\n');
+}
+
+test('readEscrow: an error that is not Secrets Manager\'s answer (an unparsable response) never reaches the caller', async () => {
+  const MARKER = 'MARKER-c2VjcmV0LW1hdGVyaWFs';
+  const parseError = (status: number) =>
+    Object.assign(new SyntaxError(`Unexpected token 'v', ..."${MARKER}":v}" is not valid JSON`), { $metadata: { httpStatusCode: status }, $response: { body: MARKER } });
+  for (const operation of ['GetSecretValue', 'DescribeSecret'] as const) {
+    const report = makeReport(operation === 'DescribeSecret' ? { tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': 'team/escrow/k1' } } : {});
+    secretsMock.reset();
+    secretsMock.on(DescribeSecretCommand).resolves({ Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: KEY_ID }] });
+    secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
+    secretsMock.on(operation === 'GetSecretValue' ? GetSecretValueCommand : DescribeSecretCommand).rejects(parseError(200));
+    await assert.rejects(readEscrow(secrets, report, config, retry), (e: unknown) => {
+      assert.ok(e instanceof EscrowMissing, `${operation}: EscrowMissing, got ${String(e)}`);
+      assert.equal(e.cause, undefined, `${operation}: no cause`);
+      assert.ok(e.message.includes(KEY_ID) && e.message.includes(operation), operation);
+      assert.ok(!errorText(e).includes(MARKER), `${operation}: the response text appears nowhere in the error`);
+      return true;
+    });
+    // The same error with a 5xx status is retried as transient; what comes out carries no cause either.
+    secretsMock.on(operation === 'GetSecretValue' ? GetSecretValueCommand : DescribeSecretCommand).rejects(parseError(503));
+    await assert.rejects(readEscrow(secrets, report, config, retry), (e: unknown) => {
+      assert.ok(e instanceof KmsUnavailable, `${operation} 503: KmsUnavailable, got ${String(e)}`);
+      assert.equal(e.cause, undefined);
+      assert.ok(!errorText(e).includes(MARKER), `${operation} 503: the response text appears nowhere in the error`);
+      return true;
+    });
+  }
+});
+
+test('readEscrow: a Secrets Manager error it has no advice for is EscrowMissing naming the code, with the service error as cause', async () => {
+  const serviceError = awsError('LimitExceededException');
+  secretsMock.on(GetSecretValueCommand).rejects(serviceError);
+  await assert.rejects(readEscrow(secrets, makeReport(), config, retry), (e: unknown) => {
+    assert.ok(e instanceof EscrowMissing);
+    assert.match(e.message, /GetSecretValue failed with LimitExceededException/);
+    assert.equal(e.cause, serviceError);
+    return true;
+  });
 });
 
 function escrowed(id?: string): EscrowedMaterial {

@@ -32,7 +32,7 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   sweep: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags', 'states:StartExecution', 'tag:GetResources'],
   inspect: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags'],
   'get-import-parameters': ['kms:GetParametersForImport'],
-  'wrap-and-import': ['kms:Decrypt', 'kms:ImportKeyMaterial', 'secretsmanager:GetSecretValue'],
+  'wrap-and-import': ['kms:Decrypt', 'kms:ImportKeyMaterial', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
   verify: [
     'kms:Decrypt', 'kms:DeriveSharedSecret', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateMac',
     'kms:GetPublicKey', 'kms:Sign', 'kms:Verify', 'kms:VerifyMac',
@@ -77,7 +77,7 @@ function actionSetViolations(template: Template): string[] {
   return out;
 }
 
-/** Rule: escrow is readable only by wrap-and-import, only under the escrow prefix. */
+/** Rule: escrow is readable (and describable, for the key binding) only by wrap-and-import, only under the escrow prefix. */
 function escrowViolations(template: Template): string[] {
   const out: string[] = [];
   const [wrapId] = functionByEntry(template, 'wrap-and-import');
@@ -85,7 +85,8 @@ function escrowViolations(template: Template): string[] {
   for (const [owner, statements] of allStatements(template)) {
     for (const s of statements.filter((st) => st.Action.some((a) => a.toLowerCase().startsWith('secretsmanager:')))) {
       if (owner !== wrapId) out.push(`${s.origin}: ${owner} may use Secrets Manager`);
-      if (JSON.stringify(s.Action) !== '["secretsmanager:GetSecretValue"]') out.push(`${s.origin}: ${s.Action.join(',')}`);
+      const allowed = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'];
+      if (JSON.stringify([...s.Action].sort()) !== JSON.stringify(allowed)) out.push(`${s.origin}: ${s.Action.join(',')}`);
       const expected = `arn:aws:secretsmanager:${FAKE_REGION}:${FAKE_ACCOUNT}:secret:${prefix}*`;
       if (JSON.stringify(s.Resource) !== JSON.stringify([expected])) out.push(`${s.origin}: resource ${JSON.stringify(s.Resource)} is not ${expected}`);
       if (!s.raw.includes('${EscrowPrefix}*')) out.push(`${s.origin}: the secret resource must be built from the EscrowPrefix parameter`);
@@ -161,7 +162,7 @@ describe('IAM: least privilege', () => {
     assert.deepEqual(actionSetViolations(template), []);
   });
 
-  test('secretsmanager:GetSecretValue only in wrap-and-import, only on the escrow prefix', () => {
+  test('secretsmanager:GetSecretValue and DescribeSecret only in wrap-and-import, only on the escrow prefix', () => {
     assert.deepEqual(escrowViolations(template), []);
     const [wrapId] = functionByEntry(template, 'wrap-and-import');
     assert.ok(grantedStatements(template, wrapId).some((s) => s.Action.includes('secretsmanager:GetSecretValue')));
@@ -231,7 +232,7 @@ describe('IAM: each rule fires on a template that breaks it', () => {
     );
     assert.ok(escrowViolations(other).some((v) => v.includes('may use Secrets Manager')));
     const wide = mutate((t) => {
-      const s = inlineStatements(t, 'wrap-and-import').find((st: Json) => st.Action === 'secretsmanager:GetSecretValue');
+      const s = inlineStatements(t, 'wrap-and-import').find((st: Json) => [st.Action].flat().includes('secretsmanager:GetSecretValue'));
       s.Resource = { 'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*' };
     });
     assert.ok(escrowViolations(wide).some((v) => v.includes('resource')));
