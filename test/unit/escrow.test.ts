@@ -270,7 +270,8 @@ test('readEscrow: the default secret <prefix><key-id> (raw seed, no tags) is rea
   const raw = randomBytes(32);
   // A fresh copy per read, as over the wire (readEscrow wipes the SDK's copy).
   secretsMock.on(GetSecretValueCommand).callsFake(async () => ({ SecretBinary: new Uint8Array(raw) }));
-  for (const tags of [{ 'kms-reimport:managed': 'true' }, { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': `kms-reimport/${KEY_ID}` }]) {
+  const tagSets: Array<Record<string, string>> = [{ 'kms-reimport:managed': 'true' }, { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': `kms-reimport/${KEY_ID}` }];
+  for (const tags of tagSets) {
     secretsMock.resetHistory();
     const out = await readEscrow(secrets, makeReport({ tags }), config, retry);
     assert.ok(out[0]?.material.equals(raw), 'the material is read');
