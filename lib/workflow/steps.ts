@@ -3,11 +3,13 @@
  * its dependencies, the state document (Inspect: the work item), the config and the time, and
  * returns the whole new state. Errors keep their names (the state machine routes on them).
  * Plaintext material never enters the state: only wrapAndImportStep touches escrow, through
- * importEscrowedMaterial, and only material IDs, dates and models come back.
+ * importEscrowedMaterial, and only material IDs, dates and models come back. wrapAndImportStep
+ * does not trust the state's key report: it reads the key from KMS again.
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
+import { KeyNotEligible, KeyNotManaged } from '../errors.js';
 import { classifyKey, planAction } from '../kms/classify.js';
 import { getImportParameters } from '../kms/import-parameters.js';
 import { inspectKey } from '../kms/inspect.js';
@@ -101,23 +103,43 @@ export async function getImportParametersStep(deps: KmsStepDeps, input: unknown,
 }
 
 /**
- * WrapAndImport: the only step that reads escrow. Imports pending[0] with the parameters, moves
- * it to imported and drops the parameters (each material gets fresh ones). Whether the token is
- * still good is KMS's call (its clock, its answer): an expired or spent token comes back as
- * ImportTokenExpired and the state machine fetches new parameters.
+ * The key as KMS describes it now, for WrapAndImport. The report in the state document is NOT
+ * trusted for what is imported where: anyone able to invoke the function could forge it (another
+ * key's ID, spec or escrow tag). The escrow lookup, the spec check and the import use this fresh
+ * report; a key that is (no longer) managed, not EXTERNAL or pending deletion is refused.
+ */
+async function currentReport(deps: KmsStepDeps, stateReport: KeyReport, config: ReimportConfig, now: Date): Promise<KeyReport> {
+  const report = await inspectKey(deps.kms, stateReport.keyId, retryOf(deps, config));
+  const classification = classifyKey(report, config, now);
+  if (classification.kind === 'not-managed') {
+    throw new KeyNotManaged(`${classification.reason} WrapAndImport refused to import into it; nothing was imported.`, { keyId: report.keyId });
+  }
+  if (classification.kind === 'not-external' || classification.kind === 'pending-deletion') {
+    throw new KeyNotEligible(`${classification.reason} WrapAndImport refused to import into it; nothing was imported.`, { keyId: report.keyId });
+  }
+  return report;
+}
+
+/**
+ * WrapAndImport: the only step that reads escrow. Re-reads the key from KMS (currentReport), then
+ * imports pending[0] with the parameters, moves it to imported and drops the parameters (each
+ * material gets fresh ones). Whether the token is still good is KMS's call (its clock, its
+ * answer): an expired or spent token comes back as ImportTokenExpired and the state machine
+ * fetches new parameters.
  */
 export async function wrapAndImportStep(deps: ImportStepDeps, input: unknown, config: ReimportConfig, now: Date): Promise<WorkflowState> {
   startCounting(deps);
   const state = parseWorkflowState(input);
-  const report = requireReport(state, 'WrapAndImport');
+  const stateReport = requireReport(state, 'WrapAndImport');
   const [next, ...rest] = state.pending;
   if (next === undefined) {
-    throw new WorkflowStateInvalid(`WrapAndImport for key ${report.keyId} has no pending material; check the state machine wiring`);
+    throw new WorkflowStateInvalid(`WrapAndImport for key ${stateReport.keyId} has no pending material; check the state machine wiring`);
   }
   const params = state.params;
   if (!params) {
-    throw new WorkflowStateInvalid(`WrapAndImport for key ${report.keyId} has no import parameters; GetImportParameters must run first`);
+    throw new WorkflowStateInvalid(`WrapAndImport for key ${stateReport.keyId} has no import parameters; GetImportParameters must run first`);
   }
+  const report = await currentReport(deps, stateReport, config, now);
   if (params.keyId !== report.keyId && params.keyId !== report.arn) {
     throw new WorkflowStateInvalid(`the import parameters in the state are for key ${params.keyId}, not ${report.keyId}; check the state machine wiring`);
   }

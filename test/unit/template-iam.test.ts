@@ -32,7 +32,10 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
   sweep: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags', 'states:StartExecution', 'tag:GetResources'],
   inspect: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags'],
   'get-import-parameters': ['kms:GetParametersForImport'],
-  'wrap-and-import': ['kms:Decrypt', 'kms:ImportKeyMaterial', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+  'wrap-and-import': [
+    'kms:Decrypt', 'kms:DescribeKey', 'kms:ImportKeyMaterial', 'kms:ListKeyRotations', 'kms:ListResourceTags',
+    'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue',
+  ],
   verify: [
     'kms:Decrypt', 'kms:DeriveSharedSecret', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateMac',
     'kms:GetPublicKey', 'kms:Sign', 'kms:Verify', 'kms:VerifyMac',

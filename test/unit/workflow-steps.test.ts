@@ -234,11 +234,67 @@ describe('wrapAndImportStep', () => {
     assert.ok(next.imported[0]?.validTo && Date.parse(next.imported[0].validTo) > NOW.getTime());
     assert.equal(next.params, undefined);
     assert.equal(leaks(next), false);
-    assert.deepEqual(next.calls, { GetSecretValue: 1, ImportKeyMaterial: 1 });
+    assert.deepEqual(next.calls, { DescribeKey: 1, ListResourceTags: 1, ListKeyRotations: 1, GetSecretValue: 1, ImportKeyMaterial: 1 });
     const input = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]?.args[0].input;
     assert.equal(input?.KeyId, KEY);
     assert.equal(Buffer.from(input?.ImportToken ?? []).toString(), 'token-1');
     assert.equal(input?.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
+  });
+
+  test('re-reads the key from KMS: a forged report in the state (spec, escrow tag) is not what is used', async () => {
+    const state = await withParameters();
+    serveEscrow();
+    serveImport();
+    const forged: WorkflowState = {
+      ...state,
+      report: {
+        ...state.report!,
+        keySpec: 'HMAC_256',
+        keyUsage: 'GENERATE_VERIFY_MAC',
+        keyState: 'Enabled',
+        tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': 'kms-reimport/some-other-key' },
+      },
+    };
+    kmsMock.resetHistory();
+    const next = await wrapAndImportStep({ kms, secrets, retry }, forged, config, NOW);
+    assert.equal(next.imported.length, 1);
+    assert.deepEqual(kmsMock.commandCalls(DescribeKeyCommand).map((c) => c.args[0].input), [{ KeyId: KEY }], 'the key is described again');
+    assert.equal(kmsMock.commandCalls(ListResourceTagsCommand).length, 1, 'its tags are read again');
+    assert.deepEqual(
+      secretsMock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input),
+      [{ SecretId: `kms-reimport/${KEY}` }],
+      "the escrow is the one KMS's tags name (none: the default), not the forged tag's",
+    );
+    const input = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]?.args[0].input;
+    assert.equal(input?.ImportType, 'EXISTING_KEY_MATERIAL', 'the import follows the real (symmetric) spec');
+    assert.equal(input?.KeyMaterialId, MID);
+  });
+
+  test('a key that is not managed (now) is refused KeyNotManaged: no escrow read, nothing imported', async () => {
+    const state = await withParameters();
+    serveEscrow();
+    serveImport();
+    kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [{ TagKey: 'team', TagValue: 'x' }], Truncated: false });
+    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), (e: Error) => {
+      assert.equal(e.name, 'KeyNotManaged');
+      assert.ok(e.message.includes(KEY), 'names the key');
+      assert.match(e.message, /nothing was imported/);
+      return true;
+    });
+    assert.equal(secretsMock.calls().length, 0);
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+  });
+
+  test('a key that is not EXTERNAL (now) is refused KeyNotEligible, nothing imported', async () => {
+    const state = await withParameters();
+    serveEscrow();
+    serveImport();
+    kmsMock.on(DescribeKeyCommand).resolves({
+      KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Enabled', Origin: 'AWS_KMS', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' },
+    });
+    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), { name: 'KeyNotEligible' });
+    assert.equal(secretsMock.calls().length, 0);
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
   });
 
   test('an expired token throws ImportTokenExpired and imports nothing', async () => {
