@@ -38,6 +38,13 @@ export interface LeftDisabledResult {
   keyState: 'Disabled';
 }
 
+/**
+ * The encryption context of the symmetric Encrypt/Decrypt probe. The verify function's IAM policy
+ * allows kms:Encrypt/kms:Decrypt on symmetric keys only with exactly this context
+ * (kms:EncryptionContext:kms-reimport:probe = verify), so the role cannot decrypt anyone's data.
+ */
+export const VERIFY_ENCRYPTION_CONTEXT: Readonly<Record<string, string>> = Object.freeze({ 'kms-reimport:probe': 'verify' });
+
 const DEFAULT_RETRY: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs };
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -95,9 +102,12 @@ async function roundTrip(kms: KMSClient, report: KeyReport, retry: RetryOptions,
       if (report.keySpec !== 'SYMMETRIC_DEFAULT' && materialKindFor(report.keySpec)?.type !== 'rsa') {
         throw fail(report, `no round trip is known for ${report.keySpec} with ENCRYPT_DECRYPT`);
       }
-      const enc = await call('Encrypt', () => kms.send(new EncryptCommand({ KeyId, Plaintext: probe, EncryptionAlgorithm: algorithm })));
+      // The probe's encryption context lets IAM limit the verify role's Encrypt/Decrypt to this round
+      // trip (template.yaml). KMS takes a context with symmetric keys only; RSA keys get none.
+      const context = algorithm === 'SYMMETRIC_DEFAULT' ? { EncryptionContext: { ...VERIFY_ENCRYPTION_CONTEXT } } : {};
+      const enc = await call('Encrypt', () => kms.send(new EncryptCommand({ KeyId, Plaintext: probe, EncryptionAlgorithm: algorithm, ...context })));
       if (!enc?.CiphertextBlob) throw fail(report, 'Encrypt returned no ciphertext');
-      const dec = await call('Decrypt', () => kms.send(new DecryptCommand({ KeyId, CiphertextBlob: enc.CiphertextBlob, EncryptionAlgorithm: algorithm })));
+      const dec = await call('Decrypt', () => kms.send(new DecryptCommand({ KeyId, CiphertextBlob: enc.CiphertextBlob, EncryptionAlgorithm: algorithm, ...context })));
       if (!same(dec?.Plaintext, probe)) throw fail(report, `Decrypt did not return what Encrypt (${algorithm}) was given`);
       check = `Encrypt/Decrypt ${algorithm}`;
     } else if (report.keyUsage === 'SIGN_VERIFY') {

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { chooseExpirationModel, computeValidTo, importEscrowedMaterial, verifyKey, verifyUnlessDisabled } from '../../lib/reimport.js';
+import { VERIFY_ENCRYPTION_CONTEXT } from '../../lib/kms/verify.js';
 import { getImportParameters } from '../../lib/kms/import-parameters.js';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import type { ImportParameters, KeyReport } from '../../lib/types.js';
@@ -269,6 +270,10 @@ test('verifyKey: symmetric Encrypt/Decrypt round trip', async () => {
   assert.deepEqual(out, { verified: true, keyState: 'Enabled', check: 'Encrypt/Decrypt SYMMETRIC_DEFAULT' });
   assert.equal(kmsMock.commandCalls(EncryptCommand)[0]!.args[0].input.KeyId, KEY_ID);
   assert.equal(kmsMock.commandCalls(DecryptCommand)[0]!.args[0].input.EncryptionAlgorithm, 'SYMMETRIC_DEFAULT');
+  // The context the verify role's IAM condition requires (kms:EncryptionContext:kms-reimport:probe = verify).
+  assert.deepEqual(kmsMock.commandCalls(EncryptCommand)[0]!.args[0].input.EncryptionContext, { 'kms-reimport:probe': 'verify' });
+  assert.deepEqual(kmsMock.commandCalls(DecryptCommand)[0]!.args[0].input.EncryptionContext, { 'kms-reimport:probe': 'verify' });
+  assert.deepEqual(VERIFY_ENCRYPTION_CONTEXT, { 'kms-reimport:probe': 'verify' });
 });
 
 test('verifyKey: RSA encryption keys use RSAES_OAEP_SHA_256', async () => {
@@ -278,6 +283,9 @@ test('verifyKey: RSA encryption keys use RSAES_OAEP_SHA_256', async () => {
   const out = await verifyKey(kms, makeReport({ keySpec: 'RSA_3072' }), retry);
   assert.equal(out.check, 'Encrypt/Decrypt RSAES_OAEP_SHA_256');
   assert.equal(kmsMock.commandCalls(EncryptCommand)[0]!.args[0].input.EncryptionAlgorithm, 'RSAES_OAEP_SHA_256');
+  // KMS accepts an encryption context with symmetric keys only.
+  assert.equal(kmsMock.commandCalls(EncryptCommand)[0]!.args[0].input.EncryptionContext, undefined);
+  assert.equal(kmsMock.commandCalls(DecryptCommand)[0]!.args[0].input.EncryptionContext, undefined);
 });
 
 test('verifyKey: Sign/Verify with the first signing algorithm, GenerateMac/VerifyMac for HMAC', async () => {

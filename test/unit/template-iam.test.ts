@@ -13,12 +13,14 @@ import {
   parameterDefaults,
   serverlessFunctions,
   entryPointOf,
+  repoRoot,
   FAKE_ACCOUNT,
   FAKE_REGION,
   type Template,
   type Json,
 } from './template-load.js';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 const managedKeys = `arn:aws:kms:${FAKE_REGION}:${FAKE_ACCOUNT}:key/*`;
 
@@ -118,12 +120,44 @@ function kmsScopeViolations(template: Template): string[] {
         continue;
       }
       if (JSON.stringify(s.Resource) !== JSON.stringify([managedKeys])) out.push(`${s.origin}: resource ${JSON.stringify(s.Resource)} is not ${managedKeys}`);
-      const condition = s.Condition?.StringEquals ?? {};
-      if (JSON.stringify(condition) !== JSON.stringify({ [`aws:ResourceTag/${tagKey}`]: 'true' })) {
+      const { [`aws:ResourceTag/${tagKey}`]: tagValue, ...narrowing } = s.Condition?.StringEquals ?? {};
+      if (tagValue !== 'true') {
         out.push(`${s.origin}: condition ${JSON.stringify(s.Condition)} does not require tag ${tagKey}=true`);
+      }
+      // Conditions that only narrow further are allowed beside the tag: the verify probe's (see verifyProbeViolations).
+      const probeOnly = s.Action.every((a) => a === 'kms:Encrypt' || a === 'kms:Decrypt');
+      for (const [key, value] of Object.entries(narrowing)) {
+        if (!probeOnly || JSON.stringify(PROBE_CONDITIONS[key]) !== JSON.stringify(value)) out.push(`${s.origin}: unexpected condition ${key}=${JSON.stringify(value)}`);
       }
       if (Object.keys(s.Condition ?? {}).length !== 1) out.push(`${s.origin}: unexpected extra conditions`);
       if (!s.raw.includes('aws:ResourceTag/${ManagedTagKey}')) out.push(`${s.origin}: the tag condition must be built from the ManagedTagKey parameter`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The conditions that limit verify's Encrypt/Decrypt to its own probe: the symmetric probe's
+ * encryption context (lib/kms/verify.ts VERIFY_ENCRYPTION_CONTEXT), or, for RSA keys (KMS takes no
+ * context with them), the one algorithm the probe uses.
+ */
+const PROBE_CONDITIONS: Record<string, string> = {
+  'kms:EncryptionContext:kms-reimport:probe': 'verify',
+  'kms:EncryptionAlgorithm': 'RSAES_OAEP_SHA_256',
+};
+
+/**
+ * Rule: every statement (of any function) granting kms:Encrypt or kms:Decrypt on managed keys is
+ * narrowed to the verify probe: exactly one of PROBE_CONDITIONS beside the tag. The escrow-key
+ * Decrypt through Secrets Manager is the one exception (kmsScopeViolations checks it).
+ */
+function verifyProbeViolations(template: Template): string[] {
+  const out: string[] = [];
+  for (const [, statements] of allStatements(template)) {
+    for (const s of statements.filter((st) => st.Action.some((a) => a === 'kms:Encrypt' || a === 'kms:Decrypt'))) {
+      if (s.conditional === 'HasEscrowKmsKey') continue;
+      const keys = Object.keys(s.Condition?.StringEquals ?? {}).filter((k) => k in PROBE_CONDITIONS);
+      if (keys.length !== 1) out.push(`${s.origin}: kms:Encrypt/kms:Decrypt without exactly one probe condition (${Object.keys(PROBE_CONDITIONS).join(' or ')})`);
     }
   }
   return out;
@@ -177,6 +211,18 @@ describe('IAM: least privilege', () => {
     const [inspectId] = functionByEntry(template, 'inspect');
     const [statement] = grantedStatements(template, inspectId, custom);
     assert.deepEqual(statement?.Condition, { StringEquals: { 'aws:ResourceTag/team:reimport': 'true' } }, 'the parameter value reaches the condition');
+  });
+
+  test("verify's Encrypt/Decrypt only with the probe's encryption context (symmetric) or algorithm (RSA)", () => {
+    assert.deepEqual(verifyProbeViolations(template), []);
+    const [verifyId] = functionByEntry(template, 'verify');
+    const probe = grantedStatements(template, verifyId).filter((s) => s.Action.includes('kms:Encrypt') || s.Action.includes('kms:Decrypt'));
+    const symmetric = probe.find((s) => s.Condition?.StringEquals?.['kms:EncryptionContext:kms-reimport:probe'] === 'verify');
+    assert.deepEqual(symmetric?.Action.slice().sort(), ['kms:Decrypt', 'kms:Encrypt'], 'the symmetric probe is allowed with its context');
+    assert.equal(probe.length, 2, 'one statement for the symmetric probe, one for RSA');
+    // Sign/GenerateMac/DeriveSharedSecret take no encryption context: the template says why they stay tag-only.
+    const raw = readFileSync(join(repoRoot, 'template.yaml'), 'utf8');
+    assert.match(raw, /Sign\/Verify, GenerateMac\/VerifyMac and DeriveSharedSecret stay conditioned on the managed tag\s+# only/);
   });
 
   test('Resource "*" only for actions without resource-level permissions', () => {
@@ -249,11 +295,30 @@ describe('IAM: each rule fires on a template that breaks it', () => {
     assert.ok(kmsScopeViolations(untagged).some((v) => v.includes('does not require tag')));
     const hardCoded = mutate((t) => {
       const doc = subDoc(t, 'VerifyKeysPolicy');
-      doc['Fn::Sub'] = doc['Fn::Sub'].replace('aws:ResourceTag/${ManagedTagKey}', 'aws:ResourceTag/kms-reimport:managed');
+      doc['Fn::Sub'] = doc['Fn::Sub'].replaceAll('aws:ResourceTag/${ManagedTagKey}', 'aws:ResourceTag/kms-reimport:managed');
     });
     assert.ok(kmsScopeViolations(hardCoded).some((v) => v.includes('ManagedTagKey parameter')));
     const inline = mutate((t) => inlineStatements(t, 'report').push({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*' }));
     assert.ok(kmsScopeViolations(inline).length > 0);
+  });
+
+  test("verify's Encrypt/Decrypt without the probe condition, or with an unexpected extra condition", () => {
+    const unconditioned = mutate((t) => {
+      const doc = subDoc(t, 'VerifyKeysPolicy');
+      doc['Fn::Sub'] = doc['Fn::Sub'].replace(', "kms:EncryptionContext:kms-reimport:probe": "verify"', '');
+    });
+    assert.ok(verifyProbeViolations(unconditioned).some((v) => v.includes('SymmetricProbeWithManagedKeys')));
+    const otherContext = mutate((t) => {
+      const doc = subDoc(t, 'VerifyKeysPolicy');
+      doc['Fn::Sub'] = doc['Fn::Sub'].replace('"kms:EncryptionContext:kms-reimport:probe": "verify"', '"kms:EncryptionContext:kms-reimport:probe": "anything"');
+    });
+    assert.ok(kmsScopeViolations(otherContext).some((v) => v.includes('unexpected condition kms:EncryptionContext:kms-reimport:probe')));
+    const onSign = mutate((t) => {
+      const doc = subDoc(t, 'VerifyKeysPolicy');
+      doc['Fn::Sub'] = doc['Fn::Sub'].replace(/("Sid": "RsaProbeWithManagedKeys",\s*"Effect": "Allow",\s*"Action": \["kms:Encrypt", "kms:Decrypt")\]/, '$1, "kms:Sign"]');
+      assert.match(doc['Fn::Sub'], /"kms:Decrypt", "kms:Sign"\]/, 'the mutation applied');
+    });
+    assert.ok(kmsScopeViolations(onSign).some((v) => v.includes('unexpected condition kms:EncryptionAlgorithm')), 'probe conditions only on Encrypt/Decrypt statements');
   });
 
   test('Resource "*" on an action that has resource-level permissions', () => {
