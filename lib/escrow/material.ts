@@ -32,20 +32,48 @@ export function wipeEscrowed(materials: Iterable<EscrowedMaterial> | undefined):
 
 const OPENSSL_DER_HINT = 'convert it with `openssl pkcs8 -topk8 -outform der -nocrypt -in key.pem -out PlaintextKeyMaterial.bin`';
 
-function looksLikeText(material: Buffer, re: RegExp): boolean {
-  return material.length > 0 && re.test(material.toString('latin1').trim());
+// The hints below look at the bytes themselves: no string is ever made of (possible) material.
+const isSpace = (b: number): boolean => b === 0x20 || (b >= 0x09 && b <= 0x0d);
+const isHexDigit = (b: number): boolean => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
+const isBase64Char = (b: number): boolean =>
+  (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b === 0x2b /* + */ || b === 0x2f; /* / */
+const EQUALS = 0x3d;
+
+/** The material without leading and trailing ASCII whitespace (a view, no copy). */
+function trimmed(material: Buffer): Buffer {
+  let start = 0;
+  let end = material.length;
+  while (start < end && isSpace(material[start] as number)) start++;
+  while (end > start && isSpace(material[end - 1] as number)) end--;
+  return material.subarray(start, end);
+}
+
+/** True when every byte is a hex digit and they spell exactly `expected` bytes. */
+function isHexTextOf(text: Buffer, expected: number): boolean {
+  return text.length === expected * 2 && text.every(isHexDigit);
+}
+
+/** True when the bytes are standard base64 (at most two trailing =) that decodes to exactly `expected` bytes. */
+function isBase64TextOf(text: Buffer, expected: number): boolean {
+  let padding = 0;
+  while (padding < 2 && text.length - padding > 0 && text[text.length - 1 - padding] === EQUALS) padding++;
+  const body = text.subarray(0, text.length - padding);
+  if (body.length === 0 || !body.every(isBase64Char)) return false;
+  return Math.floor((body.length * 6) / 8) === expected;
 }
 
 function rawHint(material: Buffer, expected: number): string {
-  const text = material.toString('latin1').trim();
-  if (looksLikeText(material, /^[0-9a-fA-F]+$/) && text.length === expected * 2) {
+  const text = trimmed(material);
+  if (isHexTextOf(text, expected)) {
     return ' It looks like hex text: store the raw bytes instead (e.g. `xxd -r -p` then --secret-binary fileb://...).';
   }
-  if (looksLikeText(material, /^[A-Za-z0-9+/]+={0,2}$/) && Buffer.from(text, 'base64').length === expected) {
+  if (isBase64TextOf(text, expected)) {
     return ' It looks like base64 text: store the decoded bytes (--secret-binary fileb://...), or use the kms-reimport/v1 JSON format.';
   }
   return '';
 }
+
+const PEM_HEADER = Buffer.from('-----BEGIN ', 'latin1');
 
 /**
  * Throws EscrowInvalid unless `material` is what KMS imports for `keySpec`: 32 bytes for
@@ -75,7 +103,7 @@ export function validateMaterial(keySpec: string, material: Uint8Array, keyId: s
     }
     return;
   }
-  if (buf.subarray(0, 11).toString('latin1') === '-----BEGIN ') {
+  if (buf.subarray(0, PEM_HEADER.length).equals(PEM_HEADER)) {
     throw new EscrowInvalid(
       `The material${where} for key ${keyId} is PEM text; KMS imports the private key as binary PKCS#8 DER: ${OPENSSL_DER_HINT}, and store that file.`,
       { keyId },

@@ -166,6 +166,40 @@ test('validateMaterial hints at hex and base64 text without quoting it', () => {
   }
 });
 
+test('validateMaterial makes no string of the material: hints come from the bytes themselves', () => {
+  const raw = randomBytes(32);
+  const inputs: Array<[string, Buffer, RegExp]> = [
+    ['hex', Buffer.from(`  ${raw.toString('hex')}\n`), /looks like hex text/],
+    ['base64', Buffer.from(`${raw.toString('base64')}\n`), /looks like base64 text/],
+    ['base64 without padding', Buffer.from(raw.toString('base64').replace(/=+$/, '')), /looks like base64 text/],
+    ['wrong length', randomBytes(31), /needs exactly 32 raw bytes\. Replace/],
+    ['hex of the wrong length', Buffer.from(randomBytes(31).toString('hex')), /needs exactly 32 raw bytes\. Replace/],
+    ['not base64 (a - inside)', Buffer.from(`${raw.toString('base64').slice(0, 20)}-${raw.toString('base64').slice(21)}`), /needs exactly 32 raw bytes\. Replace/],
+  ];
+  const original = Buffer.prototype.toString;
+  const stringified: string[] = [];
+  let current: Buffer | undefined;
+  let label = '';
+  Buffer.prototype.toString = function (this: Buffer, ...args: Parameters<Buffer['toString']>) {
+    const overlaps = current && this.buffer === current.buffer && this.byteOffset < current.byteOffset + current.byteLength && current.byteOffset < this.byteOffset + this.byteLength;
+    if (overlaps) stringified.push(label);
+    return original.apply(this, args);
+  } as Buffer['toString'];
+  try {
+    for (const [name, input, pattern] of inputs) {
+      current = input;
+      label = name;
+      assertInvalid(() => validateMaterial('SYMMETRIC_DEFAULT', input, KEY_ID), pattern, name);
+    }
+    current = Buffer.from('-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n');
+    label = 'PEM';
+    assertInvalid(() => validateMaterial('ECC_NIST_P256', current!, KEY_ID), /PEM text/, 'PEM');
+  } finally {
+    Buffer.prototype.toString = original;
+  }
+  assert.deepEqual(stringified, [], 'no toString() on the material buffer');
+});
+
 test('validateMaterial: RSA keys by type and size', () => {
   for (const bits of [2048, 3072, 4096] as const) {
     assert.doesNotThrow(() => validateMaterial(`RSA_${bits}`, RSA[bits], KEY_ID));
