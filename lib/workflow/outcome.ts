@@ -47,6 +47,16 @@ function successReason(state: WorkflowState, keyId: string, status: 'recovered' 
   return `Key ${keyId} ${status}: ${n} escrowed material(s) reimported${validity}; verified Enabled with a cryptographic round trip.`;
 }
 
+/** The material is back but the key is Disabled: it was disabled before (taken as deliberate) and is left so. */
+function leftDisabledReason(state: WorkflowState, keyId: string, status: 'recovered' | 'renewed'): string {
+  return (
+    `Key ${keyId} ${status}: ${state.imported.length} escrowed material(s) reimported, so its material is back, but the key is Disabled: ` +
+    `it was left Disabled as found (disabled before its material went missing, taken as deliberate) and not verified ` +
+    `(no cryptographic round trip on a disabled key). Nothing more to do unless it should be usable: then enable it yourself ` +
+    `(aws kms enable-key --key-id ${keyId}).`
+  );
+}
+
 export function buildOutcome(state: WorkflowState, now: Date): Outcome {
   const item = state.workItem;
   const keyId = state.report?.keyId ?? keyIdOf(item.keyRef) ?? item.keyRef;
@@ -69,6 +79,9 @@ export function buildOutcome(state: WorkflowState, now: Date): Outcome {
   } else if (state.verified === true && state.pending.length === 0) {
     status = state.plan.action === 'recover' ? 'recovered' : 'renewed';
     reason = successReason(state, keyId, status);
+  } else if (state.verified === false && state.keyStateAfter === 'Disabled' && state.pending.length === 0) {
+    status = state.plan.action === 'recover' ? 'recovered' : 'renewed';
+    reason = leftDisabledReason(state, keyId, status);
   } else {
     status = 'failed';
     errorName = 'NotVerified';
@@ -94,5 +107,6 @@ export function buildOutcome(state: WorkflowState, now: Date): Outcome {
   if (state.report?.keyState) outcome.keyStateBefore = state.report.keyState;
   if (state.verified !== undefined) outcome.verified = state.verified;
   if (state.verified === true) outcome.keyStateAfter = 'Enabled';
+  else if (state.verified === false && state.keyStateAfter === 'Disabled') outcome.keyStateAfter = 'Disabled';
   return outcome;
 }

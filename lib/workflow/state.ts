@@ -24,6 +24,8 @@ export interface WorkflowState {
   /** Times a token expired and new parameters were fetched. */
   tokenRefreshes: number;
   verified?: boolean;
+  /** Set by Verify: the key's state after the import (Enabled, or Disabled when it was left Disabled as found). */
+  keyStateAfter?: string;
   /** From a Catch. */
   error?: StepError;
   /** From the ImportTokenExpired Catch: the last refused token, kept apart from `error`. */

@@ -13,7 +13,7 @@ import { KeyNotEligible, KeyNotManaged } from '../errors.js';
 import { classifyKey, planAction } from '../kms/classify.js';
 import { getImportParameters } from '../kms/import-parameters.js';
 import { inspectKey } from '../kms/inspect.js';
-import { importEscrowedMaterial, importTargets, verifyKey } from '../reimport.js';
+import { importEscrowedMaterial, planImports, verifyUnlessDisabled, type ImportDeps } from '../reimport.js';
 import type { RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 import { chooseWrapping } from '../wrap/choose.js';
@@ -38,6 +38,8 @@ export interface KmsStepDeps {
 
 export interface ImportStepDeps extends KmsStepDeps {
   secrets: SecretsManagerClient;
+  /** The run's logger: gets the engine's warnings (e.g. an ExpirationModel that had to be assumed). */
+  logger?: ImportDeps['logger'];
 }
 
 export interface ReportStepDeps {
@@ -76,16 +78,14 @@ export async function inspectStep(deps: KmsStepDeps, input: unknown, config: Rei
       : parseWorkItem(input);
   const report = await inspectKey(deps.kms, workItem.keyRef, retryOf(deps, config));
   const classification = classifyKey(report, config, now);
-  const plan = planAction(classification, workItem.action);
+  // planImports: a renew with nothing left to push out becomes a skip naming the current ValidTo.
+  const { plan, targets } = planImports(report, classification, planAction(classification, workItem.action), config, now);
   const state: WorkflowState = {
     workItem,
     startedAt: now.toISOString(),
     report,
     plan,
-    pending:
-      plan.action === 'skip'
-        ? []
-        : importTargets(report, classification, plan.action, config, now).map((keyMaterialId) => (keyMaterialId === undefined ? {} : { keyMaterialId })),
+    pending: targets.map((keyMaterialId) => (keyMaterialId === undefined ? {} : { keyMaterialId })),
     imported: [],
     tokenRefreshes: 0,
   };
@@ -145,7 +145,13 @@ export async function wrapAndImportStep(deps: ImportStepDeps, input: unknown, co
   }
   const retry = retryOf(deps, config);
   const result = await importEscrowedMaterial(
-    { kms: deps.kms, secrets: deps.secrets, ...(retry.sleep ? { sleep: retry.sleep } : {}), ...(retry.random ? { random: retry.random } : {}) },
+    {
+      kms: deps.kms,
+      secrets: deps.secrets,
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      ...(retry.sleep ? { sleep: retry.sleep } : {}),
+      ...(retry.random ? { random: retry.random } : {}),
+    },
     { report, params, ...(next.keyMaterialId !== undefined ? { keyMaterialId: next.keyMaterialId } : {}), config, now },
   );
   const imported: WorkflowState['imported'][number] = { expirationModel: result.expirationModel };
@@ -155,13 +161,17 @@ export async function wrapAndImportStep(deps: ImportStepDeps, input: unknown, co
   return withCalls({ ...withoutParams, pending: rest, imported: [...state.imported, imported] }, deps);
 }
 
-/** Verify: the key is Enabled and does a round trip fitting its usage. */
+/**
+ * Verify: the key is Enabled and does a round trip fitting its usage. A key found Disabled after
+ * the import (disabled before its material ran out, taken as deliberate) is left Disabled, not
+ * tried: verified false with keyStateAfter Disabled, which Report turns into recovered/renewed.
+ */
 export async function verifyStep(deps: KmsStepDeps, input: unknown, config: ReimportConfig, _now: Date): Promise<WorkflowState> {
   startCounting(deps);
   const state = parseWorkflowState(input);
   const report = requireReport(state, 'Verify');
-  const result = await verifyKey(deps.kms, report, retryOf(deps, config));
-  return withCalls({ ...state, verified: result.verified }, deps);
+  const result = await verifyUnlessDisabled(deps.kms, report, retryOf(deps, config));
+  return withCalls({ ...state, verified: result.verified, keyStateAfter: result.keyState }, deps);
 }
 
 /** Report: builds the outcome, publishes it and records its metric; returns the state with it. */

@@ -24,7 +24,10 @@ const states: Record<string, Json> = asl.States;
 const LAMBDA_TASKS = ['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Report'];
 const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 /** Errors that retrying cannot fix: they must never appear in a Retry. */
-const NEVER_RETRIED = ['IncorrectKeyMaterial', 'EscrowMissing', 'EscrowInvalid', 'WrappingRejected', 'UnsupportedWrapping', 'ImportTokenExpired', 'KeyNotFound', 'KeyNotManaged', 'KeyNotEligible', 'ConfigError', 'VerificationFailed', 'States.ALL', 'States.TaskFailed'];
+const NEVER_RETRIED = [
+  'IncorrectKeyMaterial', 'EscrowMissing', 'EscrowInvalid', 'WrappingRejected', 'UnsupportedWrapping', 'ImportTokenExpired', 'KeyNotFound',
+  'KeyNotManaged', 'KeyNotEligible', 'ConfigError', 'VerificationFailed', 'ImportRequestInvalid', 'States.ALL', 'States.TaskFailed',
+];
 
 /** All transitions out of a state. */
 function targets(state: Json): string[] {

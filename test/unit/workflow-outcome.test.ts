@@ -55,6 +55,32 @@ describe('buildOutcome', () => {
     assert.equal(o.errorName, undefined);
   });
 
+  test('recovered but left Disabled as found: verified false, keyStateAfter Disabled, the reason says so (not a failure)', () => {
+    const o = buildOutcome(
+      state({ verified: false, keyStateAfter: 'Disabled', imported: [{ keyMaterialId: 'a'.repeat(64), validTo: '2025-08-30T12:00:00.000Z', expirationModel: 'KEY_MATERIAL_EXPIRES' }] }),
+      NOW,
+    );
+    assert.equal(o.status, 'recovered');
+    assert.equal(o.errorName, undefined);
+    assert.equal(o.verified, false);
+    assert.equal(o.keyStateAfter, 'Disabled');
+    assert.match(o.reason ?? '', new RegExp(`Key ${KEY} recovered: 1 escrowed material`));
+    assert.match(o.reason ?? '', /left Disabled as found/);
+    assert.match(o.reason ?? '', new RegExp(`aws kms enable-key --key-id ${KEY}`));
+    const renewed = buildOutcome(state({ plan: { action: 'renew', reason: 'expiring' }, verified: false, keyStateAfter: 'Disabled', imported: [{ expirationModel: 'KEY_MATERIAL_EXPIRES' }] }), NOW);
+    assert.equal(renewed.status, 'renewed');
+    assert.equal(renewed.keyStateAfter, 'Disabled');
+  });
+
+  test('verified false without the Disabled state (or with material still pending) stays a failure', () => {
+    const notDisabled = buildOutcome(state({ verified: false, imported: [{ expirationModel: 'KEY_MATERIAL_EXPIRES' }] }), NOW);
+    assert.equal(notDisabled.status, 'failed');
+    assert.equal(notDisabled.errorName, 'NotVerified');
+    assert.equal(notDisabled.keyStateAfter, undefined);
+    const pending = buildOutcome(state({ verified: false, keyStateAfter: 'Disabled', pending: [{}], imported: [] }), NOW);
+    assert.equal(pending.status, 'failed');
+  });
+
   test('renewed', () => {
     const o = buildOutcome(state({ plan: { action: 'renew', reason: 'expiring' }, verified: true, imported: [{ expirationModel: 'KEY_MATERIAL_EXPIRES' }] }), NOW);
     assert.equal(o.status, 'renewed');

@@ -178,6 +178,23 @@ describe('inspectStep', () => {
     assert.deepEqual(state.pending, [{}]);
   });
 
+  test('renew with nothing to push out ends skipped with its reason (planImports), not a plan without materials', async () => {
+    // ValidTo already beyond what a renewal would set now (90 days): renewing would shorten it.
+    serveKey({ state: 'Enabled', materials: [{ id: MID, importState: 'IMPORTED', validInDays: 200 }] });
+    kmsMock.on(DescribeKeyCommand).resolves({
+      KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Enabled', Origin: 'EXTERNAL', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(NOW.getTime() + 200 * DAY), CurrentKeyMaterialId: MID },
+    });
+    const state = await inspectStep({ kms, retry }, workItem('renew'), config, NOW);
+    assert.equal(state.plan?.action, 'skip');
+    assert.match(state.plan?.reason ?? '', /nothing to renew/);
+    assert.ok(state.plan?.reason.includes(KEY), 'names the key');
+    assert.deepEqual(state.pending, []);
+    const published: Outcome[] = [];
+    const reported = await reportStep({ publish: async (o) => void published.push(o) }, state, config, NOW);
+    assert.equal(reported.outcome?.status, 'skipped');
+    assert.equal(reported.outcome?.errorName, undefined);
+  });
+
   test('a missing key throws KeyNotFound (the state machine routes on the name)', async () => {
     kmsMock.on(DescribeKeyCommand).rejects(new NotFoundException({ message: 'not found', $metadata: {} }));
     await assert.rejects(inspectStep({ kms, retry }, workItem(), config, NOW), { name: 'KeyNotFound' });
@@ -297,6 +314,34 @@ describe('wrapAndImportStep', () => {
     assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
   });
 
+  test("the engine's warnings reach the run's logger (an ExpirationModel that had to be assumed)", async () => {
+    serveKey({ materials: [{ id: MID, importState: 'IMPORTED' }, { id: MID2, importState: 'PENDING_IMPORT' }] });
+    // KMS does not report the missing material's own ExpirationModel: the engine assumes the key's.
+    kmsMock.on(ListKeyRotationsCommand).resolves({
+      Rotations: [
+        { KeyId: KEY, KeyMaterialId: MID, KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED' },
+        { KeyId: KEY, KeyMaterialId: MID2, KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT' },
+      ],
+      Truncated: false,
+    });
+    let state = await inspectStep({ kms, retry }, workItem(), config, NOW);
+    assert.deepEqual(state.pending, [{ keyMaterialId: MID2 }]);
+    serveParameters();
+    state = await getImportParametersStep({ kms, retry }, state, config, NOW);
+    secretsMock.on(GetSecretValueCommand).callsFake(async () => ({
+      Name: `kms-reimport/${KEY}`,
+      SecretString: JSON.stringify({ format: 'kms-reimport/v1', materials: [{ keyMaterialId: MID2, material: material.toString('base64') }] }),
+    }));
+    serveImport();
+    const warnings: Array<{ message: string; extra?: object }> = [];
+    const logger = { warn: (message: string, extra?: object) => void warnings.push({ message, ...(extra ? { extra } : {}) }) };
+    await wrapAndImportStep({ kms, secrets, retry, logger }, state, config, NOW);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!.message, /ExpirationModel of the material .* is unknown/);
+    assert.ok(warnings[0]!.message.includes(KEY));
+    assert.equal(leaks(warnings), false);
+  });
+
   test('an expired token throws ImportTokenExpired and imports nothing', async () => {
     const state = await withParameters();
     serveEscrow();
@@ -340,7 +385,23 @@ describe('verifyStep', () => {
     kmsMock.on(DecryptCommand).callsFake(async ({ CiphertextBlob }: { CiphertextBlob: Uint8Array }) => ({ KeyId: ARN, Plaintext: Buffer.from(CiphertextBlob).subarray(3) }));
     const next = await verifyStep({ kms, retry }, { ...state, pending: [], imported: [{ expirationModel: 'KEY_MATERIAL_EXPIRES' }] }, config, NOW);
     assert.equal(next.verified, true);
+    assert.equal(next.keyStateAfter, 'Enabled');
     assert.equal(kmsMock.commandCalls(EncryptCommand).length, 1);
+  });
+
+  test('a key Disabled after the import is left Disabled as found: verified false, no round trip, Report says recovered', async () => {
+    const state = await inspected();
+    kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Disabled' } });
+    kmsMock.on(EncryptCommand).rejects(new Error('no round trip on a disabled key'));
+    const next = await verifyStep({ kms, retry }, { ...state, pending: [], imported: [{ keyMaterialId: MID, expirationModel: 'KEY_MATERIAL_EXPIRES' }] }, config, NOW);
+    assert.equal(next.verified, false);
+    assert.equal(next.keyStateAfter, 'Disabled');
+    assert.equal(kmsMock.commandCalls(EncryptCommand).length, 0);
+    const reported = await reportStep({ publish: async () => {} }, next, config, NOW);
+    assert.equal(reported.outcome?.status, 'recovered');
+    assert.equal(reported.outcome?.verified, false);
+    assert.equal(reported.outcome?.keyStateAfter, 'Disabled');
+    assert.match(reported.outcome?.reason ?? '', /left Disabled as found/);
   });
 
   test('a key still PendingImport fails VerificationFailed', async () => {
