@@ -18,8 +18,11 @@ const clients = createClients();
 const kms = calls.wrap(clients.kms);
 const secrets = calls.wrap(clients.secrets);
 
+/** The engine's warnings (e.g. an assumed ExpirationModel) go to this run's structured log. */
+const runLogger = { warn: (message: string, extra?: object) => logger.warn(message, { ...extra }) };
+
 export const wrapAndImport = (event: unknown) =>
-  runTask('WrapAndImport', event, () => wrapAndImportStep({ kms, secrets, calls }, event, config, new Date()), (s) => ({
+  runTask('WrapAndImport', event, () => wrapAndImportStep({ kms, secrets, calls, logger: runLogger }, event, config, new Date()), (s) => ({
     imported: s.imported.at(-1),
     pending: s.pending.length,
   }));

@@ -109,8 +109,8 @@ describe('task handlers', () => {
     for (const form of [material.toString('hex'), material.toString('base64')]) assert.equal(raw.includes(form), false);
   });
 
-  test('verify: a key that is not Enabled fails with VerificationFailed', async () => {
-    kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Disabled' } });
+  test('verify: a key that is neither Enabled nor Disabled after the import fails with VerificationFailed', async () => {
+    kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'PendingDeletion' } });
     const state = {
       workItem,
       startedAt: new Date().toISOString(),
