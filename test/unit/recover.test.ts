@@ -111,6 +111,27 @@ function scenario(opts: {
   else secretsMock.on(GetSecretValueCommand).callsFake(() => ({ ...secret, ...(secret.SecretBinary ? { SecretBinary: new Uint8Array(secret.SecretBinary) } : {}) }));
 }
 
+/** A rotated key whose two materials (A: the original, NON_CURRENT; B: CURRENT) are both missing, both escrowed. */
+function bothMaterialsMissing(other: Buffer): void {
+  scenario({
+    before: { CurrentKeyMaterialId: MATERIAL_ID_B },
+    after: { CurrentKeyMaterialId: MATERIAL_ID_B },
+    rotations: [
+      { KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
+      { KeyMaterialId: MATERIAL_ID_B, KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
+    ],
+    secret: {
+      SecretString: JSON.stringify({
+        format: 'kms-reimport/v1',
+        materials: [
+          { keyMaterialId: MATERIAL_ID_B, material: other.toString('base64'), description: 'rotated in 2026' },
+          { keyMaterialId: MATERIAL_ID_A, material: material.toString('base64'), description: 'original' },
+        ],
+      }),
+    },
+  });
+}
+
 function unwrap(wrapped: Buffer): Buffer {
   return privateDecrypt({ key: wrappingPair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
 }
@@ -317,23 +338,7 @@ test('escrow of the wrong length: failed EscrowInvalid with no import', async ()
 
 test('several materials missing: one import each, with its KeyMaterialId and its own material', async () => {
   const other = randomBytes(32);
-  scenario({
-    before: { CurrentKeyMaterialId: MATERIAL_ID_B },
-    after: { CurrentKeyMaterialId: MATERIAL_ID_B },
-    rotations: [
-      { KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
-      { KeyMaterialId: MATERIAL_ID_B, KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
-    ],
-    secret: {
-      SecretString: JSON.stringify({
-        format: 'kms-reimport/v1',
-        materials: [
-          { keyMaterialId: MATERIAL_ID_B, material: other.toString('base64'), description: 'rotated in 2026' },
-          { keyMaterialId: MATERIAL_ID_A, material: material.toString('base64'), description: 'original' },
-        ],
-      }),
-    },
-  });
+  bothMaterialsMissing(other);
   const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
   assert.equal(outcome.status, 'recovered', outcome.reason);
   const inputs = kmsMock.commandCalls(ImportKeyMaterialCommand).map((c) => c.args[0].input);
@@ -459,23 +464,7 @@ test('a managed PendingImport key with a key spec kms-reimport cannot import is 
 
 test('GetParametersForImport is paced within a run: parametersIntervalMs apart, for several materials and a token refresh', async () => {
   const other = randomBytes(32);
-  scenario({
-    before: { CurrentKeyMaterialId: MATERIAL_ID_B },
-    after: { CurrentKeyMaterialId: MATERIAL_ID_B },
-    rotations: [
-      { KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'NON_CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
-      { KeyMaterialId: MATERIAL_ID_B, KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
-    ],
-    secret: {
-      SecretString: JSON.stringify({
-        format: 'kms-reimport/v1',
-        materials: [
-          { keyMaterialId: MATERIAL_ID_A, material: material.toString('base64') },
-          { keyMaterialId: MATERIAL_ID_B, material: other.toString('base64') },
-        ],
-      }),
-    },
-  });
+  bothMaterialsMissing(other);
   // The first import of the second material finds its token spent: a third GetParametersForImport.
   let imports = 0;
   kmsMock.on(ImportKeyMaterialCommand).callsFake((input) => {
