@@ -1,6 +1,7 @@
 /**
  * status / sweep: every managed key in one account and Region at once, for on-call.
- *   status   what the scheduled sweep sees: each key's state, ValidTo and what it would do
+ *   status   what the scheduled sweep sees: each key's state, ValidTo, escrow health and what it
+ *            would do; exits 1 when a key could not be inspected or its escrow is not ok
  *   sweep    the same, then recovers (outages first) and renews (soonest expiry first), one key
  *            at a time, paced for KMS's GetParametersForImport quota
  */
@@ -30,11 +31,24 @@ export interface FleetResult {
 
 function table(entries: SweepEntry[]): string[] {
   if (entries.length === 0) return ['No key carries the managed tag in this account and Region.'];
-  const rows = entries.map((e) => [e.keyId, e.keyState ?? '?', e.validTo ?? '-', e.action, e.reason]);
-  const header = ['KEY', 'STATE', 'VALID TO', 'ACTION', 'WHY'];
-  const widths = header.slice(0, 4).map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((cell, i) => (i < 4 ? cell.padEnd(widths[i]!) : cell)).join('  ');
+  const rows = entries.map((e) => [
+    e.keyId,
+    e.keyState ?? '?',
+    e.validTo ?? '-',
+    e.escrow ?? '-',
+    e.action,
+    e.escrowReason ? `${e.reason} ESCROW: ${e.escrowReason}` : e.reason,
+  ]);
+  const header = ['KEY', 'STATE', 'VALID TO', 'ESCROW', 'ACTION', 'WHY'];
+  const last = header.length - 1;
+  const widths = header.slice(0, last).map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((cell, i) => (i < last ? cell.padEnd(widths[i]!) : cell)).join('  ');
   return [line(header), ...rows.map(line)];
+}
+
+/** True when a key's escrow secret is missing, unbound, self-encrypted or unreadable. */
+export function hasEscrowProblem(entry: SweepEntry): boolean {
+  return entry.escrow !== undefined && entry.escrow !== 'ok';
 }
 
 export async function runFleet(
@@ -57,9 +71,10 @@ export async function runFleet(
     ...(options.credentials ? { credentials: options.credentials } : {}),
   });
   try {
-    const { items, report } = await sweepManagedKeys({ tagging, kms: clients.kms }, config, new Date());
+    const { items, report } = await sweepManagedKeys({ tagging, kms: clients.kms, secrets: clients.secrets }, config, new Date());
     const outcomes: Outcome[] = [];
-    if (mode === 'status' || options.json !== true) for (const l of table(report)) print(l);
+    // --json prints the JSON only, so that it can be parsed.
+    if (options.json !== true) for (const l of table(report)) print(l);
     if (mode === 'sweep') {
       if (options.json !== true) print(items.length === 0 ? 'Nothing to recover or renew.' : `\n${items.length} key(s) to act on, outages first:`);
       for (const [i, item] of items.entries()) {
@@ -78,6 +93,17 @@ export async function runFleet(
   }
 }
 
+/**
+ * The exit code: 1 when a key could not be inspected, a recovery failed (sweep) or, for `status`, a
+ * key's escrow is not ok (so `status` can run as a cron/CI check before an outage); else 0.
+ */
+export function fleetExitCode(mode: 'status' | 'sweep', result: FleetResult): 0 | 1 {
+  if (result.entries.some((e) => e.action === 'error')) return 1;
+  if (mode === 'status' && result.entries.some(hasEscrowProblem)) return 1;
+  if (mode === 'sweep' && result.outcomes.some((o) => o.status === 'failed')) return 1;
+  return 0;
+}
+
 function nonNegativeInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`expected a whole number of milliseconds, got ${value}`);
@@ -87,13 +113,14 @@ function nonNegativeInteger(value: string): number {
 export function registerFleetCommands(program: Command): void {
   program
     .command('status')
-    .description('list every managed key in the account and Region: state, ValidTo, and what the sweep would do (changes nothing)')
+    .description(
+      'list every managed key in the account and Region: state, ValidTo, escrow health and what the sweep would do (changes nothing; exits 1 if a key could not be inspected or its escrow is not ok)',
+    )
     .addOption(endpointOption())
     .addOption(regionOption())
     .option('--json', 'print the entries as JSON')
     .action(async (options: FleetOptions) => {
-      const result = await runFleet('status', options);
-      if (result.entries.some((e) => e.action === 'error')) process.exitCode = 1;
+      if (fleetExitCode('status', await runFleet('status', options)) !== 0) process.exitCode = 1;
     });
   program
     .command('sweep')
@@ -103,7 +130,6 @@ export function registerFleetCommands(program: Command): void {
     .option('--json', 'print the entries and outcomes as JSON')
     .option('--interval-ms <ms>', "pause between keys (KMS allows one GetParametersForImport every 4 s per account and Region)", nonNegativeInteger, 4000)
     .action(async (options: FleetOptions) => {
-      const result = await runFleet('sweep', options);
-      if (result.outcomes.some((o) => o.status === 'failed') || result.entries.some((e) => e.action === 'error')) process.exitCode = 1;
+      if (fleetExitCode('sweep', await runFleet('sweep', options)) !== 0) process.exitCode = 1;
     });
 }

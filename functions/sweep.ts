@@ -14,6 +14,7 @@ import type { Context } from 'aws-lambda';
 import { createClients } from '../lib/aws/clients.js';
 import { loadConfig, type ReimportConfig } from '../lib/config.js';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { isEventRejected, type RejectionCode } from '../lib/events/rejected.js';
 import { parseSweepRequest } from '../lib/events/sweep-request.js';
 import { sweepManagedKeys, type SweepEntry } from '../lib/sweep.js';
@@ -27,6 +28,8 @@ const SAFETY_MARGIN_MS = 10_000;
 export interface SweepHandlerDeps {
   tagging: ResourceGroupsTaggingAPIClient;
   kms: KMSClient;
+  /** DescribeSecret on the escrow secrets (escrow health); never GetSecretValue. */
+  secrets: SecretsManagerClient;
   sfn: Pick<SFNClient, 'send'>;
   stateMachineArn: string;
   config: ReimportConfig;
@@ -48,7 +51,7 @@ export type SweepHandlerResult =
 export const sweepWith =
   (deps: SweepHandlerDeps) =>
   async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SweepHandlerResult> => {
-    const { tagging, kms, sfn, stateMachineArn, config, bucketMinutes, intervalMs, concurrency, scope } = deps;
+    const { tagging, kms, secrets, sfn, stateMachineArn, config, bucketMinutes, intervalMs, concurrency, scope } = deps;
     let request;
     try {
       request = parseSweepRequest(event, scope);
@@ -60,7 +63,7 @@ export const sweepWith =
     }
     logger.info('Sweep started', { source: request.source, dryRun: request.dryRun });
 
-    const { items, report } = await sweepManagedKeys({ tagging, kms }, config, deps.now(), { concurrency });
+    const { items, report } = await sweepManagedKeys({ tagging, kms, secrets }, config, deps.now(), { concurrency });
     const executions = await startWorkItems({ sfn, stateMachineArn }, items, {
       bucketMinutes,
       intervalMs,
@@ -86,9 +89,16 @@ export const sweepWith =
       };
       if (entry.action === 'error' || started?.status === 'failed') logger.error('Key swept', line);
       else logger.info('Key swept', line);
+      if (entry.escrow !== undefined && entry.escrow !== 'ok') {
+        logger.warn('Escrow problem', { keyId: entry.keyId, escrow: entry.escrow, reason: entry.escrowReason });
+      }
     }
+    const escrowProblems = report.filter((e) => e.escrow !== undefined && e.escrow !== 'ok').length;
     const count = (status: StartResult['status']) => executions.filter((e) => e.status === status).length;
     metrics.addMetric('KeysSwept', MetricUnit.Count, report.length);
+    // One per managed key whose escrow is missing, unbound, self-encrypted or unreadable: alarm on it
+    // to fix the escrow before the key's material expires.
+    metrics.addMetric('EscrowProblem', MetricUnit.Count, escrowProblems);
     metrics.addMetric('SweepInspectErrors', MetricUnit.Count, report.filter((e) => e.action === 'error').length);
     metrics.addMetric('ExecutionStarted', MetricUnit.Count, count('started'));
     metrics.addMetric('ExecutionAlreadyRunning', MetricUnit.Count, count('already-running'));
@@ -101,16 +111,19 @@ export const sweepWith =
       alreadyRunning: count('already-running'),
       failed: count('failed'),
       deferred: count('deferred'),
+      escrowProblems,
       dryRun: request.dryRun,
     });
     return { status: 'ok', dryRun: request.dryRun, keys: report, executions };
   };
 
 const stateMachineArn = requireEnv('STATE_MACHINE_ARN');
+const clients = createClients();
 
 export const sweep = sweepWith({
   tagging: new ResourceGroupsTaggingAPIClient({ maxAttempts: 1 }), // lib retries (withRetry), as for KMS
-  kms: createClients().kms,
+  kms: clients.kms,
+  secrets: clients.secrets,
   sfn: new SFNClient({}),
   stateMachineArn,
   config: loadConfig(),

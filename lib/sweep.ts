@@ -12,14 +12,21 @@
  *   material expires soonest (→ renew). Sweep items carry an explicit action, so the workflow's
  *   Inspect re-checks the key and skips it if it changed meanwhile.
  *
+ * - Each managed EXTERNAL key's escrow secret is checked with DescribeSecret (never its value): missing or
+ *   scheduled for deletion, not bound to the key, encrypted under the key itself, or unreadable.
+ *   This does not change the work items (the workflow fails on a broken escrow with the named
+ *   error and alerts), it tells on-call before the key's material expires.
+ *
  * Read-only: the sweep changes nothing itself.
  */
 import { GetResourcesCommand, type ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from './config.js';
-import { awsErrorName, KmsUnavailable } from './errors.js';
+import { awsErrorName, KeyNotFound, KmsUnavailable } from './errors.js';
+import { checkEscrowHealth, type AliasTarget, type EscrowHealth, type ResolveAlias } from './escrow/health.js';
 import { classifyKey, planAction } from './kms/classify.js';
-import { inspectKey } from './kms/inspect.js';
+import { describeKeyMetadata, inspectKey } from './kms/inspect.js';
 import { isTransientError, withRetry, type RetryOptions } from './retry.js';
 import type { Classification, KeyReport } from './types.js';
 import { parseKeyRef } from './events/key-ref.js';
@@ -31,6 +38,8 @@ const RESOURCES_PER_PAGE = 100;
 export interface SweepDeps {
   tagging: ResourceGroupsTaggingAPIClient;
   kms: KMSClient;
+  /** DescribeSecret only: the sweep never reads a secret's value. */
+  secrets: SecretsManagerClient;
 }
 
 export interface SweepOptions {
@@ -53,6 +62,10 @@ export interface SweepEntry {
   validTo?: string;
   /** Named error when `action` is `error`. */
   errorName?: string;
+  /** Health of the key's escrow secret (managed EXTERNAL keys that could be inspected only). */
+  escrow?: EscrowHealth;
+  /** Why the escrow is not ok: the key, the secret and the next step. Never a value. */
+  escrowReason?: string;
 }
 
 export interface SweepResult {
@@ -133,6 +146,26 @@ function entryFor(report: KeyReport, config: ReimportConfig, now: Date): SweepEn
   return entry;
 }
 
+/**
+ * Resolves the aliases that encrypt escrow secrets, once per alias per sweep (many secrets usually
+ * share one escrow key). DescribeKey AccessDenied means the alias's key is not one the sweep may
+ * describe, i.e. not a managed key, so not the key being checked.
+ */
+function aliasResolver(kms: KMSClient, retry: RetryOptions): ResolveAlias {
+  const cache = new Map<string, Promise<AliasTarget>>();
+  return (alias) => {
+    let target = cache.get(alias);
+    if (!target) {
+      target = describeKeyMetadata(kms, alias, retry).then(
+        (m): AliasTarget => ({ keyId: m.KeyId as string }),
+        (e: unknown): AliasTarget => (e instanceof KeyNotFound ? 'not-found' : awsErrorName(e) === 'AccessDeniedException' ? 'other-key' : 'unknown'),
+      );
+      cache.set(alias, target);
+    }
+    return target;
+  };
+}
+
 function byWorkOrder(a: SweepEntry, b: SweepEntry): number {
   const rank = (e: SweepEntry) => (e.action === 'recover' ? 0 : e.action === 'renew' ? 1 : 2);
   if (rank(a) !== rank(b)) return rank(a) - rank(b);
@@ -157,13 +190,16 @@ export async function sweepManagedKeys(
   const retry = opts.retry ?? { maxAttempts: config.maxAttempts, baseDelayMs: config.baseDelayMs };
   const arns = await listManagedKeyArns(deps.tagging, config, retry);
 
+  const resolveAlias = aliasResolver(deps.kms, retry);
+
   const entries = await mapBounded(arns, concurrency, async (arn): Promise<SweepEntry> => {
     const parsed = parseKeyRef(arn);
     if (parsed?.kind !== 'key-arn') {
       return { keyId: arn, arn, action: 'skip', reason: `${arn} is not a KMS key ARN; the Tagging API listed it as kms:key, ignored.` };
     }
+    let report: KeyReport;
     try {
-      return entryFor(await inspectKey(deps.kms, arn, retry), config, now);
+      report = await inspectKey(deps.kms, arn, retry);
     } catch (e) {
       const errorName = e instanceof Error ? e.name : 'Error';
       return {
@@ -174,6 +210,13 @@ export async function sweepManagedKeys(
         reason: `Key ${parsed.keyId} could not be inspected (${errorName}: ${e instanceof Error ? e.message : String(e)}); it is left for the next sweep.`,
       };
     }
+    const entry = entryFor(report, config, now);
+    // Keys not managed, or whose material KMS generated (nothing to reimport), need no escrow.
+    if (entry.classification === 'not-managed' || entry.classification === 'not-external') return entry;
+    const health = await checkEscrowHealth(deps.secrets, report, config, retry, resolveAlias);
+    entry.escrow = health.escrow;
+    if (health.escrowReason !== undefined) entry.escrowReason = health.escrowReason;
+    return entry;
   });
 
   const ordered = [...entries].sort(byWorkOrder);

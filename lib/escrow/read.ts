@@ -91,23 +91,50 @@ async function escrowCall<T>(operation: EscrowOperation, secretId: string, keyId
   }
 }
 
+/** What DescribeSecret says about a key's escrow secret (never its value). */
+export interface EscrowSecretFacts {
+  secretId: string;
+  /** The default `<prefix><key-id>` secret, or a tag-named one carrying ESCROW_KEY_ID_TAG = the key ID. */
+  bound: boolean;
+  /** The secret is scheduled for deletion (DescribeSecret's DeletedDate). */
+  deleted: boolean;
+  /** The KMS key that encrypts the secret as Secrets Manager reports it (ID, ARN, alias or alias ARN); absent = aws/secretsmanager. */
+  kmsKeyId?: string;
+}
+
 /**
- * Refuses (EscrowInvalid) an escrow secret named by the key's escrow tag unless it carries the tag
- * ESCROW_KEY_ID_TAG = the key's ID. Without this check, anyone who can tag a managed key could
- * point it at another key's escrow and have that key's material imported into their own.
+ * DescribeSecret on the key's escrow secret and the binding rule: a secret named by the key's escrow
+ * tag is bound to the key only if it carries the tag ESCROW_KEY_ID_TAG = the key's ID; the default
+ * `<prefix><key-id>` is bound by its name. Never reads the value. Failures are escrowCall's named
+ * errors (EscrowMissing with the service error as cause, KmsUnavailable when transient).
+ * Used by readEscrow (before reading) and by the sweep's escrow health check.
  */
-async function checkEscrowBinding(secrets: SecretsManagerClient, secretId: string, report: KeyReport, retry: RetryOptions): Promise<void> {
+export async function describeEscrowSecret(
+  secrets: SecretsManagerClient,
+  report: Pick<KeyReport, 'keyId' | 'tags'>,
+  config: Pick<ReimportConfig, 'escrowTagKey' | 'escrowPrefix'>,
+  retry: RetryOptions,
+): Promise<EscrowSecretFacts> {
+  const secretId = escrowSecretId(report, config);
   const out = await escrowCall('DescribeSecret', secretId, report.keyId, () => secrets.send(new DescribeSecretCommand({ SecretId: secretId })), retry);
-  const bound = (out?.Tags ?? []).some((t) => t.Key === ESCROW_KEY_ID_TAG && t.Value === report.keyId);
-  if (!bound) {
-    throw new EscrowInvalid(
-      `The escrow secret ${secretId} named by key ${report.keyId}'s escrow tag is not bound to the key: it lacks the tag ${ESCROW_KEY_ID_TAG}=${report.keyId}. ` +
-        `If the secret really holds this key's material, whoever owns the secret binds it with ` +
-        `aws secretsmanager tag-resource --secret-id ${secretId} --tags Key=${ESCROW_KEY_ID_TAG},Value=${report.keyId} ; ` +
-        `otherwise fix the key's escrow tag. Nothing was imported.`,
-      { keyId: report.keyId },
-    );
-  }
+  const bound =
+    isDefaultEscrowSecret(secretId, report, config) || (out?.Tags ?? []).some((t) => t.Key === ESCROW_KEY_ID_TAG && t.Value === report.keyId);
+  return {
+    secretId,
+    bound,
+    deleted: out?.DeletedDate !== undefined,
+    ...(out?.KmsKeyId ? { kmsKeyId: out.KmsKeyId } : {}),
+  };
+}
+
+/** Why a tag-named escrow secret is refused, and how to bind it; `outcome` ends the sentence (what was or was not done). */
+export function unboundEscrowMessage(secretId: string, keyId: string, outcome: string): string {
+  return (
+    `The escrow secret ${secretId} named by key ${keyId}'s escrow tag is not bound to the key: it lacks the tag ${ESCROW_KEY_ID_TAG}=${keyId}. ` +
+    `If the secret really holds this key's material, whoever owns the secret binds it with ` +
+    `aws secretsmanager tag-resource --secret-id ${secretId} --tags Key=${ESCROW_KEY_ID_TAG},Value=${keyId} ; ` +
+    `otherwise fix the key's escrow tag. ${outcome}`
+  );
 }
 
 /**
@@ -123,7 +150,12 @@ export async function readEscrow(
   retry: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs },
 ): Promise<EscrowedMaterial[]> {
   const secretId = escrowSecretId(report, config);
-  if (!isDefaultEscrowSecret(secretId, report, config)) await checkEscrowBinding(secrets, secretId, report, retry);
+  // Refuses (EscrowInvalid) a tag-named secret not bound to the key: without this check, anyone who
+  // can tag a managed key could point it at another key's escrow and have that material imported.
+  if (!isDefaultEscrowSecret(secretId, report, config)) {
+    const facts = await describeEscrowSecret(secrets, report, config, retry);
+    if (!facts.bound) throw new EscrowInvalid(unboundEscrowMessage(secretId, report.keyId, 'Nothing was imported.'), { keyId: report.keyId });
+  }
   const value: { SecretBinary?: Uint8Array; SecretString?: string } | undefined = await escrowCall(
     'GetSecretValue',
     secretId,

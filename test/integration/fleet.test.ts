@@ -1,8 +1,10 @@
-/** kms-reimport status / sweep over a small fleet on the local endpoint. */
+/** kms-reimport status / sweep over a small fleet on the local endpoint, escrow health included. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { runFleet } from '../../cli/fleet.js';
+import { DescribeKeyCommand, TagResourceCommand } from '@aws-sdk/client-kms';
+import { CreateSecretCommand, DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { randomBytes } from 'node:crypto';
+import { fleetExitCode, runFleet } from '../../cli/fleet.js';
 import { onboardKey, startLocalAws, type LocalAws, type OnboardedKey } from '../support/local-aws.js';
 
 let aws: LocalAws;
@@ -10,6 +12,10 @@ let expired: OnboardedKey;
 let expiring: OnboardedKey;
 let healthy: OnboardedKey;
 let unmanaged: OnboardedKey;
+/** Healthy keys (nothing for the sweep to do) with broken escrow: secret deleted; tag-named secret not bound. */
+let escrowDeleted: OnboardedKey;
+let escrowUnbound: OnboardedKey;
+const unboundSecret = 'kms-reimport/shared/not-bound';
 const credentials = { accessKeyId: 'AKIDINTEGRATION', secretAccessKey: 'integration' };
 
 before(async () => {
@@ -18,6 +24,11 @@ before(async () => {
   unmanaged = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60, managed: false });
   expiring = await onboardKey(aws, 'HMAC_256', { lifetimeSeconds: 3 * 86_400 });
   healthy = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: null });
+  escrowDeleted = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: null });
+  await aws.secrets.send(new DeleteSecretCommand({ SecretId: `${aws.config.escrowPrefix}${escrowDeleted.keyId}`, ForceDeleteWithoutRecovery: true }));
+  escrowUnbound = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: null });
+  await aws.secrets.send(new CreateSecretCommand({ Name: unboundSecret, SecretBinary: randomBytes(32) }));
+  await aws.kms.send(new TagResourceCommand({ KeyId: escrowUnbound.keyId, Tags: [{ TagKey: aws.config.escrowTagKey, TagValue: unboundSecret }] }));
   aws.endpoint.clock.advance(61);
 });
 after(async () => {
@@ -38,6 +49,30 @@ test('status lists every managed key with what the sweep would do, and changes n
   assert.equal(outcomes.length, 0);
   assert.match(lines.join('\n'), new RegExp(`${expired.keyId}\\s+PendingImport`));
   assert.equal(await state(expired.keyId), 'PendingImport');
+
+  // Escrow health: an ESCROW column, the reason in WHY, and exit 1 while any escrow is not ok.
+  assert.equal(byKey.get(healthy.keyId)?.escrow, 'ok');
+  assert.equal(byKey.get(expired.keyId)?.escrow, 'ok');
+  assert.equal(byKey.get(escrowDeleted.keyId)?.escrow, 'missing');
+  assert.match(byKey.get(escrowDeleted.keyId)?.escrowReason ?? '', /No escrow secret/);
+  assert.equal(byKey.get(escrowUnbound.keyId)?.escrow, 'unbound');
+  assert.match(byKey.get(escrowUnbound.keyId)?.escrowReason ?? '', new RegExp(`${unboundSecret} .*not bound`));
+  assert.equal(byKey.get(escrowUnbound.keyId)?.action, 'skip', 'escrow health does not change the work');
+  assert.match(lines[0] ?? '', /^KEY\s+STATE\s+VALID TO\s+ESCROW\s+ACTION\s+WHY/);
+  assert.match(lines.join('\n'), new RegExp(`${escrowDeleted.keyId}\\s+Enabled\\s+-\\s+missing\\s+skip`));
+  assert.equal(fleetExitCode('status', { entries, outcomes }), 1);
+  assert.equal(fleetExitCode('status', { entries: entries.filter((e) => e.escrow === 'ok'), outcomes }), 0);
+  assert.equal(fleetExitCode('sweep', { entries, outcomes }), 0, 'the sweep exit code is about recoveries');
+});
+
+test('status --json includes the escrow fields', async () => {
+  const lines: string[] = [];
+  await runFleet('status', { endpointUrl: aws.endpoint.url, region: 'us-east-1', credentials, json: true }, (l) => lines.push(l));
+  const printed = JSON.parse(lines.join('\n')) as Array<{ keyId: string; escrow?: string; escrowReason?: string }>;
+  const unbound = printed.find((e) => e.keyId === escrowUnbound.keyId);
+  assert.equal(unbound?.escrow, 'unbound');
+  assert.match(unbound?.escrowReason ?? '', /kms-reimport:key-id/);
+  assert.equal(printed.find((e) => e.keyId === healthy.keyId)?.escrow, 'ok');
 });
 
 test('sweep recovers outages first, then renews, and leaves unmanaged keys alone', async () => {

@@ -1,7 +1,8 @@
 /**
  * The sweep over HTTP against the local endpoint: real SDK clients, real keys with imported
  * material (wrapped here with node:crypto, independently of lib/), expiry by the endpoint clock,
- * deletion, unmanaged and non-EXTERNAL keys, and more keys than one Tagging API page.
+ * deletion, unmanaged and non-EXTERNAL keys, and more keys than one Tagging API page; escrow
+ * health from the local Secrets Manager (DescribeSecret only).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import {
   KMSClient,
 } from '@aws-sdk/client-kms';
 import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
+import { CreateSecretCommand, DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
@@ -35,6 +37,7 @@ const config = { ...DEFAULT_CONFIG, maxAttempts: 1 };
 let endpoint: LocalEndpoint;
 let kms: KMSClient;
 let tagging: ResourceGroupsTaggingAPIClient;
+let secrets: SecretsManagerClient;
 const keys: Record<string, string> = {};
 
 async function createKey(tags: Array<{ TagKey: string; TagValue: string }>, origin: 'EXTERNAL' | 'AWS_KMS' = 'EXTERNAL'): Promise<string> {
@@ -70,6 +73,7 @@ before(async () => {
   const client = { endpoint: endpoint.url, region: 'us-east-1', credentials: { accessKeyId: '111122223333', secretAccessKey: 'x' }, maxAttempts: 1 };
   kms = new KMSClient(client);
   tagging = new ResourceGroupsTaggingAPIClient(client);
+  secrets = new SecretsManagerClient(client);
 
   keys.healthy = await createKey([MANAGED]);
   await importMaterial(keys.healthy, 60 * DAY_S);
@@ -89,6 +93,15 @@ before(async () => {
   // More managed keys than one GetResources page (100): AWS_KMS keys, reported and skipped.
   for (let i = 0; i < 100; i++) await createKey([MANAGED], 'AWS_KMS');
 
+  // Escrow: healthy has its secret (the value is never read by the sweep); expiresLater's is
+  // scheduled for deletion; expiresSooner's is encrypted under the key itself; the rest have none.
+  const escrow = (keyId: string, extra: Record<string, unknown> = {}) =>
+    secrets.send(new CreateSecretCommand({ Name: `kms-reimport/${keyId}`, SecretBinary: randomBytes(32), ...extra }));
+  await escrow(keys.healthy);
+  await escrow(keys.expiresLater);
+  await secrets.send(new DeleteSecretCommand({ SecretId: `kms-reimport/${keys.expiresLater}`, RecoveryWindowInDays: 7 }));
+  await escrow(keys.expiresSooner, { KmsKeyId: keys.expiresSooner });
+
   // A day and an hour later: `expired` has run out; the others are a day closer to their ValidTo.
   endpoint.clock.advance(DAY_S + 3600);
   endpoint.controls.resetCounters();
@@ -97,6 +110,7 @@ before(async () => {
 after(async () => {
   kms?.destroy();
   tagging?.destroy();
+  secrets?.destroy();
   await endpoint?.close();
 });
 
@@ -111,7 +125,7 @@ describe('sweep against the local endpoint', () => {
   });
 
   test('outages first, then soonest expiry; unmanaged keys never in the work', async () => {
-    const { items, report } = await sweepManagedKeys({ tagging, kms }, config, new Date(endpoint.clock.now()), { concurrency: 4 });
+    const { items, report } = await sweepManagedKeys({ tagging, kms, secrets }, config, new Date(endpoint.clock.now()), { concurrency: 4 });
 
     const outages = [keys.neverImported, keys.deleted, keys.expired].sort();
     assert.deepEqual(
@@ -126,11 +140,22 @@ describe('sweep against the local endpoint', () => {
     assert.equal(report.find((e) => e.keyId === keys.notExternal)?.classification, 'not-external');
     assert.equal(report.filter((e) => e.action === 'error').length, 0);
 
+    // Escrow health, for the EXTERNAL keys only.
+    const escrowOf = (k: string | undefined) => report.find((e) => e.keyId === k)?.escrow;
+    assert.equal(escrowOf(keys.healthy), 'ok');
+    assert.equal(escrowOf(keys.expiresLater), 'missing');
+    assert.equal(escrowOf(keys.expiresSooner), 'self-encrypted');
+    for (const k of [keys.neverImported, keys.deleted, keys.expired]) assert.equal(escrowOf(k), 'missing');
+    assert.equal(escrowOf(keys.notExternal), undefined);
+    assert.equal(report.filter((e) => e.escrow !== undefined).length, 6);
+
     // One paginated GetResources (two pages for 107 keys), no ListKeys, one DescribeKey per listed key.
     const counters = endpoint.controls.getCounters();
     assert.equal(counters['tagging:GetResources']?.calls, 2);
     assert.equal(counters['kms:ListKeys']?.calls ?? 0, 0);
     assert.equal(counters['kms:DescribeKey']?.calls, 107);
+    assert.equal(counters['secretsmanager:DescribeSecret']?.calls, 6);
+    assert.equal(counters['secretsmanager:GetSecretValue']?.calls ?? 0, 0);
     // Read-only: nothing was imported or deleted.
     assert.equal(counters['kms:ImportKeyMaterial']?.calls ?? 0, 0);
     assert.equal(counters['kms:GetParametersForImport']?.calls ?? 0, 0);
@@ -148,6 +173,7 @@ describe('sweep against the local endpoint', () => {
     const sweep = sweepWith({
       tagging,
       kms,
+      secrets,
       sfn: sfn as never,
       stateMachineArn: process.env.STATE_MACHINE_ARN as string,
       config,
@@ -160,14 +186,17 @@ describe('sweep against the local endpoint', () => {
     const lines: string[] = [];
     const info = console.info;
     const error = console.error;
+    const warn = console.warn;
     console.info = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
     console.error = console.info;
+    console.warn = console.info;
     let result;
     try {
       result = await sweep({ source: 'kms-reimport.schedule', action: 'sweep' });
     } finally {
       console.info = info;
       console.error = error;
+      console.warn = warn;
     }
     assert.equal(result.status, 'ok');
     assert.equal(started.length, 5);
@@ -179,5 +208,9 @@ describe('sweep against the local endpoint', () => {
     const done = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'Sweep done');
     assert.equal(done?.started, 5);
     assert.equal(done?.keys, 107);
+    assert.equal(done?.escrowProblems, 5);
+    const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === 'Escrow problem');
+    assert.equal(warned.length, 5);
+    assert.ok(!warned.some((l) => l.keyId === keys.healthy));
   });
 });

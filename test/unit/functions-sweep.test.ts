@@ -6,6 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeKeyCommand, KMSClient, ListKeyRotationsCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeSecretCommand, GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { captureLogs, lambdaContext } from '../support/lambda.js';
 import type { Context } from 'aws-lambda';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
@@ -20,6 +21,7 @@ const { handler, sweepWith } = await import('../../functions/sweep.js');
 const kmsMock = mockClient(KMSClient);
 const taggingMock = mockClient(ResourceGroupsTaggingAPIClient);
 const sfnMock = mockClient(SFNClient);
+const secretsMock = mockClient(SecretsManagerClient);
 const EVENTS = fileURLToPath(new URL('../../events/', import.meta.url));
 const sample = (name: string): any => structuredClone(JSON.parse(readFileSync(EVENTS + name, 'utf8')));
 const NOW = new Date('2025-06-01T12:00:00Z');
@@ -30,7 +32,10 @@ const arn = (keyId: string) => `arn:aws:kms:us-east-1:111122223333:key/${keyId}`
 const contextWith = (remainingMs: number): Context => lambdaContext('kms-reimport-sweep', remainingMs);
 
 
-/** Three managed keys: 1 expiring in 5 days, 2 PendingImport, 3 healthy; 4 listed but not tagged managed in KMS. */
+/**
+ * Three managed keys: 1 expiring in 5 days, 2 PendingImport, 3 healthy; 4 listed but not tagged managed in KMS.
+ * Escrow: key 2's secret does not exist, the others are fine.
+ */
 function serveAccount(validBase = Date.now()): void {
   const keys: Record<string, { state: string; validInDays?: number; managed: boolean }> = {
     [id(1)]: { state: 'Enabled', validInDays: 5, managed: true },
@@ -65,12 +70,18 @@ function serveAccount(validBase = Date.now()): void {
   }));
   kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
   sfnMock.on(StartExecutionCommand).callsFake(async ({ name }: { name: string }) => ({ executionArn: `exec:${name}` }));
+  secretsMock.on(DescribeSecretCommand).callsFake(async ({ SecretId }: { SecretId: string }) => {
+    if (SecretId === `kms-reimport/${id(2)}`) throw new ResourceNotFoundException({ message: 'not found', $metadata: {} });
+    return { Name: SecretId, Tags: [] };
+  });
+  secretsMock.on(GetSecretValueCommand).rejects(new Error('the sweep must never read a secret value'));
 }
 
 beforeEach(() => {
   kmsMock.reset();
   taggingMock.reset();
   sfnMock.reset();
+  secretsMock.reset();
 });
 
 describe('sweep handler', () => {
@@ -96,6 +107,27 @@ describe('sweep handler', () => {
     assert.equal(unmanaged?.executionName, 'none');
     // EMF metrics were flushed.
     assert.ok(logs.some((l) => typeof l._aws === 'object' && JSON.stringify(l).includes('KmsReimport')));
+
+    // Escrow health: key 2 (PendingImport, still started above) has no escrow secret: one WARN line, one EscrowProblem.
+    assert.equal(result.status === 'ok' && result.keys.find((k) => k.keyId === id(2))?.escrow, 'missing');
+    const warnings = logs.filter((l) => l.message === 'Escrow problem');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]?.level, 'WARN');
+    assert.equal(warnings[0]?.keyId, id(2));
+    assert.equal(warnings[0]?.escrow, 'missing');
+    assert.match(String(warnings[0]?.reason), new RegExp(`No escrow secret kms-reimport/${id(2)} for key ${id(2)}`));
+    const emf = logs.find((l) => typeof l._aws === 'object' && 'EscrowProblem' in l);
+    assert.equal(emf?.EscrowProblem, 1);
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 3, 'managed keys only');
+    assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
+  });
+
+  test('all escrows fine: no warning, EscrowProblem 0', async () => {
+    serveAccount();
+    secretsMock.on(DescribeSecretCommand).callsFake(async ({ SecretId }: { SecretId: string }) => ({ Name: SecretId, Tags: [] }));
+    const { logs } = await captureLogs(() => handler(sample('schedule/sweep-dry-run.json'), contextWith(600_000)));
+    assert.equal(logs.filter((l) => l.message === 'Escrow problem').length, 0);
+    assert.equal(logs.find((l) => typeof l._aws === 'object' && 'EscrowProblem' in l)?.EscrowProblem, 0);
   });
 
   test('the classic Scheduled Event starts the sweep too', async () => {
@@ -135,6 +167,7 @@ describe('sweep handler', () => {
     const sweep = sweepWith({
       tagging: new ResourceGroupsTaggingAPIClient({ region: 'us-east-1' }),
       kms: new KMSClient({ region: 'us-east-1' }),
+      secrets: new SecretsManagerClient({ region: 'us-east-1' }),
       sfn: new SFNClient({ region: 'us-east-1' }),
       stateMachineArn: process.env.STATE_MACHINE_ARN as string,
       config: { ...DEFAULT_CONFIG },

@@ -14,11 +14,21 @@ import {
   ResourceGroupsTaggingAPIClient,
   ThrottledException,
 } from '@aws-sdk/client-resource-groups-tagging-api';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  InternalServiceError,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
+import { awsError } from './lib-fixtures.js';
 import { mapBounded, sweepManagedKeys } from '../../lib/sweep.js';
 
 const kmsMock = mockClient(KMSClient);
 const taggingMock = mockClient(ResourceGroupsTaggingAPIClient);
+const secretsMock = mockClient(SecretsManagerClient);
+const secrets = new SecretsManagerClient({ region: 'us-east-1' });
 const kms = new KMSClient({ region: 'us-east-1' });
 const tagging = new ResourceGroupsTaggingAPIClient({ region: 'us-east-1' });
 const config = { ...DEFAULT_CONFIG };
@@ -33,6 +43,8 @@ interface FakeKey {
   validInDays?: number;
   tags: Record<string, string>;
   missing?: string[];
+  /** Alias names (alias/...) that DescribeKey resolves to this key. */
+  aliases?: string[];
 }
 
 const id = (n: number) => `${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
@@ -45,6 +57,7 @@ function serveKeys(keys: FakeKey[]): void {
   for (const k of keys) {
     byRef.set(k.id, k);
     byRef.set(arn(k.id), k);
+    for (const a of k.aliases ?? []) byRef.set(a, k);
   }
   const find = (ref: string) => {
     const k = byRef.get(ref);
@@ -101,9 +114,17 @@ function listed(pages: string[][]): void {
   });
 }
 
+/** Every escrow secret exists, default-named (so bound), under the AWS managed key. */
+function healthyEscrow(): void {
+  secretsMock.on(DescribeSecretCommand).callsFake(async (input: { SecretId: string }) => ({ ARN: `arn:secret:${input.SecretId}`, Name: input.SecretId, Tags: [] }));
+  secretsMock.on(GetSecretValueCommand).rejects(new Error('the sweep must never read a secret value'));
+}
+
 beforeEach(() => {
   kmsMock.reset();
   taggingMock.reset();
+  secretsMock.reset();
+  healthyEscrow();
 });
 
 describe('sweepManagedKeys', () => {
@@ -125,7 +146,7 @@ describe('sweepManagedKeys', () => {
       [arn(id(6)), arn(id(7)), arn(id(8)), arn(id(9)), arn(id(99))],
     ]);
 
-    const { items, report } = await sweepManagedKeys({ tagging, kms }, config, NOW, { retry: noWait });
+    const { items, report } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
 
     assert.deepEqual(
       items.map((i) => [i.keyRef, i.action]),
@@ -164,6 +185,15 @@ describe('sweepManagedKeys', () => {
     assert.equal(calls[1]?.args[0].input.PaginationToken, 'page-1');
     assert.equal(kmsMock.commandCalls(ListKeysCommand).length, 0);
     assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 10);
+
+    // Escrow: checked for every inspected managed key (1-4, 7-9), by DescribeSecret only.
+    for (const n of [1, 2, 3, 4, 7, 8, 9]) assert.equal(entry(n)?.escrow, 'ok', `key ${n}`);
+    for (const n of [5, 6, 99]) assert.equal(entry(n)?.escrow, undefined, `key ${n}`);
+    assert.deepEqual(
+      secretsMock.commandCalls(DescribeSecretCommand).map((c) => c.args[0].input.SecretId).sort(),
+      [1, 2, 3, 4, 7, 8, 9].map((n) => `kms-reimport/${id(n)}`),
+    );
+    assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
   });
 
   test('a configured tag key and value are what the Tagging API is asked for and what KMS tags must say', async () => {
@@ -173,7 +203,7 @@ describe('sweepManagedKeys', () => {
       { id: id(2), state: 'PendingImport', tags: MANAGED, missing: ['a'] },
     ]);
     listed([[arn(id(1)), arn(id(2))]]);
-    const { items } = await sweepManagedKeys({ tagging, kms }, custom, NOW, { retry: noWait });
+    const { items } = await sweepManagedKeys({ tagging, kms, secrets }, custom, NOW, { retry: noWait });
     assert.deepEqual(items.map((i) => i.keyRef), [id(1)]);
     assert.deepEqual(taggingMock.commandCalls(GetResourcesCommand)[0]?.args[0].input.TagFilters, [{ Key: 'team:byok', Values: ['yes'] }]);
   });
@@ -181,7 +211,7 @@ describe('sweepManagedKeys', () => {
   test('no managed keys: no work, no KMS calls', async () => {
     serveKeys([]);
     listed([[]]);
-    const result = await sweepManagedKeys({ tagging, kms }, config, NOW, { retry: noWait });
+    const result = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
     assert.deepEqual(result, { items: [], report: [] });
     assert.equal(kmsMock.calls().length, 0);
   });
@@ -205,10 +235,10 @@ describe('sweepManagedKeys', () => {
       };
     });
     listed([keys.map((k) => arn(k.id))]);
-    const { items } = await sweepManagedKeys({ tagging, kms }, config, NOW, { concurrency: 3, retry: noWait });
+    const { items } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { concurrency: 3, retry: noWait });
     assert.equal(items.length, 12);
     assert.equal(peak, 3);
-    await assert.rejects(sweepManagedKeys({ tagging, kms }, config, NOW, { concurrency: 0 }), RangeError);
+    await assert.rejects(sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { concurrency: 0 }), RangeError);
   });
 
   test('a throttled Tagging API is retried, then reported as KmsUnavailable', async () => {
@@ -218,17 +248,162 @@ describe('sweepManagedKeys', () => {
       .on(GetResourcesCommand)
       .rejectsOnce(throttled)
       .resolvesOnce({ ResourceTagMappingList: [{ ResourceARN: arn(id(1)) }], PaginationToken: '' });
-    const { items } = await sweepManagedKeys({ tagging, kms }, config, NOW, { retry: noWait });
+    const { items } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
     assert.equal(items.length, 1);
 
     taggingMock.reset();
     taggingMock.on(GetResourcesCommand).rejects(throttled);
-    await assert.rejects(sweepManagedKeys({ tagging, kms }, config, NOW, { retry: noWait }), (e: Error) => {
+    await assert.rejects(sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait }), (e: Error) => {
       assert.equal(e.name, 'KmsUnavailable');
       assert.match(e.message, /GetResources/);
       return true;
     });
     assert.equal(taggingMock.commandCalls(GetResourcesCommand).length, 3);
+  });
+});
+
+describe('sweepManagedKeys: escrow health (DescribeSecret only)', () => {
+  const K = id(1);
+  const secretId = `kms-reimport/${K}`;
+  const sweepOne = async (key: Partial<FakeKey> = {}) => {
+    serveKeys([{ id: K, state: 'Enabled', validInDays: 60, tags: MANAGED, ...key }]);
+    listed([[arn(K)]]);
+    const result = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
+    assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0, 'never reads a value');
+    assert.equal(result.report.length, 1);
+    return { ...result, entry: result.report[0]! };
+  };
+  const describeSecret = (out: Record<string, unknown>) => secretsMock.on(DescribeSecretCommand).resolves({ ARN: 'arn:secret', Name: secretId, ...out });
+
+  test('ok: the default secret exists under another key; no reason', async () => {
+    describeSecret({ KmsKeyId: arn(id(2)) });
+    const { entry } = await sweepOne();
+    assert.equal(entry.escrow, 'ok');
+    assert.equal(entry.escrowReason, undefined);
+    assert.deepEqual(secretsMock.commandCalls(DescribeSecretCommand)[0]?.args[0].input, { SecretId: secretId });
+  });
+
+  test('missing: no such secret', async () => {
+    secretsMock.on(DescribeSecretCommand).rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
+    const { entry } = await sweepOne();
+    assert.equal(entry.escrow, 'missing');
+    assert.match(entry.escrowReason ?? '', new RegExp(`No escrow secret ${secretId} for key ${K}`));
+    assert.match(entry.escrowReason ?? '', /create-secret/);
+  });
+
+  test('missing: scheduled for deletion', async () => {
+    describeSecret({ DeletedDate: new Date('2025-05-30T00:00:00Z') });
+    const { entry } = await sweepOne();
+    assert.equal(entry.escrow, 'missing');
+    assert.match(entry.escrowReason ?? '', /scheduled for deletion/);
+    assert.match(entry.escrowReason ?? '', new RegExp(`restore-secret --secret-id ${secretId}`));
+  });
+
+  test('unbound: a tag-named secret without kms-reimport:key-id = the key ID; bound when it has it', async () => {
+    const tagged = 'kms-reimport/shared/team-a';
+    secretsMock.on(DescribeSecretCommand).resolves({ Name: tagged, Tags: [{ Key: 'kms-reimport:key-id', Value: id(2) }] });
+    const { entry } = await sweepOne({ tags: { ...MANAGED, 'kms-reimport:escrow': tagged } });
+    assert.equal(entry.escrow, 'unbound');
+    assert.match(entry.escrowReason ?? '', new RegExp(`${tagged} named by key ${K}'s escrow tag is not bound`));
+    assert.match(entry.escrowReason ?? '', new RegExp(`Key=kms-reimport:key-id,Value=${K}`));
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand)[0]?.args[0].input.SecretId, tagged);
+
+    secretsMock.reset();
+    secretsMock.on(DescribeSecretCommand).resolves({ Name: tagged, Tags: [{ Key: 'kms-reimport:key-id', Value: K }] });
+    kmsMock.reset();
+    taggingMock.reset();
+    const bound = await sweepOne({ tags: { ...MANAGED, 'kms-reimport:escrow': tagged } });
+    assert.equal(bound.entry.escrow, 'ok');
+  });
+
+  for (const [how, kmsKeyId] of [
+    ['key ARN', arn(K)],
+    ['key ID', K],
+    ['alias', 'alias/escrow-self'],
+    ['alias ARN', 'arn:aws:kms:us-east-1:111122223333:alias/escrow-self'],
+  ] as const) {
+    test(`self-encrypted: the secret's KmsKeyId is the key itself (${how})`, async () => {
+      describeSecret({ KmsKeyId: kmsKeyId });
+      const { entry } = await sweepOne({ aliases: ['alias/escrow-self', 'arn:aws:kms:us-east-1:111122223333:alias/escrow-self'] });
+      assert.equal(entry.escrow, 'self-encrypted');
+      assert.match(entry.escrowReason ?? '', new RegExp(`${secretId} for key ${K} is encrypted under key ${K} itself`));
+      assert.match(entry.escrowReason ?? '', /update-secret/);
+    });
+  }
+
+  test('not self-encrypted: another key ARN with the same ID elsewhere, an alias of another key, an AWS managed alias', async () => {
+    describeSecret({ KmsKeyId: `arn:aws:kms:eu-west-1:111122223333:key/${K}` });
+    assert.equal((await sweepOne()).entry.escrow, 'ok');
+    for (const kmsKeyId of ['alias/escrow-other', 'alias/aws/secretsmanager']) {
+      kmsMock.reset();
+      taggingMock.reset();
+      secretsMock.reset();
+      describeSecret({ KmsKeyId: kmsKeyId });
+      serveKeys([
+        { id: K, state: 'Enabled', validInDays: 60, tags: MANAGED },
+        { id: id(2), state: 'Enabled', tags: {}, aliases: ['alias/escrow-other'] },
+      ]);
+      listed([[arn(K)]]);
+      const { report } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
+      assert.equal(report[0]?.escrow, 'ok', kmsKeyId);
+    }
+    assert.equal(kmsMock.commandCalls(DescribeKeyCommand).filter((c) => c.args[0].input.KeyId === 'alias/aws/secretsmanager').length, 0);
+  });
+
+  test('an alias shared by many escrow secrets is resolved once per sweep', async () => {
+    const keys = [1, 2, 3, 4].map((n): FakeKey => ({ id: id(n), state: 'Enabled', validInDays: 60, tags: MANAGED }));
+    serveKeys([...keys, { id: id(50), state: 'Enabled', tags: {}, aliases: ['alias/escrow'] }]);
+    listed([keys.map((k) => arn(k.id))]);
+    describeSecret({ KmsKeyId: 'alias/escrow' });
+    const { report } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { concurrency: 4, retry: noWait });
+    assert.deepEqual(report.map((e) => e.escrow), ['ok', 'ok', 'ok', 'ok']);
+    assert.equal(kmsMock.commandCalls(DescribeKeyCommand).filter((c) => c.args[0].input.KeyId === 'alias/escrow').length, 1);
+  });
+
+  test('unreadable: an alias that points at no key', async () => {
+    describeSecret({ KmsKeyId: 'alias/gone' });
+    const { entry } = await sweepOne();
+    assert.equal(entry.escrow, 'unreadable');
+    assert.match(entry.escrowReason ?? '', /alias\/gone points at no key/);
+  });
+
+  test('unreadable: access denied, with the permission to grant', async () => {
+    secretsMock.on(DescribeSecretCommand).rejects(awsError('AccessDeniedException'));
+    const { entry } = await sweepOne();
+    assert.equal(entry.escrow, 'unreadable');
+    assert.match(entry.escrowReason ?? '', new RegExp(`${secretId} for key ${K} could not be described`));
+    assert.match(entry.escrowReason ?? '', /secretsmanager:DescribeSecret/);
+  });
+
+  test('unreadable: transient errors are retried, then reported; the sweep goes on', async () => {
+    secretsMock.on(DescribeSecretCommand).rejects(new InternalServiceError({ message: 'boom', $metadata: {} }));
+    const { entry } = await sweepOne();
+    assert.equal(entry.escrow, 'unreadable');
+    assert.match(entry.escrowReason ?? '', /kept failing/);
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, noWait.maxAttempts);
+
+    secretsMock.reset();
+    kmsMock.reset();
+    taggingMock.reset();
+    secretsMock
+      .on(DescribeSecretCommand)
+      .rejectsOnce(new InternalServiceError({ message: 'boom', $metadata: {} }))
+      .resolves({ Name: secretId });
+    assert.equal((await sweepOne()).entry.escrow, 'ok');
+  });
+
+  test('a key whose material KMS generated has no escrow to check', async () => {
+    const { entry } = await sweepOne({ origin: 'AWS_KMS' });
+    assert.equal(entry.classification, 'not-external');
+    assert.equal(entry.escrow, undefined);
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 0);
+  });
+
+  test('a broken escrow does not change the work: a PendingImport key is still recovered', async () => {
+    secretsMock.on(DescribeSecretCommand).rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
+    const { entry, items } = await sweepOne({ state: 'PendingImport', missing: ['a'], validInDays: undefined });
+    assert.equal(entry.escrow, 'missing');
+    assert.deepEqual(items.map((i) => [i.keyRef, i.action]), [[K, 'recover']]);
   });
 });
 

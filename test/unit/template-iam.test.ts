@@ -31,7 +31,10 @@ const managedKeys = `arn:aws:kms:${FAKE_REGION}:${FAKE_ACCOUNT}:key/*`;
  */
 const EXPECTED_ACTIONS: Record<string, string[]> = {
   trigger: ['states:StartExecution'],
-  sweep: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags', 'states:StartExecution', 'tag:GetResources'],
+  sweep: [
+    'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags', 'secretsmanager:DescribeSecret', 'states:StartExecution',
+    'tag:GetResources',
+  ],
   inspect: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags'],
   'get-import-parameters': ['kms:GetParametersForImport'],
   'wrap-and-import': [
@@ -82,16 +85,21 @@ function actionSetViolations(template: Template): string[] {
   return out;
 }
 
-/** Rule: escrow is readable (and describable, for the key binding) only by wrap-and-import, only under the escrow prefix. */
+/**
+ * Rule: escrow is readable (and describable, for the key binding) only by wrap-and-import; the sweep
+ * may only describe it (escrow health, never the value); both only under the escrow prefix.
+ */
 function escrowViolations(template: Template): string[] {
   const out: string[] = [];
   const [wrapId] = functionByEntry(template, 'wrap-and-import');
+  const [sweepId] = functionByEntry(template, 'sweep');
   const prefix = parameterDefaults(template).EscrowPrefix;
   for (const [owner, statements] of allStatements(template)) {
     for (const s of statements.filter((st) => st.Action.some((a) => a.toLowerCase().startsWith('secretsmanager:')))) {
-      if (owner !== wrapId) out.push(`${s.origin}: ${owner} may use Secrets Manager`);
-      const allowed = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'];
-      if (JSON.stringify([...s.Action].sort()) !== JSON.stringify(allowed)) out.push(`${s.origin}: ${s.Action.join(',')}`);
+      const allowed =
+        owner === wrapId ? ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'] : owner === sweepId ? ['secretsmanager:DescribeSecret'] : undefined;
+      if (!allowed) out.push(`${s.origin}: ${owner} may use Secrets Manager`);
+      else if (JSON.stringify([...s.Action].sort()) !== JSON.stringify(allowed)) out.push(`${s.origin}: ${s.Action.join(',')}`);
       const expected = `arn:aws:secretsmanager:${FAKE_REGION}:${FAKE_ACCOUNT}:secret:${prefix}*`;
       if (JSON.stringify(s.Resource) !== JSON.stringify([expected])) out.push(`${s.origin}: resource ${JSON.stringify(s.Resource)} is not ${expected}`);
       if (!s.raw.includes('${EscrowPrefix}*')) out.push(`${s.origin}: the secret resource must be built from the EscrowPrefix parameter`);
@@ -199,10 +207,12 @@ describe('IAM: least privilege', () => {
     assert.deepEqual(actionSetViolations(template), []);
   });
 
-  test('secretsmanager:GetSecretValue and DescribeSecret only in wrap-and-import, only on the escrow prefix', () => {
+  test('secretsmanager:GetSecretValue only in wrap-and-import, DescribeSecret there and in the sweep, only on the escrow prefix', () => {
     assert.deepEqual(escrowViolations(template), []);
     const [wrapId] = functionByEntry(template, 'wrap-and-import');
     assert.ok(grantedStatements(template, wrapId).some((s) => s.Action.includes('secretsmanager:GetSecretValue')));
+    const [sweepId] = functionByEntry(template, 'sweep');
+    assert.ok(grantedStatements(template, sweepId).some((s) => s.Action.includes('secretsmanager:DescribeSecret')));
   });
 
   test('every KMS action carries the managed-tag condition (escrow-key Decrypt via Secrets Manager aside)', () => {
@@ -282,6 +292,19 @@ describe('IAM: each rule fires on a template that breaks it', () => {
     assert.ok(escrowViolations(other).some((v) => v.includes('may use Secrets Manager')));
     const wide = mutate((t) => {
       const s = inlineStatements(t, 'wrap-and-import').find((st: Json) => [st.Action].flat().includes('secretsmanager:GetSecretValue'));
+      s.Resource = { 'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*' };
+    });
+    assert.ok(escrowViolations(wide).some((v) => v.includes('resource')));
+  });
+
+  test('the sweep reading a secret value, or describing secrets beyond the prefix', () => {
+    const reads = mutate((t) => {
+      const s = inlineStatements(t, 'sweep').find((st: Json) => [st.Action].flat().includes('secretsmanager:DescribeSecret'));
+      s.Action = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'];
+    });
+    assert.ok(escrowViolations(reads).some((v) => v.includes('GetSecretValue')));
+    const wide = mutate((t) => {
+      const s = inlineStatements(t, 'sweep').find((st: Json) => [st.Action].flat().includes('secretsmanager:DescribeSecret'));
       s.Resource = { 'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*' };
     });
     assert.ok(escrowViolations(wide).some((v) => v.includes('resource')));

@@ -1,0 +1,114 @@
+/**
+ * Escrow health, for the sweep and `kms-reimport status`: does the key's escrow secret exist, is it
+ * bound to the key, and is it encrypted under some other key than the key itself? Tells on-call
+ * BEFORE an outage what the reimport would fail on. Only DescribeSecret: never reads a value.
+ */
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ReimportConfig } from '../config.js';
+import { awsErrorName, KmsUnavailable } from '../errors.js';
+import type { RetryOptions } from '../retry.js';
+import type { KeyReport } from '../types.js';
+import { describeEscrowSecret, escrowSecretId, unboundEscrowMessage } from './read.js';
+
+export type EscrowHealth = 'ok' | 'missing' | 'unbound' | 'self-encrypted' | 'unreadable';
+
+export interface EscrowHealthResult {
+  escrow: EscrowHealth;
+  /** Set when `escrow` is not ok: the key, the secret and the next step. Never a value. */
+  escrowReason?: string;
+}
+
+/**
+ * What an alias (name or ARN) that encrypts an escrow secret points at:
+ * - `{ keyId }`: the target key's ID;
+ * - `'not-found'`: no such alias (Secrets Manager cannot decrypt the secret either);
+ * - `'other-key'`: the caller may not describe the target, so it is not a key the caller can read
+ *   (the sweep may describe every managed key, the key being checked included);
+ * - `'unknown'`: the lookup failed otherwise.
+ */
+export type AliasTarget = { keyId: string } | 'not-found' | 'other-key' | 'unknown';
+export type ResolveAlias = (alias: string) => Promise<AliasTarget>;
+
+const KEY_ARN = /^arn:[^:]+:kms:[^:]*:[^:]*:key\/(.+)$/;
+const ALIAS = /^(alias\/|arn:[^:]+:kms:[^:]*:[^:]*:alias\/)/;
+const AWS_MANAGED_ALIAS = /(^|:)alias\/aws\//;
+
+/**
+ * Whether the secret's KmsKeyId is the key itself: a key ID or key ARN is compared directly (an ARN
+ * whole, since a Multi-Region key's replicas share its ID), an alias is resolved with `resolveAlias`.
+ */
+async function selfEncryption(
+  kmsKeyId: string,
+  report: Pick<KeyReport, 'keyId' | 'arn'>,
+  resolveAlias: ResolveAlias,
+): Promise<'self' | 'other' | { problem: string }> {
+  if (KEY_ARN.test(kmsKeyId)) return kmsKeyId === report.arn ? 'self' : 'other';
+  if (!ALIAS.test(kmsKeyId)) return kmsKeyId === report.keyId ? 'self' : 'other';
+  if (AWS_MANAGED_ALIAS.test(kmsKeyId)) return 'other'; // an AWS managed key never holds imported material
+  const target = await resolveAlias(kmsKeyId);
+  if (target === 'other-key') return 'other';
+  if (target === 'not-found') return { problem: `its KMS key alias ${kmsKeyId} points at no key, so Secrets Manager cannot decrypt it` };
+  if (target === 'unknown') return { problem: `its KMS key alias ${kmsKeyId} could not be resolved (DescribeKey failed), so whether it is the key itself is unknown` };
+  return target.keyId === report.keyId ? 'self' : 'other';
+}
+
+/** Checks one managed key's escrow secret with DescribeSecret. Never throws: a failure is `unreadable`. */
+export async function checkEscrowHealth(
+  secrets: SecretsManagerClient,
+  report: Pick<KeyReport, 'keyId' | 'arn' | 'tags'>,
+  config: Pick<ReimportConfig, 'escrowTagKey' | 'escrowPrefix'>,
+  retry: RetryOptions,
+  resolveAlias: ResolveAlias,
+): Promise<EscrowHealthResult> {
+  const keyId = report.keyId;
+  const secretId = escrowSecretId(report, config);
+  const outcome = 'A reimport of this key would fail until then.';
+  try {
+    const facts = await describeEscrowSecret(secrets, report, config, retry);
+    if (facts.deleted) {
+      return {
+        escrow: 'missing',
+        escrowReason:
+          `Escrow secret ${secretId} for key ${keyId} is scheduled for deletion: restore it now ` +
+          `(aws secretsmanager restore-secret --secret-id ${secretId}). ${outcome}`,
+      };
+    }
+    if (!facts.bound) return { escrow: 'unbound', escrowReason: unboundEscrowMessage(secretId, keyId, outcome) };
+    if (facts.kmsKeyId) {
+      const self = await selfEncryption(facts.kmsKeyId, report, resolveAlias);
+      if (self === 'self') {
+        return {
+          escrow: 'self-encrypted',
+          escrowReason:
+            `Escrow secret ${secretId} for key ${keyId} is encrypted under key ${keyId} itself (KmsKeyId ${facts.kmsKeyId}): ` +
+            `it cannot be read once the key is down, exactly when it is needed. Re-encrypt it under another key ` +
+            `(aws secretsmanager update-secret --secret-id ${secretId} --kms-key-id <other key>) while key ${keyId} still works.`,
+        };
+      }
+      if (self !== 'other') {
+        return {
+          escrow: 'unreadable',
+          escrowReason: `Escrow secret ${secretId} for key ${keyId}: ${self.problem}. Check the secret's KMS key (aws secretsmanager describe-secret --secret-id ${secretId}).`,
+        };
+      }
+    }
+    return { escrow: 'ok' };
+  } catch (e) {
+    const code = e instanceof KmsUnavailable ? undefined : awsErrorName(e instanceof Error ? e.cause : undefined);
+    if (code === 'ResourceNotFoundException') {
+      return {
+        escrow: 'missing',
+        escrowReason:
+          `No escrow secret ${secretId} for key ${keyId}. Create it with the key's ORIGINAL material from your offline copy ` +
+          `(aws secretsmanager create-secret --name ${secretId} --secret-binary fileb://PlaintextKeyMaterial.bin), ` +
+          `or point the key's escrow tag at the secret that holds it. ${outcome}`,
+      };
+    }
+    const what = e instanceof KmsUnavailable ? 'kept failing (transient errors)' : `failed with ${code ?? (e instanceof Error ? e.name : 'an unknown error')}`;
+    const next =
+      code === 'AccessDeniedException'
+        ? `grant secretsmanager:DescribeSecret on it (the sweep may describe secrets under ${config.escrowPrefix} only: a tag-named escrow must live there)`
+        : 'check the secret and Secrets Manager, the next sweep checks again';
+    return { escrow: 'unreadable', escrowReason: `Escrow secret ${secretId} for key ${keyId} could not be described: DescribeSecret ${what}; ${next}.` };
+  }
+}
