@@ -4,6 +4,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
+  describeEscrowSecret,
   ESCROW_KEY_ID_TAG,
   escrowSecretId,
   isDefaultEscrowSecret,
@@ -348,6 +349,28 @@ test('readEscrow: DescribeSecret refused is EscrowMissing naming the missing per
   secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
   const report = makeReport({ tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': 'team/escrow/k1' } });
   await assert.rejects(readEscrow(secrets, report, config, retry), (e: unknown) => e instanceof EscrowMissing && /secretsmanager:DescribeSecret/.test(e.message) && e.message.includes('team/escrow/k1'));
+  assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
+});
+
+test('describeEscrowSecret: the facts readEscrow and the sweep share, from DescribeSecret only', async () => {
+  secretsMock.on(GetSecretValueCommand).rejects(new Error('describeEscrowSecret must never read the value'));
+  secretsMock.on(DescribeSecretCommand).resolves({ Name: `kms-reimport/${KEY_ID}`, KmsKeyId: 'alias/escrow', DeletedDate: new Date(0) });
+  const plain = makeReport({ tags: { 'kms-reimport:managed': 'true' } });
+  assert.deepEqual(await describeEscrowSecret(secrets, plain, config, retry), {
+    secretId: `kms-reimport/${KEY_ID}`,
+    bound: true, // the default secret is bound by its name, no tag needed
+    deleted: true,
+    kmsKeyId: 'alias/escrow',
+  });
+
+  const tagged = makeReport({ tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': 'team/escrow/k1' } });
+  secretsMock.on(DescribeSecretCommand).resolves({ Name: 'team/escrow/k1', Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: 'another-key' }] });
+  assert.deepEqual(await describeEscrowSecret(secrets, tagged, config, retry), { secretId: 'team/escrow/k1', bound: false, deleted: false });
+  secretsMock.on(DescribeSecretCommand).resolves({ Name: 'team/escrow/k1', Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: KEY_ID }] });
+  assert.equal((await describeEscrowSecret(secrets, tagged, config, retry)).bound, true);
+
+  secretsMock.on(DescribeSecretCommand).rejects(awsError('ResourceNotFoundException'));
+  await assert.rejects(describeEscrowSecret(secrets, plain, config, retry), (e: unknown) => e instanceof EscrowMissing && e.message.includes(`No escrow secret kms-reimport/${KEY_ID}`));
   assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
 });
 

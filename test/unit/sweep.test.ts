@@ -350,6 +350,16 @@ describe('sweepManagedKeys: escrow health (DescribeSecret only)', () => {
     assert.equal(kmsMock.commandCalls(DescribeKeyCommand).filter((c) => c.args[0].input.KeyId === 'alias/aws/secretsmanager').length, 0);
   });
 
+  test('not self-encrypted: an alias whose key the sweep may not describe (so not a managed key)', async () => {
+    describeSecret({ KmsKeyId: 'alias/team-escrow' });
+    serveKeys([{ id: K, state: 'Enabled', validInDays: 60, tags: MANAGED }]);
+    kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/team-escrow' }).rejects(awsError('AccessDeniedException'));
+    listed([[arn(K)]]);
+    const { report } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
+    assert.equal(report[0]?.escrow, 'ok');
+    assert.equal(kmsMock.commandCalls(DescribeKeyCommand, { KeyId: 'alias/team-escrow' }).length, 1);
+  });
+
   test('an alias shared by many escrow secrets is resolved once per sweep', async () => {
     const keys = [1, 2, 3, 4].map((n): FakeKey => ({ id: id(n), state: 'Enabled', validInDays: 60, tags: MANAGED }));
     serveKeys([...keys, { id: id(50), state: 'Enabled', tags: {}, aliases: ['alias/escrow'] }]);
