@@ -83,6 +83,7 @@ export const sweepWith =
         classification: entry.classification,
         keyState: entry.keyState,
         validTo: entry.validTo,
+        escrow: entry.escrow,
         reason: entry.reason,
         ...(started ? { start: started.status } : {}),
         ...(started?.error ? { startError: started.error } : {}),

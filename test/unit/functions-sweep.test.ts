@@ -105,6 +105,8 @@ describe('sweep handler', () => {
     const unmanaged = swept.find((l) => l.keyId === id(4));
     assert.equal(unmanaged?.classification, 'not-managed');
     assert.equal(unmanaged?.executionName, 'none');
+    assert.equal(unmanaged?.escrow, undefined, 'no escrow check for a key that is not managed');
+    assert.equal(swept.find((l) => l.keyId === id(1))?.escrow, 'ok');
     // EMF metrics were flushed.
     assert.ok(logs.some((l) => typeof l._aws === 'object' && JSON.stringify(l).includes('KmsReimport')));
 
