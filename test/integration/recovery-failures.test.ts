@@ -34,13 +34,7 @@ let aws: LocalAws;
 before(async () => {
   aws = await startLocalAws();
 });
-after(async () => {
-  try {
-    await aws.assertNoLeaks();
-  } finally {
-    await aws.close();
-  }
-});
+after(() => aws.closeAfterLeakCheck());
 
 const recover = (keyRef: string, action: 'auto' | 'recover' | 'renew' = 'auto') => aws.recover(keyRef, action);
 

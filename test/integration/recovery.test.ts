@@ -17,13 +17,7 @@ let aws: LocalAws;
 before(async () => {
   aws = await startLocalAws();
 });
-after(async () => {
-  try {
-    await aws.assertNoLeaks();
-  } finally {
-    await aws.close();
-  }
-});
+after(() => aws.closeAfterLeakCheck());
 
 async function keyState(keyId: string): Promise<string | undefined> {
   return (await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState;

@@ -30,6 +30,8 @@ export interface LocalAws extends AwsClients {
   /** Every material in escrow (all versions' current values) is absent from logs and outcomes. */
   assertNoLeaks: () => Promise<void>;
   close: () => Promise<void>;
+  /** For a suite's after(): the leak check over everything the suite did, then close (always). */
+  closeAfterLeakCheck: () => Promise<void>;
 }
 
 export async function startLocalAws(options: LocalEndpointOptions = {}, config: Partial<ReimportConfig> = {}): Promise<LocalAws> {
@@ -46,6 +48,17 @@ export async function startLocalAws(options: LocalEndpointOptions = {}, config: 
   // No GetParametersForImport pacing by default (quotas are off unless a test turns them on).
   const fullConfig: ReimportConfig = { ...DEFAULT_CONFIG, baseDelayMs: 1, parametersIntervalMs: 0, ...config };
   const now = () => new Date(endpoint.clock.now());
+  const assertNoLeaks = async () => {
+    const materials = await escrowedMaterials(clients);
+    if (materials.length === 0) throw new Error('no escrowed material to look for: the leak check would prove nothing');
+    assertNoMaterial(logLines.join('\n'), materials, 'engine log lines');
+    assertNoMaterial(JSON.stringify(outcomes), materials, 'outcomes');
+  };
+  const close = async () => {
+    clients.kms.destroy();
+    clients.secrets.destroy();
+    await endpoint.close();
+  };
   return {
     ...clients,
     endpoint,
@@ -59,20 +72,18 @@ export async function startLocalAws(options: LocalEndpointOptions = {}, config: 
       outcomes.push(outcome);
       return outcome;
     },
-    assertNoLeaks: async () => {
-      const materials = await escrowedMaterials(clients);
-      if (materials.length === 0) throw new Error('no escrowed material to look for: the leak check would prove nothing');
-      assertNoMaterial(logLines.join('\n'), materials, 'engine log lines');
-      assertNoMaterial(JSON.stringify(outcomes), materials, 'outcomes');
-    },
+    assertNoLeaks,
     calls: (operation) => {
       const counters = endpoint.controls.getCounters();
       return counters[`kms:${operation}`]?.calls ?? counters[`secretsmanager:${operation}`]?.calls ?? 0;
     },
-    close: async () => {
-      clients.kms.destroy();
-      clients.secrets.destroy();
-      await endpoint.close();
+    close,
+    closeAfterLeakCheck: async () => {
+      try {
+        await assertNoLeaks();
+      } finally {
+        await close();
+      }
     },
   };
 }
