@@ -145,7 +145,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       region: REGION,
       credentials: { accessKeyId: 'AKIDLOCALDRILL', secretAccessKey: 'local-drill' },
     });
-    const { kms, secrets } = clients;
+    const { kms } = clients;
     const now = () => new Date(local.clock.now());
 
     const alias = `alias/kms-reimport-drill-${randomBytes(3).toString('hex')}`;

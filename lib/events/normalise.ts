@@ -17,7 +17,7 @@
  * Anything else throws EventRejected with a code and a reason.
  */
 import { EventRejected, quote } from './rejected.js';
-import { isAccount, isKeyId, isRegion, parseKeyRef } from './key-ref.js';
+import { isAccount, isRegion, parseKeyRef } from './key-ref.js';
 import { MANUAL_DETAIL_TYPE, MANUAL_SOURCE, type WorkItem } from './work-item.js';
 
 export const KMS_SOURCE = 'aws.kms';

@@ -48,10 +48,6 @@ export function isRsaKeySpec(keySpec: string): boolean {
   return KINDS[keySpec]?.type === 'rsa';
 }
 
-export function isEccKeySpec(keySpec: string): boolean {
-  return KINDS[keySpec]?.type === 'ec';
-}
-
 /** Largest material for the spec (RSA: effectively unbounded for OAEP purposes). */
 export function maxMaterialLength(keySpec: string): number {
   const kind = KINDS[keySpec];

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { OperationContext } from '../service.js';
 import type { KmsContext } from './context.js';
-import { kmsError, validationError } from './errors.js';
+import { kmsError } from './errors.js';
 import { type Input, optionalEnum, optionalString, optionalTimestamp, requiredBlob, requiredEnum, requiredString } from './input.js';
 import { checkMaterial, materialId } from './material.js';
 import { SPECS, WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS } from './specs.js';

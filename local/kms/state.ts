@@ -2,7 +2,7 @@
 // endpoint clock (material expiry at ValidTo, key deletion at DeletionDate).
 import type { RequestScope } from '../service.js';
 import { kmsError } from './errors.js';
-import { algorithmsFor, type KeySpec, type KeyUsage, SPECS } from './specs.js';
+import { algorithmsFor, type KeySpec, type KeyUsage } from './specs.js';
 import type { WrappingAlgorithm, WrappingKeySpec } from './specs.js';
 
 export type Origin = 'AWS_KMS' | 'EXTERNAL';
@@ -229,11 +229,6 @@ export function multiRegionConfiguration(state: KmsState, key: KeyRecord): Recor
     PrimaryKey: { Arn: keyArn(mr.primaryRegion, key.account, key.keyId), Region: mr.primaryRegion },
     ReplicaKeys: replicaRegions.map((r) => ({ Arn: keyArn(r, key.account, key.keyId), Region: r })),
   };
-}
-
-/** The family of a key spec, for checks such as "symmetric only". */
-export function familyOf(key: KeyRecord) {
-  return SPECS[key.keySpec].family;
 }
 
 /** Pagination over a list with KMS's Marker/NextMarker/Truncated (marker = opaque offset). */

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { captureLogs, lambdaContext } from '../support/lambda.js';
-import type { Context } from 'aws-lambda';
 
 // Cold-start settings, read when the handler module loads.
 process.env.STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:kms-reimport-recovery';
