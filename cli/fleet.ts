@@ -6,8 +6,7 @@
  *            at a time, paced for KMS's GetParametersForImport quota
  */
 import type { Command } from 'commander';
-import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
-import { createClients } from '../lib/aws/clients.js';
+import { createClients, createTaggingClient } from '../lib/aws/clients.js';
 import { loadConfig } from '../lib/config.js';
 import { recoverKey } from '../lib/reimport.js';
 import { summariseOutcome } from '../lib/outcome.js';
@@ -64,12 +63,7 @@ export async function runFleet(
     ...(options.credentials ? { credentials: options.credentials } : {}),
   };
   const clients = createClients(clientOptions);
-  const tagging = new ResourceGroupsTaggingAPIClient({
-    maxAttempts: 1,
-    ...(options.region ? { region: options.region } : {}),
-    ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  });
+  const tagging = createTaggingClient(clientOptions);
   try {
     const { items, report } = await sweepManagedKeys({ tagging, kms: clients.kms, secrets: clients.secrets }, config, new Date());
     const outcomes: Outcome[] = [];

@@ -8,10 +8,10 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
+import type { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
-import { createClients } from '../lib/aws/clients.js';
+import { createClients, createTaggingClient } from '../lib/aws/clients.js';
 import { loadConfig, type ReimportConfig } from '../lib/config.js';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -122,7 +122,7 @@ const stateMachineArn = requireEnv('STATE_MACHINE_ARN');
 const clients = createClients();
 
 export const sweep = sweepWith({
-  tagging: new ResourceGroupsTaggingAPIClient({ maxAttempts: 1 }), // lib retries (withRetry), as for KMS
+  tagging: createTaggingClient(),
   kms: clients.kms,
   secrets: clients.secrets,
   sfn: new SFNClient({}),

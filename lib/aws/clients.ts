@@ -9,6 +9,7 @@
  * both would multiply attempts. Pass `sdkMaxAttempts` if you use these clients outside lib/.
  */
 import { KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 export interface ClientOptions {
@@ -24,12 +25,21 @@ export interface AwsClients {
   secrets: SecretsManagerClient;
 }
 
-export function createClients(opts: ClientOptions = {}): AwsClients {
-  const shared = {
+function sharedConfig(opts: ClientOptions) {
+  return {
     ...(opts.region ? { region: opts.region } : {}),
     ...(opts.endpointUrl ? { endpoint: opts.endpointUrl } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     maxAttempts: opts.sdkMaxAttempts ?? 1,
   };
+}
+
+export function createClients(opts: ClientOptions = {}): AwsClients {
+  const shared = sharedConfig(opts);
   return { kms: new KMSClient(shared), secrets: new SecretsManagerClient(shared) };
+}
+
+/** The Resource Groups Tagging API client the sweep lists managed keys with, configured like the others. */
+export function createTaggingClient(opts: ClientOptions = {}): ResourceGroupsTaggingAPIClient {
+  return new ResourceGroupsTaggingAPIClient(sharedConfig(opts));
 }
