@@ -36,9 +36,16 @@ export function accountOfArn(arn: string): string | undefined {
   return account && /^\d{12}$/.test(account) ? account : undefined;
 }
 
-/** The scope an event must come from: our Region and, when known, our account. */
-export function ownScope(stateMachineArn: string, env: NodeJS.ProcessEnv = process.env): { region?: string; account?: string } {
+/** The partition of one of our own resources' ARNs (the state machine's): `aws`, `aws-cn`, `aws-eusc`, ... */
+export function partitionOfOwnArn(arn: string): string | undefined {
+  const partition = arn.split(':')[1];
+  return arn.startsWith('arn:') && partition && /^aws(?:-[a-z]+)*$/.test(partition) ? partition : undefined;
+}
+
+/** The scope an event must come from: our Region and, when known, our account and partition. */
+export function ownScope(stateMachineArn: string, env: NodeJS.ProcessEnv = process.env): { region?: string; account?: string; partition?: string } {
   const region = ownRegion(env);
   const account = accountOfArn(stateMachineArn);
-  return { ...(region ? { region } : {}), ...(account ? { account } : {}) };
+  const partition = partitionOfOwnArn(stateMachineArn);
+  return { ...(region ? { region } : {}), ...(account ? { account } : {}), ...(partition ? { partition } : {}) };
 }

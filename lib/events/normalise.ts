@@ -17,7 +17,7 @@
  * Anything else throws EventRejected with a code and a reason.
  */
 import { EventRejected, quote } from './rejected.js';
-import { isAccount, isRegion, parseKeyRef } from './key-ref.js';
+import { isAccount, isRegion, parseKeyRef, partitionOfRegion } from './key-ref.js';
 import { MANUAL_DETAIL_TYPE, MANUAL_SOURCE, type WorkItem } from './work-item.js';
 
 export const KMS_SOURCE = 'aws.kms';
@@ -26,11 +26,17 @@ export const CLOUDTRAIL_API_CALL_DETAIL_TYPE = 'AWS API Call via CloudTrail';
 export const CLOUDTRAIL_SERVICE_EVENT_DETAIL_TYPE = 'AWS Service Event via CloudTrail';
 export const KMS_EVENT_SOURCE = 'kms.amazonaws.com';
 
-/** For each CloudTrail detail-type we accept: the one eventName and eventType that go with it. */
-const CLOUDTRAIL_EVENTS: Record<string, { eventName: string; eventType: string }> = {
-  [CLOUDTRAIL_API_CALL_DETAIL_TYPE]: { eventName: 'DeleteImportedKeyMaterial', eventType: 'AwsApiCall' },
-  [CLOUDTRAIL_SERVICE_EVENT_DETAIL_TYPE]: { eventName: 'DeleteExpiredKeyMaterial', eventType: 'AwsServiceEvent' },
-};
+/**
+ * For each CloudTrail detail-type we accept: the one eventName and eventType that go with it. A
+ * Map, not an object: a detail-type such as `constructor` or `__proto__` must find nothing.
+ */
+const CLOUDTRAIL_EVENTS: ReadonlyMap<string, { eventName: string; eventType: string }> = new Map([
+  [CLOUDTRAIL_API_CALL_DETAIL_TYPE, { eventName: 'DeleteImportedKeyMaterial', eventType: 'AwsApiCall' }],
+  [CLOUDTRAIL_SERVICE_EVENT_DETAIL_TYPE, { eventName: 'DeleteExpiredKeyMaterial', eventType: 'AwsServiceEvent' }],
+]);
+
+/** Own properties only: `in` would also see Object.prototype's (`constructor`, `toString`, ...). */
+const has = (obj: object, name: string): boolean => Object.hasOwn(obj, name);
 
 const MANUAL_ACTIONS = ['recover', 'renew', 'plan'] as const;
 
@@ -39,6 +45,15 @@ export interface NormaliseOptions {
   account?: string;
   /** Our own Region: events and ARNs from any other are rejected. */
   region?: string;
+  /**
+   * Our own partition (`aws`, `aws-cn`, `aws-us-gov`, `aws-eusc`, ...): ARNs from any other are
+   * rejected. Default: the partition of `region` when that is known.
+   */
+  partition?: string;
+}
+
+function ownPartition(opts: NormaliseOptions): string | undefined {
+  return opts.partition ?? (opts.region !== undefined ? partitionOfRegion(opts.region) : undefined);
 }
 
 /** An EventBridge envelope after its shape was checked. */
@@ -62,7 +77,7 @@ function isObject(value: unknown): value is JsonObject {
 
 /** True when the object looks like an EventBridge event rather than a direct request. */
 export function isEnvelope(event: JsonObject): boolean {
-  return 'detail-type' in event || 'source' in event && 'detail' in event;
+  return has(event, 'detail-type') || (has(event, 'source') && has(event, 'detail'));
 }
 
 /** Checks the EventBridge envelope fields every event carries. */
@@ -111,14 +126,21 @@ export function parseEnvelope(event: JsonObject, opts: NormaliseOptions = {}): E
  * Resolves every key reference found in an event to ONE key ID: each must be a key ID or a KMS
  * key ARN in the event's account and Region, and all must name the same key.
  */
-function resolveEventKey(env: EventEnvelope, refs: Array<{ where: string; value: unknown }>): string {
+function resolveEventKey(env: EventEnvelope, refs: Array<{ where: string; value: unknown }>, opts: NormaliseOptions): string {
   const ids = new Map<string, string>();
+  const partition = ownPartition(opts) ?? partitionOfRegion(env.region);
   for (const { where, value } of refs) {
     const parsed = parseKeyRef(value);
     if (parsed === undefined || (parsed.kind !== 'key-id' && parsed.kind !== 'key-arn')) {
       throw new EventRejected('bad-key-ref', `${where} must be a KMS key ID or key ARN, got ${quote(value)}`);
     }
     if (parsed.kind === 'key-arn') {
+      if (parsed.partition !== partition) {
+        throw new EventRejected(
+          'partition-mismatch',
+          `${where} ${quote(value)} is in partition ${parsed.partition}, the event's Region ${env.region} is in ${partition}`,
+        );
+      }
       if (parsed.account !== env.account) {
         throw new EventRejected(
           'account-mismatch',
@@ -144,16 +166,15 @@ function resolveEventKey(env: EventEnvelope, refs: Array<{ where: string; value:
   return [...ids.keys()][0] as string;
 }
 
-function kmsExpirationItems(env: EventEnvelope): WorkItem[] {
+function kmsExpirationItems(env: EventEnvelope, opts: NormaliseOptions): WorkItem[] {
   const refs: Array<{ where: string; value: unknown }> = [];
-  if ('key-id' in env.detail) refs.push({ where: 'detail.key-id', value: env.detail['key-id'] });
+  if (has(env.detail, 'key-id')) refs.push({ where: 'detail.key-id', value: env.detail['key-id'] });
   env.resources.forEach((value, i) => refs.push({ where: `resources[${i}]`, value }));
-  const keyId = resolveEventKey(env, refs);
+  const keyId = resolveEventKey(env, refs, opts);
   return [workItem(env, keyId)];
 }
 
-function cloudTrailItems(env: EventEnvelope): WorkItem[] {
-  const expected = CLOUDTRAIL_EVENTS[env.detailType] as { eventName: string; eventType: string };
+function cloudTrailItems(env: EventEnvelope, expected: { eventName: string; eventType: string }, opts: NormaliseOptions): WorkItem[] {
   const d = env.detail;
   if (d.eventSource !== KMS_EVENT_SOURCE) {
     throw new EventRejected(
@@ -192,7 +213,7 @@ function cloudTrailItems(env: EventEnvelope): WorkItem[] {
   const fromObject = (name: string, obj: unknown): void => {
     if (obj === undefined || obj === null) return;
     if (!isObject(obj)) throw new EventRejected('malformed-envelope', `detail.${name} must be an object, got ${quote(obj)}`);
-    if ('keyId' in obj) refs.push({ where: `detail.${name}.keyId`, value: obj.keyId });
+    if (has(obj, 'keyId')) refs.push({ where: `detail.${name}.keyId`, value: obj.keyId });
   };
   fromObject(expected.eventType === 'AwsApiCall' ? 'requestParameters' : 'serviceEventDetails',
     expected.eventType === 'AwsApiCall' ? d.requestParameters : d.serviceEventDetails);
@@ -205,7 +226,7 @@ function cloudTrailItems(env: EventEnvelope): WorkItem[] {
     });
   }
   env.resources.forEach((value, i) => refs.push({ where: `resources[${i}]`, value }));
-  const keyId = resolveEventKey(env, refs);
+  const keyId = resolveEventKey(env, refs, opts);
   return [workItem(env, keyId)];
 }
 
@@ -243,6 +264,10 @@ function manualItems(event: JsonObject, opts: NormaliseOptions): WorkItem[] {
   }
   let keyRef: string;
   if (parsed.kind === 'key-arn' || parsed.kind === 'alias-arn') {
+    const partition = ownPartition(opts);
+    if (partition !== undefined && parsed.partition !== partition) {
+      throw new EventRejected('partition-mismatch', `keyId ${quote(keyId)} is in partition ${parsed.partition}, this service runs in ${partition}`);
+    }
     if (opts.account !== undefined && parsed.account !== opts.account) {
       throw new EventRejected('account-mismatch', `keyId ${quote(keyId)} is in account ${parsed.account}, this service runs in ${opts.account}`);
     }
@@ -276,7 +301,7 @@ export function normaliseEvent(event: unknown, opts: NormaliseOptions = {}): Wor
     throw new EventRejected('not-an-object', `an event must be a JSON object, got ${Array.isArray(event) ? 'an array' : quote(event)}`);
   }
   if (!isEnvelope(event)) {
-    if (!('action' in event)) {
+    if (!has(event, 'action')) {
       throw new EventRejected(
         'malformed-envelope',
         'neither an EventBridge event (no "detail-type") nor a manual request (no "action")',
@@ -297,13 +322,14 @@ export function normaliseEvent(event: unknown, opts: NormaliseOptions = {}): Wor
       `source must be ${KMS_SOURCE}, got ${quote(env.source)} (detail-type ${quote(env.detailType)})`,
     );
   }
-  if (env.detailType === KMS_EXPIRATION_DETAIL_TYPE) return kmsExpirationItems(env);
-  if (env.detailType in CLOUDTRAIL_EVENTS) return cloudTrailItems(env);
+  if (env.detailType === KMS_EXPIRATION_DETAIL_TYPE) return kmsExpirationItems(env, opts);
+  const cloudTrail = CLOUDTRAIL_EVENTS.get(env.detailType);
+  if (cloudTrail !== undefined) return cloudTrailItems(env, cloudTrail, opts);
   throw new EventRejected(
     'unexpected-detail-type',
     `detail-type ${quote(env.detailType)} from ${KMS_SOURCE} is not one this service handles (expected ${[
       KMS_EXPIRATION_DETAIL_TYPE,
-      ...Object.keys(CLOUDTRAIL_EVENTS),
+      ...CLOUDTRAIL_EVENTS.keys(),
     ].join(' | ')})`,
   );
 }

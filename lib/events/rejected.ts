@@ -18,6 +18,7 @@ export type RejectionCode =
   | 'key-mismatch'
   | 'account-mismatch'
   | 'region-mismatch'
+  | 'partition-mismatch'
   | 'malformed-manual-request'
   | 'malformed-sweep-request'
   | 'sweep-request';

@@ -144,6 +144,8 @@ describe('normaliseEvent: invalid samples are rejected with a reason', () => {
     'invalid/missing-key-id.json': 'missing-key',
     'invalid/arn-account-mismatch.json': 'account-mismatch',
     'invalid/arn-region-mismatch.json': 'region-mismatch',
+    'invalid/arn-partition-mismatch.json': 'partition-mismatch',
+    'invalid/detail-type-constructor.json': 'unexpected-detail-type',
     'invalid/key-id-mismatch.json': 'key-mismatch',
     'invalid/bad-key-ref.json': 'bad-key-ref',
     'invalid/non-kms-event-source.json': 'unexpected-event-source',
@@ -186,6 +188,44 @@ describe('normaliseEvent: invalid samples are rejected with a reason', () => {
     assert.equal(rejection(() => normaliseEvent(e, { account: '444455556666' })).code, 'account-mismatch');
     assert.equal(rejection(() => normaliseEvent(sample('kms/material-expiration.json'), { region: 'eu-west-1' })).code, 'region-mismatch');
     assert.equal(rejection(() => normaliseEvent(sample('manual/renew-by-arn.json'), { region: 'eu-west-1' })).code, 'region-mismatch');
+  });
+
+  test('detail-type and field names are looked up as own properties only (constructor, __proto__, toString)', () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const e = sample('kms/material-expiration.json');
+      e['detail-type'] = name;
+      assert.equal(rejection(() => normaliseEvent(e, HERE)).code, 'unexpected-detail-type', name);
+    }
+    // A manual request whose only field is inherited is no request at all.
+    assert.equal(rejection(() => normaliseEvent(JSON.parse('{"__proto__": {"action": "recover"}, "keyId": "' + KEY + '"}'), HERE)).code, 'malformed-envelope');
+  });
+
+  test('every partition: eusc-de-east-1, cn-north-1, us-gov-west-1, us-iso-east-1, us-isob-east-1 events are accepted in their own partition', () => {
+    const regions: Record<string, string> = {
+      'eusc-de-east-1': 'aws-eusc',
+      'cn-north-1': 'aws-cn',
+      'us-gov-west-1': 'aws-us-gov',
+      'us-iso-east-1': 'aws-iso',
+      'us-isob-east-1': 'aws-iso-b',
+      'ap-southeast-5': 'aws',
+    };
+    for (const [region, partition] of Object.entries(regions)) {
+      const e = sample('kms/material-expiration.json');
+      e.region = region;
+      e.resources = [`arn:${partition}:kms:${region}:111122223333:key/${KEY}`];
+      assert.equal(normaliseEvent(e, { account: '111122223333', region })[0]?.keyRef, KEY, region);
+      const manual = { action: 'renew', keyId: `arn:${partition}:kms:${region}:111122223333:key/${KEY}` };
+      assert.equal(normaliseEvent(manual, { account: '111122223333', region })[0]?.keyRef, KEY, region);
+    }
+  });
+
+  test('a key ARN from another partition than ours is refused, also when nothing else gives it away', () => {
+    const manual = { action: 'recover', keyId: `arn:aws-cn:kms:cn-north-1:111122223333:key/${KEY}` };
+    assert.equal(rejection(() => normaliseEvent(manual, { partition: 'aws' })).code, 'partition-mismatch');
+    assert.equal(rejection(() => normaliseEvent(manual, HERE)).code, 'partition-mismatch');
+    // An ARN whose partition is not its own Region's names no key anywhere.
+    const inconsistent = { action: 'recover', keyId: `arn:aws-cn:kms:us-east-1:111122223333:key/${KEY}` };
+    assert.equal(rejection(() => normaliseEvent(inconsistent, HERE)).code, 'bad-key-ref');
   });
 
   test('malformed envelopes', () => {
