@@ -24,13 +24,18 @@ export type KmsErrorType =
   | 'UnsupportedOperationException'
   | 'ValidationException';
 
-/** HTTP status per error, as the KMS API model gives it (httpError); every other type is 400. */
+/**
+ * HTTP status per error; every other type is 400.
+ *
+ * KMS speaks the AWS JSON 1.1 protocol, where every client error (the caller's fault:
+ * NotFoundException, KMSInvalidStateException, DisabledException, UnsupportedOperationException,
+ * AlreadyExistsException, ConflictException, ...) is answered with 400 and named by `__type`, and
+ * a server error (KMSInternalException) with 500. The 404/409 figures next to some errors in the
+ * KMS API model are their awsQuery compatibility codes (`awsQueryError`), which KMS does not send:
+ * an emulator that answered them would hide a client that branches on the status instead of on
+ * the error name.
+ */
 export const KMS_ERROR_STATUS: Readonly<Partial<Record<KmsErrorType, number>>> = Object.freeze({
-  AlreadyExistsException: 409,
-  ConflictException: 409,
-  DisabledException: 409,
-  KMSInvalidStateException: 409,
-  NotFoundException: 404,
   KMSInternalException: 500,
 });
 

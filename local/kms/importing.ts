@@ -1,6 +1,6 @@
 // GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial.
 import { randomBytes } from 'node:crypto';
-import type { OperationContext } from '../service.js';
+import { type OperationContext, ServiceError } from '../service.js';
 import type { KmsContext } from './context.js';
 import { kmsError } from './errors.js';
 import { type Input, optionalEnum, optionalString, optionalTimestamp, requiredBlob, requiredEnum, requiredString } from './input.js';
@@ -143,9 +143,34 @@ function primaryOf(kms: KmsContext, key: KeyRecord): KeyRecord | undefined {
   return regionState(kms.state, key.account, key.multiRegion.primaryRegion).keys[key.keyId];
 }
 
+/**
+ * NotFoundException on an import that names a KeyMaterialId has two causes, and the error name
+ * alone does not say which: no such key (in this account and Region), or no such material
+ * associated with the key. Both messages name both, so a client reading one does not conclude
+ * more than KMS told it.
+ */
+function materialNotFound(keyRef: string, materialIdInput: string, found: 'no-key' | 'no-material'): never {
+  const cause =
+    found === 'no-key'
+      ? `the key ${keyRef} does not exist in this account and Region`
+      : `key material ${materialIdInput} is not associated with ${keyRef}`;
+  throw kmsError(
+    'NotFoundException',
+    `Key ${keyRef} or its key material ${materialIdInput} was not found: NotFoundException on an import with a KeyMaterialId means either the key does not exist or that material is not associated with the key (here ${cause}). Check the key ID, Region and account, and list the key's materials with ListKeyRotations (IncludeKeyMaterial ALL_KEY_MATERIAL).`,
+  );
+}
+
 export function importKeyMaterial(kms: KmsContext, input: Input, ctx: OperationContext) {
   const now = ctx.clock.now();
-  const key = resolveKey(kms.state, ctx.scope, now, requiredString(input, 'KeyId', { max: 2048 }), { aliases: false });
+  const keyIdInput = requiredString(input, 'KeyId', { max: 2048 });
+  let key: KeyRecord;
+  try {
+    key = resolveKey(kms.state, ctx.scope, now, keyIdInput, { aliases: false });
+  } catch (e) {
+    const named = input['KeyMaterialId'];
+    if (e instanceof ServiceError && e.type === 'NotFoundException' && typeof named === 'string') materialNotFound(keyIdInput, named, 'no-key');
+    throw e;
+  }
   const token = requiredBlob(input, 'ImportToken', { max: 6144 });
   const encrypted = requiredBlob(input, 'EncryptedKeyMaterial', { max: 6144 });
   const expirationModel =
@@ -277,9 +302,7 @@ function importExisting(kms: KmsContext, key: KeyRecord, id: string, idInput: st
   }
   if (idInput !== undefined) {
     const named = key.materials.find((m) => m.id === idInput);
-    if (!named) {
-      throw kmsError('NotFoundException', `Key material ${idInput} is not associated with ${key.arn}; list its key materials with ListKeyRotations (IncludeKeyMaterial ALL_KEY_MATERIAL).`);
-    }
+    if (!named) materialNotFound(key.arn, idInput, 'no-material');
     if (idInput !== id) {
       throw kmsError(
         'IncorrectKeyMaterialException',

@@ -420,7 +420,12 @@ describe('ExpirationModel, expiry, deletion and reimport', () => {
     await rejectsWith(importMaterial(kms, key.KeyId!, material, now(), { extra: { ImportType: 'EXISTING_KEY_MATERIAL' } }), 'IncorrectKeyMaterialException', /never had key material/);
     await rejectsWith(importMaterial(kms, key.KeyId!, material, now(), { extra: { ImportType: 'NEW_KEY_MATERIAL', KeyMaterialId: 'a'.repeat(64) } }), 'ValidationException', /KeyMaterialId cannot be combined/);
     const first = await importMaterial(kms, key.KeyId!, material, now(), { extra: { KeyMaterialDescription: 'v1' } });
-    await rejectsWith(importMaterial(kms, key.KeyId!, material, now(), { extra: { KeyMaterialId: 'b'.repeat(64) } }), 'NotFoundException', /not associated/);
+    const bothCauses = /either the key does not exist or that material is not associated with the key/;
+    await rejectsWith(importMaterial(kms, key.KeyId!, material, now(), { extra: { KeyMaterialId: 'b'.repeat(64) } }), 'NotFoundException', bothCauses);
+    const noSuchKey = { KeyId: '11111111-2222-4333-8444-555555555555', ImportToken: Buffer.from('t'), EncryptedKeyMaterial: Buffer.from('m'), ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' as const };
+    await rejectsWith(kms.send(new ImportKeyMaterialCommand({ ...noSuchKey, KeyMaterialId: 'b'.repeat(64) })), 'NotFoundException', bothCauses);
+    const withoutId = await rejectsWith(kms.send(new ImportKeyMaterialCommand(noSuchKey)), 'NotFoundException', /does not exist/);
+    assert.doesNotMatch(withoutId.message, /key material/, 'without a KeyMaterialId the only cause is the key');
     await rejectsWith(importMaterial(kms, key.KeyId!, material, now(), { extra: { KeyMaterialId: 'XYZ' } }), 'ValidationException');
     await rejectsWith(importMaterial(kms, key.KeyId!, materialFor('SYMMETRIC_DEFAULT'), now(), { extra: { KeyMaterialId: first.KeyMaterialId } }), 'IncorrectKeyMaterialException');
     const again = await importMaterial(kms, key.KeyId!, material, now(), { extra: { KeyMaterialId: first.KeyMaterialId, ImportType: 'EXISTING_KEY_MATERIAL' } });
