@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { isRegion } from './partitions.js';
 import { DEFAULT_ACCOUNT, DEFAULT_REGION, ServiceError, type RequestScope } from './service.js';
 
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -13,7 +14,6 @@ export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 const CREDENTIAL = /Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 export interface SignatureScope extends RequestScope {
   /** The signing name from the credential scope, when there is one (`kms`, `secretsmanager`, ...). */
@@ -31,7 +31,7 @@ export function scopeFromAuthorization(header: string | undefined): SignatureSco
   const [, accessKeyId = '', , region = '', signingName = ''] = match;
   return {
     account: /^\d{12}$/.test(accessKeyId) ? accessKeyId : DEFAULT_ACCOUNT,
-    region: REGION.test(region) ? region : DEFAULT_REGION,
+    region: isRegion(region) ? region : DEFAULT_REGION,
     signingName,
   };
 }

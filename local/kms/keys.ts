@@ -1,5 +1,6 @@
 // Key management: CreateKey, DescribeKey, ListKeys, aliases, tags, enable/disable, deletion, replicas.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { globalArnFor, isRegion, partitionOf } from '../partitions.js';
 import type { OperationContext } from '../service.js';
 import type { KmsContext } from './context.js';
 import { kmsError, validationError } from './errors.js';
@@ -28,12 +29,12 @@ import {
   resolveKey,
 } from './state.js';
 
-const DEFAULT_POLICY = (account: string) =>
+const DEFAULT_POLICY = (region: string, account: string) =>
   JSON.stringify({
     Version: '2012-10-17',
     Id: 'key-default-1',
     Statement: [
-      { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' },
+      { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: globalArnFor('iam', region, account, 'root') }, Action: 'kms:*', Resource: '*' },
     ],
   });
 
@@ -140,7 +141,7 @@ export function updateKeyDescription(kms: KmsContext, input: Input, ctx: Operati
 
 export function getKeyPolicy(kms: KmsContext, input: Input, ctx: OperationContext) {
   const key = resolveKey(kms.state, ctx.scope, ctx.clock.now(), requiredString(input, 'KeyId'), { aliases: false });
-  return { Policy: DEFAULT_POLICY(key.account), PolicyName: 'default' };
+  return { Policy: DEFAULT_POLICY(key.region, key.account), PolicyName: 'default' };
 }
 
 export function refuseWhenPendingDeletion(key: KeyRecord): void {
@@ -343,7 +344,7 @@ export function replicateKey(kms: KmsContext, input: Input, ctx: OperationContex
   const now = ctx.clock.now();
   const primary = resolveKey(kms.state, ctx.scope, now, requiredString(input, 'KeyId'), { aliases: false });
   const replicaRegion = requiredString(input, 'ReplicaRegion', { max: 32 });
-  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(replicaRegion)) {
+  if (!isRegion(replicaRegion)) {
     throw kmsError('ValidationException', `ReplicaRegion ${replicaRegion} is not a Region name such as eu-west-1.`);
   }
   const description = optionalString(input, 'Description', { min: 0, max: 8192 });
@@ -359,6 +360,12 @@ export function replicateKey(kms: KmsContext, input: Input, ctx: OperationContex
   refuseWhenPendingDeletion(primary);
   if (replicaRegion === primary.region) {
     throw kmsError('ValidationException', `ReplicaRegion ${replicaRegion} is the primary key's own Region; choose another Region.`);
+  }
+  if (partitionOf(replicaRegion) !== partitionOf(primary.region)) {
+    throw kmsError(
+      'ValidationException',
+      `ReplicaRegion ${replicaRegion} is in partition ${partitionOf(replicaRegion)}, ${primary.arn} in ${partitionOf(primary.region)}; a replica must be in the primary key's partition.`,
+    );
   }
   const space = regionState(kms.state, primary.account, replicaRegion);
   ageSpace(space, now, (k) => forgetDeletedKey(kms, k));
@@ -402,5 +409,5 @@ export function replicateKey(kms: KmsContext, input: Input, ctx: OperationContex
   for (const m of primary.materials) {
     if (m.state === 'PENDING_ROTATION' && primary.origin === 'EXTERNAL') m.state = 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION';
   }
-  return { ReplicaKeyMetadata: keyMetadata(kms.state, replica), ReplicaPolicy: DEFAULT_POLICY(primary.account), ReplicaTags: replica.tags.map((t) => ({ ...t })) };
+  return { ReplicaKeyMetadata: keyMetadata(kms.state, replica), ReplicaPolicy: DEFAULT_POLICY(replicaRegion, primary.account), ReplicaTags: replica.tags.map((t) => ({ ...t })) };
 }

@@ -1,6 +1,7 @@
 // The KMS key store: plain JSON records per account and region, lazily aged against the
 // endpoint clock (material expiry at ValidTo, key deletion at DeletionDate).
 import type { RequestScope } from '../service.js';
+import { arnFor, PARTITION_SOURCE, PARTITIONS, partitionOf } from '../partitions.js';
 import { kmsError } from './errors.js';
 import { algorithmsFor, type KeySpec, type KeyUsage } from './specs.js';
 import type { WrappingAlgorithm, WrappingKeySpec } from './specs.js';
@@ -85,16 +86,17 @@ export function regionState(state: KmsState, account: string, region: string): R
   return space;
 }
 
+/** A key's ARN, in the partition of its Region (`arn:aws-eusc:kms:eusc-de-east-1:...`). */
 export function keyArn(region: string, account: string, keyId: string): string {
-  return `arn:aws:kms:${region}:${account}:key/${keyId}`;
+  return arnFor('kms', region, account, `key/${keyId}`);
 }
 
 export function aliasArn(region: string, account: string, name: string): string {
-  return `arn:aws:kms:${region}:${account}:${name}`;
+  return arnFor('kms', region, account, name);
 }
 
 const KEY_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
-const ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key\/.+|alias\/.+)$/;
+const ARN = new RegExp(`^arn:${PARTITION_SOURCE}:kms:([a-z0-9-]+):(\\d{12}):(key\\/.+|alias\\/.+)$`);
 
 /** Material that permanently belongs to the key: it must be present for the key to be usable. */
 export function isPermanent(m: MaterialRecord): boolean {
@@ -157,11 +159,20 @@ export function resolveKey(
   let ref = keyIdInput;
   if (ref.startsWith('arn:')) {
     const m = ARN.exec(ref);
-    if (!m) throw kmsError('InvalidArnException', `Invalid arn ${ref}: a KMS ARN looks like arn:aws:kms:REGION:ACCOUNT:key/KEY_ID or arn:aws:kms:REGION:ACCOUNT:alias/NAME`);
-    if (m[1] !== scope.region || m[2] !== scope.account) {
-      throw kmsError('NotFoundException', `Key '${ref}' does not exist in account ${scope.account} region ${scope.region}; call the region and account the ARN names`);
+    if (!m) {
+      throw kmsError(
+        'InvalidArnException',
+        `Invalid arn ${ref}: a KMS ARN looks like arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID or arn:PARTITION:kms:REGION:ACCOUNT:alias/NAME, PARTITION one of ${PARTITIONS.join(', ')}`,
+      );
     }
-    ref = m[3]!;
+    const partition = partitionOf(scope.region);
+    if (m[1] !== partition || m[2] !== scope.region || m[3] !== scope.account) {
+      throw kmsError(
+        'NotFoundException',
+        `Key '${ref}' does not exist in account ${scope.account} region ${scope.region} (partition ${partition}); call the partition, region and account the ARN names`,
+      );
+    }
+    ref = m[4]!;
     if (ref.startsWith('key/')) ref = ref.slice(4);
   }
   if (ref.startsWith('alias/')) {

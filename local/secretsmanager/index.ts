@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ServiceError, type Clock, type EmulatedService, type OperationContext, type RequestScope, type TaggedResource, type TaggedResourceSource } from '../service.js';
+import { partitionOf } from '../partitions.js';
 import { epochSeconds, InputReader } from '../input.js';
 import type { ErrorConventions } from '../server.js';
 import { CURRENT, DEFAULT_KEY, dayOf, moveStages, sameValue, scopeKey, secretArn, type Secret, type SecretVersion } from './model.js';
@@ -63,9 +64,11 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
   const find = (scope: RequestScope, secretId: string): Secret => {
     const map = inScope(scope);
     if (secretId.startsWith('arn:')) {
-      const match = /^arn:aws[a-z-]*:secretsmanager:([^:]*):([^:]*):secret:(.+)$/.exec(secretId);
-      if (!match || match[1] !== scope.region || match[2] !== scope.account) throw new ServiceError('ResourceNotFoundException', NOT_FOUND);
-      const rest = match[3] ?? '';
+      const match = /^arn:([^:]*):secretsmanager:([^:]*):([^:]*):secret:(.+)$/.exec(secretId);
+      if (!match || match[1] !== partitionOf(scope.region) || match[2] !== scope.region || match[3] !== scope.account) {
+        throw new ServiceError('ResourceNotFoundException', NOT_FOUND);
+      }
+      const rest = match[4] ?? '';
       const full = map.get(rest.slice(0, -7));
       if (full && full.arn === secretId) return full;
       const partial = map.get(rest);

@@ -3,6 +3,7 @@
  * staging labels. Plain JSON-serialisable objects, so snapshot() is a copy.
  */
 import { randomInt } from 'node:crypto';
+import { arnFor } from '../partitions.js';
 import type { RequestScope } from '../service.js';
 
 export const CURRENT = 'AWSCURRENT';
@@ -48,7 +49,7 @@ const SUFFIX_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 export function secretArn(scope: RequestScope, name: string): string {
   let suffix = '';
   for (let i = 0; i < 6; i++) suffix += SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)];
-  return `arn:aws:secretsmanager:${scope.region}:${scope.account}:secret:${name}-${suffix}`;
+  return arnFor('secretsmanager', scope.region, scope.account, `secret:${name}-${suffix}`);
 }
 
 export function scopeKey(scope: RequestScope): string {
