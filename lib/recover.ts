@@ -138,6 +138,7 @@ function skipErrorName(c: Classification): string | undefined {
     case 'not-external':
     case 'pending-deletion':
     case 'disabled':
+    case 'never-imported':
     case 'unavailable':
       return 'KeyNotEligible';
     default:

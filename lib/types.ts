@@ -38,6 +38,11 @@ export interface KeyReport {
   currentKeyMaterialId?: string;
   tags: Record<string, string>;
   materials: MaterialInfo[];
+  /**
+   * True when `materials` is KMS's own list (ListKeyRotations answered), so an empty list means the
+   * key never held material; false or absent when it was taken from DescribeKey (or not asked).
+   */
+  materialsListed?: boolean;
   /** From DescribeKey, when KMS lists them: used to pick the verification round trip. */
   signingAlgorithms?: string[];
   macAlgorithms?: string[];
@@ -49,6 +54,8 @@ export type Classification =
   | { kind: 'not-external'; reason: string }
   | { kind: 'pending-deletion'; reason: string }
   | { kind: 'disabled'; reason: string }
+  /** PendingImport and KMS lists no material at all: never imported, so recovery has nothing to restore. */
+  | { kind: 'never-imported'; reason: string }
   | { kind: 'unavailable'; reason: string }
   | { kind: 'healthy'; reason: string; validTo?: string }
   | { kind: 'expiring'; reason: string; validTo: string; secondsLeft: number }

@@ -8,9 +8,14 @@ import type { ReimportConfig } from '../config.js';
 import { awsErrorName, KmsUnavailable } from '../errors.js';
 import type { RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
-import { describeEscrowSecret, escrowSecretId, unboundEscrowMessage } from './read.js';
+import { describeEscrowSecret, escrowSecretId, foreignDefaultSecretMessage, mismatchedBindingMessage, unboundEscrowMessage } from './read.js';
 
-export type EscrowHealth = 'ok' | 'missing' | 'unbound' | 'self-encrypted' | 'unreadable';
+/**
+ * `unbound`: the secret does not prove it is this key's (a tag-named secret without the binding tag,
+ * or another key's default secret). `mismatched`: the key's default secret is bound by its name but
+ * its binding tag names another key (someone re-bound it: the first half of an escrow-clone attempt).
+ */
+export type EscrowHealth = 'ok' | 'missing' | 'unbound' | 'mismatched' | 'self-encrypted' | 'unreadable';
 
 export interface EscrowHealthResult {
   escrow: EscrowHealth;
@@ -73,7 +78,13 @@ export async function checkEscrowHealth(
           `(aws secretsmanager restore-secret --secret-id ${secretId}). ${outcome}`,
       };
     }
+    if (facts.foreignDefaultOf !== undefined) {
+      return { escrow: 'unbound', escrowReason: foreignDefaultSecretMessage(secretId, facts.foreignDefaultOf, keyId, outcome) };
+    }
     if (!facts.bound) return { escrow: 'unbound', escrowReason: unboundEscrowMessage(secretId, keyId, outcome) };
+    if (facts.taggedFor !== undefined) {
+      return { escrow: 'mismatched', escrowReason: mismatchedBindingMessage(secretId, facts.taggedFor, keyId, 'Recovery of this key still uses it (its name binds it).') };
+    }
     if (facts.kmsKeyId) {
       const self = await selfEncryption(facts.kmsKeyId, report, resolveAlias);
       if (self === 'self') {

@@ -28,6 +28,49 @@ export function isDefaultEscrowSecret(secretId: string, report: Pick<KeyReport, 
   return secretId === `${config.escrowPrefix}${report.keyId}`;
 }
 
+const KEY_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+
+/** The secret's name from a name or a Secrets Manager ARN (whose name ends in `-` and 6 random characters). */
+function secretNameOf(secretId: string): { name: string; fromArn: boolean } {
+  const marker = ':secret:';
+  const at = secretId.startsWith('arn:') ? secretId.indexOf(marker) : -1;
+  if (at < 0) return { name: secretId, fromArn: false };
+  return { name: secretId.slice(at + marker.length), fromArn: true };
+}
+
+/**
+ * The key whose DEFAULT escrow secret (`<prefix><key-id>`) this secret is, by its name or ARN;
+ * undefined when the name is no key's default. A tag may name such a secret only for its own key:
+ * another key's default secret is that key's material, whatever its tags say.
+ */
+export function defaultSecretOwner(secretId: string, config: Pick<ReimportConfig, 'escrowPrefix'>): string | undefined {
+  const { name, fromArn } = secretNameOf(secretId);
+  if (!name.startsWith(config.escrowPrefix)) return undefined;
+  const rest = name.slice(config.escrowPrefix.length);
+  if (KEY_ID.test(rest)) return rest;
+  // An ARN's name carries Secrets Manager's 6-character suffix.
+  const trimmed = fromArn ? rest.replace(/-[A-Za-z0-9]{6}$/, '') : rest;
+  return fromArn && trimmed !== rest && KEY_ID.test(trimmed) ? trimmed : undefined;
+}
+
+/** Why a key's escrow tag may not name another key's default secret; `outcome` ends the sentence. */
+export function foreignDefaultSecretMessage(secretId: string, owner: string, keyId: string, outcome: string): string {
+  return (
+    `Key ${keyId}'s escrow tag names ${secretId}, which is the default escrow secret of another key (${owner}): a key's material is never ` +
+    `imported into a different key, whatever the secret's tags say (anyone able to tag a key could otherwise copy another key's material). ` +
+    `Point the escrow tag at this key's own secret, or remove the tag to use the key's default secret. ${outcome}`
+  );
+}
+
+/** Why a default secret whose binding tag names another key is suspicious; `outcome` ends the sentence. */
+export function mismatchedBindingMessage(secretId: string, tagged: string, keyId: string, outcome: string): string {
+  return (
+    `Escrow secret ${secretId} is key ${keyId}'s default secret by its name, but its tag ${ESCROW_KEY_ID_TAG} names ${tagged}: someone re-bound ` +
+    `this key's escrow to another key. kms-reimport never imports it into ${tagged}. Check who changed the tag (CloudTrail TagResource on the secret), ` +
+    `then set it back: aws secretsmanager tag-resource --secret-id ${secretId} --tags Key=${ESCROW_KEY_ID_TAG},Value=${keyId} . ${outcome}`
+  );
+}
+
 type EscrowOperation = 'GetSecretValue' | 'DescribeSecret';
 
 function missingMessage(code: string | undefined, secretId: string, keyId: string, operation: EscrowOperation = 'GetSecretValue'): string {
@@ -94,8 +137,15 @@ async function escrowCall<T>(operation: EscrowOperation, secretId: string, keyId
 /** What DescribeSecret says about a key's escrow secret (never its value). */
 export interface EscrowSecretFacts {
   secretId: string;
-  /** The default `<prefix><key-id>` secret, or a tag-named one carrying ESCROW_KEY_ID_TAG = the key ID. */
+  /**
+   * The default `<prefix><key-id>` secret, or a tag-named one carrying ESCROW_KEY_ID_TAG = the key ID
+   * that is not another key's default secret.
+   */
   bound: boolean;
+  /** Another key's default secret named by this key's escrow tag: never bound, whatever its tags say. */
+  foreignDefaultOf?: string;
+  /** The default secret carries ESCROW_KEY_ID_TAG naming another key (bound by name, but re-bound by someone). */
+  taggedFor?: string;
   /** The secret is scheduled for deletion (DescribeSecret's DeletedDate). */
   deleted: boolean;
   /** The KMS key that encrypts the secret as Secrets Manager reports it (ID, ARN, alias or alias ARN); absent = aws/secretsmanager. */
@@ -117,11 +167,16 @@ export async function describeEscrowSecret(
 ): Promise<EscrowSecretFacts> {
   const secretId = escrowSecretId(report, config);
   const out = await escrowCall('DescribeSecret', secretId, report.keyId, () => secrets.send(new DescribeSecretCommand({ SecretId: secretId })), retry);
-  const bound =
-    isDefaultEscrowSecret(secretId, report, config) || (out?.Tags ?? []).some((t) => t.Key === ESCROW_KEY_ID_TAG && t.Value === report.keyId);
+  const tagged = (out?.Tags ?? []).find((t) => t.Key === ESCROW_KEY_ID_TAG)?.Value;
+  const isDefault = isDefaultEscrowSecret(secretId, report, config);
+  const owner = isDefault ? undefined : defaultSecretOwner(secretId, config);
+  const foreign = owner !== undefined && owner !== report.keyId ? owner : undefined;
+  const bound = isDefault || (foreign === undefined && tagged === report.keyId);
   return {
     secretId,
     bound,
+    ...(foreign !== undefined ? { foreignDefaultOf: foreign } : {}),
+    ...(isDefault && tagged !== undefined && tagged !== report.keyId ? { taggedFor: tagged } : {}),
     deleted: out?.DeletedDate !== undefined,
     ...(out?.KmsKeyId ? { kmsKeyId: out.KmsKeyId } : {}),
   };
@@ -153,6 +208,11 @@ export async function readEscrow(
   // Refuses (EscrowInvalid) a tag-named secret not bound to the key: without this check, anyone who
   // can tag a managed key could point it at another key's escrow and have that material imported.
   if (!isDefaultEscrowSecret(secretId, report, config)) {
+    // Another key's default secret is refused by its name alone, before any call.
+    const owner = defaultSecretOwner(secretId, config);
+    if (owner !== undefined && owner !== report.keyId) {
+      throw new EscrowInvalid(foreignDefaultSecretMessage(secretId, owner, report.keyId, 'Nothing was imported.'), { keyId: report.keyId });
+    }
     const facts = await describeEscrowSecret(secrets, report, config, retry);
     if (!facts.bound) throw new EscrowInvalid(unboundEscrowMessage(secretId, report.keyId, 'Nothing was imported.'), { keyId: report.keyId });
   }

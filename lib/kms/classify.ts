@@ -58,6 +58,17 @@ export function earliestValidTo(report: KeyReport): { validTo: string; keyMateri
   return { validTo: report.validTo };
 }
 
+/**
+ * True only when KMS itself shows the key never held material: ListKeyRotations answered with no
+ * material at all and DescribeKey names no current material. (KMS keeps every material it was ever
+ * given in that list, PENDING_IMPORT after a deletion or expiry.) For keys KMS cannot list
+ * materials of (HMAC, asymmetric, or an endpoint without ListKeyRotations) nothing shows it either
+ * way: this is false and the escrow binding rules alone decide.
+ */
+export function neverHeldMaterial(report: KeyReport): boolean {
+  return report.materialsListed === true && report.materials.length === 0 && !report.currentKeyMaterialId;
+}
+
 export function isManaged(report: KeyReport, config: ReimportConfig): boolean {
   return report.tags[config.managedTagKey] === config.managedTagValue;
 }
@@ -93,6 +104,15 @@ export function classifyKey(report: KeyReport, config: ReimportConfig, now: Date
     return {
       kind: 'disabled',
       reason: `Key ${name} is Disabled, which is taken as deliberate: it is never touched. Enable it (aws kms enable-key) if it should be kept usable.`,
+    };
+  }
+  if (report.keyState === 'PendingImport' && neverHeldMaterial(report)) {
+    return {
+      kind: 'never-imported',
+      reason:
+        `Key ${name} is PendingImport and has never held key material (KMS lists none), so there is nothing to recover: recovery only ever ` +
+        `restores material a key already had, and never gives a key its first material from escrow (that would let anyone who can create and ` +
+        `tag a key obtain another key's material). Give it its first material by onboarding it (import by hand, then escrow), or remove the ${config.managedTagKey} tag.`,
     };
   }
   if (report.keyState === 'PendingImport') {
@@ -150,6 +170,7 @@ function decide(c: Classification, requested: Exclude<RequestedAction, 'plan'>):
     case 'not-external':
     case 'pending-deletion':
     case 'disabled':
+    case 'never-imported':
     case 'unavailable':
       return { action: 'skip', reason: c.reason };
     case 'pending-import':

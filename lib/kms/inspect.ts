@@ -148,6 +148,7 @@ export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOpt
     multiRegion: m.MultiRegion === true,
     tags,
     materials: materials ?? materialsFromMetadata(m),
+    materialsListed: materials !== undefined,
   };
   if (m.MultiRegionConfiguration?.MultiRegionKeyType !== undefined) report.multiRegionKeyType = m.MultiRegionConfiguration.MultiRegionKeyType;
   if (m.ExpirationModel !== undefined) report.expirationModel = m.ExpirationModel;

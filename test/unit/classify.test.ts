@@ -169,3 +169,28 @@ test('DescribeKey is the fallback when the materials do not settle expiry', () =
   assert.equal(classifyKey(unknown, config, now).kind, 'expiring');
   assert.equal(earliestValidTo(makeReport({ expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', validTo: undefined, materials: [] })), undefined);
 });
+
+test('never-imported: a PendingImport key that KMS shows never held material is skipped, never recovered from escrow (escrow clone)', () => {
+  const now = new Date('2026-12-01T00:00:00Z');
+  // ListKeyRotations answered with no material and DescribeKey names no current material.
+  const fresh = makeReport({ keyState: 'PendingImport', materials: [], materialsListed: true });
+  delete fresh.validTo;
+  delete fresh.expirationModel;
+  const c = classifyKey(fresh, DEFAULT_CONFIG, now);
+  assert.equal(c.kind, 'never-imported');
+  assert.match(c.reason, /never held key material/);
+  assert.ok(c.reason.includes(fresh.keyId));
+  for (const requested of ['auto', 'recover', 'renew'] as const) assert.equal(planAction(c, requested).action, 'skip', requested);
+  // A key that held material lists it (PENDING_IMPORT after deletion or expiry): recovered as before.
+  const held = makeReport({
+    keyState: 'PendingImport',
+    materialsListed: true,
+    materials: [{ keyMaterialId: MATERIAL_ID_A, state: 'CURRENT', importState: 'PENDING_IMPORT' }],
+  });
+  assert.equal(classifyKey(held, DEFAULT_CONFIG, now).kind, 'pending-import');
+  // DescribeKey naming a current material also shows it held one.
+  assert.equal(classifyKey({ ...fresh, currentKeyMaterialId: MATERIAL_ID_A }, DEFAULT_CONFIG, now).kind, 'pending-import');
+  // Where KMS cannot list materials (HMAC, asymmetric, an endpoint without ListKeyRotations), nothing shows it either way:
+  // recovery is left to the escrow binding rules.
+  assert.equal(classifyKey({ ...fresh, materialsListed: false }, DEFAULT_CONFIG, now).kind, 'pending-import');
+});

@@ -4,6 +4,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
+  defaultSecretOwner,
   describeEscrowSecret,
   ESCROW_KEY_ID_TAG,
   escrowSecretId,
@@ -317,7 +318,7 @@ test('readEscrow: the default secret <prefix><key-id> (raw seed, no tags) is rea
 
 test('readEscrow: a secret named by the escrow tag but not bound to the key is EscrowInvalid and never read', async () => {
   const VICTIM = '0000aaaa-12ab-34cd-56ef-1234567890ab';
-  const victimSecret = `kms-reimport/${VICTIM}`;
+  const victimSecret = 'kms-reimport/payments-signing';
   const report = makeReport({ tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': victimSecret } });
   secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
   const cases: Array<[string, Array<{ Key: string; Value: string }> | undefined]> = [
@@ -342,6 +343,44 @@ test('readEscrow: a secret named by the escrow tag but not bound to the key is E
     });
     assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0, `${label}: the secret value is never read`);
   }
+});
+
+test('readEscrow: an escrow tag naming ANOTHER key\'s default secret is refused by its name, even when its tags were re-bound to this key (escrow clone)', async () => {
+  const VICTIM = '0000aaaa-12ab-34cd-56ef-1234567890ab';
+  const names = [
+    `kms-reimport/${VICTIM}`,
+    `arn:aws:secretsmanager:us-east-1:111122223333:secret:kms-reimport/${VICTIM}-AbC123`,
+    `kms-reimport/mrk-0123456789abcdef0123456789abcdef`,
+  ];
+  for (const victimSecret of names) {
+    const report = makeReport({ tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': victimSecret } });
+    secretsMock.reset();
+    // The attacker re-bound the victim's secret to their key: the tag says this key.
+    secretsMock.on(DescribeSecretCommand).resolves({ Name: victimSecret, Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: KEY_ID }] });
+    secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
+    await assert.rejects(readEscrow(secrets, report, config, retry), (e: unknown) => {
+      assert.ok(e instanceof EscrowInvalid, `${victimSecret}: EscrowInvalid, got ${String(e)}`);
+      assert.match(e.message, /default escrow secret of another key/);
+      assert.ok(e.message.includes(KEY_ID));
+      assert.match(e.message, /Nothing was imported/);
+      return true;
+    });
+    assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0, 'the value is never read');
+  }
+  // The key's own default secret named through its escrow tag (as a name or an ARN) is still its own.
+  for (const own of [`kms-reimport/${KEY_ID}`, `arn:aws:secretsmanager:us-east-1:111122223333:secret:kms-reimport/${KEY_ID}-xYz789`]) {
+    assert.equal(defaultSecretOwner(own, config), KEY_ID);
+  }
+  assert.equal(defaultSecretOwner('kms-reimport/payments', config), undefined);
+  assert.equal(defaultSecretOwner(`other-prefix/${KEY_ID}`, config), undefined);
+});
+
+test('describeEscrowSecret: the default secret re-bound to another key by its tag is reported (taggedFor), still bound by its name', async () => {
+  const OTHER = '0000aaaa-12ab-34cd-56ef-1234567890ab';
+  secretsMock.on(DescribeSecretCommand).resolves({ Name: `kms-reimport/${KEY_ID}`, Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: OTHER }] });
+  const facts = await describeEscrowSecret(secrets, makeReport(), config, retry);
+  assert.equal(facts.bound, true);
+  assert.equal(facts.taggedFor, OTHER);
 });
 
 test('readEscrow: DescribeSecret refused is EscrowMissing naming the missing permission', async () => {

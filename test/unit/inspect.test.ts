@@ -63,6 +63,7 @@ test('inspectKey resolves an alias, pages through tags and key materials', async
     multiRegion: false,
     expirationModel: 'KEY_MATERIAL_EXPIRES',
     validTo: '2026-01-01T00:00:00.000Z',
+    materialsListed: true,
     currentKeyMaterialId: MATERIAL_ID_B,
     encryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
     tags: { 'kms-reimport:managed': 'true', team: 'payments' },
