@@ -9,13 +9,20 @@
  *   KMS_REIMPORT_MATERIAL_LIFETIME_DAYS  ValidTo = now + this many days, 1..365 (90)
  *   KMS_REIMPORT_RENEWAL_WINDOW_DAYS     renew when ValidTo is this close, 0..365 (14)
  *   KMS_REIMPORT_EXPIRATION_MODEL        follow-key | KEY_MATERIAL_EXPIRES | KEY_MATERIAL_DOES_NOT_EXPIRE (follow-key)
- *   KMS_REIMPORT_WRAPPING_ALGORITHM      RSAES_OAEP_SHA_1 | RSAES_OAEP_SHA_256 | RSA_AES_KEY_WRAP_SHA_1 | RSA_AES_KEY_WRAP_SHA_256
- *                                        (unset: chosen per key spec, see lib/wrap/choose.ts)
- *   KMS_REIMPORT_WRAPPING_KEY_SPEC       RSA_2048 | RSA_3072 | RSA_4096 (unset: RSA_4096)
+ *   KMS_REIMPORT_WRAPPING_ALGORITHM_SYMMETRIC  symmetric and HMAC keys: RSAES_OAEP_SHA_1 | RSAES_OAEP_SHA_256 (RSAES_OAEP_SHA_256)
+ *   KMS_REIMPORT_WRAPPING_ALGORITHM_RSA        RSA keys: RSA_AES_KEY_WRAP_SHA_1 | RSA_AES_KEY_WRAP_SHA_256 (RSA_AES_KEY_WRAP_SHA_256)
+ *   KMS_REIMPORT_WRAPPING_ALGORITHM_ECC        ECC keys: any of the four (RSA_AES_KEY_WRAP_SHA_256)
+ *   KMS_REIMPORT_WRAPPING_ALGORITHM      compatibility: one of the four, applied to each family it is valid for
+ *                                        (OAEP: symmetric, HMAC, ECC; RSA_AES_KEY_WRAP: RSA, ECC) and not set above;
+ *                                        the other families keep their default (see lib/wrap/choose.ts)
+ *   KMS_REIMPORT_WRAPPING_KEY_SPEC       RSA_2048 | RSA_3072 | RSA_4096 (unset: RSA_4096), every family
+ *   KMS_REIMPORT_WRAPPING_KEY_SPEC_SYMMETRIC | _RSA | _ECC   the same for one family, over the one above
  *   KMS_REIMPORT_MAX_ATTEMPTS            attempts per AWS call for transient errors, 1..20 (5)
  *   KMS_REIMPORT_BASE_DELAY_MS           backoff base in ms, 1..60000 (200)
  *   KMS_REIMPORT_PARAMETERS_INTERVAL_MS  least time between two GetParametersForImport calls of one run,
  *                                        in ms, 0..60000 (4000: KMS allows one every 4 s per account and Region)
+ *   KMS_REIMPORT_LEASE_TABLE             DynamoDB table of the per-key lease (lib/lease); unset: runs are not serialised
+ *   KMS_REIMPORT_LEASE_WAIT_SECONDS      wait before re-inspecting a key whose lease is taken, 0..300 (20)
  */
 import { ConfigError } from './errors.js';
 
@@ -32,6 +39,29 @@ export type WrappingAlgorithm = (typeof WRAPPING_ALGORITHMS)[number];
 export const WRAPPING_KEY_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096'] as const;
 export type WrappingKeySpec = (typeof WRAPPING_KEY_SPECS)[number];
 
+/**
+ * Key families that take different wrapping: `symmetric` (SYMMETRIC_DEFAULT and HMAC_*),
+ * `rsa` (RSA private keys), `ecc` (ECC_* private keys).
+ */
+export const WRAPPING_FAMILIES = ['symmetric', 'rsa', 'ecc'] as const;
+export type WrappingFamily = (typeof WRAPPING_FAMILIES)[number];
+
+/**
+ * Which wrapping algorithms KMS takes for each family (API model: RSAES_OAEP_* for any material
+ * but RSA private keys, RSA_AES_KEY_WRAP_* for RSA and ECC material only).
+ */
+export const WRAPPING_ALGORITHMS_BY_FAMILY: Readonly<Record<WrappingFamily, readonly WrappingAlgorithm[]>> = Object.freeze({
+  symmetric: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'],
+  rsa: ['RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256'],
+  ecc: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256'],
+});
+
+/** One family's wrapping settings; unset members fall back (see chooseWrapping). */
+export interface FamilyWrapping {
+  algorithm?: string;
+  keySpec?: string;
+}
+
 export interface ReimportConfig {
   managedTagKey: string;
   managedTagValue: string;
@@ -42,9 +72,16 @@ export interface ReimportConfig {
   /** A key whose ValidTo is within this many days is "expiring" and renewed. */
   renewalWindowDays: number;
   expirationModel: ExpirationModelSetting;
-  /** Kept as string so an unsupported value (e.g. RSAES_PKCS1_V1_5) reaches chooseWrapping and is refused there by name. */
+  /**
+   * Compatibility setting (KMS_REIMPORT_WRAPPING_ALGORITHM): applied to each key family it is valid
+   * for and that has no algorithm of its own in `wrapping`; the other families keep their default.
+   * Kept as string so an unsupported value (e.g. RSAES_PKCS1_V1_5) reaches chooseWrapping and is refused there by name.
+   */
   wrappingAlgorithm?: string;
+  /** Wrapping key spec for every family without its own in `wrapping` (RSA_4096 when unset). */
   wrappingKeySpec?: string;
+  /** Per key family; an algorithm set here must be valid for the family (validateConfig checks). */
+  wrapping?: Partial<Record<WrappingFamily, FamilyWrapping>>;
   maxAttempts: number;
   baseDelayMs: number;
   /**
@@ -52,6 +89,10 @@ export interface ReimportConfig {
    * a token refresh): KMS's default quota is one call every 4 s per account and Region. 0 = no pacing.
    */
   parametersIntervalMs: number;
+  /** DynamoDB table of the per-key lease (lib/lease). Unset: concurrent runs for one key are not serialised. */
+  leaseTable?: string;
+  /** Seconds a run waits before re-inspecting a key whose lease another run holds (unset: LEASE_WAIT_SECONDS). */
+  leaseWaitSeconds?: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<ReimportConfig> = Object.freeze({
@@ -120,7 +161,35 @@ export function validateConfig(config: ReimportConfig): ReimportConfig {
   if (!EXPIRATION_MODELS.includes(config.expirationModel)) {
     throw new ConfigError(`config expirationModel="${String(config.expirationModel)}" must be one of ${EXPIRATION_MODELS.join(', ')}`);
   }
+  for (const [family, settings] of Object.entries(config.wrapping ?? {})) {
+    if (!(WRAPPING_FAMILIES as readonly string[]).includes(family)) {
+      throw new ConfigError(`config wrapping.${family} is not a key family; use ${WRAPPING_FAMILIES.join(', ')}`);
+    }
+    const algorithm = settings?.algorithm;
+    if (algorithm !== undefined) checkFamilyAlgorithm(`config wrapping.${family}.algorithm`, family as WrappingFamily, algorithm);
+    const keySpec = settings?.keySpec;
+    if (keySpec !== undefined && !(WRAPPING_KEY_SPECS as readonly string[]).includes(keySpec)) {
+      throw new ConfigError(`config wrapping.${family}.keySpec="${keySpec}" is not supported; use one of ${WRAPPING_KEY_SPECS.join(', ')}`);
+    }
+  }
   return config;
+}
+
+const FAMILY_WORDS: Record<WrappingFamily, string> = { symmetric: 'symmetric encryption and HMAC', rsa: 'RSA', ecc: 'ECC' };
+
+/** Refuses, by the setting's name, an algorithm KMS does not take for a key family. */
+function checkFamilyAlgorithm(name: string, family: WrappingFamily, algorithm: string): void {
+  const allowed = WRAPPING_ALGORITHMS_BY_FAMILY[family];
+  if ((allowed as readonly string[]).includes(algorithm)) return;
+  const why =
+    family === 'symmetric' && algorithm.startsWith('RSA_AES_KEY_WRAP_')
+      ? 'RSA_AES_KEY_WRAP_* is for RSA and ECC material only'
+      : family === 'rsa' && algorithm.startsWith('RSAES_OAEP_')
+        ? 'RSA-OAEP cannot carry an RSA private key'
+        : algorithm === 'RSAES_PKCS1_V1_5'
+          ? 'RSAES_PKCS1_V1_5 is no longer accepted by KMS (since 2023-10-10)'
+          : 'it is not a wrapping algorithm KMS takes for this key family';
+  throw new ConfigError(`${name}="${algorithm}" cannot wrap ${FAMILY_WORDS[family]} key material: ${why}; use ${allowed.join(' or ')}, or unset it`);
 }
 
 /**
@@ -151,5 +220,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ReimportConfig
   }
   const keySpec = readChoice(env, 'KMS_REIMPORT_WRAPPING_KEY_SPEC', WRAPPING_KEY_SPECS);
   if (keySpec) config.wrappingKeySpec = keySpec;
+  const leaseTable = env.KMS_REIMPORT_LEASE_TABLE?.trim();
+  if (leaseTable) {
+    if (!/^[A-Za-z0-9_.-]{3,255}$/.test(leaseTable)) {
+      throw new ConfigError(`KMS_REIMPORT_LEASE_TABLE="${leaseTable}" is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -); set the lease table's name or unset it`);
+    }
+    config.leaseTable = leaseTable;
+  }
+  if (env.KMS_REIMPORT_LEASE_WAIT_SECONDS?.trim()) config.leaseWaitSeconds = readInteger(env, 'KMS_REIMPORT_LEASE_WAIT_SECONDS', 20, 0, 300);
+  const wrapping: Partial<Record<WrappingFamily, FamilyWrapping>> = {};
+  for (const family of WRAPPING_FAMILIES) {
+    const suffix = family.toUpperCase();
+    const settings: FamilyWrapping = {};
+    const familyAlgorithm = env[`KMS_REIMPORT_WRAPPING_ALGORITHM_${suffix}`]?.trim();
+    if (familyAlgorithm) {
+      checkFamilyAlgorithm(`KMS_REIMPORT_WRAPPING_ALGORITHM_${suffix}`, family, familyAlgorithm);
+      settings.algorithm = familyAlgorithm;
+    }
+    const familyKeySpec = readChoice(env, `KMS_REIMPORT_WRAPPING_KEY_SPEC_${suffix}`, WRAPPING_KEY_SPECS);
+    if (familyKeySpec) settings.keySpec = familyKeySpec;
+    if (settings.algorithm !== undefined || settings.keySpec !== undefined) wrapping[family] = settings;
+  }
+  if (Object.keys(wrapping).length > 0) config.wrapping = wrapping;
   return validateConfig(config);
 }

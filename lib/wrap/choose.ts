@@ -1,14 +1,28 @@
 /**
  * Which wrapping algorithm and wrapping key spec to ask GetParametersForImport for.
  *
- * Defaults (AWS prefers RSA_4096 wrapping keys):
- *   SYMMETRIC_DEFAULT, HMAC_*  → RSAES_OAEP_SHA_256 with RSA_4096
- *   RSA_* (private keys)       → RSA_AES_KEY_WRAP_SHA_256 with RSA_4096 (OAEP cannot carry them)
- *   ECC_*                      → RSA_AES_KEY_WRAP_SHA_256 with RSA_4096 (fits every curve)
- * Configured values win when KMS accepts them for the key spec; otherwise UnsupportedWrapping.
+ * Per key family (AWS prefers RSA_4096 wrapping keys); the defaults:
+ *   symmetric: SYMMETRIC_DEFAULT, HMAC_*  → RSAES_OAEP_SHA_256 with RSA_4096 (RSA_AES_KEY_WRAP is
+ *                                           for RSA and ECC material only, per the API model)
+ *   rsa:       RSA_* (private keys)       → RSA_AES_KEY_WRAP_SHA_256 with RSA_4096 (OAEP cannot carry them)
+ *   ecc:       ECC_*                      → RSA_AES_KEY_WRAP_SHA_256 with RSA_4096 (fits every curve with
+ *                                           every wrapping key; OAEP does not fit P-521 with RSA_2048)
+ * The algorithm, in order: the family's own (`config.wrapping[family].algorithm`, refused by name
+ * when KMS does not take it for the family), else the compatibility `config.wrappingAlgorithm` when
+ * it is valid for the family (it is ignored for the others), else the default. The wrapping key
+ * spec: the family's own, else `config.wrappingKeySpec`, else RSA_4096. A choice KMS would refuse
+ * for the key spec (OAEP too small for the material) is UnsupportedWrapping.
  * RSAES_PKCS1_V1_5 (refused by KMS since 2023-10-10) and the China-only SM2PKE/SM2 are refused.
  */
-import { WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS, type ReimportConfig, type WrappingAlgorithm, type WrappingKeySpec } from '../config.js';
+import {
+  WRAPPING_ALGORITHMS,
+  WRAPPING_ALGORITHMS_BY_FAMILY,
+  WRAPPING_KEY_SPECS,
+  type ReimportConfig,
+  type WrappingAlgorithm,
+  type WrappingFamily,
+  type WrappingKeySpec,
+} from '../config.js';
 import { KeyNotEligible, UnsupportedWrapping } from '../errors.js';
 import { IMPORTABLE_KEY_SPECS, isImportableKeySpec, isRsaKeySpec, maxMaterialLength } from '../kms/key-specs.js';
 
@@ -62,27 +76,54 @@ export function checkWrappingKeySpec(spec: string, keyId?: string): asserts spec
   );
 }
 
-export function chooseWrapping(keySpec: string, config: Pick<ReimportConfig, 'wrappingAlgorithm' | 'wrappingKeySpec'>, keyId?: string): WrappingChoice {
+export const DEFAULT_WRAPPING_ALGORITHM: Readonly<Record<WrappingFamily, WrappingAlgorithm>> = Object.freeze({
+  symmetric: 'RSAES_OAEP_SHA_256',
+  rsa: 'RSA_AES_KEY_WRAP_SHA_256',
+  ecc: 'RSA_AES_KEY_WRAP_SHA_256',
+});
+
+/** The wrapping family of an importable key spec. */
+export function wrappingFamilyOf(keySpec: string): WrappingFamily {
+  if (isRsaKeySpec(keySpec)) return 'rsa';
+  if (keySpec.startsWith('ECC_')) return 'ecc';
+  return 'symmetric';
+}
+
+const FAMILY_SETTING: Record<WrappingFamily, string> = {
+  symmetric: 'KMS_REIMPORT_WRAPPING_ALGORITHM_SYMMETRIC',
+  rsa: 'KMS_REIMPORT_WRAPPING_ALGORITHM_RSA',
+  ecc: 'KMS_REIMPORT_WRAPPING_ALGORITHM_ECC',
+};
+
+export function chooseWrapping(
+  keySpec: string,
+  config: Pick<ReimportConfig, 'wrappingAlgorithm' | 'wrappingKeySpec' | 'wrapping'>,
+  keyId?: string,
+): WrappingChoice {
   if (!isImportableKeySpec(keySpec)) {
     throw new KeyNotEligible(
       `Key spec ${keySpec}${whose(keyId)} cannot be reimported by kms-reimport (supported: ${IMPORTABLE_KEY_SPECS.join(', ')}).`,
       keyId ? { keyId } : {},
     );
   }
-  const rsaMaterial = isRsaKeySpec(keySpec);
-  const defaultAlgorithm: WrappingAlgorithm = keySpec === 'SYMMETRIC_DEFAULT' || keySpec.startsWith('HMAC_') ? 'RSAES_OAEP_SHA_256' : 'RSA_AES_KEY_WRAP_SHA_256';
-  const wrappingAlgorithm = config.wrappingAlgorithm ?? defaultAlgorithm;
-  const wrappingKeySpec = config.wrappingKeySpec ?? 'RSA_4096';
+  const family = wrappingFamilyOf(keySpec);
+  const own = config.wrapping?.[family];
+  const allowed = WRAPPING_ALGORITHMS_BY_FAMILY[family] as readonly string[];
+  const legacy = config.wrappingAlgorithm;
+  if (legacy !== undefined) checkWrappingAlgorithm(legacy, keyId);
+  const wrappingAlgorithm = own?.algorithm ?? (legacy !== undefined && allowed.includes(legacy) ? legacy : DEFAULT_WRAPPING_ALGORITHM[family]);
+  const wrappingKeySpec = own?.keySpec ?? config.wrappingKeySpec ?? 'RSA_4096';
   checkWrappingAlgorithm(wrappingAlgorithm, keyId);
   checkWrappingKeySpec(wrappingKeySpec, keyId);
-
+  if (!allowed.includes(wrappingAlgorithm)) {
+    throw new UnsupportedWrapping(
+      `Wrapping algorithm ${wrappingAlgorithm} is not one KMS takes for ${keySpec} material${whose(keyId)}` +
+        `${isAesKeyWrap(wrappingAlgorithm) ? ' (RSA_AES_KEY_WRAP_* is for RSA and ECC material only)' : ' (RSA-OAEP cannot carry an RSA private key)'}: ` +
+        `set ${FAMILY_SETTING[family]} to ${allowed.join(' or ')}, or unset it.`,
+      keyId ? { keyId } : {},
+    );
+  }
   if (isOaep(wrappingAlgorithm)) {
-    if (rsaMaterial) {
-      throw new UnsupportedWrapping(
-        `Wrapping algorithm ${wrappingAlgorithm} cannot carry an RSA private key (${keySpec})${whose(keyId)}: use RSA_AES_KEY_WRAP_SHA_256 (or unset KMS_REIMPORT_WRAPPING_ALGORITHM).`,
-        keyId ? { keyId } : {},
-      );
-    }
     const capacity = oaepCapacity(MODULUS_BYTES[wrappingKeySpec], oaepHashOf(wrappingAlgorithm));
     const needed = maxMaterialLength(keySpec);
     if (needed > capacity) {

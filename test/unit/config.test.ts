@@ -58,6 +58,11 @@ test('loadConfig throws ConfigError naming the variable on bad values', () => {
     ['KMS_REIMPORT_WRAPPING_ALGORITHM', 'RSAES_PKCS1_V1_5', /no longer accepted/],
     ['KMS_REIMPORT_WRAPPING_ALGORITHM', 'SM2PKE', /not supported/],
     ['KMS_REIMPORT_WRAPPING_KEY_SPEC', 'RSA_1024', /not supported/],
+    ['KMS_REIMPORT_WRAPPING_ALGORITHM_SYMMETRIC', 'RSA_AES_KEY_WRAP_SHA_256', /RSA and ECC material only; use RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256/],
+    ['KMS_REIMPORT_WRAPPING_ALGORITHM_SYMMETRIC', 'RSAES_PKCS1_V1_5', /2023-10-10/],
+    ['KMS_REIMPORT_WRAPPING_ALGORITHM_RSA', 'RSAES_OAEP_SHA_256', /cannot carry an RSA private key; use RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256/],
+    ['KMS_REIMPORT_WRAPPING_ALGORITHM_ECC', 'SM2PKE', /not a wrapping algorithm KMS takes/],
+    ['KMS_REIMPORT_WRAPPING_KEY_SPEC_ECC', 'SM2', /not supported/],
     ['KMS_REIMPORT_MAX_ATTEMPTS', '0', /between 1 and 20/],
     ['KMS_REIMPORT_PARAMETERS_INTERVAL_MS', '60001', /between 0 and 60000/],
     ['KMS_REIMPORT_PARAMETERS_INTERVAL_MS', '-1', /whole number/],
@@ -72,7 +77,34 @@ test('loadConfig throws ConfigError naming the variable on bad values', () => {
   }
 });
 
+test('loadConfig reads the wrapping settings per key family', () => {
+  assert.deepEqual(
+    loadConfig({
+      KMS_REIMPORT_WRAPPING_ALGORITHM_SYMMETRIC: 'RSAES_OAEP_SHA_1',
+      KMS_REIMPORT_WRAPPING_ALGORITHM_RSA: 'RSA_AES_KEY_WRAP_SHA_1',
+      KMS_REIMPORT_WRAPPING_ALGORITHM_ECC: 'RSAES_OAEP_SHA_256',
+      KMS_REIMPORT_WRAPPING_KEY_SPEC_SYMMETRIC: 'RSA_2048',
+      KMS_REIMPORT_WRAPPING_KEY_SPEC_ECC: 'RSA_3072',
+    }).wrapping,
+    {
+      symmetric: { algorithm: 'RSAES_OAEP_SHA_1', keySpec: 'RSA_2048' },
+      rsa: { algorithm: 'RSA_AES_KEY_WRAP_SHA_1' },
+      ecc: { algorithm: 'RSAES_OAEP_SHA_256', keySpec: 'RSA_3072' },
+    },
+  );
+  // The compatibility variable stays accepted with an algorithm that fits only some families.
+  for (const algorithm of ['RSA_AES_KEY_WRAP_SHA_256', 'RSAES_OAEP_SHA_256']) {
+    const config = loadConfig({ KMS_REIMPORT_WRAPPING_ALGORITHM: algorithm });
+    assert.equal(config.wrappingAlgorithm, algorithm);
+    assert.equal(config.wrapping, undefined);
+  }
+});
+
 test('validateConfig checks configs built in code', () => {
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, wrapping: { symmetric: { algorithm: 'RSA_AES_KEY_WRAP_SHA_1' } } }), { name: 'ConfigError', message: /RSA and ECC material only/ });
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, wrapping: { rsa: { keySpec: 'RSA_1024' } } }), { name: 'ConfigError', message: /wrapping\.rsa\.keySpec/ });
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, wrapping: { dsa: {} } as never }), { name: 'ConfigError', message: /not a key family/ });
+  assert.doesNotThrow(() => validateConfig({ ...DEFAULT_CONFIG, wrapping: { ecc: { algorithm: 'RSAES_OAEP_SHA_1' }, rsa: {} } }));
   assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, materialLifetimeDays: 400 }), { name: 'ConfigError' });
   assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, escrowPrefix: '' }), { name: 'ConfigError' });
   assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, parametersIntervalMs: 1.5 }), { name: 'ConfigError' });

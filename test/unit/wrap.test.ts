@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, createDecipheriv, generateKeyPairSync, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
-import { chooseWrapping, wrapKeyMaterial } from '../../lib/wrap/index.js';
+import { chooseWrapping, wrapKeyMaterial, wrappingFamilyOf } from '../../lib/wrap/index.js';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
 import { UnsupportedWrapping } from '../../lib/errors.js';
 
@@ -84,10 +84,11 @@ test('chooseWrapping defaults per key spec', () => {
   assert.deepEqual(chooseWrapping('SYMMETRIC_DEFAULT', DEFAULT_CONFIG), { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_4096' });
 });
 
+type WrappingSettings = Parameters<typeof chooseWrapping>[1];
+
 test('chooseWrapping: configured values win when valid for the spec', () => {
-  const table: Array<[string, { wrappingAlgorithm?: string; wrappingKeySpec?: string }, { wrappingAlgorithm: string; wrappingKeySpec: string }]> = [
+  const table: Array<[string, WrappingSettings, { wrappingAlgorithm: string; wrappingKeySpec: string }]> = [
     ['SYMMETRIC_DEFAULT', { wrappingAlgorithm: 'RSAES_OAEP_SHA_1', wrappingKeySpec: 'RSA_2048' }, { wrappingAlgorithm: 'RSAES_OAEP_SHA_1', wrappingKeySpec: 'RSA_2048' }],
-    ['SYMMETRIC_DEFAULT', { wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1' }, { wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1', wrappingKeySpec: 'RSA_4096' }],
     ['HMAC_384', { wrappingKeySpec: 'RSA_3072' }, { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_3072' }],
     ['RSA_3072', { wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1', wrappingKeySpec: 'RSA_2048' }, { wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1', wrappingKeySpec: 'RSA_2048' }],
     ['ECC_NIST_P256', { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' }, { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' }],
@@ -98,9 +99,13 @@ test('chooseWrapping: configured values win when valid for the spec', () => {
 });
 
 test('chooseWrapping refuses what KMS would refuse', () => {
-  const table: Array<[string, { wrappingAlgorithm?: string; wrappingKeySpec?: string }, string, RegExp]> = [
-    ['RSA_2048', { wrappingAlgorithm: 'RSAES_OAEP_SHA_256' }, 'UnsupportedWrapping', /cannot carry an RSA private key/],
-    ['RSA_4096', { wrappingAlgorithm: 'RSAES_OAEP_SHA_1' }, 'UnsupportedWrapping', /RSA_AES_KEY_WRAP_SHA_256/],
+  const table: Array<[string, WrappingSettings, string, RegExp]> = [
+    ['RSA_2048', { wrapping: { rsa: { algorithm: 'RSAES_OAEP_SHA_256' } } }, 'UnsupportedWrapping', /cannot carry an RSA private key/],
+    ['RSA_4096', { wrapping: { rsa: { algorithm: 'RSAES_OAEP_SHA_1' } } }, 'UnsupportedWrapping', /KMS_REIMPORT_WRAPPING_ALGORITHM_RSA to RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256/],
+    ['SYMMETRIC_DEFAULT', { wrapping: { symmetric: { algorithm: 'RSA_AES_KEY_WRAP_SHA_256' } } }, 'UnsupportedWrapping', /RSA and ECC material only/],
+    ['HMAC_256', { wrapping: { symmetric: { algorithm: 'RSA_AES_KEY_WRAP_SHA_1' } } }, 'UnsupportedWrapping', /KMS_REIMPORT_WRAPPING_ALGORITHM_SYMMETRIC/],
+    ['ECC_NIST_P521', { wrapping: { ecc: { algorithm: 'RSAES_OAEP_SHA_256', keySpec: 'RSA_2048' } } }, 'UnsupportedWrapping', /at most 190 bytes/],
+    ['SYMMETRIC_DEFAULT', { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrapping: { symmetric: { keySpec: 'RSA_1024' } } }, 'UnsupportedWrapping', /RSA_4096/],
     ['ECC_NIST_P521', { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' }, 'UnsupportedWrapping', /at most 190 bytes/],
     ['ECC_NIST_P521', { wrappingAlgorithm: 'RSAES_OAEP_SHA_1', wrappingKeySpec: 'RSA_2048' }, 'UnsupportedWrapping', /at most 214 bytes/],
     ['SYMMETRIC_DEFAULT', { wrappingAlgorithm: 'RSAES_PKCS1_V1_5' }, 'UnsupportedWrapping', /2023-10-10/],
@@ -116,4 +121,43 @@ test('chooseWrapping refuses what KMS would refuse', () => {
       `${spec} ${JSON.stringify(config)}`,
     );
   }
+});
+
+test('chooseWrapping per key family: the compatibility setting applies only to the families it is valid for', () => {
+  // One algorithm for every key broke symmetric and HMAC keys: RSA_AES_KEY_WRAP_* is for RSA and ECC material only.
+  for (const algorithm of ['RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256']) {
+    for (const spec of ['SYMMETRIC_DEFAULT', 'HMAC_224', 'HMAC_512']) {
+      assert.deepEqual(chooseWrapping(spec, { wrappingAlgorithm: algorithm }), { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_4096' }, `${algorithm} ${spec}`);
+    }
+    assert.equal(chooseWrapping('RSA_2048', { wrappingAlgorithm: algorithm }).wrappingAlgorithm, algorithm);
+    assert.equal(chooseWrapping('ECC_NIST_P384', { wrappingAlgorithm: algorithm }).wrappingAlgorithm, algorithm);
+  }
+  for (const algorithm of ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']) {
+    assert.equal(chooseWrapping('SYMMETRIC_DEFAULT', { wrappingAlgorithm: algorithm }).wrappingAlgorithm, algorithm);
+    assert.equal(chooseWrapping('ECC_NIST_P256', { wrappingAlgorithm: algorithm }).wrappingAlgorithm, algorithm);
+    assert.equal(chooseWrapping('RSA_3072', { wrappingAlgorithm: algorithm }).wrappingAlgorithm, 'RSA_AES_KEY_WRAP_SHA_256', 'RSA keep their default');
+  }
+});
+
+test('chooseWrapping per key family: each family has its own algorithm and wrapping key spec, over the shared ones', () => {
+  const config: WrappingSettings = {
+    wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1',
+    wrappingKeySpec: 'RSA_3072',
+    wrapping: {
+      symmetric: { algorithm: 'RSAES_OAEP_SHA_1', keySpec: 'RSA_2048' },
+      rsa: { algorithm: 'RSA_AES_KEY_WRAP_SHA_256' },
+      ecc: { algorithm: 'RSAES_OAEP_SHA_256', keySpec: 'RSA_4096' },
+    },
+  };
+  assert.deepEqual(chooseWrapping('HMAC_384', config), { wrappingAlgorithm: 'RSAES_OAEP_SHA_1', wrappingKeySpec: 'RSA_2048' });
+  assert.deepEqual(chooseWrapping('RSA_4096', config), { wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', wrappingKeySpec: 'RSA_3072' });
+  assert.deepEqual(chooseWrapping('ECC_NIST_P521', config), { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_4096' });
+  assert.deepEqual(chooseWrapping('ECC_SECG_P256K1', { wrapping: { symmetric: { algorithm: 'RSAES_OAEP_SHA_1' } } }), {
+    wrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256',
+    wrappingKeySpec: 'RSA_4096',
+  }, 'another family\'s setting does not leak');
+  assert.equal(wrappingFamilyOf('SYMMETRIC_DEFAULT'), 'symmetric');
+  assert.equal(wrappingFamilyOf('HMAC_256'), 'symmetric');
+  assert.equal(wrappingFamilyOf('RSA_2048'), 'rsa');
+  assert.equal(wrappingFamilyOf('ECC_NIST_P256'), 'ecc');
 });
