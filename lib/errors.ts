@@ -160,8 +160,164 @@ export const REIMPORT_ERROR_NAMES = [
   'UnsupportedWrapping',
   'RenewalRefused',
   'ImportRequestInvalid',
+  'LeaseTaken',
+  'LeaseUnavailable',
+  'KeyNotReadable',
+  'PermissionDenied',
+  'KmsResponseInvalid',
+  'KmsLimitExceeded',
+  'KmsRequestInvalid',
+  'UnexpectedError',
+  'TaskInputRejected',
 ] as const;
 export type ReimportErrorName = (typeof REIMPORT_ERROR_NAMES)[number];
+
+/**
+ * AccessDeniedException reading a key (DescribeKey, ListResourceTags): the service may only read
+ * keys that carry the managed tag, so KMS answers this for every key that is not managed, and also
+ * for a managed key whose key policy does not let the account's IAM policies work. Inspect tells
+ * the two apart with the Tagging API: not managed → skipped; managed (or unknown) → failed loudly.
+ */
+export class KeyNotReadable extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'KeyNotReadable';
+  }
+}
+
+/** Any other AccessDeniedException: a permission the service's role (or the caller) lacks. */
+export class PermissionDenied extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'PermissionDenied';
+  }
+}
+
+/**
+ * The endpoint answered with something that is not an AWS answer (not JSON, truncated, an HTML
+ * page): another KMS implementation that lacks the operation, a proxy, a cut connection. Whether a
+ * mutating call took effect is unknown until the key is read again.
+ */
+export class KmsResponseInvalid extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'KmsResponseInvalid';
+  }
+}
+
+/** LimitExceededException: an account or key limit (not a rate) was reached. */
+export class KmsLimitExceeded extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'KmsLimitExceeded';
+  }
+}
+
+/** ValidationException (or another request error) outside ImportKeyMaterial: the request itself was refused. */
+export class KmsRequestInvalid extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'KmsRequestInvalid';
+  }
+}
+
+/** Anything else: a bug or an answer nobody foresaw. The message names the key and the next step. */
+export class UnexpectedError extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'UnexpectedError';
+  }
+}
+
+/**
+ * A workflow task re-checked what it was asked to do against the key as KMS shows it now, and the
+ * key does not need it: the key changed since Inspect (another run, a person), or the task was
+ * invoked with input the workflow never produced. Nothing was done.
+ */
+export class TaskInputRejected extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'TaskInputRejected';
+  }
+}
+
+/**
+ * The AWS call an error came from, recorded by callWithRetry (lib/retry.ts) on errors it passes on,
+ * so that the edge can say which call failed.
+ */
+export interface FailedCall {
+  service: string;
+  operation: string;
+  keyId: string;
+}
+
+const FAILED_CALL = Symbol.for('kms-reimport.failedCall');
+
+export function recordFailedCall(e: unknown, call: FailedCall): void {
+  if (typeof e === 'object' && e !== null && !Object.hasOwn(e, FAILED_CALL)) {
+    Object.defineProperty(e, FAILED_CALL, { value: call, enumerable: false });
+  }
+}
+
+export function failedCallOf(e: unknown): FailedCall | undefined {
+  return typeof e === 'object' && e !== null ? ((e as Record<symbol, unknown>)[FAILED_CALL] as FailedCall | undefined) : undefined;
+}
+
+/** An SDK deserialisation failure: the answer was not JSON (its message quotes the body: never pass it on). */
+export function isUnparsableResponse(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  return e.name === 'SyntaxError' || /Deserialization error/.test(e.message);
+}
+
+/**
+ * Every failure as one of our named errors, with the key and the next step: named errors pass
+ * unchanged; AWS and JavaScript errors are mapped by name. Messages are fixed text plus the AWS
+ * error name and the call: never the raw message of an unparsable answer (it quotes the body).
+ */
+export function toNamedError(e: unknown, keyRef: string): ReimportError {
+  if (isReimportError(e)) return e;
+  const call = failedCallOf(e);
+  const keyId = call?.keyId ?? keyRef;
+  const which = call ? `${call.service} ${call.operation}` : 'an AWS call';
+  const name = awsErrorName(e) ?? 'Error';
+  if (isUnparsableResponse(e)) {
+    const status = (e as { $metadata?: { httpStatusCode?: unknown } }).$metadata?.httpStatusCode;
+    return new KmsResponseInvalid(
+      `${which} for key ${keyId} got an answer that is not a valid ${call?.service ?? 'AWS'} response (HTTP ${typeof status === 'number' ? status : 'status unknown'}, not JSON or cut short): ` +
+        `the endpoint may not implement ${call?.operation ?? 'the operation'} (another KMS implementation or a proxy), or the connection was cut. ` +
+        `Check the endpoint (AWS_ENDPOINT_URL*, --endpoint-url) and run a plan for the key before running again.`,
+      { keyId },
+    );
+  }
+  switch (name) {
+    case 'AccessDeniedException':
+    case 'AccessDenied':
+    case 'UnauthorizedOperation':
+      return new PermissionDenied(
+        `${which} for key ${keyId} was denied (${name}). Check that the key carries the managed tag, that its key policy lets the account's IAM policies ` +
+          `work, and that the role running kms-reimport has the permission the template gives it; nothing more was attempted.`,
+        { keyId, cause: e },
+      );
+    case 'LimitExceededException':
+      return new KmsLimitExceeded(
+        `${which} for key ${keyId} hit a KMS limit (${name}); nothing more was attempted. Check the key's and the account's limits (Service Quotas), then run again.`,
+        { keyId, cause: e },
+      );
+    case 'ValidationException':
+    case 'InvalidParameterException':
+    case 'InvalidRequestException':
+    case 'SerializationException':
+      return new KmsRequestInvalid(
+        `${which} for key ${keyId} was refused as invalid (${name}); nothing was changed by it. Run a plan for the key and check the configuration, then run again.`,
+        { keyId, cause: e },
+      );
+    default:
+      return new UnexpectedError(
+        `${which} for key ${keyId} failed unexpectedly (${name}); nothing more was attempted. Check the key with a plan and the logs, then run again.`,
+        { keyId, ...(e instanceof Error && !isUnparsableResponse(e) ? { cause: e } : {}) },
+      );
+  }
+}
 
 export function isReimportError(e: unknown): e is ReimportError {
   return e instanceof ReimportError;
@@ -181,4 +337,27 @@ export function awsErrorName(e: unknown): string | undefined {
 export function describeError(e: unknown): string {
   if (e instanceof Error) return `${awsErrorName(e) ?? e.name}: ${e.message}`;
   return String(e);
+}
+
+/**
+ * Another run holds this key's lease (lib/lease): this run does not import. Carries who holds it
+ * and until when, so that the outcome can say whom to look at and when the lease lapses.
+ */
+export class LeaseTaken extends ReimportError {
+  readonly holder: string;
+  readonly expiresAt?: string;
+  constructor(message: string, options: ReimportErrorOptions & { holder: string; expiresAt?: string }) {
+    super(message, options);
+    this.name = 'LeaseTaken';
+    this.holder = options.holder;
+    if (options.expiresAt !== undefined) this.expiresAt = options.expiresAt;
+  }
+}
+
+/** The lease table could not be read or written (missing, no permission, unreachable): nothing was imported. */
+export class LeaseUnavailable extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'LeaseUnavailable';
+  }
 }

@@ -2,7 +2,7 @@
  * Outcomes: the one result of a run for one key, for people (summariseOutcome) and machines
  * (status, errorName). Never holds material: only IDs, states, dates, names and counts.
  */
-import { describeError, isReimportError } from './errors.js';
+import { toNamedError } from './errors.js';
 import type { KeyRef, Outcome, OutcomeStatus } from './types.js';
 
 /** An Outcome as a run knows it: Dates instead of ISO strings, durationMs derived, lists optional. */
@@ -40,12 +40,9 @@ export function createOutcome(input: OutcomeInput): Outcome {
  * key and the next step); anything else is described with its name and the key.
  */
 export function describeFailure(error: unknown, keyRef: KeyRef): { errorName: string; reason: string } {
-  if (isReimportError(error)) return { errorName: error.name, reason: error.message };
-  const errorName = error instanceof Error ? error.name : 'Error';
-  return {
-    errorName,
-    reason: `Unexpected error for key ${keyRef}: ${describeError(error)}. Nothing more was attempted; check permissions and the logs, then run again.`,
-  };
+  // Never a raw AWS or JavaScript error name: every failure is one of ours, with the next step.
+  const named = toNamedError(error, keyRef);
+  return { errorName: named.name, reason: named.message };
 }
 
 /** The status a completed action reports. */

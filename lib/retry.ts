@@ -6,7 +6,7 @@
  * multiplied (SDK 3 x ours 5). The Step Functions definition may retry a whole task on
  * KmsUnavailable on top of this; that is a deliberate, separate, bounded layer.
  */
-import { awsErrorName, KmsUnavailable } from './errors.js';
+import { awsErrorName, KmsUnavailable, recordFailedCall } from './errors.js';
 
 export interface RetryInfo {
   /** The attempt that just failed (1-based). */
@@ -129,8 +129,12 @@ export async function callWithRetry<T>(
     }, options);
   } catch (error) {
     const retryable = options.isRetryable ?? isTransientError;
-    if (!retryable(error)) throw error;
     const service = what.service ?? 'KMS';
+    if (!retryable(error)) {
+      // The edge names the failed call from this (toNamedError); callers still see the AWS error.
+      recordFailedCall(error, { service, operation: what.operation, keyId: what.keyId });
+      throw error;
+    }
     throw new KmsUnavailable(
       `${service} ${what.operation} for key ${what.keyId} kept failing with ${awsErrorName(error) ?? 'a transient error'} ` +
         `after ${attempts} attempt(s); nothing was changed by the failed call. Retry later` +

@@ -3,6 +3,7 @@
  * every log line, run the step, log its result or its error, and rethrow errors unchanged (the
  * state machine routes on their names).
  */
+import { toNamedError } from '../../lib/errors.js';
 import { keyIdOf } from '../../lib/events/key-ref.js';
 import type { WorkflowState } from '../../lib/workflow/state.js';
 import { logger } from './powertools.js';
@@ -33,10 +34,12 @@ export async function runTask(
     if (state.report?.keyId) logger.appendKeys({ keyId: state.report.keyId });
     logger.info(`${step} done`, summarise(state));
     return state;
-  } catch (error) {
-    const name = error instanceof Error ? error.name : 'Error';
-    const message = error instanceof Error ? error.message : String(error);
-    logger.error(`${step} failed`, { errorName: name, errorMessage: message });
+  } catch (caught) {
+    // The state machine routes on error names and the outcome carries them: an AWS or JavaScript
+    // error (AccessDeniedException, SyntaxError, ...) becomes one of ours, naming the call and the
+    // next step. WorkflowStateInvalid (a wiring or input problem) keeps its own name.
+    const error = caught instanceof Error && caught.name === 'WorkflowStateInvalid' ? caught : toNamedError(caught, runKeys(input).keyId);
+    logger.error(`${step} failed`, { errorName: error.name, errorMessage: error.message });
     throw error;
   }
 }

@@ -10,7 +10,7 @@ import {
   type KeyMetadata,
 } from '@aws-sdk/client-kms';
 import { DEFAULT_CONFIG } from '../config.js';
-import { awsErrorName, KeyNotFound } from '../errors.js';
+import { awsErrorName, isUnparsableResponse, KeyNotFound, KeyNotReadable } from '../errors.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyRef, KeyReport, MaterialInfo } from '../types.js';
 
@@ -22,7 +22,19 @@ const DEFAULT_RETRY: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, b
  * Updating, Unavailable, PendingReplicaDeletion, ...); such a key is classified (and skipped) from
  * DescribeKey instead of failing the run.
  */
-const ROTATIONS_UNAVAILABLE = new Set(['UnsupportedOperationException', 'UnknownOperationException', 'KMSInvalidStateException']);
+const ROTATIONS_UNAVAILABLE = new Set(['UnsupportedOperationException', 'UnknownOperationException', 'KMSInvalidStateException', 'InvalidAction']);
+
+/** Warnings about what inspection had to assume; the run's logger gets them. */
+export type InspectWarn = (message: string, extra?: object) => void;
+
+const ACCESS_DENIED = new Set(['AccessDeniedException', 'AccessDenied']);
+
+function notReadableMessage(keyRef: KeyRef, operation: string): string {
+  return (
+    `kms-reimport may not read key ${keyRef} (${operation}: AccessDeniedException). Its role may read only keys that carry the managed tag, ` +
+    `so this is a key it does not manage, or a managed key whose key policy does not let the account's IAM policies work.`
+  );
+}
 
 export function isAliasRef(keyRef: KeyRef): boolean {
   return keyRef.startsWith('alias/') || /^arn:[^:]+:kms:[^:]*:[^:]*:alias\//.test(keyRef);
@@ -53,6 +65,7 @@ export async function describeKeyMetadata(kms: KMSClient, keyRef: KeyRef, retry:
   } catch (e) {
     const name = awsErrorName(e);
     if (name === 'NotFoundException') throw new KeyNotFound(notFoundMessage(keyRef), { keyId: keyRef, cause: e });
+    if (ACCESS_DENIED.has(name ?? '')) throw new KeyNotReadable(notReadableMessage(keyRef, 'DescribeKey'), { keyId: keyRef, cause: e });
     if (name === 'InvalidArnException') {
       throw new KeyNotFound(`${keyRef} is not a valid key ID, key ARN, alias name or alias ARN; check how the key was referenced.`, { keyId: keyRef, cause: e });
     }
@@ -66,11 +79,17 @@ async function readTags(kms: KMSClient, keyId: string, retry: RetryOptions): Pro
   const tags: Record<string, string> = {};
   let marker: string | undefined;
   do {
-    const out = await callWithRetry(
-      { operation: 'ListResourceTags', keyId },
-      () => kms.send(new ListResourceTagsCommand({ KeyId: keyId, ...(marker ? { Marker: marker } : {}) })),
-      retry,
-    );
+    let out;
+    try {
+      out = await callWithRetry(
+        { operation: 'ListResourceTags', keyId },
+        () => kms.send(new ListResourceTagsCommand({ KeyId: keyId, ...(marker ? { Marker: marker } : {}) })),
+        retry,
+      );
+    } catch (e) {
+      if (ACCESS_DENIED.has(awsErrorName(e) ?? '')) throw new KeyNotReadable(notReadableMessage(keyId, 'ListResourceTags'), { keyId, cause: e });
+      throw e;
+    }
     for (const tag of out?.Tags ?? []) {
       if (tag.TagKey !== undefined) tags[tag.TagKey] = tag.TagValue ?? '';
     }
@@ -79,7 +98,7 @@ async function readTags(kms: KMSClient, keyId: string, retry: RetryOptions): Pro
   return tags;
 }
 
-async function listMaterials(kms: KMSClient, keyId: string, retry: RetryOptions): Promise<MaterialInfo[] | undefined> {
+async function listMaterials(kms: KMSClient, keyId: string, retry: RetryOptions, warn: InspectWarn): Promise<MaterialInfo[] | undefined> {
   const materials: MaterialInfo[] = [];
   let marker: string | undefined;
   try {
@@ -103,7 +122,18 @@ async function listMaterials(kms: KMSClient, keyId: string, retry: RetryOptions)
       marker = out?.Truncated ? out.NextMarker : undefined;
     } while (marker);
   } catch (e) {
-    if (ROTATIONS_UNAVAILABLE.has(awsErrorName(e) ?? '')) return undefined;
+    const name = awsErrorName(e) ?? '';
+    if (name === 'KMSInvalidStateException') return undefined;
+    // An endpoint that lacks ListKeyRotations (another KMS implementation), or answers it with
+    // something that is not JSON: the list is optional, DescribeKey names the current material.
+    if (ROTATIONS_UNAVAILABLE.has(name) || isUnparsableResponse(e)) {
+      warn(
+        `ListKeyRotations is not available for key ${keyId} (${isUnparsableResponse(e) ? 'the endpoint answered with something that is not JSON' : name}): ` +
+          `using DescribeKey's current material only. A key with one material is recovered as usual; a key with several (after a rotation) may need a plan first.`,
+        { keyId, operation: 'ListKeyRotations' },
+      );
+      return undefined;
+    }
     throw e;
   }
   return materials;
@@ -128,14 +158,14 @@ function materialsFromMetadata(m: KeyMetadata): MaterialInfo[] {
  * EXTERNAL keys, ListKeyRotations with ALL_KEY_MATERIAL (all pages; if KMS says the operation is
  * unsupported, or refuses it for the key's state, the current material from DescribeKey is used).
  */
-export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOptions = DEFAULT_RETRY): Promise<KeyReport> {
+export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOptions = DEFAULT_RETRY, warn: InspectWarn = () => {}): Promise<KeyReport> {
   const m = await describeKeyMetadata(kms, keyRef, retry);
   const keyId = m.KeyId as string;
   const tags = await readTags(kms, keyId, retry);
   const keySpec = m.KeySpec ?? m.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
   let materials: MaterialInfo[] | undefined;
   if (m.Origin === 'EXTERNAL' && keySpec === 'SYMMETRIC_DEFAULT' && m.KeyState !== 'PendingDeletion') {
-    materials = await listMaterials(kms, keyId, retry);
+    materials = await listMaterials(kms, keyId, retry, warn);
   }
   const report: KeyReport = {
     keyId,

@@ -9,7 +9,9 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
-import { KeyNotEligible, KeyNotManaged } from '../errors.js';
+import type { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
+import { KeyNotEligible, KeyNotManaged, KeyNotReadable, TaskInputRejected } from '../errors.js';
+import { explainUnreadable, type OwnScope } from '../kms/ownership.js';
 import { classifyKey, planAction } from '../kms/classify.js';
 import { getImportParameters } from '../kms/import-parameters.js';
 import { inspectKey } from '../kms/inspect.js';
@@ -31,6 +33,14 @@ import {
 
 export interface KmsStepDeps {
   kms: KMSClient;
+  /**
+   * Inspect only: tells a key that is not managed from a managed key the service may not read, when
+   * KMS answers AccessDeniedException (tag:GetResources), with the scope that makes a key ID an ARN.
+   */
+  tagging?: ResourceGroupsTaggingAPIClient;
+  scope?: OwnScope;
+  /** The run's logger: gets inspection's warnings (e.g. ListKeyRotations not available). */
+  logger?: { warn(message: string, extra?: object): void };
   calls?: CallCounter;
   /** Retry settings (default from config); tests inject a sleep. */
   retry?: RetryOptions;
@@ -76,7 +86,25 @@ export async function inspectStep(deps: KmsStepDeps, input: unknown, config: Rei
     typeof input === 'object' && input !== null && 'workItem' in input
       ? parseWorkItem((input as { workItem: unknown }).workItem)
       : parseWorkItem(input);
-  const report = await inspectKey(deps.kms, workItem.keyRef, retryOf(deps, config));
+  const retry = retryOf(deps, config);
+  let report: KeyReport;
+  try {
+    report = await inspectKey(deps.kms, workItem.keyRef, retry, (message, extra) => deps.logger?.warn(message, extra));
+  } catch (e) {
+    if (!(e instanceof KeyNotReadable)) throw e;
+    // Events fire for every EXTERNAL key in the account, but the role may read managed keys only.
+    const verdict = await explainUnreadable(e, workItem.keyRef, deps, config, retry);
+    if ('fail' in verdict) throw verdict.fail;
+    const skipped: WorkflowState = {
+      workItem,
+      startedAt: now.toISOString(),
+      plan: { action: 'skip', reason: verdict.skip },
+      pending: [],
+      imported: [],
+      tokenRefreshes: 0,
+    };
+    return withCalls(skipped, deps);
+  }
   const classification = classifyKey(report, config, now);
   // planImports: a renew with nothing left to push out becomes a skip naming the current ValidTo.
   const { plan, targets } = planImports(report, classification, planAction(classification, workItem.action), config, now);
@@ -103,12 +131,24 @@ export async function getImportParametersStep(deps: KmsStepDeps, input: unknown,
 }
 
 /**
- * The key as KMS describes it now, for WrapAndImport. The report in the state document is NOT
- * trusted for what is imported where: anyone able to invoke the function could forge it (another
- * key's ID, spec or escrow tag). The escrow lookup, the spec check and the import use this fresh
- * report; a key that is (no longer) managed, not EXTERNAL or pending deletion is refused.
+ * The key as KMS describes it now, for WrapAndImport, and the re-check of what it was asked to do.
+ * The state document is NOT trusted: anyone able to invoke the function could forge it (another
+ * key's ID, spec or escrow tag, a renewal that would shorten ValidTo, a material the key does not
+ * miss). The escrow lookup, the spec check and the import use this fresh report, and the work is
+ * planned again from it exactly as Inspect plans it (classifyKey → planAction → planImports, with
+ * the work item's action): the material asked for must be one the fresh plan imports, so a task
+ * invoked with any input does no more than the workflow would. A key that is (no longer) managed,
+ * not EXTERNAL or pending deletion is refused by name; anything else the plan would not do is
+ * TaskInputRejected. Nothing is imported in either case.
  */
-async function currentReport(deps: KmsStepDeps, stateReport: KeyReport, config: ReimportConfig, now: Date): Promise<KeyReport> {
+async function currentReport(
+  deps: KmsStepDeps,
+  state: WorkflowState,
+  stateReport: KeyReport,
+  next: { keyMaterialId?: string },
+  config: ReimportConfig,
+  now: Date,
+): Promise<KeyReport> {
   const report = await inspectKey(deps.kms, stateReport.keyId, retryOf(deps, config));
   const classification = classifyKey(report, config, now);
   if (classification.kind === 'not-managed') {
@@ -116,6 +156,19 @@ async function currentReport(deps: KmsStepDeps, stateReport: KeyReport, config: 
   }
   if (classification.kind === 'not-external' || classification.kind === 'pending-deletion') {
     throw new KeyNotEligible(`${classification.reason} WrapAndImport refused to import into it; nothing was imported.`, { keyId: report.keyId });
+  }
+  const { plan, targets } = planImports(report, classification, planAction(classification, state.workItem.action), config, now);
+  const wanted = next.keyMaterialId;
+  const planned = plan.action !== 'skip' && targets.some((t) => t === wanted || (t !== undefined && wanted !== undefined && t.toLowerCase() === wanted.toLowerCase()));
+  if (!planned) {
+    const what = wanted === undefined ? "the key's current material" : `material ${wanted}`;
+    const fresh = plan.action === 'skip' ? `skip (${plan.reason})` : `${plan.action} ${targets.map((t) => t ?? 'the current material').join(', ')}`;
+    throw new TaskInputRejected(
+      `WrapAndImport for key ${report.keyId} was asked to import ${what} (${state.workItem.action}), but planned again from the key as KMS shows it now ` +
+        `the run would ${fresh}. The key changed since Inspect, or the task was invoked with input the workflow never produced. ` +
+        `Nothing was imported. Start a new run (action "plan" first) if the key still needs one.`,
+      { keyId: report.keyId },
+    );
   }
   return report;
 }
@@ -139,7 +192,7 @@ export async function wrapAndImportStep(deps: ImportStepDeps, input: unknown, co
   if (!params) {
     throw new WorkflowStateInvalid(`WrapAndImport for key ${stateReport.keyId} has no import parameters; GetImportParameters must run first`);
   }
-  const report = await currentReport(deps, stateReport, config, now);
+  const report = await currentReport(deps, state, stateReport, next, config, now);
   if (params.keyId !== report.keyId && params.keyId !== report.arn) {
     throw new WorkflowStateInvalid(`the import parameters in the state are for key ${params.keyId}, not ${report.keyId}; check the state machine wiring`);
   }

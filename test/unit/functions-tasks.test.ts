@@ -48,7 +48,8 @@ const context = (name: string): Context => lambdaContext(name);
 
 function serveKey(state = 'PendingImport'): void {
   kmsMock.on(DescribeKeyCommand).resolves({
-    KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: state as 'Enabled', Origin: 'EXTERNAL', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' },
+    // A key that held material (CurrentKeyMaterialId): one that never did is not recovered from escrow.
+    KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: state as 'Enabled', Origin: 'EXTERNAL', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', ExpirationModel: 'KEY_MATERIAL_EXPIRES', CurrentKeyMaterialId: 'c'.repeat(64) },
   });
   kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }], Truncated: false });
   kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createOutcome, describeFailure, summariseOutcome } from '../../lib/outcome.js';
-import { IncorrectKeyMaterial } from '../../lib/errors.js';
+import { IncorrectKeyMaterial, REIMPORT_ERROR_NAMES } from '../../lib/errors.js';
 import { KEY_ID, MATERIAL_ID_A } from './lib-fixtures.js';
 
 const startedAt = new Date('2027-01-01T00:00:00.000Z');
@@ -44,10 +44,24 @@ test('summariseOutcome: one line per status, naming the key', () => {
   assert.match(summariseOutcome(createOutcome({ ...base, status: 'planned', reason: 'plan: would recover' })), /^PLANNED .*plan: would recover/);
 });
 
-test('describeFailure keeps named errors and describes others with the key', () => {
+test('describeFailure keeps named errors and maps every other error to one of ours, with the key and the next step', () => {
   assert.deepEqual(describeFailure(new IncorrectKeyMaterial('not the same material for key k'), 'k'), { errorName: 'IncorrectKeyMaterial', reason: 'not the same material for key k' });
-  const other = describeFailure(Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' }), 'key-9');
-  assert.equal(other.errorName, 'AccessDeniedException');
-  assert.match(other.reason, /key-9/);
-  assert.match(other.reason, /AccessDeniedException: User is not authorized/);
+  const aws = (name: string, status = 400) => Object.assign(new Error(`${name} from AWS`), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
+  const cases: Array<[unknown, string]> = [
+    [aws('AccessDeniedException'), 'PermissionDenied'],
+    [aws('LimitExceededException'), 'KmsLimitExceeded'],
+    [aws('ValidationException'), 'KmsRequestInvalid'],
+    [Object.assign(new SyntaxError('Unexpected token \'P\', "Passed X-A"... is not valid JSON\n  Deserialization error: ...'), { $metadata: { httpStatusCode: 400 } }), 'KmsResponseInvalid'],
+    [new TypeError("Cannot read properties of undefined (reading 'KeyId')"), 'UnexpectedError'],
+    ['a thrown string', 'UnexpectedError'],
+  ];
+  for (const [error, name] of cases) {
+    const failure = describeFailure(error, 'key-9');
+    assert.equal(failure.errorName, name);
+    assert.ok(REIMPORT_ERROR_NAMES.includes(failure.errorName as never), `${name} is one of ours`);
+    assert.match(failure.reason, /key-9/);
+    assert.match(failure.reason, /run again|running again|nothing more was attempted|nothing was changed/i);
+  }
+  // The answer that was not JSON is never quoted (it may carry anything the endpoint sent).
+  assert.doesNotMatch(describeFailure(cases[3]![0], 'key-9').reason, /Passed X-A/);
 });

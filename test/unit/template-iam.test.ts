@@ -35,7 +35,7 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
     'kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags', 'secretsmanager:DescribeSecret', 'states:StartExecution',
     'tag:GetResources',
   ],
-  inspect: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags'],
+  inspect: ['kms:DescribeKey', 'kms:ListKeyRotations', 'kms:ListResourceTags', 'tag:GetResources'],
   'get-import-parameters': ['kms:GetParametersForImport'],
   'wrap-and-import': [
     'kms:Decrypt', 'kms:DescribeKey', 'kms:ImportKeyMaterial', 'kms:ListKeyRotations', 'kms:ListResourceTags',

@@ -16,6 +16,7 @@ import {
   NotFoundException,
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import {
   getImportParametersStep,
@@ -195,6 +196,54 @@ describe('inspectStep', () => {
     assert.equal(reported.outcome?.errorName, undefined);
   });
 
+  test('AccessDeniedException on an unmanaged key (the role reads managed keys only): skipped with the reason, no report, nothing failed', async () => {
+    const taggingMock = mockClient(ResourceGroupsTaggingAPIClient);
+    const tagging = new ResourceGroupsTaggingAPIClient({ region: 'us-east-1' });
+    const scope = { region: 'us-east-1', account: '111122223333' };
+    const denied = () => Object.assign(new Error('User: arn:aws:sts::111122223333:assumed-role/inspect is not authorized to perform: kms:DescribeKey'), {
+      name: 'AccessDeniedException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+    });
+    try {
+      kmsMock.on(DescribeKeyCommand).rejects(denied());
+      // Untagged: GetResources lists nothing for it.
+      taggingMock.on(GetResourcesCommand).resolves({ ResourceTagMappingList: [] });
+      const skipped = await inspectStep({ kms, tagging, scope, retry }, workItem(), config, NOW);
+      assert.equal(skipped.plan?.action, 'skip');
+      assert.match(skipped.plan!.reason, /not managed by kms-reimport/);
+      assert.equal(skipped.report, undefined);
+      assert.deepEqual(skipped.pending, []);
+      assert.deepEqual(taggingMock.commandCalls(GetResourcesCommand).map((c) => c.args[0].input), [{ ResourceARNList: [ARN] }], 'asked about this key by its ARN');
+      const outcome = (await reportStep({ publish: async () => {} }, skipped, config, NOW)).outcome!;
+      assert.equal(outcome.status, 'skipped');
+
+      // Tagged with another value: still not managed.
+      taggingMock.on(GetResourcesCommand).resolves({ ResourceTagMappingList: [{ ResourceARN: ARN, Tags: [{ Key: 'kms-reimport:managed', Value: 'false' }] }] });
+      assert.equal((await inspectStep({ kms, tagging, scope, retry }, workItem(), config, NOW)).plan?.action, 'skip');
+
+      // A MANAGED key the role may not read (a key policy problem) fails loudly, by name.
+      taggingMock.on(GetResourcesCommand).resolves({ ResourceTagMappingList: [{ ResourceARN: ARN, Tags: [{ Key: 'kms-reimport:managed', Value: 'true' }] }] });
+      await assert.rejects(inspectStep({ kms, tagging, scope, retry }, workItem(), config, NOW), (e: Error) => {
+        assert.equal(e.name, 'KeyNotReadable');
+        assert.match(e.message, /key policy/);
+        return true;
+      });
+      // Denied on ListResourceTags (DescribeKey allowed) is the same question.
+      serveKey();
+      kmsMock.on(ListResourceTagsCommand).rejects(denied());
+      await assert.rejects(inspectStep({ kms, tagging, scope, retry }, workItem(), config, NOW), { name: 'KeyNotReadable' });
+
+      // Cannot tell (the Tagging API fails, or no scope to make an ARN): failed, never silently skipped.
+      kmsMock.on(DescribeKeyCommand).rejects(denied());
+      taggingMock.on(GetResourcesCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: {} }));
+      await assert.rejects(inspectStep({ kms, tagging, scope, retry }, workItem(), config, NOW), { name: 'KeyNotReadable' });
+      await assert.rejects(inspectStep({ kms, retry }, workItem(), config, NOW), { name: 'KeyNotReadable' });
+    } finally {
+      taggingMock.restore();
+    }
+  });
+
   test('a missing key throws KeyNotFound (the state machine routes on the name)', async () => {
     kmsMock.on(DescribeKeyCommand).rejects(new NotFoundException({ message: 'not found', $metadata: {} }));
     await assert.rejects(inspectStep({ kms, retry }, workItem(), config, NOW), { name: 'KeyNotFound' });
@@ -285,6 +334,38 @@ describe('wrapAndImportStep', () => {
     const input = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]?.args[0].input;
     assert.equal(input?.ImportType, 'EXISTING_KEY_MATERIAL', 'the import follows the real (symmetric) spec');
     assert.equal(input?.KeyMaterialId, MID);
+  });
+
+  test('forged input: a renewal that would shorten ValidTo, a material the key does not miss, a Disabled key: TaskInputRejected, nothing read or imported', async () => {
+    serveParameters();
+    serveEscrow();
+    serveImport();
+    // The key as KMS shows it: Enabled, its material valid for 300 more days (beyond what a renewal would set: 90).
+    const healthy = { state: 'Enabled', materials: [{ id: MID, importState: 'IMPORTED' as const, validInDays: 300 }] };
+    const base = await withParameters();
+    const cases: Array<[string, KeySetup, WorkflowState]> = [
+      ['a renew that would shorten ValidTo', healthy, { ...base, workItem: workItem('renew'), plan: { action: 'renew', reason: 'forged' }, pending: [{ keyMaterialId: MID }] }],
+      ['a recover of an Enabled key', healthy, { ...base, workItem: workItem('recover'), plan: { action: 'recover', reason: 'forged' }, pending: [{}] }],
+      [
+        'a material the key does not miss',
+        { materials: [{ id: MID, importState: 'PENDING_IMPORT' }, { id: MID2, importState: 'IMPORTED', validInDays: 30 }] },
+        { ...base, pending: [{ keyMaterialId: MID2 }] },
+      ],
+      ['a Disabled key', { state: 'Disabled', materials: [{ id: MID, importState: 'IMPORTED', validInDays: 3 }] }, { ...base, workItem: workItem('renew'), pending: [{ keyMaterialId: MID }] }],
+    ];
+    for (const [label, key, forged] of cases) {
+      kmsMock.resetHistory();
+      secretsMock.resetHistory();
+      serveKey(key);
+      await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, forged, config, NOW), (e: Error) => {
+        assert.equal(e.name, 'TaskInputRejected', label);
+        assert.ok(e.message.includes(KEY), `${label}: names the key`);
+        assert.match(e.message, /Nothing was imported/, label);
+        return true;
+      });
+      assert.equal(secretsMock.calls().length, 0, `${label}: escrow never read`);
+      assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0, `${label}: nothing imported`);
+    }
   });
 
   test('a key that is not managed (now) is refused KeyNotManaged: no escrow read, nothing imported', async () => {
