@@ -30,9 +30,41 @@ export interface KmsServiceOptions {
    * GetParametersForImport generates its key pair on demand (no background work to outlive a test).
    */
   wrappingKeyPoolSize?: number;
+  /**
+   * What happens to RSA_AES_KEY_WRAP_SHA_1/_SHA_256 for symmetric (SYMMETRIC_DEFAULT) and HMAC
+   * material. The API reference lists them as "supported for wrapping RSA and ECC key material" and
+   * says nothing of the others, nor of which error a refusal is. Default 'refuse-parameters' (the
+   * stricter reading): GetParametersForImport answers ValidationException, as it does for RSA-OAEP
+   * with RSA private key material. 'refuse-import': parameters are issued, and ImportKeyMaterial
+   * answers InvalidCiphertextException (KMS cannot unwrap that material with that algorithm).
+   * 'allow': accepted like RSA and ECC material.
+   */
+  rsaAesForSymmetric?: 'refuse-parameters' | 'refuse-import' | 'allow';
+  /**
+   * Which ImportType a multi-Region replica's FIRST import may use (the replica has never held
+   * material, its primary has). Unconfirmed: the model says ImportType defaults to
+   * NEW_KEY_MATERIAL when nothing was ever imported, the rotation guide imports replicas with
+   * EXISTING_KEY_MATERIAL (KMS-FACTS, Multi-Region keys). Only symmetric keys take ImportType.
+   * - 'existing-required' (default; the reading the rotation guide and lib/ follow): an explicit
+   *   NEW_KEY_MATERIAL is UnsupportedOperationException (new material goes into the primary); an
+   *   omitted ImportType means EXISTING_KEY_MATERIAL.
+   * - 'new-required' (the model's default rule applied per Region): an explicit
+   *   EXISTING_KEY_MATERIAL is IncorrectKeyMaterialException (the replica never had material); an
+   *   omitted ImportType means NEW_KEY_MATERIAL, which must be material the primary has.
+   * - 'either': both are accepted.
+   * A client is safe under both strict readings only if it handles the refusal of one (e.g. retries
+   * the other); test it against both.
+   */
+  replicaFirstImport?: 'existing-required' | 'new-required' | 'either';
 }
 
 export type ResolvedKmsOptions = Required<KmsServiceOptions>;
+
+function checkChoice<T extends string>(name: string, value: T | undefined, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!choices.includes(value)) throw new TypeError(`KMS option ${name} must be one of ${choices.join(', ')}; got ${String(value)}`);
+  return value;
+}
 
 export function resolveOptions(options: KmsServiceOptions): ResolvedKmsOptions {
   return {
@@ -40,6 +72,8 @@ export function resolveOptions(options: KmsServiceOptions): ResolvedKmsOptions {
     importTokenUse: options.importTokenUse ?? 'single',
     reimportWhileEnabled: options.reimportWhileEnabled ?? 'allow',
     wrappingKeyPoolSize: options.wrappingKeyPoolSize ?? 0,
+    rsaAesForSymmetric: checkChoice('rsaAesForSymmetric', options.rsaAesForSymmetric, ['refuse-parameters', 'refuse-import', 'allow'], 'refuse-parameters'),
+    replicaFirstImport: checkChoice('replicaFirstImport', options.replicaFirstImport, ['existing-required', 'new-required', 'either'], 'existing-required'),
   };
 }
 

@@ -62,6 +62,12 @@ export async function getParametersForImport(kms: KmsContext, input: Input, ctx:
       `${key.arn} is an ECC_NIST_P521 key: its material does not fit ${algorithm} with an RSA_2048 wrapping key; use RSA_3072/RSA_4096 or RSA_AES_KEY_WRAP_SHA_256.`,
     );
   }
+  if (algorithm.startsWith('RSA_AES_KEY_WRAP') && (family === 'symmetric' || family === 'hmac') && kms.options.rsaAesForSymmetric === 'refuse-parameters') {
+    throw kmsError(
+      'ValidationException',
+      `${key.arn} is a ${key.keySpec} key: ${algorithm} is for RSA and ECC key material only; wrap symmetric and HMAC material with RSAES_OAEP_SHA_256 (or RSAES_OAEP_SHA_1).`,
+    );
+  }
   const pair = await kms.wrappingKeys.take(wrappingKeySpec as RsaWrappingKeySpec);
   const tokenId = randomBytes(16).toString('hex');
   const record: ImportParametersRecord = {
@@ -211,11 +217,31 @@ export function importKeyMaterial(kms: KmsContext, input: Input, ctx: OperationC
   } else if (validTo !== undefined) {
     throw kmsError('ValidationException', `ValidTo is not allowed when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE (${key.arn}); omit ValidTo.`);
   }
-  const importType = importTypeInput ?? (key.materials.length === 0 ? 'NEW_KEY_MATERIAL' : 'EXISTING_KEY_MATERIAL');
+  const replicaFirst = key.multiRegion?.type === 'REPLICA' && !key.everImported && !key.materials.some((m) => m.material !== undefined);
+  if (replicaFirst && SPECS[key.keySpec].family === 'symmetric') checkReplicaFirstImport(kms, key, importTypeInput);
+  const importType =
+    importTypeInput ??
+    (replicaFirst && SPECS[key.keySpec].family === 'symmetric'
+      ? kms.options.replicaFirstImport === 'new-required'
+        ? 'NEW_KEY_MATERIAL'
+        : 'EXISTING_KEY_MATERIAL'
+      : key.materials.length === 0
+        ? 'NEW_KEY_MATERIAL'
+        : 'EXISTING_KEY_MATERIAL');
   if (importType === 'NEW_KEY_MATERIAL' && idInput !== undefined) {
     throw kmsError('ValidationException', `KeyMaterialId cannot be combined with ImportType NEW_KEY_MATERIAL (${key.arn}); KMS assigns the ID of new material.`);
   }
   const parameters = checkToken(kms, key, token, now);
+  const family = SPECS[key.keySpec].family;
+  if (parameters.wrappingAlgorithm.startsWith('RSA_AES_KEY_WRAP') && (family === 'symmetric' || family === 'hmac') && kms.options.rsaAesForSymmetric !== 'allow') {
+    // Parameters issued under 'refuse-import' (or before the option changed): KMS does not take
+    // RSA_AES-wrapped symmetric or HMAC material, whatever the token says.
+    throw kmsError(
+      'InvalidCiphertextException',
+      `KMS cannot unwrap ${parameters.wrappingAlgorithm}-wrapped key material for ${key.arn}, a ${key.keySpec} key: RSA_AES_KEY_WRAP is for RSA and ECC key material only. ` +
+        `Call GetParametersForImport with RSAES_OAEP_SHA_256 and wrap the material with RSA-OAEP.`,
+    );
+  }
   const unwrapped = unwrapKeyMaterial(parameters.wrappingAlgorithm, Buffer.from(parameters.privateKey, 'base64'), encrypted, key.arn);
   let canonical: Buffer;
   try {
@@ -227,7 +253,9 @@ export function importKeyMaterial(kms: KmsContext, input: Input, ctx: OperationC
     const id = materialId(key.keyId, canonical);
     const expiry = expirationModel === 'KEY_MATERIAL_EXPIRES' ? { expirationModel, validTo } : { expirationModel };
     let target: MaterialRecord;
-    if (importType === 'NEW_KEY_MATERIAL') {
+    if (importType === 'NEW_KEY_MATERIAL' && replicaFirst) {
+      target = importReplicaFirstAsNew(key, id);
+    } else if (importType === 'NEW_KEY_MATERIAL') {
       target = importNew(kms, key, id);
     } else {
       target = importExisting(kms, key, id, idInput);
@@ -238,6 +266,7 @@ export function importKeyMaterial(kms: KmsContext, input: Input, ctx: OperationC
     else delete target.validTo;
     if (description !== undefined) target.description = description;
     parameters.used = true;
+    key.everImported = true;
     const primary = primaryOf(kms, key);
     if (primary) syncMultiRegionPending(kms, primary);
     syncMultiRegionPending(kms, key);
@@ -245,6 +274,41 @@ export function importKeyMaterial(kms: KmsContext, input: Input, ctx: OperationC
   } finally {
     canonical.fill(0);
   }
+}
+
+/** The replicaFirstImport option: which explicit ImportType a replica's first import may carry. */
+function checkReplicaFirstImport(kms: KmsContext, key: KeyRecord, importType: 'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL' | undefined): void {
+  const rule = kms.options.replicaFirstImport;
+  const primaryRegion = key.multiRegion?.primaryRegion;
+  if (rule === 'existing-required' && importType === 'NEW_KEY_MATERIAL') {
+    throw kmsError(
+      'UnsupportedOperationException',
+      `${key.arn} is a multi-Region replica key: its first import brings its primary's material (in ${primaryRegion}), so send ImportType EXISTING_KEY_MATERIAL (this endpoint: replicaFirstImport 'existing-required').`,
+    );
+  }
+  if (rule === 'new-required' && importType === 'EXISTING_KEY_MATERIAL') {
+    throw kmsError(
+      'IncorrectKeyMaterialException',
+      `${key.arn} is a multi-Region replica key that has never had key material in this Region, so there is no existing material to reimport; send ImportType NEW_KEY_MATERIAL (or omit it) for its first import (this endpoint: replicaFirstImport 'new-required').`,
+    );
+  }
+}
+
+/** A replica's first import sent (or defaulted) as NEW_KEY_MATERIAL: it must be material of its primary. */
+function importReplicaFirstAsNew(key: KeyRecord, id: string): MaterialRecord {
+  if (key.materials.length === 0) {
+    const record: MaterialRecord = { id, state: 'CURRENT' };
+    key.materials.push(record);
+    return record;
+  }
+  const expected = key.materials.find((m) => m.id === id);
+  if (!expected) {
+    throw kmsError(
+      'IncorrectKeyMaterialException',
+      `The imported key material is not key material of ${key.arn}'s primary key in ${key.multiRegion?.primaryRegion}; import into a replica exactly the material imported into its primary.`,
+    );
+  }
+  return expected;
 }
 
 function importNew(kms: KmsContext, key: KeyRecord, id: string): MaterialRecord {

@@ -57,6 +57,8 @@ export interface KeyRecord {
   materials: MaterialRecord[];
   onDemandRotations: number;
   importParameters: ImportParametersRecord[];
+  /** Set by the first successful ImportKeyMaterial into this key (in this Region). */
+  everImported?: boolean;
 }
 
 export interface AliasRecord {

@@ -76,6 +76,11 @@ describe('import matrix: key spec x wrapping algorithm x wrapping key spec', () 
             await rejectsWith(params(kms, key.KeyId!, algorithm, wrappingKeySpec), 'ValidationException', /RSA_AES_KEY_WRAP_SHA_256/);
             continue;
           }
+          if (algorithm.startsWith('RSA_AES') && (spec === 'SYMMETRIC_DEFAULT' || spec.startsWith('HMAC_'))) {
+            // RSA_AES_KEY_WRAP is for RSA and ECC material only (rsaAesForSymmetric, default 'refuse-parameters').
+            await rejectsWith(params(kms, key.KeyId!, algorithm, wrappingKeySpec), 'ValidationException', /RSA and ECC key material only.*RSAES_OAEP_SHA_256/);
+            continue;
+          }
           const p = await params(kms, key.KeyId!, algorithm, wrappingKeySpec);
           const publicKey = createPublicKey({ key: Buffer.from(p.PublicKey!), format: 'der', type: 'spki' });
           assert.equal(publicKey.asymmetricKeyDetails!.modulusLength, Number(wrappingKeySpec.slice(4)));
@@ -96,6 +101,40 @@ describe('import matrix: key spec x wrapping algorithm x wrapping key spec', () 
         }
       });
     }
+  }
+});
+
+describe('RSA_AES_KEY_WRAP for symmetric and HMAC material (rsaAesForSymmetric)', () => {
+  for (const spec of ['SYMMETRIC_DEFAULT', 'HMAC_256']) {
+    it(`${spec}: refused at GetParametersForImport by default, at ImportKeyMaterial with 'refuse-import', accepted with 'allow'`, async () => {
+      const strict = await startHarness();
+      const atImport = await startHarness({ kms: { rsaAesForSymmetric: 'refuse-import' } });
+      const lenient = await startHarness({ kms: { rsaAesForSymmetric: 'allow' } });
+      try {
+        const material = materialFor(spec);
+        const strictKms = strict.kms();
+        const refusedKey = await createExternalKey(strictKms, spec);
+        await rejectsWith(params(strictKms, refusedKey.KeyId!, 'RSA_AES_KEY_WRAP_SHA_256'), 'ValidationException', /RSA and ECC key material only/);
+        await rejectsWith(params(strictKms, refusedKey.KeyId!, 'RSA_AES_KEY_WRAP_SHA_1'), 'ValidationException', /RSA and ECC key material only/);
+        await importMaterial(strictKms, refusedKey.KeyId!, material, strict.endpoint.clock.now(), { algorithm: 'RSAES_OAEP_SHA_256' });
+
+        const atImportKms = atImport.kms();
+        const key = await createExternalKey(atImportKms, spec);
+        await rejectsWith(
+          importMaterial(atImportKms, key.KeyId!, material, atImport.endpoint.clock.now(), { algorithm: 'RSA_AES_KEY_WRAP_SHA_256' }),
+          'InvalidCiphertextException',
+          /RSA and ECC key material only/,
+        );
+        assert.equal((await atImportKms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata!.KeyState, 'PendingImport', 'nothing was imported');
+
+        const lenientKms = lenient.kms();
+        const allowed = await createExternalKey(lenientKms, spec);
+        await importMaterial(lenientKms, allowed.KeyId!, material, lenient.endpoint.clock.now(), { algorithm: 'RSA_AES_KEY_WRAP_SHA_256' });
+        await assertUsableWith(lenientKms, allowed.KeyId!, spec, material);
+      } finally {
+        await Promise.all([strict.close(), atImport.close(), lenient.close()]);
+      }
+    });
   }
 });
 
@@ -239,13 +278,16 @@ describe('unwrapping and material checks', () => {
     const stranger = await params(kms, (await createExternalKey(kms)).KeyId!);
     await rejectsWith(importRaw(kms, key.KeyId!, p.ImportToken!, wrap('RSAES_OAEP_SHA_256', stranger.PublicKey!, material)), 'InvalidCiphertextException');
     await rejectsWith(importRaw(kms, key.KeyId!, p.ImportToken!, randomBytes(100)), 'InvalidCiphertextException', /256 bytes/);
-    const kw = await params(kms, key.KeyId!, 'RSA_AES_KEY_WRAP_SHA_256');
-    const good = wrap('RSA_AES_KEY_WRAP_SHA_256', kw.PublicKey!, material);
+    // RSA_AES_KEY_WRAP is for RSA and ECC material: its unwrapping failures on an ECC key.
+    const ecc = await createExternalKey(kms, 'ECC_NIST_P256');
+    const eccMaterial = materialFor('ECC_NIST_P256');
+    const kw = await params(kms, ecc.KeyId!, 'RSA_AES_KEY_WRAP_SHA_256');
+    const good = wrap('RSA_AES_KEY_WRAP_SHA_256', kw.PublicKey!, eccMaterial);
     const tampered = Buffer.from(good);
     tampered[tampered.length - 1]! ^= 1;
-    await rejectsWith(importRaw(kms, key.KeyId!, kw.ImportToken!, tampered), 'InvalidCiphertextException', /RFC 5649/);
-    await rejectsWith(importRaw(kms, key.KeyId!, kw.ImportToken!, wrap('RSA_AES_KEY_WRAP_SHA_1', kw.PublicKey!, material)), 'InvalidCiphertextException');
-    await importRaw(kms, key.KeyId!, kw.ImportToken!, good);
+    await rejectsWith(importRaw(kms, ecc.KeyId!, kw.ImportToken!, tampered), 'InvalidCiphertextException', /RFC 5649/);
+    await rejectsWith(importRaw(kms, ecc.KeyId!, kw.ImportToken!, wrap('RSA_AES_KEY_WRAP_SHA_1', kw.PublicKey!, eccMaterial)), 'InvalidCiphertextException');
+    await importRaw(kms, ecc.KeyId!, kw.ImportToken!, good);
   });
 
   it('checks the material against the key spec (length, PKCS#8, key type, size, curve) and never echoes it', async () => {
@@ -263,7 +305,8 @@ describe('unwrapping and material checks', () => {
     ];
     for (const [spec, material, message] of cases) {
       const key = await createExternalKey(kms, spec);
-      const err = await rejectsWith(importMaterial(kms, key.KeyId!, material, h.endpoint.clock.now(), { algorithm: 'RSA_AES_KEY_WRAP_SHA_256' }), 'IncorrectKeyMaterialException', message);
+      const algorithm = spec === 'SYMMETRIC_DEFAULT' || spec.startsWith('HMAC_') ? 'RSAES_OAEP_SHA_256' : 'RSA_AES_KEY_WRAP_SHA_256';
+      const err = await rejectsWith(importMaterial(kms, key.KeyId!, material, h.endpoint.clock.now(), { algorithm, wrappingKeySpec: 'RSA_3072' }), 'IncorrectKeyMaterialException', message);
       assert.ok(!err.message.includes(material.toString('hex').slice(0, 16)) && !err.message.includes(material.toString('base64').slice(0, 16)));
       assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata!.KeyState, 'PendingImport');
     }
@@ -318,7 +361,7 @@ describe('ExpirationModel, expiry, deletion and reimport', () => {
     assert.equal(m.Enabled, false);
     await rejectsWith(kms.send(new DecryptCommand({ CiphertextBlob: blob })), 'KMSInvalidStateException', /pending import/);
     await rejectsWith(importMaterial(kms, key.KeyId!, materialFor('SYMMETRIC_DEFAULT'), h.endpoint.clock.now()), 'IncorrectKeyMaterialException', /not the key material previously imported/);
-    await importMaterial(kms, key.KeyId!, material, h.endpoint.clock.now(), { algorithm: 'RSA_AES_KEY_WRAP_SHA_256', wrappingKeySpec: 'RSA_3072' });
+    await importMaterial(kms, key.KeyId!, material, h.endpoint.clock.now(), { algorithm: 'RSAES_OAEP_SHA_1', wrappingKeySpec: 'RSA_3072' });
     assert.equal(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString(), 'before expiry');
   });
 

@@ -190,3 +190,46 @@ describe('multi-Region rotation', () => {
     ]);
   });
 });
+
+describe("a multi-Region replica's first import (replicaFirstImport)", () => {
+  const cases: ['existing-required' | 'new-required' | 'either' | undefined, Record<'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL' | 'omitted', string | null>][] = [
+    [undefined, { NEW_KEY_MATERIAL: 'UnsupportedOperationException', EXISTING_KEY_MATERIAL: null, omitted: null }],
+    ['existing-required', { NEW_KEY_MATERIAL: 'UnsupportedOperationException', EXISTING_KEY_MATERIAL: null, omitted: null }],
+    ['new-required', { NEW_KEY_MATERIAL: null, EXISTING_KEY_MATERIAL: 'IncorrectKeyMaterialException', omitted: null }],
+    ['either', { NEW_KEY_MATERIAL: null, EXISTING_KEY_MATERIAL: null, omitted: null }],
+  ];
+  for (const [option, expected] of cases) {
+    for (const importType of ['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL', 'omitted'] as const) {
+      const outcome = expected[importType];
+      it(`${option ?? 'default (existing-required)'}: ImportType ${importType} ${outcome ? `is ${outcome}` : 'is accepted'}`, async () => {
+        const hh = await startHarness(option ? { kms: { replicaFirstImport: option } } : {});
+        try {
+          const east = hh.kms('us-east-1');
+          const west = hh.kms('eu-west-1');
+          const at = () => hh.endpoint.clock.now();
+          const primary = await createExternalKey(east, 'SYMMETRIC_DEFAULT', { MultiRegion: true });
+          const material = materialFor('SYMMETRIC_DEFAULT');
+          const imported = await importMaterial(east, primary.KeyId!, material, at());
+          await east.send(new ReplicateKeyCommand({ KeyId: primary.KeyId, ReplicaRegion: 'eu-west-1' }));
+          const extra = importType === 'omitted' ? {} : { ImportType: importType };
+          if (outcome) {
+            await rejectsWith(importMaterial(west, primary.KeyId!, material, at(), { extra }), outcome, /replicaFirstImport/);
+            assert.equal((await state(west, primary.KeyId!)).KeyState, 'PendingImport');
+            return;
+          }
+          if (importType !== 'EXISTING_KEY_MATERIAL') {
+            // Sent or defaulted as new material, it must still be the primary's.
+            await rejectsWith(importMaterial(west, primary.KeyId!, materialFor('SYMMETRIC_DEFAULT'), at(), { extra }), 'IncorrectKeyMaterialException');
+          }
+          const out = await importMaterial(west, primary.KeyId!, material, at(), { extra });
+          assert.equal(out.KeyMaterialId, imported.KeyMaterialId);
+          assert.equal((await state(west, primary.KeyId!)).KeyState, 'Enabled');
+          // Only the first import is governed by the option: a reimport is EXISTING_KEY_MATERIAL as usual.
+          await importMaterial(west, primary.KeyId!, material, at(), { extra: { ImportType: 'EXISTING_KEY_MATERIAL' } });
+        } finally {
+          await hh.close();
+        }
+      });
+    }
+  }
+});
