@@ -1,14 +1,22 @@
 /**
  * recoverKey: one run for one key, start to finish, as the CLI (and anything not using the state
- * machine) runs it: inspect → classify → plan → for each material: import parameters → import
- * escrowed material (a spent/expired token gets new parameters and ONE more try) → verify →
- * Outcome. It never throws for domain errors: every run ends in an Outcome.
+ * machine) runs it: inspect → classify → plan → [take the key's lease, inspect again under it] →
+ * for each material: import parameters → import escrowed material (a spent/expired token gets new
+ * parameters, at most MAX_TOKEN_REFRESHES times per run, as in the state machine) → verify →
+ * [release the lease] → Outcome. It never throws for domain errors: every run ends in an Outcome.
+ *
+ * The lease (deps.lease, lib/lease) is the state machine's: a run that finds it taken waits, then
+ * inspects again; a key that another run has meanwhile brought back (or a renewal another run
+ * could have just done) ends `skipped` naming that run, never a second import; a lease still
+ * taken after LEASE_ATTEMPTS attempts ends `skipped` naming its holder.
  */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { countCalls } from './aws/count-calls.js';
 import type { ReimportConfig } from './config.js';
-import { awsErrorName, ImportTokenExpired } from './errors.js';
+import { awsErrorName, ImportTokenExpired, LeaseTaken } from './errors.js';
 import { escrowSecretId } from './escrow/read.js';
 import { classifyKey, earliestValidTo, expiringMaterials, planAction, type Plan } from './kms/classify.js';
 import { getImportParameters } from './kms/import-parameters.js';
@@ -16,6 +24,7 @@ import { computeValidTo, importEscrowedMaterial, resolveExpirationModel, type Im
 import { inspectKey } from './kms/inspect.js';
 import { isImportableKeySpec } from './kms/key-specs.js';
 import { verifyUnlessDisabled } from './kms/verify.js';
+import { LEASE_ATTEMPTS, LEASE_WAIT_SECONDS, type HeldLease, type KeyLease } from './lease/index.js';
 import { createOutcome, describeFailure, statusForAction } from './outcome.js';
 import type { RetryOptions } from './retry.js';
 import type { Classification, KeyRef, KeyReport, Outcome, RequestedAction } from './types.js';
@@ -36,6 +45,13 @@ export interface RecoverDeps {
   random?: () => number;
   /** Injected for tests: a monotonic clock in ms that paces GetParametersForImport (default performance.now). */
   monotonicNow?: () => number;
+  /**
+   * The per-key lease (lib/lease, the one the state machine takes). Unset: this run is not
+   * serialised with other runs for the key (the CLI warns).
+   */
+  lease?: KeyLease;
+  /** Who this run is in the lease table (default `run:<host>:<pid>:<uuid>`). */
+  leaseOwner?: string;
 }
 
 export interface RecoverOptions {
@@ -45,8 +61,11 @@ export interface RecoverOptions {
 }
 
 const DAY_MS = 86_400_000;
-/** New parameters after ImportTokenExpired, per material: one more try, never a loop. */
-const TOKEN_REFRESHES = 1;
+/**
+ * New parameters after ImportTokenExpired, per run: at most this many, never a loop. The state
+ * machine's TokenRefreshAllowed Choice uses the same number (test/unit/asl.test.ts checks).
+ */
+export const MAX_TOKEN_REFRESHES = 3;
 
 const silent: RecoverLogger = { info() {}, warn() {}, error() {} };
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -183,12 +202,20 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
       ...fields,
     });
 
-  try {
-    report = await inspectKey(kms, keyRef, retry);
-    const classification = classifyKey(report, config, clock());
+  const inspectAndPlan = async () => {
+    const inspected = await inspectKey(kms, keyRef, retry, (message, extra) => log.warn(message, extra));
+    report = inspected;
+    const classification = classifyKey(inspected, config, clock());
     // A plan reports what 'auto' would do, including a renew that would find nothing to push out.
-    const { plan, targets } = planImports(report, classification, planAction(classification, action === 'plan' ? 'auto' : action), config, clock());
-    log.info('key inspected', { keyRef, keyId: report.keyId, keyState: report.keyState, classification: classification.kind, plan: plan.action });
+    const planned = planImports(inspected, classification, planAction(classification, action === 'plan' ? 'auto' : action), config, clock());
+    log.info('key inspected', { keyRef, keyId: inspected.keyId, keyState: inspected.keyState, classification: classification.kind, plan: planned.plan.action });
+    return { report: inspected, classification, ...planned };
+  };
+
+  let held: HeldLease | undefined;
+  try {
+    let { report: inspected, classification, plan, targets } = await inspectAndPlan();
+    report = inspected;
 
     if (action === 'plan') return finish({ status: 'planned', reason: `plan: would ${plan.action}: ${plan.reason}` });
     if (plan.action === 'skip') {
@@ -197,14 +224,36 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
       return finish({ status: 'skipped', reason: plan.reason, ...(errorName ? { errorName } : {}) });
     }
 
+    if (deps.lease) {
+      const taking = await takeLease(deps.lease, report, plan);
+      if ('skipped' in taking) return finish({ status: 'skipped', reason: taking.skipped, errorName: 'LeaseTaken' });
+      held = taking.held;
+      // Inspect again under the lease: a run that released it just before this one took it may have done the work.
+      ({ report: inspected, classification, plan, targets } = await inspectAndPlan());
+      report = inspected;
+      if (report.arn !== held.keyArn) {
+        return finish({
+          status: 'skipped',
+          reason: `${keyRef} named key ${held.keyArn} when this run took its lease and names ${report.arn} now (an alias moved?); nothing was imported. Start the run again with the key ID.`,
+        });
+      }
+      if (plan.action === 'skip') {
+        const errorName = skipErrorName(classification);
+        const reason = `Key ${report.keyId} needed nothing once this run held its lease (another run may have just handled it): ${plan.reason}`;
+        log.info('skipped', { keyId: report.keyId, reason });
+        return finish({ status: 'skipped', reason, ...(errorName ? { errorName } : {}) });
+      }
+    }
+
     if (!isImportableKeySpec(report.keySpec)) {
       const reason = `Key ${report.keyId} has key spec ${report.keySpec}, which kms-reimport cannot reimport; it is left alone. Remove the ${config.managedTagKey} tag or handle it by hand.`;
       log.info('skipped', { keyId: report.keyId, reason });
       return finish({ status: 'skipped', reason, errorName: 'KeyNotEligible' });
     }
     const choice = chooseWrapping(report.keySpec, config, report.keyId);
+    let refreshes = 0;
     for (const keyMaterialId of targets) {
-      for (let refreshes = 0; ; refreshes++) {
+      for (;;) {
         const keyId = report.keyId;
         const params = await paceParameters(() => getImportParameters(kms, keyId, choice, retry));
         log.info('import parameters received', {
@@ -222,7 +271,8 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
           log.info('material imported', { keyId: report.keyId, ...result });
           break;
         } catch (e) {
-          if (e instanceof ImportTokenExpired && refreshes < TOKEN_REFRESHES) {
+          if (e instanceof ImportTokenExpired && refreshes < MAX_TOKEN_REFRESHES) {
+            refreshes++;
             log.warn('import token expired or replaced; fetching new import parameters', { keyId: report.keyId, keyMaterialId });
             continue;
           }
@@ -253,5 +303,48 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
     const { errorName, reason } = describeFailure(e, report?.keyId ?? keyRef);
     log.error('run failed', { keyRef, keyId: report?.keyId, errorName, reason });
     return finish({ status: 'failed', errorName, reason, ...(imported.length > 0 ? { verified: false } : {}) });
+  } finally {
+    if (held && deps.lease) {
+      try {
+        if (!(await deps.lease.release(held))) log.warn('the lease was no longer this run\'s when it ended (it lapsed?)', { keyArn: held.keyArn });
+      } catch (e) {
+        log.warn('could not release the lease; it lapses by itself', { keyArn: held.keyArn, expiresAt: held.expiresAt, errorName: awsErrorName(e) });
+      }
+    }
+  }
+
+  /**
+   * Takes the key's lease, or says why this run ends skipped. Taken: wait, inspect again; a key
+   * that no longer needs recovering was handled by the holder (a renewal is not repeated after
+   * another run's work); still taken after LEASE_ATTEMPTS attempts: skipped naming the holder.
+   */
+  async function takeLease(lease: KeyLease, first: KeyReport, firstPlan: Plan): Promise<{ held: HeldLease } | { skipped: string }> {
+    const owner = deps.leaseOwner ?? `run:${hostname()}:${process.pid}:${randomUUID()}`;
+    const waitSeconds = config.leaseWaitSeconds ?? LEASE_WAIT_SECONDS;
+    let planned = firstPlan;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const taken = await lease.acquire(first.arn, owner);
+        log.info('lease taken', { keyId: first.keyId, owner, expiresAt: taken.expiresAt });
+        return { held: taken };
+      } catch (e) {
+        if (!(e instanceof LeaseTaken)) throw e;
+        if (attempt >= LEASE_ATTEMPTS) {
+          return { skipped: `${e.message} (It was still taken after ${attempt} attempts ${waitSeconds} s apart.) This run wanted to ${planned.action}: ${planned.reason}` };
+        }
+        log.info('lease taken by another run; waiting, then inspecting again', { keyId: first.keyId, holder: e.holder, waitSeconds, attempt });
+        await (deps.sleep ?? realSleep)(waitSeconds * 1000);
+        const again = await inspectAndPlan();
+        if (again.plan.action !== 'recover') {
+          const now = again.plan.action === 'skip' ? again.plan.reason : `it could be renewed again, but a renewal right after another run's work would only repeat it: ${again.plan.reason}`;
+          return {
+            skipped:
+              `Key ${again.report.keyId} was left to ${e.holder}, which held its lease while this run waited (already handled by ${e.holder}); ` +
+              `this run did not import. The key now: ${now}`,
+          };
+        }
+        planned = again.plan;
+      }
+    }
   }
 }

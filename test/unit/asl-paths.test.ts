@@ -4,9 +4,13 @@
  * contract (state in, whole state out; errors by name), so that each route can be forced:
  * this tests the ASL's retries, catches, loops and ends, not the handlers (test/e2e does that).
  */
-import { test, describe } from 'node:test';
+import { test, describe, before, after } from 'node:test';
+import { randomUUID } from 'node:crypto';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import assert from 'node:assert/strict';
-import { runWorkflow, timesEntered, reportInput, SUBSTITUTIONS, type TaskHandler, type TaskStateName } from './asl-run.js';
+import { runWorkflow, timesEntered, reportInput, closeWorkflowDynamo, LEASE_TABLE, SUBSTITUTIONS, type TaskHandler, type TaskStateName } from './asl-run.js';
+import { startDynalite, type LocalDynamo } from '../support/dynalite.js';
+import { LEASE_ATTEMPTS } from '../../lib/lease/index.js';
 import type { Json } from './template-load.js';
 
 const WORK_ITEM = {
@@ -43,7 +47,7 @@ function stepsFor(scenario: Scenario = {}) {
       return {
         workItem: item,
         startedAt: '2026-01-01T00:00:00.000Z',
-        report: { keyId: item.keyRef, keyState: 'PendingImport' },
+        report: { keyId: item.keyRef, arn: `arn:aws:kms:us-east-1:111122223333:key/${item.keyRef}`, keyState: 'PendingImport' },
         plan: scenario.plan ?? { action: 'recover', reason: 'the key is PendingImport' },
         pending: scenario.pending ?? [{ keyMaterialId: 'a'.repeat(64) }, { keyMaterialId: 'b'.repeat(64) }],
         imported: [],
@@ -88,13 +92,15 @@ describe('ASL routes: success and skip', () => {
     assert.equal(run.status, 'SUCCEEDED');
     assert.deepEqual(run.path, [
       'Inspect', 'ChooseAction',
+      'LeaseTerms', 'AcquireLease', 'Reinspect', 'KeepLease', 'CarryLease', 'AfterReinspect',
       'GetImportParameters', 'WrapAndImport', 'MoreMaterials',
       'PaceImportParameters', 'GetImportParameters', 'WrapAndImport', 'MoreMaterials',
-      'Verify', 'Report', 'Succeeded?', 'Done',
+      'Verify', 'ReleaseLease', 'Report', 'Succeeded?', 'Done',
     ]);
     assert.equal(run.output.outcome.status, 'recovered');
     assert.equal(run.output.imported.length, 2);
-    assert.deepEqual(calls, { Inspect: 1, GetImportParameters: 2, WrapAndImport: 2, Verify: 1, Report: 1 });
+    // Inspect twice: once to decide, once more under the lease.
+    assert.deepEqual(calls, { Inspect: 2, GetImportParameters: 2, WrapAndImport: 2, Verify: 1, Report: 1 });
   });
 
   test('renew goes the same way and reports renewed', async () => {
@@ -126,7 +132,7 @@ describe('ASL routes: import tokens', () => {
     const run = await runWorkflow({ handlers, input: WORK_ITEM });
     assert.equal(run.status, 'SUCCEEDED');
     assert.equal(run.output.outcome.status, 'recovered');
-    assert.deepEqual(calls, { Inspect: 1, GetImportParameters: 2, WrapAndImport: 2, Verify: 1, Report: 1 });
+    assert.deepEqual(calls, { Inspect: 2, GetImportParameters: 2, WrapAndImport: 2, Verify: 1, Report: 1 });
     const state = reportInput(run);
     assert.equal(state.tokenRefreshes, 1, 'tokenRefreshes stays a number');
     assert.equal(state.error, undefined, 'an expired token is not a failure');
@@ -304,5 +310,169 @@ describe('ASL routes: every path ends in a reported outcome', () => {
     const run = await runWorkflow({ handlers, input: WORK_ITEM });
     assert.equal(run.status, 'FAILED');
     assert.equal(run.error?.name, 'RecoveryFailed');
+  });
+});
+
+// ------------------------------------------------------------------ the per-key lease, against a real DynamoDB (dynalite)
+describe('ASL routes: one run per key (the lease in DynamoDB)', () => {
+  let dynamo: LocalDynamo;
+  before(async () => {
+    dynamo = await startDynalite();
+    await dynamo.createLeaseTable(LEASE_TABLE);
+  });
+  after(async () => {
+    await dynamo.close();
+    await closeWorkflowDynamo();
+  });
+
+  const arnOf = (keyRef: string) => `arn:aws:kms:us-east-1:111122223333:key/${keyRef}`;
+  const leaseItem = async (keyRef: string) =>
+    (await dynamo.client.send(new GetItemCommand({ TableName: LEASE_TABLE, Key: { keyArn: { S: arnOf(keyRef) } }, ConsistentRead: true }))).Item;
+  const holdLease = (keyRef: string, owner: string, expiresAt: number) =>
+    dynamo.client.send(new PutItemCommand({
+      TableName: LEASE_TABLE,
+      Item: { keyArn: { S: arnOf(keyRef) }, owner: { S: owner }, expiresAt: { N: String(expiresAt) } },
+    }));
+  const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
+  const item = () => ({ ...WORK_ITEM, keyRef: randomUUID() });
+
+  test('the lease is taken (owner: the execution, expiresAt: epoch seconds) while the run acts, and released before Report', async () => {
+    const input = item();
+    const { handlers } = stepsFor({ pending: [{}] });
+    // Verify records the lease item as it is while the run acts.
+    const verify: TaskHandler = async (state) => ({ ...(await handlers.Verify(state)), held: await leaseItem(input.keyRef) });
+    const run = await runWorkflow({ handlers: { ...handlers, Verify: verify }, input, dynamodb: dynamo, executionName: `lease-${input.keyRef}` });
+    assert.equal(run.status, 'SUCCEEDED');
+    const held = reportInput(run).held;
+    assert.equal(held.owner.S, `arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:lease-${input.keyRef}`);
+    assert.equal(held.keyArn.S, arnOf(input.keyRef));
+    const expires = Number(held.expiresAt.N);
+    assert.ok(Number.isInteger(expires) && expires > Date.now() / 1000 + 3000 && expires <= Date.now() / 1000 + 3600, `expiresAt ${held.expiresAt.N}`);
+    assert.equal(await leaseItem(input.keyRef), undefined, 'released');
+    assert.ok(run.path.indexOf('ReleaseLease') === run.path.indexOf('Report') - 1);
+  });
+
+  test('a lease held by another run: bounded waits, each followed by Inspect; still held → skipped naming the holder, nothing imported, the lease left alone', async () => {
+    const input = item();
+    const other = 'arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:other-run';
+    await holdLease(input.keyRef, other, inAnHour());
+    const { handlers, calls } = stepsFor({ pending: [{}] });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.status, 'SUCCEEDED');
+    assert.equal(run.output.outcome.status, 'skipped');
+    assert.match(reportInput(run).plan.reason, new RegExp(`Key ${arnOf(input.keyRef)} is being worked on by ${other}, which holds its lease`));
+    assert.match(reportInput(run).plan.reason, /still taken after 5 attempts/);
+    assert.equal(timesEntered(run, 'AcquireLease'), LEASE_ATTEMPTS);
+    assert.equal(timesEntered(run, 'WaitForLease'), LEASE_ATTEMPTS - 1);
+    assert.equal(calls.Inspect, LEASE_ATTEMPTS, 'Inspect once, then again after every wait');
+    assert.equal(calls.GetImportParameters, undefined);
+    assert.equal(calls.WrapAndImport, undefined);
+    assert.equal(timesEntered(run, 'ReleaseLease'), 0, 'never releases a lease it does not hold');
+    assert.equal((await leaseItem(input.keyRef))?.owner?.S, other);
+  });
+
+  test('the holder finishes while this run waits: skipped "already handled by <holder>", nothing imported', async () => {
+    const input = item();
+    const other = 'cli:host:123:abc';
+    await holdLease(input.keyRef, other, inAnHour());
+    let inspections = 0;
+    const { handlers, calls } = stepsFor({
+      pending: [{}],
+      inspect: (workItem) => {
+        inspections++;
+        const healthy = inspections > 1;
+        return {
+          workItem, startedAt: '2026-01-01T00:00:00.000Z', imported: [], tokenRefreshes: 0,
+          report: { keyId: workItem.keyRef, arn: arnOf(workItem.keyRef), keyState: healthy ? 'Enabled' : 'PendingImport' },
+          plan: healthy ? { action: 'skip', reason: 'the key is Enabled and its material valid for 89 days' } : { action: 'recover', reason: 'PendingImport' },
+          pending: healthy ? [] : [{}],
+        };
+      },
+    });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.output.outcome.status, 'skipped');
+    assert.match(reportInput(run).plan.reason, /already handled by cli:host:123:abc/);
+    assert.match(reportInput(run).plan.reason, /the key is Enabled/);
+    assert.equal(calls.WrapAndImport, undefined);
+    assert.deepEqual(run.path.slice(-4), ['HandledByLeaseHolder', 'Report', 'Succeeded?', 'Done']);
+  });
+
+  test('a lapsed lease (expiresAt in the past) is taken over; the run recovers and releases it', async () => {
+    const input = item();
+    await holdLease(input.keyRef, 'a-run-that-died', Math.floor(Date.now() / 1000) - 1);
+    const { handlers, calls } = stepsFor({ pending: [{}] });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.output.outcome.status, 'recovered');
+    assert.equal(calls.WrapAndImport, 1);
+    assert.equal(timesEntered(run, 'AcquireLease'), 1);
+    assert.equal(await leaseItem(input.keyRef), undefined);
+  });
+
+  test('every failure after the lease was taken releases it before Report', async () => {
+    for (const failing of ['getImportParameters', 'wrapAndImport', 'verify'] as const) {
+      const input = item();
+      const { handlers } = stepsFor({ pending: [{}], [failing]: () => { throw named('IncorrectKeyMaterial'); } });
+      const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+      assert.equal(run.status, 'FAILED', failing);
+      assert.equal(reportInput(run).error.Error, 'IncorrectKeyMaterial', failing);
+      assert.deepEqual(run.path.slice(-4), ['ReleaseLease', 'Report', 'Succeeded?', 'Failed'], failing);
+      assert.equal(await leaseItem(input.keyRef), undefined, `${failing}: released`);
+    }
+  });
+
+  test('under the lease the key needs nothing any more (another run just finished): skipped, lease released', async () => {
+    const input = item();
+    let inspections = 0;
+    const { handlers, calls } = stepsFor({
+      inspect: (workItem) => {
+        inspections++;
+        return {
+          workItem, startedAt: '2026-01-01T00:00:00.000Z', imported: [], tokenRefreshes: 0,
+          report: { keyId: workItem.keyRef, arn: arnOf(workItem.keyRef), keyState: inspections > 1 ? 'Enabled' : 'PendingImport' },
+          plan: inspections > 1 ? { action: 'skip', reason: 'the key is Enabled' } : { action: 'recover', reason: 'PendingImport' },
+          pending: inspections > 1 ? [] : [{}],
+        };
+      },
+    });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.output.outcome.status, 'skipped');
+    assert.match(reportInput(run).plan.reason, /needed nothing once this run held its lease/);
+    assert.equal(calls.GetImportParameters, undefined);
+    assert.ok(run.path.includes('NothingToDoUnderLease') && run.path.includes('ReleaseLease'));
+    assert.equal(await leaseItem(input.keyRef), undefined);
+  });
+
+  test('a release that finds the lease no longer its own leaves the other run\'s lease and still reports', async () => {
+    const input = item();
+    const { handlers } = stepsFor({ pending: [{}] });
+    const run = await runWorkflow({
+      handlers: {
+        ...handlers,
+        Verify: async (state) => {
+          // The lease was taken over meanwhile (it lapsed and another run took it).
+          await dynamo.client.send(new DeleteItemCommand({ TableName: LEASE_TABLE, Key: { keyArn: { S: arnOf(input.keyRef) } } }));
+          await holdLease(input.keyRef, 'someone-else', inAnHour());
+          return handlers.Verify(state);
+        },
+      },
+      input,
+      dynamodb: dynamo,
+    });
+    assert.equal(run.output.outcome.status, 'recovered');
+    assert.equal(reportInput(run).leaseReleaseError.Error, 'DynamoDB.ConditionalCheckFailedException');
+    assert.equal((await leaseItem(input.keyRef))?.owner?.S, 'someone-else');
+  });
+
+  test('a lease table that cannot be used: failed with the DynamoDB error, nothing imported', async () => {
+    const empty = await startDynalite();
+    try {
+      const { handlers, calls } = stepsFor({ pending: [{}] });
+      const run = await runWorkflow({ handlers, input: item(), dynamodb: empty });
+      assert.equal(run.status, 'FAILED');
+      assert.equal(reportInput(run).error.Error, 'DynamoDB.ResourceNotFoundException');
+      assert.equal(calls.GetImportParameters, undefined);
+    } finally {
+      await empty.close();
+    }
   });
 });

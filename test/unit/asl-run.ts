@@ -4,8 +4,21 @@
  * inputs and outputs included) so that tests can assert on routes and search for leaks.
  * Shared by test/unit/asl-paths.test.ts (contract fakes) and test/e2e/workflow.test.ts (the
  * real handlers). Not a test file itself.
+ *
+ * The state machine's own DynamoDB tasks (the per-key lease: dynamodb:putItem / getItem /
+ * deleteItem) send the real request, with the ASL's parameters, to a real DynamoDB (dynalite, on
+ * 127.0.0.1): the one given in options.dynamodb, else one per process, started on first use,
+ * closed by closeWorkflowDynamo() (and unref'd, so it never keeps the process alive). DynamoDB's
+ * errors reach the ASL as Step Functions names them: `DynamoDB.<exception name>`.
+ *
+ * aws-local-stepfunctions 3 evaluates JSONPath only: a state with QueryLanguage JSONata (the
+ * lease's clock, LeaseTerms) is run here by evaluating its Output with the JSONata library, with
+ * $states.input and $states.context (Execution, State.EnteredTime) as Step Functions binds them.
  */
 import { StateMachine, ExecutionError } from 'aws-local-stepfunctions';
+import jsonata from 'jsonata';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { localDynamoClient, startDynalite, type LocalDynamo } from '../support/dynalite.js';
 import { aslPlaceholders, fakeSubstitutions, loadAslText, loadSubstitutedAsl, type Json } from './template-load.js';
 
 // aws-local-stepfunctions 3 uses Promise.withResolvers (Node 22); the project runs tests on Node 20.
@@ -31,10 +44,61 @@ export const SUBSTITUTIONS = fakeSubstitutions(aslPlaceholders(loadAslText()));
 export type TaskHandler = (input: Json) => Promise<Json> | Json;
 
 export interface RunWorkflowOptions {
-  /** One local function per Task state (the five Lambda steps and NotifyReportFailure). */
+  /** One local function per Task state (the five Lambda steps and NotifyReportFailure); Reinspect runs the Inspect one. */
   handlers: Record<TaskStateName, TaskHandler> & { NotifyReportFailure?: TaskHandler };
   input: Json;
   executionName?: string;
+  /**
+   * The DynamoDB the lease tasks talk to (a table named SUBSTITUTIONS.LeaseTableName must exist
+   * there). Unset: the process's shared dynalite, with that table.
+   */
+  dynamodb?: { endpoint: string };
+  /** The clock of $states.context.State.EnteredTime in JSONata states (default: now). */
+  now?: () => Date;
+}
+
+/** The table the ASL's ${LeaseTableName} names in local runs. */
+export const LEASE_TABLE = SUBSTITUTIONS.LeaseTableName as string;
+
+let shared: Promise<LocalDynamo> | undefined;
+
+/** The process's shared dynalite (started on first use, with the lease table). */
+export function workflowDynamo(): Promise<LocalDynamo> {
+  shared ??= (async () => {
+    const dynamo = await startDynalite({ unref: true });
+    await dynamo.createLeaseTable(LEASE_TABLE);
+    return dynamo;
+  })();
+  return shared;
+}
+
+/** Closes the shared dynalite if one was started. */
+export async function closeWorkflowDynamo(): Promise<void> {
+  const started = shared;
+  shared = undefined;
+  if (started) await (await started).close();
+}
+
+const DYNAMODB_INTEGRATIONS: Record<string, (client: DynamoDBClient, input: Json) => Promise<Json>> = {
+  'arn:aws:states:::dynamodb:putItem': (client, input) => client.send(new PutItemCommand(input)),
+  'arn:aws:states:::dynamodb:getItem': (client, input) => client.send(new GetItemCommand(input)),
+  'arn:aws:states:::dynamodb:deleteItem': (client, input) => client.send(new DeleteItemCommand(input)),
+};
+
+/** A Step Functions DynamoDB integration task, run against a real DynamoDB. */
+function dynamoTask(resource: string, client: () => Promise<DynamoDBClient>): TaskHandler {
+  const call = DYNAMODB_INTEGRATIONS[resource];
+  if (!call) throw new Error(`no local DynamoDB integration for ${resource}`);
+  return async (input) => {
+    try {
+      const { $metadata: _metadata, ...result } = await call(await client(), input);
+      return result;
+    } catch (error) {
+      const name = (error as Error).name;
+      // Step Functions names a service error `DynamoDB.<exception>`; the message stays DynamoDB's.
+      throw Object.assign(new Error((error as Error).message), { name: `DynamoDB.${name}` });
+    }
+  };
 }
 
 export interface WorkflowRun {
@@ -50,14 +114,37 @@ export interface WorkflowRun {
 /** Runs one execution to its end; retry and Wait-state waits are overridden to 0 ms (the test never sleeps). */
 export async function runWorkflow(options: RunWorkflowOptions): Promise<WorkflowRun> {
   const definition = loadSubstitutedAsl(SUBSTITUTIONS);
+  const name = options.executionName ?? `local-${Math.random().toString(36).slice(2)}`;
+  const executionContext = {
+    Id: `arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:${name}`,
+    Name: name,
+    Input: options.input,
+    StartTime: new Date().toISOString(),
+  };
+  const given = options.dynamodb;
+  let ownClient: DynamoDBClient | undefined;
+  const dynamoClient = async () => (given ? (ownClient ??= localDynamoClient(given.endpoint)) : (await workflowDynamo()).client);
+  const local: Record<string, TaskHandler> = {};
+  for (const [stateName, state] of Object.entries<Json>(definition.States)) {
+    if (state.QueryLanguage === 'JSONata') {
+      if (state.Type !== 'Pass' || typeof state.Output !== 'string') throw new Error(`${stateName}: only JSONata Pass states with an Output run locally`);
+      const expression = jsonata(state.Output.replace(/^\{%([\s\S]*)%\}$/, '$1'));
+      const clock = options.now ?? (() => new Date());
+      definition.States[stateName] = { Type: 'Task', Resource: `arn:aws:states:::local:jsonata:${stateName}`, Comment: state.Comment, Next: state.Next };
+      local[stateName] = (input) =>
+        expression.evaluate({}, { states: { input, context: { Execution: executionContext, State: { Name: stateName, EnteredTime: clock().toISOString() } } } });
+    } else if (typeof state.Resource === 'string' && state.Resource.startsWith('arn:aws:states:::dynamodb:')) {
+      local[stateName] = dynamoTask(state.Resource, dynamoClient);
+    }
+  }
+  local.Reinspect = options.handlers.Inspect;
   const machine = new StateMachine(definition);
   const retryIntervalOverrides: Record<string, number> = {};
   const waitTimeOverrides: Record<string, number> = {};
-  for (const [name, state] of Object.entries<Json>(definition.States)) {
-    if (state.Retry) retryIntervalOverrides[name] = 0;
-    if (state.Type === 'Wait') waitTimeOverrides[name] = 0;
+  for (const [stateName, state] of Object.entries<Json>(definition.States)) {
+    if (state.Retry) retryIntervalOverrides[stateName] = 0;
+    if (state.Type === 'Wait') waitTimeOverrides[stateName] = 0;
   }
-  const name = options.executionName ?? `local-${Math.random().toString(36).slice(2)}`;
   const notify: TaskHandler =
     options.handlers.NotifyReportFailure ??
     (() => {
@@ -65,18 +152,11 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
     });
   const execution = machine.run(options.input, {
     overrides: {
-      taskResourceLocalHandlers: { ...options.handlers, NotifyReportFailure: notify } as never,
+      taskResourceLocalHandlers: { ...local, ...options.handlers, NotifyReportFailure: notify } as never,
       retryIntervalOverrides,
       waitTimeOverrides,
     },
-    context: {
-      Execution: {
-        Id: `arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:${name}`,
-        Name: name,
-        Input: options.input,
-        StartTime: new Date().toISOString(),
-      },
-    } as never,
+    context: { Execution: executionContext } as never,
   });
   const events: Json[] = [];
   const collecting = (async () => {
@@ -91,6 +171,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
     run = { status: 'FAILED', error: { name: cause?.name ?? 'unknown', cause: String(cause?.message ?? '') } };
   }
   await collecting;
+  ownClient?.destroy();
   const path = events.filter((e) => e.type === 'StateEntered').map((e) => e.state.name as string);
   return { ...run, events, path };
 }

@@ -9,6 +9,10 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, loadAslText, loadSubstitutedAsl, aslPlaceholders, loadTemplate, type Json } from './template-load.js';
+import { MAX_TOKEN_REFRESHES } from '../../lib/recover.js';
+import {
+  ACQUIRE_CONDITION, RELEASE_CONDITION, LEASE_ATTEMPTS, LEASE_EXPIRES_ATTRIBUTE, LEASE_KEY_ATTRIBUTE, LEASE_OWNER_ATTRIBUTE, LEASE_SECONDS, LEASE_WAIT_SECONDS,
+} from '../../lib/lease/index.js';
 
 const require = createRequire(import.meta.url);
 // asl-validator is CommonJS without type declarations.
@@ -81,7 +85,12 @@ describe('ASL wiring', () => {
   test('no ARN, account or Region is hard-coded', () => {
     const withoutComments = JSON.stringify(asl, (key, value) => (key === 'Comment' ? undefined : value));
     const arns = [...withoutComments.matchAll(/arn:aws[^"]*/g)].map((m) => m[0]);
-    assert.deepEqual(arns, ['arn:aws:states:::sns:publish'], 'only the service integration ARN may be literal');
+    assert.deepEqual(
+      [...new Set(arns)].sort(),
+      ['arn:aws:states:::dynamodb:deleteItem', 'arn:aws:states:::dynamodb:getItem', 'arn:aws:states:::dynamodb:putItem', 'arn:aws:states:::sns:publish'],
+      'only the service integration ARNs may be literal',
+    );
+    for (const state of Object.values(states)) if (state.Parameters?.TableName !== undefined) assert.equal(state.Parameters.TableName, '${LeaseTableName}');
     assert.doesNotMatch(withoutComments, /\d{12}|us-east-1|eu-west-1/);
   });
 });
@@ -97,9 +106,14 @@ describe('ASL shape: a runbook that always ends in a reported outcome', () => {
   test('the runbook reads in the contract order', () => {
     assert.equal(asl.StartAt, 'Inspect');
     assert.equal(states.Inspect.Next, 'ChooseAction');
+    assert.equal(states.ChooseAction.Choices[2].Next, 'LeaseTerms');
+    assert.equal(states.LeaseTerms.Next, 'AcquireLease');
+    assert.equal(states.AcquireLease.Next, 'Reinspect');
+    assert.equal(states.AfterReinspect.Choices[0].Next, 'GetImportParameters');
     assert.equal(states.GetImportParameters.Next, 'WrapAndImport');
     assert.equal(states.WrapAndImport.Next, 'MoreMaterials');
-    assert.equal(states.Verify.Next, 'Report');
+    assert.equal(states.Verify.Next, 'ReleaseLease');
+    assert.equal(states.ReleaseLease.Next, 'Report');
     assert.equal(states.Report.Next, 'Succeeded?');
     assert.equal(states['Succeeded?'].Default, 'Done');
     assert.equal(states.Done.Type, 'Succeed');
@@ -167,7 +181,8 @@ describe('ASL retries and catches', () => {
       const catches = states[task].Catch ?? [];
       const last = catches.at(-1);
       assert.deepEqual(last?.ErrorEquals, ['States.ALL'], `${task}: last catcher must be States.ALL`);
-      const expected = task === 'Inspect' ? 'InspectFailed' : task === 'Report' ? 'NotifyReportFailure' : 'Report';
+      // After the lease was taken, every failure releases it on the way to Report.
+      const expected = task === 'Inspect' ? 'InspectFailed' : task === 'Report' ? 'NotifyReportFailure' : 'ReleaseLease';
       assert.equal(last.Next, expected, task);
       for (const c of catches) {
         if (c.Next === 'TokenExpired') continue;
@@ -185,19 +200,19 @@ describe('ASL retries and catches', () => {
     for (const error of ['IncorrectKeyMaterial', 'EscrowMissing', 'EscrowInvalid', 'WrappingRejected']) {
       const c = routeOf(error);
       assert.ok(c?.ErrorEquals.includes(error), `${error} is routed by name`);
-      assert.equal(c?.Next, 'Report', error);
+      assert.equal(c?.Next, 'ReleaseLease', error);
     }
   });
 
-  test('the token refresh loop is bounded: at most 3 refreshes, then Report', () => {
+  test('the token refresh loop is bounded: at most MAX_TOKEN_REFRESHES (lib/recover.ts: the CLI\'s number too), then Report', () => {
     assert.equal(states.TokenExpired.Next, 'RecordTokenRefresh');
     assert.equal(states.RecordTokenRefresh.Next, 'TokenRefreshAllowed');
     const rule = states.TokenRefreshAllowed.Choices[0];
     assert.equal(rule.Variable, '$.tokenRefreshes');
-    assert.equal(rule.NumericLessThanEquals, 3);
+    assert.equal(rule.NumericLessThanEquals, MAX_TOKEN_REFRESHES, 'the state machine and recoverKey refresh tokens the same number of times');
     assert.equal(rule.Next, 'PaceImportParameters');
     assert.equal(states.TokenRefreshAllowed.Default, 'TokenRefreshesExhausted');
-    assert.equal(states.TokenRefreshesExhausted.Next, 'Report');
+    assert.equal(states.TokenRefreshesExhausted.Next, 'ReleaseLease');
     assert.match(states.TokenExpired.Parameters['value.$'], /States\.MathAdd\(\$\.tokenRefreshes, 1\)/);
   });
 
@@ -212,8 +227,69 @@ describe('ASL retries and catches', () => {
     assert.ok(errorClasses.size >= 12, 'lib/errors.ts defines the named errors');
     const names = Object.values(states).flatMap((s: Json) => [...(s.Retry ?? []), ...(s.Catch ?? [])].flatMap((r: Json) => r.ErrorEquals));
     for (const name of names) {
-      if (name.startsWith('States.') || name.startsWith('Lambda.')) continue;
+      if (name.startsWith('States.') || name.startsWith('Lambda.') || name.startsWith('DynamoDB.')) continue;
       assert.ok(errorClasses.has(name), `${name} is not an error class name in lib/errors.ts`);
+    }
+  });
+});
+
+describe('ASL: the per-key lease (the same lease as lib/lease)', () => {
+  const template = loadTemplate();
+  const table = template.Resources.LeaseTable!.Properties;
+
+  test('the table is keyed, expired and named as lib/lease says; the state machine gets it by substitution', () => {
+    assert.deepEqual(table.KeySchema, [{ AttributeName: LEASE_KEY_ATTRIBUTE, KeyType: 'HASH' }]);
+    assert.deepEqual(table.TimeToLiveSpecification, { AttributeName: LEASE_EXPIRES_ATTRIBUTE, Enabled: true });
+    assert.deepEqual(template.Resources.RecoveryStateMachine!.Properties.DefinitionSubstitutions.LeaseTableName, { Ref: 'LeaseTable' });
+  });
+
+  test('AcquireLease: a conditional PutItem with lib/lease\'s condition, attributes and owner; ReleaseLease only by the owner', () => {
+    const put = states.AcquireLease;
+    assert.equal(put.Resource, 'arn:aws:states:::dynamodb:putItem');
+    assert.equal(put.Parameters.ConditionExpression, ACQUIRE_CONDITION);
+    assert.deepEqual(Object.keys(put.Parameters.Item).sort(), [LEASE_EXPIRES_ATTRIBUTE, LEASE_KEY_ATTRIBUTE, LEASE_OWNER_ATTRIBUTE].sort());
+    assert.deepEqual(put.Parameters.ExpressionAttributeNames, { '#owner': LEASE_OWNER_ATTRIBUTE });
+    assert.equal(put.Parameters.Item[LEASE_EXPIRES_ATTRIBUTE]['N.$'], '$.lease.expiresAt', 'a Number: the TTL attribute');
+    assert.equal(put.Catch[0].ErrorEquals[0], 'DynamoDB.ConditionalCheckFailedException');
+    assert.equal(put.Catch[0].Next, 'ReadLeaseHolder');
+    const release = states.ReleaseLease;
+    assert.equal(release.Resource, 'arn:aws:states:::dynamodb:deleteItem');
+    assert.equal(release.Parameters.ConditionExpression, RELEASE_CONDITION);
+    assert.equal(release.Parameters.ExpressionAttributeValues[':owner']['S.$'], '$$.Execution.Id');
+    assert.match(states.LeaseTerms.Output, /'owner': \$states\.context\.Execution\.Id/);
+    assert.equal(release.ResultPath, null, 'the release result never replaces the state');
+    assert.equal(release.Catch.at(-1).ResultPath, '$.leaseReleaseError', 'a failed release is not the run\'s failure');
+    assert.equal(release.Catch.at(-1).Next, 'Report');
+  });
+
+  test('the lease lasts the machine\'s TimeoutSeconds (no execution outlives its lease), waits are lib/lease\'s, bounded', () => {
+    assert.equal(LEASE_SECONDS, asl.TimeoutSeconds);
+    assert.ok(states.LeaseTerms.Output.includes(`/ 1000) + ${LEASE_SECONDS})`), 'expiresAt = now + LEASE_SECONDS');
+    assert.equal(states.LeaseTerms.QueryLanguage, 'JSONata');
+    assert.equal(states.WaitForLease.Seconds, LEASE_WAIT_SECONDS);
+    assert.equal(states.LeaseWaitAllowed.Choices[0].Variable, '$.lease.attempts');
+    assert.equal(states.LeaseWaitAllowed.Choices[0].NumericLessThan, LEASE_ATTEMPTS);
+    assert.equal(states.LeaseWaitAllowed.Default, 'LeaseStillHeld');
+    assert.equal(states.LeaseStillHeld.Next, 'Report');
+  });
+
+  test('Reinspect is the Inspect function on the work item, with Inspect\'s retries', () => {
+    assert.equal(states.Reinspect.Resource, states.Inspect.Resource);
+    assert.equal(states.Reinspect.InputPath, '$.workItem');
+    assert.deepEqual(states.Reinspect.Retry, states.Inspect.Retry);
+    assert.deepEqual(states.Reinspect.Catch.at(-1).ErrorEquals, ['States.ALL']);
+  });
+
+  test('once the lease is taken, Report is only reached through ReleaseLease; before it, never', () => {
+    for (const start of ['Reinspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'TokenRefreshesExhausted', 'NothingToDoUnderLease', 'NoRunnablePlanUnderLease']) {
+      // Reinspect is also reached after a wait (not holding); from there ReleaseIfHeld decides.
+      const withoutRelease = reachableFrom(start, 'ReleaseLease');
+      const leaks = ['Report'].filter((s) => withoutRelease.has(s) && start !== 'Reinspect');
+      assert.deepEqual(leaks, [], `${start} reaches Report without ReleaseLease`);
+    }
+    assert.deepEqual(states.ReleaseIfHeld.Choices[0], { Variable: '$.lease.acquired', IsPresent: true, Next: 'ReleaseLease' });
+    for (const name of ['AcquireLease', 'ReadLeaseHolder', 'ReleaseLease']) {
+      for (const r of states[name].Retry) for (const e of r.ErrorEquals) assert.match(e, /^DynamoDB\.(InternalServerError|Throttling|RequestLimitExceeded|ProvisionedThroughputExceeded)/, `${name} retries ${e}`);
     }
   });
 });

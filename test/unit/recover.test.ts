@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { recoverKey, type RecoverLogger } from '../../lib/reimport.js';
+import { MAX_TOKEN_REFRESHES } from '../../lib/recover.js';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import { summariseOutcome } from '../../lib/outcome.js';
 import type { Outcome } from '../../lib/types.js';
@@ -214,14 +215,15 @@ test('token expired once: new parameters and one more try (exactly 2 GetParamete
   assertNoLeak(outcome, material);
 });
 
-test('token expired twice: failed ImportTokenExpired, no loop', async () => {
+test('token refused every time: MAX_TOKEN_REFRESHES new parameters (the state machine\'s number), then failed ImportTokenExpired, no loop', async () => {
   scenario({});
   kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('InvalidImportTokenException'));
   const outcome = await recoverKey(deps(), KEY_ID, { action: 'recover', config, now });
   assert.equal(outcome.status, 'failed');
   assert.equal(outcome.errorName, 'ImportTokenExpired');
-  assert.equal(count(GetParametersForImportCommand), 2);
-  assert.equal(count(ImportKeyMaterialCommand), 2);
+  assert.equal(MAX_TOKEN_REFRESHES, 3);
+  assert.equal(count(GetParametersForImportCommand), MAX_TOKEN_REFRESHES + 1);
+  assert.equal(count(ImportKeyMaterialCommand), MAX_TOKEN_REFRESHES + 1);
   assert.equal(count(EncryptCommand), 0, 'no verification after a failed import');
   assert.deepEqual(outcome.imported, []);
   assertNoLeak(outcome, material);
@@ -492,7 +494,7 @@ test('pacing: no wait before the first call, none when the interval already pass
   });
   const slow = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
   assert.equal(slow.errorName, 'ImportTokenExpired');
-  assert.equal(count(GetParametersForImportCommand), 2);
+  assert.equal(count(GetParametersForImportCommand), MAX_TOKEN_REFRESHES + 1);
   assert.deepEqual(captured.sleeps, [], 'the slow import already spent the interval');
 
   kmsMock.reset();

@@ -122,13 +122,15 @@ export function aslPlaceholders(text: string): Set<string> {
   return new Set([...text.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1] as string));
 }
 
-/** Fake ARNs for the DefinitionSubstitutions, the way SAM would substitute them at deploy time. */
+/** Fake ARNs (and table names) for the DefinitionSubstitutions, the way SAM would substitute them at deploy time. */
 export function fakeSubstitutions(names: Iterable<string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of names) {
     out[name] = name.endsWith('TopicArn')
       ? `arn:aws:sns:${FAKE_REGION}:${FAKE_ACCOUNT}:kms-reimport-test-${name.replace(/Arn$/, '')}`
-      : `arn:aws:lambda:${FAKE_REGION}:${FAKE_ACCOUNT}:function:kms-reimport-test-${name.replace(/FunctionArn$/, '')}`;
+      : name.endsWith('TableName')
+        ? `kms-reimport-test-${name.replace(/Name$/, '')}`
+        : `arn:aws:lambda:${FAKE_REGION}:${FAKE_ACCOUNT}:function:kms-reimport-test-${name.replace(/FunctionArn$/, '')}`;
   }
   return out;
 }
