@@ -12,6 +12,7 @@ import { recoverKey } from '../lib/reimport.js';
 import { summariseOutcome } from '../lib/outcome.js';
 import { sweepManagedKeys, type SweepEntry } from '../lib/sweep.js';
 import type { Outcome } from '../lib/types.js';
+import { leaseTableOption, openLease } from './lease.js';
 import { endpointOption, regionOption } from './options.js';
 
 export interface FleetOptions {
@@ -21,6 +22,8 @@ export interface FleetOptions {
   /** sweep only: pause between keys, in ms (KMS allows one GetParametersForImport every 4 s). */
   intervalMs?: number;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** sweep only: the per-key lease table (default KMS_REIMPORT_LEASE_TABLE). */
+  leaseTable?: string;
 }
 
 export interface FleetResult {
@@ -64,6 +67,7 @@ export async function runFleet(
   };
   const clients = createClients(clientOptions);
   const tagging = createTaggingClient(clientOptions);
+  const lease = mode === 'sweep' ? openLease(options.leaseTable, config, clientOptions) : undefined;
   try {
     const { items, report } = await sweepManagedKeys({ tagging, kms: clients.kms, secrets: clients.secrets }, config, new Date());
     const outcomes: Outcome[] = [];
@@ -73,7 +77,11 @@ export async function runFleet(
       if (options.json !== true) print(items.length === 0 ? 'Nothing to recover or renew.' : `\n${items.length} key(s) to act on, outages first:`);
       for (const [i, item] of items.entries()) {
         if (i > 0 && (options.intervalMs ?? 0) > 0) await sleep(options.intervalMs!);
-        const outcome = await recoverKey(clients, item.keyRef, { action: item.action, config });
+        const outcome = await recoverKey(
+          { ...clients, ...(lease?.lease ? { lease: lease.lease, leaseOwner: lease.owner() } : {}) },
+          item.keyRef,
+          { action: item.action, config },
+        );
         outcomes.push(outcome);
         if (options.json !== true) print(summariseOutcome(outcome));
       }
@@ -81,6 +89,7 @@ export async function runFleet(
     if (options.json === true) print(JSON.stringify(mode === 'status' ? report : { report, outcomes }, null, 2));
     return { entries: report, outcomes };
   } finally {
+    lease?.close();
     tagging.destroy();
     clients.kms.destroy();
     clients.secrets.destroy();
@@ -122,6 +131,7 @@ export function registerFleetCommands(program: Command): void {
     .addOption(endpointOption())
     .addOption(regionOption())
     .option('--json', 'print the entries and outcomes as JSON')
+    .addOption(leaseTableOption())
     .option('--interval-ms <ms>', "pause between keys (KMS allows one GetParametersForImport every 4 s per account and Region)", nonNegativeInteger, 4000)
     .action(async (options: FleetOptions) => {
       if (fleetExitCode('sweep', await runFleet('sweep', options)) !== 0) process.exitCode = 1;

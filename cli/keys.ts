@@ -6,11 +6,13 @@ import { recoverKey } from '../lib/reimport.js';
 import { summariseOutcome } from '../lib/outcome.js';
 import type { Outcome, RequestedAction } from '../lib/types.js';
 import { endpointOption, regionOption } from './options.js';
+import { leaseTableOption, openLease } from './lease.js';
 
 interface KeyCommandOptions {
   endpointUrl?: string;
   region?: string;
   json?: boolean;
+  leaseTable?: string;
 }
 
 export async function runKeyCommand(
@@ -21,11 +23,18 @@ export async function runKeyCommand(
 ): Promise<Outcome> {
   const config = loadConfig(process.env);
   const clients = createClients({ endpointUrl: options.endpointUrl, region: options.region });
+  // A plan changes nothing: no lease, no warning.
+  const lease = action === 'plan' ? undefined : openLease(options.leaseTable, config, options.region ? { region: options.region } : {});
   try {
-    const outcome = await recoverKey(clients, keyRef, { action, config });
+    const outcome = await recoverKey(
+      { ...clients, ...(lease?.lease ? { lease: lease.lease, leaseOwner: lease.owner() } : {}) },
+      keyRef,
+      { action, config },
+    );
     print(options.json ? JSON.stringify(outcome, null, 2) : summariseOutcome(outcome));
     return outcome;
   } finally {
+    lease?.close();
     clients.kms.destroy();
     clients.secrets.destroy();
   }
@@ -45,6 +54,7 @@ export function registerKeyCommands(program: Command): void {
       .argument('<key>', 'key ID, key ARN, alias name (alias/...) or alias ARN')
       .addOption(endpointOption())
       .addOption(regionOption())
+      .addOption(leaseTableOption())
       .option('--json', 'print the outcome as JSON')
       .action(async (keyRef: string, options: KeyCommandOptions) => {
         const outcome = await runKeyCommand(action, keyRef, options);

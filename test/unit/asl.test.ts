@@ -240,6 +240,8 @@ describe('ASL: the per-key lease (the same lease as lib/lease)', () => {
   test('the table is keyed, expired and named as lib/lease says; the state machine gets it by substitution', () => {
     assert.deepEqual(table.KeySchema, [{ AttributeName: LEASE_KEY_ATTRIBUTE, KeyType: 'HASH' }]);
     assert.deepEqual(table.TimeToLiveSpecification, { AttributeName: LEASE_EXPIRES_ATTRIBUTE, Enabled: true });
+    assert.equal(table.BillingMode, 'PAY_PER_REQUEST');
+    assert.deepEqual(table.SSESpecification, { SSEEnabled: true });
     assert.deepEqual(template.Resources.RecoveryStateMachine!.Properties.DefinitionSubstitutions.LeaseTableName, { Ref: 'LeaseTable' });
   });
 

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { grantedStatements, managedPolicyDocument, statementsOf, type Statement } from './template-iam.js';
 import {
   loadTemplate,
+  loadAslText,
   functionByEntry,
   parameterDefaults,
   serverlessFunctions,
@@ -239,14 +240,26 @@ describe('IAM: least privilege', () => {
     assert.deepEqual(starResourceViolations(template), []);
   });
 
-  test('the state machine may invoke only the five step functions and publish only to the topic', () => {
+  test('the state machine may invoke only the five step functions, publish only to the topic, and use the lease table only as its ASL does', () => {
     const statements = grantedStatements(template, 'RecoveryStateMachine');
     const invoke = statements.filter((s) => s.Action.includes('lambda:InvokeFunction')).flatMap((s) => s.Resource).sort();
     const steps = ['inspect', 'get-import-parameters', 'wrap-and-import', 'verify', 'report'].map((n) => `ref:${functionByEntry(template, n)[0]}`).sort();
     assert.deepEqual(invoke, steps);
     const publish = statements.filter((s) => s.Action.includes('sns:Publish')).flatMap((s) => s.Resource);
     assert.deepEqual(publish, ['getatt:OutcomeTopic.TopicName']);
-    const other = statements.flatMap((s) => s.Action).filter((a) => !a.startsWith('logs:') && a !== 'lambda:InvokeFunction' && a !== 'sns:Publish');
+    // The DynamoDB actions are exactly the ASL's DynamoDB integrations (putItem → dynamodb:PutItem), on the lease table only.
+    const asl = JSON.parse(loadAslText());
+    const used = Object.values<Json>(asl.States)
+      .map((st) => /^arn:aws:states:::dynamodb:(\w+)$/.exec(st.Resource ?? '')?.[1])
+      .filter((op): op is string => op !== undefined)
+      .map((op) => `dynamodb:${op[0]!.toUpperCase()}${op.slice(1)}`);
+    assert.ok(used.length >= 2, 'the ASL takes and releases the lease');
+    const dynamo = statements.filter((s) => s.Action.some((a: string) => a.startsWith('dynamodb:')));
+    assert.deepEqual(dynamo.flatMap((s) => s.Action).sort(), [...new Set(used)].sort());
+    assert.deepEqual([...new Set(dynamo.flatMap((s) => s.Resource))], ['getatt:LeaseTable.Arn']);
+    const other = statements
+      .flatMap((s) => s.Action)
+      .filter((a) => !a.startsWith('logs:') && !a.startsWith('dynamodb:') && a !== 'lambda:InvokeFunction' && a !== 'sns:Publish');
     assert.deepEqual(other, []);
   });
 
