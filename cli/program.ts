@@ -9,6 +9,7 @@
  *   local           run the local KMS + Secrets Manager endpoint
  */
 import { Command } from 'commander';
+import { assertSupportedRegion } from '../lib/config.js';
 import { registerKeyCommands } from './keys.js';
 import { registerDrillCommand } from './drill-command.js';
 import { registerFleetCommands } from './fleet.js';
@@ -20,6 +21,12 @@ export function buildProgram(): Command {
     .description('Keep AWS KMS keys with imported key material usable: recover, renew, rehearse.')
     .showHelpAfterError()
     .exitOverride();
+  // A command that talks to AWS (it has --region) refuses a China Region before doing anything.
+  program.hook('preAction', (_program, action) => {
+    if (!action.options.some((o) => o.long === '--region')) return;
+    const region = (action.opts() as { region?: string }).region ?? (process.env.AWS_REGION?.trim() || process.env.AWS_DEFAULT_REGION?.trim() || undefined);
+    assertSupportedRegion(region);
+  });
   registerKeyCommands(program);
   registerFleetCommands(program);
   registerDrillCommand(program);

@@ -192,11 +192,32 @@ function checkFamilyAlgorithm(name: string, family: WrappingFamily, algorithm: s
   throw new ConfigError(`${name}="${algorithm}" cannot wrap ${FAMILY_WORDS[family]} key material: ${why}; use ${allowed.join(' or ')}, or unset it`);
 }
 
+/** A Region of the `aws-cn` partition (cn-north-1, cn-northwest-1). */
+export function isChinaRegion(region: string): boolean {
+  return /^cn-[a-z]+-\d+$/.test(region.trim());
+}
+
+/**
+ * Refuses to start in a China Region, where imported material differs: SYMMETRIC_DEFAULT is SM4
+ * with 16-byte material, and wrapping offers SM2 / SM2PKE, none of which kms-reimport handles
+ * (it would escrow and import 32-byte material and RSA wrapping, and fail at the first import).
+ * Called at every Lambda cold start (loadConfig, ownRegion) and CLI start; the template refuses
+ * the same at deploy time (Rules). No Region (a local unit test) is not refused.
+ */
+export function assertSupportedRegion(region: string | undefined): void {
+  if (region === undefined || !isChinaRegion(region)) return;
+  throw new ConfigError(
+    `kms-reimport does not support the China Regions (aws-cn: SM4 16-byte material, SM2 wrapping) yet; ${region.trim()} was given. ` +
+      'Deploy and run it in a Region of another partition; keys in China Regions are not handled.',
+  );
+}
+
 /**
  * Reads KMS_REIMPORT_* variables (see the comment at the top of this file). Wrapping values are
  * checked against the names KMS knows; whether they suit a key spec is decided by chooseWrapping.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ReimportConfig {
+  assertSupportedRegion(env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || undefined);
   const config: ReimportConfig = {
     managedTagKey: readString(env, 'KMS_REIMPORT_MANAGED_TAG_KEY', DEFAULT_CONFIG.managedTagKey),
     managedTagValue: readString(env, 'KMS_REIMPORT_MANAGED_TAG_VALUE', DEFAULT_CONFIG.managedTagValue),

@@ -2,6 +2,7 @@
  * Function settings from the environment, read at cold start: a missing or bad value fails the
  * init loudly (ConfigError), before any event is handled.
  */
+import { assertSupportedRegion } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
 
 export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -21,9 +22,14 @@ export function integerEnv(name: string, fallback: number, min: number, max: num
   return Number(raw);
 }
 
-/** The Lambda's own Region (set by the Lambda runtime and by `sam local`). */
+/**
+ * The Lambda's own Region (set by the Lambda runtime and by `sam local`). A China Region stops
+ * the init (ConfigError): kms-reimport does not support them (see assertSupportedRegion).
+ */
 export function ownRegion(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || undefined;
+  const region = env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || undefined;
+  assertSupportedRegion(region);
+  return region;
 }
 
 /**

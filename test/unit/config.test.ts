@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_CONFIG, loadConfig, validateConfig } from '../../lib/config.js';
+import { assertSupportedRegion, DEFAULT_CONFIG, loadConfig, validateConfig } from '../../lib/config.js';
+import { ownRegion } from '../../functions/commons/environment.js';
+import { buildProgram } from '../../cli/program.js';
+import { readFileSync } from 'node:fs';
+import { yamlParse } from 'yaml-cfn';
 import * as errors from '../../lib/errors.js';
 
 test('loadConfig with an empty environment gives the defaults', () => {
@@ -124,4 +128,35 @@ test('every named error sets its own name, keeps keyId and is a ReimportError', 
   }
   assert.equal(errors.isReimportError(new Error('x')), false);
   assert.equal(errors.isReimportError({ name: 'KeyNotFound' }), false);
+});
+
+const CHINA = /^kms-reimport does not support the China Regions \(aws-cn: SM4 16-byte material, SM2 wrapping\) yet; cn-north-1 was given/;
+
+test('China Regions are refused at start: config, every Lambda cold start, the CLI', async () => {
+  for (const region of ['cn-north-1', 'cn-northwest-1']) {
+    assert.throws(() => assertSupportedRegion(region), (e: unknown) => e instanceof errors.ConfigError && /China Regions/.test((e as Error).message) && (e as Error).message.includes(region));
+  }
+  for (const region of ['us-east-1', 'ap-southeast-5', 'us-gov-west-1', 'us-iso-east-1', 'us-isob-east-1', 'eusc-de-east-1', undefined]) {
+    assert.doesNotThrow(() => assertSupportedRegion(region), String(region));
+  }
+  assert.throws(() => loadConfig({ AWS_REGION: 'cn-north-1' }), { name: 'ConfigError', message: CHINA });
+  assert.throws(() => loadConfig({ AWS_DEFAULT_REGION: 'cn-north-1' }), { name: 'ConfigError', message: CHINA });
+  assert.doesNotThrow(() => loadConfig({ AWS_REGION: 'eusc-de-east-1' }));
+  assert.throws(() => ownRegion({ AWS_REGION: 'cn-north-1' }), { name: 'ConfigError', message: CHINA });
+  assert.equal(ownRegion({ AWS_REGION: 'us-gov-west-1' }), 'us-gov-west-1');
+
+  // The CLI refuses before any command that talks to AWS runs (nothing is sent: no endpoint exists here).
+  const program = buildProgram();
+  await assert.rejects(program.parseAsync(['node', 'kms-reimport', 'status', '--region', 'cn-north-1', '--endpoint-url', 'http://127.0.0.1:9']), { name: 'ConfigError', message: CHINA });
+});
+
+test('China Regions are refused at deploy: a template Rule asserts the partition is not aws-cn', () => {
+  const template = yamlParse(readFileSync(new URL('../../template.yaml', import.meta.url), 'utf8')) as {
+    Rules?: Record<string, { RuleCondition?: unknown; Assertions: { Assert: unknown; AssertDescription?: string }[] }>;
+  };
+  const rule = template.Rules?.['NotInChinaRegions'];
+  assert.ok(rule, 'template.yaml has Rules.NotInChinaRegions');
+  assert.equal(rule.RuleCondition, undefined, 'the rule applies to every deployment');
+  assert.deepEqual(rule.Assertions[0]!.Assert, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AWS::Partition' }, 'aws-cn'] }] });
+  assert.match(rule.Assertions[0]!.AssertDescription!, /does not support the China Regions/);
 });
