@@ -60,21 +60,30 @@ export function createControlHandler(deps: ControlApiDeps): ControlHandler {
       return ok(clockView(clock));
     },
     'GET /_local/latency': () => ok({ latency: controls.getLatency() }),
+    // A POST answers what it changed and a count, never the whole table (GET has that).
     'POST /_local/latency': (body) => {
-      controls.setLatency(str(body, 'operation'), num(body, 'ms'));
-      return ok({ latency: controls.getLatency() });
+      const operation = str(body, 'operation');
+      const ms = num(body, 'ms');
+      controls.setLatency(operation, ms);
+      return ok({ operation, ms, rules: Object.keys(controls.getLatency()).length });
     },
     'GET /_local/quotas': () => ok({ quotas: controls.getQuotas() }),
     'POST /_local/quotas': (body) => {
-      if (body.preset !== undefined) controls.useQuotaPreset(body.preset as QuotaPreset);
-      else if (body.remove === true) controls.setQuota(str(body, 'operation'), null);
-      else {
-        const rule: QuotaRule = { rate: body.rate as number };
-        if (body.burst !== undefined) rule.burst = body.burst as number;
-        if (body.shared !== undefined) rule.shared = body.shared as string;
-        controls.setQuota(str(body, 'operation'), rule);
+      const count = () => Object.keys(controls.getQuotas()).length;
+      if (body.preset !== undefined) {
+        controls.useQuotaPreset(body.preset as QuotaPreset);
+        return ok({ preset: body.preset, rules: count() });
       }
-      return ok({ quotas: controls.getQuotas() });
+      const operation = str(body, 'operation');
+      if (body.remove === true) {
+        controls.setQuota(operation, null);
+        return ok({ operation, removed: true, rules: count() });
+      }
+      const rule: QuotaRule = { rate: body.rate as number };
+      if (body.burst !== undefined) rule.burst = body.burst as number;
+      if (body.shared !== undefined) rule.shared = body.shared as string;
+      controls.setQuota(operation, rule);
+      return ok({ operation, quota: controls.getQuotas()[operation], rules: count() });
     },
     'GET /_local/faults': () => ok({ faults: controls.getInjectedErrors() }),
     'POST /_local/faults': (body) => {
@@ -82,12 +91,13 @@ export function createControlHandler(deps: ControlApiDeps): ControlHandler {
       if (body.status !== undefined) spec.status = body.status as number;
       if (body.message !== undefined) spec.message = body.message as string;
       if (body.count !== undefined) spec.count = body.count as number;
-      controls.injectError(str(body, 'operation'), spec);
-      return ok({ faults: controls.getInjectedErrors() });
+      const operation = str(body, 'operation');
+      const added = controls.injectError(operation, spec);
+      return ok({ operation, added, queued: controls.injectedErrorCount() });
     },
     'DELETE /_local/faults': (body) => {
-      controls.clearInjectedErrors(body.operation === undefined ? undefined : str(body, 'operation'));
-      return ok({ faults: controls.getInjectedErrors() });
+      const cleared = controls.clearInjectedErrors(body.operation === undefined ? undefined : str(body, 'operation'));
+      return ok({ cleared, queued: controls.injectedErrorCount() });
     },
     'GET /_local/counters': () => ok({ counters: controls.getCounters() }),
     'DELETE /_local/counters': () => {

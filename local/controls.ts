@@ -57,6 +57,16 @@ export type QuotaPreset = 'kms-defaults' | 'off';
  */
 export const MAX_LATENCY_MS = 10 * 60 * 1000;
 
+/**
+ * Bounds on the control state, so that no sequence of control requests grows it without limit:
+ * injected errors queued at once (over every operation; a spent one is dropped as it is used),
+ * operations with a latency rule, operations with a quota rule (the kms-defaults preset has 31).
+ * Beyond a bound a control is refused (RangeError, 400 over HTTP) and changes nothing.
+ */
+export const MAX_INJECTED_ERRORS = 1000;
+export const MAX_LATENCY_RULES = 200;
+export const MAX_QUOTA_RULES = 200;
+
 export interface EndpointControls {
   /** Sets a delay before `operation` is handled, 0..MAX_LATENCY_MS ms; 0 removes it. `*` applies to every operation. */
   setLatency(operation: string, ms: number): void;
@@ -66,10 +76,16 @@ export interface EndpointControls {
   /** Replaces every quota with a preset: KMS's documented defaults, or none. */
   useQuotaPreset(preset: QuotaPreset): void;
   getQuotas(): Record<string, QuotaRule>;
-  /** The next `count` calls of `operation` answer this error instead of being handled. */
-  injectError(operation: string, error: InjectedErrorSpec): void;
+  /**
+   * The next `count` calls of `operation` answer this error instead of being handled. Returns the
+   * queued entry. At most MAX_INJECTED_ERRORS entries are queued at once (RangeError beyond).
+   */
+  injectError(operation: string, error: InjectedErrorSpec): InjectedErrorState;
   getInjectedErrors(): Record<string, InjectedErrorState[]>;
-  clearInjectedErrors(operation?: string): void;
+  /** How many injected errors are queued (over every operation; each may answer several calls). */
+  injectedErrorCount(): number;
+  /** Removes the queued errors (of one operation, or all); returns how many were removed. */
+  clearInjectedErrors(operation?: string): number;
   getCounters(): Record<string, OperationCounter>;
   resetCounters(): void;
 }
@@ -210,7 +226,12 @@ export class Controls implements EndpointControls {
       );
     }
     if (ms === 0) this.latency.delete(name);
-    else this.latency.set(name, ms);
+    else {
+      if (!this.latency.has(name) && this.latency.size >= MAX_LATENCY_RULES) {
+        throw new RangeError(`At most ${MAX_LATENCY_RULES} operations may have a latency rule; remove one (ms 0) first, or use "*"; nothing was changed`);
+      }
+      this.latency.set(name, ms);
+    }
   }
 
   getLatency(): Record<string, number> {
@@ -220,7 +241,13 @@ export class Controls implements EndpointControls {
   setQuota(operation: string, rule: QuotaRule | null): void {
     const name = checkOperationName(operation, false);
     if (rule === null) this.quotas.delete(name);
-    else this.quotas.set(name, checkRule(name, rule));
+    else {
+      const checked = checkRule(name, rule);
+      if (!this.quotas.has(name) && this.quotas.size >= MAX_QUOTA_RULES) {
+        throw new RangeError(`At most ${MAX_QUOTA_RULES} operations may have a quota; remove one first; nothing was changed`);
+      }
+      this.quotas.set(name, checked);
+    }
     this.buckets.clear();
   }
 
@@ -237,7 +264,7 @@ export class Controls implements EndpointControls {
     return Object.fromEntries([...this.quotas].map(([op, rule]) => [op, { ...rule }]));
   }
 
-  injectError(operation: string, error: InjectedErrorSpec): void {
+  injectError(operation: string, error: InjectedErrorSpec): InjectedErrorState {
     const name = checkOperationName(operation, false);
     if (error === null || typeof error !== 'object' || typeof error.type !== 'string' || !/^[A-Za-z][A-Za-z0-9]*$/.test(error.type)) {
       throw new RangeError(`An injected error for ${name} needs "type", an exception name like "DependencyTimeoutException"`);
@@ -249,19 +276,40 @@ export class Controls implements EndpointControls {
       throw new RangeError(`Injected error status for ${name} must be an HTTP error status (400-599), got ${JSON.stringify(status)}`);
     }
     if (error.message !== undefined && typeof error.message !== 'string') throw new RangeError(`Injected error message for ${name} must be a string`);
+    if (error.message !== undefined && error.message.length > 4096) throw new RangeError(`Injected error message for ${name} must be at most 4096 characters`);
+    if (this.injectedErrorCount() >= MAX_INJECTED_ERRORS) {
+      throw new RangeError(
+        `At most ${MAX_INJECTED_ERRORS} injected errors may be queued at once (each may answer several calls: use "count"); clear some (DELETE /_local/faults) or let them be used first; nothing was changed`,
+      );
+    }
     const message = error.message ?? `${error.type} injected by the local endpoint's fault control for ${name}`;
     const list = this.faults.get(name) ?? [];
-    list.push({ type: error.type, status, message, remaining: count });
+    const entry: InjectedErrorState = { type: error.type, status, message, remaining: count };
+    list.push(entry);
     this.faults.set(name, list);
+    return { ...entry };
+  }
+
+  injectedErrorCount(): number {
+    let n = 0;
+    for (const list of this.faults.values()) n += list.length;
+    return n;
   }
 
   getInjectedErrors(): Record<string, InjectedErrorState[]> {
     return Object.fromEntries([...this.faults].map(([op, list]) => [op, list.map((f) => ({ ...f }))]));
   }
 
-  clearInjectedErrors(operation?: string): void {
-    if (operation === undefined) this.faults.clear();
-    else this.faults.delete(checkOperationName(operation, false));
+  clearInjectedErrors(operation?: string): number {
+    if (operation === undefined) {
+      const n = this.injectedErrorCount();
+      this.faults.clear();
+      return n;
+    }
+    const name = checkOperationName(operation, false);
+    const n = this.faults.get(name)?.length ?? 0;
+    this.faults.delete(name);
+    return n;
   }
 
   getCounters(): Record<string, OperationCounter> {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { startLocalEndpoint, KMS_DEFAULT_QUOTAS, type LocalEndpoint } from '../../local/index.js';
-import { Controls } from '../../local/controls.js';
+import { Controls, MAX_INJECTED_ERRORS, MAX_LATENCY_RULES, MAX_QUOTA_RULES } from '../../local/controls.js';
 import { createClock } from '../../local/clock.js';
 import { ServiceError } from '../../local/service.js';
 
@@ -88,7 +88,7 @@ describe('latency', () => {
     const name = unique('slow');
     await sm.send(new CreateSecretCommand({ Name: name, SecretString: 'x' }));
     const set = await control('POST', '/_local/latency', { operation: 'secretsmanager:GetSecretValue', ms: 300 });
-    assert.deepEqual(set.json.latency, { 'secretsmanager:GetSecretValue': 300 });
+    assert.deepEqual(set.json, { operation: 'secretsmanager:GetSecretValue', ms: 300, rules: 1 }, 'a POST answers what it set and a count');
     const began = performance.now();
     await sm.send(new GetSecretValueCommand({ SecretId: name }));
     assert.ok(performance.now() - began >= 290, 'the response came back before the configured latency');
@@ -134,7 +134,7 @@ describe('quotas', () => {
     const tagging = new ResourceGroupsTaggingAPIClient({ endpoint: endpoint.url, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
     clients.push(tagging);
     const set = await control('POST', '/_local/quotas', { operation: 'tagging:GetResources', rate: 0.001, burst: 1 });
-    assert.deepEqual(set.json.quotas, { 'tagging:GetResources': { rate: 0.001, burst: 1 } });
+    assert.deepEqual(set.json, { operation: 'tagging:GetResources', quota: { rate: 0.001, burst: 1 }, rules: 1 });
     try {
       await tagging.send(new GetResourcesCommand({}));
       await assert.rejects(tagging.send(new GetResourcesCommand({})), { name: 'ThrottledException' });
@@ -190,6 +190,11 @@ describe('injected errors', () => {
     await sm.send(new CreateSecretCommand({ Name: name, SecretString: 'x' }));
     const injected = await control('POST', '/_local/faults', { operation: 'secretsmanager:GetSecretValue', type: 'InternalServiceError', count: 2 });
     assert.equal(injected.status, 200);
+    assert.deepEqual(injected.json, {
+      operation: 'secretsmanager:GetSecretValue',
+      added: { type: 'InternalServiceError', status: 500, message: "InternalServiceError injected by the local endpoint's fault control for secretsmanager:GetSecretValue", remaining: 2 },
+      queued: 1,
+    });
     for (let i = 0; i < 2; i++) {
       await assert.rejects(sm.send(new GetSecretValueCommand({ SecretId: name })), (err: Error & { $metadata: { httpStatusCode?: number } }) => {
         assert.equal(err.name, 'InternalServiceError');
@@ -203,10 +208,68 @@ describe('injected errors', () => {
     endpoint.controls.injectError('secretsmanager:DescribeSecret', { type: 'InternalServiceError', count: 5 });
     assert.equal(endpoint.controls.getInjectedErrors()['secretsmanager:DescribeSecret']?.[0]?.remaining, 5);
     const cleared = await control('DELETE', '/_local/faults');
-    assert.deepEqual(cleared.json.faults, {});
+    assert.deepEqual(cleared.json, { cleared: 1, queued: 0 });
     await sm.send(new DescribeSecretCommand({ SecretId: name }));
     assert.equal((await control('POST', '/_local/faults', { operation: 'GetSecretValue' })).status, 400);
     assert.throws(() => endpoint.controls.injectError('x y', { type: 'T' }), RangeError);
+  });
+});
+
+describe('bounded control state', () => {
+  it('injected errors: at most MAX_INJECTED_ERRORS queued, refused beyond (400, nothing changed), room again once used or cleared', async () => {
+    const controls = new Controls();
+    for (let i = 0; i < MAX_INJECTED_ERRORS; i++) controls.injectError(i % 2 ? 'kms:Decrypt' : 'Encrypt', { type: 'KMSInternalException' });
+    assert.equal(controls.injectedErrorCount(), MAX_INJECTED_ERRORS);
+    assert.throws(() => controls.injectError('kms:Sign', { type: 'KMSInternalException' }), { name: 'RangeError', message: /At most 1000 injected errors/ });
+    assert.equal(controls.getInjectedErrors()['kms:Sign'], undefined, 'a refused control changes nothing');
+    const scope = { account: '000000000000', region: 'us-east-1' };
+    const used = await controls.admit('kms', 'Decrypt', scope, () => new ServiceError('ThrottlingException', 'x'));
+    assert.equal(used.error?.type, 'KMSInternalException');
+    assert.equal(controls.injectedErrorCount(), MAX_INJECTED_ERRORS - 1, 'a spent error is dropped');
+    controls.injectError('kms:Sign', { type: 'KMSInternalException', count: 50 });
+    assert.equal(controls.clearInjectedErrors('Encrypt'), MAX_INJECTED_ERRORS / 2);
+    assert.equal(controls.clearInjectedErrors(), MAX_INJECTED_ERRORS / 2);
+    assert.equal(controls.injectedErrorCount(), 0);
+  });
+
+  it('over HTTP a fault beyond the bound is 400 and a POST never returns the whole queue', async () => {
+    const other = await startLocalEndpoint();
+    try {
+      for (let i = 0; i < MAX_INJECTED_ERRORS; i++) other.controls.injectError('kms:Decrypt', { type: 'KMSInternalException' });
+      const post = (body: unknown) =>
+        fetch(`${other.url}/_local/faults`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } }).then(async (r) => ({
+          status: r.status,
+          text: await r.text(),
+        }));
+      const refused = await post({ operation: 'kms:Decrypt', type: 'KMSInternalException' });
+      assert.equal(refused.status, 400);
+      assert.match(refused.text, /At most 1000 injected errors/);
+      other.controls.clearInjectedErrors('kms:Decrypt');
+      other.controls.injectError('kms:Decrypt', { type: 'KMSInternalException' });
+      const accepted = await post({ operation: 'kms:Encrypt', type: 'DependencyTimeoutException' });
+      assert.equal(accepted.status, 200);
+      assert.deepEqual(Object.keys(JSON.parse(accepted.text) as object).sort(), ['added', 'operation', 'queued']);
+      assert.equal((JSON.parse(accepted.text) as { queued: number }).queued, 2);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('latency and quota rules: at most MAX_LATENCY_RULES / MAX_QUOTA_RULES operations; changing or removing one is always allowed', () => {
+    const controls = new Controls();
+    for (let i = 0; i < MAX_LATENCY_RULES; i++) controls.setLatency(`kms:Op${i}`, 1);
+    assert.throws(() => controls.setLatency('kms:OneMore', 1), { name: 'RangeError', message: /At most 200 operations may have a latency rule/ });
+    assert.equal(controls.getLatency()['kms:OneMore'], undefined);
+    controls.setLatency('kms:Op0', 5);
+    controls.setLatency('kms:Op1', 0);
+    controls.setLatency('kms:OneMore', 1);
+    assert.equal(Object.keys(controls.getLatency()).length, MAX_LATENCY_RULES);
+    for (let i = 0; i < MAX_QUOTA_RULES; i++) controls.setQuota(`kms:Op${i}`, { rate: 1 });
+    assert.throws(() => controls.setQuota('kms:OneMore', { rate: 1 }), { name: 'RangeError', message: /At most 200 operations may have a quota/ });
+    controls.setQuota('kms:Op0', { rate: 2 });
+    controls.setQuota('kms:Op1', null);
+    controls.setQuota('kms:OneMore', { rate: 1 });
+    assert.equal(Object.keys(controls.getQuotas()).length, MAX_QUOTA_RULES);
   });
 });
 
