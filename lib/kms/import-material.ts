@@ -14,9 +14,14 @@ import {
   IncorrectKeyMaterial,
   KeyNotEligible,
   KeyNotFound,
+  isUnparsableResponse,
+  KmsResponseInvalid,
+  KmsUnavailable,
   RenewalRefused,
+  toNamedError,
   WrappingRejected,
 } from '../errors.js';
+import { inspectKey } from './inspect.js';
 import { escrowSecretId, readEscrow, selectEscrowedMaterial } from '../escrow/read.js';
 import { validateMaterial, wipe, wipeEscrowed, type EscrowedMaterial } from '../escrow/material.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
@@ -155,6 +160,27 @@ function mapImportError(e: unknown, input: ImportInput, secretId: string, sent: 
   }
 }
 
+/**
+ * After an ImportKeyMaterial whose answer was lost (not JSON, cut short, or transient failures up
+ * to the last attempt, any of which may come after KMS acted): does the key, read again, show the
+ * import took effect? Only a match on what was sent counts: the material (by KeyMaterialId where
+ * one was sent) IMPORTED with exactly the ValidTo sent, or, for material that does not expire, a
+ * key that was PendingImport and is not any more. Anything else is "not shown".
+ */
+async function importShown(kms: KMSClient, report: KeyReport, sent: SentRequest, retry: RetryOptions): Promise<boolean> {
+  const now = await inspectKey(kms, report.keyId, retry);
+  const id = sent.keyMaterialId ?? now.currentKeyMaterialId;
+  const material = id !== undefined ? now.materials.find((m) => m.keyMaterialId === id) : now.materials.length === 1 ? now.materials[0] : undefined;
+  if (sent.validTo !== undefined) {
+    const want = sent.validTo.getTime();
+    if (material) return material.importState !== 'PENDING_IMPORT' && material.validTo !== undefined && Date.parse(material.validTo) === want;
+    return now.keyState !== 'PendingImport' && now.validTo !== undefined && Date.parse(now.validTo) === want;
+  }
+  if (report.keyState !== 'PendingImport') return false;
+  if (material) return material.importState !== 'PENDING_IMPORT';
+  return now.keyState !== 'PendingImport';
+}
+
 export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInput): Promise<ImportResult> {
   const { report, params, config, now } = input;
   const retry: RetryOptions = {
@@ -203,11 +229,29 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
       ...(symmetric && everImported ? { ImportType: 'EXISTING_KEY_MATERIAL' as const } : {}),
       ...(sentMaterialId ? { KeyMaterialId: sentMaterialId } : {}),
     };
-    let out;
+    const sent: SentRequest = { keyMaterialId: sentMaterialId, expirationModel, validTo };
+    let out: { KeyMaterialId?: string } | undefined;
     try {
       out = await callWithRetry({ operation: 'ImportKeyMaterial', keyId: report.keyId }, () => deps.kms.send(new ImportKeyMaterialCommand(request)), retry);
     } catch (e) {
-      throw mapImportError(e, input, secretId, { keyMaterialId: sentMaterialId, expirationModel, validTo });
+      if (!isUnparsableResponse(e) && !(e instanceof KmsUnavailable)) throw mapImportError(e, input, secretId, sent);
+      // The answer was lost, not necessarily the import: read the key again before concluding.
+      const shown = await importShown(deps.kms, report, sent, retry).catch(() => undefined);
+      if (shown !== true) {
+        const named = toNamedError(e, report.keyId);
+        const reread =
+          shown === false
+            ? 'Read again, the key does not show the import (nothing was imported that can be seen);'
+            : 'Reading the key again failed too, so whether the import took effect is unknown;';
+        const Named = named instanceof KmsUnavailable ? KmsUnavailable : KmsResponseInvalid;
+        throw new Named(`${named.message} ${reread} the same material can safely be imported again: run again.`, { keyId: report.keyId });
+      }
+      deps.logger?.warn(
+        `ImportKeyMaterial for key ${report.keyId} got no usable answer (${isUnparsableResponse(e) ? 'not JSON or cut short' : 'transient errors'}), ` +
+          'but the key read again shows the import took effect: counted as imported.',
+        { keyId: report.keyId, ...(sentMaterialId ? { keyMaterialId: sentMaterialId } : {}) },
+      );
+      out = undefined;
     }
     const result: ImportResult = { expirationModel };
     const importedId = out?.KeyMaterialId ?? sentMaterialId ?? selected.keyMaterialId;

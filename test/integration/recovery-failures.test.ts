@@ -261,9 +261,10 @@ describe("escrow binding: a key's escrow tag cannot borrow another key's escrow"
     assert.equal(outcome.status, 'failed', outcome.reason);
     assert.equal(outcome.errorName, 'EscrowInvalid');
     assert.match(outcome.reason!, new RegExp(attacker.keyId));
-    assert.match(outcome.reason!, /not bound to the key/);
+    assert.match(outcome.reason!, /default escrow secret of another key/);
     assert.equal(aws.calls('ImportKeyMaterial'), 0, 'nothing was imported');
     assert.equal(aws.calls('GetSecretValue'), 0, "the victim's secret was never read");
+    assert.equal(aws.calls('DescribeSecret'), 0, 'refused by its name, before any call');
     assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: attacker.keyId }))).KeyMetadata!.KeyState, 'PendingImport');
     assert.deepEqual(await escrowVersions(victim.keyId), versionsBefore, "the victim's escrow is unchanged");
     const held = await aws.secrets.send(new GetSecretValueCommand({ SecretId: victimSecret }));

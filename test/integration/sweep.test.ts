@@ -127,11 +127,14 @@ describe('sweep against the local endpoint', () => {
   test('outages first, then soonest expiry; unmanaged keys never in the work', async () => {
     const { items, report } = await sweepManagedKeys({ tagging, kms, secrets }, config, new Date(endpoint.clock.now()), { concurrency: 4 });
 
-    const outages = [keys.neverImported, keys.deleted, keys.expired].sort();
+    // A key that never held material is no outage: recovery never gives a key its first material.
+    const outages = [keys.deleted, keys.expired].sort();
     assert.deepEqual(
       items.map((i) => [i.keyRef, i.action]),
       [...outages.map((k) => [k, 'recover']), [keys.expiresSooner, 'renew'], [keys.expiresLater, 'renew']],
     );
+    assert.equal(report.find((e) => e.keyId === keys.neverImported)?.classification, 'never-imported');
+    assert.equal(report.find((e) => e.keyId === keys.neverImported)?.action, 'skip');
     const listed = new Set(report.map((e) => e.keyId));
     assert.equal(listed.has(keys.untagged as string), false, 'a key without the tag is not even listed');
     assert.equal(listed.has(keys.optedOut as string), false, 'a key tagged false is not listed');
@@ -199,14 +202,14 @@ describe('sweep against the local endpoint', () => {
       console.warn = warn;
     }
     assert.equal(result.status, 'ok');
-    assert.equal(started.length, 5);
+    assert.equal(started.length, 4);
     const bucket = '20300102T0100Z';
-    assert.equal(started[3]?.name, `${keys.expiresSooner}-renew-${bucket}`);
-    assert.equal(started[4]?.name, `${keys.expiresLater}-renew-${bucket}`);
-    for (const s of started.slice(0, 3)) assert.match(s.name ?? '', new RegExp(`-recover-${bucket}$`));
+    assert.equal(started[2]?.name, `${keys.expiresSooner}-renew-${bucket}`);
+    assert.equal(started[3]?.name, `${keys.expiresLater}-renew-${bucket}`);
+    for (const s of started.slice(0, 2)) assert.match(s.name ?? '', new RegExp(`-recover-${bucket}$`));
     assert.deepEqual(JSON.parse(started[0]?.input ?? '').trigger, { source: 'kms-reimport.sweep', detailType: 'Scheduled Sweep' });
     const done = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'Sweep done');
-    assert.equal(done?.started, 5);
+    assert.equal(done?.started, 4);
     assert.equal(done?.keys, 107);
     assert.equal(done?.escrowProblems, 5);
     const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === 'Escrow problem');
