@@ -66,6 +66,8 @@ const DAY_MS = 86_400_000;
  * machine's TokenRefreshAllowed Choice uses the same number (test/unit/asl.test.ts checks).
  */
 export const MAX_TOKEN_REFRESHES = 3;
+/** A renewal that would push ValidTo out by less than this is not worth an import (it would repeat one that just happened). */
+export const RENEWAL_MIN_GAIN_MS = DAY_MS;
 
 const silent: RecoverLogger = { info() {}, warn() {}, error() {} };
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -98,8 +100,10 @@ function parametersPacer(intervalMs: number, sleep: (ms: number) => Promise<void
  * recover: every material KMS lists as missing, else the current one.
  * renew: on a key with one material, that one; with several, the expiring permanently associated
  * ones (expiringMaterials) inside the renewal window (all of them if none is, on an explicit
- * renew), soonest first, by KeyMaterialId. A renewal never shortens: a material whose ValidTo is
- * already at or after the ValidTo this run would set is left out (so the list may be empty).
+ * renew), soonest first, by KeyMaterialId. A renewal never shortens, nor repeats an import that just
+ * happened: a material whose ValidTo is already within RENEWAL_MIN_GAIN_MS of the ValidTo this run
+ * would set (or after it) is left out (so the list may be empty). That is what keeps a renew that
+ * races another run's recover or renew (one after the other under the lease) to one import.
  */
 export function importTargets(
   report: KeyReport,
@@ -114,7 +118,9 @@ export function importTargets(
   }
   const newValidTo = computeValidTo(now, config.materialLifetimeDays).getTime();
   const lengthens = (keyMaterialId: string | undefined, validTo: string | undefined) =>
-    validTo === undefined || resolveExpirationModel(config, report, keyMaterialId) === 'KEY_MATERIAL_DOES_NOT_EXPIRE' || Date.parse(validTo) < newValidTo;
+    validTo === undefined ||
+    resolveExpirationModel(config, report, keyMaterialId) === 'KEY_MATERIAL_DOES_NOT_EXPIRE' ||
+    Date.parse(validTo) < newValidTo - RENEWAL_MIN_GAIN_MS;
   const materialIds = new Set(report.materials.map((m) => m.keyMaterialId).filter(Boolean));
   const expiring = expiringMaterials(report);
   if (materialIds.size <= 1 || expiring.length === 0) return lengthens(undefined, earliestValidTo(report)?.validTo) ? [undefined] : [];
@@ -142,8 +148,8 @@ export function planImports(
     plan: {
       action: 'skip',
       reason:
-        `Key ${report.keyId}: nothing to renew. Its material is valid until ${current}, at or after the ValidTo a renewal would set now ` +
-        `(${wouldSet}, ${config.materialLifetimeDays} day(s) ahead), and a renewal never shortens it. ` +
+        `Key ${report.keyId}: nothing to renew. Its material is valid until ${current}, less than a day before (or after) the ValidTo a renewal would set now ` +
+        `(${wouldSet}, ${config.materialLifetimeDays} day(s) ahead): a renewal never shortens it, nor repeats an import that just happened (another run may have just renewed or recovered it). ` +
         `To push it further out, raise KMS_REIMPORT_MATERIAL_LIFETIME_DAYS (at most 365). Before: ${plan.reason}`,
     },
     targets: [],
