@@ -227,9 +227,43 @@ export async function verifyStep(deps: KmsStepDeps, input: unknown, config: Reim
   return withCalls({ ...state, verified: result.verified, keyStateAfter: result.keyState }, deps);
 }
 
+/**
+ * The state Report works from. Every execution ends in Report, also one started with an input that
+ * is no work item at all (an array, a string, null, an object without keyRef): InspectFailed then
+ * hands Report that input as `workItem`. Such a state is not refused (that would end the run with no
+ * outcome published); it becomes a failed outcome saying what the input was and how to start a run.
+ */
+function reportableState(input: unknown, now: Date): WorkflowState {
+  try {
+    return parseWorkflowState(input);
+  } catch (e) {
+    if (!(e instanceof WorkflowStateInvalid)) throw e;
+    const obj = typeof input === 'object' && input !== null && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+    const item = obj.workItem;
+    const itemObj = typeof item === 'object' && item !== null && !Array.isArray(item) ? (item as Record<string, unknown>) : {};
+    const keyRef = typeof itemObj.keyRef === 'string' && itemObj.keyRef.length > 0 ? itemObj.keyRef.slice(0, 300) : 'unknown';
+    const shape = item === undefined ? 'no work item' : item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item === 'object' ? 'an object that is not a work item' : `a ${typeof item}`;
+    const caught = obj.error as { Error?: unknown; Cause?: unknown } | undefined;
+    return {
+      workItem: { keyRef, action: 'auto', trigger: { source: 'unknown', detailType: 'unknown' } },
+      startedAt: typeof obj.startedAt === 'string' ? obj.startedAt : now.toISOString(),
+      pending: [],
+      imported: [],
+      tokenRefreshes: 0,
+      error: {
+        Error: 'WorkflowStateInvalid',
+        Cause:
+          `This execution was started with ${shape} as its input, not a work item ({"keyRef": "<key ID, ARN or alias>", "action": "recover" | "renew" | "plan" | "auto", "trigger": {...}}). ` +
+          `Nothing was changed. Start runs through the trigger function (a manual event) or with a work item` +
+          `${typeof caught?.Error === 'string' ? ` (the first step failed with ${caught.Error})` : ''}.`,
+      },
+    };
+  }
+}
+
 /** Report: builds the outcome, publishes it and records its metric; returns the state with it. */
 export async function reportStep(deps: ReportStepDeps, input: unknown, _config: ReimportConfig, now: Date): Promise<WorkflowState> {
-  const state = parseWorkflowState(input);
+  const state = reportableState(input, now);
   const outcome = buildOutcome(state, now);
   await deps.publish(outcome);
   deps.recordOutcome?.(outcome);

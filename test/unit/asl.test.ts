@@ -186,10 +186,14 @@ describe('ASL retries and catches', () => {
       assert.equal(last.Next, expected, task);
       for (const c of catches) {
         if (c.Next === 'TokenExpired') continue;
-        assert.equal(c.ResultPath, task === 'Report' ? '$.reportError' : '$.error', `${task}: caught errors go to $.error`);
+        // Inspect sees the raw execution input, which may be no object ($.error could not be set): its
+        // error replaces the state (no ResultPath) and InspectFailed rebuilds the document around it.
+        if (task === 'Inspect') assert.equal(c.ResultPath, undefined, 'Inspect: the error replaces the state');
+        else assert.equal(c.ResultPath, task === 'Report' ? '$.reportError' : '$.error', `${task}: caught errors go to $.error`);
       }
     }
     assert.equal(states.InspectFailed.Next, 'Report');
+    assert.equal(states.InspectFailed.Parameters['error.$'], '$', 'InspectFailed keeps the whole caught error');
   });
 
   test('WrapAndImport: expired token → new parameters; wrong material and escrow errors → Report', () => {
