@@ -109,6 +109,17 @@ export function validateMaterial(keySpec: string, material: Uint8Array, keyId: s
       { keyId },
     );
   }
+  // OpenSSL (and so Node) parses the first DER element and ignores what follows it; KMS is sent the
+  // bytes as they are. Anything after the PKCS#8 SEQUENCE is not the key's material: refuse it.
+  const derLength = derElementLength(buf);
+  if (derLength !== undefined && derLength !== buf.length) {
+    throw new EscrowInvalid(
+      `The material${where} for key ${keyId} has ${buf.length - derLength} byte(s) after its PKCS#8 private key (${derLength} bytes): ` +
+        `it is not exactly the DER the key was imported with (a file with something appended, or two keys concatenated). ` +
+        `Store the original PKCS#8 DER alone: ${OPENSSL_DER_HINT}.`,
+      { keyId },
+    );
+  }
   let details: { type?: string; modulusLength?: number; namedCurve?: string };
   try {
     const key = createPrivateKey({ key: buf, format: 'der', type: 'pkcs8' });
@@ -140,4 +151,21 @@ export function validateMaterial(keySpec: string, material: Uint8Array, keyId: s
       { keyId },
     );
   }
+}
+
+/**
+ * The length of the DER element at the start of `buf` (tag, length octets and contents), or
+ * undefined when it does not start with a SEQUENCE with a definite length that fits in the buffer
+ * (the PKCS#8 parser then refuses it with its own message).
+ */
+function derElementLength(buf: Buffer): number | undefined {
+  if (buf.length < 2 || buf[0] !== 0x30) return undefined;
+  const first = buf[1] as number;
+  if (first < 0x80) return 2 + first;
+  const octets = first & 0x7f;
+  if (octets === 0 || octets > 4 || buf.length < 2 + octets) return undefined;
+  let length = 0;
+  for (let i = 0; i < octets; i++) length = length * 256 + (buf[2 + i] as number);
+  const total = 2 + octets + length;
+  return total <= buf.length ? total : undefined;
 }

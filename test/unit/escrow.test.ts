@@ -235,6 +235,16 @@ test('validateMaterial: PEM, PKCS#1, public keys and garbage are refused with a 
   assertInvalid(() => validateMaterial('RSA_2048', randomBytes(300), KEY_ID), /not an unencrypted PKCS#8 DER/, 'garbage');
 });
 
+test('validateMaterial: PKCS#8 with bytes after it is refused (OpenSSL would parse it, KMS would get the extra bytes)', () => {
+  for (const [spec, der] of [['ECC_NIST_P256', EC.ECC_NIST_P256], ['RSA_2048', RSA[2048]]] as const) {
+    // The key itself passes; one byte, a newline, or a second key appended does not.
+    validateMaterial(spec, der, KEY_ID);
+    for (const [label, tail] of [['a zero byte', Buffer.from([0])], ['a newline', Buffer.from('\n')], ['a second key', der]] as const) {
+      assertInvalid(() => validateMaterial(spec, Buffer.concat([der, tail]), KEY_ID), new RegExp(`${tail.length} byte\\(s\\) after its PKCS#8 private key`), `${spec} + ${label}`);
+    }
+  }
+});
+
 test('validateMaterial: an unsupported key spec is KeyNotEligible', () => {
   assert.throws(() => validateMaterial('SM2', randomBytes(32), KEY_ID), { name: 'KeyNotEligible' });
   assert.throws(() => validateMaterial('ML_DSA_44', randomBytes(32), KEY_ID), { name: 'KeyNotEligible' });
