@@ -48,7 +48,7 @@ function table(entries: SweepEntry[]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
-/** True when a key's escrow secret is missing, unbound, self-encrypted or unreadable. */
+/** True when a key's escrow secret is missing, unbound, mismatched, self-encrypted or unreadable. */
 export function hasEscrowProblem(entry: SweepEntry): boolean {
   return entry.escrow !== undefined && entry.escrow !== 'ok';
 }
