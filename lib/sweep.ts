@@ -23,7 +23,7 @@ import { GetResourcesCommand, type ResourceGroupsTaggingAPIClient } from '@aws-s
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from './config.js';
-import { awsErrorName, KeyNotFound, KmsUnavailable } from './errors.js';
+import { awsErrorName, KeyNotFound, KeyNotReadable, KmsUnavailable } from './errors.js';
 import { checkEscrowHealth, type AliasTarget, type EscrowHealth, type ResolveAlias } from './escrow/health.js';
 import { classifyKey, planAction } from './kms/classify.js';
 import { describeKeyMetadata, inspectKey } from './kms/inspect.js';
@@ -158,7 +158,8 @@ function aliasResolver(kms: KMSClient, retry: RetryOptions): ResolveAlias {
     if (!target) {
       target = describeKeyMetadata(kms, alias, retry).then(
         (m): AliasTarget => ({ keyId: m.KeyId as string }),
-        (e: unknown): AliasTarget => (e instanceof KeyNotFound ? 'not-found' : awsErrorName(e) === 'AccessDeniedException' ? 'other-key' : 'unknown'),
+        (e: unknown): AliasTarget =>
+          e instanceof KeyNotFound ? 'not-found' : e instanceof KeyNotReadable || awsErrorName(e) === 'AccessDeniedException' ? 'other-key' : 'unknown',
       );
       cache.set(alias, target);
     }

@@ -60,6 +60,8 @@ function serveAccount(validBase = Date.now()): void {
         Origin: 'EXTERNAL',
         KeySpec: 'SYMMETRIC_DEFAULT',
         KeyUsage: 'ENCRYPT_DECRYPT',
+        // Every key held material (one that never did is not recovered from escrow).
+        CurrentKeyMaterialId: 'c'.repeat(64),
         ...(k.validInDays ? { ValidTo: new Date(validBase + k.validInDays * DAY), ExpirationModel: 'KEY_MATERIAL_EXPIRES' } : {}),
       },
     };
