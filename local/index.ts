@@ -18,11 +18,13 @@ import { createRequestListener, listen, type ServedService } from './server.js';
 import { DEFAULT_REGION, type EmulatedService, type TaggedResourceSource } from './service.js';
 import { createSecretsManagerService } from './secretsmanager/index.js';
 import { createTaggingService } from './tagging.js';
+import { createAuthorizer, validatePrincipals, type IamEnforcementOptions } from './iam/authorizer.js';
 
 export type { EndpointClock } from './clock.js';
 export type { EndpointControls, InjectedErrorSpec, OperationCounter, QuotaPreset, QuotaRule } from './controls.js';
 export { KMS_DEFAULT_QUOTAS, MAX_LATENCY_MS } from './controls.js';
 export { MAX_CLOCK_OFFSET_MS } from './clock.js';
+export type { IamEnforcementOptions, IamPrincipal, PolicyDocument } from './iam/authorizer.js';
 
 export interface LocalEndpointOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
@@ -43,6 +45,8 @@ export interface LocalEndpointOptions {
   persistDebounceMs?: number;
   /** Called when writing the state file fails (default: a line on stderr). */
   onPersistError?: (err: Error) => void;
+  /** Enforce identity policies: access key id → principal (see local/README.md, "IAM"). Off by default: any credentials are served. */
+  iam?: IamEnforcementOptions;
 }
 
 export interface LocalEndpoint {
@@ -53,6 +57,8 @@ export interface LocalEndpoint {
   readonly controls: EndpointControls;
   /** The emulated services, by signing name (`kms`, `secretsmanager`, `tagging`), for in-process inspection. */
   readonly services: Readonly<Record<string, EmulatedService>>;
+  /** With `iam`: replace the principals (e.g. roles rendered for keys created since the start); validated first. */
+  readonly iam?: { setPrincipals(principals: IamEnforcementOptions['principals']): Promise<void> };
   /** Writes the state file now (no-op without persistPath). */
   save(): Promise<void>;
   /** Stops listening, drops open connections and writes the state file. */
@@ -96,7 +102,10 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
     await writer?.flush();
   };
 
+  if (options.iam) await validatePrincipals(options.iam.principals);
+  const authorizer = options.iam ? createAuthorizer(options.iam) : undefined;
   const listener = createRequestListener({
+    ...(authorizer ? { authorizer } : {}),
     services,
     controls,
     clock,
@@ -118,6 +127,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
     clock,
     controls,
     services: bySigningName,
+    ...(authorizer ? { iam: { setPrincipals: (principals: IamEnforcementOptions['principals']) => authorizer.setPrincipals(principals) } } : {}),
     save,
     close() {
       closed ??= (async () => {

@@ -10,6 +10,7 @@ import { BodyTooLargeError, parseJsonObject, parseTarget, readBody, scopeFromAut
 import { sendJson } from './protocol.js';
 import type { Controls, QuotaRule } from './controls.js';
 import type { EndpointClock } from './clock.js';
+import type { Authorizer } from './iam/authorizer.js';
 
 /** Exception names a service answers with for the server's own failures. */
 export interface ErrorConventions {
@@ -44,6 +45,8 @@ export interface ServerOptions {
   clock: EndpointClock;
   controlHandler: ControlHandler;
   maxBodyBytes: number;
+  /** Identity policies to enforce (local/iam/); none: every request is served. */
+  authorizer?: Authorizer;
   /** Called after every request a service handled (successfully or not): state may have changed. */
   afterHandled?: (service: ServedService, operation: string) => void;
 }
@@ -171,7 +174,9 @@ export function createRequestListener(options: ServerOptions): (req: IncomingMes
     }
     const input = parseJsonObject(raw, service.signingName);
     const scope = scopeFromAuthorization(req.headers.authorization);
-    const ctx: OperationContext = { scope: { account: scope.account, region: scope.region }, clock: options.clock };
+    // With IAM enforced, the access key names a principal, and the principal its account.
+    const principal = options.authorizer?.principalOf(req.headers.authorization, service.signingName);
+    const ctx: OperationContext = { scope: { account: principal?.account ?? scope.account, region: scope.region }, clock: options.clock };
 
     const admission = await options.controls.admit(service.signingName, operation, ctx.scope, (op: string, rule: QuotaRule) =>
       new ServiceError(
@@ -185,6 +190,7 @@ export function createRequestListener(options: ServerOptions): (req: IncomingMes
     }
     let result: unknown;
     try {
+      if (principal) await options.authorizer?.authorize(principal, service, operation, input, ctx);
       result = await service.handle(operation, input, ctx);
     } catch (err) {
       options.controls.recordError(service.signingName, operation);

@@ -54,10 +54,31 @@ export interface EmulatedService {
    * documented failure; any other throw becomes an InternalFailure (500) at the server.
    */
   handle(operation: string, input: Record<string, unknown>, ctx: OperationContext): Promise<unknown>;
+  /**
+   * What IAM would authorise for this request, when the endpoint enforces identity policies
+   * (local/iam/): the resource(s) the operation acts on and the condition keys the service sets
+   * (`aws:ResourceTag/*` from the resource, `aws:RequestTag/*`, `kms:EncryptionContext:*`, ...).
+   * Called before `handle`, changes nothing. Without it, the request is authorised as the
+   * service's action on `*`. An empty list means nothing to authorise before the operation runs
+   * (e.g. a KMS key that does not exist: the operation answers NotFoundException).
+   */
+  authorizationContext?(operation: string, input: Record<string, unknown>, ctx: OperationContext): AuthorizationCheck[] | Promise<AuthorizationCheck[]>;
   /** A JSON-serialisable copy of the whole state, for persistence to a file. */
   snapshot(): unknown;
   /** Replaces the whole state with one produced by snapshot(). */
   restore(state: unknown): void;
+}
+
+/** One authorisation IAM makes for a request: an action on a resource, with its condition keys. */
+export interface AuthorizationCheck {
+  /** `kms:ReEncryptFrom`, `kms:Decrypt` (Secrets Manager's own call), ...; default `<prefix>:<Operation>`. */
+  action?: string;
+  /** The resource's ARN, or `*` for actions without resource-level permissions. */
+  resource: string;
+  /** Condition keys the service sets for this request (`aws:ResourceTag/x`, `kms:ViaService`, ...). */
+  context?: Record<string, string | string[]>;
+  /** The error a denial answers with, when it is not the caller's own AccessDeniedException (e.g. a service's call to KMS on the caller's behalf). */
+  deniedAs?: { type: string; message: string };
 }
 
 /** A tagged resource, as the Resource Groups Tagging API lists it. */

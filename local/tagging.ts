@@ -7,6 +7,7 @@
 import { ServiceError, type EmulatedService, type OperationContext, type TaggedResource, type TaggedResourceSource } from './service.js';
 import { InputReader } from './input.js';
 import type { ErrorConventions } from './server.js';
+import { taggingAuthorizationChecks } from './iam/contexts.js';
 
 export type TaggingService = EmulatedService & { readonly errorConventions: Partial<ErrorConventions> };
 
@@ -103,6 +104,7 @@ export function createTaggingService(sources: () => TaggedResourceSource[]): Tag
       if (!run) throw new ServiceError('UnknownOperationException', `Operation ${operation} is not implemented by the local endpoint (tagging)`);
       return run(new InputReader(input, 'InvalidParameterException'), ctx, input);
     },
+    authorizationContext: () => taggingAuthorizationChecks(),
     snapshot: () => ({}),
     restore: () => {},
   };

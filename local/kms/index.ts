@@ -39,7 +39,8 @@ import {
   updateKeyDescription,
 } from './keys.js';
 import { getKeyRotationStatus, listKeyRotations, rotateKeyOnDemand } from './rotation.js';
-import { ageSpace, type KmsState, regionState } from './state.js';
+import { ageSpace, aliasArn, type KmsState, regionState, resolveKey } from './state.js';
+import { kmsAuthorizationChecks, kmsKeyFacts, type KmsLookups } from '../iam/contexts.js';
 import { WrappingKeyPool } from './wrapping.js';
 
 export type { KmsServiceOptions } from './context.js';
@@ -91,6 +92,26 @@ export function createKmsService(options: KmsServiceOptions = {}): KmsService {
   const resolved = resolveOptions(options);
   const kms: KmsContext = { state: { regions: {} }, options: resolved, wrappingKeys: new WrappingKeyPool(resolved.wrappingKeyPoolSize) };
 
+  /** What local/iam needs to authorise a request: the key a KeyId names (aliases resolved, as KMS authorises an alias call against its key). */
+  const lookups: KmsLookups = {
+    key(keyId, ctx) {
+      try {
+        return kmsKeyFacts(resolveKey(kms.state, ctx.scope, ctx.clock.now(), keyId));
+      } catch (err) {
+        if (err instanceof ServiceError) return undefined;
+        throw err;
+      }
+    },
+    aliasArn: (name, ctx) => aliasArn(ctx.scope.region, ctx.scope.account, name),
+    keyOfCiphertext(input, ctx) {
+      try {
+        return (decrypt(kms, input, ctx) as { KeyId: string }).KeyId;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+
   function age(scope: RequestScope, now: number): void {
     ageSpace(regionState(kms.state, scope.account, scope.region), now, (k) => forgetDeletedKey(kms, k));
   }
@@ -117,6 +138,7 @@ export function createKmsService(options: KmsServiceOptions = {}): KmsService {
         throw kmsError('KMSInternalException', `The local endpoint's KMS failed on ${operation} (${err instanceof Error ? err.name : 'error'}); this is a bug in the endpoint, please report it.`);
       }
     },
+    authorizationContext: (operation, input, ctx) => kmsAuthorizationChecks(operation, input, ctx, lookups),
     taggedResources(scope: RequestScope) {
       const space = regionState(kms.state, scope.account, scope.region);
       return Object.values(space.keys).map((k) => ({ resourceArn: k.arn, tags: Object.fromEntries(k.tags.map((t) => [t.TagKey, t.TagValue])) }));

@@ -9,7 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ServiceError, type Clock, type EmulatedService, type OperationContext, type RequestScope, type TaggedResource, type TaggedResourceSource } from '../service.js';
-import { partitionOf } from '../partitions.js';
+import { arnFor, partitionOf } from '../partitions.js';
+import { secretsManagerAuthorizationChecks, type SecretsManagerLookups } from '../iam/contexts.js';
 import { epochSeconds, InputReader } from '../input.js';
 import type { ErrorConventions } from '../server.js';
 import { CURRENT, DEFAULT_KEY, dayOf, moveStages, sameValue, scopeKey, secretArn, type Secret, type SecretVersion } from './model.js';
@@ -237,6 +238,20 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
 
   type Operation = (r: InputReader, ctx: OperationContext) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
+  /** What local/iam needs to authorise a request: the secret a SecretId names, and KMS's view of its key. */
+  const lookups: SecretsManagerLookups = {
+    secret(secretId, ctx) {
+      try {
+        const secret = find(ctx.scope, secretId);
+        return { arn: secret.arn, tags: Object.fromEntries(secret.tags.map((t) => [t.Key, t.Value])), ...(secret.kmsKeyId ? { kmsKeyId: secret.kmsKeyId } : {}) };
+      } catch {
+        return undefined;
+      }
+    },
+    partialArn: (name, ctx) => arnFor('secretsmanager', ctx.scope.region, ctx.scope.account, `secret:${name}`),
+    kmsKey: async (keyId, ctx) => (await options.kms?.authorizationContext?.('DescribeKey', { KeyId: keyId }, ctx))?.[0],
+  };
+
   const operations: Record<string, Operation> = {
     async CreateSecret(r, ctx) {
       const name = r.string('Name', { max: 512 });
@@ -450,6 +465,7 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
       if (options.clock) purge(options.clock.now());
       return [...inScope(scope).values()].map((s) => ({ resourceArn: s.arn, tags: Object.fromEntries(s.tags.map((t) => [t.Key, t.Value])) }));
     },
+    authorizationContext: (operation, input, ctx) => secretsManagerAuthorizationChecks(operation, input, ctx, lookups),
     snapshot: () => ({ secrets: [...secrets.values()].flatMap((map) => [...map.values()]).map((s) => structuredClone(s)) }),
     restore(state) {
       const list = (state as { secrets?: unknown } | null)?.secrets;
