@@ -30,6 +30,8 @@ export interface KeyReport {
   keySpec: string;
   keyUsage: string;
   multiRegion: boolean;
+  /** ISO 8601: when the key was created (DescribeKey CreationDate). */
+  creationDate?: string;
   /** For a Multi-Region key: PRIMARY or REPLICA (DescribeKey MultiRegionConfiguration.MultiRegionKeyType). */
   multiRegionKeyType?: string;
   expirationModel?: string;

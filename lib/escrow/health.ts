@@ -8,7 +8,14 @@ import type { ReimportConfig } from '../config.js';
 import { awsErrorName, KmsUnavailable } from '../errors.js';
 import type { RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
-import { describeEscrowSecret, escrowSecretId, foreignDefaultSecretMessage, mismatchedBindingMessage, unboundEscrowMessage } from './read.js';
+import {
+  describeEscrowSecret,
+  escrowSecretId,
+  foreignDefaultSecretMessage,
+  mismatchedBindingMessage,
+  predatesKeyMessage,
+  unboundEscrowMessage,
+} from './read.js';
 
 /**
  * `unbound`: the secret does not prove it is this key's (a tag-named secret without the binding tag,
@@ -60,7 +67,7 @@ async function selfEncryption(
 /** Checks one managed key's escrow secret with DescribeSecret. Never throws: a failure is `unreadable`. */
 export async function checkEscrowHealth(
   secrets: SecretsManagerClient,
-  report: Pick<KeyReport, 'keyId' | 'arn' | 'tags'>,
+  report: Pick<KeyReport, 'keyId' | 'arn' | 'tags' | 'creationDate'>,
   config: Pick<ReimportConfig, 'escrowTagKey' | 'escrowPrefix'>,
   retry: RetryOptions,
   resolveAlias: ResolveAlias,
@@ -81,6 +88,7 @@ export async function checkEscrowHealth(
     if (facts.foreignDefaultOf !== undefined) {
       return { escrow: 'unbound', escrowReason: foreignDefaultSecretMessage(secretId, facts.foreignDefaultOf, keyId, outcome) };
     }
+    if (facts.predatesKey !== undefined) return { escrow: 'unbound', escrowReason: predatesKeyMessage(secretId, keyId, facts.predatesKey, outcome) };
     if (!facts.bound) return { escrow: 'unbound', escrowReason: unboundEscrowMessage(secretId, keyId, outcome) };
     if (facts.taggedFor !== undefined) {
       return { escrow: 'mismatched', escrowReason: mismatchedBindingMessage(secretId, facts.taggedFor, keyId, 'Recovery of this key still uses it (its name binds it).') };

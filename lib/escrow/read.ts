@@ -146,6 +146,11 @@ export interface EscrowSecretFacts {
   foreignDefaultOf?: string;
   /** The default secret carries ESCROW_KEY_ID_TAG naming another key (bound by name, but re-bound by someone). */
   taggedFor?: string;
+  /**
+   * A tag-named secret created before the key itself (DescribeSecret CreatedDate < DescribeKey
+   * CreationDate): it was not made for this key, whatever its tag says now. Never bound.
+   */
+  predatesKey?: { secretCreated: string; keyCreated: string };
   /** The secret is scheduled for deletion (DescribeSecret's DeletedDate). */
   deleted: boolean;
   /** The KMS key that encrypts the secret as Secrets Manager reports it (ID, ARN, alias or alias ARN); absent = aws/secretsmanager. */
@@ -161,7 +166,7 @@ export interface EscrowSecretFacts {
  */
 export async function describeEscrowSecret(
   secrets: SecretsManagerClient,
-  report: Pick<KeyReport, 'keyId' | 'tags'>,
+  report: Pick<KeyReport, 'keyId' | 'tags' | 'creationDate'>,
   config: Pick<ReimportConfig, 'escrowTagKey' | 'escrowPrefix'>,
   retry: RetryOptions,
 ): Promise<EscrowSecretFacts> {
@@ -171,15 +176,36 @@ export async function describeEscrowSecret(
   const isDefault = isDefaultEscrowSecret(secretId, report, config);
   const owner = isDefault ? undefined : defaultSecretOwner(secretId, config);
   const foreign = owner !== undefined && owner !== report.keyId ? owner : undefined;
-  const bound = isDefault || (foreign === undefined && tagged === report.keyId);
+  // The binding tag alone can be re-set by anyone allowed TagResource on the secret: a secret older
+  // than the key cannot have been made for it (onboarding escrows after CreateKey), so a tag naming
+  // this key on such a secret is a re-binding, the escrow-clone attack on keys whose material
+  // history KMS does not show (HMAC, RSA, ECC).
+  const secretCreated = out?.CreatedDate instanceof Date ? out.CreatedDate.getTime() : undefined;
+  const keyCreated = report.creationDate !== undefined ? Date.parse(report.creationDate) : undefined;
+  const predates =
+    !isDefault && secretCreated !== undefined && keyCreated !== undefined && Number.isFinite(keyCreated) && secretCreated < keyCreated - 1000
+      ? { secretCreated: new Date(secretCreated).toISOString(), keyCreated: new Date(keyCreated).toISOString() }
+      : undefined;
+  const bound = isDefault || (foreign === undefined && predates === undefined && tagged === report.keyId);
   return {
     secretId,
     bound,
     ...(foreign !== undefined ? { foreignDefaultOf: foreign } : {}),
     ...(isDefault && tagged !== undefined && tagged !== report.keyId ? { taggedFor: tagged } : {}),
+    ...(predates !== undefined && tagged === report.keyId ? { predatesKey: predates } : {}),
     deleted: out?.DeletedDate !== undefined,
     ...(out?.KmsKeyId ? { kmsKeyId: out.KmsKeyId } : {}),
   };
+}
+
+/** Why a tag-named secret older than the key is refused; `outcome` ends the sentence. */
+export function predatesKeyMessage(secretId: string, keyId: string, dates: { secretCreated: string; keyCreated: string }, outcome: string): string {
+  return (
+    `The escrow secret ${secretId} named by key ${keyId}'s escrow tag was created ${dates.secretCreated}, before the key itself (${dates.keyCreated}): ` +
+    `it was not made for this key, so its tag ${ESCROW_KEY_ID_TAG}=${keyId} does not bind it (anyone able to tag a secret could otherwise have ` +
+    `another key's material imported into a key of their own). If it really holds this key's material, copy it to the key's default secret ` +
+    `(aws secretsmanager create-secret --name <prefix>${keyId} ...) and remove the escrow tag. ${outcome}`
+  );
 }
 
 /** Why a tag-named escrow secret is refused, and how to bind it; `outcome` ends the sentence (what was or was not done). */
@@ -214,6 +240,9 @@ export async function readEscrow(
       throw new EscrowInvalid(foreignDefaultSecretMessage(secretId, owner, report.keyId, 'Nothing was imported.'), { keyId: report.keyId });
     }
     const facts = await describeEscrowSecret(secrets, report, config, retry);
+    if (facts.predatesKey !== undefined) {
+      throw new EscrowInvalid(predatesKeyMessage(secretId, report.keyId, facts.predatesKey, 'Nothing was imported.'), { keyId: report.keyId });
+    }
     if (!facts.bound) throw new EscrowInvalid(unboundEscrowMessage(secretId, report.keyId, 'Nothing was imported.'), { keyId: report.keyId });
   }
   const value: { SecretBinary?: Uint8Array; SecretString?: string } | undefined = await escrowCall(

@@ -182,6 +182,8 @@ export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOpt
   };
   if (m.MultiRegionConfiguration?.MultiRegionKeyType !== undefined) report.multiRegionKeyType = m.MultiRegionConfiguration.MultiRegionKeyType;
   if (m.ExpirationModel !== undefined) report.expirationModel = m.ExpirationModel;
+  const created = iso(m.CreationDate);
+  if (created !== undefined) report.creationDate = created;
   const validTo = iso(m.ValidTo);
   if (validTo !== undefined) report.validTo = validTo;
   if (m.CurrentKeyMaterialId !== undefined) report.currentKeyMaterialId = m.CurrentKeyMaterialId;

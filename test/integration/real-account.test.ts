@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import { DeleteImportedKeyMaterialCommand, DescribeKeyCommand, ListKeyRotationsCommand } from '@aws-sdk/client-kms';
+import { DeleteImportedKeyMaterialCommand, DescribeKeyCommand, ListKeyRotationsCommand, TagResourceCommand } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, GetSecretValueCommand, TagResourceCommand as TagSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { createClients } from '../../lib/aws/clients.js';
 import { ESCROW_KEY_ID_TAG, checkEscrowHealth } from '../../lib/escrow/index.js';
@@ -82,6 +82,44 @@ describe('escrow clone: a key of the attacker\'s own cannot get another key\'s m
     assert.equal(outcome.status, 'skipped', outcome.reason);
     assert.equal(aws.calls('ImportKeyMaterial'), 0);
     assert.equal(aws.calls('GetSecretValue'), 0);
+  });
+});
+
+describe("escrow clone on keys whose material history KMS does not show (HMAC, RSA, ECC): a victim's custom-named secret re-bound to the attacker's key", () => {
+  for (const keySpec of ['ECC_NIST_P256', 'RSA_2048', 'HMAC_256']) {
+    test(`${keySpec}: the secret is older than the attacker's key, so its re-set tag does not bind it: refused, nothing imported, reported unbound`, async () => {
+      const victim = await onboardKey(aws, keySpec, { lifetimeSeconds: null });
+      const custom = `team-escrow/${keySpec.toLowerCase()}-${victim.keyId.slice(0, 8)}`;
+      await aws.secrets.send(new CreateSecretCommand({ Name: custom, SecretBinary: victim.material, Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: victim.keyId }] }));
+      // Later, the attacker creates a key of their own and re-binds the victim's secret to it.
+      aws.endpoint.clock.advance(60);
+      const attacker = await onboardKey(aws, keySpec, { bare: true, tags: [{ TagKey: aws.config.escrowTagKey, TagValue: custom }] });
+      await aws.secrets.send(new TagSecretCommand({ SecretId: custom, Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: attacker.keyId }] }));
+      aws.endpoint.controls.resetCounters();
+
+      const outcome = await aws.recover(attacker.keyId, 'recover');
+
+      assert.equal(outcome.status, 'failed', outcome.reason);
+      assert.equal(outcome.errorName, 'EscrowInvalid');
+      assert.match(outcome.reason!, /before the key itself/);
+      assert.equal(aws.calls('ImportKeyMaterial'), 0, 'nothing imported');
+      assert.equal(aws.calls('GetSecretValue'), 0, "the victim's secret was never read");
+      assert.equal((await state(attacker.keyId)).KeyState, 'PendingImport');
+      const attackerReport = { keyId: attacker.keyId, arn: attacker.arn, tags: { [aws.config.escrowTagKey]: custom }, creationDate: (await state(attacker.keyId)).CreationDate!.toISOString() };
+      const health = await checkEscrowHealth(aws.secrets, attackerReport, aws.config, retry(), async () => 'unknown');
+      assert.equal(health.escrow, 'unbound');
+    });
+  }
+
+  test('a custom-named secret made for the key after the key was created still serves it', async () => {
+    const key = await onboardKey(aws, 'ECC_NIST_P256', { lifetimeSeconds: null });
+    aws.endpoint.clock.advance(5);
+    const custom = `team-escrow/ecc-own-${key.keyId.slice(0, 8)}`;
+    await aws.secrets.send(new CreateSecretCommand({ Name: custom, SecretBinary: key.material, Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: key.keyId }] }));
+    await aws.kms.send(new TagResourceCommand({ KeyId: key.keyId, Tags: [{ TagKey: aws.config.escrowTagKey, TagValue: custom }] }));
+    await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
+    const outcome = await aws.recover(key.keyId, 'recover');
+    assert.equal(outcome.status, 'recovered', outcome.reason);
   });
 });
 
