@@ -2,6 +2,7 @@
  * The Report step's outcome: recovered / renewed / skipped or planned with the plan's reason /
  * failed with the reason from the caught error. Built from the state document only.
  */
+import { REIMPORT_ERROR_NAMES } from '../errors.js';
 import { keyIdOf } from '../events/key-ref.js';
 import type { Outcome, OutcomeStatus } from '../types.js';
 import type { StepError, WorkflowState } from './state.js';
@@ -28,12 +29,32 @@ export function causeMessage(error: StepError): string {
   return message.length > MAX_REASON ? `${message.slice(0, MAX_REASON - 3)}...` : message;
 }
 
+/** Error names the workflow itself writes (the ASL's Pass states and the state document checks). */
+const WORKFLOW_ERROR_NAMES = new Set<string>(['NoRunnablePlan', 'WorkflowStateInvalid']);
+
+/**
+ * The outcome's errorName: one of ours, never a raw AWS, Lambda or Step Functions name. The state
+ * machine's own integrations (the lease's DynamoDB tasks) fail as `DynamoDB.<Exception>`; Lambda
+ * and Step Functions errors after the retries as `Lambda.*`, `Sandbox.*`, `Runtime.*`, `States.*`.
+ */
+export function outcomeErrorName(name: string): string {
+  if ((REIMPORT_ERROR_NAMES as readonly string[]).includes(name) || WORKFLOW_ERROR_NAMES.has(name)) return name;
+  if (name.startsWith('DynamoDB.')) return 'LeaseUnavailable';
+  return 'UnexpectedError';
+}
+
 function failureReason(state: WorkflowState, error: StepError, keyId: string): string {
   const message = causeMessage(error);
-  if (error.Error.startsWith('States.')) {
-    return `The workflow for key ${keyId} stopped with ${error.Error}: ${message}. Check this execution's history, then start a run with action "plan".`;
-  }
   const done = state.imported.length > 0 ? ` ${state.imported.length} material(s) were imported before the failure.` : '';
+  if (error.Error.startsWith('DynamoDB.')) {
+    return (
+      `The per-key lease for key ${keyId} could not be used (${error.Error}): check that the stack's lease table exists and that the state machine's ` +
+      `role may use it, then start a run with action "plan".${done}`
+    );
+  }
+  if (outcomeErrorName(error.Error) !== error.Error) {
+    return `The workflow for key ${keyId} stopped with ${error.Error}: ${message}. Check this execution's history, then start a run with action "plan".${done}`;
+  }
   return `${message}${done}`;
 }
 
@@ -67,7 +88,7 @@ export function buildOutcome(state: WorkflowState, now: Date): Outcome {
 
   if (state.error) {
     status = 'failed';
-    errorName = state.error.Error;
+    errorName = outcomeErrorName(state.error.Error);
     reason = failureReason(state, state.error, keyId);
   } else if (!state.plan) {
     status = 'failed';

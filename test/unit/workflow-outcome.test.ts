@@ -176,3 +176,28 @@ describe('state document checks', () => {
     assert.throws(() => parseWorkItem({ keyRef: '', action: 'recover', trigger: {} }), { name: 'WorkflowStateInvalid' });
   });
 });
+
+describe('errorName: never a raw AWS, Lambda or Step Functions name', () => {
+  test('the lease table failing (the state machine\'s own DynamoDB task) is LeaseUnavailable, with the next step', () => {
+    const o = buildOutcome(state({ error: { Error: 'DynamoDB.ResourceNotFoundException', Cause: 'Requested resource not found' } }), NOW);
+    assert.equal(o.status, 'failed');
+    assert.equal(o.errorName, 'LeaseUnavailable');
+    assert.match(o.reason ?? '', /lease table/);
+    assert.ok(o.reason?.includes(KEY));
+  });
+
+  test('Lambda, Sandbox, Runtime and States errors after the retries are UnexpectedError naming the original', () => {
+    for (const name of ['Lambda.Unknown', 'Sandbox.Timedout', 'Runtime.ExitError', 'States.Timeout', 'States.TaskFailed', 'AccessDeniedException']) {
+      const o = buildOutcome(state({ error: { Error: name, Cause: '{"errorMessage": "boom"}' } }), NOW);
+      assert.equal(o.errorName, 'UnexpectedError', name);
+      assert.ok(o.reason?.includes(name), `${name}: the reason keeps the original name`);
+      assert.match(o.reason ?? '', /action "plan"/);
+    }
+  });
+
+  test('our names and the workflow\'s own pass unchanged', () => {
+    for (const name of ['IncorrectKeyMaterial', 'ImportTokenExpired', 'KeyNotReadable', 'TaskInputRejected', 'LeaseTaken', 'NoRunnablePlan', 'WorkflowStateInvalid']) {
+      assert.equal(buildOutcome(state({ error: { Error: name, Cause: 'x' } }), NOW).errorName, name);
+    }
+  });
+});
