@@ -14,6 +14,13 @@
  *
  * Every log line written (stdout/stderr), every state input and output, every SNS message and
  * every execution input is kept and searched for the plaintext material at the end.
+ *
+ * IAM as a real account applies it: the endpoint enforces the roles template.yaml gives each
+ * function (local/iam/template-roles.ts), and each function runs in its own worker thread
+ * (test/support/lambda-workers.ts) with its own environment, signing with its own role's access
+ * key, like separate Lambda runtimes. A permission the code needs and the template lacks fails
+ * here with AccessDeniedException. The test's own setup (creating keys, escrow, faults) signs
+ * as the account (access key 111122223333), an administrator.
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +31,9 @@ import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { CreateAliasCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { startLocalEndpoint } from '../../local/index.js';
+import { startLocalEndpoint, type IamPrincipal } from '../../local/index.js';
+import { principalsOf, renderTemplateRoles, roleAccessKeyId, type TemplateRole } from '../../local/iam/template-roles.js';
+import { startLambdaWorker, type LambdaWorker } from '../support/lambda-workers.js';
 import { createClients } from '../../lib/aws/clients.js';
 import { loadConfig } from '../../lib/config.js';
 import { onboardKey, assertNoMaterial, materialForms, type LocalAws, type OnboardedKey } from '../support/local-aws.js';
@@ -58,8 +67,18 @@ function capturing(original: typeof process.stdout.write): typeof process.stdout
 process.stdout.write = capturing(originalWrite.out);
 process.stderr.write = capturing(originalWrite.err);
 
-// ------------------------------------------------------------------ the local endpoint and the fakes
-const endpoint = await startLocalEndpoint({ port: 0 });
+// ------------------------------------------------------------------ the local endpoint (enforcing the template's roles) and the fakes
+const template = loadTemplate();
+const STACK = 'kms-reimport-e2e';
+const roles: TemplateRole[] = renderTemplateRoles(template, { account: ACCOUNT, region: REGION, stackName: STACK });
+/** The test's own setup signs as the account: allowed everything, as an administrator is. */
+const ADMIN: IamPrincipal = {
+  arn: `arn:aws:iam::${ACCOUNT}:role/e2e-admin`,
+  account: ACCOUNT,
+  policies: [{ name: 'AdministratorAccess', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }],
+};
+const enforcedPrincipals = (which: TemplateRole[] = roles): Record<string, IamPrincipal> => ({ ...principalsOf(which), [ACCOUNT]: ADMIN });
+const endpoint = await startLocalEndpoint({ port: 0, iam: { principals: enforcedPrincipals() } });
 
 interface Execution {
   name: string;
@@ -142,7 +161,6 @@ const sfnUrl = await listenLocally(sfnServer);
 const snsUrl = await listenLocally(snsServer);
 
 // ------------------------------------------------------------------ the functions' environment, then the handlers
-const template = loadTemplate();
 for (const [name, value] of Object.entries<Json>(template.Globals.Function.Environment.Variables)) {
   process.env[name] = typeof value === 'string' ? value : String(template.Parameters[value.Ref].Default);
 }
@@ -163,16 +181,33 @@ Object.assign(process.env, {
 });
 
 type Handler = (event: unknown, context: Context) => Promise<Json>;
-const load = async (file: string): Promise<Handler> => ((await import(`../../functions/${file}.js`)) as { handler: Handler }).handler;
-const steps: Record<TaskStateName, Handler> = {
-  Inspect: await load('inspect'),
-  GetImportParameters: await load('get-import-parameters'),
-  WrapAndImport: await load('wrap-and-import'),
-  Verify: await load('verify'),
-  Report: await load('report'),
+/** Each function in its own runtime, signing with its own role's access key (the endpoint maps it to that role). */
+const FUNCTIONS: Record<TaskStateName | 'trigger' | 'sweep', { id: string; file: string }> = {
+  Inspect: { id: 'InspectFunction', file: 'inspect' },
+  GetImportParameters: { id: 'GetImportParametersFunction', file: 'get-import-parameters' },
+  WrapAndImport: { id: 'WrapAndImportFunction', file: 'wrap-and-import' },
+  Verify: { id: 'VerifyFunction', file: 'verify' },
+  Report: { id: 'ReportFunction', file: 'report' },
+  trigger: { id: 'TriggerFunction', file: 'trigger' },
+  sweep: { id: 'SweepFunction', file: 'sweep' },
 };
-const trigger = await load('trigger');
-const sweep = await load('sweep');
+const functionEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+const workers = Object.fromEntries(
+  Object.entries(FUNCTIONS).map(([name, { id, file }]) => [
+    name,
+    startLambdaWorker({
+      modulePath: join(repoRoot, 'functions', `${file}.ts`),
+      functionName: `${STACK}-${name}`,
+      functionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${STACK}-${name}`,
+      env: { ...functionEnv, AWS_ACCESS_KEY_ID: roleAccessKeyId(id), AWS_SECRET_ACCESS_KEY: 'e2e-role' },
+      onOutput: (text) => written.push(text),
+    }),
+  ]),
+) as Record<keyof typeof FUNCTIONS, LambdaWorker>;
+const invoker = (name: keyof typeof FUNCTIONS): Handler => (event, context) => workers[name].invoke(event, context.getRemainingTimeInMillis()) as Promise<Json>;
+const steps = Object.fromEntries((['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Report'] as const).map((s) => [s, invoker(s)])) as Record<TaskStateName, Handler>;
+const trigger = invoker('trigger');
+const sweep = invoker('sweep');
 
 function lambdaContext(functionName: string, remainingMs = 60_000): Context {
   return {
@@ -281,6 +316,7 @@ const imports = () => aws.calls('ImportKeyMaterial');
 
 after(async () => {
   await Promise.all([...executions.values()].map((e) => e.run.catch(() => undefined)));
+  await Promise.all(Object.values(workers).map((w) => w.terminate()));
   process.stdout.write = originalWrite.out;
   process.stderr.write = originalWrite.err;
   clients.kms.destroy();
@@ -534,6 +570,85 @@ describe('duplicate triggers for one key', () => {
       assert.deepEqual(published(key.keyId).map((o) => o.status), ['recovered']);
     });
   }
+});
+
+// ------------------------------------------------------------------ IAM as the template grants it
+/** The metric names of the EMF lines written since `from` (an index into `written`). */
+function metricsSince(from: number): string[] {
+  return written
+    .slice(from)
+    .join('')
+    .split('\n')
+    .filter((line) => line.includes('"_aws":{'))
+    .flatMap((line) => (JSON.parse(line)._aws.CloudWatchMetrics as Json[]).flatMap((d) => d.Metrics.map((m: Json) => m.Name as string)));
+}
+
+/** The roles with one action taken out of one function's policies. */
+function withoutAction(functionId: string, action: string): TemplateRole[] {
+  const changed = structuredClone(roles);
+  const role = changed.find((r) => r.functionId === functionId)!;
+  let removed = 0;
+  for (const policy of role.principal.policies) {
+    const statements = [policy.document.Statement].flat() as Json[];
+    for (const statement of statements) {
+      const actions = [statement.Action].flat() as string[];
+      removed += actions.filter((a) => a === action).length;
+      statement.Action = actions.filter((a) => a !== action);
+    }
+    policy.document.Statement = statements.filter((st) => st.Action.length > 0);
+  }
+  assert.ok(removed > 0, `${functionId} was not granted ${action}`);
+  return changed;
+}
+
+describe("every function under its own role's policies", () => {
+  for (const [sampleFile, what] of [
+    ['kms/material-expiration.json', 'an expiry event'],
+    ['cloudtrail/delete-imported-key-material.json', 'a deletion event'],
+  ] as const) {
+    test(`${what} for an untagged EXTERNAL key (Inspect may not read it) → skipped, Done, no failed-outcome metric`, async () => {
+      const untagged = sampleFile.startsWith('kms/') ? await expiredKey({ managed: false }) : await newKey({ managed: false });
+      if (sampleFile.startsWith('cloudtrail/')) await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: untagged.keyId }));
+      assert.equal(await keyState(untagged.keyId), 'PendingImport');
+      resetCounters();
+      const from = written.length;
+      const run = await only((await deliver(sample(sampleFile, untagged.keyId))).runs);
+      assert.ok((endpoint.controls.getCounters()['kms:DescribeKey']?.errors ?? 0) >= 1, 'real KMS would refuse Inspect DescribeKey on the untagged key, and so did the endpoint');
+      assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run.error));
+      assert.equal(run.output.outcome.status, 'skipped', run.output.outcome.reason);
+      assert.equal(run.path.at(-1), 'Done');
+      assert.ok(!run.path.includes('Failed'), run.path.join(' → '));
+      assert.deepEqual(published(untagged.keyId).map((o) => o.status), ['skipped']);
+      const metrics = metricsSince(from);
+      assert.ok(metrics.includes('Skipped'), `the skipped outcome was counted (metrics: ${metrics.join(', ')})`);
+      assert.ok(!metrics.includes('Failed'), `no failed-outcome metric (metrics: ${metrics.join(', ')})`);
+      assert.equal(imports(), 0);
+      assert.equal(await keyState(untagged.keyId), 'PendingImport', 'an unmanaged key is never changed');
+    });
+  }
+
+  test('one action taken out of one role (WrapAndImport without kms:ImportKeyMaterial): the run fails with AccessDeniedException', async () => {
+    const key = await expiredKey();
+    resetCounters();
+    await endpoint.iam!.setPrincipals(enforcedPrincipals(withoutAction('WrapAndImportFunction', 'kms:ImportKeyMaterial')));
+    let run: WorkflowRun;
+    try {
+      run = await only((await deliver(sample('manual/recover.json', key.keyId))).runs);
+    } finally {
+      await endpoint.iam!.setPrincipals(enforcedPrincipals());
+    }
+    assert.equal(run.status, 'FAILED');
+    assert.equal(published(key.keyId).at(-1)?.status, 'failed');
+    assert.match(JSON.stringify(reportInput(run).error), /AccessDenied|not authorized to perform: kms:ImportKeyMaterial/);
+    assert.ok((endpoint.controls.getCounters()['kms:ImportKeyMaterial']?.errors ?? 0) >= 1, 'the endpoint refused ImportKeyMaterial');
+    assert.equal(await keyState(key.keyId), 'PendingImport');
+
+    // The template's roles as they are, the same scenario on another key: recovered.
+    const control = await expiredKey();
+    resetCounters();
+    const recovered = await only((await deliver(sample('manual/recover.json', control.keyId))).runs);
+    assert.equal(recovered.output?.outcome.status, 'recovered', JSON.stringify(recovered.error ?? recovered.output?.outcome));
+  });
 });
 
 // ------------------------------------------------------------------ leaks (last: looks at everything above)
