@@ -23,7 +23,7 @@ import { GetResourcesCommand, type ResourceGroupsTaggingAPIClient } from '@aws-s
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from './config.js';
-import { awsErrorName, KeyNotFound, KeyNotReadable, KmsUnavailable } from './errors.js';
+import { awsErrorName, KeyNotFound, KeyNotReadable, KmsUnavailable, toNamedError } from './errors.js';
 import { checkEscrowHealth, type AliasTarget, type EscrowHealth, type ResolveAlias } from './escrow/health.js';
 import { classifyKey, planAction } from './kms/classify.js';
 import { describeKeyMetadata, inspectKey } from './kms/inspect.js';
@@ -202,13 +202,14 @@ export async function sweepManagedKeys(
     try {
       report = await inspectKey(deps.kms, arn, retry);
     } catch (e) {
-      const errorName = e instanceof Error ? e.name : 'Error';
+      // One of our named errors (never a raw AWS or JavaScript one, nor an unparsable answer's text).
+      const named = toNamedError(e, parsed.keyId);
       return {
         keyId: parsed.keyId,
         arn,
         action: 'error',
-        errorName,
-        reason: `Key ${parsed.keyId} could not be inspected (${errorName}: ${e instanceof Error ? e.message : String(e)}); it is left for the next sweep.`,
+        errorName: named.name,
+        reason: `Key ${parsed.keyId} could not be inspected (${named.name}: ${named.message}); it is left for the next sweep.`,
       };
     }
     const entry = entryFor(report, config, now);

@@ -30,6 +30,12 @@ export const LEASE_EXPIRES_ATTRIBUTE = 'expiresAt';
  * execution, killed CLI) leaves its lease until then; see docs/deploy.md for clearing it by hand.
  */
 export const LEASE_SECONDS = 3600;
+/**
+ * The state machine's lease outlives its execution by this much (expiresAt = the execution's start
+ * + LEASE_SECONDS + this): a Lambda task still running when the execution times out (60 s at most)
+ * finishes before another run can take the key.
+ */
+export const LEASE_MARGIN_SECONDS = 300;
 /** A run that finds the lease taken waits this long before it re-inspects the key. */
 export const LEASE_WAIT_SECONDS = 20;
 /** Attempts to take a taken lease, each after a wait and a re-inspection; then the run ends skipped. */
@@ -159,7 +165,8 @@ export class DynamoDbKeyLease implements KeyLease {
     }
     const owner = item?.[LEASE_OWNER_ATTRIBUTE]?.S;
     const expires = Number(item?.[LEASE_EXPIRES_ATTRIBUTE]?.N);
-    if (!owner || !Number.isFinite(expires) || expires <= epochSeconds(this.now())) return undefined;
+    // The same comparison as the acquire condition (expiresAt < :now): at the boundary second the lease still holds.
+    if (!owner || !Number.isFinite(expires) || expires < epochSeconds(this.now())) return undefined;
     return { owner, expiresAt: new Date(expires * 1000).toISOString() };
   }
 

@@ -347,7 +347,7 @@ describe('ASL routes: one run per key (the lease in DynamoDB)', () => {
     assert.equal(held.owner.S, `arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:lease-${input.keyRef}`);
     assert.equal(held.keyArn.S, arnOf(input.keyRef));
     const expires = Number(held.expiresAt.N);
-    assert.ok(Number.isInteger(expires) && expires > Date.now() / 1000 + 3000 && expires <= Date.now() / 1000 + 3600, `expiresAt ${held.expiresAt.N}`);
+    assert.ok(Number.isInteger(expires) && expires > Date.now() / 1000 + 3600 && expires <= Date.now() / 1000 + 3900, `expiresAt ${held.expiresAt.N}`);
     assert.equal(await leaseItem(input.keyRef), undefined, 'released');
     assert.ok(run.path.indexOf('ReleaseLease') === run.path.indexOf('Report') - 1);
   });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { repoRoot, loadAslText, loadSubstitutedAsl, aslPlaceholders, loadTemplate, type Json } from './template-load.js';
 import { MAX_TOKEN_REFRESHES } from '../../lib/recover.js';
 import {
-  ACQUIRE_CONDITION, RELEASE_CONDITION, LEASE_ATTEMPTS, LEASE_EXPIRES_ATTRIBUTE, LEASE_KEY_ATTRIBUTE, LEASE_OWNER_ATTRIBUTE, LEASE_SECONDS, LEASE_WAIT_SECONDS,
+  ACQUIRE_CONDITION, RELEASE_CONDITION, LEASE_ATTEMPTS, LEASE_EXPIRES_ATTRIBUTE, LEASE_KEY_ATTRIBUTE, LEASE_OWNER_ATTRIBUTE, LEASE_MARGIN_SECONDS, LEASE_SECONDS, LEASE_WAIT_SECONDS,
 } from '../../lib/lease/index.js';
 
 const require = createRequire(import.meta.url);
@@ -109,7 +109,10 @@ describe('ASL shape: a runbook that always ends in a reported outcome', () => {
     assert.equal(states.ChooseAction.Choices[2].Next, 'LeaseTerms');
     assert.equal(states.LeaseTerms.Next, 'AcquireLease');
     assert.equal(states.AcquireLease.Next, 'Reinspect');
-    assert.equal(states.AfterReinspect.Choices[0].Next, 'GetImportParameters');
+    // AfterReinspect first guards a state without a plan (a Choice on a missing variable fails the run), then acts.
+    assert.equal(states.AfterReinspect.Choices[0].Next, 'NoRunnablePlanUnderLease');
+    assert.equal(states.AfterReinspect.Choices[1].Next, 'NoRunnablePlan');
+    assert.equal(states.AfterReinspect.Choices[2].Next, 'GetImportParameters');
     assert.equal(states.GetImportParameters.Next, 'WrapAndImport');
     assert.equal(states.WrapAndImport.Next, 'MoreMaterials');
     assert.equal(states.Verify.Next, 'ReleaseLease');
@@ -270,7 +273,10 @@ describe('ASL: the per-key lease (the same lease as lib/lease)', () => {
 
   test('the lease lasts the machine\'s TimeoutSeconds (no execution outlives its lease), waits are lib/lease\'s, bounded', () => {
     assert.equal(LEASE_SECONDS, asl.TimeoutSeconds);
-    assert.ok(states.LeaseTerms.Output.includes(`/ 1000) + ${LEASE_SECONDS})`), 'expiresAt = now + LEASE_SECONDS');
+    assert.ok(
+      states.LeaseTerms.Output.includes(`$toMillis($states.context.Execution.StartTime) / 1000) + ${LEASE_SECONDS + LEASE_MARGIN_SECONDS})`),
+      'expiresAt = the execution start + LEASE_SECONDS + LEASE_MARGIN_SECONDS: no task outlives the lease',
+    );
     assert.equal(states.LeaseTerms.QueryLanguage, 'JSONata');
     assert.equal(states.WaitForLease.Seconds, LEASE_WAIT_SECONDS);
     assert.equal(states.LeaseWaitAllowed.Choices[0].Variable, '$.lease.attempts');
