@@ -3,6 +3,8 @@
 // request's real context. Over HTTP with the real SDK v3 clients, as a caller sees it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import {
   CreateAliasCommand,
   CreateKeyCommand,
@@ -17,7 +19,7 @@ import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { startLocalEndpoint, type IamPrincipal, type LocalEndpoint, type PolicyDocument } from '../../local/index.js';
 import { principalsOf, renderTemplateRoles, roleAccessKeyId } from '../../local/iam/template-roles.js';
-import { loadTemplate, TEMPLATE_PATH } from '../unit/template-load.js';
+import { loadTemplate, repoRoot, TEMPLATE_PATH } from '../unit/template-load.js';
 import { grantedStatements } from '../unit/template-iam.js';
 
 const ACCOUNT = '111122223333';
@@ -355,6 +357,47 @@ describe("template.yaml's roles, rendered", () => {
     } finally {
       for (const c of [kms, admin, wrap]) c.destroy();
       await enforced.close();
+    }
+  });
+});
+
+describe('kms-reimport local --iam-template', () => {
+  it("prints each role's access key id and enforces the roles; the account's own key is the administrator", async () => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'kms-reimport.js'), 'local', '--port', '0', '--iam-template', TEMPLATE_PATH, '--account', '444455556666'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('Ctrl-C')) resolve();
+        });
+        void exited.then((code) => reject(new Error(`local exited early (${code}): ${out}`)));
+      });
+      const url = /export AWS_ENDPOINT_URL=(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      const inspectKey = /InspectFunction\s+AWS_ACCESS_KEY_ID=(\S+)/.exec(out)?.[1];
+      assert.ok(url && inspectKey, out);
+      assert.match(out, /export AWS_ACCESS_KEY_ID=444455556666/);
+      assert.match(out, /administrator \(setup\)\s+AWS_ACCESS_KEY_ID=444455556666/);
+      const client = (accessKeyId: string) => new KMSClient({ endpoint: url, region: REGION, credentials: { accessKeyId, secretAccessKey: 'x' }, maxAttempts: 1 });
+      const admin = client('444455556666');
+      const inspect = client(inspectKey);
+      try {
+        const key = (await admin.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.Arn!;
+        assert.match(key, /:444455556666:key\//);
+        const err = await rejection(inspect.send(new DescribeKeyCommand({ KeyId: key })));
+        assert.equal(err.name, 'AccessDeniedException');
+        assert.match(err.message, /assumed-role\/kms-reimport-InspectFunctionRole\/kms-reimport-InspectFunction is not authorized to perform: kms:DescribeKey/);
+        assert.equal((await rejection(client('AKIDSOMEONE').send(new ListKeysCommand({})))).name, 'UnrecognizedClientException');
+      } finally {
+        admin.destroy();
+        inspect.destroy();
+      }
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
     }
   });
 });
