@@ -150,6 +150,14 @@ export function createAuthorizer(options: IamEnforcementOptions): Authorizer {
   };
 }
 
+/**
+ * One decision outside the endpoint (for a test's stand-in of another AWS service, e.g. Step
+ * Functions StartExecution): 'Allowed', 'ExplicitlyDenied' or 'ImplicitlyDenied'.
+ */
+export function decide(principal: IamPrincipal, action: string, resource: string, region: string, context: Record<string, string | string[]> = {}): string {
+  return evaluate(principal, action, { resource, context }, { account: principal.account, region }, Date.now());
+}
+
 /** One decision: 'Allowed', 'ExplicitlyDenied' or 'ImplicitlyDenied'. */
 function evaluate(principal: IamPrincipal, action: string, check: AuthorizationCheck, scope: RequestScope, now: number): string {
   const contextVariables: Record<string, string | string[]> = {

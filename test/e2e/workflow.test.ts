@@ -33,6 +33,7 @@ import { CreateAliasCommand, DeleteImportedKeyMaterialCommand, DescribeKeyComman
 import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { startLocalEndpoint, type IamPrincipal } from '../../local/index.js';
 import { principalsOf, renderTemplateRoles, roleAccessKeyId, type TemplateRole } from '../../local/iam/template-roles.js';
+import { accessDeniedMessage, accessKeyIdOf, decide } from '../../local/iam/authorizer.js';
 import { startLambdaWorker, type LambdaWorker } from '../support/lambda-workers.js';
 import { createClients } from '../../lib/aws/clients.js';
 import { loadConfig } from '../../lib/config.js';
@@ -44,7 +45,9 @@ const REGION = 'us-east-1';
 /** The endpoint takes the account from a 12-digit access key id: the samples' account. */
 const ACCOUNT = '111122223333';
 const SAMPLE_KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
-const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:kms-reimport-e2e-RecoveryStateMachine`;
+/** The stack name the roles are rendered with: the one the ASL's fake substitutions use (kms-reimport-test-OutcomeTopic). */
+const STACK = 'kms-reimport-test';
+const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${STACK}-RecoveryStateMachine`;
 const TOPIC_ARN = SUBSTITUTIONS.OutcomeTopicArn as string;
 
 // ------------------------------------------------------------------ capture every log line
@@ -69,7 +72,6 @@ process.stderr.write = capturing(originalWrite.err);
 
 // ------------------------------------------------------------------ the local endpoint (enforcing the template's roles) and the fakes
 const template = loadTemplate();
-const STACK = 'kms-reimport-e2e';
 const roles: TemplateRole[] = renderTemplateRoles(template, { account: ACCOUNT, region: REGION, stackName: STACK });
 /** The test's own setup signs as the account: allowed everything, as an administrator is. */
 const ADMIN: IamPrincipal = {
@@ -79,6 +81,18 @@ const ADMIN: IamPrincipal = {
 };
 const enforcedPrincipals = (which: TemplateRole[] = roles): Record<string, IamPrincipal> => ({ ...principalsOf(which), [ACCOUNT]: ADMIN });
 const endpoint = await startLocalEndpoint({ port: 0, iam: { principals: enforcedPrincipals() } });
+
+/**
+ * The fakes of Step Functions and SNS apply the same roles: the caller's access key names its
+ * role, which must allow the action on the resource (Trigger and Sweep: states:StartExecution on
+ * the state machine; Report: sns:Publish on the topic).
+ */
+function refusedByIam(req: IncomingMessage, action: string, resource: string): string | undefined {
+  const principal = enforcedPrincipals()[accessKeyIdOf(req.headers.authorization) ?? ''];
+  if (!principal) return `UnrecognizedClientException: no principal for this access key`;
+  const decision = decide(principal, action, resource, REGION);
+  return decision === 'Allowed' ? undefined : accessDeniedMessage(principal.callerArn ?? principal.arn, action, resource, decision === 'ExplicitlyDenied');
+}
 
 interface Execution {
   name: string;
@@ -119,6 +133,8 @@ const sfnServer = createServer((req, res) => {
     }
     startExecutionCalls++;
     const request = JSON.parse(body);
+    const refused = refusedByIam(req, 'states:StartExecution', request.stateMachineArn);
+    if (refused) return reply(400, { __type: 'AccessDeniedException', message: refused });
     if (request.stateMachineArn !== STATE_MACHINE_ARN) return reply(400, { __type: 'StateMachineDoesNotExist', message: request.stateMachineArn });
     const existing = executions.get(request.name);
     if (existing) {
@@ -147,6 +163,11 @@ const snsServer = createServer((req, res) => {
     if (form.get('Action') !== 'Publish') {
       res.writeHead(400, { 'content-type': 'text/xml' });
       return res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>only Publish</Message></Error></ErrorResponse>`);
+    }
+    const refused = refusedByIam(req, 'sns:Publish', form.get('TopicArn') ?? '');
+    if (refused) {
+      res.writeHead(403, { 'content-type': 'text/xml' });
+      return res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>AuthorizationError</Code><Message>${refused}</Message></Error></ErrorResponse>`);
     }
     snsMessages.push({ topicArn: form.get('TopicArn') ?? '', subject: form.get('Subject') ?? undefined, message: form.get('Message') ?? '' });
     res.writeHead(200, { 'content-type': 'text/xml' });
