@@ -290,7 +290,6 @@ describe("template.yaml's roles, rendered", () => {
       assert.equal(role.accessKeyId, roleAccessKeyId(role.functionId));
       assert.ok(!JSON.stringify(role.principal.policies).includes('${'), `${role.functionId}: nothing left unsubstituted`);
     }
-    assert.ok(TEMPLATE_PATH.endsWith('template.yaml'));
   });
 
   it('enforced: Inspect reads a managed key and is refused an untagged one; GetImportParameters may not DescribeKey', async () => {
