@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IamPrincipal, PolicyDocument } from './authorizer.js';
+import { partitionOf } from '../partitions.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- CloudFormation documents are untyped JSON. */
 type Json = any;
@@ -35,15 +36,6 @@ export interface TemplateRole {
   principal: IamPrincipal;
 }
 
-function partitionFor(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  if (region.startsWith('eusc-')) return 'aws-eusc';
-  if (region.startsWith('us-isob-')) return 'aws-iso-b';
-  if (region.startsWith('us-iso-')) return 'aws-iso';
-  return 'aws';
-}
-
 /** The access key id of a function's role: `ASIA` + the function's logical ID, upper case (never 12 digits, so never taken as an account). */
 export function roleAccessKeyId(functionId: string): string {
   return `ASIA${functionId.replace(/[^A-Za-z0-9]/g, '').toUpperCase()}`;
@@ -56,7 +48,7 @@ export async function loadTemplateFile(path: string): Promise<Json> {
 
 /** Renders every function's role. `template` is the parsed template (yaml-cfn's yamlParse). */
 export function renderTemplateRoles(template: Json, options: RenderOptions): TemplateRole[] {
-  const partition = options.partition ?? partitionFor(options.region);
+  const partition = options.partition ?? partitionOf(options.region);
   const stack = options.stackName ?? 'kms-reimport';
   const values: Record<string, string> = {
     'AWS::Partition': partition,
