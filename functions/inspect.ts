@@ -7,7 +7,8 @@ import { loadConfig } from '../lib/config.js';
 import type { OwnScope } from '../lib/kms/ownership.js';
 import { createCallCounter } from '../lib/workflow/calls.js';
 import { inspectStep } from '../lib/workflow/steps.js';
-import { accountOfArn, ownRegion, partitionOfOwnArn } from './commons/environment.js';
+import { partitionOfArn } from '../lib/events/key-ref.js';
+import { accountOfArn, ownRegion } from './commons/environment.js';
 import { logger } from './commons/powertools.js';
 import { runTask } from './commons/task.js';
 
@@ -24,7 +25,7 @@ function scopeOf(context: Context | undefined): OwnScope | undefined {
   const region = ownRegion();
   const account = arn ? accountOfArn(arn) : undefined;
   if (!arn || !region || !account) return undefined;
-  const partition = partitionOfOwnArn(arn);
+  const partition = partitionOfArn(arn);
   return { region, account, ...(partition ? { partition } : {}) };
 }
 

@@ -4,6 +4,7 @@
  */
 import { assertSupportedRegion } from '../../lib/config.js';
 import { ConfigError } from '../../lib/errors.js';
+import { partitionOfArn } from '../../lib/events/key-ref.js';
 
 export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const value = env[name]?.trim();
@@ -42,16 +43,10 @@ export function accountOfArn(arn: string): string | undefined {
   return account && /^\d{12}$/.test(account) ? account : undefined;
 }
 
-/** The partition of one of our own resources' ARNs (the state machine's): `aws`, `aws-cn`, `aws-eusc`, ... */
-export function partitionOfOwnArn(arn: string): string | undefined {
-  const partition = arn.split(':')[1];
-  return arn.startsWith('arn:') && partition && /^aws(?:-[a-z]+)*$/.test(partition) ? partition : undefined;
-}
-
 /** The scope an event must come from: our Region and, when known, our account and partition. */
 export function ownScope(stateMachineArn: string, env: NodeJS.ProcessEnv = process.env): { region?: string; account?: string; partition?: string } {
   const region = ownRegion(env);
   const account = accountOfArn(stateMachineArn);
-  const partition = partitionOfOwnArn(stateMachineArn);
+  const partition = partitionOfArn(stateMachineArn);
   return { ...(region ? { region } : {}), ...(account ? { account } : {}), ...(partition ? { partition } : {}) };
 }
