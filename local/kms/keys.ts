@@ -82,7 +82,7 @@ export async function createKey(kms: KmsContext, input: Input, ctx: OperationCon
   if (optionalString(input, 'CustomKeyStoreId') !== undefined) {
     throw kmsError('UnsupportedOperationException', 'Custom key stores are not supported by the local endpoint.');
   }
-  optionalString(input, 'Policy', { max: 32768 });
+  const policy = optionalString(input, 'Policy', { max: 32768 });
   optionalBoolean(input, 'BypassPolicyLockoutSafetyCheck');
   const description = optionalString(input, 'Description', { min: 0, max: 8192 }) ?? '';
   const tags = optionalTags(input, 'Tags') ?? [];
@@ -107,6 +107,7 @@ export async function createKey(kms: KmsContext, input: Input, ctx: OperationCon
     importParameters: [],
   };
   if (multiRegion) key.multiRegion = { type: 'PRIMARY', primaryRegion: region, replicaRegions: [] };
+  if (policy !== undefined) key.policy = policy;
   mergeTags(key, tags);
   if (origin === 'AWS_KMS') {
     const bytes = await generateMaterial(keySpec);
@@ -141,7 +142,7 @@ export function updateKeyDescription(kms: KmsContext, input: Input, ctx: Operati
 
 export function getKeyPolicy(kms: KmsContext, input: Input, ctx: OperationContext) {
   const key = resolveKey(kms.state, ctx.scope, ctx.clock.now(), requiredString(input, 'KeyId'), { aliases: false });
-  return { Policy: DEFAULT_POLICY(key.region, key.account), PolicyName: 'default' };
+  return { Policy: key.policy ?? DEFAULT_POLICY(key.region, key.account), PolicyName: 'default' };
 }
 
 export function refuseWhenPendingDeletion(key: KeyRecord): void {

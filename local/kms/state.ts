@@ -59,6 +59,8 @@ export interface KeyRecord {
   importParameters: ImportParametersRecord[];
   /** Set by the first successful ImportKeyMaterial into this key (in this Region). */
   everImported?: boolean;
+  /** The key policy given to CreateKey; absent: the default key policy. */
+  policy?: string;
 }
 
 export interface AliasRecord {
