@@ -169,6 +169,8 @@ export const REIMPORT_ERROR_NAMES = [
   'KmsRequestInvalid',
   'UnexpectedError',
   'TaskInputRejected',
+  'RotationConflict',
+  'RotationKeyUnusable',
 ] as const;
 export type ReimportErrorName = (typeof REIMPORT_ERROR_NAMES)[number];
 
@@ -359,5 +361,29 @@ export class LeaseUnavailable extends ReimportError {
   constructor(message: string, options?: ReimportErrorOptions) {
     super(message, options);
     this.name = 'LeaseUnavailable';
+  }
+}
+
+/**
+ * Alias-swap rotation found more than one new key for one old key (keys tagged
+ * `kms-reimport:rotated-from=<old key>`, or the old key's `kms-reimport:rotating-to` naming a key
+ * other than the one found): nothing more was done, so no third key is made.
+ */
+export class RotationConflict extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'RotationConflict';
+  }
+}
+
+/**
+ * Alias-swap rotation found an earlier run's new key but cannot finish with it: it is disabled,
+ * pending deletion, gone, or not a copy of the old key (spec, usage, origin, lineage tag).
+ * Nothing more was done; the old key and its aliases are as they were.
+ */
+export class RotationKeyUnusable extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'RotationKeyUnusable';
   }
 }
