@@ -1,7 +1,8 @@
 /**
  * status / sweep: every managed key in one account and Region at once, for on-call.
- *   status   what the scheduled sweep sees: each key's state, ValidTo, escrow health and what it
- *            would do; exits 1 when a key could not be inspected or its escrow is not ok
+ *   status   what the scheduled sweep sees: each key's state, ValidTo, escrow health, rotation
+ *            (mode and next due date, or off, or the problem; lineage) and what it would do; exits 1
+ *            when a key could not be inspected, its escrow is not ok, or its rotate-every is malformed
  *   sweep    the same, then recovers (outages first) and renews (soonest expiry first), one key
  *            at a time, paced for KMS's GetParametersForImport quota
  */
@@ -31,6 +32,30 @@ export interface FleetResult {
   outcomes: Outcome[];
 }
 
+/** The ROTATION cell: `in-place every 90d, due 2026-03-01T…` / `off` / the problem's name. */
+export function rotationCell(entry: SweepEntry): string {
+  const r = entry.rotation;
+  if (r === undefined) return '-';
+  if (r.problemName !== undefined) return r.problemName;
+  if (r.mode === 'off') return 'off';
+  return `${r.mode} every ${r.every}d (${r.source}), ${r.due ? 'DUE since' : 'due'} ${r.nextDueAt ?? '?'}`;
+}
+
+/** The LINEAGE cell: `from <key>`, `to <key>`, both, or `-`. */
+export function lineageCell(entry: SweepEntry): string {
+  const l = entry.rotation?.lineage;
+  const parts = [...(l?.rotatedFrom ? [`from ${l.rotatedFrom}`] : []), ...(l?.rotatedTo ? [`to ${l.rotatedTo}`] : [])];
+  return parts.length > 0 ? parts.join(', ') : '-';
+}
+
+function why(e: SweepEntry): string {
+  let text = e.reason;
+  if (e.escrowReason) text += ` ESCROW: ${e.escrowReason}`;
+  if (e.rotation?.problem) text += ` ROTATION: ${e.rotation.problem}`;
+  else if (e.rotation?.note) text += ` ROTATION: ${e.rotation.note}`;
+  return text;
+}
+
 function table(entries: SweepEntry[]): string[] {
   if (entries.length === 0) return ['No key carries the managed tag in this account and Region.'];
   const rows = entries.map((e) => [
@@ -38,10 +63,12 @@ function table(entries: SweepEntry[]): string[] {
     e.keyState ?? '?',
     e.validTo ?? '-',
     e.escrow ?? '-',
+    rotationCell(e),
+    lineageCell(e),
     e.action,
-    e.escrowReason ? `${e.reason} ESCROW: ${e.escrowReason}` : e.reason,
+    why(e),
   ]);
-  const header = ['KEY', 'STATE', 'VALID TO', 'ESCROW', 'ACTION', 'WHY'];
+  const header = ['KEY', 'STATE', 'VALID TO', 'ESCROW', 'ROTATION', 'LINEAGE', 'ACTION', 'WHY'];
   const last = header.length - 1;
   const widths = header.slice(0, last).map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((cell, i) => (i < last ? cell.padEnd(widths[i]!) : cell)).join('  ');
@@ -51,6 +78,15 @@ function table(entries: SweepEntry[]): string[] {
 /** True when a key's escrow secret is missing, unbound, mismatched, self-encrypted or unreadable. */
 export function hasEscrowProblem(entry: SweepEntry): boolean {
   return entry.escrow !== undefined && entry.escrow !== 'ok';
+}
+
+/**
+ * True when a key's `kms-reimport:rotate-every` tag is malformed: a mistake someone must fix, or the
+ * key silently never rotates. (Age unknown and Multi-Region are shown, but are not a failure of
+ * `status`: nothing in the key's tags can fix them.)
+ */
+export function hasRotationScheduleProblem(entry: SweepEntry): boolean {
+  return entry.rotation?.problemName === 'RotationScheduleInvalid';
 }
 
 export async function runFleet(
@@ -74,7 +110,11 @@ export async function runFleet(
     // --json prints the JSON only, so that it can be parsed.
     if (options.json !== true) for (const l of table(report)) print(l);
     if (mode === 'sweep') {
-      if (options.json !== true) print(items.length === 0 ? 'Nothing to recover or renew.' : `\n${items.length} key(s) to act on, outages first:`);
+      if (options.json !== true) {
+        print(items.length === 0 ? 'Nothing to recover or renew.' : `\n${items.length} key(s) to act on, outages first:`);
+        const due = report.filter((e) => e.action === 'rotate').length;
+        if (due > 0) print(`${due} key(s) due for rotation: not rotated by sweep yet; run \`kms-reimport rotate <key>\` for each.`);
+      }
       for (const [i, item] of items.entries()) {
         if (i > 0 && (options.intervalMs ?? 0) > 0) await sleep(options.intervalMs!);
         const outcome = await recoverKey(
@@ -98,11 +138,13 @@ export async function runFleet(
 
 /**
  * The exit code: 1 when a key could not be inspected, a recovery failed (sweep) or, for `status`, a
- * key's escrow is not ok (so `status` can run as a cron/CI check before an outage); else 0.
+ * key's escrow is not ok or its rotate-every tag is malformed (so `status` can run as a cron/CI
+ * check before an outage or a missed rotation); else 0.
  */
 export function fleetExitCode(mode: 'status' | 'sweep', result: FleetResult): 0 | 1 {
   if (result.entries.some((e) => e.action === 'error')) return 1;
   if (mode === 'status' && result.entries.some(hasEscrowProblem)) return 1;
+  if (mode === 'status' && result.entries.some(hasRotationScheduleProblem)) return 1;
   if (mode === 'sweep' && result.outcomes.some((o) => o.status === 'failed')) return 1;
   return 0;
 }
@@ -117,7 +159,7 @@ export function registerFleetCommands(program: Command): void {
   program
     .command('status')
     .description(
-      'list every managed key in the account and Region: state, ValidTo, escrow health and what the sweep would do (changes nothing; exits 1 if a key could not be inspected or its escrow is not ok)',
+      'list every managed key in the account and Region: state, ValidTo, escrow health, rotation schedule and lineage, and what the sweep would do (changes nothing; exits 1 if a key could not be inspected, its escrow is not ok or its rotate-every tag is malformed)',
     )
     .addOption(endpointOption())
     .addOption(regionOption())

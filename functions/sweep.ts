@@ -3,6 +3,13 @@
  * managed key, decides which need work (outages first, then soonest expiry) and starts one
  * workflow execution per key, paced for KMS's GetParametersForImport quota (one every 4 s by
  * default). Keys it has no time left for are deferred to the next sweep.
+ *
+ * Rotations: keys whose scheduled rotation is due are reported (action `rotate`) and counted
+ * (RotationDue), but no execution is started for them: the state machine has no rotation branch
+ * yet, so they run through `kms-reimport rotate`. A key whose schedule cannot be followed (a
+ * malformed `kms-reimport:rotate-every`, an unknown material age, a Multi-Region key) gets one WARN
+ * "Rotation schedule problem" with the named problem and counts in RotationScheduleProblem; it is
+ * left as it is.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -63,7 +70,9 @@ export const sweepWith =
     }
     logger.info('Sweep started', { source: request.source, dryRun: request.dryRun });
 
-    const { items, report } = await sweepManagedKeys({ tagging, kms, secrets }, config, deps.now(), { concurrency });
+    const { items: work, report } = await sweepManagedKeys({ tagging, kms, secrets }, config, deps.now(), { concurrency });
+    // Only recoveries and renewals: the state machine has no rotation branch yet.
+    const items = work.filter((i) => i.action === 'recover' || i.action === 'renew');
     const executions = await startWorkItems({ sfn, stateMachineArn }, items, {
       bucketMinutes,
       intervalMs,
@@ -84,6 +93,7 @@ export const sweepWith =
         keyState: entry.keyState,
         validTo: entry.validTo,
         escrow: entry.escrow,
+        ...(entry.rotation ? { rotation: entry.rotation.mode, rotationNextDueAt: entry.rotation.nextDueAt, rotationDue: entry.rotation.due } : {}),
         reason: entry.reason,
         ...(started ? { start: started.status } : {}),
         ...(started?.error ? { startError: started.error } : {}),
@@ -93,13 +103,22 @@ export const sweepWith =
       if (entry.escrow !== undefined && entry.escrow !== 'ok') {
         logger.warn('Escrow problem', { keyId: entry.keyId, escrow: entry.escrow, reason: entry.escrowReason });
       }
+      if (entry.rotation?.problem !== undefined) {
+        logger.warn('Rotation schedule problem', { keyId: entry.keyId, problem: entry.rotation.problemName, reason: entry.rotation.problem });
+      }
     }
+    const rotationProblems = report.filter((e) => e.rotation?.problem !== undefined).length;
+    const rotationsDue = report.filter((e) => e.action === 'rotate').length;
     const escrowProblems = report.filter((e) => e.escrow !== undefined && e.escrow !== 'ok').length;
     const count = (status: StartResult['status']) => executions.filter((e) => e.status === status).length;
     metrics.addMetric('KeysSwept', MetricUnit.Count, report.length);
     // One per managed key whose escrow is missing, unbound, self-encrypted or unreadable: alarm on it
     // to fix the escrow before the key's material expires.
     metrics.addMetric('EscrowProblem', MetricUnit.Count, escrowProblems);
+    // One per managed key whose rotation schedule cannot be followed (bad tag, unknown age, Multi-Region).
+    metrics.addMetric('RotationScheduleProblem', MetricUnit.Count, rotationProblems);
+    // Keys whose rotation is due; not started by the sweep yet (kms-reimport rotate).
+    metrics.addMetric('RotationDue', MetricUnit.Count, rotationsDue);
     metrics.addMetric('SweepInspectErrors', MetricUnit.Count, report.filter((e) => e.action === 'error').length);
     metrics.addMetric('ExecutionStarted', MetricUnit.Count, count('started'));
     metrics.addMetric('ExecutionAlreadyRunning', MetricUnit.Count, count('already-running'));
@@ -113,6 +132,8 @@ export const sweepWith =
       failed: count('failed'),
       deferred: count('deferred'),
       escrowProblems,
+      rotationsDue,
+      rotationProblems,
       dryRun: request.dryRun,
     });
     return { status: 'ok', dryRun: request.dryRun, keys: report, executions };

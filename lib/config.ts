@@ -23,6 +23,8 @@
  *                                        in ms, 0..60000 (4000: KMS allows one every 4 s per account and Region)
  *   KMS_REIMPORT_LEASE_TABLE             DynamoDB table of the per-key lease (lib/lease); unset: runs are not serialised
  *   KMS_REIMPORT_LEASE_WAIT_SECONDS      wait before re-inspecting a key whose lease is taken, 0..300 (20)
+ *   KMS_REIMPORT_ROTATE_EVERY_DAYS       rotate every managed key's material this many days, 1..3650, unless its tag
+ *                                        kms-reimport:rotate-every says otherwise (unset: off; see lib/rotation/schedule.ts)
  */
 import { ConfigError } from './errors.js';
 
@@ -93,6 +95,11 @@ export interface ReimportConfig {
   leaseTable?: string;
   /** Seconds a run waits before re-inspecting a key whose lease another run holds (unset: LEASE_WAIT_SECONDS). */
   leaseWaitSeconds?: number;
+  /**
+   * Default rotation schedule, in days (1..3650), for every managed key without a
+   * `kms-reimport:rotate-every` tag. Unset: keys rotate on a schedule only when tagged.
+   */
+  rotateEveryDays?: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<ReimportConfig> = Object.freeze({
@@ -158,6 +165,7 @@ export function validateConfig(config: ReimportConfig): ReimportConfig {
   intIn('maxAttempts', config.maxAttempts, 1, 20);
   intIn('baseDelayMs', config.baseDelayMs, 1, 60_000);
   intIn('parametersIntervalMs', config.parametersIntervalMs, 0, 60_000);
+  if (config.rotateEveryDays !== undefined) intIn('rotateEveryDays', config.rotateEveryDays, 1, 3650);
   if (!EXPIRATION_MODELS.includes(config.expirationModel)) {
     throw new ConfigError(`config expirationModel="${String(config.expirationModel)}" must be one of ${EXPIRATION_MODELS.join(', ')}`);
   }
@@ -249,6 +257,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ReimportConfig
     config.leaseTable = leaseTable;
   }
   if (env.KMS_REIMPORT_LEASE_WAIT_SECONDS?.trim()) config.leaseWaitSeconds = readInteger(env, 'KMS_REIMPORT_LEASE_WAIT_SECONDS', 20, 0, 300);
+  const rotateEvery = env.KMS_REIMPORT_ROTATE_EVERY_DAYS?.trim();
+  if (rotateEvery) {
+    const days = /^\d+$/.test(rotateEvery) ? Number(rotateEvery) : Number.NaN;
+    if (!(days >= 1 && days <= 3650)) {
+      throw new ConfigError(
+        `KMS_REIMPORT_ROTATE_EVERY_DAYS="${rotateEvery}" is not a whole number of days from 1 to 3650; set it (e.g. 365) or unset it (no default rotation)`,
+      );
+    }
+    config.rotateEveryDays = days;
+  }
   const wrapping: Partial<Record<WrappingFamily, FamilyWrapping>> = {};
   for (const family of WRAPPING_FAMILIES) {
     const suffix = family.toUpperCase();

@@ -11,6 +11,12 @@
  * - Work items come out ordered: outages first (PendingImport → recover), then keys whose
  *   material expires soonest (→ renew). Sweep items carry an explicit action, so the workflow's
  *   Inspect re-checks the key and skips it if it changed meanwhile.
+ * - Every managed EXTERNAL key gets its rotation status (lib/rotation/schedule.ts: its
+ *   `kms-reimport:rotate-every` tag or the config default, and the age of its current material).
+ *   A healthy key whose rotation is due is reported with action `rotate`, after the renewals
+ *   (most overdue first); it is NOT a work item yet: the workflow has no rotation branch, so it
+ *   runs through `kms-reimport rotate`. A key that needs recovery or renewal keeps that action
+ *   (its rotation waits for the next sweep). A bad schedule is a named problem on the entry.
  *
  * - Each managed EXTERNAL key's escrow secret is checked with DescribeSecret (never its value): missing or
  *   scheduled for deletion, not bound to the key, encrypted under the key itself, or unreadable.
@@ -26,6 +32,7 @@ import type { ReimportConfig } from './config.js';
 import { awsErrorName, KeyNotFound, KeyNotReadable, KmsUnavailable, toNamedError } from './errors.js';
 import { checkEscrowHealth, type AliasTarget, type EscrowHealth, type ResolveAlias } from './escrow/health.js';
 import { classifyKey, planAction } from './kms/classify.js';
+import { rotationStatus, type RotationStatus } from './rotation/schedule.js';
 import { describeKeyMetadata, inspectKey } from './kms/inspect.js';
 import { isTransientError, withRetry, type RetryOptions } from './retry.js';
 import type { Classification, KeyReport } from './types.js';
@@ -55,8 +62,11 @@ export interface SweepEntry {
   arn?: string;
   /** The classification kind, when the key could be inspected. */
   classification?: Classification['kind'];
-  /** What the sweep asks the workflow to do; `error` when the key could not be inspected. */
-  action: 'recover' | 'renew' | 'skip' | 'error';
+  /**
+   * What the sweep asks for; `error` when the key could not be inspected. `rotate`: the key's
+   * scheduled rotation is due; reported only (not a work item) until the workflow rotates.
+   */
+  action: 'recover' | 'renew' | 'rotate' | 'skip' | 'error';
   reason: string;
   keyState?: string;
   validTo?: string;
@@ -66,10 +76,12 @@ export interface SweepEntry {
   escrow?: EscrowHealth;
   /** Why the escrow is not ok: the key, the secret and the next step. Never a value. */
   escrowReason?: string;
+  /** Rotation schedule, age and lineage (managed EXTERNAL keys that could be inspected only). */
+  rotation?: RotationStatus;
 }
 
 export interface SweepResult {
-  /** Work to start, outages first, then by soonest ValidTo. Only managed keys. */
+  /** Work to start, outages first, then by soonest ValidTo. Only managed keys; never a rotation (yet). */
   items: WorkItem[];
   /** One entry per key listed by the Tagging API, in the same order as `items` first, then the rest. */
   report: SweepEntry[];
@@ -142,7 +154,19 @@ function entryFor(report: KeyReport, config: ReimportConfig, now: Date): SweepEn
   };
   if (report.validTo !== undefined) entry.validTo = report.validTo;
   // Belt and braces: whatever planAction says, a key that is not managed is only reported.
-  if (classification.kind === 'not-managed') entry.action = 'skip';
+  if (classification.kind === 'not-managed') {
+    entry.action = 'skip';
+    return entry;
+  }
+  if (classification.kind === 'not-external') return entry;
+  const rotation = rotationStatus(report, config, now);
+  entry.rotation = rotation;
+  if (rotation.due && entry.action === 'skip' && classification.kind === 'healthy') {
+    entry.action = 'rotate';
+    entry.reason =
+      `Rotation due: the current material dates from ${rotation.lastRotatedAt} (${rotation.ageFrom}), every ${rotation.every} day(s) (${rotation.source}), ` +
+      `${rotation.mode}; rotation runs through \`kms-reimport rotate ${report.keyId}\` until the workflow supports it.`;
+  }
   return entry;
 }
 
@@ -168,11 +192,17 @@ function aliasResolver(kms: KMSClient, retry: RetryOptions): ResolveAlias {
 }
 
 function byWorkOrder(a: SweepEntry, b: SweepEntry): number {
-  const rank = (e: SweepEntry) => (e.action === 'recover' ? 0 : e.action === 'renew' ? 1 : 2);
+  const rank = (e: SweepEntry) => (e.action === 'recover' ? 0 : e.action === 'renew' ? 1 : e.action === 'rotate' ? 2 : 3);
   if (rank(a) !== rank(b)) return rank(a) - rank(b);
   if (a.action === 'renew') {
     const ta = a.validTo ? Date.parse(a.validTo) : Number.POSITIVE_INFINITY;
     const tb = b.validTo ? Date.parse(b.validTo) : Number.POSITIVE_INFINITY;
+    if (ta !== tb) return ta - tb;
+  }
+  if (a.action === 'rotate') {
+    // Most overdue first.
+    const ta = a.rotation?.nextDueAt ? Date.parse(a.rotation.nextDueAt) : Number.POSITIVE_INFINITY;
+    const tb = b.rotation?.nextDueAt ? Date.parse(b.rotation.nextDueAt) : Number.POSITIVE_INFINITY;
     if (ta !== tb) return ta - tb;
   }
   return a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0;

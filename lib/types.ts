@@ -17,6 +17,8 @@ export interface MaterialInfo {
   validTo?: string;
   expirationModel?: string;
   description?: string;
+  /** ISO 8601: when this material became CURRENT by a rotation (ListKeyRotations RotationDate); absent for the first material. */
+  rotationDate?: string;
 }
 
 /** What inspection learns about a key: metadata, tags and materials, never material itself. */

@@ -117,6 +117,8 @@ async function listMaterials(kms: KMSClient, keyId: string, retry: RetryOptions,
         if (validTo !== undefined) info.validTo = validTo;
         if (r.ExpirationModel !== undefined) info.expirationModel = r.ExpirationModel;
         if (r.KeyMaterialDescription !== undefined) info.description = r.KeyMaterialDescription;
+        const rotationDate = iso(r.RotationDate);
+        if (rotationDate !== undefined) info.rotationDate = rotationDate;
         materials.push(info);
       }
       marker = out?.Truncated ? out.NextMarker : undefined;
