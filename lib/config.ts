@@ -25,6 +25,7 @@
  *   KMS_REIMPORT_LEASE_WAIT_SECONDS      wait before re-inspecting a key whose lease is taken, 0..300 (20)
  *   KMS_REIMPORT_ROTATE_EVERY_DAYS       rotate every managed key's material this many days, 1..3650, unless its tag
  *                                        kms-reimport:rotate-every says otherwise (unset: off; see lib/rotation/schedule.ts)
+ *   KMS_REIMPORT_ROTATION_CAP_FALLBACK   a symmetric key past KMS's 25 on-demand rotations: alias-swap | fail (fail)
  */
 import { ConfigError } from './errors.js';
 
@@ -100,7 +101,15 @@ export interface ReimportConfig {
    * `kms-reimport:rotate-every` tag. Unset: keys rotate on a schedule only when tagged.
    */
   rotateEveryDays?: number;
+  /**
+   * What rotation does with a symmetric key that has had KMS's 25 on-demand rotations: `alias-swap`
+   * (a new key, its aliases moved) or `fail` (RotationLimitReached). Unset: `fail`.
+   */
+  rotationCapFallback?: RotationCapFallback;
 }
+
+export const ROTATION_CAP_FALLBACKS = ['alias-swap', 'fail'] as const;
+export type RotationCapFallback = (typeof ROTATION_CAP_FALLBACKS)[number];
 
 export const DEFAULT_CONFIG: Readonly<ReimportConfig> = Object.freeze({
   managedTagKey: 'kms-reimport:managed',
@@ -166,6 +175,9 @@ export function validateConfig(config: ReimportConfig): ReimportConfig {
   intIn('baseDelayMs', config.baseDelayMs, 1, 60_000);
   intIn('parametersIntervalMs', config.parametersIntervalMs, 0, 60_000);
   if (config.rotateEveryDays !== undefined) intIn('rotateEveryDays', config.rotateEveryDays, 1, 3650);
+  if (config.rotationCapFallback !== undefined && !(ROTATION_CAP_FALLBACKS as readonly string[]).includes(config.rotationCapFallback)) {
+    throw new ConfigError(`config rotationCapFallback="${String(config.rotationCapFallback)}" must be one of ${ROTATION_CAP_FALLBACKS.join(', ')}`);
+  }
   if (!EXPIRATION_MODELS.includes(config.expirationModel)) {
     throw new ConfigError(`config expirationModel="${String(config.expirationModel)}" must be one of ${EXPIRATION_MODELS.join(', ')}`);
   }
@@ -256,6 +268,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ReimportConfig
     }
     config.leaseTable = leaseTable;
   }
+  const capFallback = readChoice(env, 'KMS_REIMPORT_ROTATION_CAP_FALLBACK', ROTATION_CAP_FALLBACKS);
+  if (capFallback) config.rotationCapFallback = capFallback;
   if (env.KMS_REIMPORT_LEASE_WAIT_SECONDS?.trim()) config.leaseWaitSeconds = readInteger(env, 'KMS_REIMPORT_LEASE_WAIT_SECONDS', 20, 0, 300);
   const rotateEvery = env.KMS_REIMPORT_ROTATE_EVERY_DAYS?.trim();
   if (rotateEvery) {

@@ -171,6 +171,8 @@ export const REIMPORT_ERROR_NAMES = [
   'TaskInputRejected',
   'RotationConflict',
   'RotationKeyUnusable',
+  'RotationLimitReached',
+  'EscrowWriteFailed',
 ] as const;
 export type ReimportErrorName = (typeof REIMPORT_ERROR_NAMES)[number];
 
@@ -385,5 +387,28 @@ export class RotationKeyUnusable extends ReimportError {
   constructor(message: string, options?: ReimportErrorOptions) {
     super(message, options);
     this.name = 'RotationKeyUnusable';
+  }
+}
+
+/**
+ * (RotationConflict above also names in-place rotation's refusal: RotateKeyOnDemand answered
+ * ConflictException, a rotation is running or due; the new material stays escrowed and
+ * PENDING_ROTATION and the next run finishes it.)
+ *
+ * The key has had the 25 on-demand rotations KMS allows (LimitExceededException, not raisable):
+ * it cannot be rotated in place again. Rotate it by alias swap (KMS_REIMPORT_ROTATION_CAP_FALLBACK=alias-swap).
+ */
+export class RotationLimitReached extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'RotationLimitReached';
+  }
+}
+
+/** A new escrow version could not be written (PutSecretValue failed): nothing was imported after it. */
+export class EscrowWriteFailed extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'EscrowWriteFailed';
   }
 }

@@ -32,6 +32,9 @@ export function createOutcome(input: OutcomeInput): Outcome {
   if (input.keyStateBefore !== undefined) outcome.keyStateBefore = input.keyStateBefore;
   if (input.keyStateAfter !== undefined) outcome.keyStateAfter = input.keyStateAfter;
   if (input.verified !== undefined) outcome.verified = input.verified;
+  if (input.rotation !== undefined) {
+    outcome.rotation = { ...input.rotation, ...(input.rotation.aliasesMoved ? { aliasesMoved: [...input.rotation.aliasesMoved] } : {}) };
+  }
   return outcome;
 }
 
@@ -58,6 +61,14 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
+/** " rotated in place from 1a2b… to 3c4d…;" or " rotated by alias swap to key …, aliases moved: …;" */
+function describeRotation(r: NonNullable<Outcome['rotation']>): string {
+  const short = (id: string | undefined) => (id ? `${id.slice(0, 12)}…` : '?');
+  if (r.mode === 'in-place') return ` rotated in place from material ${short(r.fromKeyMaterialId)} to ${short(r.toKeyMaterialId)};`;
+  const aliases = r.aliasesMoved && r.aliasesMoved.length > 0 ? `, aliases moved: ${r.aliasesMoved.join(', ')}` : ', no alias moved';
+  return ` rotated by alias swap to key ${r.newKeyId ?? '?'}${aliases};`;
+}
+
 /** One line for humans, e.g. "RECOVERED key 1234… (alias/app): imported 1 material (…), verified; 1.2 s, 7 AWS calls". */
 export function summariseOutcome(o: Outcome): string {
   const key = o.requestedRef && o.requestedRef !== o.keyId ? `key ${o.keyId} (${o.requestedRef})` : `key ${o.keyId}`;
@@ -70,11 +81,12 @@ export function summariseOutcome(o: Outcome): string {
       : ` imported ${o.imported.length} material${o.imported.length === 1 ? '' : 's'} (${o.imported
           .map((i) => `${i.keyMaterialId ? `${i.keyMaterialId.slice(0, 12)}… ` : ''}${i.validTo ? `valid to ${i.validTo}` : i.expirationModel}`)
           .join('; ')})`;
+  const rotation = o.rotation ? describeRotation(o.rotation) : '';
   switch (o.status) {
     case 'recovered':
     case 'renewed':
     case 'rotated':
-      return oneLine(`${o.status.toUpperCase()} ${key}${states}:${imported}${o.verified ? ', verified' : ', NOT verified'}${tail}`);
+      return oneLine(`${o.status.toUpperCase()} ${key}${states}:${rotation}${imported}${o.verified ? ', verified' : ', NOT verified'}${tail}`);
     case 'failed':
       return oneLine(`FAILED ${key}${states}: ${o.errorName ?? 'Error'}: ${o.reason ?? 'no reason recorded'}${imported ? ` (before failing:${imported})` : ''}${tail}`);
     default:

@@ -89,7 +89,7 @@ export interface Outcome {
   keyId: string;
   keyArn?: string;
   requestedRef: KeyRef;
-  action: RequestedAction;
+  action: RequestedAction | 'rotate';
   /** Why skipped / failed / what a plan would do, naming the key and the next step. */
   reason?: string;
   /** Named error class (e.g. IncorrectKeyMaterial) when failed. */
@@ -104,4 +104,15 @@ export interface Outcome {
   durationMs: number;
   /** Number of calls per API operation made by this run, e.g. { GetParametersForImport: 1 }. */
   calls: Record<string, number>;
+  /** What a rotation did (status `rotated`), or would do: the mode, and the material or key it rotated to. */
+  rotation?: RotationRecord;
+}
+
+/** A rotation's record in its outcome: IDs and alias names only. */
+export interface RotationRecord {
+  mode: 'in-place' | 'alias-swap';
+  fromKeyMaterialId?: string;
+  toKeyMaterialId?: string;
+  newKeyId?: string;
+  aliasesMoved?: string[];
 }
