@@ -45,6 +45,10 @@ interface FakeKey {
   missing?: string[];
   /** Alias names (alias/...) that DescribeKey resolves to this key. */
   aliases?: string[];
+  /** DescribeKey CreationDate, days before NOW. */
+  createdDaysAgo?: number;
+  /** ListKeyRotations RotationDate of the CURRENT material, days before NOW (an in-place rotation). */
+  rotatedDaysAgo?: number;
 }
 
 const id = (n: number) => `${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
@@ -78,6 +82,7 @@ function serveKeys(keys: FakeKey[]): void {
         MultiRegion: false,
         ...(validTo ? { ValidTo: validTo, ExpirationModel: 'KEY_MATERIAL_EXPIRES' } : {}),
         CurrentKeyMaterialId: 'a'.repeat(64),
+        ...(k.createdDaysAgo === undefined ? {} : { CreationDate: new Date(NOW.getTime() - k.createdDaysAgo * DAY) }),
       },
     };
   });
@@ -96,6 +101,7 @@ function serveKeys(keys: FakeKey[]): void {
           ImportState: k.missing ? 'PENDING_IMPORT' : 'IMPORTED',
           ...(k.validInDays === undefined ? {} : { ValidTo: new Date(NOW.getTime() + k.validInDays * DAY) }),
           ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+          ...(k.rotatedDaysAgo === undefined ? {} : { RotationDate: new Date(NOW.getTime() - k.rotatedDaysAgo * DAY), RotationType: 'ON_DEMAND' }),
         },
       ],
       Truncated: false,
@@ -259,6 +265,84 @@ describe('sweepManagedKeys', () => {
       return true;
     });
     assert.equal(taggingMock.commandCalls(GetResourcesCommand).length, 3);
+  });
+});
+
+describe('sweepManagedKeys: scheduled rotation (reported, never a work item yet)', () => {
+  const every = (value: string) => ({ ...MANAGED, 'kms-reimport:rotate-every': value });
+
+  test('due rotations are listed `rotate` after outages and renewals, most overdue first; none is a work item', async () => {
+    serveKeys([
+      { id: id(1), state: 'PendingImport', tags: every('90d'), missing: ['a'], createdDaysAgo: 500 }, // outage: recover, not rotate
+      { id: id(2), state: 'Enabled', validInDays: 3, tags: every('90d'), createdDaysAgo: 500 }, // expiring: renew first
+      { id: id(3), state: 'Enabled', validInDays: 60, tags: every('90d'), createdDaysAgo: 100 }, // 100 days old: due 10 days ago
+      { id: id(4), state: 'Enabled', validInDays: 60, tags: every('soon'), createdDaysAgo: 500 }, // malformed
+      { id: id(5), state: 'Enabled', validInDays: 60, tags: MANAGED, createdDaysAgo: 400 }, // default 365: due 35 days ago
+      { id: id(6), state: 'Enabled', validInDays: 60, tags: every('90d'), createdDaysAgo: 400, rotatedDaysAgo: 10 }, // rotated 10 days ago
+      { id: id(7), state: 'Enabled', validInDays: 60, tags: every('90d'), createdDaysAgo: 120 }, // due 30 days ago
+      { id: id(8), state: 'Enabled', validInDays: 60, tags: { 'kms-reimport:rotate-every': '90d' }, createdDaysAgo: 500 }, // not managed
+    ]);
+    listed([[1, 2, 3, 4, 5, 6, 7, 8].map((n) => arn(id(n)))]);
+    const { items, report } = await sweepManagedKeys({ tagging, kms, secrets }, { ...config, rotateEveryDays: 365 }, NOW, { retry: noWait });
+
+    assert.deepEqual(
+      items.map((i) => [i.keyRef, i.action]),
+      [
+        [id(1), 'recover'],
+        [id(2), 'renew'],
+      ],
+    );
+    assert.deepEqual(
+      report.map((e) => [e.keyId, e.action]),
+      [
+        [id(1), 'recover'],
+        [id(2), 'renew'],
+        [id(5), 'rotate'],
+        [id(7), 'rotate'],
+        [id(3), 'rotate'],
+        [id(4), 'skip'],
+        [id(6), 'skip'],
+        [id(8), 'skip'],
+      ],
+    );
+    const entry = (n: number) => report.find((e) => e.keyId === id(n));
+    assert.match(entry(3)?.reason ?? '', new RegExp(`^Rotation due: .*every 90 day\\(s\\) \\(tag\\), in-place; rotation runs through \`kms-reimport rotate ${id(3)}\` until the workflow supports it\\.$`));
+    assert.deepEqual(
+      { ...entry(3)?.rotation },
+      {
+        mode: 'in-place',
+        every: 90,
+        source: 'tag',
+        lastRotatedAt: new Date(NOW.getTime() - 100 * DAY).toISOString(),
+        ageFrom: 'creation',
+        nextDueAt: new Date(NOW.getTime() - 10 * DAY).toISOString(),
+        due: true,
+      },
+    );
+    // The config default applies to the untagged managed key.
+    assert.equal(entry(5)?.rotation?.source, 'default');
+    assert.equal(entry(5)?.rotation?.every, 365);
+    // RotationDate from ListKeyRotations is read back: rotated 10 days ago, not due.
+    assert.equal(entry(6)?.rotation?.ageFrom, 'rotation');
+    assert.equal(entry(6)?.rotation?.lastRotatedAt, new Date(NOW.getTime() - 10 * DAY).toISOString());
+    assert.equal(entry(6)?.rotation?.due, false);
+    // Recovery and renewal keep their action; the rotation status is still reported.
+    assert.equal(entry(1)?.rotation?.due, false, 'a PendingImport key is never due');
+    assert.equal(entry(2)?.rotation?.due, true);
+    // The malformed tag: a named problem, the key left as it is.
+    assert.equal(entry(4)?.rotation?.problemName, 'RotationScheduleInvalid');
+    assert.match(entry(4)?.rotation?.problem ?? '', /kms-reimport:rotate-every="soon"/);
+    assert.equal(entry(4)?.classification, 'healthy');
+    // A key that is not managed gets no rotation status at all.
+    assert.equal(entry(8)?.rotation, undefined);
+  });
+
+  test('no schedule anywhere: every managed key is off, nothing is due', async () => {
+    serveKeys([{ id: id(1), state: 'Enabled', validInDays: 60, tags: MANAGED, createdDaysAgo: 5000 }]);
+    listed([[arn(id(1))]]);
+    const { report } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
+    assert.equal(report[0]?.action, 'skip');
+    assert.deepEqual(report[0]?.rotation, { mode: 'off', due: false });
   });
 });
 
