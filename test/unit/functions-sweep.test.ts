@@ -17,6 +17,7 @@ process.env.POWERTOOLS_DEV = 'true';
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 process.env.KMS_REIMPORT_SWEEP_START_INTERVAL_MS = '0';
 const { handler, sweepWith } = await import('../../functions/sweep.js');
+const { metrics } = await import('../../functions/commons/powertools.js');
 
 const kmsMock = mockClient(KMSClient);
 const taggingMock = mockClient(ResourceGroupsTaggingAPIClient);
@@ -36,12 +37,23 @@ const contextWith = (remainingMs: number): Context => lambdaContext('kms-reimpor
  * Three managed keys: 1 expiring in 5 days, 2 PendingImport, 3 healthy; 4 listed but not tagged managed in KMS.
  * Escrow: key 2's secret does not exist, the others are fine.
  */
-function serveAccount(validBase = Date.now()): void {
-  const keys: Record<string, { state: string; validInDays?: number; managed: boolean }> = {
+interface AccountKey {
+  state: string;
+  validInDays?: number;
+  managed: boolean;
+  /** Tags besides the managed tag (e.g. kms-reimport:rotate-every). */
+  tags?: Record<string, string>;
+  /** DescribeKey CreationDate, days before validBase. */
+  createdDaysAgo?: number;
+}
+
+function serveAccount(validBase = Date.now(), extra: Record<string, AccountKey> = {}): void {
+  const keys: Record<string, AccountKey> = {
     [id(1)]: { state: 'Enabled', validInDays: 5, managed: true },
     [id(2)]: { state: 'PendingImport', managed: true },
     [id(3)]: { state: 'Enabled', validInDays: 80, managed: true },
     [id(4)]: { state: 'PendingImport', managed: false },
+    ...extra,
   };
   const find = (ref: string) => {
     const keyId = ref.split('/').at(-1) as string;
@@ -63,11 +75,15 @@ function serveAccount(validBase = Date.now()): void {
         // Every key held material (one that never did is not recovered from escrow).
         CurrentKeyMaterialId: 'c'.repeat(64),
         ...(k.validInDays ? { ValidTo: new Date(validBase + k.validInDays * DAY), ExpirationModel: 'KEY_MATERIAL_EXPIRES' } : {}),
+        ...(k.createdDaysAgo !== undefined ? { CreationDate: new Date(validBase - k.createdDaysAgo * DAY) } : {}),
       },
     };
   });
   kmsMock.on(ListResourceTagsCommand).callsFake(async ({ KeyId }: { KeyId: string }) => ({
-    Tags: find(KeyId).managed ? [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }] : [],
+    Tags: [
+      ...(find(KeyId).managed ? [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }] : []),
+      ...Object.entries(find(KeyId).tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
+    ],
     Truncated: false,
   }));
   kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
@@ -188,5 +204,87 @@ describe('sweep handler', () => {
       [`${id(1)}-renew-20250601T1200Z`, 'started'],
     ]);
     assert.deepEqual(slept, [4000]);
+  });
+
+  test('scheduled rotation: a due key is reported `rotate` after renewals and not started; a malformed rotate-every is a WARN and a metric', async () => {
+    // Keys 1-3 (untagged) were created 10 days ago: not yet due under the default. Key 5: rotate-every=90d, never
+    // rotated (ListKeyRotations shows no rotation), 100 days old. Key 6: rotate-every=soon. Key 7: untagged, 400 days old.
+    serveAccount(NOW.getTime(), {
+      [id(1)]: { state: 'Enabled', validInDays: 5, managed: true, createdDaysAgo: 10 },
+      [id(2)]: { state: 'PendingImport', managed: true, createdDaysAgo: 10 },
+      [id(3)]: { state: 'Enabled', validInDays: 80, managed: true, createdDaysAgo: 10 },
+      [id(5)]: { state: 'Enabled', validInDays: 80, managed: true, tags: { 'kms-reimport:rotate-every': '90d' }, createdDaysAgo: 100 },
+      [id(6)]: { state: 'Enabled', validInDays: 80, managed: true, tags: { 'kms-reimport:rotate-every': 'soon' }, createdDaysAgo: 100 },
+      [id(7)]: { state: 'Enabled', validInDays: 80, managed: true, createdDaysAgo: 400 },
+    });
+    secretsMock.on(DescribeSecretCommand).callsFake(async ({ SecretId }: { SecretId: string }) => ({ Name: SecretId, Tags: [] }));
+    const sweep = sweepWith({
+      tagging: new ResourceGroupsTaggingAPIClient({ region: 'us-east-1' }),
+      kms: new KMSClient({ region: 'us-east-1' }),
+      secrets: new SecretsManagerClient({ region: 'us-east-1' }),
+      sfn: new SFNClient({ region: 'us-east-1' }),
+      stateMachineArn: process.env.STATE_MACHINE_ARN as string,
+      config: { ...DEFAULT_CONFIG, rotateEveryDays: 365 },
+      bucketMinutes: 5,
+      intervalMs: 0,
+      concurrency: 2,
+      scope: { region: 'us-east-1', account: '111122223333' },
+      now: () => NOW,
+    });
+    // sweepWith is the handler body: the middy middleware flushes metrics, here the test does.
+    const { result, logs } = await captureLogs(async () => {
+      metrics.publishStoredMetrics(); // what earlier tests' bare sweepWith calls left stored
+      const out = await sweep(sample('schedule/sweep.json'), contextWith(600_000));
+      metrics.publishStoredMetrics();
+      return out;
+    });
+    assert.equal(result.status, 'ok');
+    if (result.status !== 'ok') return;
+
+    // Executions for the recovery and the renewal only: none for a rotation, none for the malformed key.
+    const names = sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
+    assert.deepEqual(names, [`${id(2)}-recover-20250601T1200Z`, `${id(1)}-renew-20250601T1200Z`]);
+    assert.deepEqual(result.executions.map((e) => e.keyRef), [id(2), id(1)]);
+    // Report order: outages, renewals, then rotations (most overdue first: key 7 by 35 days, key 5 by 10).
+    assert.deepEqual(
+      result.keys.filter((k) => k.action !== 'skip').map((k) => [k.keyId, k.action]),
+      [
+        [id(2), 'recover'],
+        [id(1), 'renew'],
+        [id(7), 'rotate'],
+        [id(5), 'rotate'],
+      ],
+    );
+    const key5 = result.keys.find((k) => k.keyId === id(5));
+    assert.equal(key5?.rotation?.source, 'tag');
+    assert.match(key5?.reason ?? '', /rotation runs through `kms-reimport rotate .*` until the workflow supports it/);
+    assert.equal(result.keys.find((k) => k.keyId === id(7))?.rotation?.source, 'default');
+    const key6 = result.keys.find((k) => k.keyId === id(6));
+    assert.equal(key6?.action, 'skip');
+    assert.equal(key6?.rotation?.problemName, 'RotationScheduleInvalid');
+
+    const swept5 = logs.find((l) => l.message === 'Key swept' && l.keyId === id(5));
+    assert.equal(swept5?.action, 'rotate');
+    assert.equal(swept5?.executionName, 'none');
+    assert.equal(swept5?.rotationDue, true);
+    const warnings = logs.filter((l) => l.message === 'Rotation schedule problem');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]?.level, 'WARN');
+    assert.equal(warnings[0]?.keyId, id(6));
+    assert.equal(warnings[0]?.problem, 'RotationScheduleInvalid');
+    assert.match(String(warnings[0]?.reason), new RegExp(`Key ${id(6)} has kms-reimport:rotate-every="soon".*such as 90d`));
+    const emf = logs.findLast((l) => typeof l._aws === 'object' && 'RotationScheduleProblem' in l);
+    assert.equal(emf?.RotationScheduleProblem, 1);
+    assert.equal(emf?.RotationDue, 2);
+    const done = logs.find((l) => l.message === 'Sweep done');
+    assert.equal(done?.rotationsDue, 2);
+    assert.equal(done?.rotationProblems, 1);
+  });
+
+  test('no rotation schedule: RotationScheduleProblem 0, no rotation WARN', async () => {
+    serveAccount();
+    const { logs } = await captureLogs(() => handler(sample('schedule/sweep-dry-run.json'), contextWith(600_000)));
+    assert.equal(logs.filter((l) => l.message === 'Rotation schedule problem').length, 0);
+    assert.equal(logs.find((l) => typeof l._aws === 'object' && 'RotationScheduleProblem' in l)?.RotationScheduleProblem, 0);
   });
 });
