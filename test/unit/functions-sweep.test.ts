@@ -273,7 +273,7 @@ describe('sweep handler', () => {
     assert.equal(warnings[0]?.keyId, id(6));
     assert.equal(warnings[0]?.problem, 'RotationScheduleInvalid');
     assert.match(String(warnings[0]?.reason), new RegExp(`Key ${id(6)} has kms-reimport:rotate-every="soon".*such as 90d`));
-    const emf = logs.findLast((l) => typeof l._aws === 'object' && 'RotationScheduleProblem' in l);
+    const emf = [...logs].reverse().find((l) => typeof l._aws === 'object' && 'RotationScheduleProblem' in l);
     assert.equal(emf?.RotationScheduleProblem, 1);
     assert.equal(emf?.RotationDue, 2);
     const done = logs.find((l) => l.message === 'Sweep done');
