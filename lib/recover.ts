@@ -10,13 +10,11 @@
  * could have just done) ends `skipped` naming that run, never a second import; a lease still
  * taken after LEASE_ATTEMPTS attempts ends `skipped` naming its holder.
  */
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { countCalls } from './aws/count-calls.js';
 import type { ReimportConfig } from './config.js';
-import { awsErrorName, ImportTokenExpired, LeaseTaken } from './errors.js';
+import { ImportTokenExpired } from './errors.js';
 import { escrowSecretId } from './escrow/read.js';
 import { classifyKey, earliestValidTo, expiringMaterials, planAction, type Plan } from './kms/classify.js';
 import { getImportParameters } from './kms/import-parameters.js';
@@ -24,17 +22,13 @@ import { computeValidTo, importEscrowedMaterial, resolveExpirationModel, type Im
 import { inspectKey } from './kms/inspect.js';
 import { isImportableKeySpec } from './kms/key-specs.js';
 import { verifyUnlessDisabled } from './kms/verify.js';
-import { LEASE_ATTEMPTS, LEASE_WAIT_SECONDS, type HeldLease, type KeyLease } from './lease/index.js';
+import type { HeldLease, KeyLease } from './lease/index.js';
 import { createOutcome, describeFailure, statusForAction } from './outcome.js';
-import type { RetryOptions } from './retry.js';
+import { acquireKeyLease, newLeaseOwner, releaseKeyLease, runParametersPacer, runRetry, silentLogger, type RunLogger } from './run.js';
 import type { Classification, KeyRef, KeyReport, Outcome, RequestedAction } from './types.js';
 import { chooseWrapping } from './wrap/choose.js';
 
-export interface RecoverLogger {
-  info(message: string, extra?: object): void;
-  warn(message: string, extra?: object): void;
-  error(message: string, extra?: object): void;
-}
+export type RecoverLogger = RunLogger;
 
 export interface RecoverDeps {
   kms: KMSClient;
@@ -69,31 +63,6 @@ export const MAX_TOKEN_REFRESHES = 3;
 /** A renewal that would push ValidTo out by less than this is not worth an import (it would repeat one that just happened). */
 export const RENEWAL_MIN_GAIN_MS = DAY_MS;
 
-const silent: RecoverLogger = { info() {}, warn() {}, error() {} };
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * Paces GetParametersForImport within one run: KMS allows about one call every 4 s per account
- * and Region, so a run that needs several (several materials, a token refresh) waits until
- * `intervalMs` has passed since the previous call ended (its retries included) before the next.
- */
-function parametersPacer(intervalMs: number, sleep: (ms: number) => Promise<void>, monotonicNow: () => number, onWait: (ms: number) => void) {
-  let previousEnd: number | undefined;
-  return async <T>(call: () => Promise<T>): Promise<T> => {
-    if (previousEnd !== undefined && intervalMs > 0) {
-      const wait = Math.ceil(previousEnd + intervalMs - monotonicNow());
-      if (wait > 0) {
-        onWait(wait);
-        await sleep(wait);
-      }
-    }
-    try {
-      return await call();
-    } finally {
-      previousEnd = monotonicNow();
-    }
-  };
-}
 
 /**
  * Which materials a run imports, in order (undefined = the current/only material, no ID named).
@@ -174,24 +143,13 @@ function skipErrorName(c: Classification): string | undefined {
 export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: RecoverOptions): Promise<Outcome> {
   const clock = options.now ?? (() => new Date());
   const { config, action } = options;
-  const log = deps.logger ?? silent;
+  const log = deps.logger ?? silentLogger;
   const startedAt = clock();
   const calls: Record<string, number> = {};
   const kms = countCalls(deps.kms, calls);
   const secrets = countCalls(deps.secrets, calls);
-  const onRetry: RetryOptions['onRetry'] = (info) =>
-    log.warn('transient AWS error, retrying', { keyRef, attempt: info.attempt, delayMs: info.delayMs, errorName: awsErrorName(info.error) });
-  const retry: RetryOptions = {
-    maxAttempts: config.maxAttempts,
-    baseDelayMs: config.baseDelayMs,
-    onRetry,
-    ...(deps.sleep ? { sleep: deps.sleep } : {}),
-    ...(deps.random ? { random: deps.random } : {}),
-  };
-
-  const paceParameters = parametersPacer(config.parametersIntervalMs, deps.sleep ?? realSleep, deps.monotonicNow ?? (() => performance.now()), (waitMs) =>
-    log.info('pacing GetParametersForImport (KMS allows about one call every 4 s per account and Region)', { keyRef, waitMs }),
-  );
+  const { retry, onRetry } = runRetry(config, deps, log, keyRef);
+  const paceParameters = runParametersPacer(config, deps, log, keyRef);
 
   let report: KeyReport | undefined;
   const imported: ImportResult[] = [];
@@ -310,13 +268,7 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
     log.error('run failed', { keyRef, keyId: report?.keyId, errorName, reason });
     return finish({ status: 'failed', errorName, reason, ...(imported.length > 0 ? { verified: false } : {}) });
   } finally {
-    if (held && deps.lease) {
-      try {
-        if (!(await deps.lease.release(held))) log.warn('the lease was no longer this run\'s when it ended (it lapsed?)', { keyArn: held.keyArn });
-      } catch (e) {
-        log.warn('could not release the lease; it lapses by itself', { keyArn: held.keyArn, expiresAt: held.expiresAt, errorName: awsErrorName(e) });
-      }
-    }
+    if (held && deps.lease) await releaseKeyLease(deps.lease, held, log);
   }
 
   /**
@@ -325,32 +277,28 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
    * another run's work); still taken after LEASE_ATTEMPTS attempts: skipped naming the holder.
    */
   async function takeLease(lease: KeyLease, first: KeyReport, firstPlan: Plan): Promise<{ held: HeldLease } | { skipped: string }> {
-    const owner = deps.leaseOwner ?? `run:${hostname()}:${process.pid}:${randomUUID()}`;
-    const waitSeconds = config.leaseWaitSeconds ?? LEASE_WAIT_SECONDS;
     let planned = firstPlan;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const taken = await lease.acquire(first.arn, owner);
-        log.info('lease taken', { keyId: first.keyId, owner, expiresAt: taken.expiresAt });
-        return { held: taken };
-      } catch (e) {
-        if (!(e instanceof LeaseTaken)) throw e;
-        if (attempt >= LEASE_ATTEMPTS) {
-          return { skipped: `${e.message} (It was still taken after ${attempt} attempts ${waitSeconds} s apart.) This run wanted to ${planned.action}: ${planned.reason}` };
-        }
-        log.info('lease taken by another run; waiting, then inspecting again', { keyId: first.keyId, holder: e.holder, waitSeconds, attempt });
-        await (deps.sleep ?? realSleep)(waitSeconds * 1000);
+    return acquireKeyLease({
+      lease,
+      keyArn: first.arn,
+      keyId: first.keyId,
+      owner: deps.leaseOwner ?? newLeaseOwner(),
+      ...(config.leaseWaitSeconds !== undefined ? { waitSeconds: config.leaseWaitSeconds } : {}),
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      log,
+      wanted: () => `${planned.action}: ${planned.reason}`,
+      afterWait: async (e) => {
         const again = await inspectAndPlan();
         if (again.plan.action !== 'recover') {
           const now = again.plan.action === 'skip' ? again.plan.reason : `it could be renewed again, but a renewal right after another run's work would only repeat it: ${again.plan.reason}`;
-          return {
-            skipped:
-              `Key ${again.report.keyId} was left to ${e.holder}, which held its lease while this run waited (already handled by ${e.holder}); ` +
-              `this run did not import. The key now: ${now}`,
-          };
+          return (
+            `Key ${again.report.keyId} was left to ${e.holder}, which held its lease while this run waited (already handled by ${e.holder}); ` +
+            `this run did not import. The key now: ${now}`
+          );
         }
         planned = again.plan;
-      }
-    }
+        return undefined;
+      },
+    });
   }
 }

@@ -1,4 +1,14 @@
-export { ESCROW_FORMAT_V1, parseEscrowSecret, type EscrowContext, type EscrowSecretValue } from './format.js';
+export {
+  ESCROW_FORMAT_V1,
+  formatEscrowSecret,
+  isPendingImport,
+  parseEscrowSecret,
+  PENDING_IMPORT_STATE,
+  ROTATION_ID,
+  type EscrowContext,
+  type EscrowEntry,
+  type EscrowSecretValue,
+} from './format.js';
 export { validateMaterial, wipe, wipeEscrowed, type EscrowedMaterial } from './material.js';
 export {
   defaultSecretOwner,
@@ -11,4 +21,13 @@ export {
   unboundEscrowMessage,
   type EscrowSecretFacts,
 } from './read.js';
+export {
+  escrowClientRequestToken,
+  escrowRotationMaterial,
+  recordImportedMaterial,
+  type EscrowRotationInput,
+  type EscrowWriteResult,
+  type EscrowWriteStep,
+  type RecordImportInput,
+} from './write.js';
 export { checkEscrowHealth, type AliasTarget, type EscrowHealth, type EscrowHealthResult, type ResolveAlias } from './health.js';

@@ -4,7 +4,7 @@ import { DEFAULT_CONFIG, type ReimportConfig } from '../config.js';
 import { awsErrorName, EscrowInvalid, EscrowMissing, isReimportError, KmsUnavailable } from '../errors.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
-import { parseEscrowSecret } from './format.js';
+import { isPendingImport, parseEscrowSecret, type EscrowEntry } from './format.js';
 import { validateMaterial, wipeEscrowed, type EscrowedMaterial } from './material.js';
 
 /** The escrow secret's name or ARN: the key's escrow tag, else `<prefix><key-id>`. */
@@ -229,7 +229,7 @@ export async function readEscrow(
   report: KeyReport,
   config: ReimportConfig,
   retry: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs },
-): Promise<EscrowedMaterial[]> {
+): Promise<EscrowEntry[]> {
   const secretId = escrowSecretId(report, config);
   // Refuses (EscrowInvalid) a tag-named secret not bound to the key: without this check, anyone who
   // can tag a managed key could point it at another key's escrow and have that material imported.
@@ -253,7 +253,7 @@ export async function readEscrow(
     retry,
   );
   if (!value) throw new EscrowMissing(missingMessage(undefined, secretId, report.keyId), { keyId: report.keyId });
-  let materials: EscrowedMaterial[] = [];
+  let materials: EscrowEntry[] = [];
   try {
     materials = parseEscrowSecret(value, { keyId: report.keyId, secretId });
     for (const m of materials) validateMaterial(report.keySpec, m.material, report.keyId, secretId);
@@ -272,13 +272,16 @@ export async function readEscrow(
  * material. The entry without keyMaterialId (at most one) stands for the key's current material:
  * it serves when the wanted ID is the key's CurrentKeyMaterialId or none is named, and on a key
  * with a single material, a raw (unlabelled) single material serves whatever ID is named.
+ * An entry escrowed by a rotation and not yet imported (`"state": "pending-import"`) is never
+ * served: it is not (yet) any material of the key.
  */
 export function selectEscrowedMaterial(
-  materials: EscrowedMaterial[],
+  escrowed: EscrowedMaterial[],
   report: KeyReport,
   secretId: string,
   keyMaterialId?: string,
 ): EscrowedMaterial {
+  const materials = escrowed.filter((m) => !isPendingImport(m));
   const knownIds = new Set(report.materials.map((m) => m.keyMaterialId).filter((id): id is string => Boolean(id)));
   if (report.currentKeyMaterialId) knownIds.add(report.currentKeyMaterialId);
   const only = materials.length === 1 ? materials[0] : undefined;

@@ -96,7 +96,8 @@ test('parseEscrowSecret: kms-reimport/v1 JSON with several materials', () => {
     [
       { keyMaterialId: MATERIAL_ID_A, material: a.toString('hex'), description: 'first', importedAt: '2026-01-01T00:00:00Z' },
       { keyMaterialId: MATERIAL_ID_B, material: b.toString('hex') },
-      { material: b.toString('hex') },
+      // Unknown fields are not used, but kept (`extra`) so that a version kms-reimport writes carries them over.
+      { material: b.toString('hex'), extra: { extra: 'ignored' } },
     ],
   );
 });

@@ -1,0 +1,220 @@
+/**
+ * Adding a material to a key's escrow, for rotation: never an overwrite, never a deletion. Each
+ * write reads the secret's current value (raw SecretBinary or kms-reimport/v1 JSON, through
+ * readEscrow: the same binding checks as recovery), and puts a NEW secret version holding every
+ * earlier entry plus the change; earlier versions stay as they are.
+ *
+ * Two writes per rotation (lib/rotation/in-place.ts):
+ *   1. escrowRotationMaterial: the new material, BEFORE it is imported, marked
+ *      `"state": "pending-import"` with its rotation id (KMS has not given it a KeyMaterialId yet).
+ *      A raw SecretBinary escrow (and a JSON entry without keyMaterialId, which stands for "the
+ *      current material") is carried over labelled with the key's current KeyMaterialId, because
+ *      after the rotation "current" means the new material.
+ *   2. recordImportedMaterial: after ImportKeyMaterial, the KeyMaterialId KMS returned; the entry
+ *      loses its "pending-import" state.
+ * Each write carries a ClientRequestToken derived from the key ID, the rotation id and the step
+ * (sha256 hex): a retried PutSecretValue is the same version, not a second one. A write already
+ * done (the entry is there) is not repeated.
+ *
+ * Plaintext material lives in the parsed entries and the JSON string only; the buffers are wiped
+ * when the write ends, and nothing here logs or puts material in an error.
+ */
+import { createHash } from 'node:crypto';
+import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DEFAULT_CONFIG, type ReimportConfig } from '../config.js';
+import { awsErrorName, EscrowInvalid, EscrowMissing, EscrowWriteFailed, isReimportError, KmsUnavailable } from '../errors.js';
+import { callWithRetry, type RetryOptions } from '../retry.js';
+import type { KeyReport } from '../types.js';
+import { formatEscrowSecret, PENDING_IMPORT_STATE, ROTATION_ID, type EscrowEntry } from './format.js';
+import { validateMaterial, wipeEscrowed } from './material.js';
+import { escrowSecretId, readEscrow } from './read.js';
+
+export type EscrowWriteStep = 'escrow' | 'record';
+
+export interface EscrowWriteResult {
+  secretId: string;
+  /** The version written (or found again for a retried token); undefined when nothing had to be written. */
+  versionId?: string;
+  /** False when the escrow already held what this step writes (an earlier run wrote it). */
+  written: boolean;
+}
+
+/**
+ * The ClientRequestToken of one escrow write: sha256 hex (64 characters, within Secrets Manager's
+ * 32 to 64) of the key ID, the rotation id and the step. The same write retried (by the SDK, by
+ * callWithRetry or by a run started again) is the same secret version.
+ */
+export function escrowClientRequestToken(keyId: string, rotationId: string, step: EscrowWriteStep): string {
+  return createHash('sha256').update(`kms-reimport/v1\0${keyId}\0${rotationId}\0${step}`).digest('hex');
+}
+
+const DEFAULT_RETRY: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs };
+
+function checkRotationId(rotationId: string, keyId: string): void {
+  if (!ROTATION_ID.test(rotationId)) {
+    throw new EscrowInvalid(`Rotation id "${rotationId}" for key ${keyId} is not 1 to 128 of A-Z a-z 0-9 . _ : -; nothing was written to escrow.`, { keyId });
+  }
+}
+
+/**
+ * Labels the entry standing for the key's current material (raw SecretBinary, or the JSON entry
+ * without keyMaterialId) with the current KeyMaterialId, unless an entry already carries that ID.
+ */
+function labelCurrent(entries: EscrowEntry[], report: KeyReport, secretId: string): void {
+  const unlabelled = entries.find((e) => !e.keyMaterialId && e.state !== PENDING_IMPORT_STATE);
+  if (!unlabelled) return;
+  const current = report.currentKeyMaterialId?.toLowerCase();
+  if (!current) {
+    throw new EscrowInvalid(
+      `Escrow secret ${secretId} holds key ${report.keyId}'s material without a KeyMaterialId, and KMS does not name the key's current material, ` +
+        `so it cannot be labelled before a rotation makes "current" mean another material. Label it in the kms-reimport/v1 JSON ` +
+        `(aws kms describe-key --key-id ${report.keyId}: CurrentKeyMaterialId). Nothing was written or imported.`,
+      { keyId: report.keyId },
+    );
+  }
+  if (entries.some((e) => e.keyMaterialId === current)) return;
+  unlabelled.keyMaterialId = current;
+}
+
+async function putVersion(
+  secrets: SecretsManagerClient,
+  report: KeyReport,
+  secretId: string,
+  entries: EscrowEntry[],
+  token: string,
+  retry: RetryOptions,
+): Promise<string | undefined> {
+  try {
+    const out = await callWithRetry(
+      { service: 'Secrets Manager', operation: 'PutSecretValue', keyId: report.keyId },
+      () => secrets.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: formatEscrowSecret(entries), ClientRequestToken: token })),
+      retry,
+    );
+    return out?.VersionId;
+  } catch (e) {
+    if (isReimportError(e) && !(e instanceof KmsUnavailable)) throw e;
+    const code = e instanceof KmsUnavailable ? 'transient errors' : (awsErrorName(e) ?? 'an unknown error');
+    const next =
+      code === 'ResourceExistsException'
+        ? `a version with this write's ClientRequestToken already exists with other content (another run wrote this step differently): run again, it reads the escrow first`
+        : code === 'AccessDeniedException'
+          ? `grant secretsmanager:PutSecretValue on ${secretId} (and kms:GenerateDataKey/kms:Encrypt on the secret's KMS key)`
+          : `check the secret and Secrets Manager, then run again`;
+    // No cause: an SDK error from a failed write may quote the request, which holds material.
+    throw new EscrowWriteFailed(
+      `Could not write a new version of escrow secret ${secretId} for key ${report.keyId} (PutSecretValue: ${code}): ${next}. ` +
+        `Earlier versions are untouched and nothing was imported after this write.`,
+      { keyId: report.keyId },
+    );
+  }
+}
+
+export interface EscrowRotationInput {
+  rotationId: string;
+  /** The new material (the caller owns and wipes it; a copy is written). */
+  material: Buffer;
+  /** Free text kept with the entry, e.g. `kms-reimport rotation <id>`. */
+  description?: string;
+}
+
+/**
+ * Escrows new material for a rotation, before it is imported: a new secret version with every
+ * earlier entry (a raw or unlabelled one labelled with the key's current KeyMaterialId) and the new
+ * entry marked pending-import. An escrow that already has an entry for this rotation is left as it
+ * is (written: false): the material is never replaced, and never escrowed twice.
+ */
+export async function escrowRotationMaterial(
+  secrets: SecretsManagerClient,
+  report: KeyReport,
+  config: ReimportConfig,
+  input: EscrowRotationInput,
+  retry: RetryOptions = DEFAULT_RETRY,
+): Promise<EscrowWriteResult> {
+  const secretId = escrowSecretId(report, config);
+  checkRotationId(input.rotationId, report.keyId);
+  validateMaterial(report.keySpec, input.material, report.keyId, secretId);
+  const entries = await readEscrow(secrets, report, config, retry);
+  try {
+    if (entries.some((e) => e.rotation === input.rotationId)) return { secretId, written: false };
+    const pending = entries.find((e) => e.state === PENDING_IMPORT_STATE);
+    if (pending) {
+      throw new EscrowInvalid(
+        `Escrow secret ${secretId} already holds material escrowed by rotation ${pending.rotation ?? '(unnamed)'} of key ${report.keyId} and not yet imported: ` +
+          `that rotation is to be finished (it imports that material), not a second one started. Run the rotation again; nothing was written.`,
+        { keyId: report.keyId },
+      );
+    }
+    labelCurrent(entries, report, secretId);
+    entries.push({
+      material: Buffer.from(input.material),
+      rotation: input.rotationId,
+      state: PENDING_IMPORT_STATE,
+      ...(input.description !== undefined ? { description: input.description } : {}),
+    });
+    const versionId = await putVersion(secrets, report, secretId, entries, escrowClientRequestToken(report.keyId, input.rotationId, 'escrow'), retry);
+    return { secretId, written: true, ...(versionId ? { versionId } : {}) };
+  } finally {
+    wipeEscrowed(entries);
+  }
+}
+
+export interface RecordImportInput {
+  rotationId: string;
+  /** What ImportKeyMaterial returned for the rotation's material. */
+  keyMaterialId: string;
+  /** ISO 8601. */
+  importedAt: string;
+}
+
+/**
+ * Records the KeyMaterialId KMS gave a rotation's material: a new version where that entry carries
+ * it and is no longer pending-import. Already recorded with that ID: nothing written. Recorded with
+ * another ID, or no entry for the rotation: EscrowInvalid / EscrowMissing, nothing written.
+ */
+export async function recordImportedMaterial(
+  secrets: SecretsManagerClient,
+  report: KeyReport,
+  config: ReimportConfig,
+  input: RecordImportInput,
+  retry: RetryOptions = DEFAULT_RETRY,
+): Promise<EscrowWriteResult> {
+  const secretId = escrowSecretId(report, config);
+  checkRotationId(input.rotationId, report.keyId);
+  const id = input.keyMaterialId.toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(id)) {
+    throw new EscrowInvalid(`KeyMaterialId ${input.keyMaterialId} of key ${report.keyId} is not 64 hex characters; nothing was written to escrow.`, { keyId: report.keyId });
+  }
+  const entries = await readEscrow(secrets, report, config, retry);
+  try {
+    const entry = entries.find((e) => e.rotation === input.rotationId);
+    if (!entry) {
+      throw new EscrowMissing(
+        `Escrow secret ${secretId} holds no material of rotation ${input.rotationId} of key ${report.keyId}, whose KeyMaterialId ${id} was to be recorded. ` +
+          `Check the secret's versions (aws secretsmanager list-secret-version-ids --secret-id ${secretId}); nothing was written.`,
+        { keyId: report.keyId },
+      );
+    }
+    if (entry.keyMaterialId === id && entry.state === undefined) return { secretId, written: false };
+    if (entry.keyMaterialId !== undefined && entry.keyMaterialId !== id) {
+      throw new EscrowInvalid(
+        `Escrow secret ${secretId} records rotation ${input.rotationId} of key ${report.keyId} as material ${entry.keyMaterialId}, not ${id}: ` +
+          `nothing was written. Check the key's materials (aws kms list-key-rotations --key-id ${report.keyId} --include-key-material ALL_KEY_MATERIAL).`,
+        { keyId: report.keyId },
+      );
+    }
+    const other = entries.find((e) => e !== entry && e.keyMaterialId === id);
+    if (other) {
+      throw new EscrowInvalid(
+        `Escrow secret ${secretId} already labels another entry with KeyMaterialId ${id} of key ${report.keyId}; nothing was written. Check the secret's entries.`,
+        { keyId: report.keyId },
+      );
+    }
+    entry.keyMaterialId = id;
+    entry.importedAt = input.importedAt;
+    delete entry.state;
+    const versionId = await putVersion(secrets, report, secretId, entries, escrowClientRequestToken(report.keyId, input.rotationId, 'record'), retry);
+    return { secretId, written: true, ...(versionId ? { versionId } : {}) };
+  } finally {
+    wipeEscrowed(entries);
+  }
+}
