@@ -495,15 +495,18 @@ export async function rotateByAliasSwap(deps: AliasSwapDeps, report: KeyReport, 
 
   // 4. Move every alias still naming the old key, then record the lineage on the old key.
   const toMove = await aliasesOf(ctx, old);
+  const moved: string[] = [];
   for (const alias of toMove) {
     try {
       await callWithRetry({ operation: 'UpdateAlias', keyId: old }, () => deps.kms.send(new UpdateAliasCommand({ AliasName: alias, TargetKeyId: newKeyId })), retry);
     } catch (e) {
       const named = toNamedError(e, old);
       named.message +=
-        ` (moving ${alias} from ${old} to ${newKeyId}; ${aliasesDone.length} alias(es) were already on the new key: run again to move the rest)`;
+        ` (moving ${alias} from ${old} to the verified new key ${newKeyId}; ${aliasesDone.length + moved.length} of ${aliasesDone.length + toMove.length} alias(es) ` +
+        `already name the new key: run again to move the rest; the old key stays usable meanwhile)`;
       throw named;
     }
+    moved.push(alias);
     log?.info(`Alias-swap rotation of key ${old}: alias ${alias} moved to ${newKeyId}.`, { keyId: old, newKeyId, alias });
   }
   if (toMove.length === 0 && aliasesDone.length === 0) {
