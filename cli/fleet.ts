@@ -63,12 +63,12 @@ function table(entries: SweepEntry[]): string[] {
     e.keyState ?? '?',
     e.validTo ?? '-',
     e.escrow ?? '-',
+    e.action,
     rotationCell(e),
     lineageCell(e),
-    e.action,
     why(e),
   ]);
-  const header = ['KEY', 'STATE', 'VALID TO', 'ESCROW', 'ROTATION', 'LINEAGE', 'ACTION', 'WHY'];
+  const header = ['KEY', 'STATE', 'VALID TO', 'ESCROW', 'ACTION', 'ROTATION', 'LINEAGE', 'WHY'];
   const last = header.length - 1;
   const widths = header.slice(0, last).map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((cell, i) => (i < last ? cell.padEnd(widths[i]!) : cell)).join('  ');

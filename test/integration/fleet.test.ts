@@ -58,7 +58,7 @@ test('status lists every managed key with what the sweep would do, and changes n
   assert.equal(byKey.get(escrowUnbound.keyId)?.escrow, 'unbound');
   assert.match(byKey.get(escrowUnbound.keyId)?.escrowReason ?? '', new RegExp(`${unboundSecret} .*not bound`));
   assert.equal(byKey.get(escrowUnbound.keyId)?.action, 'skip', 'escrow health does not change the work');
-  assert.match(lines[0] ?? '', /^KEY\s+STATE\s+VALID TO\s+ESCROW\s+ACTION\s+WHY/);
+  assert.match(lines[0] ?? '', /^KEY\s+STATE\s+VALID TO\s+ESCROW\s+ACTION\s+ROTATION\s+LINEAGE\s+WHY/);
   assert.match(lines.join('\n'), new RegExp(`${escrowDeleted.keyId}\\s+Enabled\\s+-\\s+missing\\s+skip`));
   assert.equal(fleetExitCode('status', { entries, outcomes }), 1);
   assert.equal(fleetExitCode('status', { entries: entries.filter((e) => e.escrow === 'ok'), outcomes }), 0);
