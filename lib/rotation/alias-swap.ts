@@ -29,26 +29,35 @@
  * imported from (escrow is the truth), never regenerated; a secret that appears between our check
  * and our write (another writer) wins the same way.
  *
- * LEAST PRIVILEGE (for template.yaml; every action this module sends, and its condition):
- *   kms:ListResourceTags, kms:DescribeKey, kms:GetKeyPolicy, kms:ListAliases-scoped reads
- *     ListResourceTags / DescribeKey / GetKeyPolicy: Resource key/*, aws:ResourceTag/<managed tag> = <value>
- *     (the search also reads other keys' tags: AccessDenied there is read as "not ours", skipped)
- *   kms:ListKeys, kms:ListAliases: Resource * (they take no resource; KMS cannot scope them)
- *   kms:TagResource: on the old key only for the lineage tag keys, i.e. aws:ResourceTag/<managed tag> = <value>
- *     and aws:TagKeys ForAllValues in [kms-reimport:rotating-to, kms-reimport:rotated-to]; CreateKey with Tags
- *     also needs kms:TagResource under the CreateKey conditions below (KMS authorises tags on create so)
- *   kms:CreateKey: Resource *, aws:RequestTag/<managed tag> = <value>, kms:KeyOrigin = EXTERNAL,
- *     kms:MultiRegion = false, aws:TagKeys including kms-reimport:rotated-from
- *   kms:GetParametersForImport, kms:ImportKeyMaterial: aws:ResourceTag/<managed tag> = <value>
- *   kms:GenerateMac/VerifyMac, kms:Sign/Verify, kms:GetPublicKey, kms:Encrypt/Decrypt (verifyKey's round trip):
- *     aws:ResourceTag/<managed tag> = <value>; Encrypt/Decrypt also kms:EncryptionContext:kms-reimport:probe = verify
- *   kms:UpdateAlias: on the alias ARN alias/* AND on both keys (KMS authorises UpdateAlias on the alias, the old
- *     key and the new key): keys with aws:ResourceTag/<managed tag> = <value>; aliases limited to the
- *     aliases of managed keys is not expressible by condition: scope the alias resource by a naming prefix if the
- *     account has one
- *   secretsmanager:DescribeSecret, secretsmanager:GetSecretValue: Resource secret:<escrow prefix>*
- *   secretsmanager:CreateSecret: Resource secret:<escrow prefix>*, aws:RequestTag/kms-reimport:key-id present
- *     (secretsmanager:TagResource too, for Tags on create); never PutSecretValue, DeleteSecret or UpdateSecret here
+ * LEAST PRIVILEGE (for template.yaml, next session): every action this module sends (itself or
+ * through inspectKey, importEscrowedMaterial, verifyKey) and the condition it should carry.
+ * <managed> is the managed tag (kms-reimport:managed = true by default), <prefix> the escrow prefix.
+ *   KMS, on keys (Resource arn:<partition>:kms:<region>:<account>:key/*), all with aws:ResourceTag/<managed>:
+ *     kms:DescribeKey, kms:ListResourceTags, kms:ListKeyRotations   read the old, the new and (search) other keys;
+ *                                   AccessDenied on an unmanaged key during the search is read as "not ours"
+ *     kms:GetKeyPolicy                  the old key only (PolicyName default)
+ *     kms:TagResource                   + ForAllValues:StringEquals aws:TagKeys in
+ *                                       [kms-reimport:rotating-to, kms-reimport:rotated-to] (lineage on the old key)
+ *     kms:GetParametersForImport, kms:ImportKeyMaterial   the new key (it carries the managed tag from CreateKey)
+ *     kms:GenerateMac, kms:VerifyMac, kms:Sign, kms:Verify, kms:GetPublicKey   verifyKey's round trip on the new key
+ *     (kms:Encrypt, kms:Decrypt for symmetric swaps: + kms:EncryptionContext:kms-reimport:probe = verify)
+ *     kms:UpdateAlias                   KMS authorises it on the alias AND on the old and the new key: the key
+ *                                       statements carry aws:ResourceTag/<managed>; the alias resource
+ *                                       (alias/*, or a naming prefix if the account has one) cannot be tied to
+ *                                       "the key's own aliases" by a condition: only aliases of managed keys are
+ *                                       listed (ListAliases KeyId = old key) and moved
+ *   KMS, Resource * (no resource to scope):
+ *     kms:CreateKey                     aws:RequestTag/<managed> = <value>, kms:KeyOrigin = EXTERNAL,
+ *                                       kms:MultiRegion = false, ForAnyValue aws:TagKeys kms-reimport:rotated-from;
+ *                                       CreateKey with Tags also needs kms:TagResource under the same RequestTag
+ *                                       conditions (KMS authorises tagging on create so)
+ *     kms:ListKeys, kms:ListAliases     none possible (the search and the alias listing)
+ *   Secrets Manager, Resource arn:...:secretsmanager:<region>:<account>:secret:<prefix>*:
+ *     secretsmanager:DescribeSecret     (is the new key's escrow written?)
+ *     secretsmanager:GetSecretValue     (importEscrowedMaterial reads it back to import)
+ *     secretsmanager:CreateSecret       + aws:RequestTag/kms-reimport:key-id present, and secretsmanager:TagResource
+ *                                       for its Tags; never PutSecretValue, UpdateSecret or DeleteSecret here
+ *   (kms:Decrypt/GenerateDataKey on the secrets' KMS key via kms:ViaService secretsmanager: default aws/secretsmanager.)
  */
 import {
   CreateKeyCommand,
