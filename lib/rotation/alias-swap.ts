@@ -98,6 +98,7 @@ import { MAX_TOKEN_REFRESHES, type RecoverLogger } from '../recover.js';
 import { callWithRetry, isThrottlingError, isTransientError, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 import { chooseWrapping } from '../wrap/choose.js';
+import { ROTATED_FROM_TAG, ROTATED_TO_TAG } from './schedule.js';
 
 export interface AliasSwapDeps {
   kms: KMSClient;
@@ -123,10 +124,10 @@ export interface AliasSwapResult {
 /** The steps, in order, as `resumed` names them. */
 export const ALIAS_SWAP_STEPS = ['create-key', 'escrow', 'import', 'verify', 'move-aliases', 'tag-rotated-to'] as const;
 
-/** On the new key, set by CreateKey: the key it replaces. */
-export const ROTATED_FROM_TAG = 'kms-reimport:rotated-from';
-/** On the old key, after every alias moved: the key that replaced it. */
-export const ROTATED_TO_TAG = 'kms-reimport:rotated-to';
+// ROTATED_FROM_TAG: on the new key, set by CreateKey: the key it replaces.
+// ROTATED_TO_TAG: on the old key, after every alias moved: the key that replaced it.
+// Both defined once, with the schedule that reads them for status.
+export { ROTATED_FROM_TAG, ROTATED_TO_TAG };
 /** On the old key while a swap is under way: `pending` before CreateKey, then the new key's ID. */
 export const ROTATING_TO_TAG = 'kms-reimport:rotating-to';
 export const ROTATING_PENDING = 'pending';
