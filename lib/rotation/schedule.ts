@@ -25,7 +25,8 @@
  * material has no RotationDate): RotationAgeUnknown, reported, never rotated blindly.
  *
  * Mode: in-place for single-Region SYMMETRIC_DEFAULT keys (NEW_KEY_MATERIAL + RotateKeyOnDemand),
- * alias-swap for HMAC, RSA, ECC and SM2 keys (one material each). Multi-Region keys:
+ * alias-swap for HMAC, RSA, ECC and SM2 keys (one material each), and for a symmetric key past KMS's
+ * 25 on-demand rotations when KMS_REIMPORT_ROTATION_CAP_FALLBACK=alias-swap (else a problem). Multi-Region keys:
  * RotationNotSupported until the workflow rotates them. A key that is not Enabled is never due
  * (it is recovered first); a key that was rotated to another (tag `kms-reimport:rotated-to`) is
  * retired from the schedule: its aliases moved on, and it is kept only to read old data.
@@ -40,6 +41,8 @@ export const ROTATED_TO_TAG = 'kms-reimport:rotated-to';
 export const MIN_ROTATE_EVERY_DAYS = 1;
 export const MAX_ROTATE_EVERY_DAYS = 3650;
 const DAYS_PER_YEAR = 365;
+/** KMS's cap on on-demand rotations per key (not raisable); lib/rotation/in-place.ts enforces it at rotation time. */
+const ON_DEMAND_ROTATION_CAP = 25;
 const DAY_MS = 86_400_000;
 
 /** A `rotate-every` value (tag or config) that is not in the grammar. */
@@ -209,11 +212,26 @@ export function rotationStatus(report: KeyReport, config: ReimportConfig, now: D
         `Set ${ROTATE_EVERY_TAG}=off on it to silence this, or rotate it by hand.`,
     };
   }
+  let how: 'in-place' | 'alias-swap' = mode;
+  if (mode === 'in-place' && report.materials.filter((m) => m.rotationDate !== undefined).length >= ON_DEMAND_ROTATION_CAP) {
+    if (config.rotationCapFallback !== 'alias-swap') {
+      return {
+        ...base(),
+        mode,
+        ...scheduled,
+        problemName: 'RotationNotSupported',
+        problem:
+          `Key ${report.keyId} has reached KMS's ${ON_DEMAND_ROTATION_CAP} on-demand rotations, so it cannot be rotated in place again; ` +
+          'set KMS_REIMPORT_ROTATION_CAP_FALLBACK=alias-swap to rotate it to a new key, or set its rotate-every tag to off.',
+      };
+    }
+    how = 'alias-swap';
+  }
   const since = currentMaterialSince(report, escrow);
   if (since === undefined) {
     return {
       ...base(),
-      mode,
+      mode: how,
       ...scheduled,
       problemName: 'RotationAgeUnknown',
       problem:
@@ -224,7 +242,7 @@ export function rotationStatus(report: KeyReport, config: ReimportConfig, now: D
   const nextDue = Date.parse(since.at) + schedule.every * DAY_MS;
   const status: RotationStatus = {
     ...base(),
-    mode,
+    mode: how,
     ...scheduled,
     lastRotatedAt: since.at,
     ageFrom: since.from,

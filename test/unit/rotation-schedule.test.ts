@@ -223,6 +223,27 @@ describe('rotationStatus', () => {
     assert.equal(s.due, false);
   });
 
+  test('a symmetric key past the 25 on-demand rotations: alias-swap when configured, else a problem', () => {
+    const materials: MaterialInfo[] = Array.from({ length: 26 }, (_, i) => ({
+      keyMaterialId: String(i).padStart(64, '0'),
+      state: i === 25 ? 'CURRENT' : 'NON_CURRENT',
+      ...(i > 0 ? { rotationDate: daysAgo(1000 - i * 10) } : {}),
+    }));
+    const report = symmetric(2000, { currentKeyMaterialId: String(25).padStart(64, '0'), materials, tags: { ...MANAGED, 'kms-reimport:rotate-every': '90d' } });
+    const capped = rotationStatus(report, config, NOW);
+    assert.equal(capped.problemName, 'RotationNotSupported');
+    assert.match(capped.problem ?? '', /25 on-demand rotations.*KMS_REIMPORT_ROTATION_CAP_FALLBACK=alias-swap/);
+    assert.equal(capped.due, false);
+    const swap = rotationStatus(report, { ...config, rotationCapFallback: 'alias-swap' }, NOW);
+    assert.equal(swap.mode, 'alias-swap');
+    assert.equal(swap.ageFrom, 'rotation');
+    assert.equal(swap.due, true);
+    // 24 rotations: still in place.
+    const under = rotationStatus({ ...report, materials: materials.slice(1, 25).map((m, i) => (i === 23 ? { ...m, state: 'CURRENT' } : m)), currentKeyMaterialId: String(24).padStart(64, '0') }, config, NOW);
+    assert.equal(under.mode, 'in-place');
+    assert.equal(under.problem, undefined);
+  });
+
   test('Multi-Region keys: "not yet supported" problem, never due', () => {
     const s = rotationStatus(symmetric(1000, { multiRegion: true, multiRegionKeyType: 'PRIMARY', tags: { ...MANAGED, 'kms-reimport:rotate-every': '90d' } }), config, NOW);
     assert.equal(s.problemName, 'RotationNotSupported');
