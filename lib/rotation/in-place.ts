@@ -1,0 +1,487 @@
+/**
+ * In-place rotation of a SYMMETRIC_DEFAULT key's imported material (KMS on-demand rotation of
+ * imported material, 2025): new material from a CSPRNG, ESCROWED FIRST (a pending-import entry in
+ * a new escrow version), imported with ImportType NEW_KEY_MATERIAL (it waits in PENDING_ROTATION),
+ * its KeyMaterialId recorded in escrow (another version), then RotateKeyOnDemand makes it CURRENT
+ * and the old material NON_CURRENT (still decrypting what it encrypted). Then verified:
+ * CurrentKeyMaterialId is the new material, an Encrypt/Decrypt round trip works, and a ciphertext
+ * made just before the rotation still decrypts.
+ *
+ * Crash-safe, never a second new material: every run first reads what KMS and the escrow show and
+ * finishes what an earlier run left, in this order:
+ *   - the current material was escrowed by this very rotation (same rotation id): only verify;
+ *   - KMS holds a material in PENDING_ROTATION: it is escrowed (recorded, or proven to be the
+ *     escrow's pending-import entry by reimporting that entry under its KeyMaterialId), then rotated;
+ *   - the current material is not in escrow but a pending-import entry is (rotated, not recorded):
+ *     proven the same way, recorded, verified;
+ *   - a pending-import entry and nothing in KMS (escrowed, not imported): THAT material is imported,
+ *     never a new one;
+ *   - else a fresh rotation.
+ * A proof reimport that KMS answers IncorrectKeyMaterialException stops the run (the waiting
+ * material is not the escrowed one: a person decides); nothing is ever deleted.
+ *
+ * Plaintext material lives only in this module's buffers (generated, or read back from escrow),
+ * wiped when the run ends; logs and errors carry IDs only.
+ */
+import {
+  DecryptCommand,
+  EncryptCommand,
+  ImportKeyMaterialCommand,
+  ListKeyRotationsCommand,
+  RotateKeyOnDemandCommand,
+  type ExpirationModelType,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ReimportConfig } from '../config.js';
+import {
+  awsErrorName,
+  EscrowInvalid,
+  EscrowMissing,
+  ImportRequestInvalid,
+  ImportTokenExpired,
+  IncorrectKeyMaterial,
+  isUnparsableResponse,
+  KeyNotEligible,
+  KmsUnavailable,
+  RotationConflict,
+  RotationLimitReached,
+  VerificationFailed,
+  WrappingRejected,
+} from '../errors.js';
+import { isPendingImport, type EscrowEntry } from '../escrow/format.js';
+import { wipe, wipeEscrowed } from '../escrow/material.js';
+import { escrowSecretId, readEscrow } from '../escrow/read.js';
+import { escrowRotationMaterial, recordImportedMaterial } from '../escrow/write.js';
+import { getImportParameters } from '../kms/import-parameters.js';
+import { chooseExpirationModel, computeValidTo, type ImportResult } from '../kms/import-material.js';
+import { describeKeyMetadata, inspectKey } from '../kms/inspect.js';
+import { VERIFY_ENCRYPTION_CONTEXT, verifyKey } from '../kms/verify.js';
+import { generateKeyMaterial } from '../material/generate.js';
+import { callWithRetry, type RetryOptions } from '../retry.js';
+import type { ParametersPacer, RunLogger } from '../run.js';
+import type { KeyReport } from '../types.js';
+import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
+
+/** KMS's limit of on-demand rotations per key (not raisable). */
+export const MAX_ON_DEMAND_ROTATIONS = 25;
+/** New import parameters after an expired/invalid token, per import: at most this many. */
+const MAX_TOKEN_REFRESHES = 3;
+
+export interface InPlaceDeps {
+  kms: KMSClient;
+  secrets: SecretsManagerClient;
+  log: RunLogger;
+  retry: RetryOptions;
+  paceParameters: ParametersPacer;
+}
+
+export interface InPlaceInput {
+  report: KeyReport;
+  config: ReimportConfig;
+  now: () => Date;
+  /** Names this rotation in escrow and in its secret version tokens (see defaultRotationId). */
+  rotationId: string;
+}
+
+export interface InPlaceResult {
+  fromKeyMaterialId?: string;
+  toKeyMaterialId: string;
+  /** What this run imported (the new material, or a proof reimport of it). */
+  imported: ImportResult[];
+  /** Steps this run did, in order: escrowed, imported, proven, recorded, rotated, verified. */
+  done: string[];
+  /** Steps an earlier run had done and this one found: escrowed, imported, recorded, rotated. */
+  resumed: string[];
+  /** The round trip that proved the key, and whether a pre-rotation ciphertext was decrypted. */
+  check: string;
+  oldCiphertextDecrypted: boolean;
+  keyState: string;
+}
+
+/** The rotation id a run uses when none is given: one per key per UTC day (`rotation-YYYY-MM-DD`). */
+export function defaultRotationId(now: Date): string {
+  return `rotation-${now.toISOString().slice(0, 10)}`;
+}
+
+/** Why a key cannot be rotated in place (undefined: it can), from inspection alone. */
+export function inPlaceRefusal(report: KeyReport): string | undefined {
+  if (report.keySpec !== 'SYMMETRIC_DEFAULT') {
+    return `Key ${report.keyId} is ${report.keySpec}: KMS rotates imported material in place for SYMMETRIC_DEFAULT keys only; rotate it by alias swap (--mode alias-swap, or auto).`;
+  }
+  if (report.multiRegion) {
+    return `Key ${report.keyId} is a Multi-Region key: not yet: kms-reimport does not rotate Multi-Region keys yet (the primary and every replica must take the same new material); nothing was done.`;
+  }
+  if (!report.materialsListed || !report.currentKeyMaterialId) {
+    return (
+      `Key ${report.keyId}: KMS does not list its materials (ListKeyRotations) or name its current one (CurrentKeyMaterialId), so an in-place ` +
+      `rotation could neither label the escrow nor be checked. Nothing was done; check the endpoint (another KMS implementation?) and the permissions.`
+    );
+  }
+  return undefined;
+}
+
+/** The key's on-demand rotations so far (ListKeyRotations), or undefined when KMS does not say. */
+export async function countOnDemandRotations(kms: KMSClient, keyId: string, retry: RetryOptions): Promise<number | undefined> {
+  let count = 0;
+  let marker: string | undefined;
+  try {
+    do {
+      const out = await callWithRetry(
+        { operation: 'ListKeyRotations', keyId },
+        () => kms.send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ROTATIONS_ONLY', ...(marker ? { Marker: marker } : {}) })),
+        retry,
+      );
+      for (const r of out?.Rotations ?? []) if (r.RotationType === 'ON_DEMAND') count++;
+      marker = out?.Truncated ? out.NextMarker : undefined;
+    } while (marker);
+  } catch (e) {
+    if (isUnparsableResponse(e) || ['UnsupportedOperationException', 'UnknownOperationException'].includes(awsErrorName(e) ?? '')) return undefined;
+    throw e;
+  }
+  return count;
+}
+
+function limitReached(keyId: string, count: number | undefined, fromRotate: boolean): RotationLimitReached {
+  return new RotationLimitReached(
+    `Key ${keyId} has had ${count ?? 'the'} ${count === undefined ? '' : 'of the '}${MAX_ON_DEMAND_ROTATIONS} on-demand rotations KMS allows per key (not raisable)` +
+      `${fromRotate ? ' (RotateKeyOnDemand answered LimitExceededException; the new material stays escrowed and PENDING_ROTATION, harmless)' : '; nothing was imported'}. ` +
+      `Rotate it by alias swap instead: kms-reimport rotate ${keyId} --mode alias-swap, or set KMS_REIMPORT_ROTATION_CAP_FALLBACK=alias-swap.`,
+    { keyId },
+  );
+}
+
+/** What a rotation of this key in place would do now, from inspection alone (a plan: no escrow read, nothing changed). */
+export function describeInPlacePlan(report: KeyReport, onDemandRotations: number | undefined): string {
+  const pending = report.materials.find((m) => m.state === 'PENDING_ROTATION');
+  const cap =
+    onDemandRotations === undefined
+      ? 'KMS did not say how many on-demand rotations the key has had'
+      : `this would be on-demand rotation ${onDemandRotations + 1} of ${MAX_ON_DEMAND_ROTATIONS}`;
+  if (pending) {
+    return (
+      `would finish an interrupted rotation of key ${report.keyId}: material ${pending.keyMaterialId} is imported and PENDING_ROTATION; ` +
+      `check it is escrowed (record its KeyMaterialId), RotateKeyOnDemand, verify (${cap}).`
+    );
+  }
+  return (
+    `would rotate key ${report.keyId} in place from material ${report.currentKeyMaterialId}: new 32-byte material (or the escrow's not-yet-imported ` +
+    `entry of an interrupted rotation), escrowed first, imported as NEW_KEY_MATERIAL, its KeyMaterialId recorded in escrow, RotateKeyOnDemand, ` +
+    `verified (new CurrentKeyMaterialId, Encrypt/Decrypt, a ciphertext from before still decrypts); ${cap}. KMS charges for each rotation of imported material.`
+  );
+}
+
+function importError(e: unknown, report: KeyReport, what: string): unknown {
+  const key = report.keyId;
+  switch (awsErrorName(e)) {
+    case 'ExpiredImportTokenException':
+    case 'InvalidImportTokenException':
+      return new ImportTokenExpired(`The import token for key ${key} is expired or no longer valid; fetch new import parameters.`, { keyId: key, cause: e });
+    case 'IncorrectKeyMaterialException':
+      return new IncorrectKeyMaterial(
+        `KMS refused ${what} for key ${key} (IncorrectKeyMaterialException): the escrowed material is not the one KMS holds under that ID, or it is ` +
+          `already associated with the key. Stopped: nothing else was tried and nothing was rotated. Compare the escrow secret ${'(its versions)'} with ` +
+          `aws kms list-key-rotations --key-id ${key} --include-key-material ALL_KEY_MATERIAL before doing anything else.`,
+        { keyId: key, cause: e },
+      );
+    case 'InvalidCiphertextException':
+      return new WrappingRejected(`KMS could not unwrap the material for key ${key} (${what}); check the wrapping configuration, then run again.`, { keyId: key, cause: e });
+    case 'KMSInvalidStateException':
+      return new RotationConflict(
+        `KMS refused ${what} for key ${key} because of the key's state (KMSInvalidStateException: another new material waiting for rotation, or the key changed). ` +
+          `Nothing was rotated; inspect the key (aws kms list-key-rotations --key-id ${key} --include-key-material ALL_KEY_MATERIAL) and run again later.`,
+        { keyId: key, cause: e },
+      );
+    case 'ValidationException':
+      return new ImportRequestInvalid(`KMS rejected ${what} for key ${key} as invalid (ValidationException); check ValidTo and ExpirationModel, then run again.`, {
+        keyId: key,
+        cause: e,
+      });
+    case 'UnsupportedOperationException':
+      return new KeyNotEligible(`KMS does not support ${what} for key ${key} (UnsupportedOperationException); it cannot be rotated in place.`, { keyId: key, cause: e });
+    default:
+      return e;
+  }
+}
+
+type ImportKind = { type: 'new'; description: string } | { type: 'existing'; keyMaterialId: string };
+
+/**
+ * Wraps and imports `material` (the caller owns and wipes it) with fresh, paced parameters; an
+ * expired or spent token gets new ones, at most MAX_TOKEN_REFRESHES times. NEW_KEY_MATERIAL for a
+ * rotation's material, EXISTING_KEY_MATERIAL + KeyMaterialId to prove escrowed material is the one
+ * KMS holds under that ID.
+ */
+async function importMaterial(deps: InPlaceDeps, input: InPlaceInput, report: KeyReport, material: Buffer, kind: ImportKind): Promise<ImportResult> {
+  const choice = chooseWrapping(report.keySpec, input.config, report.keyId);
+  // The new material follows the key's current model (unless configured); a proof reimport, its own material's.
+  const expirationModel: ExpirationModelType = chooseExpirationModel(input.config, report, kind.type === 'existing' ? kind.keyMaterialId : undefined).model;
+  const what = kind.type === 'new' ? 'the import of new material (NEW_KEY_MATERIAL)' : `the reimport of material ${kind.keyMaterialId}`;
+  for (let refreshes = 0; ; refreshes++) {
+    const params = await deps.paceParameters(() => getImportParameters(deps.kms, report.keyId, choice, deps.retry));
+    const validTo = expirationModel === 'KEY_MATERIAL_EXPIRES' ? computeValidTo(input.now(), input.config.materialLifetimeDays) : undefined;
+    const wrapped = wrapKeyMaterial(material, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm, report.keyId);
+    try {
+      const out = await callWithRetry(
+        { operation: 'ImportKeyMaterial', keyId: report.keyId },
+        () =>
+          deps.kms.send(
+            new ImportKeyMaterialCommand({
+              KeyId: report.keyId,
+              ImportToken: Buffer.from(params.importToken, 'base64'),
+              EncryptedKeyMaterial: wrapped,
+              ExpirationModel: expirationModel,
+              ...(validTo ? { ValidTo: validTo } : {}),
+              ...(kind.type === 'new'
+                ? { ImportType: 'NEW_KEY_MATERIAL' as const, KeyMaterialDescription: kind.description }
+                : { ImportType: 'EXISTING_KEY_MATERIAL' as const, KeyMaterialId: kind.keyMaterialId }),
+            }),
+          ),
+        deps.retry,
+      );
+      const keyMaterialId = out?.KeyMaterialId?.toLowerCase() ?? (kind.type === 'existing' ? kind.keyMaterialId : undefined);
+      if (!keyMaterialId) {
+        // An endpoint that does not return the ID: read it back (the one material waiting for rotation).
+        const again = await inspectKey(deps.kms, report.keyId, deps.retry);
+        const pending = again.materials.find((m) => m.state === 'PENDING_ROTATION');
+        if (!pending?.keyMaterialId) {
+          throw new VerificationFailed(
+            `KMS took new material for key ${report.keyId} but named no KeyMaterialId and lists none PENDING_ROTATION; nothing was rotated. Run again: the escrowed material is imported, never a new one.`,
+            { keyId: report.keyId },
+          );
+        }
+        return { keyMaterialId: pending.keyMaterialId, expirationModel, ...(validTo ? { validTo: validTo.toISOString() } : {}) };
+      }
+      return { keyMaterialId, expirationModel, ...(validTo ? { validTo: validTo.toISOString() } : {}) };
+    } catch (e) {
+      const mapped = importError(e, report, what);
+      if (mapped instanceof ImportTokenExpired && refreshes < MAX_TOKEN_REFRESHES) {
+        deps.log.warn('import token expired or replaced; fetching new import parameters', { keyId: report.keyId });
+        continue;
+      }
+      throw mapped;
+    } finally {
+      wipe(wrapped);
+    }
+  }
+}
+
+/** RotateKeyOnDemand with its refusals named. An answer lost on the way is checked by reading the key again. */
+async function rotateOnDemand(deps: InPlaceDeps, report: KeyReport, to: string, rotations: number | undefined): Promise<void> {
+  try {
+    await callWithRetry({ operation: 'RotateKeyOnDemand', keyId: report.keyId }, () => deps.kms.send(new RotateKeyOnDemandCommand({ KeyId: report.keyId })), deps.retry);
+  } catch (e) {
+    switch (awsErrorName(e)) {
+      case 'ConflictException':
+        throw new RotationConflict(
+          `KMS refused to rotate key ${report.keyId} now (ConflictException: a rotation is running or due within minutes). The new material ${to} stays ` +
+            `escrowed and PENDING_ROTATION; run the rotation again later and it finishes this one (no other material is made).`,
+          { keyId: report.keyId, cause: e },
+        );
+      case 'LimitExceededException':
+        throw limitReached(report.keyId, rotations, true);
+      case 'KMSInvalidStateException':
+      case 'DisabledException':
+      case 'UnsupportedOperationException':
+        throw new KeyNotEligible(
+          `KMS refused RotateKeyOnDemand for key ${report.keyId} (${awsErrorName(e)}): its state changed, or it cannot rotate on demand. The new material ${to} stays ` +
+            `escrowed and PENDING_ROTATION; inspect the key, then run the rotation again.`,
+          { keyId: report.keyId, cause: e },
+        );
+      default:
+        if (isUnparsableResponse(e) || e instanceof KmsUnavailable) {
+          const m = await describeKeyMetadata(deps.kms, report.keyId, deps.retry).catch(() => undefined);
+          if (m?.CurrentKeyMaterialId?.toLowerCase() === to) {
+            deps.log.warn('RotateKeyOnDemand got no usable answer, but the key read again shows the rotation took effect', { keyId: report.keyId });
+            return;
+          }
+        }
+        throw e;
+    }
+  }
+}
+
+async function encryptProbe(deps: InPlaceDeps, keyId: string, probe: Buffer): Promise<Uint8Array> {
+  const out = await callWithRetry(
+    { operation: 'Encrypt', keyId },
+    () => deps.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: probe, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT', EncryptionContext: { ...VERIFY_ENCRYPTION_CONTEXT } })),
+    deps.retry,
+  );
+  if (!out?.CiphertextBlob) throw new VerificationFailed(`Encrypt with key ${keyId} returned no ciphertext before the rotation; nothing was rotated. Run again.`, { keyId });
+  return out.CiphertextBlob;
+}
+
+/** After the rotation: the new material is current, the key does a round trip, and (when given) the ciphertext made before the rotation still decrypts. */
+async function verifyRotation(deps: InPlaceDeps, report: KeyReport, to: string, before?: { probe: Buffer; ciphertext: Uint8Array }): Promise<{ check: string; keyState: string }> {
+  const m = await describeKeyMetadata(deps.kms, report.keyId, deps.retry);
+  const current = m.CurrentKeyMaterialId?.toLowerCase();
+  if (current !== to) {
+    throw new VerificationFailed(
+      `After the rotation, key ${report.keyId}'s current material is ${current ?? '(not named)'}, not the new material ${to}. Inspect the key ` +
+        `(aws kms describe-key --key-id ${report.keyId}); the escrow holds both materials, so run the rotation again to finish it.`,
+      { keyId: report.keyId },
+    );
+  }
+  const verified = await verifyKey(deps.kms, report, deps.retry);
+  if (!before) return { check: verified.check, keyState: verified.keyState };
+  let plain: Uint8Array | undefined;
+  try {
+    const out = await callWithRetry(
+      { operation: 'Decrypt', keyId: report.keyId },
+      () =>
+        deps.kms.send(
+          new DecryptCommand({ KeyId: report.keyId, CiphertextBlob: before.ciphertext, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT', EncryptionContext: { ...VERIFY_ENCRYPTION_CONTEXT } }),
+        ),
+      deps.retry,
+    );
+    plain = out?.Plaintext;
+  } catch (e) {
+    throw new VerificationFailed(
+      `Key ${report.keyId} was rotated to ${to} but a ciphertext made just before the rotation does not decrypt (${awsErrorName(e) ?? 'error'}): data encrypted under the ` +
+        `old material may be unreadable. Inspect the key's materials now (aws kms list-key-rotations --key-id ${report.keyId} --include-key-material ALL_KEY_MATERIAL).`,
+      { keyId: report.keyId, cause: e },
+    );
+  }
+  const same = plain !== undefined && plain.length === before.probe.length && timingSafeEqual(plain, before.probe);
+  wipe(plain);
+  if (!same) throw new VerificationFailed(`Key ${report.keyId}: a ciphertext made before the rotation decrypted to something else. Inspect the key now.`, { keyId: report.keyId });
+  return { check: `${verified.check}; CurrentKeyMaterialId is the new material; a ciphertext from before the rotation decrypts`, keyState: verified.keyState };
+}
+
+/**
+ * Rotates `input.report` (inspected under the run's lease: Enabled, managed, EXTERNAL,
+ * SYMMETRIC_DEFAULT, single-Region; see inPlaceRefusal) in place, finishing whatever an earlier run
+ * left. Throws named errors; the caller maps them to the outcome.
+ */
+export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Promise<InPlaceResult> {
+  const { report, config, rotationId } = input;
+  const refusal = inPlaceRefusal(report);
+  if (refusal) throw new KeyNotEligible(refusal, { keyId: report.keyId });
+  const secretId = escrowSecretId(report, config);
+  const from = (report.currentKeyMaterialId as string).toLowerCase();
+  const done: string[] = [];
+  const resumed: string[] = [];
+  const imported: ImportResult[] = [];
+  const waiting = report.materials.find((m) => m.state === 'PENDING_ROTATION');
+  const step = (name: string, extra: object = {}) => {
+    done.push(name);
+    deps.log.info(`rotation step done: ${name}`, { keyId: report.keyId, rotationId, ...extra });
+  };
+
+  let entries: EscrowEntry[] = [];
+  let fresh: Buffer | undefined;
+  const probe = randomBytes(32);
+  try {
+    entries = await readEscrow(deps.secrets, report, config, deps.retry);
+    const pendingEntries = entries.filter(isPendingImport);
+    if (pendingEntries.length > 1) {
+      throw new EscrowInvalid(
+        `Escrow secret ${secretId} holds ${pendingEntries.length} materials escrowed for rotations and never recorded as imported; kms-reimport writes one at a time, so the secret was edited. ` +
+          `Nothing was done: keep the one that belongs (see the secret's versions) in a new version, then run again.`,
+        { keyId: report.keyId },
+      );
+    }
+    const pendingEntry = pendingEntries[0];
+    const labelled = (id: string | undefined) => id !== undefined && entries.some((e) => e.keyMaterialId === id.toLowerCase());
+    const currentEntry = entries.find((e) => e.keyMaterialId === from);
+    const unlabelledCurrent = entries.some((e) => !e.keyMaterialId && !isPendingImport(e));
+
+    // Done already: the key's current material is this rotation's.
+    if (!waiting && currentEntry?.rotation === rotationId) {
+      resumed.push('escrowed', 'imported', 'recorded', 'rotated');
+      const verified = await verifyRotation(deps, report, from);
+      step('verified');
+      return { toKeyMaterialId: from, imported, done, resumed, check: verified.check, oldCiphertextDecrypted: false, keyState: verified.keyState };
+    }
+
+    // Proves that the escrow's pending-import entry is the material KMS holds as `id`, and records it.
+    const proveAndRecord = async (id: string) => {
+      const entry = pendingEntry as EscrowEntry;
+      const result = await importMaterial(deps, input, report, entry.material, { type: 'existing', keyMaterialId: id });
+      imported.push(result);
+      step('proven', { keyMaterialId: id });
+      await recordImportedMaterial(deps.secrets, report, config, { rotationId: entry.rotation ?? rotationId, keyMaterialId: id, importedAt: input.now().toISOString() }, deps.retry);
+      step('recorded', { keyMaterialId: id });
+    };
+
+    // Rotated by an earlier run that stopped before recording: prove, record, verify.
+    if (!waiting && !currentEntry && !unlabelledCurrent && pendingEntry) {
+      resumed.push('escrowed', 'imported', 'rotated');
+      await proveAndRecord(from);
+      const verified = await verifyRotation(deps, report, from);
+      step('verified');
+      return { toKeyMaterialId: from, imported, done, resumed, check: verified.check, oldCiphertextDecrypted: false, keyState: verified.keyState };
+    }
+
+    // Never rotate away from a material the escrow does not hold: it could not be recovered afterwards.
+    const unescrowed = report.materials
+      .filter((m) => m.keyMaterialId && (m.state === 'CURRENT' || m.state === 'NON_CURRENT'))
+      .map((m) => (m.keyMaterialId as string).toLowerCase())
+      .filter((id) => !labelled(id) && !(id === from && unlabelledCurrent));
+    if (unescrowed.length > 0) {
+      throw new EscrowMissing(
+        `Escrow secret ${secretId} does not hold material(s) ${unescrowed.join(', ')} of key ${report.keyId}: rotating now could leave them unrecoverable. ` +
+          `Add them to the escrow (kms-reimport/v1, each with its keyMaterialId) from your offline copy, then run again. Nothing was done.`,
+        { keyId: report.keyId },
+      );
+    }
+
+    const rotations = await countOnDemandRotations(deps.kms, report.keyId, deps.retry);
+    if (rotations !== undefined && rotations >= MAX_ON_DEMAND_ROTATIONS) throw limitReached(report.keyId, rotations, false);
+
+    let to: string;
+    if (waiting) {
+      to = (waiting.keyMaterialId as string).toLowerCase();
+      if (labelled(to)) {
+        resumed.push('escrowed', 'imported', 'recorded');
+      } else if (pendingEntry) {
+        resumed.push('escrowed', 'imported');
+        await proveAndRecord(to);
+      } else {
+        throw new EscrowMissing(
+          `Key ${report.keyId} has material ${to} imported and waiting for rotation (PENDING_ROTATION), and escrow secret ${secretId} does not hold it: ` +
+            `kms-reimport never rotates a key to material it has not escrowed. If it is yours, add it to the escrow (kms-reimport/v1, with its keyMaterialId) and run again; ` +
+            `otherwise delete it (aws kms delete-imported-key-material --key-id ${report.keyId} --key-material-id ${to}). Nothing was rotated.`,
+          { keyId: report.keyId },
+        );
+      }
+    } else {
+      let material: Buffer;
+      let entryRotation = rotationId;
+      if (pendingEntry) {
+        // Escrowed by an earlier run and never imported: import THAT, never a new one.
+        material = pendingEntry.material;
+        entryRotation = pendingEntry.rotation ?? rotationId;
+        resumed.push('escrowed');
+      } else {
+        fresh = await generateKeyMaterial(report.keySpec);
+        material = fresh;
+        await escrowRotationMaterial(deps.secrets, report, config, { rotationId, material: fresh, description: `kms-reimport rotation ${rotationId}` }, deps.retry);
+        step('escrowed', { secretId });
+      }
+      const result = await importMaterial(deps, input, report, material, {
+        type: 'new',
+        description: `kms-reimport rotation ${entryRotation} (${input.now().toISOString().slice(0, 10)})`,
+      });
+      to = result.keyMaterialId as string;
+      imported.push(result);
+      step('imported', { keyMaterialId: to });
+      wipe(fresh);
+      await recordImportedMaterial(deps.secrets, report, config, { rotationId: entryRotation, keyMaterialId: to, importedAt: input.now().toISOString() }, deps.retry);
+      step('recorded', { keyMaterialId: to });
+    }
+
+    wipeEscrowed(entries);
+    const ciphertext = await encryptProbe(deps, report.keyId, probe);
+    await rotateOnDemand(deps, report, to, rotations);
+    step('rotated', { fromKeyMaterialId: from, toKeyMaterialId: to });
+    const verified = await verifyRotation(deps, report, to, { probe, ciphertext });
+    step('verified');
+    return { fromKeyMaterialId: from, toKeyMaterialId: to, imported, done, resumed, check: verified.check, oldCiphertextDecrypted: true, keyState: verified.keyState };
+  } finally {
+    wipeEscrowed(entries);
+    wipe(fresh);
+    probe.fill(0);
+  }
+}
