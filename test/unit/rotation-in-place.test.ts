@@ -1,0 +1,287 @@
+/**
+ * In-place rotation's decisions (lib/rotation/in-place.ts) with mocked KMS and Secrets Manager:
+ * escrow before import, what an interrupted rotation is finished with (never a second new
+ * material), the refusals as named errors, and the mode chosen per key (lib/rotate.ts).
+ */
+import { beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { constants, generateKeyPairSync, privateDecrypt, randomBytes } from 'node:crypto';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DecryptCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
+  KMSClient,
+  ListKeyRotationsCommand,
+  RotateKeyOnDemandCommand,
+} from '@aws-sdk/client-kms';
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DEFAULT_CONFIG } from '../../lib/config.js';
+import { EscrowMissing, IncorrectKeyMaterial, RotationConflict, RotationLimitReached } from '../../lib/errors.js';
+import { chooseRotationMode } from '../../lib/rotate.js';
+import { defaultRotationId, rotateInPlace, type InPlaceDeps } from '../../lib/rotation/in-place.js';
+import { silentLogger } from '../../lib/run.js';
+import type { KeyReport, MaterialInfo } from '../../lib/types.js';
+import { awsError, KEY_ID, makeReport, MATERIAL_ID_A, MATERIAL_ID_B, noSleep } from './lib-fixtures.js';
+
+const kmsMock = mockClient(KMSClient);
+const secretsMock = mockClient(SecretsManagerClient);
+const kms = new KMSClient({ region: 'us-east-1' });
+const secrets = new SecretsManagerClient({ region: 'us-east-1' });
+const config = { ...DEFAULT_CONFIG, wrapping: { symmetric: { keySpec: 'RSA_2048' } } };
+const wrappingKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const NOW = new Date('2026-12-01T12:00:00Z');
+const ROTATION = defaultRotationId(NOW);
+const deps: InPlaceDeps = { kms, secrets, log: silentLogger, retry: { maxAttempts: 2, baseDelayMs: 1, sleep: noSleep }, paceParameters: (call) => call() };
+
+/** The order of every call to either service. */
+let sequence: string[] = [];
+/** The material KMS would report current after the run's RotateKeyOnDemand, and before it. */
+let currentAfter = MATERIAL_ID_B;
+let currentBefore = MATERIAL_ID_A;
+/** The escrow secret's current value: PutSecretValue replaces it (a new version), GetSecretValue reads it. */
+let stored: { SecretBinary?: Uint8Array; SecretString?: string } = {};
+/** Copies of every EncryptedKeyMaterial sent (the run wipes its buffer after the call). */
+let wrappedSent: Buffer[] = [];
+
+function reportWith(materials: MaterialInfo[], current = MATERIAL_ID_A): KeyReport {
+  return makeReport({ currentKeyMaterialId: current, materials, materialsListed: true, expirationModel: 'KEY_MATERIAL_EXPIRES' });
+}
+const ONE = [{ keyMaterialId: MATERIAL_ID_A, state: 'CURRENT', importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: '2027-01-01T00:00:00.000Z' }];
+const v1 = (materials: unknown[]) => ({ SecretString: JSON.stringify({ format: 'kms-reimport/v1', materials }) });
+
+beforeEach(() => {
+  kmsMock.reset();
+  secretsMock.reset();
+  sequence = [];
+  currentAfter = MATERIAL_ID_B;
+  currentBefore = MATERIAL_ID_A;
+  stored = {};
+  wrappedSent = [];
+  let rotated = false;
+  secretsMock.on(GetSecretValueCommand).callsFake(() => ({ ...stored, ...(stored.SecretBinary ? { SecretBinary: new Uint8Array(stored.SecretBinary) } : {}) }));
+  const track = (name: string) => () => void sequence.push(name);
+  kmsMock.on(ListKeyRotationsCommand).callsFake(() => (track('ListKeyRotations')(), { Rotations: [] }));
+  kmsMock.on(GetParametersForImportCommand).callsFake(() => {
+    sequence.push('GetParametersForImport');
+    return { PublicKey: wrappingKey.publicKey.export({ format: 'der', type: 'spki' }), ImportToken: Buffer.from('token'), ParametersValidTo: new Date(NOW.getTime() + 86_400_000) };
+  });
+  kmsMock.on(ImportKeyMaterialCommand).callsFake((input) => {
+    sequence.push(`ImportKeyMaterial:${input.ImportType}`);
+    wrappedSent.push(Buffer.from(input.EncryptedKeyMaterial));
+    return { KeyMaterialId: input.KeyMaterialId ?? MATERIAL_ID_B };
+  });
+  kmsMock.on(RotateKeyOnDemandCommand).callsFake(() => {
+    sequence.push('RotateKeyOnDemand');
+    rotated = true;
+    return { KeyId: KEY_ID };
+  });
+  kmsMock.on(DescribeKeyCommand).callsFake(() => ({
+    KeyMetadata: { KeyId: KEY_ID, KeyState: 'Enabled', CurrentKeyMaterialId: rotated ? currentAfter : currentBefore },
+  }));
+  // A ciphertext is its plaintext here: the round trips are about the calls, not the cryptography.
+  kmsMock.on(EncryptCommand).callsFake((input) => (sequence.push('Encrypt'), { CiphertextBlob: Buffer.from(input.Plaintext) }));
+  kmsMock.on(DecryptCommand).callsFake((input) => ({ Plaintext: Buffer.from(input.CiphertextBlob) }));
+  secretsMock.on(PutSecretValueCommand).callsFake((input) => {
+    const doc = JSON.parse(input.SecretString) as { materials: Array<{ state?: string }> };
+    sequence.push(doc.materials.some((m) => m.state === 'pending-import') ? 'PutSecretValue:escrow' : 'PutSecretValue:record');
+    stored = { SecretString: input.SecretString };
+    return { VersionId: `v${sequence.length}` };
+  });
+});
+
+const escrowHolds = (value: { SecretBinary?: Uint8Array; SecretString?: string }) => void (stored = value);
+const run = (report: KeyReport, rotationId = ROTATION) => rotateInPlace(deps, { report, config, now: () => NOW, rotationId });
+
+function unwrapSent(i: number): Buffer {
+  return privateDecrypt({ key: wrappingKey.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrappedSent[i]!);
+}
+
+describe('a fresh rotation', () => {
+  test('escrow first, then NEW_KEY_MATERIAL, then the KeyMaterialId recorded, then a ciphertext, then RotateKeyOnDemand, then verified', async () => {
+    escrowHolds({ SecretBinary: new Uint8Array(randomBytes(32)) });
+    const result = await run(reportWith(ONE));
+    assert.deepEqual(sequence, [
+      'ListKeyRotations',
+      'PutSecretValue:escrow',
+      'GetParametersForImport',
+      'ImportKeyMaterial:NEW_KEY_MATERIAL',
+      'PutSecretValue:record',
+      'Encrypt',
+      'RotateKeyOnDemand',
+      'Encrypt',
+    ]);
+    assert.deepEqual(result.done, ['escrowed', 'imported', 'recorded', 'rotated', 'verified']);
+    assert.equal(result.fromKeyMaterialId, MATERIAL_ID_A);
+    assert.equal(result.toKeyMaterialId, MATERIAL_ID_B);
+    assert.equal(result.oldCiphertextDecrypted, true);
+    const input = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input;
+    assert.equal(input.KeyMaterialId, undefined, 'KMS assigns the ID of new material');
+    assert.equal(input.ExpirationModel, 'KEY_MATERIAL_EXPIRES', "the key's model");
+    assert.ok(input.ValidTo instanceof Date && input.ValidTo.getTime() % 1000 === 0);
+    assert.equal(input.KeyMaterialDescription, `kms-reimport rotation ${ROTATION} (2026-12-01)`);
+    // The material imported is the one escrowed.
+    const escrowed = JSON.parse(secretsMock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.SecretString!) as { materials: Array<{ material: string; state?: string }> };
+    const pending = escrowed.materials.find((m) => m.state === 'pending-import')!;
+    assert.ok(unwrapSent(0).equals(Buffer.from(pending.material, 'base64')));
+  });
+
+  test('the current material already made by this rotation: only verified, nothing imported or rotated', async () => {
+    escrowHolds(
+      v1([
+        { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') },
+        { keyMaterialId: MATERIAL_ID_B, material: randomBytes(32).toString('base64'), rotation: ROTATION },
+      ]),
+    );
+    currentBefore = MATERIAL_ID_B;
+    const result = await run(reportWith([{ keyMaterialId: MATERIAL_ID_A, state: 'NON_CURRENT' }, { keyMaterialId: MATERIAL_ID_B, state: 'CURRENT' }], MATERIAL_ID_B));
+    assert.deepEqual(result.done, ['verified']);
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+    assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 0);
+    assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+  });
+});
+
+describe('finishing an interrupted rotation: never a second new material', () => {
+  test('escrowed, not imported: THAT material is imported (no generation, no second escrow write)', async () => {
+    const pending = randomBytes(32);
+    escrowHolds(
+      v1([
+        { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') },
+        { material: pending.toString('base64'), rotation: 'rotation-2026-11-30', state: 'pending-import' },
+      ]),
+    );
+    const result = await run(reportWith(ONE));
+    assert.deepEqual(result.resumed, ['escrowed']);
+    assert.ok(unwrapSent(0).equals(pending), 'the escrowed material, not a new one');
+    assert.deepEqual(
+      sequence.filter((s) => s.startsWith('PutSecretValue') || s.startsWith('ImportKeyMaterial')),
+      ['ImportKeyMaterial:NEW_KEY_MATERIAL', 'PutSecretValue:record'],
+    );
+    const recorded = JSON.parse(secretsMock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.SecretString!) as { materials: Array<{ rotation?: string; keyMaterialId?: string }> };
+    assert.equal(recorded.materials.find((m) => m.rotation === 'rotation-2026-11-30')?.keyMaterialId, MATERIAL_ID_B, "recorded under the earlier run's rotation id");
+  });
+
+  test('imported and recorded, not rotated: only RotateKeyOnDemand', async () => {
+    escrowHolds(
+      v1([
+        { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') },
+        { keyMaterialId: MATERIAL_ID_B, material: randomBytes(32).toString('base64'), rotation: 'r0' },
+      ]),
+    );
+    const result = await run(reportWith([...ONE, { keyMaterialId: MATERIAL_ID_B, state: 'PENDING_ROTATION', importState: 'IMPORTED' }]));
+    assert.deepEqual(result.resumed, ['escrowed', 'imported', 'recorded']);
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+    assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+    assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 1);
+  });
+
+  test('imported, not recorded: the pending entry is proven under the waiting KeyMaterialId (EXISTING_KEY_MATERIAL), recorded, rotated', async () => {
+    const pending = randomBytes(32);
+    escrowHolds(
+      v1([
+        { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') },
+        { material: pending.toString('base64'), rotation: ROTATION, state: 'pending-import' },
+      ]),
+    );
+    const result = await run(reportWith([...ONE, { keyMaterialId: MATERIAL_ID_B, state: 'PENDING_ROTATION', importState: 'IMPORTED' }]));
+    const input = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input;
+    assert.equal(input.ImportType, 'EXISTING_KEY_MATERIAL');
+    assert.equal(input.KeyMaterialId, MATERIAL_ID_B);
+    assert.ok(unwrapSent(0).equals(pending));
+    assert.deepEqual(result.done, ['proven', 'recorded', 'rotated', 'verified']);
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 1, 'no NEW_KEY_MATERIAL');
+  });
+
+  test('a waiting material KMS says is not the escrowed one: IncorrectKeyMaterial, nothing rotated', async () => {
+    escrowHolds(
+      v1([
+        { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') },
+        { material: randomBytes(32).toString('base64'), rotation: ROTATION, state: 'pending-import' },
+      ]),
+    );
+    kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('IncorrectKeyMaterialException'));
+    await assert.rejects(run(reportWith([...ONE, { keyMaterialId: MATERIAL_ID_B, state: 'PENDING_ROTATION', importState: 'IMPORTED' }])), IncorrectKeyMaterial);
+    assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 0);
+    assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+  });
+
+  test('a waiting material escrow does not hold at all: EscrowMissing, never rotated to', async () => {
+    escrowHolds({ SecretBinary: new Uint8Array(randomBytes(32)) });
+    await assert.rejects(run(reportWith([...ONE, { keyMaterialId: MATERIAL_ID_B, state: 'PENDING_ROTATION', importState: 'IMPORTED' }])), EscrowMissing);
+    assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 0);
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+  });
+
+  test('rotated, not recorded: the current material is proven from the pending entry, recorded, verified, not rotated again', async () => {
+    escrowHolds(
+      v1([
+        { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') },
+        { material: randomBytes(32).toString('base64'), rotation: ROTATION, state: 'pending-import' },
+      ]),
+    );
+    currentBefore = MATERIAL_ID_B;
+    const result = await run(reportWith([{ keyMaterialId: MATERIAL_ID_A, state: 'NON_CURRENT' }, { keyMaterialId: MATERIAL_ID_B, state: 'CURRENT' }], MATERIAL_ID_B));
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input.ImportType, 'EXISTING_KEY_MATERIAL');
+    assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 0);
+    assert.deepEqual(result.done, ['proven', 'recorded', 'verified']);
+  });
+});
+
+describe('refusals', () => {
+  beforeEach(() => escrowHolds({ SecretBinary: new Uint8Array(randomBytes(32)) }));
+
+  test('ConflictException → RotationConflict (retry later); the material stays escrowed and recorded', async () => {
+    kmsMock.on(RotateKeyOnDemandCommand).rejects(awsError('ConflictException'));
+    await assert.rejects(run(reportWith(ONE)), (e: unknown) => {
+      assert.ok(e instanceof RotationConflict);
+      assert.match(e.message, /run the rotation again later/);
+      return true;
+    });
+    assert.deepEqual(
+      sequence.filter((s) => s.startsWith('PutSecretValue')),
+      ['PutSecretValue:escrow', 'PutSecretValue:record'],
+    );
+  });
+
+  test('LimitExceededException from RotateKeyOnDemand → RotationLimitReached', async () => {
+    kmsMock.on(RotateKeyOnDemandCommand).rejects(awsError('LimitExceededException'));
+    await assert.rejects(run(reportWith(ONE)), RotationLimitReached);
+  });
+
+  test('25 on-demand rotations already: RotationLimitReached before anything is escrowed or imported', async () => {
+    kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: Array.from({ length: 25 }, () => ({ RotationType: 'ON_DEMAND' as const })) });
+    await assert.rejects(run(reportWith(ONE)), (e: unknown) => {
+      assert.ok(e instanceof RotationLimitReached);
+      assert.match(e.message, /alias swap/);
+      return true;
+    });
+    assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+  });
+
+  test('a permanently associated material escrow does not hold: EscrowMissing, nothing done', async () => {
+    escrowHolds(v1([{ keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') }]));
+    await assert.rejects(run(reportWith([...ONE, { keyMaterialId: MATERIAL_ID_B, state: 'NON_CURRENT', importState: 'IMPORTED' }])), EscrowMissing);
+    assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+  });
+});
+
+describe('the mode per key', () => {
+  const listed = { materialsListed: true, currentKeyMaterialId: MATERIAL_ID_A };
+  test('SYMMETRIC_DEFAULT: in place; HMAC, RSA, ECC: alias swap; alias-swap requested: alias swap', () => {
+    assert.equal((chooseRotationMode(makeReport(listed), 'auto') as { mode: string }).mode, 'in-place');
+    for (const keySpec of ['HMAC_256', 'RSA_2048', 'ECC_NIST_P256']) {
+      assert.equal((chooseRotationMode(makeReport({ keySpec }), 'auto') as { mode: string }).mode, 'alias-swap', keySpec);
+    }
+    assert.equal((chooseRotationMode(makeReport(listed), 'alias-swap') as { mode: string }).mode, 'alias-swap');
+  });
+  test('skipped: in place asked of an HMAC key, a Multi-Region key (not yet), a key whose materials KMS does not list', () => {
+    assert.match((chooseRotationMode(makeReport({ keySpec: 'HMAC_256' }), 'in-place') as { skip: string }).skip, /SYMMETRIC_DEFAULT keys only/);
+    assert.match((chooseRotationMode(makeReport({ ...listed, multiRegion: true }), 'auto') as { skip: string }).skip, /Multi-Region key: not yet/);
+    assert.match((chooseRotationMode(makeReport({ ...listed, multiRegion: true }), 'alias-swap') as { skip: string }).skip, /not yet/);
+    assert.match((chooseRotationMode(makeReport({ materialsListed: false }), 'auto') as { skip: string }).skip, /does not list/);
+  });
+});
