@@ -2,7 +2,8 @@
  * kms-reimport: the on-call command line.
  *   recover <key>   bring a PendingImport key back with its escrowed material
  *   renew <key>     reimport the same material with a later ValidTo
- *   plan <key>      say what recover/renew would do, change nothing
+ *   plan <key>      say what recover/renew would do (or, with --action rotate, a rotation), change nothing
+ *   rotate <key>    rotate the key's imported material now (in place, or by alias swap)
  *   status          every managed key: state, ValidTo, what the sweep would do
  *   sweep           recover and renew every managed key that needs it, paced
  *   drill --local   a full recovery rehearsal against the in-process local endpoint
@@ -14,6 +15,7 @@ import { registerKeyCommands } from './keys.js';
 import { registerDrillCommand } from './drill-command.js';
 import { registerFleetCommands } from './fleet.js';
 import { registerLocalCommand } from './local-command.js';
+import { registerRotateCommand } from './rotate-command.js';
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -28,6 +30,7 @@ export function buildProgram(): Command {
     assertSupportedRegion(region);
   });
   registerKeyCommands(program);
+  registerRotateCommand(program);
   registerFleetCommands(program);
   registerDrillCommand(program);
   registerLocalCommand(program);

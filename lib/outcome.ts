@@ -61,12 +61,12 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-/** " rotated in place from 1a2b… to 3c4d…;" or " rotated by alias swap to key …, aliases moved: …;" */
+/** " rotated in place from material 1a2b… to 3c4d…" or " rotated by alias swap to key …, aliases moved: …" */
 function describeRotation(r: NonNullable<Outcome['rotation']>): string {
   const short = (id: string | undefined) => (id ? `${id.slice(0, 12)}…` : '?');
-  if (r.mode === 'in-place') return ` rotated in place from material ${short(r.fromKeyMaterialId)} to ${short(r.toKeyMaterialId)};`;
+  if (r.mode === 'in-place') return ` rotated in place from material ${short(r.fromKeyMaterialId)} to ${short(r.toKeyMaterialId)}`;
   const aliases = r.aliasesMoved && r.aliasesMoved.length > 0 ? `, aliases moved: ${r.aliasesMoved.join(', ')}` : ', no alias moved';
-  return ` rotated by alias swap to key ${r.newKeyId ?? '?'}${aliases};`;
+  return ` rotated by alias swap to key ${r.newKeyId ?? '?'}${aliases}`;
 }
 
 /** One line for humans, e.g. "RECOVERED key 1234… (alias/app): imported 1 material (…), verified; 1.2 s, 7 AWS calls". */
@@ -86,7 +86,7 @@ export function summariseOutcome(o: Outcome): string {
     case 'recovered':
     case 'renewed':
     case 'rotated':
-      return oneLine(`${o.status.toUpperCase()} ${key}${states}:${rotation}${imported}${o.verified ? ', verified' : ', NOT verified'}${tail}`);
+      return oneLine(`${o.status.toUpperCase()} ${key}${states}:${rotation}${rotation && imported ? ';' : ''}${imported}${o.verified ? ', verified' : ', NOT verified'}${tail}`);
     case 'failed':
       return oneLine(`FAILED ${key}${states}: ${o.errorName ?? 'Error'}: ${o.reason ?? 'no reason recorded'}${imported ? ` (before failing:${imported})` : ''}${tail}`);
     default:
