@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  CreateAliasCommand,
   CreateKeyCommand,
   DecryptCommand,
   DescribeKeyCommand,
@@ -242,10 +243,14 @@ describe('refusals', () => {
     const { doc } = await escrow(key.keyId);
     assert.equal(doc?.materials.length, 26, 'nothing escrowed for a rotation that cannot happen');
 
-    const fallback = await rotate(key.keyId, { rotationId: 'cap-26', config: { ...aws.config, rotationCapFallback: 'alias-swap' } });
+    await aws.kms.send(new CreateAliasCommand({ AliasName: 'alias/rotation-cap', TargetKeyId: key.keyId }));
+    const fallback = await rotate('alias/rotation-cap', { rotationId: 'cap-26', config: { ...aws.config, rotationCapFallback: 'alias-swap' } });
     // With the fallback the run goes to the alias swap (lib/rotation/alias-swap.ts) instead of refusing.
-    assert.notEqual(fallback.errorName, 'RotationLimitReached', fallback.reason);
-    if (fallback.status === 'rotated') assert.equal(fallback.rotation?.mode, 'alias-swap');
+    assert.equal(fallback.status, 'rotated', fallback.reason);
+    assert.equal(fallback.rotation?.mode, 'alias-swap');
+    assert.deepEqual(fallback.rotation?.aliasesMoved, ['alias/rotation-cap']);
+    assert.ok(fallback.rotation?.newKeyId && fallback.rotation.newKeyId !== key.keyId);
+    assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: 'alias/rotation-cap' }))).KeyMetadata?.KeyId, fallback.rotation.newKeyId);
     assert.equal((await materials(key.keyId)).length, 26, 'no in-place material after the cap');
   });
 
@@ -276,6 +281,22 @@ describe('refusals', () => {
     const skipped = await rotate(unmanaged.keyId);
     assert.equal(skipped.status, 'skipped');
     assert.equal(skipped.errorName, 'KeyNotManaged');
+  });
+});
+
+describe('alias swap where in place does not apply', () => {
+  test('an HMAC key (auto) is rotated by alias swap; --mode in-place on it is skipped with the reason', async () => {
+    const key = await onboardKey(aws, 'HMAC_256', { lifetimeSeconds: 7 * 86_400 });
+    const inPlace = await rotate(key.keyId, { mode: 'in-place' });
+    assert.equal(inPlace.status, 'skipped');
+    assert.match(inPlace.reason ?? '', /SYMMETRIC_DEFAULT keys only/);
+    const plan = await rotate(key.keyId, { action: 'plan' });
+    assert.equal(plan.status, 'planned');
+    assert.match(plan.reason ?? '', /by alias swap/);
+    const outcome = await rotate(key.keyId);
+    assert.equal(outcome.status, 'rotated', outcome.reason);
+    assert.equal(outcome.rotation?.mode, 'alias-swap');
+    assert.ok(outcome.rotation?.newKeyId && outcome.rotation.newKeyId !== key.keyId);
   });
 });
 
