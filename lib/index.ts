@@ -14,3 +14,6 @@ export * from './escrow/index.js';
 export * from './wrap/index.js';
 export * from './reimport.js';
 export { createOutcome, describeFailure, statusForAction, summariseOutcome, type OutcomeInput } from './outcome.js';
+export { chooseRotationMode, rotateKey, type RotateOptions, type RotationMode } from './rotate.js';
+export { parseRotateEvery, rotationModeFor, rotationSchedule, ROTATE_EVERY_TAG, ROTATED_FROM_TAG, ROTATED_TO_TAG, type RotationStatus } from './rotation/schedule.js';
+export { DynamoDbKeyLease, LEASE_SECONDS, type KeyLease } from './lease/index.js';
