@@ -1,12 +1,10 @@
 /** recover / renew / plan: one key, through the same engine the Lambdas use. */
 import { Option, type Command } from 'commander';
-import { createClients } from '../lib/aws/clients.js';
-import { loadConfig } from '../lib/config.js';
 import { recoverKey } from '../lib/reimport.js';
-import { summariseOutcome } from '../lib/outcome.js';
 import type { Outcome, RequestedAction } from '../lib/types.js';
 import { endpointOption, regionOption } from './options.js';
-import { leaseTableOption, openLease } from './lease.js';
+import { leaseTableOption } from './lease.js';
+import { runOneKey } from './one-key.js';
 import { modeOption, rotationIdOption } from './rotate-command.js';
 
 interface KeyCommandOptions {
@@ -26,23 +24,7 @@ export async function runKeyCommand(
   options: KeyCommandOptions,
   print: (line: string) => void = console.log,
 ): Promise<Outcome> {
-  const config = loadConfig(process.env);
-  const clients = createClients({ endpointUrl: options.endpointUrl, region: options.region });
-  // A plan changes nothing: no lease, no warning.
-  const lease = action === 'plan' ? undefined : openLease(options.leaseTable, config, options.region ? { region: options.region } : {});
-  try {
-    const outcome = await recoverKey(
-      { ...clients, ...(lease?.lease ? { lease: lease.lease, leaseOwner: lease.owner() } : {}) },
-      keyRef,
-      { action, config },
-    );
-    print(options.json ? JSON.stringify(outcome, null, 2) : summariseOutcome(outcome));
-    return outcome;
-  } finally {
-    lease?.close();
-    clients.kms.destroy();
-    clients.secrets.destroy();
-  }
+  return runOneKey(action === 'plan', options, print, (deps, config) => recoverKey(deps, keyRef, { action, config }));
 }
 
 const DESCRIPTIONS: Record<'recover' | 'renew' | 'plan', string> = {
