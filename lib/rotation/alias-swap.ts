@@ -69,10 +69,9 @@ import {
   UpdateAliasCommand,
   type KeySpec,
   type KeyUsageType,
-  type KMSClient,
   type Tag,
 } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
 import {
   awsErrorName,
@@ -94,20 +93,14 @@ import { chooseExpirationModel, importEscrowedMaterial, type ImportResult } from
 import { describeKeyMetadata, inspectKey } from '../kms/inspect.js';
 import { verifyKey } from '../kms/verify.js';
 import { generateKeyMaterial } from '../material/generate.js';
-import { MAX_TOKEN_REFRESHES, type RecoverLogger } from '../recover.js';
+import { MAX_TOKEN_REFRESHES, type RecoverDeps } from '../recover.js';
 import { callWithRetry, isThrottlingError, isTransientError, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 import { chooseWrapping } from '../wrap/choose.js';
 import { ROTATED_FROM_TAG, ROTATED_TO_TAG } from './schedule.js';
 
-export interface AliasSwapDeps {
-  kms: KMSClient;
-  secrets: SecretsManagerClient;
-  logger?: RecoverLogger;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  monotonicNow?: () => number;
-}
+/** recoverKey's dependencies without the lease: the caller (rotateKey) holds the key's lease. */
+export type AliasSwapDeps = Omit<RecoverDeps, 'lease' | 'leaseOwner'>;
 
 export interface AliasSwapResult {
   oldKeyId: string;
