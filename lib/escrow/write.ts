@@ -120,8 +120,10 @@ export interface EscrowRotationInput {
 /**
  * Escrows new material for a rotation, before it is imported: a new secret version with every
  * earlier entry (a raw or unlabelled one labelled with the key's current KeyMaterialId) and the new
- * entry marked pending-import. An escrow that already has an entry for this rotation is left as it
- * is (written: false): the material is never replaced, and never escrowed twice.
+ * entry marked pending-import. An escrow that already has a pending-import entry for this rotation
+ * is left as it is (written: false): the material is never replaced, never escrowed twice, and the
+ * caller imports what escrow holds (read back), never its own buffer. A rotation ID whose entry was
+ * already imported is refused (EscrowInvalid): one ID, one rotation.
  */
 export async function escrowRotationMaterial(
   secrets: SecretsManagerClient,
@@ -135,7 +137,17 @@ export async function escrowRotationMaterial(
   validateMaterial(report.keySpec, input.material, report.keyId, secretId);
   const entries = await readEscrow(secrets, report, config, retry);
   try {
-    if (entries.some((e) => e.rotation === input.rotationId)) return { secretId, written: false };
+    const same = entries.find((e) => e.rotation === input.rotationId);
+    if (same !== undefined) {
+      // Escrowed already by this rotation and not imported: the caller imports what escrow holds.
+      if (same.state === PENDING_IMPORT_STATE) return { secretId, written: false };
+      throw new EscrowInvalid(
+        `Rotation ID ${input.rotationId} was already used for key ${report.keyId} (escrow secret ${secretId} holds its material` +
+          `${same.keyMaterialId ? `, KeyMaterialId ${same.keyMaterialId}` : ''}): a rotation ID names one rotation. ` +
+          `Give this rotation another ID (--rotation-id), or nothing needs doing. Nothing was written.`,
+        { keyId: report.keyId },
+      );
+    }
     const pending = entries.find((e) => e.state === PENDING_IMPORT_STATE);
     if (pending) {
       throw new EscrowInvalid(

@@ -354,6 +354,14 @@ async function verifyRotation(deps: InPlaceDeps, report: KeyReport, to: string, 
  * SYMMETRIC_DEFAULT, single-Region; see inPlaceRefusal) in place, finishing whatever an earlier run
  * left. Throws named errors; the caller maps them to the outcome.
  */
+/**
+ * The KeyMaterialDescription sent with the new material. KMS allows only letters, digits, spaces
+ * and `: / _ . -` (KeyMaterialDescriptionType, at most 256 characters): no parentheses.
+ */
+export function rotationDescription(rotationId: string, now: Date): string {
+  return `kms-reimport rotation ${rotationId} ${now.toISOString().slice(0, 10)}`.replace(/[^a-zA-Z0-9:/_\s.-]/g, '-').slice(0, 256);
+}
+
 export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Promise<InPlaceResult> {
   const { report, config, rotationId } = input;
   const refusal = inPlaceRefusal(report);
@@ -456,13 +464,27 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
         resumed.push('escrowed');
       } else {
         fresh = await generateKeyMaterial(report.keySpec);
-        material = fresh;
         await escrowRotationMaterial(deps.secrets, report, config, { rotationId, material: fresh, description: `kms-reimport rotation ${rotationId}` }, deps.retry);
         step('escrowed', { secretId });
+        wipe(fresh);
+        fresh = undefined;
+        // Escrow is the truth: import exactly what it now holds for this rotation, never the buffer
+        // in hand (a concurrent run may have escrowed its own material first under the same ID).
+        wipeEscrowed(entries);
+        entries = await readEscrow(deps.secrets, report, config, deps.retry);
+        const mine = entries.find((e) => e.rotation === rotationId && isPendingImport(e));
+        if (!mine) {
+          throw new EscrowMissing(
+            `Escrow secret ${secretId} shows no material escrowed by rotation ${rotationId} of key ${report.keyId} right after it was written: ` +
+              `another writer changed the secret. Nothing was imported; check the secret's versions, then run again.`,
+            { keyId: report.keyId },
+          );
+        }
+        material = mine.material;
       }
       const result = await importMaterial(deps, input, report, material, {
         type: 'new',
-        description: `kms-reimport rotation ${entryRotation} (${input.now().toISOString().slice(0, 10)})`,
+        description: rotationDescription(entryRotation, input.now()),
       });
       to = result.keyMaterialId as string;
       imported.push(result);

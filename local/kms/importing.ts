@@ -184,6 +184,13 @@ export function importKeyMaterial(kms: KmsContext, input: Input, ctx: OperationC
   const validTo = optionalTimestamp(input, 'ValidTo');
   const importTypeInput = optionalEnum(input, 'ImportType', ['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL'] as const);
   const description = optionalString(input, 'KeyMaterialDescription', { min: 0, max: 256 });
+  // The model's KeyMaterialDescriptionType pattern: letters, digits, whitespace and : / _ . - only.
+  if (description !== undefined && description !== '' && !/^[a-zA-Z0-9:/_\s.-]+$/.test(description)) {
+    throw kmsError(
+      'ValidationException',
+      "1 validation error detected: Value at 'keyMaterialDescription' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_\\s.-]+$",
+    );
+  }
   const idInput = optionalString(input, 'KeyMaterialId', { max: 64 });
   requireExternal(key, 'ImportKeyMaterial');
   if (keyState(key) === 'PendingDeletion') {

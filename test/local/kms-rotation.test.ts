@@ -49,6 +49,21 @@ async function rotatedKey(kms: KMSClient, validToSeconds = 30 * DAY) {
 }
 
 describe('rotation of imported material', () => {
+  it('KeyMaterialDescription follows the model pattern (letters, digits, spaces and : / _ . -): parentheses are a ValidationException', async () => {
+    const kms = h.kms();
+    const key = await createExternalKey(kms);
+    await importMaterial(kms, key.KeyId!, materialFor('SYMMETRIC_DEFAULT'), now());
+    await rejectsWith(
+      importMaterial(kms, key.KeyId!, materialFor('SYMMETRIC_DEFAULT'), now(), { extra: { ImportType: 'NEW_KEY_MATERIAL', KeyMaterialDescription: 'rotation r1 (2026-12-01)' } }),
+      'ValidationException',
+      /keyMaterialDescription/,
+    );
+    const ok = await importMaterial(kms, key.KeyId!, materialFor('SYMMETRIC_DEFAULT'), now(), {
+      extra: { ImportType: 'NEW_KEY_MATERIAL', KeyMaterialDescription: 'kms-reimport rotation r1 2026-12-01: a/b_c.d' },
+    });
+    assert.ok(ok.KeyMaterialId);
+  });
+
   it('NEW_KEY_MATERIAL waits in PENDING_ROTATION; RotateKeyOnDemand makes it CURRENT and the old one NON_CURRENT', async () => {
     const kms = h.kms();
     const key = await createExternalKey(kms);

@@ -42,6 +42,7 @@ for (const [label, input] of [
         GetImportParameters: unreachable('GetImportParameters'),
         WrapAndImport: unreachable('WrapAndImport'),
         Verify: unreachable('Verify'),
+        Rotate: unreachable('Rotate'),
         Report: (state) => reportStep({ publish: async (o) => void published.push(o) }, state, DEFAULT_CONFIG, new Date()) as unknown as Json,
         NotifyReportFailure: unreachable('NotifyReportFailure'),
       },

@@ -140,6 +140,21 @@ test('an escrow that already holds this rotation is not written again; one holdi
   assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
 });
 
+test('a rotation ID whose material was already imported is refused: one ID, one rotation (never a second material under it)', async () => {
+  secretsMock.on(GetSecretValueCommand).resolves(
+    v1([
+      { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64'), rotation: 'x', importedAt: '2026-11-01T00:00:00.000Z' },
+    ]),
+  );
+  await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'x', material: randomBytes(32) }, retry), (e: unknown) => {
+    assert.ok(e instanceof EscrowInvalid);
+    assert.match(e.message, /Rotation ID x was already used/);
+    assert.ok(e.message.includes(KEY_ID));
+    return true;
+  });
+  assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+});
+
 test('a raw escrow cannot be labelled when KMS names no current material: refused, nothing written', async () => {
   secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
   const unnamed = makeReport({ materials: [] });

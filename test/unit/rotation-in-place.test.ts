@@ -121,11 +121,28 @@ describe('a fresh rotation', () => {
     assert.equal(input.KeyMaterialId, undefined, 'KMS assigns the ID of new material');
     assert.equal(input.ExpirationModel, 'KEY_MATERIAL_EXPIRES', "the key's model");
     assert.ok(input.ValidTo instanceof Date && input.ValidTo.getTime() % 1000 === 0);
-    assert.equal(input.KeyMaterialDescription, `kms-reimport rotation ${ROTATION} (2026-12-01)`);
+    assert.equal(input.KeyMaterialDescription, `kms-reimport rotation ${ROTATION} 2026-12-01`);
+    // KMS's KeyMaterialDescriptionType: letters, digits, spaces and : / _ . - only, at most 256.
+    assert.match(input.KeyMaterialDescription ?? '', /^[a-zA-Z0-9:/_\s.-]{1,256}$/);
     // The material imported is the one escrowed.
     const escrowed = JSON.parse(secretsMock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.SecretString!) as { materials: Array<{ material: string; state?: string }> };
     const pending = escrowed.materials.find((m) => m.state === 'pending-import')!;
     assert.ok(unwrapSent(0).equals(Buffer.from(pending.material, 'base64')));
+  });
+
+  test('another run escrowed its material under the same rotation first (no lease): the material escrow holds is imported, never the one in hand', async () => {
+    const raw = { SecretBinary: new Uint8Array(randomBytes(32)) };
+    const theirs = randomBytes(32);
+    const theirEscrow = v1([
+      { keyMaterialId: MATERIAL_ID_A, material: Buffer.from(raw.SecretBinary).toString('base64') },
+      { material: theirs.toString('base64'), rotation: ROTATION, state: 'pending-import' },
+    ]);
+    // This run reads the raw escrow first; by its escrow write, the other run's version is current.
+    let reads = 0;
+    secretsMock.on(GetSecretValueCommand).callsFake(() => (++reads === 1 ? { SecretBinary: new Uint8Array(raw.SecretBinary) } : { ...theirEscrow }));
+    await run(reportWith(ONE));
+    assert.equal(sequence.filter((s) => s === 'PutSecretValue:escrow').length, 0, 'its own material was never escrowed');
+    assert.ok(unwrapSent(0).equals(theirs), 'the imported material is the escrowed one, so escrow and KMS agree');
   });
 
   test('the current material already made by this rotation: only verified, nothing imported or rotated', async () => {
