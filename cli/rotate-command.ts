@@ -22,7 +22,17 @@ export function registerRotateCommand(program: Command): void {
     .addOption(regionOption())
     .addOption(leaseTableOption())
     .option('--json', 'print the outcome as JSON')
-    .action(async (keyRef: string, options: import('./rotate.js').RotateCommandOptions) => {
+    .option('--no-lease', 'rotate without the per-key lease (only when nothing else can run for this key at the same time)')
+    .action(async (keyRef: string, options: import('./rotate.js').RotateCommandOptions & { lease?: boolean }, command: Command) => {
+      // Two rotations of one key at once could each import new material: a rotation takes the
+      // per-key lease, or is told explicitly that it runs alone.
+      if (!options.leaseTable && !process.env.KMS_REIMPORT_LEASE_TABLE?.trim() && options.lease !== false) {
+        command.error(
+          'error: rotate needs the per-key lease table (--lease-table <name> or KMS_REIMPORT_LEASE_TABLE: the stack\'s LeaseTableName output), ' +
+            'so that it never runs beside another run for the same key; pass --no-lease only when nothing else can run for this key.',
+          { exitCode: 2, code: 'kms-reimport.leaseRequired' },
+        );
+      }
       const { runRotateCommand } = await import('./rotate.js');
       const outcome = await runRotateCommand('rotate', keyRef, options);
       if (outcome.status === 'failed') process.exitCode = 1;

@@ -43,7 +43,13 @@ test('plan --action rotate says what would happen; rotate does it and prints the
   assert.match(plan.stdout, /^PLANNED key .*would rotate key .* in place/);
   assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.CurrentKeyMaterialId, before, 'a plan changes nothing');
 
-  const rotated = await cli('rotate', key.keyId, '--json');
+  // Without a lease table a rotation refuses to start (bad usage, exit 2), and changes nothing.
+  const refused = await cli('rotate', key.keyId, '--json');
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /rotate needs the per-key lease table/);
+  assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata?.CurrentKeyMaterialId, before);
+
+  const rotated = await cli('rotate', key.keyId, '--json', '--no-lease');
   assert.equal(rotated.code, 0, rotated.stderr);
   const outcome = JSON.parse(rotated.stdout) as { status: string; rotation?: { mode: string; fromKeyMaterialId?: string; toKeyMaterialId?: string } };
   assert.equal(outcome.status, 'rotated');
@@ -56,4 +62,5 @@ test('plan --action rotate says what would happen; rotate does it and prints the
 
   const help = await cli('rotate', '--help');
   assert.match(help.stdout, /--mode <mode>/);
+  assert.match(help.stdout, /--no-lease/);
 });
