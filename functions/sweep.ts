@@ -4,12 +4,13 @@
  * workflow execution per key, paced for KMS's GetParametersForImport quota (one every 4 s by
  * default). Keys it has no time left for are deferred to the next sweep.
  *
- * Rotations: keys whose scheduled rotation is due are reported (action `rotate`) and counted
- * (RotationDue), but no execution is started for them: the state machine has no rotation branch
- * yet, so they run through `kms-reimport rotate`. A key whose schedule cannot be followed (a
- * malformed `kms-reimport:rotate-every`, an unknown material age, a Multi-Region key) gets one WARN
- * "Rotation schedule problem" with the named problem and counts in RotationScheduleProblem; it is
- * left as it is.
+ * Rotations: keys whose scheduled rotation is due are reported (action `rotate`), counted
+ * (RotationDue) and get a rotation execution (`<key>-rotate-<bucket>`, the runbook's rotation
+ * branch), started AFTER every recovery and renewal and paced like them, so that outages are never
+ * queued behind rotations and a sweep short of time defers rotations first. A key whose schedule
+ * cannot be followed (a malformed `kms-reimport:rotate-every`, an unknown material age, a
+ * Multi-Region key) gets one WARN "Rotation schedule problem" with the named problem and counts in
+ * RotationScheduleProblem; it is left as it is.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -70,9 +71,9 @@ export const sweepWith =
     }
     logger.info('Sweep started', { source: request.source, dryRun: request.dryRun });
 
-    const { items: work, report } = await sweepManagedKeys({ tagging, kms, secrets }, config, deps.now(), { concurrency });
-    // Only recoveries and renewals: the state machine has no rotation branch yet.
-    const items = work.filter((i) => i.action === 'recover' || i.action === 'renew');
+    const { items: work, rotations, report } = await sweepManagedKeys({ tagging, kms, secrets }, config, deps.now(), { concurrency });
+    // Outages first, then renewals (both in `work`, in that order), then the rotations due.
+    const items = [...work, ...rotations];
     const executions = await startWorkItems({ sfn, stateMachineArn }, items, {
       bucketMinutes,
       intervalMs,
@@ -117,7 +118,7 @@ export const sweepWith =
     metrics.addMetric('EscrowProblem', MetricUnit.Count, escrowProblems);
     // One per managed key whose rotation schedule cannot be followed (bad tag, unknown age, Multi-Region).
     metrics.addMetric('RotationScheduleProblem', MetricUnit.Count, rotationProblems);
-    // Keys whose rotation is due; not started by the sweep yet (kms-reimport rotate).
+    // Keys whose rotation is due (their executions are counted with the others below).
     metrics.addMetric('RotationDue', MetricUnit.Count, rotationsDue);
     metrics.addMetric('SweepInspectErrors', MetricUnit.Count, report.filter((e) => e.action === 'error').length);
     metrics.addMetric('ExecutionStarted', MetricUnit.Count, count('started'));

@@ -14,9 +14,10 @@
  * - Every managed EXTERNAL key gets its rotation status (lib/rotation/schedule.ts: its
  *   `kms-reimport:rotate-every` tag or the config default, and the age of its current material).
  *   A healthy key whose rotation is due is reported with action `rotate`, after the renewals
- *   (most overdue first); it is NOT a work item yet: the workflow has no rotation branch, so it
- *   runs through `kms-reimport rotate`. A key that needs recovery or renewal keeps that action
- *   (its rotation waits for the next sweep). A bad schedule is a named problem on the entry.
+ *   (most overdue first), and becomes a rotation work item (`rotations`, kept apart from `items`
+ *   so that a caller starts them after every recovery and renewal; the workflow's rotation branch
+ *   runs them). A key that needs recovery or renewal keeps that action (its rotation waits for the
+ *   next sweep). A bad schedule is a named problem on the entry, and the key is left as it is.
  *
  * - Each managed EXTERNAL key's escrow secret is checked with DescribeSecret (never its value): missing or
  *   scheduled for deletion, not bound to the key, encrypted under the key itself, or unreadable.
@@ -64,7 +65,7 @@ export interface SweepEntry {
   classification?: Classification['kind'];
   /**
    * What the sweep asks for; `error` when the key could not be inspected. `rotate`: the key's
-   * scheduled rotation is due; reported only (not a work item) until the workflow rotates.
+   * scheduled rotation is due (a work item of `rotations`).
    */
   action: 'recover' | 'renew' | 'rotate' | 'skip' | 'error';
   reason: string;
@@ -81,8 +82,10 @@ export interface SweepEntry {
 }
 
 export interface SweepResult {
-  /** Work to start, outages first, then by soonest ValidTo. Only managed keys; never a rotation (yet). */
-  items: WorkItem[];
+  /** Work to start, outages first, then by soonest ValidTo. Only managed keys; never a rotation. */
+  items: Array<WorkItem & { action: 'recover' | 'renew' }>;
+  /** Rotations due, most overdue first: to start after every item (outages and renewals first). */
+  rotations: Array<WorkItem & { action: 'rotate' }>;
   /** One entry per key listed by the Tagging API, in the same order as `items` first, then the rest. */
   report: SweepEntry[];
 }
@@ -165,7 +168,7 @@ function entryFor(report: KeyReport, config: ReimportConfig, now: Date): SweepEn
     entry.action = 'rotate';
     entry.reason =
       `Rotation due: the current material dates from ${rotation.lastRotatedAt} (${rotation.ageFrom}), every ${rotation.every} day(s) (${rotation.source}), ` +
-      `${rotation.mode}; rotation runs through \`kms-reimport rotate ${report.keyId}\` until the workflow supports it.`;
+      `${rotation.mode}; the sweep starts its rotation after the recoveries and renewals.`;
   }
   return entry;
 }
@@ -252,8 +255,11 @@ export async function sweepManagedKeys(
   });
 
   const ordered = [...entries].sort(byWorkOrder);
-  const items: WorkItem[] = ordered
+  const items = ordered
     .filter((e): e is SweepEntry & { action: 'recover' | 'renew' } => e.action === 'recover' || e.action === 'renew')
     .map((e) => ({ keyRef: e.keyId, action: e.action, trigger: { source: SWEEP_SOURCE, detailType: SWEEP_DETAIL_TYPE } }));
-  return { items, report: ordered };
+  const rotations = ordered
+    .filter((e) => e.action === 'rotate')
+    .map((e) => ({ keyRef: e.keyId, action: 'rotate' as const, trigger: { source: SWEEP_SOURCE, detailType: SWEEP_DETAIL_TYPE } }));
+  return { items, rotations, report: ordered };
 }

@@ -11,8 +11,8 @@
  *   serviceEventDetails / responseElements / detail.resources, which must agree.
  * - Every key reference in an event must be a key ID or a KMS key ARN, and an ARN's account and
  *   Region must be the event's; the event's account and Region must be ours when we know them.
- * - A manual request `{"action": "recover"|"renew"|"plan", "keyId": "<id, ARN or alias>"}`,
- *   with no other fields.
+ * - A manual request `{"action": "recover"|"renew"|"plan"|"rotate", "keyId": "<id, ARN or alias>"}`,
+ *   with no other fields (`rotate`: new material now, through the runbook's rotation branch).
  *
  * Anything else throws EventRejected with a code and a reason.
  */
@@ -38,7 +38,7 @@ const CLOUDTRAIL_EVENTS: ReadonlyMap<string, { eventName: string; eventType: str
 /** Own properties only: `in` would also see Object.prototype's (`constructor`, `toString`, ...). */
 const has = (obj: object, name: string): boolean => Object.hasOwn(obj, name);
 
-const MANUAL_ACTIONS = ['recover', 'renew', 'plan'] as const;
+const MANUAL_ACTIONS = ['recover', 'renew', 'plan', 'rotate'] as const;
 
 export interface NormaliseOptions {
   /** Our own account: events and ARNs from any other are rejected. */
@@ -245,7 +245,7 @@ function manualItems(event: JsonObject, opts: NormaliseOptions): WorkItem[] {
   if (unknown.length > 0) {
     throw new EventRejected(
       'malformed-manual-request',
-      `unknown field(s) ${unknown.map((k) => quote(k)).join(', ')}; a manual request is {"action": "recover"|"renew"|"plan", "keyId": "<key ID, key ARN or alias>"}`,
+      `unknown field(s) ${unknown.map((k) => quote(k)).join(', ')}; a manual request is {"action": "recover"|"renew"|"plan"|"rotate", "keyId": "<key ID, key ARN or alias>"}`,
     );
   }
   const { action, keyId } = event;

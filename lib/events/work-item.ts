@@ -3,7 +3,8 @@
  * came from. Shared by the trigger, the sweep and the state machine (the workflow contract).
  */
 
-export type WorkAction = 'recover' | 'renew' | 'plan' | 'auto';
+/** `rotate`: new material for the key (lib/rotate.ts rotateKey, in place or by alias swap), through the runbook's rotation branch. */
+export type WorkAction = 'recover' | 'renew' | 'plan' | 'auto' | 'rotate';
 
 export interface WorkItem {
   /** Key ID, key ARN or alias. Events always give a key ID here. */

@@ -1,6 +1,6 @@
 /**
- * The Report step's outcome: recovered / renewed / skipped or planned with the plan's reason /
- * failed with the reason from the caught error. Built from the state document only.
+ * The Report step's outcome: recovered / renewed / rotated (the Rotate task's record) / skipped or
+ * planned with the plan's reason / failed with the reason from the caught error. Built from the state document only.
  */
 import { REIMPORT_ERROR_NAMES } from '../errors.js';
 import { keyIdOf } from '../events/key-ref.js';
@@ -97,6 +97,18 @@ export function buildOutcome(state: WorkflowState, now: Date): Outcome {
   } else if (state.plan.action === 'skip') {
     status = item.action === 'plan' ? 'planned' : 'skipped';
     reason = state.plan.reason;
+  } else if (state.plan.action === 'rotate') {
+    // The Rotate task ran the rotation engine, which verified the key (or the new key) itself.
+    if (state.rotation && state.verified === true) {
+      status = 'rotated';
+      reason = state.rotationReason ?? `Key ${keyId} rotated (${state.rotation.mode}) and verified.`;
+    } else {
+      status = 'failed';
+      errorName = 'NotVerified';
+      reason =
+        `The workflow for key ${keyId} reached Report without a verified rotation. The rotation engine resumes from any step: ` +
+        `start the rotation again (the manual event {"action": "rotate", "keyId": "${keyId}"}); it finishes what was started, never a second new material or key.`;
+    }
   } else if (state.verified === true && state.pending.length === 0) {
     status = state.plan.action === 'recover' ? 'recovered' : 'renewed';
     reason = successReason(state, keyId, status);
@@ -127,6 +139,7 @@ export function buildOutcome(state: WorkflowState, now: Date): Outcome {
   if (errorName !== undefined) outcome.errorName = errorName;
   if (state.report?.keyState) outcome.keyStateBefore = state.report.keyState;
   if (state.verified !== undefined) outcome.verified = state.verified;
+  if (state.rotation && status === 'rotated') outcome.rotation = { ...state.rotation, ...(state.rotation.aliasesMoved ? { aliasesMoved: [...state.rotation.aliasesMoved] } : {}) };
   if (state.verified === true) outcome.keyStateAfter = 'Enabled';
   else if (state.verified === false && state.keyStateAfter === 'Disabled') outcome.keyStateAfter = 'Disabled';
   return outcome;

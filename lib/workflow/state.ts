@@ -3,7 +3,7 @@
  * WHOLE and returns WHOLE. It never holds key material: the import parameters are a public key
  * and a token (not secret), everything else is metadata.
  */
-import type { ImportParameters, KeyReport, Outcome } from '../types.js';
+import type { ImportParameters, KeyReport, Outcome, RotationRecord } from '../types.js';
 import type { WorkAction, WorkItem } from '../events/work-item.js';
 
 export interface StepError {
@@ -16,7 +16,8 @@ export interface WorkflowState {
   /** ISO, set by Inspect (or by the state machine from the execution's start time). */
   startedAt: string;
   report?: KeyReport;
-  plan?: { action: 'recover' | 'renew' | 'skip'; reason: string };
+  /** rotate: the Rotate task runs the rotation engine (lib/rotate.ts); pending stays empty. */
+  plan?: { action: 'recover' | 'renew' | 'rotate' | 'skip'; reason: string };
   /** Materials still to import, in order. */
   pending: Array<{ keyMaterialId?: string }>;
   imported: Array<{ keyMaterialId?: string; validTo?: string; expirationModel: string }>;
@@ -26,6 +27,12 @@ export interface WorkflowState {
   verified?: boolean;
   /** Set by Verify: the key's state after the import (Enabled, or Disabled when it was left Disabled as found). */
   keyStateAfter?: string;
+  /**
+   * Set by Rotate: what the rotation did (mode, material IDs, new key, aliases moved: IDs and alias
+   * names only) and the engine's reason, which Report turns into the `rotated` outcome.
+   */
+  rotation?: RotationRecord;
+  rotationReason?: string;
   /** From a Catch. */
   error?: StepError;
   /** From the ImportTokenExpired Catch: the last refused token, kept apart from `error`. */
@@ -43,7 +50,7 @@ export class WorkflowStateInvalid extends Error {
   }
 }
 
-const ACTIONS: readonly WorkAction[] = ['recover', 'renew', 'plan', 'auto'];
+const ACTIONS: readonly WorkAction[] = ['recover', 'renew', 'plan', 'auto', 'rotate'];
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -57,7 +64,7 @@ export function parseWorkItem(input: unknown): WorkItem {
     throw new WorkflowStateInvalid('the work item has no keyRef; start the execution through the trigger function or with {"keyRef": "<key>", ...}');
   }
   if (!ACTIONS.includes(action as WorkAction)) {
-    throw new WorkflowStateInvalid(`the work item for ${keyRef} has action ${JSON.stringify(action)}; use recover, renew, plan or auto`);
+    throw new WorkflowStateInvalid(`the work item for ${keyRef} has action ${JSON.stringify(action)}; use recover, renew, plan, auto or rotate`);
   }
   if (!isObject(trigger) || typeof trigger.source !== 'string' || typeof trigger.detailType !== 'string') {
     throw new WorkflowStateInvalid(`the work item for ${keyRef} has no trigger {source, detailType}`);

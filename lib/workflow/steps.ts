@@ -17,7 +17,12 @@ import { getImportParameters } from '../kms/import-parameters.js';
 import { inspectKey } from '../kms/inspect.js';
 import { importEscrowedMaterial, planImports, verifyUnlessDisabled, type ImportDeps } from '../reimport.js';
 import type { RetryOptions } from '../retry.js';
-import type { KeyReport } from '../types.js';
+import type { Classification, KeyReport } from '../types.js';
+import { chooseRotationMode, rotateKey } from '../rotate.js';
+import { rotationStatus } from '../rotation/schedule.js';
+import { SWEEP_SOURCE, type WorkItem } from '../events/work-item.js';
+import type { RecoverDeps } from '../recover.js';
+import { REIMPORT_ERROR_NAMES, ReimportError } from '../errors.js';
 import { chooseWrapping } from '../wrap/choose.js';
 import type { CallCounter } from './calls.js';
 import { buildOutcome } from './outcome.js';
@@ -79,6 +84,41 @@ function requireReport(state: WorkflowState, step: string): KeyReport {
   return state.report;
 }
 
+/**
+ * The rotation plan for a work item with action `rotate`, from inspection alone (changes nothing):
+ * the same eligibility and mode choice as the rotation engine (lib/rotate.ts: a key that is not
+ * managed, not EXTERNAL, pending deletion, disabled or PendingImport is skipped with the reason;
+ * chooseRotationMode: Multi-Region "not yet", specs it cannot import, in place or alias swap). A
+ * rotation the sweep asked for is skipped when the key's schedule no longer makes it due (another
+ * run rotated it since the sweep looked), so duplicate scheduled triggers rotate once.
+ */
+function planRotation(report: KeyReport, classification: Classification, workItem: WorkItem, config: ReimportConfig, now: Date): NonNullable<WorkflowState['plan']> {
+  const skip = (reason: string) => ({ action: 'skip' as const, reason });
+  switch (classification.kind) {
+    case 'healthy':
+    case 'expiring':
+      break;
+    case 'pending-import':
+      return skip(
+        `${classification.reason} It cannot be rotated while material is missing: recover it first (the manual event {"action": "recover", "keyId": "${report.keyId}"}), then rotate.`,
+      );
+    default:
+      return skip(classification.reason);
+  }
+  const choice = chooseRotationMode(report, 'auto');
+  if ('skip' in choice) return skip(choice.skip);
+  if (workItem.trigger.source === SWEEP_SOURCE) {
+    const schedule = rotationStatus(report, config, now);
+    if (!schedule.due) {
+      return skip(
+        `Key ${report.keyId} is not due for rotation any more${schedule.lastRotatedAt ? ` (current material from ${schedule.lastRotatedAt}, next due ${schedule.nextDueAt ?? 'never'})` : ''}: ` +
+          `${schedule.problem ?? schedule.note ?? 'another run rotated it since the sweep looked'}. Nothing was done.`,
+      );
+    }
+  }
+  return { action: 'rotate', reason: `rotate key ${report.keyId} ${choice.mode === 'in-place' ? 'in place' : 'by alias swap'} (${choice.why})` };
+}
+
 /** Inspect: work item → state with the key report, the plan and the materials to import. */
 export async function inspectStep(deps: KmsStepDeps, input: unknown, config: ReimportConfig, now: Date): Promise<WorkflowState> {
   startCounting(deps);
@@ -106,6 +146,18 @@ export async function inspectStep(deps: KmsStepDeps, input: unknown, config: Rei
     return withCalls(skipped, deps);
   }
   const classification = classifyKey(report, config, now);
+  if (workItem.action === 'rotate') {
+    const state: WorkflowState = {
+      workItem,
+      startedAt: now.toISOString(),
+      report,
+      plan: planRotation(report, classification, workItem, config, now),
+      pending: [],
+      imported: [],
+      tokenRefreshes: 0,
+    };
+    return withCalls(state, deps);
+  }
   // planImports: a renew with nothing left to push out becomes a skip naming the current ValidTo.
   const { plan, targets } = planImports(report, classification, planAction(classification, workItem.action), config, now);
   const state: WorkflowState = {
@@ -156,6 +208,12 @@ async function currentReport(
   }
   if (classification.kind === 'not-external' || classification.kind === 'pending-deletion') {
     throw new KeyNotEligible(`${classification.reason} WrapAndImport refused to import into it; nothing was imported.`, { keyId: report.keyId });
+  }
+  if (state.workItem.action === 'rotate') {
+    throw new TaskInputRejected(
+      `WrapAndImport for key ${report.keyId} was given a rotate work item: a rotation imports only through the Rotate task (new material, escrowed first). Nothing was imported.`,
+      { keyId: report.keyId },
+    );
   }
   const { plan, targets } = planImports(report, classification, planAction(classification, state.workItem.action), config, now);
   const wanted = next.keyMaterialId;
@@ -212,6 +270,70 @@ export async function wrapAndImportStep(deps: ImportStepDeps, input: unknown, co
   if (result.validTo !== undefined) imported.validTo = result.validTo;
   const { params: _spent, ...withoutParams } = state;
   return withCalls({ ...withoutParams, pending: rest, imported: [...state.imported, imported] }, deps);
+}
+
+export interface RotateStepDeps {
+  kms: RecoverDeps['kms'];
+  secrets: RecoverDeps['secrets'];
+  logger?: RecoverDeps['logger'];
+  calls?: CallCounter;
+  /** Injected for tests: waits between retries and the pacing of GetParametersForImport. */
+  sleep?: RecoverDeps['sleep'];
+}
+
+/** A failed rotation, under the engine's error name (RotationConflict, RotationLimitReached, ...) so that the state machine routes on it. */
+class RotationFailed extends ReimportError {
+  constructor(name: string, message: string, keyId: string) {
+    super(message, { keyId });
+    this.name = (REIMPORT_ERROR_NAMES as readonly string[]).includes(name) ? name : 'UnexpectedError';
+  }
+}
+
+/**
+ * Rotate: the whole rotation of the key, by the rotation engine (lib/rotate.ts rotateKey: in place
+ * for SYMMETRIC_DEFAULT keys, alias swap for HMAC, RSA and ECC keys or past the 25-rotation cap when
+ * configured). The state machine holds the key's lease, so the engine takes none; it does not trust
+ * the state either: it reads the key from KMS again (by the ARN Inspect found), checks it is
+ * eligible and chooses the mode again. The engine is crash-safe: a run interrupted after any step
+ * (escrow written, imported, recorded, rotated; new key created, aliases half moved) is finished
+ * by the next invocation, never repeated into a second new material or a second new key, so the
+ * state machine may retry this task. Plaintext material exists only inside this task: only IDs,
+ * alias names and the engine's reason come back. rotated → the state gets `rotation`, `imported`,
+ * `verified` (the engine verifies: the new material encrypts, a ciphertext made before decrypts,
+ * or the new key's round trip); skipped (the key changed since Inspect) → plan skip with the
+ * reason; failed → the engine's named error is thrown with its reason.
+ */
+export async function rotateStep(deps: RotateStepDeps, input: unknown, config: ReimportConfig, now: Date): Promise<WorkflowState> {
+  startCounting(deps);
+  const state = parseWorkflowState(input);
+  const stateReport = requireReport(state, 'Rotate');
+  if (state.workItem.action !== 'rotate' || state.plan?.action !== 'rotate') {
+    throw new TaskInputRejected(
+      `Rotate for key ${stateReport.keyId} was given a ${state.workItem.action} work item with plan ${state.plan?.action ?? '(none)'}: it only runs a rotation Inspect planned. Nothing was done.`,
+      { keyId: stateReport.keyId },
+    );
+  }
+  const outcome = await rotateKey(
+    { kms: deps.kms, secrets: deps.secrets, ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
+    stateReport.arn,
+    { config, now: () => now, action: 'rotate', mode: 'auto' },
+  );
+  if (outcome.status === 'failed') {
+    throw new RotationFailed(outcome.errorName ?? 'UnexpectedError', outcome.reason ?? `the rotation of key ${stateReport.keyId} failed`, stateReport.keyId);
+  }
+  if (outcome.status !== 'rotated') {
+    const reason = outcome.reason ?? `the rotation engine did not rotate key ${stateReport.keyId}`;
+    return withCalls({ ...state, plan: { action: 'skip', reason } }, deps);
+  }
+  const rotated: WorkflowState = {
+    ...state,
+    imported: outcome.imported.map((m) => ({ ...m })),
+    verified: outcome.verified === true,
+    ...(outcome.keyStateAfter ? { keyStateAfter: outcome.keyStateAfter } : {}),
+    ...(outcome.rotation ? { rotation: { ...outcome.rotation } } : {}),
+    ...(outcome.reason ? { rotationReason: outcome.reason } : {}),
+  };
+  return withCalls(rotated, deps);
 }
 
 /**

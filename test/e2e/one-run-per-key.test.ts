@@ -146,6 +146,7 @@ const steps: Record<TaskStateName, Handler> = {
   GetImportParameters: await load('get-import-parameters'),
   WrapAndImport: await load('wrap-and-import'),
   Verify: await load('verify'),
+  Rotate: await load('rotate'),
   Report: await load('report'),
 };
 const { triggerWith } = (await import('../../functions/trigger.js')) as typeof import('../../functions/trigger.js');

@@ -208,6 +208,7 @@ const FUNCTIONS: Record<TaskStateName | 'trigger' | 'sweep', { id: string; file:
   GetImportParameters: { id: 'GetImportParametersFunction', file: 'get-import-parameters' },
   WrapAndImport: { id: 'WrapAndImportFunction', file: 'wrap-and-import' },
   Verify: { id: 'VerifyFunction', file: 'verify' },
+  Rotate: { id: 'RotateFunction', file: 'rotate' },
   Report: { id: 'ReportFunction', file: 'report' },
   trigger: { id: 'TriggerFunction', file: 'trigger' },
   sweep: { id: 'SweepFunction', file: 'sweep' },
@@ -226,7 +227,7 @@ const workers = Object.fromEntries(
   ]),
 ) as Record<keyof typeof FUNCTIONS, LambdaWorker>;
 const invoker = (name: keyof typeof FUNCTIONS): Handler => (event, context) => workers[name].invoke(event, context.getRemainingTimeInMillis()) as Promise<Json>;
-const steps = Object.fromEntries((['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Report'] as const).map((s) => [s, invoker(s)])) as Record<TaskStateName, Handler>;
+const steps = Object.fromEntries((['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Rotate', 'Report'] as const).map((s) => [s, invoker(s)])) as Record<TaskStateName, Handler>;
 const trigger = invoker('trigger');
 const sweep = invoker('sweep');
 

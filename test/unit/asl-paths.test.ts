@@ -32,6 +32,7 @@ interface Scenario {
   getImportParameters?: (state: Json, call: number) => void;
   wrapAndImport?: (state: Json, call: number) => void;
   verify?: (state: Json, call: number) => void;
+  rotate?: (state: Json, call: number) => void;
   report?: (state: Json) => Json;
   notify?: TaskHandler;
 }
@@ -72,10 +73,23 @@ function stepsFor(scenario: Scenario = {}) {
       scenario.verify?.(state, n);
       return { ...state, verified: true };
     },
+    Rotate: (state) => {
+      const n = count('Rotate');
+      scenario.rotate?.(state, n);
+      return { ...state, verified: true, rotation: { mode: 'in-place', fromKeyMaterialId: 'a'.repeat(64), toKeyMaterialId: 'c'.repeat(64) }, rotationReason: 'rotated (test)' };
+    },
     Report: (state) => {
       count('Report');
       if (scenario.report) return scenario.report(state);
-      const status = state.error ? 'failed' : state.plan.action === 'skip' ? 'skipped' : state.plan.action === 'recover' ? 'recovered' : 'renewed';
+      const status = state.error
+        ? 'failed'
+        : state.plan.action === 'skip'
+          ? 'skipped'
+          : state.plan.action === 'recover'
+            ? 'recovered'
+            : state.plan.action === 'rotate'
+              ? 'rotated'
+              : 'renewed';
       return { ...state, outcome: { status, ...(state.error ? { errorName: state.error.Error } : {}) } };
     },
   };
@@ -255,7 +269,7 @@ describe('ASL routes: every path ends in a reported outcome', () => {
   });
 
   test('a plan the runbook cannot follow is reported as failed, nothing imported', async () => {
-    for (const scenario of [{ plan: { action: 'recover', reason: 'x' }, pending: [] }, { plan: { action: 'rotate', reason: 'x' } }]) {
+    for (const scenario of [{ plan: { action: 'recover', reason: 'x' }, pending: [] }, { plan: { action: 'explode', reason: 'x' } }]) {
       const { handlers, calls } = stepsFor(scenario);
       const run = await runWorkflow({ handlers, input: WORK_ITEM });
       assert.ok(run.path.includes('NoRunnablePlan'));
@@ -474,5 +488,115 @@ describe('ASL routes: one run per key (the lease in DynamoDB)', () => {
     } finally {
       await empty.close();
     }
+  });
+});
+
+describe('ASL routes: the rotation branch (work item action rotate)', () => {
+  let dynamo: LocalDynamo;
+  before(async () => {
+    dynamo = await startDynalite();
+    await dynamo.createLeaseTable(LEASE_TABLE);
+  });
+  after(async () => {
+    await dynamo.close();
+  });
+
+  const arnOf = (keyRef: string) => `arn:aws:kms:us-east-1:111122223333:key/${keyRef}`;
+  const leaseItem = async (keyRef: string) =>
+    (await dynamo.client.send(new GetItemCommand({ TableName: LEASE_TABLE, Key: { keyArn: { S: arnOf(keyRef) } }, ConsistentRead: true }))).Item;
+  const rotation = () => ({ ...WORK_ITEM, keyRef: randomUUID(), action: 'rotate', trigger: { source: 'kms-reimport.manual', detailType: 'Manual Request' } });
+  const ROTATE_PLAN = { action: 'rotate', reason: 'rotate key in place (a single-Region SYMMETRIC_DEFAULT key)' };
+
+  test('rotate: the lease is taken, the key inspected again under it, Rotate runs once (no import steps), the lease released, Report says rotated', async () => {
+    const input = rotation();
+    const { handlers, calls } = stepsFor({ plan: ROTATE_PLAN, pending: [] });
+    const rotate: TaskHandler = async (state) => ({ ...(await handlers.Rotate(state)), held: await leaseItem(input.keyRef) });
+    const run = await runWorkflow({ handlers: { ...handlers, Rotate: rotate }, input, dynamodb: dynamo, executionName: `rotate-${input.keyRef}` });
+    assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run.error));
+    assert.deepEqual(run.path, [
+      'Inspect', 'ChooseAction',
+      'LeaseTerms', 'AcquireLease', 'Reinspect', 'KeepLease', 'CarryLease', 'AfterReinspect',
+      'Rotate', 'ReleaseLease', 'Report', 'Succeeded?', 'Done',
+    ]);
+    assert.equal(run.output.outcome.status, 'rotated');
+    assert.deepEqual(calls, { Inspect: 2, Rotate: 1, Report: 1 }, 'no GetImportParameters, WrapAndImport or Verify: the engine does it all');
+    assert.equal(reportInput(run).held.owner.S, `arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:rotate-${input.keyRef}`);
+    assert.equal(reportInput(run).rotation.toKeyMaterialId, 'c'.repeat(64));
+    assert.equal(await leaseItem(input.keyRef), undefined, 'released');
+  });
+
+  test('rotate skipped by Inspect (PendingImport: recover first; Multi-Region: not yet): straight to Report, no lease, no Rotate', async () => {
+    for (const reason of ['Key is PendingImport. It cannot be rotated while material is missing: recover it first', 'Key is a Multi-Region key: not yet']) {
+      const input = rotation();
+      const { handlers, calls } = stepsFor({ plan: { action: 'skip', reason }, pending: [] });
+      const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+      assert.equal(run.status, 'SUCCEEDED');
+      assert.deepEqual(run.path, ['Inspect', 'ChooseAction', 'Report', 'Succeeded?', 'Done']);
+      assert.equal(calls.Rotate, undefined);
+      assert.equal(reportInput(run).plan.reason, reason);
+      assert.equal(await leaseItem(input.keyRef), undefined);
+    }
+  });
+
+  test('a named rotation failure (RotationLimitReached) is not retried: released, reported failed with its name', async () => {
+    const input = rotation();
+    const { handlers, calls } = stepsFor({
+      plan: ROTATE_PLAN,
+      pending: [],
+      rotate: () => {
+        throw named('RotationLimitReached', 'Key has had the 25 on-demand rotations KMS allows');
+      },
+    });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.status, 'FAILED');
+    assert.equal(calls.Rotate, 1);
+    assert.equal(reportInput(run).error.Error, 'RotationLimitReached');
+    assert.deepEqual(run.path.slice(-5), ['Rotate', 'ReleaseLease', 'Report', 'Succeeded?', 'Failed']);
+    assert.equal(await leaseItem(input.keyRef), undefined, 'released');
+  });
+
+  test('RotationConflict (KMS: a rotation is running or due) is retried, boundedly; the engine resumes, so a retry never makes a second rotation', async () => {
+    const input = rotation();
+    const { handlers, calls } = stepsFor({
+      plan: ROTATE_PLAN,
+      pending: [],
+      rotate: (_state, n) => {
+        if (n <= 2) throw named('RotationConflict', 'KMS refused to rotate now (ConflictException)');
+      },
+    });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.output?.outcome.status, 'rotated', JSON.stringify(run.error));
+    assert.equal(calls.Rotate, 3);
+    assert.equal(retried(run, 'Rotate'), 2);
+
+    const forever = stepsFor({
+      plan: ROTATE_PLAN,
+      pending: [],
+      rotate: () => {
+        throw named('RotationConflict', 'still refused');
+      },
+    });
+    const failed = await runWorkflow({ handlers: forever.handlers, input: rotation(), dynamodb: dynamo });
+    assert.equal(failed.status, 'FAILED');
+    assert.equal(forever.calls.Rotate, 3, 'MaxAttempts 2: three invocations in all');
+    assert.equal(reportInput(failed).error.Error, 'RotationConflict');
+    assert.ok(failed.path.includes('ReleaseLease'));
+  });
+
+  test('a rotation that finds the lease held by another run waits, never rotates beside it, and ends skipped naming the holder', async () => {
+    const input = rotation();
+    const other = 'arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:other-rotation';
+    await dynamo.client.send(new PutItemCommand({
+      TableName: LEASE_TABLE,
+      Item: { keyArn: { S: arnOf(input.keyRef) }, owner: { S: other }, expiresAt: { N: String(Math.floor(Date.now() / 1000) + 3600) } },
+    }));
+    const { handlers, calls } = stepsFor({ plan: ROTATE_PLAN, pending: [] });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.status, 'SUCCEEDED');
+    assert.equal(calls.Rotate, undefined, 'never rotated while another run held the lease');
+    assert.equal(run.output.outcome.status, 'skipped');
+    assert.match(reportInput(run).plan.reason, /other-rotation/);
+    assert.equal(timesEntered(run, 'AcquireLease'), LEASE_ATTEMPTS);
+    assert.equal((await leaseItem(input.keyRef))?.owner?.S, other, "the other run's lease is left alone");
   });
 });

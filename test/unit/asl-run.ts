@@ -35,7 +35,7 @@ if (typeof promiseCtor.withResolvers !== 'function') {
   };
 }
 
-export const TASK_STATES = ['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Report'] as const;
+export const TASK_STATES = ['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Rotate', 'Report'] as const;
 export type TaskStateName = (typeof TASK_STATES)[number];
 
 /** The deploy-time substitutions the local runs use (fake ARNs; the tasks are bound locally). */
@@ -44,7 +44,7 @@ export const SUBSTITUTIONS = fakeSubstitutions(aslPlaceholders(loadAslText()));
 export type TaskHandler = (input: Json) => Promise<Json> | Json;
 
 export interface RunWorkflowOptions {
-  /** One local function per Task state (the five Lambda steps and NotifyReportFailure); Reinspect runs the Inspect one. */
+  /** One local function per Task state (the six Lambda steps and NotifyReportFailure); Reinspect runs the Inspect one. */
   handlers: Record<TaskStateName, TaskHandler> & { NotifyReportFailure?: TaskHandler };
   input: Json;
   executionName?: string;

@@ -25,7 +25,7 @@ const text = loadAslText();
 const asl = JSON.parse(text);
 const states: Record<string, Json> = asl.States;
 
-const LAMBDA_TASKS = ['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Report'];
+const LAMBDA_TASKS = ['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Rotate', 'Report'];
 const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 /** Errors that retrying cannot fix: they must never appear in a Retry. */
 const NEVER_RETRIED = [
@@ -240,6 +240,37 @@ describe('ASL retries and catches', () => {
   });
 });
 
+describe('ASL: the rotation branch', () => {
+  test('a rotate plan takes the lease like recover/renew, then (held, same key) runs Rotate, then ReleaseLease', () => {
+    const rotateChoice = states.ChooseAction.Choices.find((c: Json) => JSON.stringify(c).includes('"StringEquals":"rotate"'));
+    assert.equal(rotateChoice?.Next, 'LeaseTerms');
+    assert.ok(JSON.stringify(rotateChoice).includes('$.report.arn'), 'only with the key ARN to lease');
+    const underLease = states.AfterReinspect.Choices.find((c: Json) => c.Next === 'Rotate');
+    const conditions = JSON.stringify(underLease);
+    assert.ok(conditions.includes('"Variable":"$.lease.acquired","IsPresent":true'), 'Rotate only while holding the lease');
+    assert.ok(conditions.includes('"StringEqualsPath":"$.lease.keyArn"'), 'Rotate only the key that was leased');
+    // Guarded before the catch-all "holding the lease, nothing runnable" rule.
+    const choices = states.AfterReinspect.Choices.map((c: Json) => c.Next);
+    assert.ok(choices.indexOf('Rotate') < choices.lastIndexOf('NoRunnablePlanUnderLease'));
+    assert.equal(states.Rotate.Next, 'ReleaseLease');
+    assert.match(states.Rotate.Resource, /^\$\{RotateFunctionArn\}$/);
+  });
+
+  test('Rotate: named failures go to Report through the release, never retried; only RotationConflict and transient errors are retried, boundedly', () => {
+    const named = states.Rotate.Catch[0];
+    for (const error of ['RotationLimitReached', 'RotationKeyUnusable', 'EscrowWriteFailed', 'IncorrectKeyMaterial']) assert.ok(named.ErrorEquals.includes(error), error);
+    assert.equal(named.Next, 'ReleaseLease');
+    assert.equal(named.ResultPath, '$.error');
+    const retried = states.Rotate.Retry.flatMap((r: Json) => r.ErrorEquals);
+    assert.ok(retried.includes('RotationConflict'));
+    for (const error of ['RotationLimitReached', 'RotationKeyUnusable', 'EscrowWriteFailed']) assert.ok(!retried.includes(error), `${error} is retried`);
+    const conflict = states.Rotate.Retry.find((r: Json) => r.ErrorEquals.includes('RotationConflict'));
+    assert.ok(conflict.IntervalSeconds >= 30, 'KMS says a rotation is running or due within minutes: wait, do not hammer');
+    assert.match(states.Rotate.Comment, /crash-safe/);
+    assert.ok(states.Rotate.TimeoutSeconds >= 300);
+  });
+});
+
 describe('ASL: the per-key lease (the same lease as lib/lease)', () => {
   const template = loadTemplate();
   const table = template.Resources.LeaseTable!.Properties;
@@ -293,7 +324,7 @@ describe('ASL: the per-key lease (the same lease as lib/lease)', () => {
   });
 
   test('once the lease is taken, Report is only reached through ReleaseLease; before it, never', () => {
-    for (const start of ['Reinspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'TokenRefreshesExhausted', 'NothingToDoUnderLease', 'NoRunnablePlanUnderLease']) {
+    for (const start of ['Reinspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Rotate', 'TokenRefreshesExhausted', 'NothingToDoUnderLease', 'NoRunnablePlanUnderLease']) {
       // Reinspect is also reached after a wait (not holding); from there ReleaseIfHeld decides.
       const withoutRelease = reachableFrom(start, 'ReleaseLease');
       const leaks = ['Report'].filter((s) => withoutRelease.has(s) && start !== 'Reinspect');

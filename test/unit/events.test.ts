@@ -87,6 +87,7 @@ describe('normaliseEvent: valid samples', () => {
     'manual/recover.json': [{ keyRef: KEY, action: 'recover', trigger: { source: 'kms-reimport.manual', detailType: 'Manual Request' } }],
     'manual/renew.json': [{ keyRef: KEY, action: 'renew', trigger: { source: 'kms-reimport.manual', detailType: 'Manual Request' } }],
     'manual/plan.json': [{ keyRef: KEY, action: 'plan', trigger: { source: 'kms-reimport.manual', detailType: 'Manual Request' } }],
+    'manual/rotate.json': [{ keyRef: KEY, action: 'rotate', trigger: { source: 'kms-reimport.manual', detailType: 'Manual Request' } }],
     'manual/recover-by-alias.json': [
       { keyRef: 'alias/payments-byok', action: 'recover', trigger: { source: 'kms-reimport.manual', detailType: 'Manual Request' } },
     ],
@@ -346,6 +347,8 @@ describe('executionName', () => {
     assert.notEqual(executionName(item, '0987dcba-09ab-87cd-65ef-0987654321ba', now), a);
     assert.equal(executionName(item, KEY, now, { bucketMinutes: 60 }), `${KEY}-recover-20250601T1200Z`);
     assert.equal(executionName(item, KEY, new Date('2025-06-01T12:59:00Z'), { bucketMinutes: 60 }), `${KEY}-recover-20250601T1200Z`);
+    // A rotation has its own name: it never joins (nor blocks) a recovery of the same key in the same bucket.
+    assert.equal(executionName({ ...item, action: 'rotate' }, KEY, now, { bucketMinutes: 60 }), `${KEY}-rotate-20250601T1200Z`);
   });
 
   test('charset and length for every kind of reference', () => {

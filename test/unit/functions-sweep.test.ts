@@ -206,7 +206,7 @@ describe('sweep handler', () => {
     assert.deepEqual(slept, [4000]);
   });
 
-  test('scheduled rotation: a due key is reported `rotate` after renewals and not started; a malformed rotate-every is a WARN and a metric', async () => {
+  test('scheduled rotation: a due key is reported `rotate` and started after the recoveries and renewals; a malformed rotate-every is a WARN and a metric', async () => {
     // Keys 1-3 (untagged) were created 10 days ago: not yet due under the default. Key 5: rotate-every=90d, never
     // rotated (ListKeyRotations shows no rotation), 100 days old. Key 6: rotate-every=soon. Key 7: untagged, 400 days old.
     serveAccount(NOW.getTime(), {
@@ -241,10 +241,27 @@ describe('sweep handler', () => {
     assert.equal(result.status, 'ok');
     if (result.status !== 'ok') return;
 
-    // Executions for the recovery and the renewal only: none for a rotation, none for the malformed key.
+    // The recovery, the renewal, then the rotations due (most overdue first); none for the malformed key.
     const names = sfnMock.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
-    assert.deepEqual(names, [`${id(2)}-recover-20250601T1200Z`, `${id(1)}-renew-20250601T1200Z`]);
-    assert.deepEqual(result.executions.map((e) => e.keyRef), [id(2), id(1)]);
+    assert.deepEqual(names, [
+      `${id(2)}-recover-20250601T1200Z`,
+      `${id(1)}-renew-20250601T1200Z`,
+      `${id(7)}-rotate-20250601T1200Z`,
+      `${id(5)}-rotate-20250601T1200Z`,
+    ]);
+    assert.deepEqual(result.executions.map((e) => [e.keyRef, e.action]), [
+      [id(2), 'recover'],
+      [id(1), 'renew'],
+      [id(7), 'rotate'],
+      [id(5), 'rotate'],
+    ]);
+    const rotateInput = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[3]!.args[0].input.input as string);
+    assert.deepEqual(rotateInput, {
+      keyRef: id(5),
+      action: 'rotate',
+      trigger: { source: 'kms-reimport.sweep', detailType: 'Scheduled Sweep' },
+      executionName: `${id(5)}-rotate-20250601T1200Z`,
+    });
     // Report order: outages, renewals, then rotations (most overdue first: key 7 by 35 days, key 5 by 10).
     assert.deepEqual(
       result.keys.filter((k) => k.action !== 'skip').map((k) => [k.keyId, k.action]),
@@ -257,7 +274,7 @@ describe('sweep handler', () => {
     );
     const key5 = result.keys.find((k) => k.keyId === id(5));
     assert.equal(key5?.rotation?.source, 'tag');
-    assert.match(key5?.reason ?? '', /rotation runs through `kms-reimport rotate .*` until the workflow supports it/);
+    assert.match(key5?.reason ?? '', /the sweep starts its rotation after the recoveries and renewals/);
     assert.equal(result.keys.find((k) => k.keyId === id(7))?.rotation?.source, 'default');
     const key6 = result.keys.find((k) => k.keyId === id(6));
     assert.equal(key6?.action, 'skip');
@@ -265,7 +282,8 @@ describe('sweep handler', () => {
 
     const swept5 = logs.find((l) => l.message === 'Key swept' && l.keyId === id(5));
     assert.equal(swept5?.action, 'rotate');
-    assert.equal(swept5?.executionName, 'none');
+    assert.equal(swept5?.executionName, `${id(5)}-rotate-20250601T1200Z`);
+    assert.equal(swept5?.start, 'started');
     assert.equal(swept5?.rotationDue, true);
     const warnings = logs.filter((l) => l.message === 'Rotation schedule problem');
     assert.equal(warnings.length, 1);

@@ -218,7 +218,7 @@ describe('sweepManagedKeys', () => {
     serveKeys([]);
     listed([[]]);
     const result = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
-    assert.deepEqual(result, { items: [], report: [] });
+    assert.deepEqual(result, { items: [], rotations: [], report: [] });
     assert.equal(kmsMock.calls().length, 0);
   });
 
@@ -268,10 +268,10 @@ describe('sweepManagedKeys', () => {
   });
 });
 
-describe('sweepManagedKeys: scheduled rotation (reported, never a work item yet)', () => {
+describe('sweepManagedKeys: scheduled rotation (its own work items, after every recovery and renewal)', () => {
   const every = (value: string) => ({ ...MANAGED, 'kms-reimport:rotate-every': value });
 
-  test('due rotations are listed `rotate` after outages and renewals, most overdue first; none is a work item', async () => {
+  test('due rotations are listed `rotate` after outages and renewals, most overdue first, and are rotation work items (not items)', async () => {
     serveKeys([
       { id: id(1), state: 'PendingImport', tags: every('90d'), missing: ['a'], createdDaysAgo: 500 }, // outage: recover, not rotate
       { id: id(2), state: 'Enabled', validInDays: 3, tags: every('90d'), createdDaysAgo: 500 }, // expiring: renew first
@@ -283,7 +283,7 @@ describe('sweepManagedKeys: scheduled rotation (reported, never a work item yet)
       { id: id(8), state: 'Enabled', validInDays: 60, tags: { 'kms-reimport:rotate-every': '90d' }, createdDaysAgo: 500 }, // not managed
     ]);
     listed([[1, 2, 3, 4, 5, 6, 7, 8].map((n) => arn(id(n)))]);
-    const { items, report } = await sweepManagedKeys({ tagging, kms, secrets }, { ...config, rotateEveryDays: 365 }, NOW, { retry: noWait });
+    const { items, rotations, report } = await sweepManagedKeys({ tagging, kms, secrets }, { ...config, rotateEveryDays: 365 }, NOW, { retry: noWait });
 
     assert.deepEqual(
       items.map((i) => [i.keyRef, i.action]),
@@ -305,8 +305,13 @@ describe('sweepManagedKeys: scheduled rotation (reported, never a work item yet)
         [id(8), 'skip'],
       ],
     );
+    // Rotation work items in the report's order (most overdue first), with the sweep's trigger.
+    assert.deepEqual(
+      rotations.map((i) => [i.keyRef, i.action, i.trigger.source]),
+      [id(5), id(7), id(3)].map((k) => [k, 'rotate', 'kms-reimport.sweep']),
+    );
     const entry = (n: number) => report.find((e) => e.keyId === id(n));
-    assert.match(entry(3)?.reason ?? '', new RegExp(`^Rotation due: .*every 90 day\\(s\\) \\(tag\\), in-place; rotation runs through \`kms-reimport rotate ${id(3)}\` until the workflow supports it\\.$`));
+    assert.match(entry(3)?.reason ?? '', /^Rotation due: .*every 90 day\(s\) \(tag\), in-place; the sweep starts its rotation after the recoveries and renewals\.$/);
     assert.deepEqual(
       { ...entry(3)?.rotation },
       {

@@ -46,8 +46,51 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
     'kms:Decrypt', 'kms:DeriveSharedSecret', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateMac',
     'kms:GetPublicKey', 'kms:Sign', 'kms:Verify', 'kms:VerifyMac',
   ],
+  rotate: [
+    'kms:CreateKey', 'kms:Decrypt', 'kms:DeriveSharedSecret', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:GenerateMac',
+    'kms:GetKeyPolicy', 'kms:GetParametersForImport', 'kms:GetPublicKey', 'kms:ImportKeyMaterial', 'kms:ListAliases', 'kms:ListKeyRotations',
+    'kms:ListKeys', 'kms:ListResourceTags', 'kms:RotateKeyOnDemand', 'kms:Sign', 'kms:TagResource', 'kms:UpdateAlias', 'kms:Verify', 'kms:VerifyMac',
+    'secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue',
+    'secretsmanager:TagResource',
+  ],
   report: ['sns:Publish'],
 };
+
+/**
+ * The rotate function's KMS statements that cannot carry aws:ResourceTag (lib/rotation/alias-swap.ts
+ * lists them): exactly these resources and conditions, nothing wider. <managed> is the ManagedTagKey.
+ */
+const ROTATE_KMS_EXCEPTIONS = (tagKey: string): Record<string, { Action: string[]; Resource: string[]; Condition?: Json }> => ({
+  TagLineageOfManagedKeys: {
+    Action: ['kms:TagResource'],
+    Resource: [managedKeys],
+    Condition: {
+      StringEquals: { [`aws:ResourceTag/${tagKey}`]: 'true' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['kms-reimport:rotating-to', 'kms-reimport:rotated-to'] },
+    },
+  },
+  CreateManagedExternalKeys: {
+    Action: ['kms:CreateKey'],
+    Resource: ['*'],
+    Condition: {
+      StringEquals: { [`aws:RequestTag/${tagKey}`]: 'true', 'kms:KeyOrigin': 'EXTERNAL', 'kms:MultiRegion': 'false' },
+      'ForAnyValue:StringEquals': { 'aws:TagKeys': ['kms-reimport:rotated-from'] },
+    },
+  },
+  TagManagedKeysOnCreate: {
+    Action: ['kms:TagResource'],
+    Resource: ['*'],
+    Condition: {
+      StringEquals: { [`aws:RequestTag/${tagKey}`]: 'true' },
+      'ForAnyValue:StringEquals': { 'aws:TagKeys': ['kms-reimport:rotated-from'] },
+    },
+  },
+  ListKeysAndAliases: { Action: ['kms:ListKeys', 'kms:ListAliases'], Resource: ['*'] },
+  MoveAliases: { Action: ['kms:UpdateAlias'], Resource: [`arn:aws:kms:${FAKE_REGION}:${FAKE_ACCOUNT}:alias/*`] },
+});
+
+/** The statement's Sid (its origin ends in `#<Sid>`). */
+const sidOf = (s: Statement): string => s.origin.slice(s.origin.lastIndexOf('#') + 1);
 
 function allStatements(template: Template): Array<[string, Statement[]]> {
   const ids = Object.entries(template.Resources)
@@ -94,13 +137,29 @@ function escrowViolations(template: Template): string[] {
   const out: string[] = [];
   const [wrapId] = functionByEntry(template, 'wrap-and-import');
   const [sweepId] = functionByEntry(template, 'sweep');
+  const [rotateId] = functionByEntry(template, 'rotate');
   const prefix = parameterDefaults(template).EscrowPrefix;
   for (const [owner, statements] of allStatements(template)) {
     for (const s of statements.filter((st) => st.Action.some((a) => a.toLowerCase().startsWith('secretsmanager:')))) {
+      // rotate writes escrow: a new version of a key's secret (PutSecretValue), or a new key's secret,
+      // created only with the tag that binds it to its key (CreateSecret + the TagResource of its Tags).
+      const rotateAllowed: Record<string, string[]> = {
+        ReadAndWriteEscrowOnly: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+        CreateBoundEscrowOnly: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+      };
       const allowed =
-        owner === wrapId ? ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'] : owner === sweepId ? ['secretsmanager:DescribeSecret'] : undefined;
+        owner === wrapId
+          ? ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']
+          : owner === sweepId
+            ? ['secretsmanager:DescribeSecret']
+            : owner === rotateId
+              ? rotateAllowed[sidOf(s)]
+              : undefined;
       if (!allowed) out.push(`${s.origin}: ${owner} may use Secrets Manager`);
       else if (JSON.stringify([...s.Action].sort()) !== JSON.stringify(allowed)) out.push(`${s.origin}: ${s.Action.join(',')}`);
+      if (s.Action.includes('secretsmanager:CreateSecret') && JSON.stringify(s.Condition) !== JSON.stringify({ Null: { 'aws:RequestTag/kms-reimport:key-id': 'false' } })) {
+        out.push(`${s.origin}: CreateSecret only with the kms-reimport:key-id request tag (the escrow's binding to its key)`);
+      }
       const expected = `arn:aws:secretsmanager:${FAKE_REGION}:${FAKE_ACCOUNT}:secret:${prefix}*`;
       if (JSON.stringify(s.Resource) !== JSON.stringify([expected])) out.push(`${s.origin}: resource ${JSON.stringify(s.Resource)} is not ${expected}`);
       if (!s.raw.includes('${EscrowPrefix}*')) out.push(`${s.origin}: the secret resource must be built from the EscrowPrefix parameter`);
@@ -117,11 +176,19 @@ function escrowViolations(template: Template): string[] {
 function kmsScopeViolations(template: Template): string[] {
   const out: string[] = [];
   const tagKey = parameterDefaults(template).ManagedTagKey;
+  const exceptions = ROTATE_KMS_EXCEPTIONS(tagKey as string);
   for (const [, statements] of allStatements(template)) {
     for (const s of statements.filter((st) => st.Action.some((a) => a.startsWith('kms:')))) {
+      const exception = s.origin.includes('RotateKeysPolicy#') ? exceptions[sidOf(s)] : undefined;
+      if (exception) {
+        const actual = { Action: s.Action, Resource: s.Resource, ...(s.Condition ? { Condition: s.Condition } : {}) };
+        if (JSON.stringify(actual) !== JSON.stringify(exception)) out.push(`${s.origin}: ${JSON.stringify(actual)} is not exactly ${JSON.stringify(exception)}`);
+        if (s.raw.includes('kms-reimport:managed')) out.push(`${s.origin}: the tag key must come from the ManagedTagKey parameter`);
+        continue;
+      }
       const isEscrowDecrypt =
         s.conditional === 'HasEscrowKmsKey' &&
-        JSON.stringify(s.Action) === '["kms:Decrypt"]' &&
+        (JSON.stringify(s.Action) === '["kms:Decrypt"]' || JSON.stringify(s.Action) === '["kms:Decrypt","kms:GenerateDataKey"]') &&
         s.raw.includes('"Resource":{"Ref":"EscrowKmsKeyArn"}');
       if (isEscrowDecrypt) {
         const via = s.Condition?.StringEquals?.['kms:ViaService'];
@@ -183,6 +250,11 @@ const STAR_RESOURCE_ALLOWED: Record<string, string> = {
   'logs:PutResourcePolicy': 'idem',
   'logs:DescribeResourcePolicies': 'idem',
   'logs:DescribeLogGroups': 'idem',
+  // The rotate function (RotateKeysPolicy; kmsScopeViolations checks their exact conditions):
+  'kms:CreateKey': 'no key exists yet: limited by request conditions (managed tag, EXTERNAL, single-Region, lineage tag)',
+  'kms:TagResource': 'the Tags of CreateKey are authorised as TagResource before the key exists: same request-tag conditions',
+  'kms:ListKeys': 'KMS offers no resource-level permission for ListKeys',
+  'kms:ListAliases': 'KMS offers no resource-level permission for ListAliases',
 };
 
 function starResourceViolations(template: Template): string[] {
@@ -240,10 +312,10 @@ describe('IAM: least privilege', () => {
     assert.deepEqual(starResourceViolations(template), []);
   });
 
-  test('the state machine may invoke only the five step functions, publish only to the topic, and use the lease table only as its ASL does', () => {
+  test('the state machine may invoke only the six step functions, publish only to the topic, and use the lease table only as its ASL does', () => {
     const statements = grantedStatements(template, 'RecoveryStateMachine');
     const invoke = statements.filter((s) => s.Action.includes('lambda:InvokeFunction')).flatMap((s) => s.Resource).sort();
-    const steps = ['inspect', 'get-import-parameters', 'wrap-and-import', 'verify', 'report'].map((n) => `ref:${functionByEntry(template, n)[0]}`).sort();
+    const steps = ['inspect', 'get-import-parameters', 'wrap-and-import', 'verify', 'rotate', 'report'].map((n) => `ref:${functionByEntry(template, n)[0]}`).sort();
     assert.deepEqual(invoke, steps);
     const publish = statements.filter((s) => s.Action.includes('sns:Publish')).flatMap((s) => s.Resource);
     assert.deepEqual(publish, ['getatt:OutcomeTopic.TopicName']);
@@ -270,6 +342,22 @@ describe('IAM: least privilege', () => {
     assert.equal(decrypt[0]!.conditional, 'HasEscrowKmsKey');
     assert.deepEqual(decrypt[0]!.Resource, ['']);
     assert.deepEqual(template.Conditions?.HasEscrowKmsKey, { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'EscrowKmsKeyArn' }, ''] }] });
+  });
+
+  test('rotate: CreateKey only EXTERNAL, single-Region, with the managed tag and the lineage tag in the request; escrow written only under the prefix', () => {
+    const [rotateId] = functionByEntry(template, 'rotate');
+    const statements = grantedStatements(template, rotateId);
+    const create = statements.filter((s) => s.Action.includes('kms:CreateKey'));
+    assert.equal(create.length, 1);
+    assert.deepEqual(create[0]!.Condition.StringEquals, { 'aws:RequestTag/kms-reimport:managed': 'true', 'kms:KeyOrigin': 'EXTERNAL', 'kms:MultiRegion': 'false' });
+    const custom = parameterDefaults(template, { ManagedTagKey: 'team:reimport' });
+    const customCreate = grantedStatements(template, rotateId, custom).find((s) => s.Action.includes('kms:CreateKey'));
+    assert.equal(customCreate?.Condition.StringEquals['aws:RequestTag/team:reimport'], 'true', 'the parameter value reaches the request condition');
+    const writes = statements.filter((s) => s.Action.some((a) => a === 'secretsmanager:PutSecretValue' || a === 'secretsmanager:CreateSecret'));
+    assert.equal(writes.length, 2);
+    const decrypt = statements.filter((s) => s.conditional === 'HasEscrowKmsKey');
+    assert.deepEqual(decrypt.map((s) => s.Action), [['kms:Decrypt', 'kms:GenerateDataKey']], 'the escrow key through Secrets Manager, only when given');
+    assert.equal(decrypt[0]!.Condition.StringEquals['kms:ViaService'], `secretsmanager.${FAKE_REGION}.amazonaws.com`);
   });
 
   test('every function has a named entry in the expected action table', () => {
@@ -355,6 +443,24 @@ describe('IAM: each rule fires on a template that breaks it', () => {
       assert.match(doc['Fn::Sub'], /"kms:Decrypt", "kms:Sign"\]/, 'the mutation applied');
     });
     assert.ok(kmsScopeViolations(onSign).some((v) => v.includes('unexpected condition kms:EncryptionAlgorithm')), 'probe conditions only on Encrypt/Decrypt statements');
+  });
+
+  test("rotate's CreateKey without kms:KeyOrigin EXTERNAL, or UpdateAlias on every key, or CreateSecret without the binding tag", () => {
+    const noOrigin = mutate((t) => {
+      const doc = subDoc(t, 'RotateKeysPolicy');
+      doc['Fn::Sub'] = doc['Fn::Sub'].replace(', "kms:KeyOrigin": "EXTERNAL"', '');
+    });
+    assert.ok(kmsScopeViolations(noOrigin).some((v) => v.includes('CreateManagedExternalKeys')));
+    const anyKey = mutate((t) => {
+      const doc = subDoc(t, 'RotateKeysPolicy');
+      doc['Fn::Sub'] = doc['Fn::Sub'].replace(':alias/*"', ':key/*"');
+    });
+    assert.ok(kmsScopeViolations(anyKey).some((v) => v.includes('MoveAliases')));
+    const unbound = mutate((t) => {
+      const s = inlineStatements(t, 'rotate').find((st: Json) => st.Sid === 'CreateBoundEscrowOnly');
+      delete s.Condition;
+    });
+    assert.ok(escrowViolations(unbound).some((v) => v.includes('kms-reimport:key-id')));
   });
 
   test('Resource "*" on an action that has resource-level permissions', () => {

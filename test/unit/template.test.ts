@@ -84,13 +84,13 @@ describe('Globals', () => {
     const variables = Object.entries<Json>(fn.Environment.Variables).filter(([name]) => name.startsWith('KMS_REIMPORT_'));
     assert.ok(variables.length >= 4);
     for (const [name, value] of variables) {
-      assert.ok(configSource.includes(`'${name}'`), `lib/config.ts does not read ${name}`);
+      assert.ok(configSource.includes(`'${name}'`) || configSource.includes(`env.${name}`), `lib/config.ts does not read ${name}`);
       if (typeof value === 'object') {
         assert.ok(value.Ref && template.Parameters[value.Ref], `${name} must Ref a template parameter`);
       }
     }
     const byParameter = Object.fromEntries(variables.filter(([, v]) => typeof v === 'object').map(([n, v]) => [v.Ref, n]));
-    for (const parameter of ['ManagedTagKey', 'EscrowPrefix', 'RenewalWindowDays', 'MaterialLifetimeDays']) {
+    for (const parameter of ['ManagedTagKey', 'EscrowPrefix', 'RenewalWindowDays', 'MaterialLifetimeDays', 'RotateEveryDays', 'RotationCapFallback']) {
       assert.ok(byParameter[parameter], `no KMS_REIMPORT_* variable carries the ${parameter} parameter`);
     }
     // The IAM conditions require the managed tag's value to be "true"; the config must agree.
@@ -110,6 +110,7 @@ describe('functions', () => {
       'functions/get-import-parameters.ts',
       'functions/inspect.ts',
       'functions/report.ts',
+      'functions/rotate.ts',
       'functions/sweep.ts',
       'functions/trigger.ts',
       'functions/verify.ts',
