@@ -20,7 +20,8 @@ import { escrowSecretId } from './escrow/read.js';
 import type { HeldLease } from './lease/index.js';
 import { createOutcome, describeFailure } from './outcome.js';
 import type { RecoverDeps } from './recover.js';
-import { rotateByAliasSwap } from './rotation/alias-swap.js';
+import { rotateByAliasSwap, ROTATION_ID_TAG } from './rotation/alias-swap.js';
+import { ROTATED_FROM_TAG, ROTATED_TO_TAG } from './rotation/schedule.js';
 import { countOnDemandRotations, defaultRotationId, describeInPlacePlan, inPlaceRefusal, MAX_ON_DEMAND_ROTATIONS, rotateInPlace } from './rotation/in-place.js';
 import { acquireKeyLease, newLeaseOwner, releaseKeyLease, runParametersPacer, runRetry, silentLogger } from './run.js';
 import type { Classification, KeyRef, KeyReport, Outcome, RotationRecord } from './types.js';
@@ -216,6 +217,22 @@ export async function rotateKey(deps: RecoverDeps, keyRef: KeyRef, options: Rota
       }
     }
 
+    // A key that is itself the new key of an alias swap (named by alias after its swap, say) is
+    // never swapped again by the same rotation: an unfinished swap from its source is finished
+    // instead, and a finished one of this rotation ends skipped.
+    const source = report.tags[ROTATED_FROM_TAG];
+    if (source !== undefined) {
+      const from = await inspectKey(kms, source, retry).catch(() => undefined);
+      if (from !== undefined && from.tags[ROTATED_TO_TAG] === undefined && from.keyState !== 'PendingDeletion') {
+        log.warn('finishing the alias swap that made this key, instead of swapping it again', { keyId: report.keyId, rotatedFrom: source });
+        report = from;
+      } else if (report.tags[ROTATION_ID_TAG] === rotationId) {
+        return skip(
+          `Key ${report.keyId} is the new key rotation ${rotationId} made from ${source}: that rotation is done, nothing more to do. ` +
+            `To rotate this key again, give another rotation id (--rotation-id).`,
+        );
+      }
+    }
     const swapped = await rotateByAliasSwap(
       {
         kms,
@@ -228,6 +245,7 @@ export async function rotateKey(deps: RecoverDeps, keyRef: KeyRef, options: Rota
       report,
       config,
       clock,
+      { rotationId },
     );
     imported = swapped.keyMaterialId || swapped.validTo
       ? [{ ...(swapped.keyMaterialId ? { keyMaterialId: swapped.keyMaterialId } : {}), ...(swapped.validTo ? { validTo: swapped.validTo } : {}), expirationModel: swapped.validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE' }]

@@ -124,7 +124,9 @@ export { ROTATED_FROM_TAG, ROTATED_TO_TAG };
 /** On the old key while a swap is under way: `pending` before CreateKey, then the new key's ID. */
 export const ROTATING_TO_TAG = 'kms-reimport:rotating-to';
 export const ROTATING_PENDING = 'pending';
-const LINEAGE_TAGS = new Set([ROTATED_FROM_TAG, ROTATED_TO_TAG, ROTATING_TO_TAG]);
+/** On the new key, set by CreateKey: the rotation that made it (a re-run of that rotation by alias finds it). */
+export const ROTATION_ID_TAG = 'kms-reimport:rotation-id';
+const LINEAGE_TAGS = new Set([ROTATED_FROM_TAG, ROTATED_TO_TAG, ROTATING_TO_TAG, ROTATION_ID_TAG]);
 
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -133,6 +135,7 @@ interface Ctx {
   report: KeyReport;
   config: ReimportConfig;
   retry: RetryOptions;
+  rotationId?: string;
   old: string;
 }
 
@@ -262,6 +265,7 @@ async function createNewKey(ctx: Ctx): Promise<string> {
     .map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
   tags.push({ TagKey: ctx.config.managedTagKey, TagValue: ctx.config.managedTagValue });
   tags.push({ TagKey: ROTATED_FROM_TAG, TagValue: ctx.old });
+  if (ctx.rotationId) tags.push({ TagKey: ROTATION_ID_TAG, TagValue: ctx.rotationId });
   const request = {
     Origin: 'EXTERNAL' as const,
     KeySpec: ctx.report.keySpec as KeySpec,
@@ -401,7 +405,13 @@ async function importNew(ctx: Ctx, newReport: KeyReport, now: () => Date): Promi
   }
 }
 
-export async function rotateByAliasSwap(deps: AliasSwapDeps, report: KeyReport, config: ReimportConfig, now: () => Date): Promise<AliasSwapResult> {
+export async function rotateByAliasSwap(
+  deps: AliasSwapDeps,
+  report: KeyReport,
+  config: ReimportConfig,
+  now: () => Date,
+  options: { rotationId?: string } = {},
+): Promise<AliasSwapResult> {
   const retry: RetryOptions = {
     maxAttempts: config.maxAttempts,
     baseDelayMs: config.baseDelayMs,
@@ -409,7 +419,7 @@ export async function rotateByAliasSwap(deps: AliasSwapDeps, report: KeyReport, 
     ...(deps.random ? { random: deps.random } : {}),
   };
   const old = report.keyId;
-  const ctx: Ctx = { deps, report, config, retry, old };
+  const ctx: Ctx = { deps, report, config, retry, old, ...(options.rotationId ? { rotationId: options.rotationId } : {}) };
   const log = deps.logger;
   if (report.multiRegion) {
     throw new KeyNotEligible(

@@ -15,6 +15,8 @@ import {
   EncryptCommand,
   ImportKeyMaterialCommand,
   ListKeyRotationsCommand,
+  ListResourceTagsCommand,
+  TagResourceCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, ListSecretVersionIdsCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -297,6 +299,55 @@ describe('alias swap where in place does not apply', () => {
     assert.equal(outcome.status, 'rotated', outcome.reason);
     assert.equal(outcome.rotation?.mode, 'alias-swap');
     assert.ok(outcome.rotation?.newKeyId && outcome.rotation.newKeyId !== key.keyId);
+  });
+});
+
+describe('alias swap re-run by alias: the new key is never swapped again by the same rotation', () => {
+  /** A KMS client whose TagResource setting `kms-reimport:rotated-to` fails, as if the run died just before its last step. */
+  function dyingBeforeRotatedTo(kms: KMSClient): KMSClient {
+    return new Proxy(kms, {
+      get(target, property) {
+        if (property === 'send') {
+          return (command: unknown, ...rest: unknown[]) => {
+            if (command instanceof TagResourceCommand && command.input.Tags?.some((t) => t.TagKey === 'kms-reimport:rotated-to')) {
+              return Promise.reject(Object.assign(new Error('injected: the run stops here'), { name: 'AccessDeniedException', $fault: 'client' }));
+            }
+            return (target.send as (...a: unknown[]) => unknown)(command, ...rest);
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  test('a finished swap run again by its alias with the same rotation id: skipped, no second new key', async () => {
+    const key = await onboardKey(aws, 'HMAC_256', { lifetimeSeconds: 7 * 86_400 });
+    await aws.kms.send(new CreateAliasCommand({ AliasName: 'alias/rerun-finished', TargetKeyId: key.keyId }));
+    aws.endpoint.controls.resetCounters();
+    const first = await rotate('alias/rerun-finished', { rotationId: 'rerun-1' });
+    assert.equal(first.status, 'rotated', first.reason);
+    const again = await rotate('alias/rerun-finished', { rotationId: 'rerun-1' });
+    assert.equal(again.status, 'skipped', again.reason);
+    assert.match(again.reason ?? '', /is the new key rotation rerun-1 made/);
+    assert.equal(aws.calls('CreateKey'), 1, 'one new key');
+  });
+
+  test('a swap that died after moving the alias, run again by the alias: the original swap is finished, no second new key', async () => {
+    const key = await onboardKey(aws, 'HMAC_256', { lifetimeSeconds: 7 * 86_400 });
+    await aws.kms.send(new CreateAliasCommand({ AliasName: 'alias/rerun-crashed', TargetKeyId: key.keyId }));
+    aws.endpoint.controls.resetCounters();
+    const died = await rotate('alias/rerun-crashed', { rotationId: 'rerun-2' }, { kms: dyingBeforeRotatedTo(aws.kms) });
+    assert.equal(died.status, 'failed');
+    // The alias already names the new key; the old key lacks rotated-to.
+    const newKeyId = (await aws.kms.send(new DescribeKeyCommand({ KeyId: 'alias/rerun-crashed' }))).KeyMetadata!.KeyId!;
+    assert.notEqual(newKeyId, key.keyId);
+    const finished = await rotate('alias/rerun-crashed', { rotationId: 'rerun-2' });
+    assert.equal(finished.status, 'rotated', finished.reason);
+    assert.equal(finished.rotation?.newKeyId, newKeyId, 'the same new key');
+    assert.equal(aws.calls('CreateKey'), 1, 'one new key');
+    const oldTags = await aws.kms.send(new ListResourceTagsCommand({ KeyId: key.keyId }));
+    assert.ok(oldTags.Tags?.some((t) => t.TagKey === 'kms-reimport:rotated-to' && t.TagValue === newKeyId));
   });
 });
 
