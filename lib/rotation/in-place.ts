@@ -272,6 +272,15 @@ async function rotateOnDemand(deps: InPlaceDeps, report: KeyReport, to: string, 
   try {
     await callWithRetry({ operation: 'RotateKeyOnDemand', keyId: report.keyId }, () => deps.kms.send(new RotateKeyOnDemandCommand({ KeyId: report.keyId })), deps.retry);
   } catch (e) {
+    // A retried RotateKeyOnDemand whose first answer was lost finds nothing left to rotate: the key,
+    // read again, tells whether the rotation took effect.
+    if (awsErrorName(e) === 'KMSInvalidStateException' || isUnparsableResponse(e) || e instanceof KmsUnavailable) {
+      const m = await describeKeyMetadata(deps.kms, report.keyId, deps.retry).catch(() => undefined);
+      if (m?.CurrentKeyMaterialId?.toLowerCase() === to) {
+        deps.log.warn('RotateKeyOnDemand did not answer as expected, but the key read again shows the rotation took effect', { keyId: report.keyId, errorName: awsErrorName(e) });
+        return;
+      }
+    }
     switch (awsErrorName(e)) {
       case 'ConflictException':
         throw new RotationConflict(
@@ -290,13 +299,6 @@ async function rotateOnDemand(deps: InPlaceDeps, report: KeyReport, to: string, 
           { keyId: report.keyId, cause: e },
         );
       default:
-        if (isUnparsableResponse(e) || e instanceof KmsUnavailable) {
-          const m = await describeKeyMetadata(deps.kms, report.keyId, deps.retry).catch(() => undefined);
-          if (m?.CurrentKeyMaterialId?.toLowerCase() === to) {
-            deps.log.warn('RotateKeyOnDemand got no usable answer, but the key read again shows the rotation took effect', { keyId: report.keyId });
-            return;
-          }
-        }
         throw e;
     }
   }
@@ -313,9 +315,19 @@ async function encryptProbe(deps: InPlaceDeps, keyId: string, probe: Buffer): Pr
 }
 
 /** After the rotation: the new material is current, the key does a round trip, and (when given) the ciphertext made before the rotation still decrypts. */
+/** DescribeKey looks after RotateKeyOnDemand before the rotation is called not done (backoff from the retry base). */
+const VERIFY_LOOKS = 6;
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 async function verifyRotation(deps: InPlaceDeps, report: KeyReport, to: string, before?: { probe: Buffer; ciphertext: Uint8Array }): Promise<{ check: string; keyState: string }> {
-  const m = await describeKeyMetadata(deps.kms, report.keyId, deps.retry);
-  const current = m.CurrentKeyMaterialId?.toLowerCase();
+  // RotateKeyOnDemand starts the rotation: give KMS a few bounded looks before calling it failed.
+  let current: string | undefined;
+  for (let look = 0; ; look++) {
+    const m = await describeKeyMetadata(deps.kms, report.keyId, deps.retry);
+    current = m.CurrentKeyMaterialId?.toLowerCase();
+    if (current === to || look >= VERIFY_LOOKS - 1) break;
+    await (deps.retry.sleep ?? realSleep)(Math.min(10_000, deps.retry.baseDelayMs * 2 ** look));
+  }
   if (current !== to) {
     throw new VerificationFailed(
       `After the rotation, key ${report.keyId}'s current material is ${current ?? '(not named)'}, not the new material ${to}. Inspect the key ` +

@@ -263,6 +263,25 @@ describe('refusals', () => {
     );
   });
 
+  test('a RotateKeyOnDemand whose answer was lost (the retry finds nothing left to rotate: KMSInvalidStateException): the key read again shows the new material current → rotated', async () => {
+    let calls = 0;
+    kmsMock.on(RotateKeyOnDemandCommand).callsFake(() => {
+      calls++;
+      // KMS rotated, then the retry is refused: nothing is PENDING_ROTATION any more.
+      currentBefore = currentAfter;
+      throw awsError('KMSInvalidStateException');
+    });
+    const result = await run(reportWith(ONE));
+    assert.equal(calls, 1);
+    assert.equal(result.toKeyMaterialId, currentAfter);
+    assert.ok(result.done.includes('verified'));
+  });
+
+  test('KMSInvalidStateException from RotateKeyOnDemand with the old material still current: KeyNotEligible, the new material stays escrowed', async () => {
+    kmsMock.on(RotateKeyOnDemandCommand).rejects(awsError('KMSInvalidStateException'));
+    await assert.rejects(run(reportWith(ONE)), { name: 'KeyNotEligible' });
+  });
+
   test('LimitExceededException from RotateKeyOnDemand → RotationLimitReached', async () => {
     kmsMock.on(RotateKeyOnDemandCommand).rejects(awsError('LimitExceededException'));
     await assert.rejects(run(reportWith(ONE)), RotationLimitReached);
