@@ -27,7 +27,7 @@ import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 import { formatEscrowSecret, PENDING_IMPORT_STATE, ROTATION_ID, type EscrowEntry } from './format.js';
 import { validateMaterial, wipeEscrowed } from './material.js';
-import { escrowSecretId, readEscrow } from './read.js';
+import { describeEscrowSecret, escrowSecretId, readEscrow } from './read.js';
 
 export type EscrowWriteStep = 'escrow' | 'record';
 
@@ -135,6 +135,15 @@ export async function escrowRotationMaterial(
   const secretId = escrowSecretId(report, config);
   checkRotationId(input.rotationId, report.keyId);
   validateMaterial(report.keySpec, input.material, report.keyId, secretId);
+  // Never escrow a key's new material under the key itself: unreadable exactly when it is needed.
+  const facts = await describeEscrowSecret(secrets, report, config, retry);
+  if (facts.kmsKeyId !== undefined && (facts.kmsKeyId === report.keyId || facts.kmsKeyId === report.arn)) {
+    throw new EscrowInvalid(
+      `Escrow secret ${secretId} of key ${report.keyId} is encrypted under key ${report.keyId} itself: its material could not be read once the key is down. ` +
+        `Re-encrypt the secret under another key (aws secretsmanager update-secret --secret-id ${secretId} --kms-key-id <other key>), then rotate. Nothing was written.`,
+      { keyId: report.keyId },
+    );
+  }
   const entries = await readEscrow(secrets, report, config, retry);
   try {
     const same = entries.find((e) => e.rotation === input.rotationId);

@@ -10,6 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
@@ -35,6 +36,8 @@ const report = makeReport({ currentKeyMaterialId: MATERIAL_ID_A, materials: [{ k
 
 beforeEach(() => {
   secretsMock.reset();
+  // Every write first checks the secret is not encrypted under the key itself (DescribeSecret).
+  secretsMock.on(DescribeSecretCommand).resolves({ Name: SECRET });
   secretsMock.on(PutSecretValueCommand).resolves({ ARN: `arn:${SECRET}`, VersionId: 'v-new' });
   // Any other write would be an overwrite or a deletion: answered, and asserted never sent.
   secretsMock.on(UpdateSecretCommand).resolves({});
@@ -152,6 +155,19 @@ test('a rotation ID whose material was already imported is refused: one ID, one 
     assert.ok(e.message.includes(KEY_ID));
     return true;
   });
+  assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+});
+
+test('an escrow secret encrypted under the key itself is refused before anything is written (the new material would be unreadable when needed)', async () => {
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
+  for (const kmsKeyId of [KEY_ID, report.arn]) {
+    secretsMock.on(DescribeSecretCommand).resolves({ Name: SECRET, KmsKeyId: kmsKeyId });
+    await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: randomBytes(32) }, retry), (e: unknown) => {
+      assert.ok(e instanceof EscrowInvalid);
+      assert.match(e.message, /encrypted under key .* itself/);
+      return true;
+    });
+  }
   assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
 });
 

@@ -17,7 +17,7 @@ import {
   ListKeyRotationsCommand,
   RotateKeyOnDemandCommand,
 } from '@aws-sdk/client-kms';
-import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
 import { EscrowMissing, IncorrectKeyMaterial, RotationConflict, RotationLimitReached } from '../../lib/errors.js';
 import { chooseRotationMode } from '../../lib/rotate.js';
@@ -62,6 +62,8 @@ beforeEach(() => {
   wrappedSent = [];
   let rotated = false;
   secretsMock.on(GetSecretValueCommand).callsFake(() => ({ ...stored, ...(stored.SecretBinary ? { SecretBinary: new Uint8Array(stored.SecretBinary) } : {}) }));
+  // The escrow write checks the secret is not encrypted under the key itself.
+  secretsMock.on(DescribeSecretCommand).resolves({ Name: `kms-reimport/${KEY_ID}` });
   const track = (name: string) => () => void sequence.push(name);
   kmsMock.on(ListKeyRotationsCommand).callsFake(() => (track('ListKeyRotations')(), { Rotations: [] }));
   kmsMock.on(GetParametersForImportCommand).callsFake(() => {
