@@ -12,8 +12,14 @@
  *   a Java/Docker product.) That is what makes duplicate triggers start one run.
  * - SNS Publish (awsQuery): records the outcome messages.
  *
+ * Rotation goes the same way: the manual rotate event and the sweep (a key whose rotate-every
+ * schedule is due) start the runbook's rotation branch, whose Rotate task runs the rotation engine
+ * under the Rotate function's own role (CreateKey, UpdateAlias, escrow writes: the template's
+ * conditions, enforced).
+ *
  * Every log line written (stdout/stderr), every state input and output, every SNS message and
- * every execution input is kept and searched for the plaintext material at the end.
+ * every execution input is kept and searched for the plaintext material at the end (rotations'
+ * new materials are read back from escrow for that search).
  *
  * IAM as a real account applies it: the endpoint enforces the roles template.yaml gives each
  * function (local/iam/template-roles.ts), and each function runs in its own worker thread
@@ -29,8 +35,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { CreateAliasCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateAliasCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, EncryptCommand, GenerateMacCommand, ListAliasesCommand,
+  ListResourceTagsCommand, VerifyMacCommand,
+} from '@aws-sdk/client-kms';
+import { DeleteSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { parseEscrowSecret } from '../../lib/escrow/format.js';
 import { startLocalEndpoint, type IamPrincipal } from '../../local/index.js';
 import { principalsOf, renderTemplateRoles, roleAccessKeyId, type TemplateRole } from '../../local/iam/template-roles.js';
 import { accessDeniedMessage, accessKeyIdOf, decide } from '../../local/iam/authorizer.js';
@@ -300,6 +310,19 @@ async function expiredKey(options: Parameters<typeof onboardKey>[2] = {}): Promi
   return key;
 }
 
+/** Every material a key's escrow holds now (read as the account), kept for the leak check at the end. */
+async function keepEscrowedMaterials(keyId: string): Promise<number> {
+  const secretId = `${aws.config.escrowPrefix}${keyId}`;
+  const value = await aws.secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+  const entries = parseEscrowSecret({ ...(value.SecretBinary ? { SecretBinary: value.SecretBinary } : {}), ...(value.SecretString ? { SecretString: value.SecretString } : {}) }, { keyId, secretId });
+  materials.push(...entries.map((e) => e.material));
+  return entries.length;
+}
+
+async function currentMaterial(keyId: string): Promise<string | undefined> {
+  return (await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId;
+}
+
 async function keyState(keyId: string): Promise<string | undefined> {
   return (await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState;
 }
@@ -390,6 +413,47 @@ describe('the scheduled sweep', () => {
     const again = await sweep(sample('schedule/scheduled-event.json'), lambdaContext('sweep', 300_000));
     assert.equal(again.status, 'ok');
     assert.deepEqual(again.executions, []);
+  });
+
+  test('a key tagged kms-reimport:rotate-every=1d whose material is older: the sweep starts its rotation after the renewal → rotated; the next sweep leaves it', async () => {
+    // The key (and so its material) is made two days ago on the endpoint's clock; the functions' clock is the real one.
+    const offset = endpoint.clock.offsetMs();
+    endpoint.clock.set(Date.now() - 2 * 86_400_000);
+    let due: OnboardedKey;
+    try {
+      due = await newKey({ lifetimeSeconds: null, tags: [{ TagKey: 'kms-reimport:rotate-every', TagValue: '1d' }] });
+    } finally {
+      endpoint.clock.setOffsetMs(offset);
+    }
+    const expiring = await newKey({ lifetimeSeconds: 3 * 86_400 });
+    const before = await currentMaterial(due.keyId);
+    resetCounters();
+    const known = new Set(executions.keys());
+    const swept = await sweep(sample('schedule/sweep.json'), lambdaContext('sweep', 300_000));
+    assert.equal(swept.status, 'ok');
+    assert.deepEqual(
+      swept.executions.map((e: Json) => [e.keyRef, e.action, e.status]),
+      [
+        [expiring.keyId, 'renew', 'started'],
+        [due.keyId, 'rotate', 'started'],
+      ],
+      'renewals first, then the rotation due',
+    );
+    assert.match(swept.executions[1].executionName, new RegExp(`^${due.keyId}-rotate-\\d{8}T\\d{4}Z$`));
+    const runs = [...executions.values()].filter((e) => !known.has(e.name));
+    const outcomes = await Promise.all(runs.map(async (e) => (await e.run).output?.outcome));
+    const rotated = outcomes.find((o) => o?.keyId === due.keyId);
+    assert.equal(rotated?.status, 'rotated', JSON.stringify(rotated));
+    assert.equal(rotated.rotation.mode, 'in-place');
+    assert.notEqual(await currentMaterial(due.keyId), before);
+    assert.equal(rotated.rotation.toKeyMaterialId, await currentMaterial(due.keyId));
+    assert.equal(aws.calls('RotateKeyOnDemand'), 1);
+    await keepEscrowedMaterials(due.keyId);
+
+    // Its material is new now: the next sweep starts nothing for it.
+    const next = await sweep(sample('schedule/sweep.json'), lambdaContext('sweep', 300_000));
+    assert.deepEqual(next.executions, []);
+    assert.equal(next.keys.find((k: Json) => k.keyId === due.keyId)?.rotation?.due, false);
   });
 });
 
@@ -673,6 +737,101 @@ describe("every function under its own role's policies", () => {
   });
 });
 
+// ------------------------------------------------------------------ rotation through the runbook
+describe('rotation through the deployed runbook (Rotate task under its own role)', () => {
+  test('manual rotate of a symmetric key → rotated in place: new CurrentKeyMaterialId, an old ciphertext still decrypts, lease taken and released', async () => {
+    const key = await newKey({ lifetimeSeconds: null });
+    const before = await currentMaterial(key.keyId);
+    const old = await aws.kms.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: Buffer.from('made before the rotation') }));
+    resetCounters();
+    const run = await only((await deliver(sample('manual/rotate.json', key.keyId))).runs);
+    assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run.error ?? reportInput(run)?.error));
+    const outcome = run.output.outcome;
+    assert.equal(outcome.status, 'rotated', outcome.reason);
+    assert.equal(outcome.action, 'rotate');
+    assert.equal(outcome.verified, true);
+    assert.equal(outcome.rotation.mode, 'in-place');
+    const after = await currentMaterial(key.keyId);
+    assert.ok(after && after !== before, 'a new current material');
+    assert.deepEqual([outcome.rotation.fromKeyMaterialId, outcome.rotation.toKeyMaterialId], [before, after]);
+    assert.equal(await keyState(key.keyId), 'Enabled');
+    const decrypted = await aws.kms.send(new DecryptCommand({ CiphertextBlob: old.CiphertextBlob }));
+    assert.equal(Buffer.from(decrypted.Plaintext!).toString(), 'made before the rotation');
+    assert.equal(aws.calls('RotateKeyOnDemand'), 1);
+    assert.deepEqual(run.path.slice(run.path.indexOf('AfterReinspect')), ['AfterReinspect', 'Rotate', 'ReleaseLease', 'Report', 'Succeeded?', 'Done']);
+    assert.equal(timesEntered(run, 'AcquireLease'), 1);
+    assert.deepEqual(published(key.keyId).map((o) => o.status), ['rotated']);
+    assert.ok((await keepEscrowedMaterials(key.keyId)) >= 2, 'the old and the new material are both escrowed');
+  });
+
+  test('manual rotate of an HMAC key → alias swap: the alias names a new key, the old key stays Enabled and still verifies its MACs', async () => {
+    const key = await newKey({ lifetimeSeconds: null }, 'HMAC_256');
+    const alias = `alias/e2e-hmac-${key.keyId.slice(0, 8)}`;
+    await aws.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.keyId }));
+    const mac = await aws.kms.send(new GenerateMacCommand({ KeyId: key.keyId, Message: Buffer.from('signed before'), MacAlgorithm: 'HMAC_SHA_256' }));
+    resetCounters();
+    const run = await only((await deliver(sample('manual/rotate.json', key.keyId))).runs);
+    const outcome = run.output?.outcome;
+    assert.equal(outcome?.status, 'rotated', JSON.stringify(outcome ?? reportInput(run)?.error));
+    assert.equal(outcome.rotation.mode, 'alias-swap');
+    const newKeyId = outcome.rotation.newKeyId as string;
+    assert.ok(newKeyId && newKeyId !== key.keyId);
+    assert.deepEqual(outcome.rotation.aliasesMoved, [alias]);
+    assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: alias }))).KeyMetadata?.KeyId, newKeyId, 'the alias moved');
+    assert.deepEqual((await aws.kms.send(new ListAliasesCommand({ KeyId: key.keyId }))).Aliases ?? [], []);
+    assert.equal(await keyState(key.keyId), 'Enabled', 'the old key stays Enabled');
+    assert.equal(await keyState(newKeyId), 'Enabled');
+    const verified = await aws.kms.send(new VerifyMacCommand({ KeyId: key.keyId, Message: Buffer.from('signed before'), MacAlgorithm: 'HMAC_SHA_256', Mac: mac.Mac }));
+    assert.equal(verified.MacValid, true);
+    const tags = Object.fromEntries(((await aws.kms.send(new ListResourceTagsCommand({ KeyId: newKeyId }))).Tags ?? []).map((t) => [t.TagKey, t.TagValue]));
+    assert.equal(tags['kms-reimport:rotated-from'], key.keyId);
+    assert.equal(tags[aws.config.managedTagKey], 'true', 'the new key is managed');
+    await keepEscrowedMaterials(newKeyId);
+  });
+
+  test('concurrent rotate triggers for one key → one execution, one rotation; a later run of the same day only verifies', async () => {
+    const key = await newKey({ lifetimeSeconds: null });
+    resetCounters();
+    const { runs } = await deliver(...Array.from({ length: 5 }, () => sample('manual/rotate.json', key.keyId)));
+    const run = await only(runs);
+    assert.equal(run.output?.outcome.status, 'rotated', JSON.stringify(run.output?.outcome ?? run.error));
+    assert.equal(aws.calls('RotateKeyOnDemand'), 1);
+    const current = await currentMaterial(key.keyId);
+    // Another execution for the key (a later bucket, the sweep): the engine finds this day's rotation done.
+    const later = await runWorkflow({
+      handlers: taskHandlers(),
+      input: { keyRef: key.keyId, action: 'rotate', trigger: { source: 'kms-reimport.manual', detailType: 'Manual Request' } },
+      executionName: `${key.keyId}-rotate-later`,
+    });
+    assert.equal(later.output?.outcome.status, 'rotated', JSON.stringify(later.output?.outcome ?? later.error));
+    assert.match(later.output.outcome.reason, /already rotated/);
+    assert.equal(aws.calls('RotateKeyOnDemand'), 1, 'no second rotation');
+    assert.equal(await currentMaterial(key.keyId), current);
+    await keepEscrowedMaterials(key.keyId);
+  });
+
+  test('the Rotate role without kms:RotateKeyOnDemand: the run fails PermissionDenied, the lease is released, the key keeps its current material', async () => {
+    const key = await newKey({ lifetimeSeconds: null });
+    const before = await currentMaterial(key.keyId);
+    resetCounters();
+    await endpoint.iam!.setPrincipals(enforcedPrincipals(withoutAction('RotateFunction', 'kms:RotateKeyOnDemand')));
+    let run: WorkflowRun;
+    try {
+      run = await only((await deliver(sample('manual/rotate.json', key.keyId))).runs);
+    } finally {
+      await endpoint.iam!.setPrincipals(enforcedPrincipals());
+    }
+    assert.equal(run.status, 'FAILED');
+    assert.equal(reportInput(run).error.Error, 'PermissionDenied');
+    assert.ok(run.path.includes('ReleaseLease'));
+    assert.equal(published(key.keyId).at(-1)?.status, 'failed');
+    assert.ok((endpoint.controls.getCounters()['kms:RotateKeyOnDemand']?.errors ?? 0) >= 1, 'the endpoint refused RotateKeyOnDemand');
+    assert.equal(await currentMaterial(key.keyId), before);
+    assert.equal(await keyState(key.keyId), 'Enabled');
+    await keepEscrowedMaterials(key.keyId);
+  });
+});
+
 // ------------------------------------------------------------------ leaks (last: looks at everything above)
 describe('no plaintext material anywhere', () => {
   test('logs, state inputs and outputs, outcomes and execution inputs hold no material (raw, hex, base64)', async () => {
@@ -680,6 +839,7 @@ describe('no plaintext material anywhere', () => {
     assert.ok(materials.length >= 15, 'the runs above used material');
     const logs = written.join('');
     assert.match(logs, /"WrapAndImport done"/, 'the functions\' logs were captured');
+    assert.match(logs, /"Rotate done"/, 'the rotations\' logs were captured');
     assert.match(logs, /"_aws":\{/, 'the metrics (EMF) were captured');
     assertNoMaterial(logs, materials, 'the functions\' logs');
     for (const execution of executions.values()) {
