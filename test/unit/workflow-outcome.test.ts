@@ -86,6 +86,23 @@ describe('buildOutcome', () => {
     assert.equal(o.status, 'renewed');
   });
 
+  test('rotated: the Rotate task\'s record and reason; a rotate plan without a verified rotation is a failure', () => {
+    const rotation = { mode: 'in-place' as const, fromKeyMaterialId: 'a'.repeat(64), toKeyMaterialId: 'b'.repeat(64) };
+    const o = buildOutcome(
+      state({ workItem: { ...state().workItem, action: 'rotate' }, plan: { action: 'rotate', reason: 'rotate in place' }, verified: true, rotation, rotationReason: 'Rotated key in place' }),
+      NOW,
+    );
+    assert.equal(o.status, 'rotated');
+    assert.equal(o.action, 'rotate');
+    assert.equal(o.reason, 'Rotated key in place');
+    assert.deepEqual(o.rotation, rotation);
+    assert.equal(o.keyStateAfter, 'Enabled');
+    const unfinished = buildOutcome(state({ plan: { action: 'rotate', reason: 'rotate in place' } }), NOW);
+    assert.equal(unfinished.status, 'failed');
+    assert.equal(unfinished.errorName, 'NotVerified');
+    assert.equal(unfinished.rotation, undefined);
+  });
+
   test('skipped and planned keep the plan reason', () => {
     const skipped = buildOutcome(state({ plan: { action: 'skip', reason: 'Key X is not managed by kms-reimport' } }), NOW);
     assert.equal(skipped.status, 'skipped');

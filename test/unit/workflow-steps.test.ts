@@ -22,6 +22,7 @@ import {
   getImportParametersStep,
   inspectStep,
   reportStep,
+  rotateStep,
   verifyStep,
   wrapAndImportStep,
 } from '../../lib/workflow/steps.js';
@@ -546,5 +547,66 @@ describe('the whole runbook, step by step', () => {
     assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 2);
     assert.equal(leaks(state), false);
     assert.equal(leaks(published), false);
+  });
+});
+
+describe('the rotation branch: inspectStep plans rotate, rotateStep only runs what Inspect planned', () => {
+  const IMPORTED = [{ id: MID, importState: 'IMPORTED' as const, validInDays: 60 }];
+  const sweepItem = (): WorkItem => ({ ...workItem('rotate'), trigger: { source: 'kms-reimport.sweep', detailType: 'Scheduled Sweep' } });
+
+  test('an Enabled managed symmetric key → plan rotate (in place), nothing pending; the key report carries its ARN for the lease', async () => {
+    serveKey({ state: 'Enabled', materials: IMPORTED });
+    const state = await inspectStep({ kms, retry }, workItem('rotate'), config, NOW);
+    assert.equal(state.plan?.action, 'rotate');
+    assert.match(state.plan?.reason ?? '', /in place/);
+    assert.deepEqual(state.pending, []);
+    assert.equal(state.report?.arn, ARN);
+  });
+
+  test('skipped with the reason: PendingImport (recover first), not managed', async () => {
+    serveKey({ state: 'PendingImport' });
+    const pending = await inspectStep({ kms, retry }, workItem('rotate'), config, NOW);
+    assert.equal(pending.plan?.action, 'skip');
+    assert.match(pending.plan?.reason ?? '', /recover it first/);
+    kmsMock.reset();
+    serveKey({ state: 'Enabled', materials: IMPORTED, tags: {} });
+    const unmanaged = await inspectStep({ kms, retry }, workItem('rotate'), config, NOW);
+    assert.equal(unmanaged.plan?.action, 'skip');
+  });
+
+  test("a sweep's rotation that is no longer due (no schedule, or rotated since) is skipped; a manual one is not", async () => {
+    serveKey({ state: 'Enabled', materials: IMPORTED });
+    const swept = await inspectStep({ kms, retry }, sweepItem(), config, NOW);
+    assert.equal(swept.plan?.action, 'skip');
+    assert.match(swept.plan?.reason ?? '', /not due for rotation/);
+    const manual = await inspectStep({ kms, retry }, workItem('rotate'), config, NOW);
+    assert.equal(manual.plan?.action, 'rotate');
+  });
+
+  test('rotateStep refuses a state whose work item or plan is not a rotation (TaskInputRejected), calling nothing', async () => {
+    serveKey({ state: 'Enabled', materials: IMPORTED });
+    const recover = await inspectStep({ kms, retry }, workItem('recover'), config, NOW);
+    kmsMock.reset();
+    await assert.rejects(rotateStep({ kms, secrets }, recover, config, NOW), { name: 'TaskInputRejected' });
+    const forged = { ...recover, workItem: workItem('rotate'), plan: { action: 'skip', reason: 'x' } };
+    await assert.rejects(rotateStep({ kms, secrets }, forged, config, NOW), { name: 'TaskInputRejected' });
+    assert.equal(kmsMock.calls().length, 0);
+  });
+
+  test('wrapAndImportStep refuses a rotate work item: a rotation imports only through Rotate', async () => {
+    serveKey({ state: 'Enabled', materials: IMPORTED });
+    serveParameters();
+    const state: WorkflowState = {
+      workItem: workItem('rotate'),
+      startedAt: NOW.toISOString(),
+      plan: { action: 'rotate', reason: 'x' },
+      pending: [{}],
+      imported: [],
+      tokenRefreshes: 0,
+      report: (await inspectStep({ kms, retry }, workItem('rotate'), config, NOW)).report!,
+      params: { keyId: KEY, importToken: 'dG9rZW4=', publicKey: wrappingPublicDer.toString('base64'), wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' } as never,
+    };
+    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), { name: 'TaskInputRejected' });
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
   });
 });
