@@ -45,7 +45,12 @@ export interface RotateOptions {
 }
 
 /** Why a key is not rotated (from its classification), or undefined when it is eligible. */
-function ineligible(c: Classification): { reason: string; errorName: string } | undefined {
+/**
+ * Why a key cannot be rotated now, from its classification (undefined: Enabled, it can). Shared by
+ * the CLI/library path and the workflow's Inspect; `recoverHow` says how to recover a PendingImport
+ * key where the caller runs (a CLI command, a manual event).
+ */
+export function rotationRefusal(c: Classification, recoverHow: string): { reason: string; errorName: string } | undefined {
   switch (c.kind) {
     case 'healthy':
     case 'expiring':
@@ -53,7 +58,7 @@ function ineligible(c: Classification): { reason: string; errorName: string } | 
     case 'not-managed':
       return { reason: c.reason, errorName: 'KeyNotManaged' };
     case 'pending-import':
-      return { reason: `${c.reason} It cannot be rotated while material is missing: recover it first (kms-reimport recover ${'<key>'}), then rotate.`, errorName: 'KeyNotEligible' };
+      return { reason: `${c.reason} It cannot be rotated while material is missing: recover it first (${recoverHow}), then rotate.`, errorName: 'KeyNotEligible' };
     default:
       return { reason: c.reason, errorName: 'KeyNotEligible' };
   }
@@ -118,7 +123,7 @@ export async function rotateKey(deps: RecoverDeps, keyRef: KeyRef, options: Rota
   /** Inspect, classify, choose the mode: what this run would do with the key as KMS shows it now. */
   const look = async () => {
     const inspected = await inspectKey(kms, keyRef, retry, (message, extra) => log.warn(message, extra));
-    const refused = ineligible(classifyKey(inspected, config, clock()));
+    const refused = rotationRefusal(classifyKey(inspected, config, clock()), `kms-reimport recover ${inspected.keyId}`);
     const choice: ModeChoice = refused ? { skip: refused.reason } : chooseRotationMode(inspected, requested);
     log.info('key inspected for rotation', { keyRef, keyId: inspected.keyId, keyState: inspected.keyState, choice: 'skip' in choice ? 'skip' : choice.mode });
     return { inspected, refused, choice };

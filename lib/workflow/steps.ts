@@ -18,7 +18,7 @@ import { inspectKey } from '../kms/inspect.js';
 import { importEscrowedMaterial, planImports, verifyUnlessDisabled, type ImportDeps } from '../reimport.js';
 import type { RetryOptions } from '../retry.js';
 import type { Classification, KeyReport } from '../types.js';
-import { chooseRotationMode, rotateKey } from '../rotate.js';
+import { chooseRotationMode, rotateKey, rotationRefusal } from '../rotate.js';
 import { rotationStatus } from '../rotation/schedule.js';
 import { SWEEP_SOURCE, type WorkItem } from '../events/work-item.js';
 import type { RecoverDeps } from '../recover.js';
@@ -94,17 +94,8 @@ function requireReport(state: WorkflowState, step: string): KeyReport {
  */
 function planRotation(report: KeyReport, classification: Classification, workItem: WorkItem, config: ReimportConfig, now: Date): NonNullable<WorkflowState['plan']> {
   const skip = (reason: string) => ({ action: 'skip' as const, reason });
-  switch (classification.kind) {
-    case 'healthy':
-    case 'expiring':
-      break;
-    case 'pending-import':
-      return skip(
-        `${classification.reason} It cannot be rotated while material is missing: recover it first (the manual event {"action": "recover", "keyId": "${report.keyId}"}), then rotate.`,
-      );
-    default:
-      return skip(classification.reason);
-  }
+  const refused = rotationRefusal(classification, `the manual event {"action": "recover", "keyId": "${report.keyId}"}`);
+  if (refused) return skip(refused.reason);
   const choice = chooseRotationMode(report, 'auto');
   if ('skip' in choice) return skip(choice.skip);
   if (workItem.trigger.source === SWEEP_SOURCE) {
