@@ -150,7 +150,7 @@ describe('rotation schedule against the local endpoint', () => {
     assert.equal(counters['secretsmanager:GetSecretValue']?.calls ?? 0, 0, 'the sweep never reads escrow values');
   });
 
-  test('the sweep handler starts the renewal only, and WARNs about the malformed tag', async () => {
+  test('the sweep handler starts the renewal, then the due rotation, and WARNs about the malformed tag', async () => {
     endpoint.controls.resetCounters();
     const started: string[] = [];
     const sfn = {
@@ -183,12 +183,15 @@ describe('rotation schedule against the local endpoint', () => {
       Object.assign(console, saved);
     }
     assert.equal(result.status, 'ok');
-    assert.equal(started.length, 1);
+    // Outages and renewals first, then the due rotation (the workflow runs it); the malformed key: nothing.
+    assert.equal(started.length, 2);
     assert.match(started[0] ?? '', new RegExp(`^${keys.renew}-renew-`));
+    assert.match(started[1] ?? '', new RegExp(`^${keys.due}-rotate-`));
+    assert.ok(!started.some((name) => name.startsWith(keys.malformed as string)), 'a malformed rotate-every starts nothing');
     const logs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const warnings = logs.filter((l) => l.message === 'Rotation schedule problem');
     assert.deepEqual(warnings.map((w) => [w.level, w.keyId, w.problem]), [['WARN', keys.malformed, 'RotationScheduleInvalid']]);
     assert.equal(logs.find((l) => l.message === 'Key swept' && l.keyId === keys.due)?.action, 'rotate');
-    assert.equal(endpoint.controls.getCounters()['kms:RotateKeyOnDemand']?.calls ?? 0, 0, 'nothing rotated');
+    assert.equal(endpoint.controls.getCounters()['kms:RotateKeyOnDemand']?.calls ?? 0, 0, 'the sweep itself rotates nothing: it starts executions');
   });
 });

@@ -271,7 +271,7 @@ describe("template.yaml's roles, rendered", () => {
   it('one principal per function, with the actions template-iam.ts reads from the template', () => {
     assert.deepEqual(
       roles.map((r) => r.functionId).sort(),
-      ['GetImportParametersFunction', 'InspectFunction', 'ReportFunction', 'SweepFunction', 'TriggerFunction', 'VerifyFunction', 'WrapAndImportFunction'],
+      ['GetImportParametersFunction', 'InspectFunction', 'ReportFunction', 'RotateFunction', 'SweepFunction', 'TriggerFunction', 'VerifyFunction', 'WrapAndImportFunction'],
     );
     for (const role of roles) {
       const rendered = role.principal.policies.flatMap((p) => (p.document.Statement as { Action: string | string[] }[]).flatMap((s) => [s.Action].flat())).sort();
@@ -285,7 +285,8 @@ describe("template.yaml's roles, rendered", () => {
         .filter((s) => !s.conditional)
         .flatMap((s) => s.Action)
         .sort();
-      const conditional = role.functionId === 'WrapAndImportFunction' ? ['kms:Decrypt'] : [];
+      // The EscrowKmsKeyArn statements (given above): reading escrow, and for Rotate also writing it.
+      const conditional = role.functionId === 'WrapAndImportFunction' ? ['kms:Decrypt'] : role.functionId === 'RotateFunction' ? ['kms:Decrypt', 'kms:GenerateDataKey'] : [];
       assert.deepEqual(rendered, [...read, ...conditional].sort(), role.functionId);
       assert.equal(role.accessKeyId, roleAccessKeyId(role.functionId));
       assert.ok(!JSON.stringify(role.principal.policies).includes('${'), `${role.functionId}: nothing left unsubstituted`);
