@@ -10,7 +10,9 @@
  * queued behind rotations and a sweep short of time defers rotations first. A key whose schedule
  * cannot be followed (a malformed `kms-reimport:rotate-every`, an unknown material age, a
  * Multi-Region key) gets one WARN "Rotation schedule problem" with the named problem and counts in
- * RotationScheduleProblem; it is left as it is.
+ * RotationScheduleProblem; it is left as it is. At most KMS_REIMPORT_MAX_ROTATIONS_PER_SWEEP (default 50)
+ * rotations are started per sweep, most overdue first; the rest are logged and counted
+ * (RotationDeferredByCap) and wait for the next sweep.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -25,6 +27,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { isEventRejected, type RejectionCode } from '../lib/events/rejected.js';
 import { parseSweepRequest } from '../lib/events/sweep-request.js';
+import { limitRotationsPerSweep } from '../lib/rotation/schedule.js';
 import { sweepManagedKeys, type SweepEntry } from '../lib/sweep.js';
 import { startWorkItems, type StartResult } from '../lib/workflow/start.js';
 import { integerEnv, ownScope, requireEnv } from './commons/environment.js';
@@ -72,8 +75,12 @@ export const sweepWith =
     logger.info('Sweep started', { source: request.source, dryRun: request.dryRun });
 
     const { items: work, rotations, report } = await sweepManagedKeys({ tagging, kms, secrets }, config, deps.now(), { concurrency });
-    // Outages first, then renewals (both in `work`, in that order), then the rotations due.
-    const items = [...work, ...rotations];
+    // Outages first, then renewals (both in `work`, in that order), then the rotations due, at most the per-sweep cap.
+    const { start: rotationsToStart, deferred: rotationsCapped } = limitRotationsPerSweep(rotations, config);
+    for (const r of rotationsCapped) {
+      logger.info('Rotation deferred: per-sweep cap reached (KMS_REIMPORT_MAX_ROTATIONS_PER_SWEEP)', { keyId: r.keyRef, rotationsStarted: rotationsToStart.length });
+    }
+    const items = [...work, ...rotationsToStart];
     const executions = await startWorkItems({ sfn, stateMachineArn }, items, {
       bucketMinutes,
       intervalMs,
@@ -120,6 +127,7 @@ export const sweepWith =
     metrics.addMetric('RotationScheduleProblem', MetricUnit.Count, rotationProblems);
     // Keys whose rotation is due (their executions are counted with the others below).
     metrics.addMetric('RotationDue', MetricUnit.Count, rotationsDue);
+    metrics.addMetric('RotationDeferredByCap', MetricUnit.Count, rotationsCapped.length);
     metrics.addMetric('SweepInspectErrors', MetricUnit.Count, report.filter((e) => e.action === 'error').length);
     metrics.addMetric('ExecutionStarted', MetricUnit.Count, count('started'));
     metrics.addMetric('ExecutionAlreadyRunning', MetricUnit.Count, count('already-running'));
@@ -134,6 +142,7 @@ export const sweepWith =
       deferred: count('deferred'),
       escrowProblems,
       rotationsDue,
+      rotationsDeferredByCap: rotationsCapped.length,
       rotationProblems,
       dryRun: request.dryRun,
     });

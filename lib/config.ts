@@ -26,6 +26,11 @@
  *   KMS_REIMPORT_ROTATE_EVERY_DAYS       rotate every managed key's material this many days, 1..3650, unless its tag
  *                                        kms-reimport:rotate-every says otherwise (unset: off; see lib/rotation/schedule.ts)
  *   KMS_REIMPORT_ROTATION_CAP_FALLBACK   a symmetric key past KMS's 25 on-demand rotations: alias-swap | fail (fail)
+ *   KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS   the shortest schedule a key may have, 1..3650 (30): a rotate-every tag (or the default)
+ *                                        below it is RotationScheduleInvalid, never a rotation (TagResource alone must not
+ *                                        burn a key's 25 on-demand rotations)
+ *   KMS_REIMPORT_MAX_ROTATIONS_PER_SWEEP at most this many scheduled rotations started by one sweep, 1..10000 (50);
+ *                                        the rest wait for the next sweep
  */
 import { ConfigError } from './errors.js';
 
@@ -106,7 +111,14 @@ export interface ReimportConfig {
    * (a new key, its aliases moved) or `fail` (RotationLimitReached). Unset: `fail`.
    */
   rotationCapFallback?: RotationCapFallback;
+  /** Shortest rotation schedule in days (1..3650) a tag or the default may set; unset: DEFAULT_MIN_ROTATE_EVERY_DAYS. */
+  minRotateEveryDays?: number;
+  /** At most this many scheduled rotations started per sweep (1..10000); unset: DEFAULT_MAX_ROTATIONS_PER_SWEEP. */
+  maxRotationsPerSweep?: number;
 }
+
+export const DEFAULT_MIN_ROTATE_EVERY_DAYS = 30;
+export const DEFAULT_MAX_ROTATIONS_PER_SWEEP = 50;
 
 export const ROTATION_CAP_FALLBACKS = ['alias-swap', 'fail'] as const;
 export type RotationCapFallback = (typeof ROTATION_CAP_FALLBACKS)[number];
@@ -175,6 +187,8 @@ export function validateConfig(config: ReimportConfig): ReimportConfig {
   intIn('baseDelayMs', config.baseDelayMs, 1, 60_000);
   intIn('parametersIntervalMs', config.parametersIntervalMs, 0, 60_000);
   if (config.rotateEveryDays !== undefined) intIn('rotateEveryDays', config.rotateEveryDays, 1, 3650);
+  if (config.minRotateEveryDays !== undefined) intIn('minRotateEveryDays', config.minRotateEveryDays, 1, 3650);
+  if (config.maxRotationsPerSweep !== undefined) intIn('maxRotationsPerSweep', config.maxRotationsPerSweep, 1, 10_000);
   if (config.rotationCapFallback !== undefined && !(ROTATION_CAP_FALLBACKS as readonly string[]).includes(config.rotationCapFallback)) {
     throw new ConfigError(`config rotationCapFallback="${String(config.rotationCapFallback)}" must be one of ${ROTATION_CAP_FALLBACKS.join(', ')}`);
   }
@@ -271,6 +285,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ReimportConfig
   const capFallback = readChoice(env, 'KMS_REIMPORT_ROTATION_CAP_FALLBACK', ROTATION_CAP_FALLBACKS);
   if (capFallback) config.rotationCapFallback = capFallback;
   if (env.KMS_REIMPORT_LEASE_WAIT_SECONDS?.trim()) config.leaseWaitSeconds = readInteger(env, 'KMS_REIMPORT_LEASE_WAIT_SECONDS', 20, 0, 300);
+  if (env.KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS?.trim()) {
+    config.minRotateEveryDays = readInteger(env, 'KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS', DEFAULT_MIN_ROTATE_EVERY_DAYS, 1, 3650);
+  }
+  if (env.KMS_REIMPORT_MAX_ROTATIONS_PER_SWEEP?.trim()) {
+    config.maxRotationsPerSweep = readInteger(env, 'KMS_REIMPORT_MAX_ROTATIONS_PER_SWEEP', DEFAULT_MAX_ROTATIONS_PER_SWEEP, 1, 10_000);
+  }
   const rotateEvery = env.KMS_REIMPORT_ROTATE_EVERY_DAYS?.trim();
   if (rotateEvery) {
     const days = /^\d+$/.test(rotateEvery) ? Number(rotateEvery) : Number.NaN;

@@ -10,6 +10,9 @@
  *   off     this key is not rotated on a schedule, whatever the default
  * Anything else (`90`, `90D`, ` 90d`, `3m`, `soon`, `0d`, `3651d`) is RotationScheduleInvalid: the
  * key is reported with the value and an example, and left as it is: never guessed.
+ * A schedule (tag or default) shorter than the floor KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS (default 30)
+ * is RotationScheduleInvalid too, naming the floor: whoever may tag a key must not be able to burn
+ * its 25 on-demand rotations (or, with the cap fallback, make a new key every day).
  *
  * Age of the current material, from what can be read back, first that is known:
  *   1. escrow: the escrow entry's `importedAt` for the current material. Only when the caller passes
@@ -31,7 +34,7 @@
  * (it is recovered first); a key that was rotated to another (tag `kms-reimport:rotated-to`) is
  * retired from the schedule: its aliases moved on, and it is kept only to read old data.
  */
-import type { ReimportConfig } from '../config.js';
+import { DEFAULT_MAX_ROTATIONS_PER_SWEEP, DEFAULT_MIN_ROTATE_EVERY_DAYS, type ReimportConfig } from '../config.js';
 import { ReimportError, type ReimportErrorOptions } from '../errors.js';
 import type { KeyReport } from '../types.js';
 
@@ -117,12 +120,32 @@ export function parseRotateEvery(value: string, keyId: string): number | null {
 /** The key's schedule: its tag, else the config default; undefined when off. Throws RotationScheduleInvalid. */
 export function rotationSchedule(report: KeyReport, config: ReimportConfig): { every: number; source: 'tag' | 'default' } | undefined {
   const tag = report.tags[ROTATE_EVERY_TAG];
+  let schedule: { every: number; source: 'tag' | 'default' } | undefined;
   if (tag !== undefined) {
     const every = parseRotateEvery(tag, report.keyId);
-    return every === null ? undefined : { every, source: 'tag' };
+    schedule = every === null ? undefined : { every, source: 'tag' };
+  } else if (config.rotateEveryDays !== undefined) {
+    schedule = { every: config.rotateEveryDays, source: 'default' };
   }
-  if (config.rotateEveryDays !== undefined) return { every: config.rotateEveryDays, source: 'default' };
-  return undefined;
+  const floor = config.minRotateEveryDays ?? DEFAULT_MIN_ROTATE_EVERY_DAYS;
+  if (schedule !== undefined && schedule.every < floor) {
+    const what = schedule.source === 'tag' ? `${ROTATE_EVERY_TAG}=${JSON.stringify(tag)}` : `the default KMS_REIMPORT_ROTATE_EVERY_DAYS=${schedule.every}`;
+    throw new RotationScheduleInvalid(
+      `Key ${report.keyId} has ${what}, shorter than the floor of ${floor} day(s) (KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS); ` +
+        `set it to ${floor}d or more (such as 90d), or off, or lower the floor on purpose. The key is not rotated on a schedule until then.`,
+      { keyId: report.keyId },
+    );
+  }
+  return schedule;
+}
+
+/**
+ * The rotations one sweep starts: at most `config.maxRotationsPerSweep` (KMS_REIMPORT_MAX_ROTATIONS_PER_SWEEP,
+ * default 50), in the order given (most overdue first); the rest wait for the next sweep.
+ */
+export function limitRotationsPerSweep<T>(rotations: readonly T[], config: ReimportConfig): { start: T[]; deferred: T[] } {
+  const max = config.maxRotationsPerSweep ?? DEFAULT_MAX_ROTATIONS_PER_SWEEP;
+  return { start: rotations.slice(0, max), deferred: rotations.slice(max) };
 }
 
 /** How a key of this spec is rotated; undefined for a spec kms-reimport cannot rotate. */

@@ -209,6 +209,8 @@ Object.assign(process.env, {
   KMS_REIMPORT_MAX_ATTEMPTS: '3',
   KMS_REIMPORT_BASE_DELAY_MS: '1',
   KMS_REIMPORT_SWEEP_START_INTERVAL_MS: '0',
+  // The scheduled-rotation scenario tags a key rotate-every=1d: lower the 30-day floor for this deployment.
+  KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS: '1',
 });
 
 type Handler = (event: unknown, context: Context) => Promise<Json>;

@@ -1,8 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_CONFIG, loadConfig, validateConfig } from '../../lib/config.js';
+import { DEFAULT_CONFIG, DEFAULT_MAX_ROTATIONS_PER_SWEEP, DEFAULT_MIN_ROTATE_EVERY_DAYS, loadConfig, validateConfig } from '../../lib/config.js';
 import {
   currentMaterialSince,
+  limitRotationsPerSweep,
   parseRotateEvery,
   RotationScheduleInvalid,
   rotationModeFor,
@@ -137,6 +138,39 @@ describe('rotationStatus', () => {
     assert.equal(s.mode, 'off');
     assert.equal(s.every, undefined, 'the default does not stand in for a bad tag');
     assert.match(s.problem ?? '', new RegExp(`Key ${KEY_ID} has kms-reimport:rotate-every="soon".*such as 90d`));
+  });
+
+  test('M7: a schedule below the floor (default 30 days) is RotationScheduleInvalid naming the floor, never due; the floor is configurable', () => {
+    assert.equal(DEFAULT_MIN_ROTATE_EVERY_DAYS, 30);
+    const oneDay = rotationStatus(symmetric(1000, { tags: { ...MANAGED, 'kms-reimport:rotate-every': '1d' } }), config, NOW);
+    assert.equal(oneDay.problemName, 'RotationScheduleInvalid');
+    assert.equal(oneDay.due, false);
+    assert.match(oneDay.problem ?? '', new RegExp(`Key ${KEY_ID} has kms-reimport:rotate-every="1d", shorter than the floor of 30 day\\(s\\) \\(KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS\\)`));
+    const byDefault = rotationStatus(symmetric(1000), { ...config, rotateEveryDays: 7 }, NOW);
+    assert.equal(byDefault.problemName, 'RotationScheduleInvalid', 'the config default is held to the floor too');
+    assert.match(byDefault.problem ?? '', /KMS_REIMPORT_ROTATE_EVERY_DAYS=7, shorter than the floor of 30/);
+    assert.equal(rotationStatus(symmetric(1000, { tags: { ...MANAGED, 'kms-reimport:rotate-every': '29d' } }), config, NOW).due, false);
+    assert.equal(rotationStatus(symmetric(1000, { tags: { ...MANAGED, 'kms-reimport:rotate-every': '30d' } }), config, NOW).due, true, 'the floor itself is allowed');
+    const lowered = loadConfig({ KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS: '1' });
+    assert.equal(lowered.minRotateEveryDays, 1);
+    const allowed = rotationStatus(symmetric(1000, { tags: { ...MANAGED, 'kms-reimport:rotate-every': '1d' } }), lowered, NOW);
+    assert.equal(allowed.problem, undefined);
+    assert.equal(allowed.due, true);
+    for (const bad of ['0', '3651', 'x', '-1']) assert.throws(() => loadConfig({ KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS: bad }), /KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS/, bad);
+    assert.throws(() => validateConfig({ ...config, minRotateEveryDays: 0 }), /minRotateEveryDays=0/);
+  });
+
+  test('M7: a sweep starts at most KMS_REIMPORT_MAX_ROTATIONS_PER_SWEEP rotations (default 50), in order; the rest wait', () => {
+    assert.equal(DEFAULT_MAX_ROTATIONS_PER_SWEEP, 50);
+    const many = Array.from({ length: 60 }, (_, i) => i);
+    const byDefault = limitRotationsPerSweep(many, config);
+    assert.deepEqual(byDefault.start, many.slice(0, 50));
+    assert.deepEqual(byDefault.deferred, many.slice(50));
+    const three = limitRotationsPerSweep(many, loadConfig({ KMS_REIMPORT_MAX_ROTATIONS_PER_SWEEP: '3' }));
+    assert.deepEqual(three.start, [0, 1, 2]);
+    assert.equal(three.deferred.length, 57);
+    assert.deepEqual(limitRotationsPerSweep([1, 2], config), { start: [1, 2], deferred: [] });
+    for (const bad of ['0', '10001', 'many']) assert.throws(() => loadConfig({ KMS_REIMPORT_MAX_ROTATIONS_PER_SWEEP: bad }), /KMS_REIMPORT_MAX_ROTATIONS_PER_SWEEP/, bad);
   });
 
   describe('age sources, in order', () => {
