@@ -173,6 +173,7 @@ export const REIMPORT_ERROR_NAMES = [
   'RotationKeyUnusable',
   'RotationLimitReached',
   'EscrowWriteFailed',
+  'PendingMaterialUnproven',
 ] as const;
 export type ReimportErrorName = (typeof REIMPORT_ERROR_NAMES)[number];
 
@@ -410,5 +411,21 @@ export class EscrowWriteFailed extends ReimportError {
   constructor(message: string, options?: ReimportErrorOptions) {
     super(message, options);
     this.name = 'EscrowWriteFailed';
+  }
+}
+
+/**
+ * In-place rotation found new material waiting (PENDING_ROTATION) that escrow holds as a
+ * not-yet-recorded entry, and could not prove the two are the same: KMS refused the proof reimport
+ * (EXISTING_KEY_MATERIAL under the pending KeyMaterialId; whether KMS takes one for material not yet
+ * permanently associated is unconfirmed), or the waiting material's description does not name the
+ * escrow entry's rotation. Terminal: retrying changes nothing. The message names the next step:
+ * delete the pending material (it never encrypted anything), then run the rotation again, which
+ * imports the escrowed entry.
+ */
+export class PendingMaterialUnproven extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'PendingMaterialUnproven';
   }
 }

@@ -18,7 +18,11 @@
  *     never a new one;
  *   - else a fresh rotation.
  * A proof reimport that KMS answers IncorrectKeyMaterialException stops the run (the waiting
- * material is not the escrowed one: a person decides); nothing is ever deleted.
+ * material is not the escrowed one: a person decides); nothing is ever deleted. For a material
+ * still PENDING_ROTATION, whether KMS takes such a proof at all is unconfirmed: ANY refusal of it
+ * (and a waiting material whose description does not name the escrow entry's rotation) is the
+ * terminal PendingMaterialUnproven, whose message says to delete the pending material (it never
+ * encrypted anything) and run again, which then imports the escrowed entry.
  *
  * Plaintext material lives only in this module's buffers (generated, or read back from escrow),
  * wiped when the run ends; logs and errors carry IDs only.
@@ -45,6 +49,7 @@ import {
   isUnparsableResponse,
   KeyNotEligible,
   KmsUnavailable,
+  PendingMaterialUnproven,
   RotationConflict,
   RotationLimitReached,
   VerificationFailed,
@@ -63,6 +68,14 @@ import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { ParametersPacer, RunLogger } from '../run.js';
 import type { KeyReport } from '../types.js';
 import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
+
+/** KMS's answers to a proof reimport that are a refusal (not transient, not a spent token). */
+const PROOF_REFUSALS = new Set([
+  'IncorrectKeyMaterialException',
+  'KMSInvalidStateException',
+  'UnsupportedOperationException',
+  'ValidationException',
+]);
 
 /** KMS's limit of on-demand rotations per key (not raisable). */
 export const MAX_ON_DEMAND_ROTATIONS = 25;
@@ -374,6 +387,23 @@ export function rotationDescription(rotationId: string, now: Date): string {
   return `kms-reimport rotation ${rotationId} ${now.toISOString().slice(0, 10)}`.replace(/[^a-zA-Z0-9:/_\s.-]/g, '-').slice(0, 256);
 }
 
+/** Whether a material's KeyMaterialDescription is the one rotationDescription wrote for `rotationId` (any date). */
+export function describesRotation(description: string | undefined, rotationId: string): boolean {
+  if (description === undefined) return false;
+  const prefix = rotationDescription(rotationId, new Date(0)).replace(/ \d{4}-\d{2}-\d{2}$/, ' ');
+  return description.startsWith(prefix) && /^\d{4}-\d{2}-\d{2}$/.test(description.slice(prefix.length));
+}
+
+/** The terminal error for a PENDING_ROTATION material that cannot be proven to be the escrowed entry, with the next step. */
+function pendingUnproven(keyId: string, pendingId: string, why: string, cause?: unknown): PendingMaterialUnproven {
+  return new PendingMaterialUnproven(
+    `Key ${keyId} has new material ${pendingId} waiting for rotation (PENDING_ROTATION) that cannot be proven to be the material escrowed for it: ${why}. ` +
+      `Nothing was rotated and retrying will not change this. Next: aws kms delete-imported-key-material --key-id ${keyId} --key-material-id ${pendingId} ` +
+      `(harmless: pending material never encrypted anything), then run the rotation again: it imports the escrowed entry.`,
+    { keyId, ...(cause !== undefined ? { cause } : {}) },
+  );
+}
+
 export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Promise<InPlaceResult> {
   const { report, config, rotationId } = input;
   const refusal = inPlaceRefusal(report);
@@ -416,9 +446,18 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
     }
 
     // Proves that the escrow's pending-import entry is the material KMS holds as `id`, and records it.
-    const proveAndRecord = async (id: string) => {
+    // A material still PENDING_ROTATION (`pending`): any refusal of the proof is terminal (see pendingUnproven).
+    const proveAndRecord = async (id: string, pending = false) => {
       const entry = pendingEntry as EscrowEntry;
-      const result = await importMaterial(deps, input, report, entry.material, { type: 'existing', keyMaterialId: id });
+      let result: ImportResult;
+      try {
+        result = await importMaterial(deps, input, report, entry.material, { type: 'existing', keyMaterialId: id });
+      } catch (e) {
+        if (pending && PROOF_REFUSALS.has(awsErrorName((e as { cause?: unknown }).cause ?? e) ?? '')) {
+          throw pendingUnproven(report.keyId, id, `KMS refused to take the escrowed entry again under its ID (${awsErrorName((e as { cause?: unknown }).cause ?? e)})`, e);
+        }
+        throw e;
+      }
       imported.push(result);
       step('proven', { keyMaterialId: id });
       await recordImportedMaterial(deps.secrets, report, config, { rotationId: entry.rotation ?? rotationId, keyMaterialId: id, importedAt: input.now().toISOString() }, deps.retry);
@@ -457,7 +496,15 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
         resumed.push('escrowed', 'imported', 'recorded');
       } else if (pendingEntry) {
         resumed.push('escrowed', 'imported');
-        await proveAndRecord(to);
+        const entryRotation = pendingEntry.rotation ?? rotationId;
+        if (!describesRotation(waiting.description, entryRotation)) {
+          throw pendingUnproven(
+            report.keyId,
+            to,
+            `its description (${waiting.description === undefined ? 'none' : JSON.stringify(waiting.description)}) does not name rotation ${entryRotation}, for which escrow holds a not-yet-imported entry`,
+          );
+        }
+        await proveAndRecord(to, true);
       } else {
         throw new EscrowMissing(
           `Key ${report.keyId} has material ${to} imported and waiting for rotation (PENDING_ROTATION), and escrow secret ${secretId} does not hold it: ` +

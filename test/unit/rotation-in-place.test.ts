@@ -19,9 +19,9 @@ import {
 } from '@aws-sdk/client-kms';
 import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
-import { EscrowMissing, IncorrectKeyMaterial, RotationConflict, RotationLimitReached } from '../../lib/errors.js';
+import { EscrowMissing, PendingMaterialUnproven, RotationConflict, RotationLimitReached } from '../../lib/errors.js';
 import { chooseRotationMode } from '../../lib/rotate.js';
-import { defaultRotationId, rotateInPlace, type InPlaceDeps } from '../../lib/rotation/in-place.js';
+import { defaultRotationId, describesRotation, rotateInPlace, rotationDescription, type InPlaceDeps } from '../../lib/rotation/in-place.js';
 import { silentLogger } from '../../lib/run.js';
 import type { KeyReport, MaterialInfo } from '../../lib/types.js';
 import { awsError, KEY_ID, makeReport, MATERIAL_ID_A, MATERIAL_ID_B, noSleep } from './lib-fixtures.js';
@@ -50,6 +50,8 @@ function reportWith(materials: MaterialInfo[], current = MATERIAL_ID_A): KeyRepo
   return makeReport({ currentKeyMaterialId: current, materials, materialsListed: true, expirationModel: 'KEY_MATERIAL_EXPIRES' });
 }
 const ONE = [{ keyMaterialId: MATERIAL_ID_A, state: 'CURRENT', importState: 'IMPORTED', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: '2027-01-01T00:00:00.000Z' }];
+/** B imported by this rotation (its description names it) and waiting for RotateKeyOnDemand. */
+const WAITING_B: MaterialInfo = { keyMaterialId: MATERIAL_ID_B, state: 'PENDING_ROTATION', importState: 'IMPORTED', description: rotationDescription(ROTATION, NOW) };
 const v1 = (materials: unknown[]) => ({ SecretString: JSON.stringify({ format: 'kms-reimport/v1', materials }) });
 
 beforeEach(() => {
@@ -205,7 +207,7 @@ describe('finishing an interrupted rotation: never a second new material', () =>
         { material: pending.toString('base64'), rotation: ROTATION, state: 'pending-import' },
       ]),
     );
-    const result = await run(reportWith([...ONE, { keyMaterialId: MATERIAL_ID_B, state: 'PENDING_ROTATION', importState: 'IMPORTED' }]));
+    const result = await run(reportWith([...ONE, WAITING_B]));
     const input = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input;
     assert.equal(input.ImportType, 'EXISTING_KEY_MATERIAL');
     assert.equal(input.KeyMaterialId, MATERIAL_ID_B);
@@ -214,17 +216,57 @@ describe('finishing an interrupted rotation: never a second new material', () =>
     assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 1, 'no NEW_KEY_MATERIAL');
   });
 
-  test('a waiting material KMS says is not the escrowed one: IncorrectKeyMaterial, nothing rotated', async () => {
+  // M3: proving a PENDING_ROTATION material by reimport is unconfirmed KMS behaviour: any refusal is terminal, with the next step.
+  for (const refusal of ['IncorrectKeyMaterialException', 'KMSInvalidStateException', 'UnsupportedOperationException']) {
+    test(`the proof of a waiting material refused (${refusal}): PendingMaterialUnproven naming delete-imported-key-material, nothing rotated or recorded`, async () => {
+      escrowHolds(
+        v1([
+          { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') },
+          { material: randomBytes(32).toString('base64'), rotation: ROTATION, state: 'pending-import' },
+        ]),
+      );
+      kmsMock.on(ImportKeyMaterialCommand).rejects(awsError(refusal));
+      await assert.rejects(run(reportWith([...ONE, WAITING_B])), (e: unknown) => {
+        assert.ok(e instanceof PendingMaterialUnproven, String(e));
+        assert.equal(e.name, 'PendingMaterialUnproven');
+        assert.ok(e.message.includes(`aws kms delete-imported-key-material --key-id ${KEY_ID} --key-material-id ${MATERIAL_ID_B}`), e.message);
+        assert.match(e.message, /run the rotation again/);
+        assert.doesNotMatch(e.message, /later/);
+        return true;
+      });
+      assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 0);
+      assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+    });
+  }
+
+  test('a waiting material whose description does not name the escrow entry\'s rotation: PendingMaterialUnproven before any import', async () => {
     escrowHolds(
       v1([
         { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') },
         { material: randomBytes(32).toString('base64'), rotation: ROTATION, state: 'pending-import' },
       ]),
     );
-    kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('IncorrectKeyMaterialException'));
-    await assert.rejects(run(reportWith([...ONE, { keyMaterialId: MATERIAL_ID_B, state: 'PENDING_ROTATION', importState: 'IMPORTED' }])), IncorrectKeyMaterial);
-    assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 0);
-    assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+    for (const description of [undefined, rotationDescription('rotation-2026-11-01', NOW), 'imported by hand']) {
+      kmsMock.resetHistory();
+      const waiting = { ...WAITING_B, ...(description !== undefined ? { description } : {}) };
+      if (description === undefined) delete (waiting as MaterialInfo).description;
+      await assert.rejects(run(reportWith([...ONE, waiting])), (e: unknown) => {
+        assert.ok(e instanceof PendingMaterialUnproven, String(description));
+        assert.match(e.message, new RegExp(`does not name rotation ${ROTATION}`));
+        assert.ok(e.message.includes(`--key-material-id ${MATERIAL_ID_B}`));
+        return true;
+      });
+      assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+      assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 0);
+    }
+  });
+
+  test('describesRotation: the description rotationDescription wrote for that rotation id, on any date', () => {
+    assert.equal(describesRotation(rotationDescription(ROTATION, NOW), ROTATION), true);
+    assert.equal(describesRotation(rotationDescription(ROTATION, new Date('2027-03-04T00:00:00Z')), ROTATION), true);
+    assert.equal(describesRotation(rotationDescription('rotation-2026-11-30', NOW), ROTATION), false);
+    assert.equal(describesRotation(`${rotationDescription(ROTATION, NOW)} extra`, ROTATION), false);
+    assert.equal(describesRotation(undefined, ROTATION), false);
   });
 
   test('a waiting material escrow does not hold at all: EscrowMissing, never rotated to', async () => {
