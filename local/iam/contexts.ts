@@ -206,7 +206,20 @@ const KMS_CALLS: Record<string, string> = {
   PutSecretValue: 'kms:GenerateDataKey',
   CreateSecret: 'kms:GenerateDataKey',
   UpdateSecret: 'kms:GenerateDataKey',
+  // Replicating reads the primary's value (the replicas' own keys are used in their Regions).
+  ReplicateSecretToRegions: 'kms:Decrypt',
 };
+
+/** The replication condition keys: `secretsmanager:AddReplicaRegions` (the Regions asked for) and `secretsmanager:ForceOverwriteReplicaSecret`. */
+function replicationContext(input: Input): Context {
+  const regions = Array.isArray(input.AddReplicaRegions)
+    ? (input.AddReplicaRegions as unknown[]).map((item) => (item && typeof item === 'object' ? str((item as Input).Region) : undefined)).filter((r): r is string => r !== undefined)
+    : undefined;
+  return {
+    ...(regions !== undefined ? { 'secretsmanager:AddReplicaRegions': regions } : {}),
+    ...(typeof input.ForceOverwriteReplicaSecret === 'boolean' ? { 'secretsmanager:ForceOverwriteReplicaSecret': String(input.ForceOverwriteReplicaSecret) } : {}),
+  };
+}
 
 export async function secretsManagerAuthorizationChecks(operation: string, input: Input, ctx: OperationContext, lookups: SecretsManagerLookups): Promise<AuthorizationCheck[]> {
   if (SECRETS_UNSCOPED.has(operation)) return [{ resource: '*' }];
@@ -222,6 +235,7 @@ export async function secretsManagerAuthorizationChecks(operation: string, input
           ...(str(input.KmsKeyId) ? { 'secretsmanager:KmsKeyId': input.KmsKeyId as string } : {}),
           ...(str(input.Description) ? { 'secretsmanager:Description': input.Description as string } : {}),
           ...requestTagContext(tagList(input.Tags, 'Key', 'Value')),
+          ...replicationContext(input),
         },
       },
     ];
@@ -241,11 +255,12 @@ export async function secretsManagerAuthorizationChecks(operation: string, input
     ...(operation === 'TagResource' ? requestTagContext(tagList(input.Tags, 'Key', 'Value')) : {}),
     ...(operation === 'UntagResource' ? requestTagContext(undefined, stringList(input.TagKeys)) : {}),
     ...(operation === 'UpdateSecret' && str(input.KmsKeyId) ? { 'secretsmanager:KmsKeyId': input.KmsKeyId as string } : {}),
+    ...(operation === 'ReplicateSecretToRegions' ? replicationContext(input) : {}),
   };
   const checks: AuthorizationCheck[] = [{ resource, context }];
   const kmsAction = KMS_CALLS[operation];
   const writesValue = input.SecretString !== undefined || input.SecretBinary !== undefined;
-  if (secret && kmsAction && (operation === 'GetSecretValue' || writesValue)) {
+  if (secret && kmsAction && (operation === 'GetSecretValue' || operation === 'ReplicateSecretToRegions' || writesValue)) {
     const keyId = (operation === 'UpdateSecret' ? str(input.KmsKeyId) : undefined) ?? secret.kmsKeyId;
     checks.push(...await viaSecretsManager(kmsAction, keyId, secret.arn, ctx, lookups));
   }

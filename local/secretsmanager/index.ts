@@ -6,14 +6,20 @@
  * A secret that names a KMS key (KmsKeyId) is written and read only while that key is usable in
  * the emulated KMS (Enabled, symmetric): otherwise EncryptionFailure / DecryptionFailure, as
  * Secrets Manager answers when its KMS key is disabled, pending import or pending deletion.
+ *
+ * Replication (ReplicateSecretToRegions, CreateSecret's AddReplicaRegions): a replica is a secret
+ * of the same name in the replica Region, with the primary's ARN in that Region, read-only
+ * (writes answer InvalidRequestException, as Secrets Manager does) and kept in step with its
+ * primary at once: every new version, the description and the tags follow. Its value is
+ * decrypted in its own Region under its own KmsKeyId.
  */
 import { randomUUID } from 'node:crypto';
 import { ServiceError, type Clock, type EmulatedService, type OperationContext, type RequestScope, type TaggedResource, type TaggedResourceSource } from '../service.js';
-import { arnFor, partitionOf } from '../partitions.js';
+import { arnFor, isRegion, partitionOf } from '../partitions.js';
 import { secretsManagerAuthorizationChecks, type SecretsManagerLookups } from '../iam/contexts.js';
 import { epochSeconds, InputReader } from '../input.js';
 import type { ErrorConventions } from '../server.js';
-import { CURRENT, DEFAULT_KEY, dayOf, moveStages, sameValue, scopeKey, secretArn, type Secret, type SecretVersion } from './model.js';
+import { CURRENT, DEFAULT_KEY, dayOf, moveStages, sameValue, scopeKey, secretArn, type ReplicaStatus, type Secret, type SecretVersion } from './model.js';
 
 export interface SecretsManagerOptions {
   /** The emulated KMS, asked (DescribeKey) whether a secret's KmsKeyId is usable. */
@@ -27,6 +33,8 @@ export type SecretsManagerService = EmulatedService & TaggedResourceSource & { r
 const NOT_FOUND = "Secrets Manager can't find the specified secret.";
 const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
 const NAME = /^[A-Za-z0-9/_+=.@-]+$/;
+const REPLICA_WRITE = "Operation is not permitted on a replica secret. Call must be made in primary secret's region.";
+const MAX_REPLICA_REGIONS = 50;
 const MAX_VALUE = 65_536;
 /** Secrets Manager's quota of versions per secret; it prunes unlabeled versions older than 24 h. */
 export const MAX_VERSIONS = 100;
@@ -85,6 +93,152 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
     if (secret.deletedDate !== undefined) throw invalidRequest(MARKED_FOR_DELETION);
     return secret;
   };
+
+  /** A replica is read-only: every write is made to its primary, in the primary's Region. */
+  const primaryOnly = (secret: Secret): Secret => {
+    if (secret.primaryRegion !== undefined) throw invalidRequest(`${REPLICA_WRITE} The primary of ${secret.name} is in ${secret.primaryRegion}.`);
+    return secret;
+  };
+
+  const regionScope = (scope: RequestScope, region: string): RequestScope => ({ account: scope.account, region });
+
+  /** The replica secret of `primary` in `region`, if it is still there and still that primary's. */
+  const replicaIn = (primary: Secret, region: string): Secret | undefined => {
+    const replica = inScope(regionScope(primary, region)).get(primary.name);
+    return replica && replica.primaryRegion === primary.region ? replica : undefined;
+  };
+
+  /** The primary's ARN in another Region: Secrets Manager keeps the name and its 6-character suffix. */
+  const arnInRegion = (arn: string, region: string): string => {
+    const resource = /^arn:[^:]*:secretsmanager:[^:]*:[^:]*:(secret:.+)$/.exec(arn)?.[1] ?? '';
+    return arnFor('secretsmanager', region, arn.split(':')[4] ?? '', resource);
+  };
+
+  /** Brings every in-sync replica of `primary` in step with it: versions, description, tags. */
+  const propagate = (primary: Secret): void => {
+    for (const status of primary.replicas ?? []) {
+      if (status.status !== 'InSync') continue;
+      const replica = replicaIn(primary, status.region);
+      if (!replica) continue;
+      const accessed = new Map(replica.versions.map((v) => [v.versionId, v.lastAccessedDate]));
+      replica.versions = primary.versions.map((v) => {
+        const copy: SecretVersion = { ...structuredClone(v), ...(status.kmsKeyId !== undefined ? { kmsKeyId: status.kmsKeyId } : {}) };
+        if (status.kmsKeyId === undefined) delete copy.kmsKeyId;
+        const lastAccessed = accessed.get(v.versionId);
+        if (lastAccessed !== undefined) copy.lastAccessedDate = lastAccessed;
+        else delete copy.lastAccessedDate;
+        return copy;
+      });
+      if (primary.description !== undefined) replica.description = primary.description;
+      else delete replica.description;
+      replica.tags = primary.tags.map((t) => ({ ...t }));
+      replica.lastChangedDate = primary.lastChangedDate;
+    }
+  };
+
+  interface ReplicaRequest {
+    region: string;
+    kmsKeyId?: string;
+  }
+
+  const readReplicaRegions = (r: InputReader, required: boolean): ReplicaRequest[] | undefined => {
+    const list = r.optionalList(
+      'AddReplicaRegions',
+      (item) => {
+        const region = item.string('Region', { min: 1, max: 128 });
+        const kmsKeyId = item.optionalString('KmsKeyId', { max: 2048 });
+        return { region, ...(kmsKeyId !== undefined ? { kmsKeyId } : {}) };
+      },
+      { maxItems: MAX_REPLICA_REGIONS },
+    );
+    if (list === undefined && required) throw invalidParameter('AddReplicaRegions is required.');
+    if (list !== undefined && list.length === 0) throw invalidParameter('AddReplicaRegions must name at least one Region.');
+    return list;
+  };
+
+  /** Checks the whole request before anything is replicated: a refused request changes nothing. */
+  const checkReplicaRegions = (primary: Secret, regions: ReplicaRequest[]): void => {
+    const seen = new Set<string>();
+    for (const { region } of regions) {
+      if (!isRegion(region)) throw invalidParameter(`Invalid replica Region ${JSON.stringify(region)}: not a Region code.`);
+      if (partitionOf(region) !== partitionOf(primary.region)) {
+        throw invalidParameter(`Invalid replica Region ${region}: it is not in the partition of the primary Region ${primary.region}; secrets replicate within their partition.`);
+      }
+      if (region === primary.region) throw invalidParameter(`Invalid replica Region ${region}: it is the primary secret's own Region.`);
+      if (seen.has(region)) throw invalidParameter(`Region ${region} is named more than once in AddReplicaRegions.`);
+      seen.add(region);
+      if (primary.replicas?.some((s) => s.region === region && s.status === 'InSync')) {
+        throw invalidParameter(`The secret ${primary.name} is already replicated to ${region}.`);
+      }
+    }
+  };
+
+  /**
+   * Creates (or overwrites, with `force`) the replica of `primary` in `request.region`. Never
+   * throws for the Region itself: a failure is a `Failed` status with the reason, as Secrets
+   * Manager reports it (the primary and the other Regions are unaffected).
+   */
+  const replicateTo = async (primary: Secret, request: ReplicaRequest, force: boolean, ctx: OperationContext): Promise<ReplicaStatus> => {
+    const scope = regionScope(ctx.scope, request.region);
+    const map = inScope(scope);
+    const failed = (statusMessage: string): ReplicaStatus => ({
+      region: request.region,
+      ...(request.kmsKeyId !== undefined ? { kmsKeyId: request.kmsKeyId } : {}),
+      status: 'Failed',
+      statusMessage,
+    });
+    const existing = map.get(primary.name);
+    if (existing) {
+      if (!force) return failed('Secret with this name already exists in this region');
+      if (existing.primaryRegion !== undefined || (existing.replicas?.length ?? 0) > 0) {
+        return failed(`Secret with this name already exists in this region and is part of another replication; ForceOverwriteReplicaSecret does not overwrite it.`);
+      }
+    }
+    if (primary.versions.length > 0) {
+      try {
+        await checkKey(request.kmsKeyId, { ...ctx, scope }, 'EncryptionFailure', primary.name);
+      } catch (err) {
+        if (err instanceof ServiceError) return failed(err.message);
+        throw err;
+      }
+    }
+    const now = ctx.clock.now();
+    const replica: Secret = {
+      arn: arnInRegion(primary.arn, request.region),
+      name: primary.name,
+      account: primary.account,
+      region: request.region,
+      ...(request.kmsKeyId !== undefined ? { kmsKeyId: request.kmsKeyId } : {}),
+      tags: [],
+      versions: [],
+      createdDate: now,
+      lastChangedDate: now,
+      primaryRegion: primary.region,
+    };
+    map.set(primary.name, replica);
+    return { region: request.region, ...(request.kmsKeyId !== undefined ? { kmsKeyId: request.kmsKeyId } : {}), status: 'InSync', statusMessage: 'Replication succeeded' };
+  };
+
+  /** Replicates to every requested Region (already checked), records the statuses, and syncs. */
+  const replicate = async (primary: Secret, regions: ReplicaRequest[], force: boolean, ctx: OperationContext): Promise<void> => {
+    for (const request of regions) {
+      const status = await replicateTo(primary, request, force, ctx);
+      primary.replicas = [...(primary.replicas ?? []).filter((s) => s.region !== request.region), status];
+    }
+    propagate(primary);
+  };
+
+  const replicationStatus = (secret: Secret): Record<string, unknown>[] =>
+    (secret.replicas ?? []).map((s) => {
+      const replica = s.status === 'InSync' ? replicaIn(secret, s.region) : undefined;
+      return {
+        Region: s.region,
+        ...(s.kmsKeyId !== undefined ? { KmsKeyId: s.kmsKeyId } : {}),
+        Status: s.status,
+        StatusMessage: s.statusMessage,
+        ...(replica?.lastAccessedDate !== undefined ? { LastAccessedDate: epochSeconds(replica.lastAccessedDate) } : {}),
+      };
+    });
 
   /** Asks the emulated KMS whether `keyId` can protect a secret; throws `errorType` if not. */
   const checkKey = async (keyId: string | undefined, ctx: OperationContext, errorType: 'EncryptionFailure' | 'DecryptionFailure', secretName: string): Promise<void> => {
@@ -194,6 +348,9 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
     ...(secret.tags.length > 0 ? { Tags: tagList(secret) } : {}),
     [stagesField]: stagesMap(secret),
     CreatedDate: epochSeconds(secret.createdDate),
+    // Only for a replicated secret (a primary with replicas, or a replica): a decision, the reference leaves it open.
+    ...(secret.primaryRegion !== undefined ? { PrimaryRegion: secret.primaryRegion } : {}),
+    ...(secret.primaryRegion === undefined && (secret.replicas?.length ?? 0) > 0 ? { PrimaryRegion: secret.region, ReplicationStatus: replicationStatus(secret) } : {}),
   });
 
   const page = <T>(items: T[], r: InputReader, what: string): { items: T[]; NextToken?: string } => {
@@ -223,6 +380,7 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
           case 'tag-value':
             return secret.tags.map((t) => t.Value);
           case 'primary-region':
+            return secret.primaryRegion !== undefined ? [secret.primaryRegion] : (secret.replicas?.length ?? 0) > 0 ? [secret.region] : [];
           case 'owning-service':
             return [];
           default:
@@ -261,7 +419,8 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
       const kmsKeyId = r.optionalString('KmsKeyId', { max: 2048 });
       const tags = readTags(r) ?? [];
       const value = readValue(r, false);
-      if (r.has('AddReplicaRegions')) throw invalidRequest('The local endpoint does not emulate secret replication (AddReplicaRegions).');
+      const replicaRegions = readReplicaRegions(r, false);
+      const force = r.optionalBoolean('ForceOverwriteReplicaSecret') ?? false;
       const map = inScope(ctx.scope);
       const now = ctx.clock.now();
       const existing = map.get(name);
@@ -273,6 +432,7 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
         if (repeat && sameValue(repeat, value)) return { ARN: existing.arn, Name: existing.name, VersionId: repeat.versionId };
         throw new ServiceError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
       }
+      if (replicaRegions) checkReplicaRegions({ name, region: ctx.scope.region } as Secret, replicaRegions);
       if (value) await checkKey(kmsKeyId, ctx, 'EncryptionFailure', name);
       const secret: Secret = {
         arn: secretArn(ctx.scope, name),
@@ -288,7 +448,13 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
       };
       const version = value ? addVersion(secret, value, token, [CURRENT], now).version : undefined;
       map.set(name, secret);
-      return { ARN: secret.arn, Name: secret.name, ...(version ? { VersionId: version.versionId } : {}) };
+      if (replicaRegions) await replicate(secret, replicaRegions, force, ctx);
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        ...(version ? { VersionId: version.versionId } : {}),
+        ...(replicaRegions ? { ReplicationStatus: replicationStatus(secret) } : {}),
+      };
     },
 
     async GetSecretValue(r, ctx) {
@@ -322,18 +488,19 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
     },
 
     async PutSecretValue(r, ctx) {
-      const secret = active(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      const secret = primaryOnly(active(find(ctx.scope, r.string('SecretId', { max: 2048 }))));
       const token = readToken(r);
       const stages = readStages(r) ?? [CURRENT];
       const value = readValue(r, true) as Value;
       const repeat = token !== undefined ? secret.versions.find((v) => v.versionId === token) : undefined;
       if (!repeat) await checkKey(secret.kmsKeyId, ctx, 'EncryptionFailure', secret.name);
       const { version } = addVersion(secret, value, token, stages, ctx.clock.now());
+      propagate(secret);
       return { ARN: secret.arn, Name: secret.name, VersionId: version.versionId, VersionStages: [...version.stages] };
     },
 
     async UpdateSecret(r, ctx) {
-      const secret = active(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      const secret = primaryOnly(active(find(ctx.scope, r.string('SecretId', { max: 2048 }))));
       const token = readToken(r);
       const description = r.optionalString('Description', { max: 2048 });
       const kmsKeyId = r.optionalString('KmsKeyId', { max: 2048 });
@@ -344,6 +511,7 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
       if (kmsKeyId !== undefined) secret.kmsKeyId = kmsKeyId;
       if (description !== undefined || kmsKeyId !== undefined) secret.lastChangedDate = now;
       const version = value ? addVersion(secret, value, token, [CURRENT], now).version : undefined;
+      propagate(secret);
       return { ARN: secret.arn, Name: secret.name, ...(version ? { VersionId: version.versionId } : {}) };
     },
 
@@ -405,25 +573,32 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
     },
 
     TagResource(r, ctx) {
-      const secret = active(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      const secret = primaryOnly(active(find(ctx.scope, r.string('SecretId', { max: 2048 }))));
       const tags = readTags(r);
       if (!tags) throw invalidParameter('Tags is required.');
       const merged = dedupeTags([...secret.tags, ...tags]);
       if (merged.length > 50) throw invalidParameter(`A secret can have at most 50 tags; ${secret.name} would have ${merged.length}.`);
       secret.tags = merged;
+      propagate(secret);
       return {};
     },
 
     UntagResource(r, ctx) {
-      const secret = active(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      const secret = primaryOnly(active(find(ctx.scope, r.string('SecretId', { max: 2048 }))));
       const keys = r.optionalStringList('TagKeys', { maxLength: 128 });
       if (!keys) throw invalidParameter('TagKeys is required.');
       secret.tags = secret.tags.filter((t) => !keys.includes(t.Key));
+      propagate(secret);
       return {};
     },
 
     DeleteSecret(r, ctx) {
-      const secret = find(ctx.scope, r.string('SecretId', { max: 2048 }));
+      const secret = primaryOnly(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      if ((secret.replicas ?? []).some((s) => s.status === 'InSync')) {
+        throw invalidRequest(
+          `You can't delete secret ${secret.name} while it is replicated to ${secret.replicas?.filter((s) => s.status === 'InSync').map((s) => s.region).join(', ')}: remove the replicas first (RemoveRegionsFromReplication).`,
+        );
+      }
       const window = r.optionalInteger('RecoveryWindowInDays');
       const force = r.optionalBoolean('ForceDeleteWithoutRecovery') ?? false;
       if (force && window !== undefined) throw invalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
@@ -442,10 +617,49 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
     },
 
     RestoreSecret(r, ctx) {
-      const secret = find(ctx.scope, r.string('SecretId', { max: 2048 }));
+      const secret = primaryOnly(find(ctx.scope, r.string('SecretId', { max: 2048 })));
       delete secret.deletedDate;
       delete secret.deletionDate;
       return { ARN: secret.arn, Name: secret.name };
+    },
+
+    async ReplicateSecretToRegions(r, ctx) {
+      const secret = primaryOnly(active(find(ctx.scope, r.string('SecretId', { max: 2048 }))));
+      const regions = readReplicaRegions(r, true) as ReplicaRequest[];
+      const force = r.optionalBoolean('ForceOverwriteReplicaSecret') ?? false;
+      checkReplicaRegions(secret, regions);
+      await replicate(secret, regions, force, ctx);
+      return { ARN: secret.arn, ReplicationStatus: replicationStatus(secret) };
+    },
+
+    RemoveRegionsFromReplication(r, ctx) {
+      const secret = primaryOnly(find(ctx.scope, r.string('SecretId', { max: 2048 })));
+      const regions = r.optionalStringList('RemoveReplicaRegions', { maxItems: MAX_REPLICA_REGIONS, maxLength: 128 });
+      if (regions === undefined || regions.length === 0) throw invalidParameter('RemoveReplicaRegions must name at least one Region.');
+      const unknown = regions.filter((region) => !(secret.replicas ?? []).some((s) => s.region === region));
+      if (unknown.length > 0) throw invalidParameter(`The secret ${secret.name} is not replicated to ${unknown.join(', ')}.`);
+      for (const region of regions) {
+        if (replicaIn(secret, region)) inScope(regionScope(ctx.scope, region)).delete(secret.name);
+      }
+      secret.replicas = (secret.replicas ?? []).filter((s) => !regions.includes(s.region));
+      if (secret.replicas.length === 0) delete secret.replicas;
+      return { ARN: secret.arn, ReplicationStatus: replicationStatus(secret) };
+    },
+
+    StopReplicationToReplica(r, ctx) {
+      const replica = find(ctx.scope, r.string('SecretId', { max: 2048 }));
+      const primaryRegion = replica.primaryRegion;
+      if (primaryRegion === undefined) {
+        throw invalidRequest(`The secret ${replica.name} in ${replica.region} is not a replica secret; call StopReplicationToReplica in the replica's Region.`);
+      }
+      const primary = inScope(regionScope(ctx.scope, primaryRegion)).get(replica.name);
+      if (primary) {
+        primary.replicas = (primary.replicas ?? []).filter((s) => s.region !== replica.region);
+        if (primary.replicas.length === 0) delete primary.replicas;
+      }
+      delete replica.primaryRegion;
+      replica.lastChangedDate = ctx.clock.now();
+      return { ARN: replica.arn };
     },
   };
 

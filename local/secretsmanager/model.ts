@@ -42,6 +42,23 @@ export interface Secret {
   deletedDate?: number;
   /** When the secret goes for good (ms); set with deletedDate. */
   deletionDate?: number;
+  /** On a primary secret: its replicas (and failed attempts), in the order they were added. */
+  replicas?: ReplicaStatus[];
+  /**
+   * On a replica secret: the Region of its primary. A replica is a read-only copy kept in step
+   * with its primary (every version, the description and the tags follow).
+   */
+  primaryRegion?: string;
+}
+
+/** One Region of a primary secret's replication, as DescribeSecret's ReplicationStatus shows it. */
+export interface ReplicaStatus {
+  region: string;
+  /** The KMS key (in the replica Region) the replica is encrypted under; absent = aws/secretsmanager. */
+  kmsKeyId?: string;
+  /** The emulation replicates at once: a replica is InSync, or it Failed (and was not created). */
+  status: 'InSync' | 'Failed';
+  statusMessage: string;
 }
 
 const SUFFIX_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
