@@ -394,6 +394,27 @@ export function describesRotation(description: string | undefined, rotationId: s
   return description.startsWith(prefix) && /^\d{4}-\d{2}-\d{2}$/.test(description.slice(prefix.length));
 }
 
+/**
+ * After a NEW_KEY_MATERIAL import failed in a way a lost answer explains (the retry met
+ * IncorrectKeyMaterialException "already associated", KMSInvalidStateException because a material is
+ * already PENDING_ROTATION, an unparsable answer, KMS unavailable): the key read again. Returns the ID
+ * of a PENDING_ROTATION material whose description names `entryRotation` (this rotation's import
+ * arrived), else undefined (the caller rethrows the error).
+ */
+async function importedByThisRotation(deps: InPlaceDeps, report: KeyReport, entryRotation: string, error: unknown): Promise<string | undefined> {
+  const explained = error instanceof IncorrectKeyMaterial || error instanceof RotationConflict || error instanceof KmsUnavailable || isUnparsableResponse(error);
+  if (!explained) return undefined;
+  const again = await inspectKey(deps.kms, report.keyId, deps.retry).catch(() => undefined);
+  const mine = again?.materials.find((m) => m.state === 'PENDING_ROTATION' && m.keyMaterialId && describesRotation(m.description, entryRotation));
+  if (!mine?.keyMaterialId) return undefined;
+  deps.log.warn('the import of new material did not answer as expected, but the key read again holds it waiting for rotation; proving and recording it', {
+    keyId: report.keyId,
+    keyMaterialId: mine.keyMaterialId,
+    errorName: error instanceof Error ? error.name : undefined,
+  });
+  return mine.keyMaterialId.toLowerCase();
+}
+
 /** The terminal error for a PENDING_ROTATION material that cannot be proven to be the escrowed entry, with the next step. */
 function pendingUnproven(keyId: string, pendingId: string, why: string, cause?: unknown): PendingMaterialUnproven {
   return new PendingMaterialUnproven(
@@ -447,8 +468,7 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
 
     // Proves that the escrow's pending-import entry is the material KMS holds as `id`, and records it.
     // A material still PENDING_ROTATION (`pending`): any refusal of the proof is terminal (see pendingUnproven).
-    const proveAndRecord = async (id: string, pending = false) => {
-      const entry = pendingEntry as EscrowEntry;
+    const proveAndRecord = async (id: string, pending = false, entry: EscrowEntry = pendingEntry as EscrowEntry) => {
       let result: ImportResult;
       try {
         result = await importMaterial(deps, input, report, entry.material, { type: 'existing', keyMaterialId: id });
@@ -514,11 +534,11 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
         );
       }
     } else {
-      let material: Buffer;
+      let entry: EscrowEntry;
       let entryRotation = rotationId;
       if (pendingEntry) {
         // Escrowed by an earlier run and never imported: import THAT, never a new one.
-        material = pendingEntry.material;
+        entry = pendingEntry;
         entryRotation = pendingEntry.rotation ?? rotationId;
         resumed.push('escrowed');
       } else {
@@ -539,18 +559,32 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
             { keyId: report.keyId },
           );
         }
-        material = mine.material;
+        entry = mine;
       }
-      const result = await importMaterial(deps, input, report, material, {
-        type: 'new',
-        description: rotationDescription(entryRotation, input.now()),
-      });
-      to = result.keyMaterialId as string;
-      imported.push(result);
-      step('imported', { keyMaterialId: to });
-      wipe(fresh);
-      await recordImportedMaterial(deps.secrets, report, config, { rotationId: entryRotation, keyMaterialId: to, importedAt: input.now().toISOString() }, deps.retry);
-      step('recorded', { keyMaterialId: to });
+      let result: ImportResult | undefined;
+      let lost: string | undefined;
+      try {
+        result = await importMaterial(deps, input, report, entry.material, {
+          type: 'new',
+          description: rotationDescription(entryRotation, input.now()),
+        });
+      } catch (e) {
+        // A lost answer: the retry of the NEW import meets the material the first attempt left.
+        lost = await importedByThisRotation(deps, report, entryRotation, e);
+        if (lost === undefined) throw e;
+      }
+      if (result === undefined) {
+        to = lost as string;
+        step('imported', { keyMaterialId: to, answerLost: true });
+        await proveAndRecord(to, true, entry);
+      } else {
+        to = result.keyMaterialId as string;
+        imported.push(result);
+        step('imported', { keyMaterialId: to });
+        wipe(fresh);
+        await recordImportedMaterial(deps.secrets, report, config, { rotationId: entryRotation, keyMaterialId: to, importedAt: input.now().toISOString() }, deps.retry);
+        step('recorded', { keyMaterialId: to });
+      }
     }
 
     wipeEscrowed(entries);

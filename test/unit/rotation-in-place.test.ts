@@ -15,11 +15,12 @@ import {
   ImportKeyMaterialCommand,
   KMSClient,
   ListKeyRotationsCommand,
+  ListResourceTagsCommand,
   RotateKeyOnDemandCommand,
 } from '@aws-sdk/client-kms';
 import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
-import { EscrowMissing, PendingMaterialUnproven, RotationConflict, RotationLimitReached } from '../../lib/errors.js';
+import { EscrowMissing, IncorrectKeyMaterial, PendingMaterialUnproven, RotationConflict, RotationLimitReached } from '../../lib/errors.js';
 import { chooseRotationMode } from '../../lib/rotate.js';
 import { defaultRotationId, describesRotation, rotateInPlace, rotationDescription, type InPlaceDeps } from '../../lib/rotation/in-place.js';
 import { silentLogger } from '../../lib/run.js';
@@ -162,6 +163,60 @@ describe('a fresh rotation', () => {
     assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
     assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 0);
     assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+  });
+});
+
+describe('M2: the answer to the NEW_KEY_MATERIAL import lost', () => {
+  /** KMS took the new material (now PENDING_ROTATION, described as `description`), then the (retried) call answered `error`. */
+  function lostAnswer(error: string, description = rotationDescription(ROTATION, NOW)) {
+    let arrived = false;
+    kmsMock.on(DescribeKeyCommand).callsFake(() => ({
+      KeyMetadata: { KeyId: KEY_ID, KeyState: 'Enabled', Origin: 'EXTERNAL', KeySpec: 'SYMMETRIC_DEFAULT', CurrentKeyMaterialId: sequence.includes('RotateKeyOnDemand') ? currentAfter : currentBefore },
+    }));
+    kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }] });
+    kmsMock.on(ListKeyRotationsCommand).callsFake((input) => {
+      sequence.push('ListKeyRotations');
+      if (input.IncludeKeyMaterial !== 'ALL_KEY_MATERIAL') return { Rotations: [] };
+      return {
+        Rotations: [
+          { KeyId: KEY_ID, KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED' },
+          ...(arrived ? [{ KeyId: KEY_ID, KeyMaterialId: MATERIAL_ID_B, KeyMaterialState: 'PENDING_ROTATION', ImportState: 'IMPORTED', KeyMaterialDescription: description }] : []),
+        ],
+      };
+    });
+    kmsMock.on(ImportKeyMaterialCommand).callsFake((input) => {
+      sequence.push(`ImportKeyMaterial:${input.ImportType}`);
+      wrappedSent.push(Buffer.from(input.EncryptedKeyMaterial));
+      if (input.ImportType === 'NEW_KEY_MATERIAL') {
+        arrived = true;
+        throw awsError(error);
+      }
+      return { KeyMaterialId: input.KeyMaterialId };
+    });
+  }
+  beforeEach(() => escrowHolds(v1([{ keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') }])));
+
+  for (const error of ['IncorrectKeyMaterialException', 'KMSInvalidStateException']) {
+    test(`the retry answers ${error}, the key read again holds this rotation's material PENDING_ROTATION: proven, recorded, rotated; no false alarm`, async () => {
+      lostAnswer(error);
+      const result = await run(reportWith(ONE));
+      assert.equal(result.toKeyMaterialId, MATERIAL_ID_B);
+      assert.deepEqual(result.done, ['escrowed', 'imported', 'proven', 'recorded', 'rotated', 'verified']);
+      const imports = sequence.filter((x) => x.startsWith('ImportKeyMaterial'));
+      assert.equal(imports.filter((x) => x === 'ImportKeyMaterial:NEW_KEY_MATERIAL').length, 1, 'never a second new material');
+      assert.equal(imports.at(-1), 'ImportKeyMaterial:EXISTING_KEY_MATERIAL');
+      assert.ok(unwrapSent(0).equals(unwrapSent(wrappedSent.length - 1)), 'the proof reimports the material the NEW import sent');
+      const record = JSON.parse(secretsMock.commandCalls(PutSecretValueCommand).at(-1)!.args[0].input.SecretString!) as { materials: Array<{ rotation?: string; keyMaterialId?: string; state?: string }> };
+      assert.equal(record.materials.find((m) => m.rotation === ROTATION)?.keyMaterialId, MATERIAL_ID_B);
+      assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 1);
+    });
+  }
+
+  test('the NEW import refused and no material of this rotation waiting (none, or another rotation\'s): the refusal stands, nothing rotated', async () => {
+    lostAnswer('IncorrectKeyMaterialException', rotationDescription('rotation-2026-10-01', NOW));
+    await assert.rejects(run(reportWith(ONE)), IncorrectKeyMaterial);
+    assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 0);
+    assert.equal(sequence.filter((x) => x === 'ImportKeyMaterial:EXISTING_KEY_MATERIAL').length, 0);
   });
 });
 
