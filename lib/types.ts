@@ -36,6 +36,13 @@ export interface KeyReport {
   creationDate?: string;
   /** For a Multi-Region key: PRIMARY or REPLICA (DescribeKey MultiRegionConfiguration.MultiRegionKeyType). */
   multiRegionKeyType?: string;
+  /** For a Multi-Region key: the Region of its primary key (MultiRegionConfiguration.PrimaryKey.Region). */
+  primaryRegion?: string;
+  /**
+   * For a Multi-Region key: the Regions of its replica keys (MultiRegionConfiguration.ReplicaKeys),
+   * as KMS lists them. The escrow must be readable in each (Secrets Manager replica Regions).
+   */
+  replicaRegions?: string[];
   expirationModel?: string;
   /** ISO 8601: the earliest ValidTo among the key's materials. */
   validTo?: string;

@@ -183,6 +183,10 @@ export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOpt
     materialsListed: materials !== undefined,
   };
   if (m.MultiRegionConfiguration?.MultiRegionKeyType !== undefined) report.multiRegionKeyType = m.MultiRegionConfiguration.MultiRegionKeyType;
+  if (m.MultiRegionConfiguration?.PrimaryKey?.Region !== undefined) report.primaryRegion = m.MultiRegionConfiguration.PrimaryKey.Region;
+  if (m.MultiRegionConfiguration?.ReplicaKeys !== undefined) {
+    report.replicaRegions = m.MultiRegionConfiguration.ReplicaKeys.map((r) => r.Region).filter((r): r is string => r !== undefined);
+  }
   if (m.ExpirationModel !== undefined) report.expirationModel = m.ExpirationModel;
   const created = iso(m.CreationDate);
   if (created !== undefined) report.creationDate = created;

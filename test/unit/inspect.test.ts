@@ -112,7 +112,14 @@ test('inspectKey records a Multi-Region key as PRIMARY or REPLICA; single-Region
       KeyMetadata: {
         ...metadata,
         MultiRegion: true,
-        MultiRegionConfiguration: { MultiRegionKeyType: type, PrimaryKey: { Arn: KEY_ARN, Region: 'us-east-1' }, ReplicaKeys: [] },
+        MultiRegionConfiguration: {
+          MultiRegionKeyType: type,
+          PrimaryKey: { Arn: KEY_ARN, Region: 'us-east-1' },
+          ReplicaKeys: [
+            { Arn: KEY_ARN.replace('us-east-1', 'eu-west-1'), Region: 'eu-west-1' },
+            { Arn: KEY_ARN.replace('us-east-1', 'ap-southeast-2'), Region: 'ap-southeast-2' },
+          ],
+        },
       },
     });
     kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [], Truncated: false });
@@ -120,12 +127,17 @@ test('inspectKey records a Multi-Region key as PRIMARY or REPLICA; single-Region
     const report = await inspectKey(kms, KEY_ID, retry);
     assert.equal(report.multiRegion, true);
     assert.equal(report.multiRegionKeyType, type);
+    assert.equal(report.primaryRegion, 'us-east-1');
+    assert.deepEqual(report.replicaRegions, ['eu-west-1', 'ap-southeast-2']);
   }
   kmsMock.reset();
   kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: metadata });
   kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [], Truncated: false });
   kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
-  assert.equal('multiRegionKeyType' in (await inspectKey(kms, KEY_ID, retry)), false);
+  const single = await inspectKey(kms, KEY_ID, retry);
+  assert.equal('multiRegionKeyType' in single, false);
+  assert.equal('replicaRegions' in single, false);
+  assert.equal('primaryRegion' in single, false);
 });
 
 test('inspectKey does not list rotations for asymmetric or HMAC keys', async () => {
