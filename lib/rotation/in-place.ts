@@ -12,6 +12,8 @@
  *   - the current material was escrowed by this very rotation (same rotation id): only verify;
  *   - KMS holds a material in PENDING_ROTATION: it is escrowed (recorded, or proven to be the
  *     escrow's pending-import entry by reimporting that entry under its KeyMaterialId), then rotated;
+ *     a recorded one whose ValidTo passed while it waited (ImportState PENDING_IMPORT) is first
+ *     reimported from its escrow entry, or RotateKeyOnDemand would refuse it on every run;
  *   - the current material is not in escrow but a pending-import entry is (rotated, not recorded):
  *     proven the same way, recorded, verified;
  *   - a pending-import entry and nothing in KMS (escrowed, not imported): THAT material is imported,
@@ -416,11 +418,17 @@ async function importedByThisRotation(deps: InPlaceDeps, report: KeyReport, entr
 }
 
 /** The terminal error for a PENDING_ROTATION material that cannot be proven to be the escrowed entry, with the next step. */
-function pendingUnproven(keyId: string, pendingId: string, why: string, cause?: unknown): PendingMaterialUnproven {
+function pendingUnproven(
+  keyId: string,
+  pendingId: string,
+  why: string,
+  cause?: unknown,
+  then = 'then run the rotation again: it imports the escrowed entry',
+): PendingMaterialUnproven {
   return new PendingMaterialUnproven(
     `Key ${keyId} has new material ${pendingId} waiting for rotation (PENDING_ROTATION) that cannot be proven to be the material escrowed for it: ${why}. ` +
       `Nothing was rotated and retrying will not change this. Next: aws kms delete-imported-key-material --key-id ${keyId} --key-material-id ${pendingId} ` +
-      `(harmless: pending material never encrypted anything), then run the rotation again: it imports the escrowed entry.`,
+      `(harmless: pending material never encrypted anything), ${then}.`,
     { keyId, ...(cause !== undefined ? { cause } : {}) },
   );
 }
@@ -514,6 +522,28 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
       to = (waiting.keyMaterialId as string).toLowerCase();
       if (labelled(to)) {
         resumed.push('escrowed', 'imported', 'recorded');
+        if (waiting.importState === 'PENDING_IMPORT') {
+          // Its ValidTo passed while the rotation was stuck: RotateKeyOnDemand would refuse it again and
+          // again. Reimport it from its own escrow entry first (EXISTING_KEY_MATERIAL under its ID).
+          const entry = entries.find((e) => e.keyMaterialId === to) as EscrowEntry;
+          let result: ImportResult;
+          try {
+            result = await importMaterial(deps, input, report, entry.material, { type: 'existing', keyMaterialId: to });
+          } catch (e) {
+            if (PROOF_REFUSALS.has(awsErrorName((e as { cause?: unknown }).cause ?? e) ?? '')) {
+              throw pendingUnproven(
+                report.keyId,
+                to,
+                `its material expired while it waited (PENDING_IMPORT) and KMS refused to take the escrowed entry again under its ID (${awsErrorName((e as { cause?: unknown }).cause ?? e)})`,
+                e,
+                'then run the rotation again: it rotates to new material (the escrow keeps this entry; nothing encrypted under it)',
+              );
+            }
+            throw e;
+          }
+          imported.push(result);
+          step('reimported', { keyMaterialId: to });
+        }
       } else if (pendingEntry) {
         resumed.push('escrowed', 'imported');
         const entryRotation = pendingEntry.rotation ?? rotationId;

@@ -254,6 +254,45 @@ describe('finishing an interrupted rotation: never a second new material', () =>
     assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 1);
   });
 
+  test('M4: imported and recorded, its ValidTo passed while it waited (PENDING_IMPORT): reimported from its escrow entry (EXISTING, its ID), then rotated', async () => {
+    const waitingMaterial = randomBytes(32);
+    escrowHolds(
+      v1([
+        { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') },
+        { keyMaterialId: MATERIAL_ID_B, material: waitingMaterial.toString('base64'), rotation: 'r0' },
+      ]),
+    );
+    const result = await run(reportWith([...ONE, { keyMaterialId: MATERIAL_ID_B, state: 'PENDING_ROTATION', importState: 'PENDING_IMPORT', expirationModel: 'KEY_MATERIAL_EXPIRES' }]));
+    const calls = kmsMock.commandCalls(ImportKeyMaterialCommand);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.args[0].input.ImportType, 'EXISTING_KEY_MATERIAL');
+    assert.equal(calls[0]!.args[0].input.KeyMaterialId, MATERIAL_ID_B);
+    assert.ok(unwrapSent(0).equals(waitingMaterial), 'its own escrowed material');
+    assert.deepEqual(
+      sequence.filter((x) => x.startsWith('ImportKeyMaterial') || x === 'RotateKeyOnDemand'),
+      ['ImportKeyMaterial:EXISTING_KEY_MATERIAL', 'RotateKeyOnDemand'],
+      'reimported before the rotation',
+    );
+    assert.deepEqual(result.done, ['reimported', 'rotated', 'verified']);
+    assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0, 'escrow already records it');
+  });
+
+  test('M4: KMS refuses that reimport: PendingMaterialUnproven naming delete-imported-key-material, nothing rotated', async () => {
+    escrowHolds(
+      v1([
+        { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') },
+        { keyMaterialId: MATERIAL_ID_B, material: randomBytes(32).toString('base64'), rotation: 'r0' },
+      ]),
+    );
+    kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('KMSInvalidStateException'));
+    await assert.rejects(run(reportWith([...ONE, { keyMaterialId: MATERIAL_ID_B, state: 'PENDING_ROTATION', importState: 'PENDING_IMPORT' }])), (e: unknown) => {
+      assert.ok(e instanceof PendingMaterialUnproven);
+      assert.ok(e.message.includes(`--key-material-id ${MATERIAL_ID_B}`));
+      return true;
+    });
+    assert.equal(kmsMock.commandCalls(RotateKeyOnDemandCommand).length, 0);
+  });
+
   test('imported, not recorded: the pending entry is proven under the waiting KeyMaterialId (EXISTING_KEY_MATERIAL), recorded, rotated', async () => {
     const pending = randomBytes(32);
     escrowHolds(
