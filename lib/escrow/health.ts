@@ -2,11 +2,15 @@
  * Escrow health, for the sweep and `kms-reimport status`: does the key's escrow secret exist, is it
  * bound to the key, and is it encrypted under some other key than the key itself? Tells on-call
  * BEFORE an outage what the reimport would fail on. Only DescribeSecret: never reads a value.
+ *
+ * For a Multi-Region key, also: is the escrow readable in every Region that holds the key? KMS
+ * replicates keys, Secrets Manager does not follow: a replica Region reads escrow from its own
+ * Region, so the escrow secret must be replicated there (its ReplicationStatus).
  */
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, type DescribeSecretCommandOutput, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
 import { awsErrorName, KmsUnavailable } from '../errors.js';
-import type { RetryOptions } from '../retry.js';
+import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 import {
   describeEscrowSecret,
@@ -21,8 +25,11 @@ import {
  * `unbound`: the secret does not prove it is this key's (a tag-named secret without the binding tag,
  * or another key's default secret). `mismatched`: the key's default secret is bound by its name but
  * its binding tag names another key (someone re-bound it: the first half of an escrow-clone attempt).
+ * `unreplicated`: a Multi-Region key has a replica in a Region the escrow secret is not replicated
+ * to (checked on the primary key), or a replica key's Region has no replica of the escrow secret:
+ * a recovery or renewal there would find no escrow.
  */
-export type EscrowHealth = 'ok' | 'missing' | 'unbound' | 'mismatched' | 'self-encrypted' | 'unreadable';
+export type EscrowHealth = 'ok' | 'missing' | 'unbound' | 'mismatched' | 'self-encrypted' | 'unreadable' | 'unreplicated';
 
 export interface EscrowHealthResult {
   escrow: EscrowHealth;
@@ -64,10 +71,71 @@ async function selfEncryption(
   return target.keyId === report.keyId ? 'self' : 'other';
 }
 
+type MultiRegionFacts = Pick<KeyReport, 'multiRegion' | 'multiRegionKeyType' | 'primaryRegion' | 'replicaRegions'>;
+
+/** The Region of a KMS key ARN. */
+const regionOfArn = (arn: string): string | undefined => /^arn:[^:]+:kms:([^:]+):/.exec(arn)?.[1];
+
+/** The fix, as the runbook would type it: replicate the escrow secret (from its own Region) to `regions`. */
+function replicateCommand(secretId: string, regions: string[], secretRegion: string | undefined, kmsKeyId: string | undefined): string {
+  // A customer managed key is Regional (an mrk- key aside): each replica needs a key of its own Region.
+  const cmk = kmsKeyId !== undefined && !AWS_MANAGED_ALIAS.test(kmsKeyId);
+  const specs = regions.map((r) => (cmk ? `Region=${r},KmsKeyId=<a KMS key in ${r}>` : `Region=${r}`)).join(' ');
+  return `aws secretsmanager replicate-secret-to-regions --secret-id ${secretId} --add-replica-regions ${specs}${secretRegion !== undefined ? ` --region ${secretRegion}` : ''}`;
+}
+
+/**
+ * For a Multi-Region PRIMARY key: the key's replica Regions the escrow secret is not replicated to
+ * (DescribeSecret's ReplicationStatus; InSync or InProgress counts as replicated, Failed does not).
+ * A second DescribeSecret, made only for Multi-Region primary keys with replicas whose escrow is
+ * otherwise healthy. Undefined when every replica Region has the escrow.
+ */
+async function replicationGap(
+  secrets: SecretsManagerClient,
+  report: Pick<KeyReport, 'keyId' | 'arn'> & MultiRegionFacts,
+  secretId: string,
+  kmsKeyId: string | undefined,
+  retry: RetryOptions,
+): Promise<EscrowHealthResult | undefined> {
+  const keyId = report.keyId;
+  const replicaRegions = report.replicaRegions ?? [];
+  if (!report.multiRegion || report.multiRegionKeyType !== 'PRIMARY' || replicaRegions.length === 0) return undefined;
+  let out: DescribeSecretCommandOutput | undefined;
+  try {
+    out = await callWithRetry({ service: 'Secrets Manager', operation: 'DescribeSecret', keyId }, () => secrets.send(new DescribeSecretCommand({ SecretId: secretId })), retry);
+  } catch (e) {
+    const what = e instanceof KmsUnavailable ? 'kept failing (transient errors)' : `failed with ${awsErrorName(e) ?? (e instanceof Error ? e.name : 'an unknown error')}`;
+    return {
+      escrow: 'unreadable',
+      escrowReason: `Escrow secret ${secretId} for Multi-Region key ${keyId}: its replication could not be checked (DescribeSecret ${what}); the next sweep checks again.`,
+    };
+  }
+  const keyRegion = regionOfArn(report.arn) ?? report.primaryRegion;
+  const secretRegion = out?.PrimaryRegion ?? keyRegion;
+  const covered = new Set<string>([keyRegion, secretRegion].filter((r): r is string => r !== undefined));
+  const failed = new Map<string, string>();
+  for (const status of out?.ReplicationStatus ?? []) {
+    if (status.Region === undefined) continue;
+    if (status.Status === 'InSync' || status.Status === 'InProgress') covered.add(status.Region);
+    else failed.set(status.Region, status.StatusMessage ?? status.Status ?? 'no status');
+  }
+  const missing = replicaRegions.filter((r) => !covered.has(r));
+  if (missing.length === 0) return undefined;
+  const failures = missing.filter((r) => failed.has(r)).map((r) => `${r}: replication Failed, "${failed.get(r)}"`);
+  return {
+    escrow: 'unreplicated',
+    escrowReason:
+      `Escrow secret ${secretId} for Multi-Region key ${keyId} is not replicated to ${missing.join(', ')}, where the key has replicas` +
+      `${failures.length > 0 ? ` (${failures.join('; ')})` : ''}: a recovery or renewal of the replica there would find no escrow ` +
+      `(Secrets Manager does not follow KMS; each Region reads escrow from its own Region). Replicate it: ` +
+      `${replicateCommand(secretId, missing, secretRegion, kmsKeyId)}.`,
+  };
+}
+
 /** Checks one managed key's escrow secret with DescribeSecret. Never throws: a failure is `unreadable`. */
 export async function checkEscrowHealth(
   secrets: SecretsManagerClient,
-  report: Pick<KeyReport, 'keyId' | 'arn' | 'tags' | 'creationDate'>,
+  report: Pick<KeyReport, 'keyId' | 'arn' | 'tags' | 'creationDate'> & Partial<MultiRegionFacts>,
   config: Pick<ReimportConfig, 'escrowTagKey' | 'escrowPrefix'>,
   retry: RetryOptions,
   resolveAlias: ResolveAlias,
@@ -111,9 +179,22 @@ export async function checkEscrowHealth(
         };
       }
     }
+    const gap = await replicationGap(secrets, { multiRegion: false, ...report }, secretId, facts.kmsKeyId, retry);
+    if (gap !== undefined) return gap;
     return { escrow: 'ok' };
   } catch (e) {
     const code = e instanceof KmsUnavailable ? undefined : awsErrorName(e instanceof Error ? e.cause : undefined);
+    const here = regionOfArn(report.arn);
+    if (code === 'ResourceNotFoundException' && report.multiRegion === true && report.multiRegionKeyType === 'REPLICA' && report.primaryRegion !== undefined && here !== undefined) {
+      return {
+        escrow: 'unreplicated',
+        escrowReason:
+          `No escrow secret ${secretId} in ${here} for key ${keyId}, a replica of a Multi-Region key whose primary is in ${report.primaryRegion}: ` +
+          `a recovery or renewal of this replica would find no escrow (Secrets Manager does not follow KMS; each Region reads escrow from its own Region). ` +
+          `Replicate the primary Region's escrow secret here: ${replicateCommand(secretId, [here], report.primaryRegion, undefined)} ` +
+          `(if the primary Region has none either, see the primary key's status). ${outcome}`,
+      };
+    }
     if (code === 'ResourceNotFoundException') {
       return {
         escrow: 'missing',
