@@ -2,6 +2,10 @@
  * Onboarding a key: escrow its material FIRST (a new Secrets Manager secret, never an overwrite),
  * then the first import. This is the order PRODUCT.md demands (escrow before import): if the
  * import fails the material is already safe; if escrow fails nothing is imported.
+ *
+ * A Multi-Region primary key's escrow secret is created replicated (AddReplicaRegions) to every
+ * Region that holds a replica of the key: KMS replicates keys, Secrets Manager does not follow,
+ * and a replica Region reads escrow from its own Region.
  */
 import { DescribeKeyCommand, ImportKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -35,6 +39,21 @@ export interface OnboardInput {
   escrowKmsKeyId?: string;
   /** Overrides the wrapping chosen from the key spec and config. */
   wrapping?: { wrappingAlgorithm: string; wrappingKeySpec: string };
+  /**
+   * For a Multi-Region key whose escrow is under `escrowKmsKeyId`: the KMS key in each replica
+   * Region that encrypts the escrow's replica there (a KMS key is Regional). Required for every
+   * replica Region when `escrowKmsKeyId` is set; without `escrowKmsKeyId` replicas use
+   * aws/secretsmanager of their Region.
+   */
+  escrowReplicaKmsKeyIds?: Record<string, string>;
+}
+
+/** One Region the escrow secret was replicated to, as CreateSecret's ReplicationStatus reports it. */
+export interface EscrowReplica {
+  region: string;
+  /** InSync or InProgress: readable there (or about to be); Failed: not replicated, see statusMessage. */
+  status: string;
+  statusMessage?: string;
 }
 
 export interface OnboardResult {
@@ -44,6 +63,12 @@ export interface OnboardResult {
   wrappingAlgorithm: string;
   wrappingKeySpec: string;
   validTo?: string;
+  /**
+   * For a Multi-Region primary key with replicas: the escrow secret's replica Regions. A Failed
+   * Region does not stop the import (the material is escrowed in this Region); `status` reports it
+   * as escrow `unreplicated` with the fix.
+   */
+  escrowReplicas?: EscrowReplica[];
 }
 
 export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsManagerClient }, input: OnboardInput): Promise<OnboardResult> {
@@ -56,6 +81,28 @@ export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsMa
       { keyId },
     );
   }
+
+  // Which Regions hold replicas of the key (a Multi-Region primary's escrow goes there too).
+  const described = await deps.kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+  const multiRegion = described?.KeyMetadata?.MultiRegionConfiguration;
+  const replicaRegions =
+    described?.KeyMetadata?.MultiRegion === true && multiRegion?.MultiRegionKeyType === 'PRIMARY'
+      ? (multiRegion.ReplicaKeys ?? []).map((r) => r.Region).filter((r): r is string => r !== undefined)
+      : [];
+  if (input.escrowKmsKeyId !== undefined) {
+    const unkeyed = replicaRegions.filter((r) => input.escrowReplicaKmsKeyIds?.[r] === undefined);
+    if (unkeyed.length > 0) {
+      throw new EscrowInvalid(
+        `Key ${keyId} is a Multi-Region key with replicas in ${replicaRegions.join(', ')}: its escrow is replicated there, and under ${input.escrowKmsKeyId} each replica needs a KMS key of its own Region. ` +
+          `Name one for ${unkeyed.join(', ')} (escrowReplicaKmsKeyIds), or leave the escrow under aws/secretsmanager. Nothing was escrowed or imported.`,
+        { keyId },
+      );
+    }
+  }
+  const addReplicaRegions = replicaRegions.map((region) => ({
+    Region: region,
+    ...(input.escrowKmsKeyId !== undefined ? { KmsKeyId: input.escrowReplicaKmsKeyIds?.[region] } : {}),
+  }));
 
   if (input.escrowKmsKeyId !== undefined) {
     const escrowKey = await deps.kms.send(new DescribeKeyCommand({ KeyId: input.escrowKmsKeyId }));
@@ -76,6 +123,7 @@ export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsMa
         Description: `Escrowed imported key material of KMS key ${keyId} (kms-reimport)`,
         ...(input.escrowKmsKeyId !== undefined ? { KmsKeyId: input.escrowKmsKeyId } : {}),
         Tags: [{ Key: 'kms-reimport:key-id', Value: keyId }],
+        ...(addReplicaRegions.length > 0 ? { AddReplicaRegions: addReplicaRegions } : {}),
       }),
     );
   } catch (error) {
@@ -109,6 +157,14 @@ export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsMa
       wrappingAlgorithm: params.wrappingAlgorithm,
       wrappingKeySpec: params.wrappingKeySpec,
       ...(validTo ? { validTo: validTo.toISOString() } : {}),
+      ...(replicaRegions.length > 0
+        ? {
+            escrowReplicas: replicaRegions.map((region): EscrowReplica => {
+              const status = secret.ReplicationStatus?.find((r) => r.Region === region);
+              return { region, status: status?.Status ?? 'Failed', ...(status?.StatusMessage !== undefined ? { statusMessage: status.StatusMessage } : status ? {} : { statusMessage: 'not in CreateSecret\'s ReplicationStatus' }) };
+            }),
+          }
+        : {}),
     };
   } finally {
     wrapped.fill(0);

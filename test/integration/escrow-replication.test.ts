@@ -12,6 +12,7 @@ import { CreateSecretCommand, GetSecretValueCommand, ReplicateSecretToRegionsCom
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
 import { sweepManagedKeys } from '../../lib/sweep.js';
+import { escrowAndImport } from '../../lib/material/onboard.js';
 
 const PRIMARY = 'us-east-1';
 const REPLICA = 'eu-west-1';
@@ -73,5 +74,23 @@ describe('escrow health of a Multi-Region key', () => {
     const read = await west.secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
     assert.deepEqual(Buffer.from(read.SecretBinary!), material);
     material.fill(0);
+  });
+
+  test('onboarding a Multi-Region primary escrows it replicated to the replica Region, then imports: ok in both Regions', async () => {
+    const east = clients(PRIMARY);
+    const west = clients(REPLICA);
+    const keyId = (await east.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', MultiRegion: true, Tags: [MANAGED] }))).KeyMetadata!.KeyId!;
+    await east.kms.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: REPLICA, Tags: [MANAGED] }));
+    const material = randomBytes(32);
+    const onboarded = await escrowAndImport(east, { keyId, keySpec: 'SYMMETRIC_DEFAULT', material, config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+    assert.deepEqual(onboarded.escrowReplicas, [{ region: REPLICA, status: 'InSync', statusMessage: 'Replication succeeded' }]);
+    assert.ok(onboarded.keyMaterialId);
+    const read = await west.secrets.send(new GetSecretValueCommand({ SecretId: `${config.escrowPrefix}${keyId}` }));
+    assert.deepEqual(Buffer.from(read.SecretBinary!), material);
+    material.fill(0);
+    for (const region of [east, west]) {
+      const entry = (await sweepManagedKeys(region, config, new Date(endpoint.clock.now()))).report.find((e) => e.keyId === keyId);
+      assert.equal(entry?.escrow, 'ok', entry?.escrowReason);
+    }
   });
 });

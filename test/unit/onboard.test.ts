@@ -43,6 +43,8 @@ beforeEach(() => {
     received = Buffer.from(input.EncryptedKeyMaterial);
     return { KeyId: KEY_ID, KeyMaterialId: MATERIAL_ID };
   });
+  // The key itself: single-Region unless a test says otherwise.
+  kmsMock.on(DescribeKeyCommand, { KeyId: KEY_ID }).resolves({ KeyMetadata: { KeyId: KEY_ID, MultiRegion: false } });
 });
 
 test('escrows before importing, and imports exactly the escrowed bytes', async () => {
@@ -132,4 +134,72 @@ test('material of the wrong length, or a ValidTo that contradicts the model, is 
   );
   assert.equal(secretsMock.commandCalls(CreateSecretCommand).length, 0);
   assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+});
+
+const REGION_ARN = (region: string) => `arn:aws:kms:${region}:111122223333:key/${KEY_ID}`;
+const multiRegionKey = (type: 'PRIMARY' | 'REPLICA') => ({
+  KeyMetadata: {
+    KeyId: KEY_ID,
+    MultiRegion: true,
+    MultiRegionConfiguration: {
+      MultiRegionKeyType: type,
+      PrimaryKey: { Arn: REGION_ARN('us-east-1'), Region: 'us-east-1' },
+      ReplicaKeys: [
+        { Arn: REGION_ARN('eu-west-1'), Region: 'eu-west-1' },
+        { Arn: REGION_ARN('ap-southeast-2'), Region: 'ap-southeast-2' },
+      ],
+    },
+  },
+});
+
+test('a Multi-Region primary: the escrow secret is created replicated to every replica Region, before any import', async () => {
+  kmsMock.on(DescribeKeyCommand, { KeyId: KEY_ID }).resolves(multiRegionKey('PRIMARY'));
+  secretsMock.on(CreateSecretCommand).callsFake(() => {
+    order.push('CreateSecret');
+    return {
+      ARN: SECRET_ARN,
+      Name: `kms-reimport/${KEY_ID}`,
+      VersionId: 'v1',
+      ReplicationStatus: [
+        { Region: 'eu-west-1', Status: 'InSync', StatusMessage: 'Replication succeeded' },
+        { Region: 'ap-southeast-2', Status: 'Failed', StatusMessage: 'Secret with this name already exists in this region' },
+      ],
+    };
+  });
+  const result = await escrowAndImport(deps, { keyId: KEY_ID, keySpec: 'SYMMETRIC_DEFAULT', material: randomBytes(32), config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+  assert.deepEqual(order, ['CreateSecret', 'GetParametersForImport', 'ImportKeyMaterial']);
+  assert.deepEqual(kmsMock.commandCalls(DescribeKeyCommand).map((c) => c.args[0].input), [{ KeyId: KEY_ID }]);
+  assert.deepEqual(secretsMock.commandCalls(CreateSecretCommand)[0]!.args[0].input.AddReplicaRegions, [{ Region: 'eu-west-1' }, { Region: 'ap-southeast-2' }]);
+  // A Failed Region does not undo the escrow nor stop the import: it is reported (and `status` shows it).
+  assert.deepEqual(result.escrowReplicas, [
+    { region: 'eu-west-1', status: 'InSync', statusMessage: 'Replication succeeded' },
+    { region: 'ap-southeast-2', status: 'Failed', statusMessage: 'Secret with this name already exists in this region' },
+  ]);
+});
+
+test('a Multi-Region primary under a customer managed escrow key needs a key for every replica Region, else nothing is written', async () => {
+  kmsMock.on(DescribeKeyCommand, { KeyId: KEY_ID }).resolves(multiRegionKey('PRIMARY'));
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/escrow' }).resolves({ KeyMetadata: { KeyId: '99999999-9999-4999-8999-999999999999' } });
+  const base = { keyId: KEY_ID, keySpec: 'SYMMETRIC_DEFAULT', config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' as const, escrowKmsKeyId: 'alias/escrow' };
+  await assert.rejects(escrowAndImport(deps, { ...base, material: randomBytes(32), escrowReplicaKmsKeyIds: { 'eu-west-1': 'alias/escrow' } }), {
+    name: 'EscrowInvalid',
+    message: /replicas in eu-west-1, ap-southeast-2.*Name one for ap-southeast-2 .*Nothing was escrowed or imported/,
+  });
+  assert.equal(secretsMock.commandCalls(CreateSecretCommand).length, 0);
+  assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+
+  await escrowAndImport(deps, { ...base, material: randomBytes(32), escrowReplicaKmsKeyIds: { 'eu-west-1': 'alias/escrow-eu', 'ap-southeast-2': 'alias/escrow-ap' } });
+  const input = secretsMock.commandCalls(CreateSecretCommand)[0]!.args[0].input;
+  assert.equal(input.KmsKeyId, 'alias/escrow');
+  assert.deepEqual(input.AddReplicaRegions, [
+    { Region: 'eu-west-1', KmsKeyId: 'alias/escrow-eu' },
+    { Region: 'ap-southeast-2', KmsKeyId: 'alias/escrow-ap' },
+  ]);
+});
+
+test('a Multi-Region replica key and a single-Region key: the escrow secret is not replicated', async () => {
+  kmsMock.on(DescribeKeyCommand, { KeyId: KEY_ID }).resolves(multiRegionKey('REPLICA'));
+  const replica = await escrowAndImport(deps, { keyId: KEY_ID, keySpec: 'SYMMETRIC_DEFAULT', material: randomBytes(32), config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+  assert.equal(secretsMock.commandCalls(CreateSecretCommand)[0]!.args[0].input.AddReplicaRegions, undefined);
+  assert.equal(replica.escrowReplicas, undefined);
 });
