@@ -59,15 +59,19 @@
  *                                       for its Tags; never PutSecretValue, UpdateSecret or DeleteSecret here
  *   (kms:Decrypt/GenerateDataKey on the secrets' KMS key via kms:ViaService secretsmanager: default aws/secretsmanager.)
  */
+import { createHmac, createPrivateKey, createPublicKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   CreateKeyCommand,
+  GenerateMacCommand,
   GetKeyPolicyCommand,
+  GetPublicKeyCommand,
   ListAliasesCommand,
   ListKeysCommand,
   ListResourceTagsCommand,
   TagResourceCommand,
   UpdateAliasCommand,
   type KeySpec,
+  type MacAlgorithmSpec,
   type KeyUsageType,
   type Tag,
 } from '@aws-sdk/client-kms';
@@ -86,8 +90,9 @@ import {
   RotationKeyUnusable,
   toNamedError,
 } from '../errors.js';
-import { ESCROW_KEY_ID_TAG } from '../escrow/read.js';
-import { validateMaterial, wipe } from '../escrow/material.js';
+import { isPendingImport } from '../escrow/format.js';
+import { ESCROW_KEY_ID_TAG, escrowSecretId, readEscrow } from '../escrow/read.js';
+import { validateMaterial, wipe, wipeEscrowed } from '../escrow/material.js';
 import { getImportParameters } from '../kms/import-parameters.js';
 import { chooseExpirationModel, importEscrowedMaterial, type ImportResult } from '../kms/import-material.js';
 import { describeKeyMetadata, inspectKey } from '../kms/inspect.js';
@@ -405,6 +410,63 @@ async function importNew(ctx: Ctx, newReport: KeyReport, now: () => Date): Promi
   }
 }
 
+/**
+ * A resumed run found the new key already Enabled: before any alias moves to it, prove it holds the
+ * material escrowed for it. RSA/ECC: KMS's GetPublicKey against the public key derived here from the
+ * escrowed PKCS#8 (SPKI DER bytes). HMAC: KMS's GenerateMac of a random message against a local HMAC
+ * of the escrowed bytes, compared in constant time. A mismatch is RotationKeyUnusable, nothing moved.
+ * Other specs (a symmetric swap, SM2) have no local comparison: the round trip of verifyKey stands.
+ * Returns what was compared, or undefined when nothing could be.
+ */
+async function proveNewKeyHoldsEscrow(ctx: Ctx, newReport: KeyReport): Promise<string | undefined> {
+  const spec = newReport.keySpec;
+  const hmac = /^HMAC_(224|256|384|512)$/.exec(spec);
+  const asymmetric = /^(RSA_(2048|3072|4096)|ECC_NIST_P(256|384|521)|ECC_SECG_P256K1)$/.test(spec);
+  if (!hmac && !asymmetric) return undefined;
+  const newKeyId = newReport.keyId;
+  const secretId = escrowSecretId(newReport, ctx.config);
+  const entries = await readEscrow(ctx.deps.secrets, newReport, ctx.config, ctx.retry);
+  const buffers: Uint8Array[] = [];
+  try {
+    const usable = entries.filter((e) => !isPendingImport(e));
+    const current = newReport.currentKeyMaterialId?.toLowerCase();
+    const entry = usable.find((e) => current !== undefined && e.keyMaterialId === current) ?? (usable.length === 1 ? usable[0] : undefined);
+    if (!entry) throw unusable(ctx, newKeyId, `cannot be compared with its escrow: secret ${secretId} holds no single material for it`);
+    let same: boolean;
+    if (hmac) {
+      const bits = hmac[1] as string;
+      const message = randomBytes(32);
+      const out = await callWithRetry(
+        { operation: 'GenerateMac', keyId: newKeyId },
+        () => ctx.deps.kms.send(new GenerateMacCommand({ KeyId: newKeyId, Message: message, MacAlgorithm: `HMAC_SHA_${bits}` as MacAlgorithmSpec })),
+        ctx.retry,
+      );
+      const local = createHmac(`sha${bits}`, entry.material).update(message).digest();
+      buffers.push(local);
+      const mac = out?.Mac;
+      same = mac !== undefined && mac.length === local.length && timingSafeEqual(mac, local);
+    } else {
+      const out = await callWithRetry({ operation: 'GetPublicKey', keyId: newKeyId }, () => ctx.deps.kms.send(new GetPublicKeyCommand({ KeyId: newKeyId })), ctx.retry);
+      const local = createPublicKey(createPrivateKey({ key: entry.material, format: 'der', type: 'pkcs8' })).export({ format: 'der', type: 'spki' });
+      buffers.push(local);
+      const kmsKey = out?.PublicKey;
+      same = kmsKey !== undefined && kmsKey.length === local.length && timingSafeEqual(kmsKey, local);
+    }
+    if (!same) {
+      throw unusable(
+        ctx,
+        newKeyId,
+        `does not hold the material escrowed for it in ${secretId} (${hmac ? 'GenerateMac differs from the escrowed material\'s HMAC' : 'GetPublicKey differs from the escrowed private key\'s public key'}): ` +
+          `no alias was moved to it`,
+      );
+    }
+    return hmac ? 'GenerateMac matches the escrowed material' : 'GetPublicKey matches the escrowed private key';
+  } finally {
+    wipe(buffers);
+    wipeEscrowed(entries);
+  }
+}
+
 export async function rotateByAliasSwap(
   deps: AliasSwapDeps,
   report: KeyReport,
@@ -505,6 +567,12 @@ export async function rotateByAliasSwap(
   if (aliasesDone.length > 0) resumed.push('verify', 'move-aliases');
   const verified = await verifyKey(deps.kms, newReport, retry);
   log?.info(`Alias-swap rotation of key ${old}: new key ${newKeyId} verified (${verified.check}).`, { keyId: old, newKeyId });
+  if (imported === undefined) {
+    // Resumed with the new key already Enabled: prove it holds the escrowed material before moving any alias.
+    const compared = await proveNewKeyHoldsEscrow(ctx, newReport);
+    if (compared) log?.info(`Alias-swap rotation of key ${old}: new key ${newKeyId} holds its escrowed material (${compared}).`, { keyId: old, newKeyId });
+    else log?.warn(`Alias-swap rotation of key ${old}: new key ${newKeyId} (${newReport.keySpec}) cannot be compared with its escrow locally; its round trip stands.`, { keyId: old, newKeyId });
+  }
 
   // 4. Move every alias still naming the old key, then record the lineage on the old key.
   const toMove = await aliasesOf(ctx, old);

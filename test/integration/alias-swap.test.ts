@@ -22,7 +22,7 @@ import {
   type KeySpec,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { DescribeSecretCommand, ListSecretVersionIdsCommand } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, ListSecretVersionIdsCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { inspectKey } from '../../lib/kms/inspect.js';
 import { generateKeyMaterial } from '../../lib/material/generate.js';
 import { escrowAndImport } from '../../lib/material/onboard.js';
@@ -291,6 +291,45 @@ describe('a crash after each step, then a clean run: one new key, one new materi
       for (const alias of old.aliases) await worksThrough(alias, result.newKeyId, 'HMAC_256');
       assert.equal(await stillValid(), true);
       assert.equal((await tagsOf(old.keyId))['kms-reimport:rotated-to'], result.newKeyId);
+    });
+  }
+
+  // M6: a resumed swap never trusts an Enabled new key: it is compared with its escrow before any alias moves.
+  for (const keySpec of ['HMAC_256', 'RSA_2048', 'ECC_NIST_P256']) {
+    test(`${keySpec}: a resumed swap whose new key does not hold its escrowed material: RotationKeyUnusable, no alias moved`, async () => {
+      const old = await oldKey(keySpec);
+      await assert.rejects(rotate(old.keyId, crashingBefore(aws.kms, 'UpdateAliasCommand', 1)), (e: unknown) => {
+        for (let at = e; at instanceof Error; at = at.cause) if (/simulated crash/.test(at.message)) return true;
+        return false;
+      });
+      const [newKeyId] = await newKeysOf(old.keyId);
+      assert.ok(newKeyId);
+      // The escrow now says another material (an edited secret, or a key that is not what it seems).
+      const other = await generateKeyMaterial(keySpec);
+      try {
+        await aws.secrets.send(new PutSecretValueCommand({ SecretId: `${aws.config.escrowPrefix}${newKeyId}`, SecretBinary: other }));
+      } finally {
+        other.fill(0);
+      }
+      aws.endpoint.controls.resetCounters();
+      await assert.rejects(rotate(old.keyId), (e: unknown) => {
+        assert.ok(e instanceof Error);
+        assert.equal(e.name, 'RotationKeyUnusable');
+        assert.ok(e.message.includes(newKeyId) && /does not hold the material escrowed for it/.test(e.message), e.message);
+        return true;
+      });
+      assert.equal(aws.calls('UpdateAlias'), 0, 'no alias moved');
+      assert.deepEqual(await aliasesOf(old.keyId), old.aliases);
+      assert.equal((await tagsOf(old.keyId))['kms-reimport:rotated-to'], undefined);
+    });
+
+    test(`${keySpec}: a resumed swap whose new key holds its escrowed material: compared, then every alias moved`, async () => {
+      const old = await oldKey(keySpec);
+      await assert.rejects(rotate(old.keyId, crashingBefore(aws.kms, 'UpdateAliasCommand', 1)));
+      aws.endpoint.controls.resetCounters();
+      const result = await rotate(old.keyId);
+      assert.equal(aws.calls(keySpec.startsWith('HMAC_') ? 'GenerateMac' : 'GetPublicKey') >= 1, true);
+      assert.deepEqual(await aliasesOf(result.newKeyId), old.aliases);
     });
   }
 
