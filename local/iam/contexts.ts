@@ -239,6 +239,10 @@ export async function secretsManagerAuthorizationChecks(operation: string, input
         },
       },
     ];
+    // CreateSecret with replicas also needs secretsmanager:ReplicateSecretToRegions (CreateSecret's "Required permissions").
+    if (Array.isArray(input.AddReplicaRegions) && input.AddReplicaRegions.length > 0) {
+      checks.push({ action: 'secretsmanager:ReplicateSecretToRegions', resource: `${lookups.partialArn(name, ctx)}-??????`, context: { 'secretsmanager:Name': name, ...replicationContext(input) } });
+    }
     const hasValue = input.SecretString !== undefined || input.SecretBinary !== undefined;
     if (hasValue) checks.push(...await viaSecretsManager('kms:GenerateDataKey', str(input.KmsKeyId), `${lookups.partialArn(name, ctx)}-??????`, ctx, lookups));
     return checks;

@@ -310,6 +310,8 @@ describe('replication under IAM enforcement', () => {
               Condition: { 'ForAllValues:StringEquals': { 'secretsmanager:AddReplicaRegions': [REPLICA] } },
             },
           ]),
+          AKIACREATOR: role('creator', [{ Effect: 'Allow', Action: 'secretsmanager:CreateSecret', Resource: `${secrets}kms-reimport/*` }]),
+          AKIAONBOARD: role('onboard', [{ Effect: 'Allow', Action: ['secretsmanager:CreateSecret', 'secretsmanager:ReplicateSecretToRegions'], Resource: `${secrets}kms-reimport/*` }]),
         },
       },
     });
@@ -323,6 +325,14 @@ describe('replication under IAM enforcement', () => {
       const ok = await writer.send(new ReplicateSecretToRegionsCommand({ SecretId: 'kms-reimport/mrk-1', AddReplicaRegions: [{ Region: REPLICA }] }));
       assert.equal(ok.ReplicationStatus?.[0]?.Status, 'InSync');
       await rejects(writer.send(new RemoveRegionsFromReplicationCommand({ SecretId: 'kms-reimport/mrk-1', RemoveReplicaRegions: [REPLICA] })), 'AccessDeniedException');
+      // CreateSecret with AddReplicaRegions needs ReplicateSecretToRegions too.
+      const creator = sm(PRIMARY, 'AKIACREATOR', enforced);
+      await rejects(creator.send(new CreateSecretCommand({ Name: 'kms-reimport/mrk-2', SecretString: 'x', AddReplicaRegions: [{ Region: REPLICA }] })), 'AccessDeniedException', /secretsmanager:ReplicateSecretToRegions/);
+      const created = await creator.send(new CreateSecretCommand({ Name: 'kms-reimport/mrk-3', SecretString: 'x' }));
+      assert.equal(created.ReplicationStatus, undefined);
+      const both = sm(PRIMARY, 'AKIAONBOARD', enforced);
+      const replicated = await both.send(new CreateSecretCommand({ Name: 'kms-reimport/mrk-4', SecretString: 'x', AddReplicaRegions: [{ Region: REPLICA }] }));
+      assert.equal(replicated.ReplicationStatus?.[0]?.Status, 'InSync');
     } finally {
       await enforced.close();
     }
