@@ -23,8 +23,8 @@ import { inspectKey } from './kms/inspect.js';
 import { isImportableKeySpec } from './kms/key-specs.js';
 import { verifyUnlessDisabled } from './kms/verify.js';
 import type { HeldLease, KeyLease } from './lease/index.js';
-import { createOutcome, describeFailure, statusForAction } from './outcome.js';
-import { acquireKeyLease, newLeaseOwner, releaseKeyLease, runParametersPacer, runRetry, silentLogger, type RunLogger } from './run.js';
+import { describeFailure, statusForAction } from './outcome.js';
+import { acquireKeyLease, newLeaseOwner, releaseKeyLease, runOutcome, runParametersPacer, runRetry, silentLogger, type RunLogger } from './run.js';
 import type { Classification, KeyRef, KeyReport, Outcome, RequestedAction } from './types.js';
 import { chooseWrapping } from './wrap/choose.js';
 
@@ -153,18 +153,7 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
 
   let report: KeyReport | undefined;
   const imported: ImportResult[] = [];
-  const finish = (fields: Pick<Outcome, 'status'> & Partial<Pick<Outcome, 'reason' | 'errorName' | 'keyStateAfter' | 'verified'>>): Outcome =>
-    createOutcome({
-      keyId: report?.keyId ?? keyRef,
-      ...(report ? { keyArn: report.arn, keyStateBefore: report.keyState } : {}),
-      requestedRef: keyRef,
-      action,
-      imported,
-      startedAt,
-      finishedAt: clock(),
-      calls,
-      ...fields,
-    });
+  const finish = runOutcome({ keyRef, action, startedAt, clock, calls, report: () => report, imported: () => imported });
 
   const inspectAndPlan = async () => {
     const inspected = await inspectKey(kms, keyRef, retry, (message, extra) => log.warn(message, extra));

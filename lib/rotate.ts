@@ -18,12 +18,12 @@ import { countCalls } from './aws/count-calls.js';
 import { RotationLimitReached } from './errors.js';
 import { escrowSecretId } from './escrow/read.js';
 import type { HeldLease } from './lease/index.js';
-import { createOutcome, describeFailure } from './outcome.js';
+import { describeFailure } from './outcome.js';
 import type { RecoverDeps } from './recover.js';
 import { rotateByAliasSwap, ROTATION_ID_TAG } from './rotation/alias-swap.js';
 import { ROTATED_FROM_TAG, ROTATED_TO_TAG } from './rotation/schedule.js';
 import { countOnDemandRotations, defaultRotationId, describeInPlacePlan, inPlaceRefusal, MAX_ON_DEMAND_ROTATIONS, rotateInPlace } from './rotation/in-place.js';
-import { acquireKeyLease, newLeaseOwner, releaseKeyLease, runParametersPacer, runRetry, silentLogger } from './run.js';
+import { acquireKeyLease, newLeaseOwner, releaseKeyLease, runOutcome, runParametersPacer, runRetry, silentLogger } from './run.js';
 import type { Classification, KeyRef, KeyReport, Outcome, RotationRecord } from './types.js';
 import { ROTATION_ID } from './escrow/format.js';
 
@@ -103,18 +103,7 @@ export async function rotateKey(deps: RecoverDeps, keyRef: KeyRef, options: Rota
 
   let report: KeyReport | undefined;
   let imported: Outcome['imported'] = [];
-  const finish = (fields: Pick<Outcome, 'status'> & Partial<Pick<Outcome, 'reason' | 'errorName' | 'keyStateAfter' | 'verified' | 'rotation'>>): Outcome =>
-    createOutcome({
-      keyId: report?.keyId ?? keyRef,
-      ...(report ? { keyArn: report.arn, keyStateBefore: report.keyState } : {}),
-      requestedRef: keyRef,
-      action,
-      imported,
-      startedAt,
-      finishedAt: clock(),
-      calls,
-      ...fields,
-    });
+  const finish = runOutcome({ keyRef, action, startedAt, clock, calls, report: () => report, imported: () => imported });
   const skip = (reason: string, errorName?: string) => {
     log.info('skipped', { keyRef, keyId: report?.keyId, reason });
     return finish({ status: 'skipped', reason, ...(errorName ? { errorName } : {}) });

@@ -7,7 +7,9 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { awsErrorName, LeaseTaken } from './errors.js';
 import { LEASE_ATTEMPTS, LEASE_WAIT_SECONDS, type HeldLease, type KeyLease } from './lease/index.js';
+import { createOutcome } from './outcome.js';
 import type { RetryOptions } from './retry.js';
+import type { KeyRef, KeyReport, Outcome } from './types.js';
 
 export interface RunLogger {
   info(message: string, extra?: object): void;
@@ -131,4 +133,36 @@ export async function releaseKeyLease(lease: KeyLease, held: HeldLease, log: Run
   } catch (e) {
     log.warn('could not release the lease; it lapses by itself', { keyArn: held.keyArn, expiresAt: held.expiresAt, errorName: awsErrorName(e) });
   }
+}
+
+/** What a run's outcome is finished with: its status and what it learnt. */
+export type RunOutcomeFields = Pick<Outcome, 'status'> & Partial<Pick<Outcome, 'reason' | 'errorName' | 'keyStateAfter' | 'verified' | 'rotation'>>;
+
+/**
+ * Builds a run's outcome from what the run knows when it ends: the key (once inspected: `report()`
+ * is read then, not now), the materials it imported, its timings and its calls per operation.
+ */
+export function runOutcome(run: {
+  keyRef: KeyRef;
+  action: Outcome['action'];
+  startedAt: Date;
+  clock: () => Date;
+  calls: Record<string, number>;
+  report: () => KeyReport | undefined;
+  imported: () => Outcome['imported'];
+}): (fields: RunOutcomeFields) => Outcome {
+  return (fields) => {
+    const report = run.report();
+    return createOutcome({
+      keyId: report?.keyId ?? run.keyRef,
+      ...(report ? { keyArn: report.arn, keyStateBefore: report.keyState } : {}),
+      requestedRef: run.keyRef,
+      action: run.action,
+      imported: run.imported(),
+      startedAt: run.startedAt,
+      finishedAt: run.clock(),
+      calls: run.calls,
+      ...fields,
+    });
+  };
 }
