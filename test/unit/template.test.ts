@@ -90,7 +90,7 @@ describe('Globals', () => {
       }
     }
     const byParameter = Object.fromEntries(variables.filter(([, v]) => typeof v === 'object').map(([n, v]) => [v.Ref, n]));
-    for (const parameter of ['ManagedTagKey', 'EscrowPrefix', 'RenewalWindowDays', 'MaterialLifetimeDays', 'RotateEveryDays', 'RotationCapFallback']) {
+    for (const parameter of ['ManagedTagKey', 'EscrowPrefix', 'RenewalWindowDays', 'MaterialLifetimeDays', 'RotateEveryDays', 'RotationCapFallback', 'MinRotateEveryDays', 'MaxRotationsPerSweep']) {
       assert.ok(byParameter[parameter], `no KMS_REIMPORT_* variable carries the ${parameter} parameter`);
     }
     // The IAM conditions require the managed tag's value to be "true"; the config must agree.
