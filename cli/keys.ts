@@ -50,12 +50,13 @@ export function registerKeyCommands(program: Command): void {
       .addOption(leaseTableOption())
       .option('--json', 'print the outcome as JSON')
       .action(async (keyRef: string, options: KeyCommandOptions) => {
+        let outcome;
         if (action === 'plan' && options.action === 'rotate') {
           const { runRotateCommand } = await import('./rotate.js');
-          await runRotateCommand('plan', keyRef, options);
-          return;
+          outcome = await runRotateCommand('plan', keyRef, options);
+        } else {
+          outcome = await runKeyCommand(action, keyRef, options);
         }
-        const outcome = await runKeyCommand(action, keyRef, options);
         if (outcome.status === 'failed') process.exitCode = 1;
       });
   }

@@ -60,6 +60,11 @@ test('plan --action rotate says what would happen; rotate does it and prints the
   assert.notEqual(after, before);
   assertNoMaterial(rotated.stdout + rotated.stderr + plan.stdout + plan.stderr, [key.material], 'CLI output');
 
+  // A plan that cannot even look at the key fails, and says so with the exit status.
+  const missing = await cli('plan', '1234abcd-0000-4000-8000-000000000000', '--action', 'rotate');
+  assert.equal(missing.code, 1, missing.stdout + missing.stderr);
+  assert.match(missing.stdout, /^FAILED .*KeyNotFound/);
+
   const help = await cli('rotate', '--help');
   assert.match(help.stdout, /--mode <mode>/);
   assert.match(help.stdout, /--no-lease/);
