@@ -174,6 +174,8 @@ export const REIMPORT_ERROR_NAMES = [
   'RotationLimitReached',
   'EscrowWriteFailed',
   'PendingMaterialUnproven',
+  'EscrowNotReplicated',
+  'MultiRegionRotationRefused',
 ] as const;
 export type ReimportErrorName = (typeof REIMPORT_ERROR_NAMES)[number];
 
@@ -427,5 +429,30 @@ export class PendingMaterialUnproven extends ReimportError {
   constructor(message: string, options?: ReimportErrorOptions) {
     super(message, options);
     this.name = 'PendingMaterialUnproven';
+  }
+}
+
+/**
+ * A Multi-Region primary key's escrow secret is not readable in every Region that holds a replica
+ * of the key (no InSync replica of the secret there): a rotation would leave a replica Region with
+ * material it cannot recover. Refused before anything is imported; the message names the missing
+ * Regions and the `aws secretsmanager replicate-secret-to-regions` command that fixes it.
+ */
+export class EscrowNotReplicated extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'EscrowNotReplicated';
+  }
+}
+
+/**
+ * RotateKeyOnDemand refused a Multi-Region key with imported material (UnsupportedOperationException:
+ * one reading of the KMS API reference). The new material stays escrowed and imported into the
+ * primary and every replica, waiting (not current): nothing is lost. The message names the next step.
+ */
+export class MultiRegionRotationRefused extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'MultiRegionRotationRefused';
   }
 }

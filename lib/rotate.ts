@@ -8,7 +8,11 @@
  * Modes: in place (lib/rotation/in-place.ts) for SYMMETRIC_DEFAULT keys; alias swap
  * (lib/rotation/alias-swap.ts: a new key, its aliases moved) for HMAC, RSA and ECC keys, when asked
  * (`mode: 'alias-swap'`), or when the key has had KMS's 25 on-demand rotations and
- * config.rotationCapFallback is `alias-swap`. Multi-Region keys are skipped for now ("not yet").
+ * config.rotationCapFallback is `alias-swap`. A Multi-Region PRIMARY SYMMETRIC_DEFAULT key is rotated in
+ * place with its replicas (lib/rotation/multi-region.ts: the same material into every replica
+ * Region, then RotateKeyOnDemand on the primary); a replica key is skipped ("rotate its primary"),
+ * and alias swap is refused for every Multi-Region key (it would need a new Multi-Region key with
+ * replicas of its own).
  */
 import { classifyKey } from './kms/classify.js';
 import { inspectKey } from './kms/inspect.js';
@@ -20,6 +24,8 @@ import { escrowSecretId } from './escrow/read.js';
 import type { HeldLease } from './lease/index.js';
 import { describeFailure } from './outcome.js';
 import type { RecoverDeps } from './recover.js';
+import { multiRegionRefusal, regionalKmsClients, replicaRegionsOf, type KmsFor } from './rotation/multi-region.js';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { rotateByAliasSwap, ROTATION_ID_TAG } from './rotation/alias-swap.js';
 import { ROTATED_FROM_TAG, ROTATED_TO_TAG } from './rotation/schedule.js';
 import { countOnDemandRotations, defaultRotationId, describeInPlacePlan, inPlaceRefusal, MAX_ON_DEMAND_ROTATIONS, rotateInPlace } from './rotation/in-place.js';
@@ -28,6 +34,14 @@ import type { Classification, KeyRef, KeyReport, Outcome, RotationRecord } from 
 import { ROTATION_ID } from './escrow/format.js';
 
 export type RotationMode = 'auto' | 'in-place' | 'alias-swap';
+
+export interface RotateDeps extends RecoverDeps {
+  /**
+   * A KMS client for a Region (a Multi-Region primary's replicas), with the same endpoint and
+   * credentials as `kms`. Default: one made per Region from `kms`'s configuration.
+   */
+  kmsFor?: KmsFor;
+}
 
 export interface RotateOptions {
   config: ReimportConfig;
@@ -69,11 +83,15 @@ type ModeChoice = { mode: 'in-place' | 'alias-swap'; why: string } | { skip: str
 /** The rotation mode for this key, or why it is skipped. */
 export function chooseRotationMode(report: KeyReport, requested: RotationMode): ModeChoice {
   if (report.multiRegion) {
-    return {
-      skip:
-        `Key ${report.keyId} is a Multi-Region key: not yet: kms-reimport does not rotate Multi-Region keys yet (the primary and every replica ` +
-        `must take the same new material, with escrow readable in every Region). Nothing was done; rotate it by hand for now.`,
-    };
+    const refusal = multiRegionRefusal(report);
+    if (refusal) return { skip: refusal };
+    if (requested === 'alias-swap' || report.keySpec !== 'SYMMETRIC_DEFAULT') {
+      return {
+        skip:
+          `Key ${report.keyId} is a Multi-Region ${report.keySpec} key: kms-reimport rotates Multi-Region keys in place only (SYMMETRIC_DEFAULT primaries); ` +
+          `an alias swap would need a new Multi-Region key with replicas of its own, which it does not make. Nothing was done.`,
+      };
+    }
   }
   if (!isImportableKeySpec(report.keySpec)) {
     return { skip: `Key ${report.keyId} has key spec ${report.keySpec}, which kms-reimport cannot import material for; it is not rotated.` };
@@ -85,10 +103,17 @@ export function chooseRotationMode(report: KeyReport, requested: RotationMode): 
   }
   const refusal = inPlaceRefusal(report);
   if (refusal) return { skip: refusal };
+  const replicas = replicaRegionsOf(report);
+  if (report.multiRegion) {
+    return {
+      mode: 'in-place',
+      why: `a Multi-Region primary SYMMETRIC_DEFAULT key${replicas.length > 0 ? `: its replicas in ${replicas.join(', ')} take the same material, then the primary rotates` : ' with no replicas'}`,
+    };
+  }
   return { mode: 'in-place', why: 'a single-Region SYMMETRIC_DEFAULT key' };
 }
 
-export async function rotateKey(deps: RecoverDeps, keyRef: KeyRef, options: RotateOptions): Promise<Outcome> {
+export async function rotateKey(deps: RotateDeps, keyRef: KeyRef, options: RotateOptions): Promise<Outcome> {
   const clock = options.now ?? (() => new Date());
   const { config } = options;
   const requested = options.mode ?? 'auto';
@@ -97,6 +122,18 @@ export async function rotateKey(deps: RecoverDeps, keyRef: KeyRef, options: Rota
   const calls: Record<string, number> = {};
   const kms = countCalls(deps.kms, calls);
   const secrets = countCalls(deps.secrets, calls);
+  // Per-Region KMS clients for a Multi-Region primary's replicas, counted with the others; made on first use.
+  let madeRegional: ReturnType<typeof regionalKmsClients> | undefined;
+  const regional = new Map<string, KMSClient>();
+  const kmsFor: KmsFor = (region) => {
+    let client = regional.get(region);
+    if (!client) {
+      const make = deps.kmsFor ?? (madeRegional ??= regionalKmsClients(deps.kms)).kmsFor;
+      client = countCalls(make(region), calls);
+      regional.set(region, client);
+    }
+    return client;
+  };
   const { retry } = runRetry(config, deps, log, keyRef);
   const paceParameters = runParametersPacer(config, deps, log, keyRef);
   const action = options.action === 'plan' ? 'plan' : 'rotate';
@@ -144,7 +181,7 @@ export async function rotateKey(deps: RecoverDeps, keyRef: KeyRef, options: Rota
       }
       const rotations = await countOnDemandRotations(kms, report.keyId, retry);
       if (rotations !== undefined && rotations >= MAX_ON_DEMAND_ROTATIONS) {
-        const fallback = config.rotationCapFallback === 'alias-swap';
+        const fallback = config.rotationCapFallback === 'alias-swap' && !report.multiRegion;
         return finish({
           status: 'planned',
           reason: fallback
@@ -192,7 +229,7 @@ export async function rotateKey(deps: RecoverDeps, keyRef: KeyRef, options: Rota
 
     if (choice.mode === 'in-place') {
       try {
-        const result = await rotateInPlace({ kms, secrets, log, retry, paceParameters }, { report, config, now: clock, rotationId });
+        const result = await rotateInPlace({ kms, secrets, log, retry, paceParameters, kmsFor }, { report, config, now: clock, rotationId });
         imported = result.imported.map((i) => ({ ...i }));
         const rotation: RotationRecord = { mode: 'in-place', toKeyMaterialId: result.toKeyMaterialId, ...(result.fromKeyMaterialId ? { fromKeyMaterialId: result.fromKeyMaterialId } : {}) };
         const resumed = result.resumed.length > 0 ? ` An earlier run had already ${result.resumed.join(', ')}; this run ${result.done.join(', ')}.` : '';
@@ -205,7 +242,7 @@ export async function rotateKey(deps: RecoverDeps, keyRef: KeyRef, options: Rota
         log.info('rotated', { keyId: report.keyId, mode: 'in-place', fromKeyMaterialId: result.fromKeyMaterialId, toKeyMaterialId: result.toKeyMaterialId, rotationId });
         return finish({ status: 'rotated', reason, keyStateAfter: result.keyState, verified: true, rotation });
       } catch (e) {
-        if (!(e instanceof RotationLimitReached) || config.rotationCapFallback !== 'alias-swap') throw e;
+        if (!(e instanceof RotationLimitReached) || config.rotationCapFallback !== 'alias-swap' || report.multiRegion) throw e;
         log.warn('on-demand rotation cap reached; rotating by alias swap (KMS_REIMPORT_ROTATION_CAP_FALLBACK=alias-swap)', { keyId: report.keyId });
         choice = { mode: 'alias-swap', why: `the key has had KMS's ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations and KMS_REIMPORT_ROTATION_CAP_FALLBACK=alias-swap` };
       }
@@ -267,6 +304,7 @@ export async function rotateKey(deps: RecoverDeps, keyRef: KeyRef, options: Rota
     return finish({ status: 'failed', errorName, reason, ...(imported.length > 0 ? { verified: false } : {}) });
   } finally {
     if (held && deps.lease) await releaseKeyLease(deps.lease, held, log);
+    madeRegional?.destroy();
   }
 }
 

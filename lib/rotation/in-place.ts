@@ -26,6 +26,16 @@
  * terminal PendingMaterialUnproven, whose message says to delete the pending material (it never
  * encrypted anything) and run again, which then imports the escrowed entry.
  *
+ * A Multi-Region PRIMARY key (lib/rotation/multi-region.ts) takes the same steps, plus: its escrow
+ * must be InSync in every replica Region before anything is imported (EscrowNotReplicated); after the
+ * new material is imported into the primary (PENDING_MULTI_REGION_IMPORT_AND_ROTATION) and recorded,
+ * the escrowed entry goes into every replica Region that lacks it (EXISTING_KEY_MATERIAL under the
+ * KeyMaterialId, parameters from that Region); then RotateKeyOnDemand on the primary, and the
+ * verification in the primary and in each replica. A re-run finds the primary's waiting material
+ * and imports only into the replicas that lack it. If RotateKeyOnDemand refuses a Multi-Region key
+ * (UnsupportedOperationException: one reading of the API reference), MultiRegionRotationRefused:
+ * the material stays escrowed and imported, waiting, not current; nothing is lost.
+ *
  * Plaintext material lives only in this module's buffers (generated, or read back from escrow),
  * wiped when the run ends; logs and errors carry IDs only.
  */
@@ -51,7 +61,9 @@ import {
   isUnparsableResponse,
   KeyNotEligible,
   KmsUnavailable,
+  MultiRegionRotationRefused,
   PendingMaterialUnproven,
+  ReimportError,
   RotationConflict,
   RotationLimitReached,
   VerificationFailed,
@@ -70,6 +82,7 @@ import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { ParametersPacer, RunLogger } from '../run.js';
 import type { KeyReport } from '../types.js';
 import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
+import { checkEscrowReplicated, multiRegionRefusal, regionOfKeyArn, replicaRegionsOf, type KmsFor } from './multi-region.js';
 
 /** KMS's answers to a proof reimport that are a refusal (not transient, not a spent token). */
 const PROOF_REFUSALS = new Set([
@@ -78,6 +91,14 @@ const PROOF_REFUSALS = new Set([
   'UnsupportedOperationException',
   'ValidationException',
 ]);
+
+/**
+ * A material imported as NEW_KEY_MATERIAL and not yet rotated to: PENDING_ROTATION, or, on a
+ * Multi-Region primary until every replica holds it, PENDING_MULTI_REGION_IMPORT_AND_ROTATION.
+ */
+export function isWaiting(state: string | undefined): boolean {
+  return state === 'PENDING_ROTATION' || state === 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION';
+}
 
 /** KMS's limit of on-demand rotations per key (not raisable). */
 export const MAX_ON_DEMAND_ROTATIONS = 25;
@@ -90,6 +111,8 @@ export interface InPlaceDeps {
   log: RunLogger;
   retry: RetryOptions;
   paceParameters: ParametersPacer;
+  /** A KMS client per Region, for a Multi-Region primary's replicas (same endpoint and credentials). */
+  kmsFor?: KmsFor;
 }
 
 export interface InPlaceInput {
@@ -125,9 +148,8 @@ export function inPlaceRefusal(report: KeyReport): string | undefined {
   if (report.keySpec !== 'SYMMETRIC_DEFAULT') {
     return `Key ${report.keyId} is ${report.keySpec}: KMS rotates imported material in place for SYMMETRIC_DEFAULT keys only; rotate it by alias swap (--mode alias-swap, or auto).`;
   }
-  if (report.multiRegion) {
-    return `Key ${report.keyId} is a Multi-Region key: not yet: kms-reimport does not rotate Multi-Region keys yet (the primary and every replica must take the same new material); nothing was done.`;
-  }
+  const multiRegion = multiRegionRefusal(report);
+  if (multiRegion) return multiRegion;
   if (!report.materialsListed || !report.currentKeyMaterialId) {
     return (
       `Key ${report.keyId}: KMS does not list its materials (ListKeyRotations) or name its current one (CurrentKeyMaterialId), so an in-place ` +
@@ -169,21 +191,29 @@ function limitReached(keyId: string, count: number | undefined, fromRotate: bool
 
 /** What a rotation of this key in place would do now, from inspection alone (a plan: no escrow read, nothing changed). */
 export function describeInPlacePlan(report: KeyReport, onDemandRotations: number | undefined): string {
-  const pending = report.materials.find((m) => m.state === 'PENDING_ROTATION');
+  const pending = report.materials.find((m) => isWaiting(m.state));
   const cap =
     onDemandRotations === undefined
       ? 'KMS did not say how many on-demand rotations the key has had'
       : `this would be on-demand rotation ${onDemandRotations + 1} of ${MAX_ON_DEMAND_ROTATIONS}`;
+  const replicas = replicaRegionsOf(report);
+  const where = regionOfKeyArn(report.arn) ?? 'its Region';
+  const multiRegion =
+    replicas.length > 0
+      ? `; a Multi-Region primary (${where}): its escrow must be readable (replicated, InSync) in ${replicas.join(', ')} or nothing is imported; ` +
+        `the same material then goes into its replicas in ${replicas.join(', ')} as EXISTING_KEY_MATERIAL under its KeyMaterialId (import parameters from each Region), ` +
+        `RotateKeyOnDemand on the primary rotates every Region, verified in every Region`
+      : '';
   if (pending) {
     return (
-      `would finish an interrupted rotation of key ${report.keyId}: material ${pending.keyMaterialId} is imported and PENDING_ROTATION; ` +
-      `check it is escrowed (record its KeyMaterialId), RotateKeyOnDemand, verify (${cap}).`
+      `would finish an interrupted rotation of key ${report.keyId}: material ${pending.keyMaterialId} is imported and ${pending.state}; ` +
+      `check it is escrowed (record its KeyMaterialId)${replicas.length > 0 ? ', import it into the replicas that lack it' : ''}, RotateKeyOnDemand, verify (${cap})${multiRegion}.`
     );
   }
   return (
     `would rotate key ${report.keyId} in place from material ${report.currentKeyMaterialId}: new 32-byte material (or the escrow's not-yet-imported ` +
     `entry of an interrupted rotation), escrowed first, imported as NEW_KEY_MATERIAL, its KeyMaterialId recorded in escrow, RotateKeyOnDemand, ` +
-    `verified (new CurrentKeyMaterialId, Encrypt/Decrypt, a ciphertext from before still decrypts); ${cap}. KMS charges for each rotation of imported material.`
+    `verified (new CurrentKeyMaterialId, Encrypt/Decrypt, a ciphertext from before still decrypts)${multiRegion}; ${cap}. KMS charges for each rotation of imported material.`
   );
 }
 
@@ -214,13 +244,21 @@ function importError(e: unknown, report: KeyReport, what: string): unknown {
         cause: e,
       });
     case 'UnsupportedOperationException':
+      if (report.multiRegion && what.startsWith('the import of new material')) {
+        return new MultiRegionRotationRefused(
+          `KMS does not take new material into Multi-Region key ${key} (UnsupportedOperationException on ${what}): KMS's API reference says in one place that ` +
+            `Multi-Region keys with imported material cannot rotate on demand. Nothing is lost: the new material stays escrowed (not imported) and the current ` +
+            `material still works. Next: leave the key as it is (a later run imports that same escrowed material, never another), or move to a new Multi-Region key by hand.`,
+          { keyId: key, cause: e },
+        );
+      }
       return new KeyNotEligible(`KMS does not support ${what} for key ${key} (UnsupportedOperationException); it cannot be rotated in place.`, { keyId: key, cause: e });
     default:
       return e;
   }
 }
 
-type ImportKind = { type: 'new'; description: string } | { type: 'existing'; keyMaterialId: string };
+type ImportKind = { type: 'new'; description: string } | { type: 'existing'; keyMaterialId: string; expirationModel?: ExpirationModelType };
 
 /**
  * Wraps and imports `material` (the caller owns and wipes it) with fresh, paced parameters; an
@@ -231,7 +269,8 @@ type ImportKind = { type: 'new'; description: string } | { type: 'existing'; key
 async function importMaterial(deps: InPlaceDeps, input: InPlaceInput, report: KeyReport, material: Buffer, kind: ImportKind): Promise<ImportResult> {
   const choice = chooseWrapping(report.keySpec, input.config, report.keyId);
   // The new material follows the key's current model (unless configured); a proof reimport, its own material's.
-  const expirationModel: ExpirationModelType = chooseExpirationModel(input.config, report, kind.type === 'existing' ? kind.keyMaterialId : undefined).model;
+  const expirationModel: ExpirationModelType =
+    kind.type === 'existing' && kind.expirationModel ? kind.expirationModel : chooseExpirationModel(input.config, report, kind.type === 'existing' ? kind.keyMaterialId : undefined).model;
   const what = kind.type === 'new' ? 'the import of new material (NEW_KEY_MATERIAL)' : `the reimport of material ${kind.keyMaterialId}`;
   for (let refreshes = 0; ; refreshes++) {
     const params = await deps.paceParameters(() => getImportParameters(deps.kms, report.keyId, choice, deps.retry));
@@ -259,7 +298,7 @@ async function importMaterial(deps: InPlaceDeps, input: InPlaceInput, report: Ke
       if (!keyMaterialId) {
         // An endpoint that does not return the ID: read it back (the one material waiting for rotation).
         const again = await inspectKey(deps.kms, report.keyId, deps.retry);
-        const pending = again.materials.find((m) => m.state === 'PENDING_ROTATION');
+        const pending = again.materials.find((m) => isWaiting(m.state));
         if (!pending?.keyMaterialId) {
           throw new VerificationFailed(
             `KMS took new material for key ${report.keyId} but named no KeyMaterialId and lists none PENDING_ROTATION; nothing was rotated. Run again: the escrowed material is imported, never a new one.`,
@@ -295,6 +334,19 @@ async function rotateOnDemand(deps: InPlaceDeps, report: KeyReport, to: string, 
         deps.log.warn('RotateKeyOnDemand did not answer as expected, but the key read again shows the rotation took effect', { keyId: report.keyId, errorName: awsErrorName(e) });
         return;
       }
+    }
+    if (awsErrorName(e) === 'UnsupportedOperationException' && report.multiRegion) {
+      const replicas = replicaRegionsOf(report);
+      throw new MultiRegionRotationRefused(
+        `KMS refused RotateKeyOnDemand for Multi-Region key ${report.keyId} (UnsupportedOperationException): KMS's API reference says in one place that ` +
+          `Multi-Region keys with imported material cannot rotate on demand, and this KMS applies that reading. Nothing is lost: the new material ${to} stays ` +
+          `escrowed (with its KeyMaterialId) and imported into the primary${replicas.length > 0 ? ` and its replicas in ${replicas.join(', ')}` : ''}, waiting ` +
+          `for rotation, not current; the current material still encrypts and decrypts everywhere. Next: leave it waiting (a later run of the rotation only ` +
+          `retries RotateKeyOnDemand, never another material) and ask AWS Support whether on-demand rotation of this key is supported, or move to a new ` +
+          `Multi-Region key by hand. To drop the waiting material instead: aws kms delete-imported-key-material --key-id ${report.keyId} --key-material-id ${to}` +
+          `${regionOfKeyArn(report.arn) ? ` --region ${regionOfKeyArn(report.arn)}` : ''} (it never encrypted anything; KMS deletes it from the replicas too).`,
+        { keyId: report.keyId, cause: e },
+      );
     }
     switch (awsErrorName(e)) {
       case 'ConflictException':
@@ -407,7 +459,7 @@ async function importedByThisRotation(deps: InPlaceDeps, report: KeyReport, entr
   const explained = error instanceof IncorrectKeyMaterial || error instanceof RotationConflict || error instanceof KmsUnavailable || isUnparsableResponse(error);
   if (!explained) return undefined;
   const again = await inspectKey(deps.kms, report.keyId, deps.retry).catch(() => undefined);
-  const mine = again?.materials.find((m) => m.state === 'PENDING_ROTATION' && m.keyMaterialId && describesRotation(m.description, entryRotation));
+  const mine = again?.materials.find((m) => isWaiting(m.state) && m.keyMaterialId && describesRotation(m.description, entryRotation));
   if (!mine?.keyMaterialId) return undefined;
   deps.log.warn('the import of new material did not answer as expected, but the key read again holds it waiting for rotation; proving and recording it', {
     keyId: report.keyId,
@@ -433,6 +485,98 @@ function pendingUnproven(
   );
 }
 
+function kmsForReplicas(deps: InPlaceDeps, report: KeyReport): KmsFor {
+  if (deps.kmsFor) return deps.kmsFor;
+  throw new KeyNotEligible(
+    `Key ${report.keyId} is a Multi-Region primary with replicas in ${replicaRegionsOf(report).join(', ')}, and this run was given no KMS client for those Regions; nothing was imported there. ` +
+      `Run the rotation through rotateKey (it makes one per Region) or pass kmsFor.`,
+    { keyId: report.keyId },
+  );
+}
+
+/** Runs `work` for a replica Region; a named error it throws says which Region. */
+async function inRegion<T>(region: string, report: KeyReport, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof ReimportError) e.message = `In ${region} (replica of Multi-Region key ${report.keyId}): ${e.message}`;
+    throw e;
+  }
+}
+
+/**
+ * A Multi-Region primary's rotation, between recording the new material and RotateKeyOnDemand: the
+ * same escrowed material (the escrow entry recorded under `to`, read back: escrow is the truth) into
+ * every replica Region that does not hold it yet, as EXISTING_KEY_MATERIAL under the primary's
+ * KeyMaterialId with import parameters from that Region, paced like the others. A replica that
+ * already holds it (IMPORTED: an earlier run got that far) is left alone.
+ */
+async function importIntoReplicas(
+  deps: InPlaceDeps,
+  input: InPlaceInput,
+  report: KeyReport,
+  to: string,
+  expirationModel: ExpirationModelType,
+  done: { imported: ImportResult[]; step: (name: string, extra?: object) => void; resumed: string[] },
+): Promise<void> {
+  const regions = replicaRegionsOf(report);
+  if (regions.length === 0) return;
+  const kmsFor = kmsForReplicas(deps, report);
+  let entries: EscrowEntry[] = [];
+  try {
+    const already: string[] = [];
+    for (const region of regions) {
+      const kms = kmsFor(region);
+      await inRegion(region, report, async () => {
+        const replica = await inspectKey(kms, report.keyId, deps.retry);
+        const held = replica.materials.find((m) => m.keyMaterialId?.toLowerCase() === to);
+        if (held?.importState === 'IMPORTED') {
+          already.push(region);
+          deps.log.info('replica already holds the new material', { keyId: report.keyId, region, keyMaterialId: to });
+          return;
+        }
+        if (entries.length === 0) entries = await readEscrow(deps.secrets, report, input.config, deps.retry);
+        const entry = entries.find((e) => e.keyMaterialId === to);
+        if (!entry) {
+          throw new EscrowMissing(
+            `Escrow secret ${escrowSecretId(report, input.config)} holds no entry for material ${to} of key ${report.keyId}, which this rotation recorded: another writer changed the secret. ` +
+              `Nothing was imported into ${region} and nothing was rotated; check the secret's versions, then run again.`,
+            { keyId: report.keyId },
+          );
+        }
+        const result = await importMaterial({ ...deps, kms }, input, report, entry.material, { type: 'existing', keyMaterialId: to, expirationModel });
+        done.imported.push(result);
+        done.step('imported into replica', { region, keyMaterialId: to });
+      });
+    }
+    if (already.length > 0) done.resumed.push(`imported into ${already.join(', ')}`);
+  } finally {
+    wipeEscrowed(entries);
+  }
+}
+
+/** verifyRotation in the primary, then in every replica Region (same probe ciphertext: a Multi-Region key's ciphertexts decrypt in any of its Regions). */
+async function verifyEverywhere(
+  deps: InPlaceDeps,
+  report: KeyReport,
+  to: string,
+  before?: { probe: Buffer; ciphertext: Uint8Array },
+): Promise<{ check: string; keyState: string }> {
+  const primary = await verifyRotation(deps, report, to, before);
+  const regions = replicaRegionsOf(report);
+  if (regions.length === 0) return primary;
+  const kmsFor = kmsForReplicas(deps, report);
+  const checks: string[] = [];
+  for (const region of regions) {
+    await inRegion(region, report, () => verifyRotation({ ...deps, kms: kmsFor(region) }, report, to, before));
+    checks.push(region);
+  }
+  return {
+    check: `${primary.check}; the same in ${checks.join(', ')} (CurrentKeyMaterialId, Encrypt/Decrypt${before ? ', the ciphertext from before' : ''})`,
+    keyState: primary.keyState,
+  };
+}
+
 export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Promise<InPlaceResult> {
   const { report, config, rotationId } = input;
   const refusal = inPlaceRefusal(report);
@@ -442,7 +586,7 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
   const done: string[] = [];
   const resumed: string[] = [];
   const imported: ImportResult[] = [];
-  const waiting = report.materials.find((m) => m.state === 'PENDING_ROTATION');
+  const waiting = report.materials.find((m) => isWaiting(m.state));
   const step = (name: string, extra: object = {}) => {
     done.push(name);
     deps.log.info(`rotation step done: ${name}`, { keyId: report.keyId, rotationId, ...extra });
@@ -452,6 +596,8 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
   let fresh: Buffer | undefined;
   const probe = randomBytes(32);
   try {
+    // A Multi-Region primary: escrow readable in every replica Region, or nothing is imported anywhere.
+    await checkEscrowReplicated(deps.secrets, report, config, deps.retry);
     entries = await readEscrow(deps.secrets, report, config, deps.retry);
     const pendingEntries = entries.filter(isPendingImport);
     if (pendingEntries.length > 1) {
@@ -469,7 +615,7 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
     // Done already: the key's current material is this rotation's.
     if (!waiting && currentEntry?.rotation === rotationId) {
       resumed.push('escrowed', 'imported', 'recorded', 'rotated');
-      const verified = await verifyRotation(deps, report, from);
+      const verified = await verifyEverywhere(deps, report, from);
       step('verified');
       return { toKeyMaterialId: from, imported, done, resumed, check: verified.check, oldCiphertextDecrypted: false, keyState: verified.keyState };
     }
@@ -496,7 +642,7 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
     if (!waiting && !currentEntry && !unlabelledCurrent && pendingEntry) {
       resumed.push('escrowed', 'imported', 'rotated');
       await proveAndRecord(from);
-      const verified = await verifyRotation(deps, report, from);
+      const verified = await verifyEverywhere(deps, report, from);
       step('verified');
       return { toKeyMaterialId: from, imported, done, resumed, check: verified.check, oldCiphertextDecrypted: false, keyState: verified.keyState };
     }
@@ -618,10 +764,16 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
     }
 
     wipeEscrowed(entries);
+    if (replicaRegionsOf(report).length > 0) {
+      // The model the new material went into the primary with (this run's import, else as KMS lists it).
+      const model = (imported.find((i) => i.keyMaterialId === to)?.expirationModel ??
+        chooseExpirationModel(config, report, report.materials.some((m) => m.keyMaterialId?.toLowerCase() === to) ? to : undefined).model) as ExpirationModelType;
+      await importIntoReplicas(deps, input, report, to, model, { imported, step, resumed });
+    }
     const ciphertext = await encryptProbe(deps, report.keyId, probe);
     await rotateOnDemand(deps, report, to, rotations);
     step('rotated', { fromKeyMaterialId: from, toKeyMaterialId: to });
-    const verified = await verifyRotation(deps, report, to, { probe, ciphertext });
+    const verified = await verifyEverywhere(deps, report, to, { probe, ciphertext });
     step('verified');
     return { fromKeyMaterialId: from, toKeyMaterialId: to, imported, done, resumed, check: verified.check, oldCiphertextDecrypted: true, keyState: verified.keyState };
   } finally {

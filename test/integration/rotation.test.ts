@@ -256,7 +256,7 @@ describe('refusals', () => {
     assert.equal((await materials(key.keyId)).length, 26, 'no in-place material after the cap');
   });
 
-  test('not eligible: PendingImport (recover first), Multi-Region (not yet), unmanaged', async () => {
+  test('not eligible: PendingImport (recover first), unmanaged; a Multi-Region primary is rotated in place', async () => {
     const down = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 });
     aws.endpoint.clock.advance(61);
     const pending = await rotate(down.keyId);
@@ -273,11 +273,11 @@ describe('refusals', () => {
     } finally {
       material.fill(0);
     }
+    // A Multi-Region primary is rotated in place now (its replicas with it: rotation-multi-region.test.ts); replicas are skipped.
     const multiRegion = await rotate(mrk);
-    assert.equal(multiRegion.status, 'skipped', multiRegion.reason);
-    assert.match(multiRegion.reason ?? '', /Multi-Region key: not yet/);
-    assert.equal(multiRegion.calls.ImportKeyMaterial ?? 0, 0);
-    assert.equal((await materials(mrk)).length, 1);
+    assert.equal(multiRegion.status, 'rotated', multiRegion.reason);
+    assert.equal(multiRegion.rotation?.mode, 'in-place');
+    assert.equal((await materials(mrk)).length, 2);
 
     const unmanaged = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { managed: false });
     const skipped = await rotate(unmanaged.keyId);

@@ -452,10 +452,20 @@ describe('the mode per key', () => {
     }
     assert.equal((chooseRotationMode(makeReport(listed), 'alias-swap') as { mode: string }).mode, 'alias-swap');
   });
-  test('skipped: in place asked of an HMAC key, a Multi-Region key (not yet), a key whose materials KMS does not list', () => {
+  test('skipped: in place asked of an HMAC key, a key whose materials KMS does not list', () => {
     assert.match((chooseRotationMode(makeReport({ keySpec: 'HMAC_256' }), 'in-place') as { skip: string }).skip, /SYMMETRIC_DEFAULT keys only/);
-    assert.match((chooseRotationMode(makeReport({ ...listed, multiRegion: true }), 'auto') as { skip: string }).skip, /Multi-Region key: not yet/);
-    assert.match((chooseRotationMode(makeReport({ ...listed, multiRegion: true }), 'alias-swap') as { skip: string }).skip, /not yet/);
     assert.match((chooseRotationMode(makeReport({ materialsListed: false }), 'auto') as { skip: string }).skip, /does not list/);
+  });
+  test('Multi-Region: a SYMMETRIC_DEFAULT primary is rotated in place with its replicas; replicas skipped (rotate its primary); alias swap refused', () => {
+    const primary = { ...listed, multiRegion: true, multiRegionKeyType: 'PRIMARY', primaryRegion: 'us-east-1', replicaRegions: ['eu-west-1', 'ap-southeast-2'] };
+    const chosen = chooseRotationMode(makeReport(primary), 'auto') as { mode: string; why: string };
+    assert.equal(chosen.mode, 'in-place');
+    assert.match(chosen.why, /Multi-Region primary .* replicas in ap-southeast-2, eu-west-1/);
+    assert.equal((chooseRotationMode(makeReport(primary), 'in-place') as { mode: string }).mode, 'in-place');
+    const replica = makeReport({ ...primary, multiRegionKeyType: 'REPLICA', arn: `arn:aws:kms:eu-west-1:111122223333:key/${KEY_ID}` });
+    assert.match((chooseRotationMode(replica, 'auto') as { skip: string }).skip, /replica of a Multi-Region key: rotate its primary us-east-1/);
+    assert.match((chooseRotationMode(makeReport(primary), 'alias-swap') as { skip: string }).skip, /Multi-Region keys in place only/);
+    assert.match((chooseRotationMode(makeReport({ ...primary, keySpec: 'HMAC_256' }), 'auto') as { skip: string }).skip, /Multi-Region keys in place only/);
+    assert.match((chooseRotationMode(makeReport({ ...listed, multiRegion: true }), 'auto') as { skip: string }).skip, /did not say whether it is the primary or a replica/);
   });
 });

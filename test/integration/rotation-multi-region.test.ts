@@ -1,0 +1,280 @@
+/**
+ * In-place rotation of a Multi-Region PRIMARY key over HTTP against the local endpoint, real SDK
+ * clients per Region: a primary in us-east-1 with replicas in ap-southeast-2 and eu-west-1, set up
+ * as onboarding does (escrow replicated to the replica Regions, material imported into the primary,
+ * each replica recovered from escrow in its own Region). The rotation imports NEW_KEY_MATERIAL into
+ * the primary, the same material into each replica as EXISTING_KEY_MATERIAL, rotates the primary,
+ * verifies every Region; a crash after the primary import and after one replica import is finished
+ * by a clean run with one NEW import and one rotation; unreplicated escrow is refused before any
+ * KMS import; a replica key asked to rotate is skipped; RotateKeyOnDemand refused for a
+ * Multi-Region key (one reading of the API reference) ends in a named error, nothing lost.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CreateKeyCommand,
+  DecryptCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  ImportKeyMaterialCommand,
+  ListKeyRotationsCommand,
+  ReplicateKeyCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import { GetSecretValueCommand, PutSecretValueCommand, RemoveRegionsFromReplicationCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createClients, type AwsClients } from '../../lib/aws/clients.js';
+import { generateKeyMaterial } from '../../lib/material/generate.js';
+import { escrowAndImport } from '../../lib/material/onboard.js';
+import { getImportParameters } from '../../lib/kms/import-parameters.js';
+import { wrapKeyMaterial } from '../../lib/wrap/wrap.js';
+import { rotateKey, type RotateDeps, type RotateOptions } from '../../lib/rotate.js';
+import type { Outcome } from '../../lib/types.js';
+import { startLocalAws, REGION, type LocalAws } from '../support/local-aws.js';
+
+const REPLICAS = ['ap-southeast-2', 'eu-west-1'];
+const CONTEXT = { app: 'multi-region-rotation-test' };
+
+let aws: LocalAws;
+const regional = new Map<string, AwsClients>();
+
+before(async () => {
+  aws = await startLocalAws({}, { wrapping: { symmetric: { keySpec: 'RSA_2048' } }, materialLifetimeDays: 30 });
+  regional.set(REGION, { kms: aws.kms, secrets: aws.secrets });
+  for (const region of REPLICAS) {
+    regional.set(region, createClients({ endpointUrl: aws.endpoint.url, region, credentials: { accessKeyId: 'AKIDINTEGRATION', secretAccessKey: 'integration' } }));
+  }
+});
+after(async () => {
+  for (const region of REPLICAS) {
+    regional.get(region)!.kms.destroy();
+    regional.get(region)!.secrets.destroy();
+  }
+  await aws.closeAfterLeakCheck();
+});
+
+const at = (region: string) => regional.get(region)!;
+
+/** A KMS client that records the ImportType of every ImportKeyMaterial, and fails them in `failIn` (the run dies there). */
+function watched(kms: KMSClient, region: string, importTypes: string[], failIn?: string): KMSClient {
+  return new Proxy(kms, {
+    get(target, property) {
+      if (property === 'send') {
+        return (command: unknown, ...rest: unknown[]) => {
+          if (command instanceof ImportKeyMaterialCommand) {
+            if (region === failIn) return Promise.reject(Object.assign(new Error('injected: the run stops here'), { name: 'AccessDeniedException', $fault: 'client' }));
+            importTypes.push(`${region}:${command.input.ImportType ?? '(none)'}`);
+          }
+          return (target.send as (...a: unknown[]) => unknown)(command, ...rest);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** A Secrets Manager client whose n-th PutSecretValue (1-based) fails as if the run died there. */
+function failingNthPut(secrets: SecretsManagerClient, n: number): SecretsManagerClient {
+  let puts = 0;
+  return new Proxy(secrets, {
+    get(target, property) {
+      if (property === 'send') {
+        return (command: unknown, ...rest: unknown[]) => {
+          if (command instanceof PutSecretValueCommand && ++puts === n) {
+            return Promise.reject(Object.assign(new Error('injected: the run stops here'), { name: 'AccessDeniedException', $fault: 'client' }));
+          }
+          return (target.send as (...a: unknown[]) => unknown)(command, ...rest);
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** The rotation as the CLI runs it, with a real SDK client per Region (optionally watched). */
+async function rotate(keyRef: string, opts: { importTypes?: string[]; failImportIn?: string; region?: string; deps?: Partial<RotateDeps>; options?: Partial<RotateOptions> } = {}): Promise<Outcome> {
+  const types = opts.importTypes ?? [];
+  const home = opts.region ?? REGION;
+  const outcome = await rotateKey(
+    {
+      kms: watched(at(home).kms, home, types, opts.failImportIn),
+      secrets: at(home).secrets,
+      logger: aws.logger,
+      kmsFor: (region) => watched(at(region).kms, region, types, opts.failImportIn),
+      ...opts.deps,
+    },
+    keyRef,
+    { action: 'rotate', config: aws.config, now: aws.now, ...opts.options },
+  );
+  aws.outcomes.push(outcome);
+  return outcome;
+}
+
+/** A managed Multi-Region EXTERNAL primary with replicas in REPLICAS, onboarded (escrow replicated), and the same material imported by hand into every replica (EXISTING_KEY_MATERIAL, parameters from its own Region). */
+async function multiRegionKey(): Promise<{ keyId: string; from: string }> {
+  const managed = { TagKey: aws.config.managedTagKey, TagValue: aws.config.managedTagValue };
+  const keyId = (await aws.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', MultiRegion: true, Tags: [managed] }))).KeyMetadata!.KeyId!;
+  for (const region of REPLICAS) await aws.kms.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: region, Tags: [managed] }));
+  const material = await generateKeyMaterial('SYMMETRIC_DEFAULT');
+  try {
+    const onboarded = await escrowAndImport(aws, { keyId, keySpec: 'SYMMETRIC_DEFAULT', material, config: aws.config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+    assert.deepEqual(onboarded.escrowReplicas?.map((r) => [r.region, r.status]).sort(), REPLICAS.map((r) => [r, 'InSync']));
+    for (const region of REPLICAS) {
+      const params = await getImportParameters(at(region).kms, keyId, { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' });
+      const wrapped = wrapKeyMaterial(material, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm);
+      await at(region).kms.send(
+        new ImportKeyMaterialCommand({
+          KeyId: keyId,
+          ImportToken: Buffer.from(params.importToken, 'base64'),
+          EncryptedKeyMaterial: wrapped,
+          ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+          ImportType: 'EXISTING_KEY_MATERIAL',
+        }),
+      );
+      assert.equal(await current(region, keyId), onboarded.keyMaterialId, `${region} holds the primary's material`);
+    }
+  } finally {
+    material.fill(0);
+  }
+  return { keyId, from: (await current(REGION, keyId))! };
+}
+
+async function current(region: string, keyId: string): Promise<string | undefined> {
+  return (await at(region).kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId;
+}
+async function materials(region: string, keyId: string) {
+  return (await at(region).kms.send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }))).Rotations ?? [];
+}
+async function encrypt(keyId: string, text: string): Promise<Uint8Array> {
+  return (await aws.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(text), EncryptionContext: CONTEXT }))).CiphertextBlob!;
+}
+async function decryptIn(region: string, keyId: string, blob: Uint8Array): Promise<string> {
+  return Buffer.from((await at(region).kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: blob, EncryptionContext: CONTEXT }))).Plaintext!).toString();
+}
+async function escrowIds(keyId: string, region = REGION): Promise<Array<string | undefined>> {
+  const out = await at(region).secrets.send(new GetSecretValueCommand({ SecretId: `${aws.config.escrowPrefix}${keyId}` }));
+  const doc = JSON.parse(out.SecretString!) as { materials: Array<{ keyMaterialId?: string; state?: string }> };
+  assert.ok(doc.materials.every((m) => m.state === undefined), 'nothing left pending-import');
+  return doc.materials.map((m) => m.keyMaterialId).sort();
+}
+
+/** After a finished rotation: every Region's current material is `to`, the old ciphertext decrypts everywhere, escrow (in every Region) holds both. */
+async function assertRotatedEverywhere(keyId: string, from: string, to: string, old: Uint8Array): Promise<void> {
+  for (const region of [REGION, ...REPLICAS]) {
+    assert.equal(await current(region, keyId), to, `${region}: CurrentKeyMaterialId`);
+    const listed = await materials(region, keyId);
+    assert.deepEqual(listed.map((m) => [m.KeyMaterialId, m.KeyMaterialState]).sort(), [[from, 'NON_CURRENT'], [to, 'CURRENT']].sort(), `${region}: materials`);
+    assert.equal(await decryptIn(region, keyId, old), 'written before the rotation', `${region}: a ciphertext from before decrypts`);
+    assert.deepEqual(await escrowIds(keyId, region), [from, to].sort(), `${region}: escrow holds both materials`);
+  }
+}
+
+describe('in-place rotation of a Multi-Region primary with two replicas', () => {
+  test('rotate: every Region current on the new material, old ciphertext decrypts in each, escrow holds both', async () => {
+    const { keyId, from } = await multiRegionKey();
+    const old = await encrypt(keyId, 'written before the rotation');
+    const importTypes: string[] = [];
+    const outcome = await rotate(keyId, { importTypes });
+    assert.equal(outcome.status, 'rotated', outcome.reason);
+    assert.equal(outcome.verified, true);
+    const to = outcome.rotation?.toKeyMaterialId;
+    assert.ok(to && to !== from);
+    assert.deepEqual(importTypes, [`${REGION}:NEW_KEY_MATERIAL`, ...REPLICAS.map((r) => `${r}:EXISTING_KEY_MATERIAL`)]);
+    assert.equal(outcome.calls.RotateKeyOnDemand, 1);
+    assert.equal(outcome.calls.GetParametersForImport, 3, 'parameters from each Region');
+    assert.match(outcome.reason ?? '', new RegExp(`the same in ${REPLICAS.join(', ')}`));
+    await assertRotatedEverywhere(keyId, from, to, old);
+  });
+
+  test('plan says the primary is rotated in place with its replicas; changes nothing', async () => {
+    const { keyId } = await multiRegionKey();
+    const outcome = await rotate(keyId, { options: { action: 'plan' } });
+    assert.equal(outcome.status, 'planned', outcome.reason);
+    assert.match(outcome.reason ?? '', /would rotate key .* in place/);
+    assert.match(outcome.reason ?? '', new RegExp(`replicas in ${REPLICAS.join(', ')} as EXISTING_KEY_MATERIAL`));
+    assert.equal(outcome.calls.ImportKeyMaterial ?? 0, 0);
+    assert.equal((await materials(REGION, keyId)).length, 1);
+  });
+
+  const crashes: Array<[string, () => Parameters<typeof rotate>[1], RegExp, number]> = [
+    ['after the primary import (its KeyMaterialId not recorded)', () => ({ deps: { secrets: failingNthPut(aws.secrets, 2) } }), /EscrowWriteFailed/, 0],
+    ['after one replica import (the import into eu-west-1 fails)', () => ({ failImportIn: 'eu-west-1' }), /PermissionDenied/, 1],
+  ];
+  for (const [name, crash, errorName, replicaImportsBefore] of crashes) {
+    test(`a crash ${name}, then a clean run: exactly one NEW import and one rotation`, async () => {
+      const { keyId, from } = await multiRegionKey();
+      const old = await encrypt(keyId, 'written before the rotation');
+      const importTypes: string[] = [];
+      const crashed = await rotate(keyId, { importTypes, ...crash() });
+      assert.equal(crashed.status, 'failed', crashed.reason);
+      assert.match(crashed.errorName ?? '', errorName);
+      assert.equal(crashed.calls.RotateKeyOnDemand ?? 0, 0);
+      assert.equal(importTypes.filter((t) => t.endsWith('EXISTING_KEY_MATERIAL')).length, replicaImportsBefore);
+      const waiting = (await materials(REGION, keyId)).find((m) => m.KeyMaterialId !== from);
+      assert.equal(waiting?.KeyMaterialState, 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION');
+
+      const finished = await rotate(keyId, { importTypes });
+      assert.equal(finished.status, 'rotated', finished.reason);
+      assert.equal(importTypes.filter((t) => t.endsWith(':NEW_KEY_MATERIAL')).length, 1, `one NEW_KEY_MATERIAL import in all: ${importTypes.join(', ')}`);
+      assert.equal((crashed.calls.RotateKeyOnDemand ?? 0) + (finished.calls.RotateKeyOnDemand ?? 0), 1, 'one rotation in all');
+      for (const region of REPLICAS) {
+        assert.ok(importTypes.includes(`${region}:EXISTING_KEY_MATERIAL`), `${region} got the material`);
+      }
+      if (replicaImportsBefore === 1) {
+        assert.equal(importTypes.filter((t) => t === 'ap-southeast-2:EXISTING_KEY_MATERIAL').length, 1, 'the replica that had it is not imported again');
+      }
+      await assertRotatedEverywhere(keyId, from, waiting!.KeyMaterialId!, old);
+    });
+  }
+
+  test('escrow not replicated to a replica Region: refused before any KMS import, naming the Region and the fix', async () => {
+    const { keyId } = await multiRegionKey();
+    const secretId = `${aws.config.escrowPrefix}${keyId}`;
+    await aws.secrets.send(new RemoveRegionsFromReplicationCommand({ SecretId: secretId, RemoveReplicaRegions: ['eu-west-1'] }));
+    const importTypes: string[] = [];
+    const outcome = await rotate(keyId, { importTypes });
+    assert.equal(outcome.status, 'failed', outcome.reason);
+    assert.equal(outcome.errorName, 'EscrowNotReplicated');
+    assert.match(outcome.reason ?? '', /is not readable in eu-west-1/);
+    assert.ok(outcome.reason?.includes(`aws secretsmanager replicate-secret-to-regions --secret-id ${secretId} --add-replica-regions Region=eu-west-1`), outcome.reason);
+    assert.deepEqual(importTypes, []);
+    assert.equal(outcome.calls.ImportKeyMaterial ?? 0, 0);
+    assert.equal(outcome.calls.GetParametersForImport ?? 0, 0);
+    assert.equal((await materials(REGION, keyId)).length, 1, 'nothing imported');
+  });
+
+  test('a replica key asked to rotate is skipped: rotate its primary', async () => {
+    const { keyId } = await multiRegionKey();
+    const outcome = await rotate(keyId, { region: 'eu-west-1' });
+    assert.equal(outcome.status, 'skipped', outcome.reason);
+    assert.match(outcome.reason ?? '', new RegExp(`replica of a Multi-Region key: rotate its primary ${REGION}`));
+    assert.equal(outcome.calls.ImportKeyMaterial ?? 0, 0);
+    assert.equal((await materials('eu-west-1', keyId)).length, 1);
+  });
+
+  test('RotateKeyOnDemand refused for a Multi-Region imported key (the other reading of the API reference): named error, nothing lost, a re-run makes no new material', async () => {
+    const { keyId, from } = await multiRegionKey();
+    const old = await encrypt(keyId, 'written before the rotation');
+    const importTypes: string[] = [];
+    aws.endpoint.controls.injectError('kms:RotateKeyOnDemand', { type: 'UnsupportedOperationException', message: 'Multi-Region keys with imported key material cannot be rotated on demand.', count: 1 });
+    const refused = await rotate(keyId, { importTypes });
+    aws.endpoint.controls.clearInjectedErrors();
+    assert.equal(refused.status, 'failed', refused.reason);
+    assert.equal(refused.errorName, 'MultiRegionRotationRefused');
+    assert.match(refused.reason ?? '', /Nothing is lost: the new material [0-9a-f]{64} stays escrowed .* imported into the primary and its replicas in ap-southeast-2, eu-west-1, waiting for rotation, not current/);
+    assert.match(refused.reason ?? '', /Next: /);
+    for (const region of [REGION, ...REPLICAS]) {
+      assert.equal(await current(region, keyId), from, `${region}: still on the old material`);
+      assert.equal(await decryptIn(region, keyId, old), 'written before the rotation');
+    }
+    const to = (await materials(REGION, keyId)).find((m) => m.KeyMaterialId !== from)!.KeyMaterialId!;
+    assert.deepEqual(await escrowIds(keyId), [from, to].sort(), 'the new material is escrowed with its KeyMaterialId');
+
+    const again = await rotate(keyId, { importTypes });
+    assert.equal(again.status, 'rotated', again.reason);
+    assert.equal(importTypes.filter((t) => t.endsWith(':NEW_KEY_MATERIAL')).length, 1, 'never a second new material');
+    assert.equal(again.calls.ImportKeyMaterial ?? 0, 0, 'every Region already held it');
+    await assertRotatedEverywhere(keyId, from, to, old);
+  });
+});
