@@ -187,6 +187,15 @@ describe('in-place rotation of a Multi-Region primary with two replicas', () => 
     await assertRotatedEverywhere(keyId, from, to, old);
   });
 
+  test('without a kmsFor of its own, rotateKey makes the per-Region clients from the primary client (same endpoint and credentials)', async () => {
+    const { keyId, from } = await multiRegionKey();
+    const old = await encrypt(keyId, 'written before the rotation');
+    const outcome = await rotate(keyId, { deps: { kmsFor: undefined } });
+    assert.equal(outcome.status, 'rotated', outcome.reason);
+    assert.equal(outcome.calls.GetParametersForImport, 3, 'parameters from each Region, counted');
+    await assertRotatedEverywhere(keyId, from, outcome.rotation!.toKeyMaterialId!, old);
+  });
+
   test('plan says the primary is rotated in place with its replicas; changes nothing', async () => {
     const { keyId } = await multiRegionKey();
     const outcome = await rotate(keyId, { options: { action: 'plan' } });
