@@ -563,6 +563,28 @@ describe('the rotation branch: inspectStep plans rotate, rotateStep only runs wh
     assert.equal(state.report?.arn, ARN);
   });
 
+  test('a Multi-Region key is skipped by the deployed service (its Rotate role is scoped to its own Region), naming the CLI way', async () => {
+    serveKey({ state: 'Enabled', materials: IMPORTED });
+    kmsMock.on(DescribeKeyCommand).resolves({
+      KeyMetadata: {
+        KeyId: KEY,
+        Arn: ARN,
+        KeyState: 'Enabled',
+        Origin: 'EXTERNAL',
+        KeySpec: 'SYMMETRIC_DEFAULT',
+        KeyUsage: 'ENCRYPT_DECRYPT',
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        CurrentKeyMaterialId: MID,
+        MultiRegion: true,
+        MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: ARN, Region: 'us-east-1' }, ReplicaKeys: [{ Arn: ARN.replace('us-east-1', 'eu-west-1'), Region: 'eu-west-1' }] },
+      },
+    });
+    const state = await inspectStep({ kms, retry }, workItem('rotate'), config, NOW);
+    assert.equal(state.plan?.action, 'skip');
+    assert.match(state.plan?.reason ?? '', /Multi-Region key: the deployed service does not rotate/);
+    assert.match(state.plan?.reason ?? '', /kms-reimport rotate/);
+  });
+
   test('skipped with the reason: PendingImport (recover first), not managed', async () => {
     serveKey({ state: 'PendingImport' });
     const pending = await inspectStep({ kms, retry }, workItem('rotate'), config, NOW);
