@@ -27,6 +27,7 @@ import { inspectKey } from '../../lib/kms/inspect.js';
 import { generateKeyMaterial } from '../../lib/material/generate.js';
 import { escrowAndImport } from '../../lib/material/onboard.js';
 import { rotateByAliasSwap, type AliasSwapResult } from '../../lib/rotation/alias-swap.js';
+import { interceptSend } from '../support/intercept.js';
 import { keyUsageFor, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 let aws: LocalAws;
@@ -244,15 +245,7 @@ test('escrow comes before the import: an ImportKeyMaterial that fails leaves the
 /** A KMS (or Secrets Manager) client whose process "dies" just before its nth call of one command. */
 function crashingBefore<T extends { send: (...args: never[]) => unknown }>(client: T, command: string, nth: number): T {
   let seen = 0;
-  return new Proxy(client, {
-    get(target, prop, receiver) {
-      if (prop !== 'send') return Reflect.get(target, prop, receiver);
-      return (cmd: { constructor: { name: string } }) => {
-        if (cmd.constructor.name === command && ++seen === nth) return Promise.reject(new Error(`simulated crash before ${command} #${nth}`));
-        return (target.send as (c: unknown) => Promise<unknown>)(cmd);
-      };
-    },
-  });
+  return interceptSend(client, { before: (cmd) => (cmd.constructor.name === command && ++seen === nth ? new Error(`simulated crash before ${command} #${nth}`) : undefined) });
 }
 
 describe('a crash after each step, then a clean run: one new key, one new material', () => {
@@ -337,17 +330,11 @@ describe('a crash after each step, then a clean run: one new key, one new materi
     const old = await oldKey('HMAC_256');
     aws.endpoint.controls.resetCounters();
     let lost = false;
-    const kms = new Proxy(aws.kms, {
-      get(target, prop, receiver) {
-        if (prop !== 'send') return Reflect.get(target, prop, receiver);
-        return async (cmd: { constructor: { name: string } }) => {
-          const out = await target.send(cmd as never);
-          if (cmd.constructor.name === 'CreateKeyCommand' && !lost) {
-            lost = true;
-            throw Object.assign(new Error('socket timed out'), { name: 'TimeoutError' });
-          }
-          return out;
-        };
+    const kms = interceptSend(aws.kms, {
+      after: (cmd) => {
+        if (cmd.constructor.name !== 'CreateKeyCommand' || lost) return undefined;
+        lost = true;
+        return Object.assign(new Error('socket timed out'), { name: 'TimeoutError' });
       },
     });
     const result = await rotate(old.keyId, kms);

@@ -29,6 +29,7 @@ import { getImportParameters } from '../../lib/kms/import-parameters.js';
 import { wrapKeyMaterial } from '../../lib/wrap/wrap.js';
 import { rotateKey, type RotateDeps, type RotateOptions } from '../../lib/rotate.js';
 import type { Outcome } from '../../lib/types.js';
+import { interceptSend, runStopsHere, stopBeforeNth } from '../support/intercept.js';
 import { startLocalAws, REGION, type LocalAws } from '../support/local-aws.js';
 
 const REPLICAS = ['ap-southeast-2', 'eu-west-1'];
@@ -56,41 +57,18 @@ const at = (region: string) => regional.get(region)!;
 
 /** A KMS client that records the ImportType of every ImportKeyMaterial, and fails them in `failIn` (the run dies there). */
 function watched(kms: KMSClient, region: string, importTypes: string[], failIn?: string): KMSClient {
-  return new Proxy(kms, {
-    get(target, property) {
-      if (property === 'send') {
-        return (command: unknown, ...rest: unknown[]) => {
-          if (command instanceof ImportKeyMaterialCommand) {
-            if (region === failIn) return Promise.reject(Object.assign(new Error('injected: the run stops here'), { name: 'AccessDeniedException', $fault: 'client' }));
-            importTypes.push(`${region}:${command.input.ImportType ?? '(none)'}`);
-          }
-          return (target.send as (...a: unknown[]) => unknown)(command, ...rest);
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+  return interceptSend(kms, {
+    before: (command) => {
+      if (!(command instanceof ImportKeyMaterialCommand)) return undefined;
+      if (region === failIn) return runStopsHere();
+      importTypes.push(`${region}:${command.input.ImportType ?? '(none)'}`);
+      return undefined;
     },
   });
 }
 
 /** A Secrets Manager client whose n-th PutSecretValue (1-based) fails as if the run died there. */
-function failingNthPut(secrets: SecretsManagerClient, n: number): SecretsManagerClient {
-  let puts = 0;
-  return new Proxy(secrets, {
-    get(target, property) {
-      if (property === 'send') {
-        return (command: unknown, ...rest: unknown[]) => {
-          if (command instanceof PutSecretValueCommand && ++puts === n) {
-            return Promise.reject(Object.assign(new Error('injected: the run stops here'), { name: 'AccessDeniedException', $fault: 'client' }));
-          }
-          return (target.send as (...a: unknown[]) => unknown)(command, ...rest);
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
+const failingNthPut = (secrets: SecretsManagerClient, n: number): SecretsManagerClient => stopBeforeNth(secrets, PutSecretValueCommand, n);
 
 /** The rotation as the CLI runs it, with a real SDK client per Region (optionally watched). */
 async function rotate(keyRef: string, opts: { importTypes?: string[]; failImportIn?: string; region?: string; deps?: Partial<RotateDeps>; options?: Partial<RotateOptions> } = {}): Promise<Outcome> {

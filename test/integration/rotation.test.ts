@@ -27,6 +27,7 @@ import { rotateKey, type RotateOptions } from '../../lib/rotate.js';
 import type { RecoverDeps } from '../../lib/recover.js';
 import type { Outcome } from '../../lib/types.js';
 import { startDynalite, type LocalDynamo } from '../support/dynalite.js';
+import { interceptSend, runStopsHere, stopBeforeNth } from '../support/intercept.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 let aws: LocalAws;
@@ -47,38 +48,11 @@ after(async () => {
 
 /** ImportType of every ImportKeyMaterial sent through this client. */
 function recordImports(kms: KMSClient, importTypes: string[]): KMSClient {
-  return new Proxy(kms, {
-    get(target, property) {
-      if (property === 'send') {
-        return (command: unknown, ...rest: unknown[]) => {
-          if (command instanceof ImportKeyMaterialCommand) importTypes.push(command.input.ImportType ?? '(none)');
-          return (target.send as (...a: unknown[]) => unknown)(command, ...rest);
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return interceptSend(kms, { before: (command) => void (command instanceof ImportKeyMaterialCommand && importTypes.push(command.input.ImportType ?? '(none)')) });
 }
 
 /** A Secrets Manager client whose n-th PutSecretValue (1-based) fails as if the run died there. */
-function failingNthPut(secrets: SecretsManagerClient, n: number): SecretsManagerClient {
-  let puts = 0;
-  return new Proxy(secrets, {
-    get(target, property) {
-      if (property === 'send') {
-        return (command: unknown, ...rest: unknown[]) => {
-          if (command instanceof PutSecretValueCommand && ++puts === n) {
-            return Promise.reject(Object.assign(new Error('injected: the run stops here'), { name: 'AccessDeniedException', $fault: 'client' }));
-          }
-          return (target.send as (...a: unknown[]) => unknown)(command, ...rest);
-        };
-      }
-      const value = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
+const failingNthPut = (secrets: SecretsManagerClient, n: number): SecretsManagerClient => stopBeforeNth(secrets, PutSecretValueCommand, n);
 
 async function rotate(keyRef: string, options: Partial<RotateOptions> = {}, deps: Partial<RecoverDeps> = {}): Promise<Outcome> {
   const outcome = await rotateKey({ kms: aws.kms, secrets: aws.secrets, logger: aws.logger, ...deps }, keyRef, {
@@ -304,22 +278,11 @@ describe('alias swap where in place does not apply', () => {
 
 describe('alias swap re-run by alias: the new key is never swapped again by the same rotation', () => {
   /** A KMS client whose TagResource setting `kms-reimport:rotated-to` fails, as if the run died just before its last step. */
-  function dyingBeforeRotatedTo(kms: KMSClient): KMSClient {
-    return new Proxy(kms, {
-      get(target, property) {
-        if (property === 'send') {
-          return (command: unknown, ...rest: unknown[]) => {
-            if (command instanceof TagResourceCommand && command.input.Tags?.some((t) => t.TagKey === 'kms-reimport:rotated-to')) {
-              return Promise.reject(Object.assign(new Error('injected: the run stops here'), { name: 'AccessDeniedException', $fault: 'client' }));
-            }
-            return (target.send as (...a: unknown[]) => unknown)(command, ...rest);
-          };
-        }
-        const value = Reflect.get(target, property, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+  const dyingBeforeRotatedTo = (kms: KMSClient): KMSClient =>
+    interceptSend(kms, {
+      before: (command) =>
+        command instanceof TagResourceCommand && command.input.Tags?.some((t) => t.TagKey === 'kms-reimport:rotated-to') ? runStopsHere() : undefined,
     });
-  }
 
   test('a finished swap run again by its alias with the same rotation id: skipped, no second new key', async () => {
     const key = await onboardKey(aws, 'HMAC_256', { lifetimeSeconds: 7 * 86_400 });
