@@ -11,7 +11,7 @@
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,6 +28,7 @@ import { recoverKey } from '../../lib/reimport.js';
 import { DynamoDbKeyLease } from '../../lib/lease/index.js';
 import { timeBucket } from '../../lib/events/execution-name.js';
 import type { Outcome } from '../../lib/types.js';
+import { listenLocally, readBody } from '../support/http.js';
 import { onboardKey, type OnboardedKey } from '../support/local-aws.js';
 import { startDynalite } from '../support/dynalite.js';
 import { runWorkflow, closeWorkflowDynamo, LEASE_TABLE, SUBSTITUTIONS, type TaskHandler, type TaskStateName, type WorkflowRun } from '../unit/asl-run.js';
@@ -62,22 +63,6 @@ interface Execution {
   run: Promise<WorkflowRun>;
 }
 const executions = new Map<string, Execution>();
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-async function listenLocally(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return `http://127.0.0.1:${address.port}`;
-}
 
 /** StartExecution as Step Functions answers it: a new name starts a run; same name and input while running returns it; else ExecutionAlreadyExists. */
 const sfnServer = createServer((req, res) => {

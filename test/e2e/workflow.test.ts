@@ -30,7 +30,7 @@
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,6 +44,7 @@ import { parseEscrowSecret } from '../../lib/escrow/format.js';
 import { startLocalEndpoint, type IamPrincipal } from '../../local/index.js';
 import { principalsOf, renderTemplateRoles, roleAccessKeyId, type TemplateRole } from '../../local/iam/template-roles.js';
 import { accessDeniedMessage, accessKeyIdOf, decide } from '../../local/iam/authorizer.js';
+import { listenLocally, readBody } from '../support/http.js';
 import { startLambdaWorker, type LambdaWorker } from '../support/lambda-workers.js';
 import { createClients } from '../../lib/aws/clients.js';
 import { loadConfig } from '../../lib/config.js';
@@ -115,22 +116,6 @@ interface Execution {
 const executions = new Map<string, Execution>();
 let startExecutionCalls = 0;
 const snsMessages: Array<{ topicArn: string; subject?: string; message: string }> = [];
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-async function listenLocally(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return `http://127.0.0.1:${address.port}`;
-}
 
 const sfnServer = createServer((req, res) => {
   void readBody(req).then((body) => {
