@@ -86,9 +86,10 @@ function requireReport(state: WorkflowState, step: string): KeyReport {
 
 /**
  * The rotation plan for a work item with action `rotate`, from inspection alone (changes nothing):
- * the same eligibility and mode choice as the rotation engine (lib/rotate.ts: a key that is not
- * managed, not EXTERNAL, pending deletion, disabled or PendingImport is skipped with the reason;
- * chooseRotationMode: Multi-Region "not yet", specs it cannot import, in place or alias swap). A
+ * the same eligibility and mode choice as the rotation engine (lib/rotate.ts rotationRefusal: a key
+ * that is not managed, not EXTERNAL, pending deletion, disabled or PendingImport is skipped with the
+ * reason; chooseRotationMode: specs it cannot import, in place or alias swap), except that a
+ * Multi-Region key is skipped here (the deployed Rotate role reaches its own Region only). A
  * rotation the sweep asked for is skipped when the key's schedule no longer makes it due (another
  * run rotated it since the sweep looked), so duplicate scheduled triggers rotate once.
  */

@@ -1,8 +1,8 @@
 /**
  * The rotation schedule over HTTP against the local endpoint: keys tagged
  * `kms-reimport:rotate-every`, a config default, CreationDate and ListKeyRotations' RotationDate
- * read back through the real SDK, and the sweep handler, which reports due rotations but starts
- * executions for recoveries and renewals only (the workflow has no rotation branch yet).
+ * read back through the real SDK, and the sweep handler, which starts executions for outages, then
+ * renewals, then due rotations (the workflow's rotation branch runs them).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

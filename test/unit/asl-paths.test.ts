@@ -525,8 +525,8 @@ describe('ASL routes: the rotation branch (work item action rotate)', () => {
     assert.equal(await leaseItem(input.keyRef), undefined, 'released');
   });
 
-  test('rotate skipped by Inspect (PendingImport: recover first; Multi-Region: not yet): straight to Report, no lease, no Rotate', async () => {
-    for (const reason of ['Key is PendingImport. It cannot be rotated while material is missing: recover it first', 'Key is a Multi-Region key: not yet']) {
+  test('rotate skipped by Inspect (PendingImport: recover first; Multi-Region: CLI only): straight to Report, no lease, no Rotate', async () => {
+    for (const reason of ['Key is PendingImport. It cannot be rotated while material is missing: recover it first', 'Key is a Multi-Region key: the deployed service does not rotate Multi-Region keys yet']) {
       const input = rotation();
       const { handlers, calls } = stepsFor({ plan: { action: 'skip', reason }, pending: [] });
       const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
