@@ -367,7 +367,8 @@ async function escrowNewMaterial(ctx: Ctx, newKeyId: string, secretName: string)
     throw new EscrowMissing(
       `Escrowing new material for key ${newKeyId} (rotation of ${ctx.old}) in ${secretName} failed (${awsErrorName(e) ?? 'unknown error'}); nothing was imported. ` +
         `Check secretsmanager:CreateSecret on the escrow prefix, then run again.`,
-      { keyId: ctx.old, cause: e },
+      // No cause: the failed request carried the plaintext material (as in lib/escrow/write.ts).
+      { keyId: ctx.old },
     );
   } finally {
     wipe(material);
