@@ -1,4 +1,20 @@
-import { InvalidArgumentError, Option } from 'commander';
+/**
+ * The command line's shared conventions, the AWS CLI's habits: --region, --profile, --endpoint-url
+ * (the SDK also reads AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, ...);
+ * --output json|table (or --json); a key named positionally or with --key-id; progress on stderr,
+ * results on stdout; documented exit codes. Every command uses these, so a flag means the same
+ * thing everywhere. This module is loaded by --help: it imports nothing heavy.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { ClientOptions } from '../lib/aws/clients.js';
+
+/**
+ * Exit codes, documented in the README: 0 done, 1 failed (a key or check failed), 2 bad usage
+ * (unknown flag, missing key, unreadable input; nothing was changed), 3 nothing to do (the command
+ * ran and found no work, for scripts that need to tell that apart from done).
+ */
+export const EXIT = { done: 0, failed: 1, usage: 2, nothingToDo: 3 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export function port(value: string): number {
   const n = Number(value);
@@ -9,4 +25,71 @@ export function port(value: string): number {
 export const endpointOption = (): Option =>
   new Option('--endpoint-url <url>', 'KMS and Secrets Manager endpoint (default: the SDK configuration: AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, ...)');
 
-export const regionOption = (): Option => new Option('--region <region>', 'AWS Region (default: the SDK configuration)');
+export const regionOption = (): Option => new Option('--region <region>', 'AWS Region (default: the SDK configuration: AWS_REGION, the profile)');
+
+export const profileOption = (): Option => new Option('--profile <name>', 'a named profile of ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE, then default)');
+
+/** What every command that talks to AWS accepts. */
+export interface AwsCliOptions {
+  region?: string;
+  profile?: string;
+  endpointUrl?: string;
+}
+
+/** Adds --region, --profile and --endpoint-url to a command. */
+export function addAwsOptions(command: Command): Command {
+  return command.addOption(regionOption()).addOption(profileOption()).addOption(endpointOption());
+}
+
+/** The SDK client options the AWS flags stand for (unset flags leave the SDK's own chain in charge). */
+export function clientOptionsFrom(options: AwsCliOptions): ClientOptions {
+  return {
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
+    ...(options.endpointUrl ? { endpointUrl: options.endpointUrl } : {}),
+  };
+}
+
+export type OutputFormat = 'json' | 'table';
+
+/** --output json|table, and --json as its short form (the AWS CLI's --output, with the scripts' --json). */
+export function addOutputOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--output <format>', 'json for machines, table for people').choices(['json', 'table']).default('table'))
+    .addOption(new Option('--json', 'the same as --output json'));
+}
+
+/** The output format a command's options ask for. */
+export function outputFormatOf(options: { output?: string; json?: boolean }): OutputFormat {
+  return options.json || options.output === 'json' ? 'json' : 'table';
+}
+
+/** Adds --key-id beside the positional <key> (the positional argument must be declared optional: `[key]`). */
+export const keyIdOption = (): Option => new Option('--key-id <key>', 'the key, as the AWS CLI names it: key ID, key ARN, alias name (alias/...) or alias ARN');
+
+export const KEY_ARGUMENT_DESCRIPTION = 'key ID, key ARN, alias name (alias/...) or alias ARN (or --key-id)';
+
+/**
+ * The one key a command acts on, from the positional argument or --key-id: exactly one of them,
+ * else a usage error (exit 2) that says how to name the key.
+ */
+export function keyRefOf(command: Command, positional: string | undefined, options: { keyId?: string }): string {
+  const named = options.keyId?.trim();
+  const given = positional?.trim();
+  if (named && given && named !== given) {
+    command.error(`error: the key is named twice (${given} and --key-id ${named}); give one`, { exitCode: EXIT.usage, code: 'kms-reimport.keyTwice' });
+  }
+  const key = given || named;
+  if (!key) {
+    command.error(`error: which key? Give it as the argument or with --key-id (key ID, key ARN, alias/NAME or alias ARN), e.g. ${command.name()} --key-id alias/payments`, {
+      exitCode: EXIT.usage,
+      code: 'kms-reimport.missingKey',
+    });
+  }
+  return key;
+}
+
+/** Progress as it happens goes to stderr, so that stdout holds only the result (and pipes stay clean). */
+export function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}

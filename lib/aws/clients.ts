@@ -14,6 +14,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 export interface ClientOptions {
   region?: string;
+  /** A named profile of the shared config and credentials files (`--profile`, like AWS_PROFILE). */
+  profile?: string;
   endpointUrl?: string;
   credentials?: KMSClientConfig['credentials'];
   /** SDK-level attempts per call (default 1: lib/retry.ts does the retrying). */
@@ -28,6 +30,7 @@ export interface AwsClients {
 function sharedConfig(opts: ClientOptions) {
   return {
     ...(opts.region ? { region: opts.region } : {}),
+    ...(opts.profile ? { profile: opts.profile } : {}),
     ...(opts.endpointUrl ? { endpoint: opts.endpointUrl } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     maxAttempts: opts.sdkMaxAttempts ?? 1,
