@@ -82,7 +82,7 @@ import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { ParametersPacer, RunLogger } from '../run.js';
 import type { KeyReport } from '../types.js';
 import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
-import { checkEscrowReplicated, multiRegionRefusal, regionOfKeyArn, replicaRegionsOf, type KmsFor } from './multi-region.js';
+import { checkEscrowReplicated, checkReplicasManaged, multiRegionRefusal, regionOfKeyArn, replicaRegionsOf, type KmsFor } from './multi-region.js';
 
 /** KMS's answers to a proof reimport that are a refusal (not transient, not a spent token). */
 const PROOF_REFUSALS = new Set([
@@ -597,7 +597,9 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
   const probe = randomBytes(32);
   try {
     // A Multi-Region primary: escrow readable in every replica Region, or nothing is imported anywhere.
-    await checkEscrowReplicated(deps.secrets, report, config, deps.retry);
+    await checkEscrowReplicated(deps.secrets, report, config, deps.retry, deps.log);
+    // ... and every replica managed (the tag is not copied to replicas), before anything is imported anywhere.
+    if (replicaRegionsOf(report).length > 0) await checkReplicasManaged(kmsForReplicas(deps, report), report, config, deps.retry);
     entries = await readEscrow(deps.secrets, report, config, deps.retry);
     const pendingEntries = entries.filter(isPendingImport);
     if (pendingEntries.length > 1) {

@@ -12,9 +12,10 @@
  *   - a client per Region (the same endpoint and credentials as the primary's).
  */
 import { KMSClient } from '@aws-sdk/client-kms';
-import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, ReplicateSecretToRegionsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
-import { EscrowNotReplicated } from '../errors.js';
+import { EscrowNotReplicated, KeyNotEligible, KeyNotManaged, KeyNotReadable, ReimportError } from '../errors.js';
+import { inspectKey } from '../kms/inspect.js';
 import { escrowSecretId } from '../escrow/read.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
@@ -41,9 +42,12 @@ export function multiRegionRefusal(report: MultiRegionFacts): string | undefined
   if (!report.multiRegion) return undefined;
   if (report.multiRegionKeyType === 'REPLICA') {
     const primary = report.primaryRegion ?? '(its primary Region)';
+    const own = regionOfKeyArn(report.arn);
+    const primaryArn = report.primaryRegion && own ? report.arn.replace(`:kms:${own}:`, `:kms:${report.primaryRegion}:`) : undefined;
     return (
-      `Key ${report.keyId} in ${regionOfKeyArn(report.arn) ?? 'this Region'} is a replica of a Multi-Region key: rotate its primary ${primary} ` +
-      `(kms-reimport rotate ${report.keyId} --region ${primary}); a rotation of the primary brings the new material to every replica. Nothing was done.`
+      `Key ${report.keyId} in ${own ?? 'this Region'} is a replica of a Multi-Region key: rotate its primary ${primary}` +
+      `${primaryArn ? ` (rotate the primary ${primaryArn}: the manual event {"action": "rotate", "keyId": "${primaryArn}"} to the trigger in ${primary}, or` : ' ('} ` +
+      `kms-reimport rotate ${report.keyId} --region ${primary}); a rotation of the primary brings the new material to every replica. Nothing was done.`
     );
   }
   if (report.multiRegionKeyType !== 'PRIMARY') {
@@ -53,21 +57,53 @@ export function multiRegionRefusal(report: MultiRegionFacts): string | undefined
 }
 
 /**
- * Refuses (EscrowNotReplicated) unless the escrow secret is readable in every replica Region: its
- * DescribeSecret ReplicationStatus shows the Region InSync. InProgress is not yet readable there,
- * Failed or absent is not replicated. One DescribeSecret, no value read. Called before anything is
- * imported into KMS.
+ * Makes sure the escrow secret is readable in every replica Region before anything is imported into
+ * KMS: its DescribeSecret ReplicationStatus shows each Region InSync. A Region the secret is not
+ * replicated to at all (a replica added after onboarding) is added with ReplicateSecretToRegions
+ * when the secret is encrypted under Secrets Manager's default key (each Region has its own
+ * aws/secretsmanager); a secret under a customer managed key needs a key chosen per Region, so
+ * that is left to a person. Anything still not InSync afterwards (InProgress: not readable yet;
+ * Failed; a refused replication) is EscrowNotReplicated, naming each Region, why, and the fix.
+ * One DescribeSecret when all is well, no value read. Escrow is never deleted or overwritten here:
+ * replication adds read-only copies that follow every version.
  */
-export async function checkEscrowReplicated(secrets: SecretsManagerClient, report: KeyReport, config: ReimportConfig, retry: RetryOptions): Promise<void> {
+export async function checkEscrowReplicated(
+  secrets: SecretsManagerClient,
+  report: KeyReport,
+  config: ReimportConfig,
+  retry: RetryOptions,
+  log?: { info(message: string, extra?: object): void },
+): Promise<void> {
   const regions = replicaRegionsOf(report);
   if (regions.length === 0) return;
   const secretId = escrowSecretId(report, config);
-  const out = await callWithRetry(
-    { service: 'Secrets Manager', operation: 'DescribeSecret', keyId: report.keyId },
-    () => secrets.send(new DescribeSecretCommand({ SecretId: secretId })),
-    retry,
-  );
-  const status = new Map((out?.ReplicationStatus ?? []).filter((s) => s.Region !== undefined).map((s) => [s.Region as string, s]));
+  const describe = () =>
+    callWithRetry(
+      { service: 'Secrets Manager', operation: 'DescribeSecret', keyId: report.keyId },
+      () => secrets.send(new DescribeSecretCommand({ SecretId: secretId })),
+      retry,
+    );
+  let out = await describe();
+  const statusOf = () => new Map((out?.ReplicationStatus ?? []).filter((s) => s.Region !== undefined).map((s) => [s.Region as string, s]));
+  let status = statusOf();
+  const absent = regions.filter((r) => !status.has(r));
+  let started: string[] = [];
+  let refusedReplication: string | undefined;
+  if (absent.length > 0 && out?.KmsKeyId === undefined) {
+    try {
+      await callWithRetry(
+        { service: 'Secrets Manager', operation: 'ReplicateSecretToRegions', keyId: report.keyId },
+        () => secrets.send(new ReplicateSecretToRegionsCommand({ SecretId: secretId, AddReplicaRegions: absent.map((Region) => ({ Region })), ForceOverwriteReplicaSecret: false })),
+        retry,
+      );
+      started = absent;
+      log?.info('escrow secret replicated to the replica Regions of the Multi-Region key', { keyId: report.keyId, secretId, regions: absent });
+    } catch (e) {
+      refusedReplication = `${(e as { name?: string }).name ?? 'an error'}${e instanceof ReimportError ? `: ${e.message}` : ''}`;
+    }
+    out = await describe();
+    status = statusOf();
+  }
   const missing = regions.filter((r) => status.get(r)?.Status !== 'InSync');
   if (missing.length === 0) return;
   const why = missing
@@ -79,14 +115,65 @@ export async function checkEscrowReplicated(secrets: SecretsManagerClient, repor
     })
     .join('; ');
   const secretRegion = out?.PrimaryRegion ?? regionOfKeyArn(report.arn);
+  const tried =
+    started.length > 0
+      ? ` This run started its replication to ${started.join(', ')} (ReplicateSecretToRegions); run the rotation again once it is InSync.`
+      : refusedReplication
+        ? ` This run tried to replicate it and Secrets Manager refused (${refusedReplication}).`
+        : absent.length > 0
+          ? ` The secret is encrypted under a customer managed key (${out?.KmsKeyId}), so kms-reimport does not replicate it itself: each Region needs a key chosen for it.`
+          : '';
   throw new EscrowNotReplicated(
     `Escrow secret ${secretId} of Multi-Region key ${report.keyId} is not readable in ${missing.join(', ')}, where the key has replicas (${why}): a rotation would ` +
-      `import material there that recovery in that Region could not read back. Nothing was imported into KMS. Replicate it: ` +
+      `import material there that recovery in that Region could not read back. Nothing was imported into KMS.${tried} Replicate it: ` +
       `aws secretsmanager replicate-secret-to-regions --secret-id ${secretId} --add-replica-regions ${missing.map((r) => `Region=${r}`).join(' ')}` +
       `${secretRegion ? ` --region ${secretRegion}` : ''} (a customer managed escrow key needs KmsKeyId=<a KMS key in that Region> for each), wait until its ` +
       `ReplicationStatus is InSync, then run the rotation again.`,
     { keyId: report.keyId },
   );
+}
+
+/**
+ * Every replica of a Multi-Region primary must be managed too, checked in its own Region before
+ * anything is imported anywhere. KMS does not copy tags to replicas (ReplicateKey takes Tags of its
+ * own), so a replica made without the managed tag is a key kms-reimport may not touch, and a role
+ * whose KMS permissions are conditioned on that tag (aws:ResourceTag) may not even read it
+ * (AccessDeniedException: KeyNotReadable). Either is KeyNotManaged naming the replica, its Region
+ * and the tag-resource command. A replica pending deletion is KeyNotEligible. Nothing is imported.
+ */
+export async function checkReplicasManaged(kmsFor: KmsFor, report: KeyReport, config: ReimportConfig, retry: RetryOptions): Promise<void> {
+  const own = regionOfKeyArn(report.arn);
+  for (const region of replicaRegionsOf(report)) {
+    const replicaArn = own ? report.arn.replace(`:kms:${own}:`, `:kms:${region}:`) : report.keyId;
+    const tagIt =
+      `Tag it: aws kms tag-resource --key-id ${replicaArn} --tags TagKey=${config.managedTagKey},TagValue=${config.managedTagValue} --region ${region} ` +
+      `(KMS does not copy tags to replicas; ReplicateKey takes its own Tags), then run the rotation again. Nothing was imported.`;
+    let replica: KeyReport;
+    try {
+      replica = await inspectKey(kmsFor(region), report.keyId, retry);
+    } catch (e) {
+      if (!(e instanceof KeyNotReadable)) throw e;
+      throw new KeyNotManaged(
+        `Replica ${replicaArn} in ${region} of Multi-Region key ${report.keyId} cannot be read by this role (AccessDeniedException): under IAM conditioned on ` +
+          `the managed tag that means it lacks ${config.managedTagKey}=${config.managedTagValue}. ${tagIt}`,
+        { keyId: report.keyId, cause: e },
+      );
+    }
+    if (replica.tags[config.managedTagKey] !== config.managedTagValue) {
+      throw new KeyNotManaged(
+        `Replica ${replicaArn} in ${region} of Multi-Region key ${report.keyId} lacks the managed tag ${config.managedTagKey}=${config.managedTagValue}: ` +
+          `kms-reimport touches only managed keys, and a rotation imports the new material into every replica. ${tagIt}`,
+        { keyId: report.keyId },
+      );
+    }
+    if (replica.keyState === 'PendingDeletion' || replica.keyState === 'PendingReplicaDeletion') {
+      throw new KeyNotEligible(
+        `Replica ${replicaArn} in ${region} of Multi-Region key ${report.keyId} is ${replica.keyState}: a rotation would import into it. ` +
+          `Cancel its deletion (aws kms cancel-key-deletion --key-id ${replicaArn} --region ${region}) or wait until it is gone, then run again. Nothing was imported.`,
+        { keyId: report.keyId },
+      );
+    }
+  }
 }
 
 /**

@@ -30,7 +30,9 @@
  * Mode: in-place for single-Region SYMMETRIC_DEFAULT keys (NEW_KEY_MATERIAL + RotateKeyOnDemand),
  * alias-swap for HMAC, RSA, ECC and SM2 keys (one material each), and for a symmetric key past KMS's
  * 25 on-demand rotations when KMS_REIMPORT_ROTATION_CAP_FALLBACK=alias-swap (else a problem). Multi-Region keys:
- * RotationNotSupported until the workflow rotates them. A key that is not Enabled is never due
+ * a primary SYMMETRIC_DEFAULT key is rotated in place (with its replicas) like any other; a replica is
+ * rotated with its primary, never on its own (a note, never due); any other Multi-Region key is
+ * RotationNotSupported (never by alias swap, also past the cap). A key that is not Enabled is never due
  * (it is recovered first); a key that was rotated to another (tag `kms-reimport:rotated-to`) is
  * retired from the schedule: its aliases moved on, and it is kept only to read old data.
  */
@@ -225,19 +227,35 @@ export function rotationStatus(report: KeyReport, config: ReimportConfig, now: D
     };
   }
   if (report.multiRegion) {
-    return {
-      ...base(),
-      mode,
-      ...scheduled,
-      problemName: 'RotationNotSupported',
-      problem:
-        `Key ${report.keyId} is a Multi-Region key: scheduled rotation of Multi-Region keys is not yet supported, so it is not rotated. ` +
-        `Set ${ROTATE_EVERY_TAG}=off on it to silence this, or rotate it by hand.`,
-    };
+    // A replica is rotated with its primary (the primary's rotation imports the same material into every
+    // replica Region), never on its own; a Multi-Region key is rotated in place only (an alias swap would
+    // need a new Multi-Region key with replicas of its own).
+    if (report.multiRegionKeyType === 'REPLICA') {
+      return {
+        ...base(),
+        ...scheduled,
+        note:
+          `Key ${report.keyId} is a replica of a Multi-Region key: it is rotated with its primary${report.primaryRegion ? ` in ${report.primaryRegion}` : ''} ` +
+          `(on the primary's schedule), never on its own.`,
+      };
+    }
+    if (mode !== 'in-place' || report.multiRegionKeyType !== 'PRIMARY') {
+      return {
+        ...base(),
+        mode,
+        ...scheduled,
+        problemName: 'RotationNotSupported',
+        problem:
+          mode !== 'in-place'
+            ? `Key ${report.keyId} is a Multi-Region ${report.keySpec} key: kms-reimport rotates Multi-Region keys in place only (SYMMETRIC_DEFAULT primaries), ` +
+              `so it is not rotated. Set ${ROTATE_EVERY_TAG}=off on it to silence this.`
+            : `Key ${report.keyId} is a Multi-Region key and KMS did not say whether it is the primary or a replica; it is not rotated on a schedule. Check the key.`,
+      };
+    }
   }
   let how: 'in-place' | 'alias-swap' = mode;
   if (mode === 'in-place' && report.materials.filter((m) => m.rotationDate !== undefined).length >= ON_DEMAND_ROTATION_CAP) {
-    if (config.rotationCapFallback !== 'alias-swap') {
+    if (config.rotationCapFallback !== 'alias-swap' || report.multiRegion) {
       return {
         ...base(),
         mode,
@@ -245,7 +263,9 @@ export function rotationStatus(report: KeyReport, config: ReimportConfig, now: D
         problemName: 'RotationNotSupported',
         problem:
           `Key ${report.keyId} has reached KMS's ${ON_DEMAND_ROTATION_CAP} on-demand rotations, so it cannot be rotated in place again; ` +
-          'set KMS_REIMPORT_ROTATION_CAP_FALLBACK=alias-swap to rotate it to a new key, or set its rotate-every tag to off.',
+          (report.multiRegion
+            ? 'a Multi-Region key is never rotated by alias swap, so set its rotate-every tag to off (and plan its replacement by a new Multi-Region key).'
+            : 'set KMS_REIMPORT_ROTATION_CAP_FALLBACK=alias-swap to rotate it to a new key, or set its rotate-every tag to off.'),
       };
     }
     how = 'alias-swap';

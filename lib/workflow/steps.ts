@@ -97,15 +97,6 @@ function planRotation(report: KeyReport, classification: Classification, workIte
   const skip = (reason: string) => ({ action: 'skip' as const, reason });
   const refused = rotationRefusal(classification, `the manual event {"action": "recover", "keyId": "${report.keyId}"}`);
   if (refused) return skip(refused.reason);
-  // The deployed Rotate role is scoped to keys in its own Region, and a Multi-Region rotation imports
-  // into every replica Region: until the template grants that, such keys rotate through the CLI.
-  if (report.multiRegion) {
-    return skip(
-      `Key ${report.keyId} is a Multi-Region key: the deployed service does not rotate Multi-Region keys yet (its Rotate role may use keys in ` +
-        `its own Region only, and a rotation imports into every replica Region). Rotate it with the CLI from credentials that may use the primary ` +
-        `and its replicas: kms-reimport rotate ${report.keyId} --lease-table <LeaseTableName>. Nothing was done.`,
-    );
-  }
   const choice = chooseRotationMode(report, 'auto');
   if ('skip' in choice) return skip(choice.skip);
   if (workItem.trigger.source === SWEEP_SOURCE) {

@@ -5,8 +5,8 @@
  * each replica recovered from escrow in its own Region). The rotation imports NEW_KEY_MATERIAL into
  * the primary, the same material into each replica as EXISTING_KEY_MATERIAL, rotates the primary,
  * verifies every Region; a crash after the primary import and after one replica import is finished
- * by a clean run with one NEW import and one rotation; unreplicated escrow is refused before any
- * KMS import; a replica key asked to rotate is skipped; RotateKeyOnDemand refused for a
+ * by a clean run with one NEW import and one rotation; escrow no longer replicated to a replica
+ * Region is replicated again before any KMS import; a replica without the managed tag is refused; a replica key asked to rotate is skipped; RotateKeyOnDemand refused for a
  * Multi-Region key (one reading of the API reference) ends in a named error, nothing lost.
  */
 import { after, before, describe, test } from 'node:test';
@@ -215,19 +215,37 @@ describe('in-place rotation of a Multi-Region primary with two replicas', () => 
     });
   }
 
-  test('escrow not replicated to a replica Region: refused before any KMS import, naming the Region and the fix', async () => {
-    const { keyId } = await multiRegionKey();
+  test('escrow no longer replicated to a replica Region (default key): the rotation replicates it again first (ReplicateSecretToRegions), then rotates; escrow readable there', async () => {
+    const { keyId, from } = await multiRegionKey();
     const secretId = `${aws.config.escrowPrefix}${keyId}`;
     await aws.secrets.send(new RemoveRegionsFromReplicationCommand({ SecretId: secretId, RemoveReplicaRegions: ['eu-west-1'] }));
+    await assert.rejects(at('eu-west-1').secrets.send(new GetSecretValueCommand({ SecretId: secretId })), { name: 'ResourceNotFoundException' });
+    const old = await encrypt(keyId, 'written before the rotation');
+    aws.endpoint.controls.resetCounters();
+    const outcome = await rotate(keyId);
+    assert.equal(outcome.status, 'rotated', outcome.reason);
+    assert.equal(aws.calls('ReplicateSecretToRegions'), 1, 'one replication, to the Region that lacked it');
+    assert.ok(aws.logLines.some((l) => l.includes('escrow secret replicated') && l.includes('eu-west-1')));
+    await assertRotatedEverywhere(keyId, from, outcome.rotation!.toKeyMaterialId!, old);
+  });
+
+  test('a replica without the managed tag (KMS does not copy tags to replicas): KeyNotManaged naming the replica and the tag-resource command, before any import', async () => {
+    const managed = { TagKey: aws.config.managedTagKey, TagValue: aws.config.managedTagValue };
+    const keyId = (await aws.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', MultiRegion: true, Tags: [managed] }))).KeyMetadata!.KeyId!;
+    await aws.kms.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' }));
+    const material = await generateKeyMaterial('SYMMETRIC_DEFAULT');
+    try {
+      await escrowAndImport(aws, { keyId, keySpec: 'SYMMETRIC_DEFAULT', material, config: aws.config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+    } finally {
+      material.fill(0);
+    }
     const importTypes: string[] = [];
     const outcome = await rotate(keyId, { importTypes });
     assert.equal(outcome.status, 'failed', outcome.reason);
-    assert.equal(outcome.errorName, 'EscrowNotReplicated');
-    assert.match(outcome.reason ?? '', /is not readable in eu-west-1/);
-    assert.ok(outcome.reason?.includes(`aws secretsmanager replicate-secret-to-regions --secret-id ${secretId} --add-replica-regions Region=eu-west-1`), outcome.reason);
+    assert.equal(outcome.errorName, 'KeyNotManaged');
+    assert.match(outcome.reason ?? '', new RegExp(`Replica arn:aws:kms:eu-west-1:\\d{12}:key/${keyId} in eu-west-1 of Multi-Region key ${keyId} lacks the managed tag`));
+    assert.match(outcome.reason ?? '', new RegExp(`aws kms tag-resource --key-id arn:aws:kms:eu-west-1:\\d{12}:key/${keyId} --tags TagKey=${aws.config.managedTagKey},TagValue=true --region eu-west-1`));
     assert.deepEqual(importTypes, []);
-    assert.equal(outcome.calls.ImportKeyMaterial ?? 0, 0);
-    assert.equal(outcome.calls.GetParametersForImport ?? 0, 0);
     assert.equal((await materials(REGION, keyId)).length, 1, 'nothing imported');
   });
 

@@ -278,12 +278,40 @@ describe('rotationStatus', () => {
     assert.equal(under.problem, undefined);
   });
 
-  test('Multi-Region keys: "not yet supported" problem, never due', () => {
-    const s = rotationStatus(symmetric(1000, { multiRegion: true, multiRegionKeyType: 'PRIMARY', tags: { ...MANAGED, 'kms-reimport:rotate-every': '90d' } }), config, NOW);
-    assert.equal(s.problemName, 'RotationNotSupported');
-    assert.match(s.problem ?? '', /Multi-Region key: scheduled rotation of Multi-Region keys is not yet supported/);
-    assert.equal(s.due, false);
-    assert.equal(s.mode, 'in-place');
+  test('Multi-Region keys: a SYMMETRIC_DEFAULT primary is due in place like any key; a replica is rotated with its primary (a note, never due); others are RotationNotSupported', () => {
+    const every = { ...MANAGED, 'kms-reimport:rotate-every': '90d' };
+    const primary = rotationStatus(symmetric(1000, { multiRegion: true, multiRegionKeyType: 'PRIMARY', replicaRegions: ['eu-west-1'], tags: every }), config, NOW);
+    assert.equal(primary.problem, undefined);
+    assert.equal(primary.mode, 'in-place');
+    assert.equal(primary.due, true);
+    assert.equal(primary.ageFrom, 'creation');
+
+    const replica = rotationStatus(symmetric(1000, { multiRegion: true, multiRegionKeyType: 'REPLICA', primaryRegion: 'us-east-1', tags: every }), config, NOW);
+    assert.equal(replica.due, false);
+    assert.equal(replica.problem, undefined);
+    assert.equal(replica.mode, 'off');
+    assert.match(replica.note ?? '', /replica of a Multi-Region key: it is rotated with its primary in us-east-1/);
+
+    const hmac = rotationStatus(makeReport({ keySpec: 'HMAC_256', creationDate: daysAgo(1000), multiRegion: true, multiRegionKeyType: 'PRIMARY', tags: every }), config, NOW);
+    assert.equal(hmac.problemName, 'RotationNotSupported');
+    assert.match(hmac.problem ?? '', /Multi-Region HMAC_256 key: kms-reimport rotates Multi-Region keys in place only/);
+    assert.equal(hmac.due, false);
+
+    // Past the cap, a Multi-Region key is never swapped, even with the fallback configured.
+    const materials = Array.from({ length: 26 }, (_, i) => ({
+      keyMaterialId: String(i).padStart(64, '0'),
+      state: i === 25 ? 'CURRENT' : 'NON_CURRENT',
+      importState: 'IMPORTED',
+      ...(i > 0 ? { rotationDate: daysAgo(200 - i) } : {}),
+    }));
+    const capped = rotationStatus(
+      symmetric(1000, { multiRegion: true, multiRegionKeyType: 'PRIMARY', tags: every, materials: materials as KeyReport['materials'], currentKeyMaterialId: String(25).padStart(64, '0') }),
+      { ...config, rotationCapFallback: 'alias-swap' },
+      NOW,
+    );
+    assert.equal(capped.problemName, 'RotationNotSupported');
+    assert.match(capped.problem ?? '', /never rotated by alias swap/);
+    assert.equal(capped.due, false);
     // Without a schedule, nothing to report.
     assert.deepEqual(rotationStatus(symmetric(1000, { multiRegion: true }), config, NOW), { mode: 'off', due: false });
   });

@@ -563,26 +563,51 @@ describe('the rotation branch: inspectStep plans rotate, rotateStep only runs wh
     assert.equal(state.report?.arn, ARN);
   });
 
-  test('a Multi-Region key is skipped by the deployed service (its Rotate role is scoped to its own Region), naming the CLI way', async () => {
-    serveKey({ state: 'Enabled', materials: IMPORTED });
+  const multiRegionKey = (type: 'PRIMARY' | 'REPLICA', keySpec = 'SYMMETRIC_DEFAULT') => {
+    const arn = type === 'PRIMARY' ? ARN : ARN.replace('us-east-1', 'eu-west-1');
     kmsMock.on(DescribeKeyCommand).resolves({
       KeyMetadata: {
         KeyId: KEY,
-        Arn: ARN,
+        Arn: arn,
         KeyState: 'Enabled',
         Origin: 'EXTERNAL',
-        KeySpec: 'SYMMETRIC_DEFAULT',
-        KeyUsage: 'ENCRYPT_DECRYPT',
+        KeySpec: keySpec as 'SYMMETRIC_DEFAULT',
+        KeyUsage: keySpec === 'SYMMETRIC_DEFAULT' ? 'ENCRYPT_DECRYPT' : 'GENERATE_VERIFY_MAC',
         ExpirationModel: 'KEY_MATERIAL_EXPIRES',
         CurrentKeyMaterialId: MID,
         MultiRegion: true,
-        MultiRegionConfiguration: { MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: ARN, Region: 'us-east-1' }, ReplicaKeys: [{ Arn: ARN.replace('us-east-1', 'eu-west-1'), Region: 'eu-west-1' }] },
+        MultiRegionConfiguration: {
+          MultiRegionKeyType: type,
+          PrimaryKey: { Arn: ARN, Region: 'us-east-1' },
+          ReplicaKeys: [{ Arn: ARN.replace('us-east-1', 'eu-west-1'), Region: 'eu-west-1' }, { Arn: ARN.replace('us-east-1', 'ap-southeast-2'), Region: 'ap-southeast-2' }],
+        },
       },
     });
+  };
+
+  test('a Multi-Region primary SYMMETRIC_DEFAULT key → plan rotate in place, naming its replica Regions', async () => {
+    serveKey({ state: 'Enabled', materials: IMPORTED });
+    multiRegionKey('PRIMARY');
     const state = await inspectStep({ kms, retry }, workItem('rotate'), config, NOW);
-    assert.equal(state.plan?.action, 'skip');
-    assert.match(state.plan?.reason ?? '', /Multi-Region key: the deployed service does not rotate/);
-    assert.match(state.plan?.reason ?? '', /kms-reimport rotate/);
+    assert.equal(state.plan?.action, 'rotate', state.plan?.reason);
+    assert.match(state.plan?.reason ?? '', /in place \(a Multi-Region primary SYMMETRIC_DEFAULT key: its replicas in ap-southeast-2, eu-west-1 take the same material/);
+    assert.equal(state.report?.arn, ARN);
+  });
+
+  test("a Multi-Region replica → skipped: rotate the primary <its ARN>; a Multi-Region HMAC key → skipped: in place only, never by alias swap", async () => {
+    serveKey({ state: 'Enabled', materials: IMPORTED });
+    multiRegionKey('REPLICA');
+    const replica = await inspectStep({ kms, retry }, workItem('rotate'), config, NOW);
+    assert.equal(replica.plan?.action, 'skip');
+    assert.ok(replica.plan?.reason?.includes(`rotate the primary ${ARN}`), replica.plan?.reason);
+    assert.match(replica.plan?.reason ?? '', /Nothing was done/);
+
+    kmsMock.reset();
+    serveKey({ state: 'Enabled', materials: IMPORTED });
+    multiRegionKey('PRIMARY', 'HMAC_256');
+    const hmac = await inspectStep({ kms, retry }, workItem('rotate'), config, NOW);
+    assert.equal(hmac.plan?.action, 'skip');
+    assert.match(hmac.plan?.reason ?? '', /Multi-Region HMAC_256 key: kms-reimport rotates Multi-Region keys in place only/);
   });
 
   test('skipped with the reason: PendingImport (recover first), not managed', async () => {
