@@ -176,6 +176,9 @@ export const REIMPORT_ERROR_NAMES = [
   'PendingMaterialUnproven',
   'EscrowNotReplicated',
   'MultiRegionRotationRefused',
+  'EscrowExists',
+  'MaterialNotProvable',
+  'MaterialFileInvalid',
 ] as const;
 export type ReimportErrorName = (typeof REIMPORT_ERROR_NAMES)[number];
 
@@ -454,5 +457,37 @@ export class MultiRegionRotationRefused extends ReimportError {
   constructor(message: string, options?: ReimportErrorOptions) {
     super(message, options);
     this.name = 'MultiRegionRotationRefused';
+  }
+}
+
+/** The escrow secret for this key already exists (or the key names one by its tag): onboarding never overwrites escrow. */
+export class EscrowExists extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'EscrowExists';
+  }
+}
+
+/**
+ * Onboarding cannot prove that a material file is the key's own: the key never held material (KMS
+ * lists none), or KMS shows nothing to compare with (a PendingImport HMAC/RSA/ECC key), or KMS
+ * refuses the proof reimport into the Enabled key. Nothing was written; the message names the way on
+ * (`onboard --new` for a key without material, or one import by hand first).
+ */
+export class MaterialNotProvable extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'MaterialNotProvable';
+  }
+}
+
+/**
+ * A material file given to onboarding is unreadable, empty, too large, or not material of the
+ * key's spec (length, PEM instead of DER, wrong key type or size). Bad input: nothing was changed.
+ */
+export class MaterialFileInvalid extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'MaterialFileInvalid';
   }
 }

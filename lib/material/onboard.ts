@@ -10,18 +10,14 @@
 import { DescribeKeyCommand, ImportKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
-import { awsErrorName, EscrowInvalid, ReimportError } from '../errors.js';
+import { awsErrorName, EscrowExists, EscrowInvalid } from '../errors.js';
 import { validateMaterial } from '../escrow/index.js';
+import { ESCROW_KEY_ID_TAG } from '../escrow/read.js';
 import { getImportParameters } from '../kms/import-parameters.js';
 import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
 
-/** The escrow secret for this key already exists: onboarding never overwrites escrow. */
-export class EscrowExists extends ReimportError {
-  constructor(message: string, options?: { keyId?: string; cause?: unknown }) {
-    super(message, options);
-    this.name = 'EscrowExists';
-  }
-}
+/** The escrow secret for this key already exists: onboarding never overwrites escrow (defined with the other named errors). */
+export { EscrowExists };
 
 export interface OnboardInput {
   keyId: string;
@@ -71,24 +67,45 @@ export interface OnboardResult {
   escrowReplicas?: EscrowReplica[];
 }
 
-export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsManagerClient }, input: OnboardInput): Promise<OnboardResult> {
-  const { keyId, keySpec, material, config } = input;
-  const secretName = `${config.escrowPrefix}${keyId}`;
-  validateMaterial(keySpec, material, keyId, secretName);
-  if ((input.expirationModel === 'KEY_MATERIAL_EXPIRES') !== (input.validTo !== undefined)) {
-    throw new EscrowInvalid(
-      `Key ${keyId}: ${input.expirationModel} ${input.validTo ? 'must not have' : 'needs'} a ValidTo. Nothing was escrowed or imported.`,
-      { keyId },
-    );
-  }
+/** Where and how a key's escrow secret is created: its name, its encryption, its replica Regions. */
+export interface EscrowTarget {
+  keyId: string;
+  secretName: string;
+  escrowKmsKeyId?: string;
+  /** The Regions of the key's replicas (a Multi-Region primary's escrow is replicated there). */
+  replicaRegions: string[];
+  addReplicaRegions: Array<{ Region: string; KmsKeyId?: string }>;
+}
 
-  // Which Regions hold replicas of the key (a Multi-Region primary's escrow goes there too).
-  const described = await deps.kms.send(new DescribeKeyCommand({ KeyId: keyId }));
-  const multiRegion = described?.KeyMetadata?.MultiRegionConfiguration;
-  const replicaRegions =
-    described?.KeyMetadata?.MultiRegion === true && multiRegion?.MultiRegionKeyType === 'PRIMARY'
-      ? (multiRegion.ReplicaKeys ?? []).map((r) => r.Region).filter((r): r is string => r !== undefined)
-      : [];
+export interface EscrowTargetInput {
+  keyId: string;
+  config: Pick<ReimportConfig, 'escrowPrefix'>;
+  escrowKmsKeyId?: string;
+  escrowReplicaKmsKeyIds?: Record<string, string>;
+  /** What DescribeKey said of the key, when the caller has read it already (else it is read here). */
+  multiRegion?: { primary: boolean; replicaRegions: string[] };
+}
+
+/**
+ * Everything about the key's escrow that can be refused before anything is written: the default
+ * secret `<prefix><key-id>`, a Multi-Region primary's replica Regions (each with a KMS key of its own
+ * when the escrow is under a customer managed key), and an escrow KMS key that is not the key itself.
+ */
+export async function escrowTarget(kms: KMSClient, input: EscrowTargetInput): Promise<EscrowTarget> {
+  const { keyId } = input;
+  const secretName = `${input.config.escrowPrefix}${keyId}`;
+  let replicaRegions: string[];
+  if (input.multiRegion) {
+    replicaRegions = input.multiRegion.primary ? [...input.multiRegion.replicaRegions] : [];
+  } else {
+    // Which Regions hold replicas of the key (a Multi-Region primary's escrow goes there too).
+    const described = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+    const multiRegion = described?.KeyMetadata?.MultiRegionConfiguration;
+    replicaRegions =
+      described?.KeyMetadata?.MultiRegion === true && multiRegion?.MultiRegionKeyType === 'PRIMARY'
+        ? (multiRegion.ReplicaKeys ?? []).map((r) => r.Region).filter((r): r is string => r !== undefined)
+        : [];
+  }
   if (input.escrowKmsKeyId !== undefined) {
     const unkeyed = replicaRegions.filter((r) => input.escrowReplicaKmsKeyIds?.[r] === undefined);
     if (unkeyed.length > 0) {
@@ -101,11 +118,11 @@ export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsMa
   }
   const addReplicaRegions = replicaRegions.map((region) => ({
     Region: region,
-    ...(input.escrowKmsKeyId !== undefined ? { KmsKeyId: input.escrowReplicaKmsKeyIds?.[region] } : {}),
+    ...(input.escrowKmsKeyId !== undefined ? { KmsKeyId: input.escrowReplicaKmsKeyIds?.[region] as string } : {}),
   }));
 
   if (input.escrowKmsKeyId !== undefined) {
-    const escrowKey = await deps.kms.send(new DescribeKeyCommand({ KeyId: input.escrowKmsKeyId }));
+    const escrowKey = await kms.send(new DescribeKeyCommand({ KeyId: input.escrowKmsKeyId }));
     if (escrowKey.KeyMetadata?.KeyId === keyId) {
       throw new EscrowInvalid(
         `Key ${keyId}: its escrow would be encrypted under ${input.escrowKmsKeyId}, which is key ${keyId} itself, so it could not be read while the key is PendingImport. Choose another KMS key for the escrow secret. Nothing was escrowed or imported.`,
@@ -113,28 +130,74 @@ export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsMa
       );
     }
   }
+  return { keyId, secretName, ...(input.escrowKmsKeyId !== undefined ? { escrowKmsKeyId: input.escrowKmsKeyId } : {}), replicaRegions, addReplicaRegions };
+}
 
+export interface CreatedEscrow {
+  secretArn: string;
+  secretVersionId: string;
+  escrowReplicas?: EscrowReplica[];
+}
+
+/**
+ * Creates the key's escrow secret (CreateSecret: a new secret, never an overwrite) holding
+ * `material` as SecretBinary, bound to the key by the ESCROW_KEY_ID_TAG tag, replicated to the
+ * target's replica Regions. An existing secret is EscrowExists, and nothing is written.
+ */
+export async function createEscrow(secrets: SecretsManagerClient, target: EscrowTarget, material: Buffer, escrowTagKey: string): Promise<CreatedEscrow> {
+  const { keyId, secretName } = target;
   let secret;
   try {
-    secret = await deps.secrets.send(
+    secret = await secrets.send(
       new CreateSecretCommand({
         Name: secretName,
         SecretBinary: material,
         Description: `Escrowed imported key material of KMS key ${keyId} (kms-reimport)`,
-        ...(input.escrowKmsKeyId !== undefined ? { KmsKeyId: input.escrowKmsKeyId } : {}),
-        Tags: [{ Key: 'kms-reimport:key-id', Value: keyId }],
-        ...(addReplicaRegions.length > 0 ? { AddReplicaRegions: addReplicaRegions } : {}),
+        ...(target.escrowKmsKeyId !== undefined ? { KmsKeyId: target.escrowKmsKeyId } : {}),
+        Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: keyId }],
+        ...(target.addReplicaRegions.length > 0 ? { AddReplicaRegions: target.addReplicaRegions } : {}),
       }),
     );
   } catch (error) {
     if (awsErrorName(error) === 'ResourceExistsException') {
       throw new EscrowExists(
-        `Key ${keyId}: the escrow secret ${secretName} already exists; kms-reimport never overwrites escrow. If it holds this key's material, recover with it; otherwise tag the key with ${config.escrowTagKey} naming another secret.`,
+        `Key ${keyId}: the escrow secret ${secretName} already exists; kms-reimport never overwrites escrow. If it holds this key's material, recover with it; otherwise tag the key with ${escrowTagKey} naming another secret.`,
         { keyId, cause: error },
       );
     }
     throw error;
   }
+  return {
+    secretArn: secret.ARN!,
+    secretVersionId: secret.VersionId!,
+    ...(target.replicaRegions.length > 0
+      ? {
+          escrowReplicas: target.replicaRegions.map((region): EscrowReplica => {
+            const status = secret.ReplicationStatus?.find((r) => r.Region === region);
+            return { region, status: status?.Status ?? 'Failed', ...(status?.StatusMessage !== undefined ? { statusMessage: status.StatusMessage } : status ? {} : { statusMessage: 'not in CreateSecret\'s ReplicationStatus' }) };
+          }),
+        }
+      : {}),
+  };
+}
+
+export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsManagerClient }, input: OnboardInput): Promise<OnboardResult> {
+  const { keyId, keySpec, material, config } = input;
+  const secretName = `${config.escrowPrefix}${keyId}`;
+  validateMaterial(keySpec, material, keyId, secretName);
+  if ((input.expirationModel === 'KEY_MATERIAL_EXPIRES') !== (input.validTo !== undefined)) {
+    throw new EscrowInvalid(
+      `Key ${keyId}: ${input.expirationModel} ${input.validTo ? 'must not have' : 'needs'} a ValidTo. Nothing was escrowed or imported.`,
+      { keyId },
+    );
+  }
+  const target = await escrowTarget(deps.kms, {
+    keyId,
+    config,
+    ...(input.escrowKmsKeyId !== undefined ? { escrowKmsKeyId: input.escrowKmsKeyId } : {}),
+    ...(input.escrowReplicaKmsKeyIds !== undefined ? { escrowReplicaKmsKeyIds: input.escrowReplicaKmsKeyIds } : {}),
+  });
+  const escrow = await createEscrow(deps.secrets, target, material, config.escrowTagKey);
 
   const choice = input.wrapping ?? chooseWrapping(keySpec, config);
   const params = await getImportParameters(deps.kms, keyId, choice);
@@ -151,20 +214,13 @@ export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsMa
       }),
     );
     return {
-      secretArn: secret.ARN!,
-      secretVersionId: secret.VersionId!,
+      secretArn: escrow.secretArn,
+      secretVersionId: escrow.secretVersionId,
       ...(imported.KeyMaterialId ? { keyMaterialId: imported.KeyMaterialId } : {}),
       wrappingAlgorithm: params.wrappingAlgorithm,
       wrappingKeySpec: params.wrappingKeySpec,
       ...(validTo ? { validTo: validTo.toISOString() } : {}),
-      ...(replicaRegions.length > 0
-        ? {
-            escrowReplicas: replicaRegions.map((region): EscrowReplica => {
-              const status = secret.ReplicationStatus?.find((r) => r.Region === region);
-              return { region, status: status?.Status ?? 'Failed', ...(status?.StatusMessage !== undefined ? { statusMessage: status.StatusMessage } : status ? {} : { statusMessage: 'not in CreateSecret\'s ReplicationStatus' }) };
-            }),
-          }
-        : {}),
+      ...(escrow.escrowReplicas ? { escrowReplicas: escrow.escrowReplicas } : {}),
     };
   } finally {
     wrapped.fill(0);
