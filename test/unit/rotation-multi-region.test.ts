@@ -104,7 +104,7 @@ describe('checkEscrowReplicated', () => {
     secretsMock.on(ReplicateSecretToRegionsCommand).rejects(Object.assign(new Error('not allowed'), { name: 'AccessDeniedException', $fault: 'client' }));
     await assert.rejects(checkEscrowReplicated(secrets, primary(['eu-west-1']), DEFAULT_CONFIG, retry), {
       name: 'EscrowNotReplicated',
-      message: /not readable in eu-west-1, .*eu-west-1: not replicated.*This run tried to replicate it and Secrets Manager refused \(PermissionDenied/,
+      message: /not readable in eu-west-1, .*eu-west-1: not replicated.*This run tried to replicate it and Secrets Manager refused \(AccessDeniedException/,
     });
   });
 });
