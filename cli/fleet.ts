@@ -6,19 +6,16 @@
  *   sweep    the same, then recovers (outages first) and renews (soonest expiry first), one key
  *            at a time, paced for KMS's GetParametersForImport quota
  */
-import type { Command } from 'commander';
 import { createClients, createTaggingClient } from '../lib/aws/clients.js';
 import { loadConfig } from '../lib/config.js';
 import { recoverKey } from '../lib/reimport.js';
 import { summariseOutcome } from '../lib/outcome.js';
 import { sweepManagedKeys, type SweepEntry } from '../lib/sweep.js';
 import type { Outcome } from '../lib/types.js';
-import { leaseTableOption, openLease } from './lease.js';
-import { endpointOption, regionOption } from './options.js';
+import { openLease } from './lease.js';
+import { clientOptionsFrom, progress, progressLogger, type AwsCliOptions } from './options.js';
 
-export interface FleetOptions {
-  endpointUrl?: string;
-  region?: string;
+export interface FleetOptions extends AwsCliOptions {
   json?: boolean;
   /** sweep only: pause between keys, in ms (KMS allows one GetParametersForImport every 4 s). */
   intervalMs?: number;
@@ -96,29 +93,26 @@ export async function runFleet(
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 ): Promise<FleetResult> {
   const config = loadConfig(process.env);
-  const clientOptions = {
-    ...(options.endpointUrl ? { endpointUrl: options.endpointUrl } : {}),
-    ...(options.region ? { region: options.region } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  };
+  const credentials = options.credentials ? { credentials: options.credentials } : {};
+  const clientOptions = { ...clientOptionsFrom(options), ...credentials };
   const clients = createClients(clientOptions);
   const tagging = createTaggingClient(clientOptions);
-  const lease = mode === 'sweep' ? openLease(options.leaseTable, config, clientOptions) : undefined;
+  const lease = mode === 'sweep' ? openLease(options.leaseTable, config, { ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}), ...credentials }) : undefined;
   try {
     const { items, report } = await sweepManagedKeys({ tagging, kms: clients.kms, secrets: clients.secrets }, config, new Date());
     const outcomes: Outcome[] = [];
     // --json prints the JSON only, so that it can be parsed.
     if (options.json !== true) for (const l of table(report)) print(l);
     if (mode === 'sweep') {
-      if (options.json !== true) {
-        print(items.length === 0 ? 'Nothing to recover or renew.' : `\n${items.length} key(s) to act on, outages first:`);
-        const due = report.filter((e) => e.action === 'rotate').length;
-        if (due > 0) print(`${due} key(s) due for rotation: not rotated by sweep yet; run \`kms-reimport rotate <key>\` for each.`);
-      }
+      // Progress (stderr): what the sweep is about to do, then each key's steps as they happen.
+      progress(items.length === 0 ? 'Nothing to recover or renew.' : `${items.length} key(s) to act on, outages first:`);
+      const due = report.filter((e) => e.action === 'rotate').length;
+      if (due > 0) progress(`${due} key(s) due for rotation: not rotated by sweep yet; run \`kms-reimport rotate <key>\` for each.`);
       for (const [i, item] of items.entries()) {
         if (i > 0 && (options.intervalMs ?? 0) > 0) await sleep(options.intervalMs!);
+        progress(`${item.action} ${item.keyRef} (${i + 1}/${items.length})`);
         const outcome = await recoverKey(
-          { ...clients, ...(lease?.lease ? { lease: lease.lease, leaseOwner: lease.owner() } : {}) },
+          { ...clients, logger: progressLogger(), ...(lease?.lease ? { lease: lease.lease, leaseOwner: lease.owner() } : {}) },
           item.keyRef,
           { action: item.action, config },
         );
@@ -147,35 +141,4 @@ export function fleetExitCode(mode: 'status' | 'sweep', result: FleetResult): 0 
   if (mode === 'status' && result.entries.some(hasRotationScheduleProblem)) return 1;
   if (mode === 'sweep' && result.outcomes.some((o) => o.status === 'failed')) return 1;
   return 0;
-}
-
-function nonNegativeInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`expected a whole number of milliseconds, got ${value}`);
-  return n;
-}
-
-export function registerFleetCommands(program: Command): void {
-  program
-    .command('status')
-    .description(
-      'list every managed key in the account and Region: state, ValidTo, escrow health, rotation schedule and lineage, and what the sweep would do (changes nothing; exits 1 if a key could not be inspected, its escrow is not ok or its rotate-every tag is malformed)',
-    )
-    .addOption(endpointOption())
-    .addOption(regionOption())
-    .option('--json', 'print the entries as JSON')
-    .action(async (options: FleetOptions) => {
-      if (fleetExitCode('status', await runFleet('status', options)) !== 0) process.exitCode = 1;
-    });
-  program
-    .command('sweep')
-    .description('recover every managed key that is PendingImport, then renew those near ValidTo, one at a time')
-    .addOption(endpointOption())
-    .addOption(regionOption())
-    .option('--json', 'print the entries and outcomes as JSON')
-    .addOption(leaseTableOption())
-    .option('--interval-ms <ms>', "pause between keys (KMS allows one GetParametersForImport every 4 s per account and Region)", nonNegativeInteger, 4000)
-    .action(async (options: FleetOptions) => {
-      if (fleetExitCode('sweep', await runFleet('sweep', options)) !== 0) process.exitCode = 1;
-    });
 }

@@ -7,16 +7,12 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { Option } from 'commander';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ReimportConfig } from '../lib/config.js';
 import { DynamoDbKeyLease, type KeyLease } from '../lib/lease/index.js';
 
-export const leaseTableOption = (): Option =>
-  new Option(
-    '--lease-table <name>',
-    "DynamoDB table of the per-key lease, the stack's LeaseTableName output (default: KMS_REIMPORT_LEASE_TABLE); without it, runs for one key are not serialised",
-  );
+/** Defined with the other options (cheap to load for --help); kept here for existing importers. */
+export { leaseTableOption } from './options.js';
 
 export interface CliLease {
   lease?: KeyLease;
@@ -31,7 +27,7 @@ let warned = false;
 export function openLease(
   table: string | undefined,
   config: ReimportConfig,
-  clientOptions: { region?: string; credentials?: { accessKeyId: string; secretAccessKey: string } },
+  clientOptions: { region?: string; profile?: string; credentials?: { accessKeyId: string; secretAccessKey: string } },
   warn: (line: string) => void = (line) => console.error(line),
 ): CliLease {
   const owner = () => `cli:${hostname()}:${process.pid}:${randomUUID()}`;
@@ -48,6 +44,7 @@ export function openLease(
   }
   const client = new DynamoDBClient({
     ...(clientOptions.region ? { region: clientOptions.region } : {}),
+    ...(clientOptions.profile ? { profile: clientOptions.profile } : {}),
     ...(clientOptions.credentials ? { credentials: clientOptions.credentials } : {}),
   });
   return { lease: new DynamoDbKeyLease({ client, tableName }), owner, close: () => client.destroy() };

@@ -1,7 +1,9 @@
-/** `kms-reimport local`: the local KMS + Secrets Manager endpoint, until Ctrl-C. */
+/**
+ * `kms-reimport local`: the local KMS + Secrets Manager endpoint, until Ctrl-C. The endpoint's code
+ * (local/) loads only when the command runs, never for --help.
+ */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { describeEnvironment, startLocalEndpoint } from '../local/index.js';
-import { port } from './options.js';
+import { port, withExamples } from './options.js';
 
 interface LocalOptions {
   port: number;
@@ -26,7 +28,7 @@ function account(value: string): string {
 }
 
 export function registerLocalCommand(program: Command): void {
-  program
+  const command = program
     .command('local')
     .description('run the local KMS + Secrets Manager endpoint on 127.0.0.1 (for rehearsals, tests and benchmarks)')
     .option('--port <n>', 'port on 127.0.0.1 (0 picks a free one)', port, 4566)
@@ -40,8 +42,15 @@ export function registerLocalCommand(program: Command): void {
     .option('--iam-template <file>', "enforce the IAM roles this SAM template gives its functions: each role gets an access key id (printed); other keys are refused, except the account's own (an administrator, for setup)")
     .option('--account <id>', 'with --iam-template: the account the roles belong to (its 12-digit ID is also the administrator\'s access key id)', account, '111122223333')
     .option('--region <region>', 'with --iam-template: the Region the roles are rendered for', 'us-east-1')
-    .option('--parameter <Name=Value>', 'with --iam-template: a template parameter (repeatable); others take their Default', parameter, {})
-    .action(async (options: LocalOptions) => {
+    .option('--parameter <Name=Value>', 'with --iam-template: a template parameter (repeatable); others take their Default', parameter, {});
+  withExamples(
+    command,
+    'kms-reimport local --port 4566            # then: export AWS_ENDPOINT_URL=http://127.0.0.1:4566',
+    'kms-reimport local --port 0 --persist .kms-reimport-local.json --quotas kms-defaults',
+    'kms-reimport local --iam-template template.yaml   # enforce the stack\'s roles',
+  );
+  command.action(async (options: LocalOptions) => {
+      const { describeEnvironment, startLocalEndpoint } = await import('../local/index.js');
       const iam = options.iamTemplate ? await templateRoles(options) : undefined;
       const endpoint = await startLocalEndpoint({
         ...(iam ? { iam: iam.enforcement } : {}),

@@ -81,7 +81,7 @@ export function keyRefOf(command: Command, positional: string | undefined, optio
   }
   const key = given || named;
   if (!key) {
-    command.error(`error: which key? Give it as the argument or with --key-id (key ID, key ARN, alias/NAME or alias ARN), e.g. ${command.name()} --key-id alias/payments`, {
+    command.error(`error: which key? Give it as the argument or with --key-id (key ID, key ARN, alias/NAME or alias ARN), e.g. kms-reimport ${command.name()} --key-id alias/payments`, {
       exitCode: EXIT.usage,
       code: 'kms-reimport.missingKey',
     });
@@ -92,4 +92,77 @@ export function keyRefOf(command: Command, positional: string | undefined, optio
 /** Progress as it happens goes to stderr, so that stdout holds only the result (and pipes stay clean). */
 export function progress(line: string): void {
   process.stderr.write(`${line}\n`);
+}
+
+/**
+ * The exit code of a one-key command from its outcome: failed → 1; skipped → 3 (nothing to do: the
+ * key did not need it, is not ours to touch, or another run holds it, as the reason says); else 0.
+ */
+export function exitCodeOfOutcome(outcome: { status: string }): ExitCode {
+  if (outcome.status === 'failed') return EXIT.failed;
+  if (outcome.status === 'skipped') return EXIT.nothingToDo;
+  return EXIT.done;
+}
+
+/** `--help` ends with examples, one command a line (the AWS CLI's "Examples" habit). */
+export function withExamples(command: Command, ...examples: string[]): Command {
+  return command.addHelpText('after', `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n\nExit codes: 0 done, 1 failed, 2 bad usage, 3 nothing to do.`);
+}
+
+/** --lease-table: the per-key lease's DynamoDB table (cli/lease.ts opens it when a command runs). */
+export const leaseTableOption = (): Option =>
+  new Option(
+    '--lease-table <name>',
+    "DynamoDB table of the per-key lease, the stack's LeaseTableName output (default: KMS_REIMPORT_LEASE_TABLE); without it, runs for one key are not serialised",
+  );
+
+/** --via-stack / --state-machine: run through the deployed service instead of locally. */
+export const viaStackOption = (): Option =>
+  new Option('--via-stack <stack>', "start the deployed stack's state machine for the key and follow the execution to its outcome, instead of acting locally");
+export const stateMachineOption = (): Option =>
+  new Option('--state-machine <arn>', 'like --via-stack, with the state machine ARN (the stack\'s RecoveryStateMachineArn output)').conflicts('viaStack');
+
+/** --poll-ms (hidden): how often --via-stack looks at the execution (tests make it fast). */
+export const pollOption = (): Option =>
+  new Option('--poll-ms <ms>', 'pause between two looks at the execution').argParser((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of milliseconds');
+    return n;
+  }).hideHelp();
+
+/** The fields of a log line, as `name=value` pairs (strings bare, the rest as JSON). */
+function fields(extra: object | undefined): string {
+  if (!extra) return '';
+  return Object.entries(extra)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join('');
+}
+
+/** A RunLogger-shaped logger that writes each engine step as it happens to stderr, one line each. */
+export function progressLogger(write: (line: string) => void = progress): {
+  info(message: string, extra?: object): void;
+  warn(message: string, extra?: object): void;
+  error(message: string, extra?: object): void;
+} {
+  return {
+    info: (message, extra) => write(`  ${message}${fields(extra)}`),
+    warn: (message, extra) => write(`  warning: ${message}${fields(extra)}`),
+    error: (message, extra) => write(`  error: ${message}${fields(extra)}`),
+  };
+}
+
+/**
+ * One line, once, when Node is older than the AWS SDK will support, instead of the SDK's
+ * multi-line NodeVersionSupportWarning in the middle of the output (the SDK skips its own when
+ * AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED is "true").
+ */
+export const SDK_NODE_MAJOR = 22;
+export function nodeSupportNotice(version: string = process.version, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const major = Number(/^v?(\d+)\./.exec(version)?.[1]);
+  if (!Number.isInteger(major) || major >= SDK_NODE_MAJOR) return undefined;
+  // Silenced on purpose (the SDK's own switch): no line either.
+  if (env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === 'true') return undefined;
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  return `kms-reimport: Node ${version} works today, but AWS SDK releases from January 2027 need Node ${SDK_NODE_MAJOR} or newer: upgrade Node.`;
 }

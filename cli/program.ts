@@ -1,6 +1,6 @@
 /**
  * kms-reimport: the on-call command line.
- *   recover <key>   bring a PendingImport key back with its escrowed material
+ *   recover <key>   bring a PendingImport key back with its escrowed material (--via-stack: through the deployed service)
  *   renew <key>     reimport the same material with a later ValidTo
  *   plan <key>      say what recover/renew would do (or, with --action rotate, a rotation), change nothing
  *   rotate <key>    rotate the key's imported material now (in place, or by alias swap)
@@ -8,12 +8,16 @@
  *   sweep           recover and renew every managed key that needs it, paced
  *   drill --local   a full recovery rehearsal against the in-process local endpoint
  *   local           run the local KMS + Secrets Manager endpoint
+ *
+ * Every command registers its options here cheaply and imports its work (the SDK, lib/, local/)
+ * when it runs, so `--help` loads commander and cli/options.ts only.
  */
 import { Command } from 'commander';
 import { assertSupportedRegion } from '../lib/config.js';
 import { registerKeyCommands } from './keys.js';
 import { registerDrillCommand } from './drill-command.js';
-import { registerFleetCommands } from './fleet.js';
+import { registerDoctorCommand } from './doctor-command.js';
+import { registerFleetCommands } from './fleet-command.js';
 import { registerLocalCommand } from './local-command.js';
 import { registerRotateCommand } from './rotate-command.js';
 
@@ -33,6 +37,7 @@ export function buildProgram(): Command {
   registerRotateCommand(program);
   registerFleetCommands(program);
   registerDrillCommand(program);
+  registerDoctorCommand(program);
   registerLocalCommand(program);
   return program;
 }

@@ -4,13 +4,10 @@
  */
 import { rotateKey, type RotationMode } from '../lib/rotate.js';
 import type { Outcome } from '../lib/types.js';
-import { runOneKey } from './one-key.js';
+import { progressLogger } from './options.js';
+import { runOneKey, type OneKeyOptions } from './one-key.js';
 
-export interface RotateCommandOptions {
-  endpointUrl?: string;
-  region?: string;
-  json?: boolean;
-  leaseTable?: string;
+export interface RotateCommandOptions extends OneKeyOptions {
   mode?: RotationMode;
   rotationId?: string;
 }
@@ -22,6 +19,11 @@ export async function runRotateCommand(
   print: (line: string) => void = console.log,
 ): Promise<Outcome> {
   return runOneKey(action === 'plan', options, print, (deps, config) =>
-    rotateKey(deps, keyRef, { action, config, ...(options.mode ? { mode: options.mode } : {}), ...(options.rotationId ? { rotationId: options.rotationId } : {}) }),
+    rotateKey({ ...deps, logger: progressLogger() }, keyRef, {
+      action,
+      config,
+      ...(options.mode ? { mode: options.mode } : {}),
+      ...(options.rotationId ? { rotationId: options.rotationId } : {}),
+    }),
   );
 }
