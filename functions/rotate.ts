@@ -10,6 +10,8 @@
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createClients } from '../lib/aws/clients.js';
 import { loadConfig } from '../lib/config.js';
 import { createCallCounter } from '../lib/workflow/calls.js';
@@ -22,6 +24,19 @@ const calls = createCallCounter();
 const clients = createClients();
 const kms = calls.wrap(clients.kms);
 const secrets = calls.wrap(clients.secrets);
+// A Multi-Region primary's replicas: a KMS and a Secrets Manager client per replica Region, made on first
+// use and kept for the container's life (same credentials and endpoint configuration as the others).
+const regional = { kms: new Map<string, KMSClient>(), secrets: new Map<string, SecretsManagerClient>() };
+const kmsFor = (region: string): KMSClient => {
+  let client = regional.kms.get(region);
+  if (!client) regional.kms.set(region, (client = calls.wrap(createClients({ region }).kms)));
+  return client;
+};
+const secretsFor = (region: string): SecretsManagerClient => {
+  let client = regional.secrets.get(region);
+  if (!client) regional.secrets.set(region, (client = calls.wrap(createClients({ region }).secrets)));
+  return client;
+};
 
 /** The engine's progress and warnings go to this run's structured log (IDs only, never material). */
 const runLogger = {
@@ -31,7 +46,7 @@ const runLogger = {
 };
 
 export const rotate = (event: unknown) =>
-  runTask('Rotate', event, () => rotateStep({ kms, secrets, calls, logger: runLogger }, event, config, new Date()), (s) => ({
+  runTask('Rotate', event, () => rotateStep({ kms, secrets, calls, logger: runLogger, kmsFor, secretsFor }, event, config, new Date()), (s) => ({
     plan: s.plan?.action,
     rotation: s.rotation,
     verified: s.verified,

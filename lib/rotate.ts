@@ -24,7 +24,8 @@ import { escrowSecretId } from './escrow/read.js';
 import type { HeldLease } from './lease/index.js';
 import { describeFailure } from './outcome.js';
 import type { RecoverDeps } from './recover.js';
-import { multiRegionRefusal, regionalKmsClients, replicaRegionsOf, type KmsFor } from './rotation/multi-region.js';
+import { multiRegionRefusal, regionalKmsClients, regionalSecretsClients, replicaRegionsOf, type KmsFor, type SecretsFor } from './rotation/multi-region.js';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { rotateByAliasSwap, ROTATION_ID_TAG } from './rotation/alias-swap.js';
 import { ROTATED_FROM_TAG, ROTATED_TO_TAG } from './rotation/schedule.js';
@@ -41,6 +42,8 @@ export interface RotateDeps extends RecoverDeps {
    * credentials as `kms`. Default: one made per Region from `kms`'s configuration.
    */
   kmsFor?: KmsFor;
+  /** A Secrets Manager client for a Region (escrow as a replica Region reads it). Default: one made per Region from `secrets`'s configuration. */
+  secretsFor?: SecretsFor;
 }
 
 export interface RotateOptions {
@@ -131,6 +134,17 @@ export async function rotateKey(deps: RotateDeps, keyRef: KeyRef, options: Rotat
       const make = deps.kmsFor ?? (madeRegional ??= regionalKmsClients(deps.kms)).kmsFor;
       client = countCalls(make(region), calls);
       regional.set(region, client);
+    }
+    return client;
+  };
+  let madeRegionalSecrets: ReturnType<typeof regionalSecretsClients> | undefined;
+  const regionalSecrets = new Map<string, SecretsManagerClient>();
+  const secretsFor: SecretsFor = (region) => {
+    let client = regionalSecrets.get(region);
+    if (!client) {
+      const make = deps.secretsFor ?? (madeRegionalSecrets ??= regionalSecretsClients(deps.secrets)).secretsFor;
+      client = countCalls(make(region), calls);
+      regionalSecrets.set(region, client);
     }
     return client;
   };
@@ -229,7 +243,7 @@ export async function rotateKey(deps: RotateDeps, keyRef: KeyRef, options: Rotat
 
     if (choice.mode === 'in-place') {
       try {
-        const result = await rotateInPlace({ kms, secrets, log, retry, paceParameters, kmsFor }, { report, config, now: clock, rotationId });
+        const result = await rotateInPlace({ kms, secrets, log, retry, paceParameters, kmsFor, secretsFor }, { report, config, now: clock, rotationId });
         imported = result.imported.map((i) => ({ ...i }));
         const rotation: RotationRecord = { mode: 'in-place', toKeyMaterialId: result.toKeyMaterialId, ...(result.fromKeyMaterialId ? { fromKeyMaterialId: result.fromKeyMaterialId } : {}) };
         const resumed = result.resumed.length > 0 ? ` An earlier run had already ${result.resumed.join(', ')}; this run ${result.done.join(', ')}.` : '';
@@ -305,6 +319,7 @@ export async function rotateKey(deps: RotateDeps, keyRef: KeyRef, options: Rotat
   } finally {
     if (held && deps.lease) await releaseKeyLease(deps.lease, held, log);
     madeRegional?.destroy();
+    madeRegionalSecrets?.destroy();
   }
 }
 

@@ -62,6 +62,7 @@ import {
   KeyNotEligible,
   KmsUnavailable,
   MultiRegionRotationRefused,
+  EscrowNotReplicated,
   PendingMaterialUnproven,
   ReimportError,
   RotationConflict,
@@ -82,7 +83,7 @@ import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { ParametersPacer, RunLogger } from '../run.js';
 import type { KeyReport } from '../types.js';
 import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
-import { checkEscrowReplicated, checkReplicasManaged, multiRegionRefusal, regionOfKeyArn, replicaRegionsOf, type KmsFor } from './multi-region.js';
+import { checkEscrowReplicated, checkReplicasManaged, multiRegionRefusal, regionOfKeyArn, replicaRegionsOf, type KmsFor, type SecretsFor } from './multi-region.js';
 
 /** KMS's answers to a proof reimport that are a refusal (not transient, not a spent token). */
 const PROOF_REFUSALS = new Set([
@@ -113,6 +114,11 @@ export interface InPlaceDeps {
   paceParameters: ParametersPacer;
   /** A KMS client per Region, for a Multi-Region primary's replicas (same endpoint and credentials). */
   kmsFor?: KmsFor;
+  /**
+   * A Secrets Manager client per Region: a replica takes the new material from the escrow as its own
+   * Region reads it (the replicated secret). Without it, from the primary Region's secret.
+   */
+  secretsFor?: SecretsFor;
 }
 
 export interface InPlaceInput {
@@ -522,24 +528,35 @@ async function importIntoReplicas(
   const regions = replicaRegionsOf(report);
   if (regions.length === 0) return;
   const kmsFor = kmsForReplicas(deps, report);
-  let entries: EscrowEntry[] = [];
-  try {
-    const already: string[] = [];
-    for (const region of regions) {
-      const kms = kmsFor(region);
-      await inRegion(region, report, async () => {
-        const replica = await inspectKey(kms, report.keyId, deps.retry);
-        const held = replica.materials.find((m) => m.keyMaterialId?.toLowerCase() === to);
-        if (held?.importState === 'IMPORTED') {
-          already.push(region);
-          deps.log.info('replica already holds the new material', { keyId: report.keyId, region, keyMaterialId: to });
-          return;
-        }
-        if (entries.length === 0) entries = await readEscrow(deps.secrets, report, input.config, deps.retry);
+  const secretId = escrowSecretId(report, input.config);
+  const already: string[] = [];
+  for (const region of regions) {
+    const kms = kmsFor(region);
+    await inRegion(region, report, async () => {
+      const replica = await inspectKey(kms, report.keyId, deps.retry);
+      const held = replica.materials.find((m) => m.keyMaterialId?.toLowerCase() === to);
+      if (held?.importState === 'IMPORTED') {
+        already.push(region);
+        deps.log.info('replica already holds the new material', { keyId: report.keyId, region, keyMaterialId: to });
+        return;
+      }
+      // The material goes into the replica from the escrow as that Region reads it (its replica of the
+      // secret): what recovery there would import. Not there yet → nothing imported there.
+      let entries: EscrowEntry[] = [];
+      try {
+        entries = await readEscrow(deps.secretsFor ? deps.secretsFor(region) : deps.secrets, report, input.config, deps.retry);
         const entry = entries.find((e) => e.keyMaterialId === to);
         if (!entry) {
+          if (deps.secretsFor) {
+            throw new EscrowNotReplicated(
+              `Escrow secret ${secretId} as ${region} reads it does not hold material ${to} of Multi-Region key ${report.keyId} yet (Secrets Manager replicates each ` +
+                `new version within seconds to minutes): the replica there must not take material that recovery in ${region} could not read back. Nothing was imported ` +
+                `into ${region} and nothing was rotated; the new material waits in the primary. Run the rotation again shortly: it continues from here.`,
+              { keyId: report.keyId },
+            );
+          }
           throw new EscrowMissing(
-            `Escrow secret ${escrowSecretId(report, input.config)} holds no entry for material ${to} of key ${report.keyId}, which this rotation recorded: another writer changed the secret. ` +
+            `Escrow secret ${secretId} holds no entry for material ${to} of key ${report.keyId}, which this rotation recorded: another writer changed the secret. ` +
               `Nothing was imported into ${region} and nothing was rotated; check the secret's versions, then run again.`,
             { keyId: report.keyId },
           );
@@ -547,12 +564,12 @@ async function importIntoReplicas(
         const result = await importMaterial({ ...deps, kms }, input, report, entry.material, { type: 'existing', keyMaterialId: to, expirationModel });
         done.imported.push(result);
         done.step('imported into replica', { region, keyMaterialId: to });
-      });
-    }
-    if (already.length > 0) done.resumed.push(`imported into ${already.join(', ')}`);
-  } finally {
-    wipeEscrowed(entries);
+      } finally {
+        wipeEscrowed(entries);
+      }
+    });
   }
+  if (already.length > 0) done.resumed.push(`imported into ${already.join(', ')}`);
 }
 
 /** verifyRotation in the primary, then in every replica Region (same probe ciphertext: a Multi-Region key's ciphertexts decrypt in any of its Regions). */

@@ -22,6 +22,8 @@ import type { KeyReport } from '../types.js';
 
 /** A KMS client for a Region (the same endpoint and credentials as the run's client). */
 export type KmsFor = (region: string) => KMSClient;
+/** A Secrets Manager client for a Region (the same endpoint and credentials as the run's client). */
+export type SecretsFor = (region: string) => SecretsManagerClient;
 
 type MultiRegionFacts = Pick<KeyReport, 'keyId' | 'arn' | 'multiRegion' | 'multiRegionKeyType' | 'primaryRegion' | 'replicaRegions'>;
 
@@ -181,13 +183,27 @@ export async function checkReplicasManaged(kmsFor: KmsFor, report: KeyReport, co
  * `destroy` closes the clients it made. For callers that gave no factory of their own.
  */
 export function regionalKmsClients(kms: KMSClient): { kmsFor: KmsFor; destroy(): void } {
-  const made = new Map<string, KMSClient>();
-  const config = kms.config as { endpoint?: unknown; credentials?: unknown; isCustomEndpoint?: boolean; maxAttempts?: unknown };
+  const { clientFor, destroy } = regionalClients(kms, (options) => new KMSClient(options));
+  return { kmsFor: clientFor, destroy };
+}
+
+/** The same for Secrets Manager (escrow as a replica Region reads it). */
+export function regionalSecretsClients(secrets: SecretsManagerClient): { secretsFor: SecretsFor; destroy(): void } {
+  const { clientFor, destroy } = regionalClients(secrets, (options) => new SecretsManagerClient(options));
+  return { secretsFor: clientFor, destroy };
+}
+
+function regionalClients<C extends { config: unknown; destroy(): void }>(
+  like: C,
+  make: (options: { region: string; endpoint?: never; credentials?: never; maxAttempts: number }) => C,
+): { clientFor: (region: string) => C; destroy(): void } {
+  const made = new Map<string, C>();
+  const config = like.config as { endpoint?: unknown; credentials?: unknown; isCustomEndpoint?: boolean };
   return {
-    kmsFor: (region) => {
+    clientFor: (region) => {
       let client = made.get(region);
       if (!client) {
-        client = new KMSClient({
+        client = make({
           region,
           ...(config.isCustomEndpoint && config.endpoint ? { endpoint: config.endpoint as never } : {}),
           ...(config.credentials ? { credentials: config.credentials as never } : {}),

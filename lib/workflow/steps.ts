@@ -18,7 +18,7 @@ import { inspectKey } from '../kms/inspect.js';
 import { importEscrowedMaterial, planImports, verifyUnlessDisabled, type ImportDeps } from '../reimport.js';
 import type { RetryOptions } from '../retry.js';
 import type { Classification, KeyReport } from '../types.js';
-import { chooseRotationMode, rotateKey, rotationRefusal } from '../rotate.js';
+import { chooseRotationMode, rotateKey, rotationRefusal, type RotateDeps } from '../rotate.js';
 import { rotationStatus } from '../rotation/schedule.js';
 import { SWEEP_SOURCE, type WorkItem } from '../events/work-item.js';
 import type { RecoverDeps } from '../recover.js';
@@ -271,6 +271,9 @@ export interface RotateStepDeps {
   calls?: CallCounter;
   /** Injected for tests: waits between retries and the pacing of GetParametersForImport. */
   sleep?: RecoverDeps['sleep'];
+  /** Clients per Region for a Multi-Region primary's replicas (the handler makes them once); default: made per run. */
+  kmsFor?: RotateDeps['kmsFor'];
+  secretsFor?: RotateDeps['secretsFor'];
 }
 
 /** A failed rotation, under the engine's error name (RotationConflict, RotationLimitReached, ...) so that the state machine routes on it. */
@@ -306,7 +309,14 @@ export async function rotateStep(deps: RotateStepDeps, input: unknown, config: R
     );
   }
   const outcome = await rotateKey(
-    { kms: deps.kms, secrets: deps.secrets, ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
+    {
+      kms: deps.kms,
+      secrets: deps.secrets,
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      ...(deps.kmsFor ? { kmsFor: deps.kmsFor } : {}),
+      ...(deps.secretsFor ? { secretsFor: deps.secretsFor } : {}),
+    },
     stateReport.arn,
     { config, now: () => now, action: 'rotate', mode: 'auto' },
   );

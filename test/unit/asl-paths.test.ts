@@ -525,8 +525,8 @@ describe('ASL routes: the rotation branch (work item action rotate)', () => {
     assert.equal(await leaseItem(input.keyRef), undefined, 'released');
   });
 
-  test('rotate skipped by Inspect (PendingImport: recover first; Multi-Region: CLI only): straight to Report, no lease, no Rotate', async () => {
-    for (const reason of ['Key is PendingImport. It cannot be rotated while material is missing: recover it first', 'Key is a Multi-Region key: the deployed service does not rotate Multi-Region keys yet']) {
+  test('rotate skipped by Inspect (PendingImport: recover first; a Multi-Region replica: rotate the primary): straight to Report, no lease, no Rotate', async () => {
+    for (const reason of ['Key is PendingImport. It cannot be rotated while material is missing: recover it first', 'Key k in eu-west-1 is a replica of a Multi-Region key: rotate its primary us-east-1 (rotate the primary arn:aws:kms:us-east-1:111122223333:key/k ...']) {
       const input = rotation();
       const { handlers, calls } = stepsFor({ plan: { action: 'skip', reason }, pending: [] });
       const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
@@ -553,6 +553,53 @@ describe('ASL routes: the rotation branch (work item action rotate)', () => {
     assert.equal(reportInput(run).error.Error, 'RotationLimitReached');
     assert.deepEqual(run.path.slice(-5), ['Rotate', 'ReleaseLease', 'Report', 'Succeeded?', 'Failed']);
     assert.equal(await leaseItem(input.keyRef), undefined, 'released');
+  });
+
+  test('Multi-Region named failures (MultiRegionRotationRefused, PendingMaterialUnproven, KeyNotManaged for a replica) are not retried: released, reported failed with name and reason', async () => {
+    for (const name of ['MultiRegionRotationRefused', 'PendingMaterialUnproven', 'KeyNotManaged']) {
+      const input = rotation();
+      const { handlers, calls } = stepsFor({
+        plan: ROTATE_PLAN,
+        pending: [],
+        rotate: () => {
+          throw named(name, `the engine says ${name}: next step ...`);
+        },
+      });
+      const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+      assert.equal(run.status, 'FAILED', name);
+      assert.equal(calls.Rotate, 1, `${name} is not retried`);
+      assert.equal(reportInput(run).error.Error, name);
+      assert.match(reportInput(run).error.Cause, new RegExp(`the engine says ${name}`));
+      assert.deepEqual(run.path.slice(-5), ['Rotate', 'ReleaseLease', 'Report', 'Succeeded?', 'Failed'], name);
+      assert.equal(await leaseItem(input.keyRef), undefined, `${name}: released`);
+    }
+  });
+
+  test('EscrowNotReplicated (a new escrow version not yet in a replica Region) is retried boundedly, then reported failed: the engine continues where it stopped', async () => {
+    const input = rotation();
+    const { handlers, calls } = stepsFor({
+      plan: ROTATE_PLAN,
+      pending: [],
+      rotate: (_state, n) => {
+        if (n === 1) throw named('EscrowNotReplicated', 'not in eu-west-1 yet');
+      },
+    });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.output?.outcome.status, 'rotated', JSON.stringify(run.error));
+    assert.equal(calls.Rotate, 2);
+
+    const forever = stepsFor({
+      plan: ROTATE_PLAN,
+      pending: [],
+      rotate: () => {
+        throw named('EscrowNotReplicated', 'still not replicated');
+      },
+    });
+    const failed = await runWorkflow({ handlers: forever.handlers, input: rotation(), dynamodb: dynamo });
+    assert.equal(failed.status, 'FAILED');
+    assert.equal(forever.calls.Rotate, 3, 'MaxAttempts 2: three invocations in all');
+    assert.equal(reportInput(failed).error.Error, 'EscrowNotReplicated');
+    assert.ok(failed.path.includes('ReleaseLease'));
   });
 
   test('RotationConflict (KMS: a rotation is running or due) is retried, boundedly; the engine resumes, so a retry never makes a second rotation', async () => {

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, loadAslText, loadSubstitutedAsl, aslPlaceholders, loadTemplate, type Json } from './template-load.js';
 import { MAX_TOKEN_REFRESHES } from '../../lib/recover.js';
+import { REIMPORT_ERROR_NAMES } from '../../lib/errors.js';
 import {
   ACQUIRE_CONDITION, RELEASE_CONDITION, LEASE_ATTEMPTS, LEASE_EXPIRES_ATTRIBUTE, LEASE_KEY_ATTRIBUTE, LEASE_OWNER_ATTRIBUTE, LEASE_MARGIN_SECONDS, LEASE_SECONDS, LEASE_WAIT_SECONDS,
 } from '../../lib/lease/index.js';
@@ -258,12 +259,27 @@ describe('ASL: the rotation branch', () => {
 
   test('Rotate: named failures go to Report through the release, never retried; only RotationConflict and transient errors are retried, boundedly', () => {
     const named = states.Rotate.Catch[0];
-    for (const error of ['RotationLimitReached', 'RotationKeyUnusable', 'EscrowWriteFailed', 'IncorrectKeyMaterial']) assert.ok(named.ErrorEquals.includes(error), error);
+    for (const error of ['RotationLimitReached', 'RotationKeyUnusable', 'EscrowWriteFailed', 'IncorrectKeyMaterial', 'EscrowNotReplicated', 'MultiRegionRotationRefused', 'PendingMaterialUnproven', 'PermissionDenied']) {
+      assert.ok(named.ErrorEquals.includes(error), error);
+    }
+    // Every name the rotation engine ends in (lib/workflow/steps.ts RotationFailed keeps it when it is one of REIMPORT_ERROR_NAMES) is routed by name.
+    const engineNames = [
+      'RotationConflict', 'RotationLimitReached', 'RotationKeyUnusable', 'EscrowWriteFailed', 'EscrowMissing', 'EscrowInvalid', 'IncorrectKeyMaterial',
+      'KeyNotEligible', 'KeyNotManaged', 'KeyNotFound', 'KeyNotReadable', 'VerificationFailed', 'EscrowNotReplicated', 'MultiRegionRotationRefused',
+      'PendingMaterialUnproven', 'PermissionDenied', 'KmsUnavailable', 'KmsLimitExceeded', 'KmsRequestInvalid', 'KmsResponseInvalid', 'WrappingRejected',
+      'UnsupportedWrapping', 'ImportRequestInvalid', 'TaskInputRejected', 'ConfigError', 'UnexpectedError',
+    ];
+    for (const error of engineNames) {
+      assert.ok((REIMPORT_ERROR_NAMES as readonly string[]).includes(error), `${error} is a name of lib/errors.ts`);
+      assert.ok(named.ErrorEquals.includes(error), `${error} is caught by name`);
+    }
     assert.equal(named.Next, 'ReleaseLease');
     assert.equal(named.ResultPath, '$.error');
     const retried = states.Rotate.Retry.flatMap((r: Json) => r.ErrorEquals);
     assert.ok(retried.includes('RotationConflict'));
-    for (const error of ['RotationLimitReached', 'RotationKeyUnusable', 'EscrowWriteFailed']) assert.ok(!retried.includes(error), `${error} is retried`);
+    for (const error of ['RotationLimitReached', 'RotationKeyUnusable', 'EscrowWriteFailed', 'MultiRegionRotationRefused', 'PendingMaterialUnproven']) assert.ok(!retried.includes(error), `${error} is retried`);
+    const replication = states.Rotate.Retry.find((r: Json) => r.ErrorEquals.includes('EscrowNotReplicated'));
+    assert.ok(replication.IntervalSeconds >= 10 && replication.MaxAttempts <= 3, 'a replication on its way: wait a little, a bounded number of times');
     const conflict = states.Rotate.Retry.find((r: Json) => r.ErrorEquals.includes('RotationConflict'));
     assert.ok(conflict.IntervalSeconds >= 30, 'KMS says a rotation is running or due within minutes: wait, do not hammer');
     assert.match(states.Rotate.Comment, /crash-safe/);

@@ -51,7 +51,7 @@ const EXPECTED_ACTIONS: Record<string, string[]> = {
     'kms:GetKeyPolicy', 'kms:GetParametersForImport', 'kms:GetPublicKey', 'kms:ImportKeyMaterial', 'kms:ListAliases', 'kms:ListKeyRotations',
     'kms:ListKeys', 'kms:ListResourceTags', 'kms:RotateKeyOnDemand', 'kms:Sign', 'kms:TagResource', 'kms:UpdateAlias', 'kms:Verify', 'kms:VerifyMac',
     'secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue',
-    'secretsmanager:TagResource',
+    'secretsmanager:ReplicateSecretToRegions', 'secretsmanager:TagResource',
   ],
   report: ['sns:Publish'],
 };
@@ -87,6 +87,17 @@ const ROTATE_KMS_EXCEPTIONS = (tagKey: string): Record<string, { Action: string[
   },
   ListKeysAndAliases: { Action: ['kms:ListKeys', 'kms:ListAliases'], Resource: ['*'] },
   MoveAliases: { Action: ['kms:UpdateAlias'], Resource: [`arn:aws:kms:${FAKE_REGION}:${FAKE_ACCOUNT}:alias/*`] },
+  // A Multi-Region primary's replicas, in any Region of this account: Multi-Region keys only (mrk-), managed tag required.
+  ImportIntoReplicasOfManagedMultiRegionKeys: {
+    Action: ['kms:DescribeKey', 'kms:ListResourceTags', 'kms:ListKeyRotations', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial'],
+    Resource: [`arn:aws:kms:*:${FAKE_ACCOUNT}:key/mrk-*`],
+    Condition: { StringEquals: { [`aws:ResourceTag/${tagKey}`]: 'true' } },
+  },
+  ProbeReplicasOfManagedMultiRegionKeys: {
+    Action: ['kms:Encrypt', 'kms:Decrypt'],
+    Resource: [`arn:aws:kms:*:${FAKE_ACCOUNT}:key/mrk-*`],
+    Condition: { StringEquals: { [`aws:ResourceTag/${tagKey}`]: 'true', 'kms:EncryptionContext:kms-reimport:probe': 'verify' } },
+  },
 });
 
 /** The statement's Sid (its origin ends in `#<Sid>`). */
@@ -146,6 +157,9 @@ function escrowViolations(template: Template): string[] {
       const rotateAllowed: Record<string, string[]> = {
         ReadAndWriteEscrowOnly: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
         CreateBoundEscrowOnly: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+        // A Multi-Region primary's replicas read escrow in their own Regions; a missing replica Region is added, never overwriting.
+        ReadEscrowInReplicaRegions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
+        ReplicateEscrowWithoutOverwrite: ['secretsmanager:ReplicateSecretToRegions'],
       };
       const allowed =
         owner === wrapId
@@ -160,7 +174,11 @@ function escrowViolations(template: Template): string[] {
       if (s.Action.includes('secretsmanager:CreateSecret') && JSON.stringify(s.Condition) !== JSON.stringify({ Null: { 'aws:RequestTag/kms-reimport:key-id': 'false' } })) {
         out.push(`${s.origin}: CreateSecret only with the kms-reimport:key-id request tag (the escrow's binding to its key)`);
       }
-      const expected = `arn:aws:secretsmanager:${FAKE_REGION}:${FAKE_ACCOUNT}:secret:${prefix}*`;
+      if (s.Action.includes('secretsmanager:ReplicateSecretToRegions') && JSON.stringify(s.Condition) !== JSON.stringify({ Bool: { 'secretsmanager:ForceOverwriteReplicaSecret': 'false' } })) {
+        out.push(`${s.origin}: ReplicateSecretToRegions only without overwriting a secret in the replica Region`);
+      }
+      const region = owner === rotateId && sidOf(s) === 'ReadEscrowInReplicaRegions' ? '*' : FAKE_REGION;
+      const expected = `arn:aws:secretsmanager:${region}:${FAKE_ACCOUNT}:secret:${prefix}*`;
       if (JSON.stringify(s.Resource) !== JSON.stringify([expected])) out.push(`${s.origin}: resource ${JSON.stringify(s.Resource)} is not ${expected}`);
       if (!s.raw.includes('${EscrowPrefix}*')) out.push(`${s.origin}: the secret resource must be built from the EscrowPrefix parameter`);
     }
