@@ -1,99 +1,188 @@
 /**
- * Benchmarks that print figures (never assertions): how fast the engine wraps, how fast it brings
- * a fleet of expired keys back against the local endpoint, and what the endpoint itself sustains.
- *   npm run bench            (BENCH_KEYS=20 BENCH_CONCURRENCY=4 to change the fleet)
+ * kms-reimport's benchmark: prints a table of figures and writes them to a results file. Figures,
+ * never assertions: each row names its target (issue 10) and says whether this run met it.
+ *
+ *   npm run bench                      full run → bench/results.json (the README's figures)
+ *   npm run bench -- --quick           small run (under 2 minutes; CI) → bench/results-quick.json
+ *   options: --keys 1000,10000,50000   sweep sizes     --latency 25   per-call latency, ms
+ *            --samples 7               recovery samples --only recovery,sweep,renewal,cli,bundles
+ *            --out <file>              results file
+ *
+ * Groups (one module each): recovery.ts (+ workflow.ts, seed-recover.sh), sweep.ts (+ fleet.ts,
+ * sweep-child.ts), renewal.ts, cli.ts, bundles.ts. bench/readme.ts turns bench/results.json into
+ * the README's "Performance" section.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { recoverKey } from '../lib/reimport.js';
-import { wrapKeyMaterial } from '../lib/wrap/index.js';
-import { WRAPPING_ALGORITHMS, WRAPPING_KEY_SPECS } from '../lib/config.js';
-import { onboardKey, startLocalAws } from '../test/support/local-aws.js';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchBundles, type BundlesResult } from './bundles.js';
+import { benchCli, type CliFigures } from './cli.js';
+import { describeMachine, hasGnuTime, progress, repoRoot, round } from './measure.js';
+import { benchRecovery, type RecoveryFigures } from './recovery.js';
+import { benchRenewal, type RenewalFigures } from './renewal.js';
+import { benchSweep, type SweepFigures } from './sweep.js';
+import { benchWorkflow } from './workflow.js';
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const GROUPS = ['recovery', 'sweep', 'renewal', 'cli', 'bundles'] as const;
+type Group = (typeof GROUPS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    keys: { type: 'string' },
+    latency: { type: 'string' },
+    samples: { type: 'string' },
+    only: { type: 'string' },
+    out: { type: 'string' },
+  },
+  strict: true,
+});
+
+function positiveIntegers(text: string, what: string): number[] {
+  const list = text.split(',').map((s) => Number(s.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`${what} must be positive whole numbers, comma-separated; got "${text}"`);
+  return list;
 }
 
-function fmt(ms: number): string {
-  return ms < 10 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`;
+const quick = args.quick === true;
+const settings = {
+  quick,
+  latencyMs: args.latency ? positiveIntegers(args.latency, '--latency')[0]! : 25,
+  recoverySamples: args.samples ? positiveIntegers(args.samples, '--samples')[0]! : quick ? 3 : 7,
+  sweepKeys: args.keys ? positiveIntegers(args.keys, '--keys') : quick ? [1000] : [1000, 10_000, 50_000],
+  managedShare: 0.2,
+  renewalKeys: quick ? 10 : 60,
+  renewalQuotaPerSecond: 5,
+  cliSamples: 5,
+  bundleSamples: quick ? 3 : 7,
+  peakRss: hasGnuTime ? 'GNU time -v' : 'process.resourceUsage().maxRSS (bench/report-rss.mjs)',
+};
+const only = new Set<Group>(args.only ? (args.only.split(',').map((s) => s.trim()) as Group[]) : GROUPS);
+for (const g of only) if (!GROUPS.includes(g)) throw new Error(`--only takes ${GROUPS.join(', ')}; got "${g}"`);
+const out = resolve(args.out ?? resolve(repoRoot, 'bench', quick ? 'results-quick.json' : 'results.json'));
+
+interface Results {
+  generatedAt: string;
+  machine: ReturnType<typeof describeMachine>;
+  node: string;
+  settings: typeof settings;
+  recovery?: RecoveryFigures;
+  sweep?: SweepFigures & { builder: string; sizes: Array<SweepFigures & { builder: string }>; linearity: number | null };
+  renewal?: RenewalFigures;
+  cli?: CliFigures & { recoverPeakMiB: number | null };
+  bundles?: Omit<BundlesResult, 'maxNetMs' | 'maxNetNoSourceMapsMs' | 'emptyNodeMs'>;
+  coldInit?: { maxNetMs: number; maxNetNoSourceMapsMs: number; emptyNodeMs: number; samples: number };
+  targets: Target[];
+  seconds: number;
 }
 
-async function benchWrapping(): Promise<void> {
-  console.log('\n# wrapKeyMaterial: 32-byte material, ops per second (lib/wrap, node:crypto)');
-  console.log('algorithm                   wrapping key   ops/s');
-  for (const keySpec of WRAPPING_KEY_SPECS) {
-    const bits = Number(keySpec.slice(4));
-    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: bits });
-    const der = publicKey.export({ format: 'der', type: 'spki' });
-    for (const algorithm of WRAPPING_ALGORITHMS) {
-      const material = randomBytes(32);
-      const iterations = 400;
-      const started = performance.now();
-      for (let i = 0; i < iterations; i++) wrapKeyMaterial(material, der, algorithm).fill(0);
-      const seconds = (performance.now() - started) / 1000;
-      console.log(`${algorithm.padEnd(27)} ${keySpec.padEnd(14)} ${Math.round(iterations / seconds)}`);
+export interface Target {
+  figure: string;
+  value: number | null;
+  target: string;
+  met: boolean | null;
+}
+
+const started = performance.now();
+const machine = describeMachine();
+const results: Results = { generatedAt: new Date().toISOString(), machine, node: process.version, settings, targets: [], seconds: 0 };
+progress(`kms-reimport bench (${quick ? 'quick' : 'full'}) on ${machine.cpus} × ${machine.model}, node ${process.version}`);
+
+if (only.has('recovery')) {
+  results.recovery = await benchRecovery({ latencyMs: settings.latencyMs, samples: settings.recoverySamples, workflow: benchWorkflow });
+}
+if (only.has('sweep')) {
+  const sizes: Array<SweepFigures & { builder: string }> = [];
+  for (const keys of settings.sweepKeys) {
+    sizes.push(await benchSweep(keys, settings.managedShare));
+    progress(`sweep: ${keys} keys in ${sizes.at(-1)!.seconds} s`);
+  }
+  const largest = sizes.reduce((a, b) => (b.keys > a.keys ? b : a));
+  const smallest = sizes.reduce((a, b) => (b.keys < a.keys ? b : a));
+  results.sweep = { ...largest, sizes, linearity: sizes.length > 1 ? round(largest.secondsPerThousandKeys / smallest.secondsPerThousandKeys) : null };
+}
+if (only.has('renewal')) results.renewal = await benchRenewal(settings.renewalKeys, settings.renewalQuotaPerSecond);
+if (only.has('cli')) results.cli = { ...(await benchCli(settings.cliSamples)), recoverPeakMiB: results.recovery?.cliPeakRssMiB ?? null };
+if (only.has('bundles')) {
+  const { maxNetMs, maxNetNoSourceMapsMs, emptyNodeMs, ...bundles } = await benchBundles(settings.bundleSamples);
+  results.bundles = bundles;
+  results.coldInit = { maxNetMs, maxNetNoSourceMapsMs, emptyNodeMs, samples: bundles.samples };
+}
+results.targets = targetsOf(results);
+results.seconds = round((performance.now() - started) / 1000, 1);
+writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+printTable(results);
+console.log(`\nwritten: ${out} (${results.seconds} s)`);
+
+/** Each figure of issue 10 beside its target. */
+export function targetsOf(r: Results): Target[] {
+  const t: Target[] = [];
+  const atMost = (figure: string, value: number | null | undefined, limit: number, unit = '') =>
+    t.push({ figure, value: value ?? null, target: `≤ ${limit}${unit}`, met: value === null || value === undefined ? null : value <= limit });
+  const info = (figure: string, value: number | null | undefined, target = '(figure only)') => t.push({ figure, value: value ?? null, target, met: null });
+  if (r.recovery) {
+    atMost('recovery.ratioToChain', r.recovery.ratioToChain, 1.2, ' × chain');
+    if (r.recovery.workflowRatioToChain !== undefined) atMost('recovery.workflowRatioToChain', r.recovery.workflowRatioToChain, 1.2, ' × chain');
+    info('recovery.ratioToSeedScript', r.recovery.ratioToSeedScript, 'library ÷ seed script');
+    info('recovery.cliRatioToSeedScript', r.recovery.cliRatioToSeedScript, 'CLI process ÷ seed script');
+  }
+  if (r.sweep) {
+    t.push({ figure: 'sweep.keys', value: r.sweep.keys, target: '50000', met: r.sweep.keys >= 50_000 });
+    atMost('sweep.ratioToQuotaMinimum', r.sweep.ratioToQuotaMinimum, 1.2, ' × minimum');
+    atMost('sweep.missed', r.sweep.missed, 0);
+    atMost('sweep.misclassified', r.sweep.misclassified, 0);
+    info('sweep.peakRssMiB', r.sweep.peakRssMiB);
+    if (r.sweep.linearity !== null) info('sweep.linearity', r.sweep.linearity, 's/1k keys, largest ÷ smallest (1 = linear)');
+  }
+  if (r.renewal) {
+    atMost('renewal.ratioToQuota', r.renewal.ratioToQuota, 1.1, ' × N/quota');
+    atMost('renewal.failed', r.renewal.failed, 0);
+  }
+  if (r.cli) {
+    atMost('cli.helpSeconds', r.cli.helpSeconds, 0.3, ' s');
+    atMost('cli.recoverPeakMiB', r.cli.recoverPeakMiB, 70, ' MiB');
+  }
+  if (r.bundles) atMost('bundles.maxBytes', r.bundles.maxBytes, 400_000, ' B');
+  if (r.coldInit) atMost('coldInit.maxNetMs', r.coldInit.maxNetMs, 100, ' ms');
+  return t;
+}
+
+function printTable(r: Results): void {
+  const rows: string[][] = [['group', 'figure', 'value']];
+  const add = (group: string, figure: string, value: unknown) => rows.push([group, figure, String(value)]);
+  if (r.recovery) {
+    const x = r.recovery;
+    add('recovery', `latency per call (L) / chain (${x.chainRoundTrips} × L)`, `${x.latencyMs} ms / ${x.chainMs} ms`);
+    add('recovery', `library recoverKey (median of ${x.samples}), calls`, `${x.libraryMs} ms (${x.ratioToChain} × chain), ${x.libraryCalls} calls`);
+    if (x.workflowMs !== undefined) add('recovery', 'workflow (aws-local-stepfunctions, real handlers)', x.workflowMs === null ? `skipped: ${x.workflowSkipped}` : `${x.workflowMs} ms (${x.workflowRatioToChain} × chain), ${x.workflowCalls} calls`);
+    add('recovery', 'kms-reimport recover, whole process', `${x.cliProcessMs} ms (${x.cliRatioToChain} × chain), peak ${x.cliPeakRssMiB} MiB`);
+    add('recovery', "the seed's script (AWS CLI + openssl)", x.seedScriptMs === null ? `skipped: ${x.seedSkipped}` : `${x.seedScriptMs} ms`);
+    add('recovery', 'library ÷ seed script, CLI ÷ seed script', `${x.ratioToSeedScript ?? '-'}, ${x.cliRatioToSeedScript ?? '-'}`);
+  }
+  if (r.sweep) {
+    for (const s of r.sweep.sizes) {
+      const calls = Object.entries(s.callsPerManagedKey)
+        .map(([op, n]) => `${op.split(':')[1]} ${n}`)
+        .join(', ');
+      add('sweep', `${s.keys} keys, ${s.managed} managed`, `${s.seconds} s (${s.secondsPerThousandKeys} s/1k keys); minimum ${s.quotaMinimumSeconds ?? '-'} s (${s.quotaBoundBy ?? 'no quota'}) → ${s.ratioToQuotaMinimum ?? '-'} ×; missed ${s.missed}, misclassified ${s.misclassified}, throttled ${s.throttled}; peak ${s.peakRssMiB} MiB`);
+      add('sweep', '  calls per managed key', calls);
     }
   }
-}
-
-async function benchFleetRecovery(keys: number, concurrency: number): Promise<void> {
-  console.log(`\n# Fleet recovery: ${keys} expired SYMMETRIC_DEFAULT keys, ${concurrency} at a time, local endpoint, no quotas`);
-  const aws = await startLocalAws({}, { wrappingKeySpec: 'RSA_2048' });
-  try {
-    const fleet = [];
-    for (let i = 0; i < keys; i++) fleet.push(await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60, wrapping: { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' } }));
-    aws.endpoint.clock.advance(61);
-    aws.endpoint.controls.resetCounters();
-    const latencies: number[] = [];
-    const queue = [...fleet];
-    const started = performance.now();
-    let failed = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        for (let key = queue.shift(); key; key = queue.shift()) {
-          const outcome = await recoverKey(aws, key.keyId, { action: 'auto', config: aws.config, now: aws.now });
-          if (outcome.status !== 'recovered') failed++;
-          latencies.push(outcome.durationMs);
-        }
-      }),
-    );
-    const wall = performance.now() - started;
-    latencies.sort((a, b) => a - b);
-    const counters = aws.endpoint.controls.getCounters();
-    const totalCalls = Object.values(counters).reduce((sum, c) => sum + c.calls, 0);
-    console.log(`recovered ${keys - failed}/${keys} in ${fmt(wall)} wall: ${(keys / (wall / 1000)).toFixed(1)} keys/s`);
-    console.log(`per key: p50 ${fmt(percentile(latencies, 50))}, p95 ${fmt(percentile(latencies, 95))}, max ${fmt(latencies.at(-1) ?? NaN)}; ${(totalCalls / keys).toFixed(1)} API calls per key`);
-    const gpi = 4; // GetParametersForImport: 0.25/s per account and Region, KMS's published default
-    console.log(`at KMS's published GetParametersForImport quota (1 every ${gpi} s) the same fleet needs at least ${keys * gpi} s: pace and order work (outages first).`);
-  } finally {
-    await aws.close();
+  if (r.renewal) {
+    const x = r.renewal;
+    add('renewal', `${x.keys} keys, GetParametersForImport ${x.quotaPerSecond}/s`, `${x.seconds} s vs ${x.quotaMinimumSeconds} s → ${x.ratioToQuota} ×; renewed ${x.renewed}, failed ${x.failed}, throttled ${x.throttled}`);
   }
-}
-
-async function benchEndpoint(requests: number): Promise<void> {
-  console.log(`\n# Local endpoint: ${requests} DescribeKey calls over HTTP, 8 in flight`);
-  const aws = await startLocalAws();
-  try {
-    const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { bare: true });
-    let left = requests;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (left-- > 0) await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }));
-      }),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    console.log(`${Math.round(requests / seconds)} requests/s`);
-  } finally {
-    await aws.close();
+  if (r.cli) add('cli', `--help (median of ${r.cli.samples}) / empty node`, `${r.cli.helpSeconds} s / ${r.cli.emptyNodeSeconds} s; recover peak ${r.cli.recoverPeakMiB ?? '-'} MiB`);
+  if (r.bundles && r.coldInit) {
+    for (const b of r.bundles.functions) {
+      add('bundles', b.name, `${(b.bytes / 1000).toFixed(0)} kB (${(b.bytesWithMap / 1000).toFixed(0)} kB with map); net init ${b.netInitMs} ms (${b.netInitNoSourceMapsMs} ms without --enable-source-maps)`);
+    }
+    add('bundles', 'empty node start (subtracted)', `${r.coldInit.emptyNodeMs} ms`);
   }
+  const widths = [0, 1].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  console.log('');
+  for (const row of rows) console.log(`${row[0]!.padEnd(widths[0]!)}  ${row[1]!.padEnd(widths[1]!)}  ${row[2]}`);
+  console.log('\ntargets (issue 10):');
+  const fw = Math.max(...r.targets.map((x) => x.figure.length));
+  for (const x of r.targets) console.log(`  ${x.figure.padEnd(fw)}  ${String(x.value).padStart(10)}  ${x.target.padEnd(28)} ${x.met === null ? '' : x.met ? 'met' : 'MISSED'}`);
 }
-
-const keys = Number(process.env.BENCH_KEYS ?? 20);
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
-console.log(`kms-reimport benchmarks on node ${process.version}, ${new Date().toISOString()}`);
-await benchWrapping();
-await benchFleetRecovery(keys, 1);
-await benchFleetRecovery(keys, concurrency);
-await benchEndpoint(2000);

@@ -1,0 +1,139 @@
+/**
+ * One recovery through the workflow: statemachine/recovery.asl.json run by aws-local-stepfunctions
+ * (test/unit/asl-run.ts), each task bound to its REAL handler module (functions/*.ts, loaded in
+ * this process with the environment the template gives them), against the endpoint of the
+ * recovery samples (per-call latency L on every KMS and Secrets Manager call). The lease tasks go
+ * to a local DynamoDB (dynalite) and the Report task's SNS Publish to a stand-in on 127.0.0.1,
+ * neither with latency; Lambda invocation and state transitions cost nothing here, so the figure
+ * is the engine's own chain, not Step Functions' overhead.
+ */
+import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { DeleteImportedKeyMaterialCommand } from '@aws-sdk/client-kms';
+import { listenLocally, readBody } from '../test/support/http.js';
+import { lambdaContext } from '../test/support/lambda.js';
+import { onboardKey, type LocalAws } from '../test/support/local-aws.js';
+import { closeWorkflowDynamo, runWorkflow, SUBSTITUTIONS, TASK_STATES, workflowDynamo, type TaskHandler, type TaskStateName } from '../test/unit/asl-run.js';
+import { loadTemplate, type Json } from '../test/unit/template-load.js';
+import { CREDENTIALS, median, REGION, sleep } from './measure.js';
+
+/** The account the harness's keys live in (the endpoint's default account). */
+const KEY_ACCOUNT = '000000000000';
+const HANDLER_FILES: Record<TaskStateName, string> = {
+  Inspect: 'inspect',
+  GetImportParameters: 'get-import-parameters',
+  WrapAndImport: 'wrap-and-import',
+  Verify: 'verify',
+  Rotate: 'rotate',
+  Report: 'report',
+};
+
+export interface WorkflowTiming {
+  ms: number | null;
+  skipped?: string;
+  /** Mean time per execution spent inside each task's handler (the rest is the interpreter and the lease). */
+  taskMs?: Record<string, number>;
+  /** KMS and Secrets Manager calls per execution. */
+  calls?: number;
+}
+
+type Handler = (event: unknown, context: Context) => Promise<Json>;
+
+function context(name: string): Context {
+  return { ...lambdaContext(`kms-reimport-bench-${name}`), invokedFunctionArn: `arn:aws:lambda:${REGION}:${KEY_ACCOUNT}:function:kms-reimport-bench-${name}` };
+}
+
+/** Powertools' JSON log and metric lines go to stdout; the bench's table must stay readable. */
+async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    if (text.trimStart().startsWith('{')) {
+      (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
+      return true;
+    }
+    return (write as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
+  }) as typeof process.stdout.write;
+  try {
+    return await fn();
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+export async function benchWorkflow(aws: LocalAws, latencyMs: number, samples: number): Promise<WorkflowTiming> {
+  const sns = createServer((req, res) => {
+    void readBody(req).then(() => {
+      res.writeHead(200, { 'content-type': 'text/xml' });
+      res.end(`<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${randomUUID()}</MessageId></PublishResult></PublishResponse>`);
+    });
+  });
+  const snsUrl = await listenLocally(sns);
+  const saved = { ...process.env };
+  try {
+    const template = loadTemplate();
+    for (const [name, value] of Object.entries<Json>(template.Globals.Function.Environment.Variables)) {
+      process.env[name] = typeof value === 'string' ? value : String(template.Parameters[value.Ref].Default);
+    }
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: aws.endpoint.url,
+      AWS_ENDPOINT_URL_SNS: snsUrl,
+      AWS_REGION: REGION,
+      AWS_DEFAULT_REGION: REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      OUTCOME_TOPIC_ARN: SUBSTITUTIONS.OutcomeTopicArn as string,
+      KMS_REIMPORT_WRAPPING_KEY_SPEC: 'RSA_2048',
+    });
+    delete process.env.NODE_OPTIONS;
+    const handlers = {} as Record<TaskStateName, TaskHandler>;
+    const taskMs: Record<string, number[]> = {};
+    for (const state of TASK_STATES) {
+      const module = (await import(`../functions/${HANDLER_FILES[state]}.ts`)) as { handler: Handler };
+      handlers[state] = async (input) => {
+        const started = performance.now();
+        try {
+          return await module.handler(input, context(state));
+        } finally {
+          (taskMs[state] ??= []).push(performance.now() - started);
+        }
+      };
+    }
+    await workflowDynamo();
+    const times: number[] = [];
+    let calls = 0;
+    for (let i = 0; i < samples; i++) {
+      aws.endpoint.controls.setLatency('*', 0);
+      const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 3600, wrapping: { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' } });
+      key.material.fill(0);
+      await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
+      await sleep(250);
+      aws.endpoint.controls.resetCounters();
+      aws.endpoint.controls.setLatency('*', latencyMs);
+      const run = await quietly(() =>
+        runWorkflow({ handlers, input: { keyRef: key.keyId, action: 'recover', trigger: { source: 'manual', detailType: 'manual' } }, executionName: `bench-${i}-${key.keyId}` }),
+      );
+      aws.endpoint.controls.setLatency('*', 0);
+      calls = Object.values(aws.endpoint.controls.getCounters()).reduce((sum, c) => sum + c.calls, 0);
+      // From the execution's start to its end, by the interpreter's own event times (ms): what
+      // runWorkflow does before (parsing and validating the definition) is no part of a recovery.
+      const at = (type: string) => run.events.find((e) => e.type === type)?.timestamp as number | undefined;
+      const startedAt = at('ExecutionStarted');
+      const endedAt = at('ExecutionSucceeded');
+      const outcome = run.output?.outcome ?? run.output;
+      if (run.status !== 'SUCCEEDED' || JSON.stringify(outcome ?? {}).indexOf('"recovered"') < 0) {
+        return { ms: null, skipped: `the workflow did not recover the key (${run.status}${run.error ? `: ${run.error.name}` : ''}; path ${run.path.join(' > ')})` };
+      }
+      if (startedAt === undefined || endedAt === undefined) return { ms: null, skipped: 'the workflow run recorded no ExecutionStarted/ExecutionSucceeded event times' };
+      times.push(endedAt - startedAt);
+    }
+    const perTask = Object.fromEntries(Object.entries(taskMs).map(([state, list]) => [state, Math.round(list.reduce((a, b) => a + b, 0) / samples)]));
+    return { ms: median(times), taskMs: perTask, calls };
+  } finally {
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+    sns.close();
+    await closeWorkflowDynamo();
+  }
+}
