@@ -86,7 +86,8 @@ export interface CapacityInput {
 }
 
 const DAY = 86_400;
-const days = (seconds: number) => (seconds / DAY < 1 ? `${(seconds / 3600).toFixed(1)} hours` : `${(seconds / DAY).toFixed(1)} days`);
+const days = (seconds: number) =>
+  seconds < 120 ? `${Math.ceil(seconds)} s` : seconds < 2 * 3600 ? `${Math.ceil(seconds / 60)} minutes` : seconds < DAY ? `${(seconds / 3600).toFixed(1)} hours` : `${(seconds / DAY).toFixed(1)} days`;
 
 /**
  * Whether the sweep can renew every key inside the renewal window at the quota's rate (pure).

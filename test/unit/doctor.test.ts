@@ -1,0 +1,354 @@
+/**
+ * kms-reimport doctor's checks, each made to fail once against mocked services (aws-sdk-client-mock,
+ * every command the check sends configured), and the pure judgements of key policy, expiry and
+ * quota capacity. The local endpoint (KMS, Secrets Manager) and moto cover the same checks over
+ * HTTP in test/integration/doctor*.test.ts.
+ */
+import { beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mockClient } from 'aws-sdk-client-mock';
+import { CloudTrailClient, DescribeTrailsCommand, GetEventSelectorsCommand, GetTrailStatusCommand } from '@aws-sdk/client-cloudtrail';
+import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeRuleCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DescribeStateMachineCommand, SFNClient, StateMachineDoesNotExist } from '@aws-sdk/client-sfn';
+import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { ListAWSDefaultServiceQuotasCommand, ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import {
+  checkCloudTrail,
+  checkRules,
+  checkStateMachine,
+  checkTopics,
+  judgeExpiry,
+  judgeKeyPolicy,
+  judgeRenewalCapacity,
+  readImportParametersRate,
+  readStack,
+  renewalCalls,
+  roleArnsOf,
+  sweepIntervalSeconds,
+} from '../../lib/doctor/index.js';
+
+const REGION = 'us-east-1';
+const ACCOUNT = '111122223333';
+const TRAIL_ARN = `arn:aws:cloudtrail:${REGION}:${ACCOUNT}:trail/main`;
+const STACK_ID = `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/kms-reimport/0f0e0d0c-0000-4000-8000-000000000000`;
+const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:kms-reimport-OutcomeTopic-ABC`;
+const MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:RecoveryStateMachine-XYZ`;
+const KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
+
+const cloudtrailMock = mockClient(CloudTrailClient);
+const cfnMock = mockClient(CloudFormationClient);
+const eventsMock = mockClient(EventBridgeClient);
+const sfnMock = mockClient(SFNClient);
+const snsMock = mockClient(SNSClient);
+const quotasMock = mockClient(ServiceQuotasClient);
+const cloudtrail = new CloudTrailClient({ region: REGION });
+const cfn = new CloudFormationClient({ region: REGION });
+const events = new EventBridgeClient({ region: REGION });
+const sfn = new SFNClient({ region: REGION });
+const sns = new SNSClient({ region: REGION });
+const quotas = new ServiceQuotasClient({ region: REGION });
+
+beforeEach(() => {
+  for (const m of [cloudtrailMock, cfnMock, eventsMock, sfnMock, snsMock, quotasMock]) m.reset();
+});
+
+const awsError = (name: string) => Object.assign(new Error(`${name} (mocked)`), { name, $metadata: {} });
+
+describe('CloudTrail: a trail that logs KMS write management events in this Region', () => {
+  const trail = { Name: 'main', TrailARN: TRAIL_ARN, HomeRegion: REGION, IsMultiRegionTrail: false };
+  const logging = (selectors: object) => {
+    cloudtrailMock.on(DescribeTrailsCommand).resolves({ trailList: [trail] });
+    cloudtrailMock.on(GetTrailStatusCommand).resolves({ IsLogging: true });
+    cloudtrailMock.on(GetEventSelectorsCommand).resolves(selectors);
+  };
+
+  test('ok: a logging trail with the default selector (all management events)', async () => {
+    logging({ EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true }] });
+    const c = await checkCloudTrail(cloudtrail, REGION);
+    assert.equal(c.status, 'ok', c.message);
+    assert.deepEqual(cloudtrailMock.commandCalls(DescribeTrailsCommand)[0]!.args[0].input, { includeShadowTrails: true });
+    assert.equal(cloudtrailMock.commandCalls(GetTrailStatusCommand)[0]!.args[0].input.Name, TRAIL_ARN, 'by ARN: a shadow trail needs it');
+  });
+
+  test('ok: a multi-Region trail of another home Region covers this one', async () => {
+    cloudtrailMock.on(DescribeTrailsCommand).resolves({ trailList: [{ ...trail, HomeRegion: 'eu-west-1', IsMultiRegionTrail: true }] });
+    cloudtrailMock.on(GetTrailStatusCommand).resolves({ IsLogging: true });
+    cloudtrailMock.on(GetEventSelectorsCommand).resolves({ EventSelectors: [] });
+    assert.equal((await checkCloudTrail(cloudtrail, REGION)).status, 'ok');
+  });
+
+  test('fail: no trail at all names CloudTrail-triggered recovery and the fix', async () => {
+    cloudtrailMock.on(DescribeTrailsCommand).resolves({ trailList: [] });
+    const c = await checkCloudTrail(cloudtrail, REGION);
+    assert.equal(c.status, 'fail');
+    assert.match(c.message, /never hears of a deletion/);
+    assert.match(c.fix!, /create-trail .*--is-multi-region-trail/);
+  });
+
+  test('fail: a single-Region trail of another Region does not log here', async () => {
+    cloudtrailMock.on(DescribeTrailsCommand).resolves({ trailList: [{ ...trail, HomeRegion: 'eu-west-1' }] });
+    assert.equal((await checkCloudTrail(cloudtrail, REGION)).status, 'fail');
+    assert.equal(cloudtrailMock.commandCalls(GetTrailStatusCommand).length, 0);
+  });
+
+  test('fail: a trail that is not logging, with start-logging as the fix', async () => {
+    cloudtrailMock.on(DescribeTrailsCommand).resolves({ trailList: [trail] });
+    cloudtrailMock.on(GetTrailStatusCommand).resolves({ IsLogging: false });
+    cloudtrailMock.on(GetEventSelectorsCommand).resolves({});
+    const c = await checkCloudTrail(cloudtrail, REGION);
+    assert.equal(c.status, 'fail');
+    assert.match(c.fix!, new RegExp(`start-logging --name ${TRAIL_ARN}`));
+  });
+
+  for (const [label, selectors] of [
+    ['read-only management events', { EventSelectors: [{ ReadWriteType: 'ReadOnly', IncludeManagementEvents: true }] }],
+    ['no management events', { EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: false }] }],
+    ['kms.amazonaws.com excluded', { EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true, ExcludeManagementEventSources: ['kms.amazonaws.com'] }] }],
+    ['an advanced selector for data events only', { AdvancedEventSelectors: [{ Name: 'data', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Data'] }] }] }],
+    [
+      'an advanced selector for read-only management events',
+      { AdvancedEventSelectors: [{ Name: 'ro', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }, { Field: 'readOnly', Equals: ['true'] }] }] },
+    ],
+  ] as const) {
+    test(`fail: a logging trail with ${label}`, async () => {
+      logging(selectors);
+      const c = await checkCloudTrail(cloudtrail, REGION);
+      assert.equal(c.status, 'fail', c.message);
+      assert.match(c.fix!, /put-event-selectors/);
+    });
+  }
+
+  test('ok: an advanced selector for write management events', async () => {
+    logging({ AdvancedEventSelectors: [{ Name: 'mgmt', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }, { Field: 'readOnly', Equals: ['false'] }] }] });
+    assert.equal((await checkCloudTrail(cloudtrail, REGION)).status, 'ok');
+  });
+
+  test('warn, not fail: DescribeTrails denied says what to grant', async () => {
+    cloudtrailMock.on(DescribeTrailsCommand).rejects(awsError('AccessDeniedException'));
+    const c = await checkCloudTrail(cloudtrail, REGION);
+    assert.equal(c.status, 'warn');
+    assert.match(c.fix!, /cloudtrail:DescribeTrails/);
+  });
+});
+
+const stackResources = [
+  { LogicalResourceId: 'TriggerFunctionMaterialDeleted', ResourceType: 'AWS::Events::Rule', PhysicalResourceId: 'kms-reimport-TriggerFunctionMaterialDeleted-1' },
+  { LogicalResourceId: 'RecoveryStateMachine', ResourceType: 'AWS::StepFunctions::StateMachine', PhysicalResourceId: MACHINE_ARN },
+  { LogicalResourceId: 'OutcomeTopic', ResourceType: 'AWS::SNS::Topic', PhysicalResourceId: TOPIC_ARN },
+  { LogicalResourceId: 'InspectFunctionRole', ResourceType: 'AWS::IAM::Role', PhysicalResourceId: 'kms-reimport-InspectFunctionRole-ABC' },
+];
+
+function mockStack(status = 'CREATE_COMPLETE', resources = stackResources) {
+  cfnMock.on(DescribeStacksCommand).resolves({
+    Stacks: [{ StackName: 'kms-reimport', StackId: STACK_ID, StackStatus: status, CreationTime: new Date(), Parameters: [{ ParameterKey: 'RenewalWindowDays', ParameterValue: '21' }] }],
+  });
+  cfnMock.on(DescribeStackResourcesCommand).resolves({ StackResources: resources.map((r) => ({ ...r, ResourceStatus: 'CREATE_COMPLETE', Timestamp: new Date() })) });
+}
+
+async function deployed() {
+  mockStack();
+  const lookup = await readStack(cfn, 'kms-reimport');
+  assert.ok(lookup.stack);
+  return lookup.stack;
+}
+
+describe('the stack (CloudFormation) and its resources', () => {
+  test('ok: a complete stack; its parameters, roles (as ARNs), partition and account come from it', async () => {
+    mockStack();
+    const lookup = await readStack(cfn, 'kms-reimport');
+    assert.equal(lookup.checks[0]!.status, 'ok');
+    assert.equal(lookup.stack!.parameters.RenewalWindowDays, '21');
+    assert.deepEqual(roleArnsOf(lookup.stack!), [`arn:aws:iam::${ACCOUNT}:role/kms-reimport-InspectFunctionRole-ABC`]);
+  });
+
+  test('fail: no such stack', async () => {
+    cfnMock.on(DescribeStacksCommand).rejects(awsError('ValidationError'));
+    cfnMock.on(DescribeStackResourcesCommand).rejects(awsError('ValidationError'));
+    const lookup = await readStack(cfn, 'nope');
+    assert.equal(lookup.stack, undefined);
+    assert.equal(lookup.checks[0]!.status, 'fail');
+    assert.match(lookup.checks[0]!.message, /does not exist/);
+  });
+
+  test('fail: a stack that rolled back', async () => {
+    mockStack('ROLLBACK_COMPLETE');
+    const lookup = await readStack(cfn, 'kms-reimport');
+    assert.equal(lookup.checks[0]!.status, 'fail');
+    assert.match(lookup.checks[0]!.fix!, /describe-stack-events/);
+  });
+
+  test('EventBridge: ok when ENABLED, fail when DISABLED (with enable-rule), fail when deleted by hand', async () => {
+    const stack = await deployed();
+    eventsMock.on(DescribeRuleCommand).resolves({ Name: 'kms-reimport-TriggerFunctionMaterialDeleted-1', State: 'ENABLED' });
+    assert.equal((await checkRules(events, stack))[0]!.status, 'ok');
+    assert.equal(eventsMock.commandCalls(DescribeRuleCommand)[0]!.args[0].input.Name, 'kms-reimport-TriggerFunctionMaterialDeleted-1');
+
+    eventsMock.on(DescribeRuleCommand).resolves({ State: 'DISABLED' });
+    const disabled = (await checkRules(events, stack))[0]!;
+    assert.equal(disabled.status, 'fail');
+    assert.equal(disabled.fix, 'aws events enable-rule --name kms-reimport-TriggerFunctionMaterialDeleted-1');
+
+    eventsMock.on(DescribeRuleCommand).rejects(awsError('ResourceNotFoundException'));
+    assert.equal((await checkRules(events, stack))[0]!.status, 'fail');
+  });
+
+  test('EventBridge: a rule on another bus is described on that bus', async () => {
+    mockStack('CREATE_COMPLETE', [{ LogicalResourceId: 'R', ResourceType: 'AWS::Events::Rule', PhysicalResourceId: 'ops-bus|my-rule' }]);
+    const stack = (await readStack(cfn, 'kms-reimport')).stack!;
+    eventsMock.on(DescribeRuleCommand).resolves({ State: 'ENABLED' });
+    await checkRules(events, stack);
+    assert.deepEqual(eventsMock.commandCalls(DescribeRuleCommand)[0]!.args[0].input, { Name: 'my-rule', EventBusName: 'ops-bus' });
+  });
+
+  test('fail: a stack without rules, state machine or topic', async () => {
+    mockStack('CREATE_COMPLETE', []);
+    const stack = (await readStack(cfn, 'kms-reimport')).stack!;
+    for (const c of [...(await checkRules(events, stack)), ...(await checkStateMachine(sfn, stack)), ...(await checkTopics(sns, stack))]) {
+      assert.equal(c.status, 'fail', `${c.check}: ${c.message}`);
+    }
+  });
+
+  test('Step Functions: ok when ACTIVE, fail when it does not exist', async () => {
+    const stack = await deployed();
+    sfnMock.on(DescribeStateMachineCommand).resolves({ stateMachineArn: MACHINE_ARN, status: 'ACTIVE', name: 'm', definition: '{}', roleArn: 'r', type: 'STANDARD', creationDate: new Date() });
+    assert.equal((await checkStateMachine(sfn, stack))[0]!.status, 'ok');
+    sfnMock.on(DescribeStateMachineCommand).rejects(new StateMachineDoesNotExist({ message: 'State Machine Does Not Exist', $metadata: {} }));
+    const gone = (await checkStateMachine(sfn, stack))[0]!;
+    assert.equal(gone.status, 'fail');
+    assert.match(gone.message, /does not exist/);
+  });
+
+  test('SNS: ok with a confirmed subscription (all pages read), fail with only PendingConfirmation, fail with none', async () => {
+    const stack = await deployed();
+    snsMock
+      .on(ListSubscriptionsByTopicCommand, { TopicArn: TOPIC_ARN, NextToken: undefined })
+      .resolves({ Subscriptions: [{ SubscriptionArn: 'PendingConfirmation', Protocol: 'email', Endpoint: 'oncall@example.com' }], NextToken: 'page2' })
+      .on(ListSubscriptionsByTopicCommand, { TopicArn: TOPIC_ARN, NextToken: 'page2' })
+      .resolves({ Subscriptions: [{ SubscriptionArn: `${TOPIC_ARN}:0b1c`, Protocol: 'email', Endpoint: 'team@example.com' }] });
+    const ok = (await checkTopics(sns, stack))[0]!;
+    assert.equal(ok.status, 'ok', ok.message);
+    assert.equal(snsMock.commandCalls(ListSubscriptionsByTopicCommand).length, 2);
+
+    snsMock.reset();
+    snsMock.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: [{ SubscriptionArn: 'PendingConfirmation', Protocol: 'email', Endpoint: 'oncall@example.com' }] });
+    const pending = (await checkTopics(sns, stack))[0]!;
+    assert.equal(pending.status, 'fail');
+    assert.match(pending.message, /pending confirmation and none confirmed/);
+    assert.match(pending.fix!, /oncall@example\.com/);
+
+    snsMock.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: [] });
+    assert.equal((await checkTopics(sns, stack))[0]!.status, 'fail');
+  });
+});
+
+describe('Service Quotas and the renewal capacity', () => {
+  test('the applied GetParametersForImport quota is read from Service Quotas', async () => {
+    quotasMock.on(ListServiceQuotasCommand).resolves({ Quotas: [{ QuotaName: 'Encrypt request rate', Value: 10000 }, { QuotaName: 'GetParametersForImport request rate', QuotaCode: 'L-TEST', Value: 0.25 }] });
+    quotasMock.on(ListAWSDefaultServiceQuotasCommand).resolves({ Quotas: [] });
+    const q = await readImportParametersRate(quotas);
+    assert.equal(q.ratePerSecond, 0.25);
+    assert.match(q.source, /applied value .*L-TEST/);
+    assert.equal(quotasMock.commandCalls(ListServiceQuotasCommand)[0]!.args[0].input.ServiceCode, 'kms');
+  });
+
+  test('denied Service Quotas falls back to the documented 1/s and says why', async () => {
+    quotasMock.on(ListServiceQuotasCommand).rejects(awsError('AccessDeniedException'));
+    quotasMock.on(ListAWSDefaultServiceQuotasCommand).rejects(awsError('AccessDeniedException'));
+    const q = await readImportParametersRate(quotas);
+    assert.equal(q.ratePerSecond, 1);
+    assert.match(q.source, /documented default .*AccessDeniedException/);
+  });
+
+  test('fail: the fleet cannot be renewed inside the window at the quota read from Service Quotas, with how far to widen it', async () => {
+    quotasMock.on(ListServiceQuotasCommand).resolves({ Quotas: [{ QuotaName: 'GetParametersForImport request rate', Value: 0.25 }] });
+    quotasMock.on(ListAWSDefaultServiceQuotasCommand).resolves({ Quotas: [] });
+    const quota = await readImportParametersRate(quotas);
+    // 400,000 calls at 0.25/s = 18.5 days of GetParametersForImport, more than a 14-day window.
+    const c = judgeRenewalCapacity({ keys: 400_000, calls: 400_000, quota, renewalWindowDays: 14, materialLifetimeDays: 90, sweepIntervalSeconds: 6 * 3600 });
+    assert.equal(c.status, 'fail');
+    // 2 x 18.52 days + 0.25 day = 37.3 -> 38 days: widen by 24.
+    assert.match(c.fix!, /widen the renewal window by 24 day\(s\) to 38/);
+  });
+
+  test('warn below a 2x margin; ok with room; a window that cannot fit asks for a higher quota instead', () => {
+    const quota = { ratePerSecond: 1, source: 'test' };
+    const tight = judgeRenewalCapacity({ keys: 800_000, calls: 800_000, quota, renewalWindowDays: 14, materialLifetimeDays: 90, sweepIntervalSeconds: 3600 });
+    assert.equal(tight.status, 'warn', tight.message); // 9.3 days of work: fits 14, not twice
+    assert.equal(judgeRenewalCapacity({ keys: 500, calls: 600, quota, renewalWindowDays: 14, materialLifetimeDays: 90 }).status, 'ok');
+    const hopeless = judgeRenewalCapacity({ keys: 5_000_000, calls: 5_000_000, quota, renewalWindowDays: 14, materialLifetimeDays: 90 });
+    assert.equal(hopeless.status, 'fail');
+    assert.match(hopeless.fix!, /raise the GetParametersForImport quota/);
+  });
+
+  test('calls count each expiring material; keys that do not expire need none', () => {
+    const m = (expirationModel: string) => ({ expirationModel });
+    assert.deepEqual(
+      renewalCalls([
+        { expirationModel: 'KEY_MATERIAL_EXPIRES', materials: [m('KEY_MATERIAL_EXPIRES'), m('KEY_MATERIAL_EXPIRES')] },
+        { expirationModel: 'KEY_MATERIAL_EXPIRES', materials: [] },
+        { expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', materials: [m('KEY_MATERIAL_DOES_NOT_EXPIRE')] },
+      ]),
+      { keys: 2, calls: 3 },
+    );
+    assert.equal(sweepIntervalSeconds('rate(6 hours)'), 21_600);
+    assert.equal(sweepIntervalSeconds('rate(30 minutes)'), 1800);
+    assert.equal(sweepIntervalSeconds('cron(0 * * * ? *)'), undefined);
+  });
+});
+
+describe('key policy', () => {
+  const ctx = { keyId: KEY_ID, account: ACCOUNT, partition: 'aws', roleArns: [`arn:aws:iam::${ACCOUNT}:role/kms-reimport-InspectFunctionRole-ABC`] };
+  const policy = (...Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement });
+
+  test('ok: the default key policy (account root, kms:*)', () => {
+    const c = judgeKeyPolicy(policy({ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' }), ctx);
+    assert.equal(c.status, 'ok', c.message);
+  });
+
+  test('ok: a custom policy naming the stack role with the recovery actions', () => {
+    const c = judgeKeyPolicy(policy({ Effect: 'Allow', Principal: { AWS: [ctx.roleArns[0]] }, Action: ['kms:Describe*', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial'], Resource: '*' }), ctx);
+    assert.equal(c.status, 'ok', c.message);
+  });
+
+  test('fail: a custom policy naming neither the account root nor the roles', () => {
+    const c = judgeKeyPolicy(policy({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/Admin` }, Action: 'kms:*', Resource: '*' }), ctx);
+    assert.equal(c.status, 'fail');
+    assert.match(c.message, /neither the account root nor any of the stack's roles/);
+    assert.match(c.fix!, /put-key-policy --key-id 1234abcd/);
+  });
+
+  test('fail: the root is named, but not for ImportKeyMaterial', () => {
+    const c = judgeKeyPolicy(policy({ Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: ['kms:DescribeKey', 'kms:GetParametersForImport'], Resource: '*' }), ctx);
+    assert.equal(c.status, 'fail');
+    assert.match(c.message, /not for all of those actions/);
+  });
+
+  test('warn: a Deny that may apply, and a policy doctor cannot read', () => {
+    const c = judgeKeyPolicy(
+      policy(
+        { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+        { Effect: 'Deny', Principal: '*', Action: 'kms:ImportKeyMaterial', Resource: '*', Condition: { Bool: { 'aws:MultiFactorAuthPresent': 'false' } } },
+      ),
+      ctx,
+    );
+    assert.equal(c.status, 'warn');
+    assert.equal(judgeKeyPolicy('not json', ctx).status, 'warn');
+  });
+});
+
+describe('expiry against the renewal window', () => {
+  const now = new Date('2030-01-01T00:00:00Z');
+  const at = (days: number) => new Date(now.getTime() + days * 86_400_000).toISOString();
+  test('ok beyond the window, warn inside it, fail once PendingImport or past', () => {
+    assert.equal(judgeExpiry({ keyId: KEY_ID, keyState: 'Enabled', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: at(60) }, 14, now).status, 'ok');
+    assert.equal(judgeExpiry({ keyId: KEY_ID, keyState: 'Enabled', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: at(3) }, 14, now).status, 'warn');
+    const down = judgeExpiry({ keyId: KEY_ID, keyState: 'PendingImport', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: at(-1) }, 14, now);
+    assert.equal(down.status, 'fail');
+    assert.equal(down.fix, `kms-reimport recover ${KEY_ID}`);
+    assert.equal(judgeExpiry({ keyId: KEY_ID, keyState: 'Enabled', expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }, 14, now).status, 'ok');
+  });
+  test('fail: a window of 0 days never renews', () => {
+    assert.equal(judgeExpiry({ keyId: KEY_ID, keyState: 'Enabled', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: at(60) }, 0, now).status, 'fail');
+  });
+});
