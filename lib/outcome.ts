@@ -32,6 +32,7 @@ export function createOutcome(input: OutcomeInput): Outcome {
   if (input.keyStateBefore !== undefined) outcome.keyStateBefore = input.keyStateBefore;
   if (input.keyStateAfter !== undefined) outcome.keyStateAfter = input.keyStateAfter;
   if (input.verified !== undefined) outcome.verified = input.verified;
+  if (input.wouldFail !== undefined) outcome.wouldFail = { ...input.wouldFail };
   if (input.rotation !== undefined) {
     outcome.rotation = { ...input.rotation, ...(input.rotation.aliasesMoved ? { aliasesMoved: [...input.rotation.aliasesMoved] } : {}) };
   }
@@ -87,6 +88,10 @@ export function summariseOutcome(o: Outcome): string {
     case 'renewed':
     case 'rotated':
       return oneLine(`${o.status.toUpperCase()} ${key}${states}:${rotation}${rotation && imported ? ';' : ''}${imported}${o.verified ? ', verified' : ', NOT verified'}${tail}`);
+    case 'planned':
+      return oneLine(
+        `PLANNED ${key}${states}: ${o.reason ?? ''}${o.wouldFail ? ` WOULD ${o.wouldFail.status === 'failed' ? 'FAIL' : 'BE SKIPPED'}: ${o.wouldFail.errorName}: ${o.wouldFail.reason}` : ''}${tail}`,
+      );
     case 'failed':
       return oneLine(`FAILED ${key}${states}: ${o.errorName ?? 'Error'}: ${o.reason ?? 'no reason recorded'}${imported ? ` (before failing:${imported})` : ''}${tail}`);
     default:

@@ -5,6 +5,13 @@
  * parameters, at most MAX_TOKEN_REFRESHES times per run, as in the state machine) → verify →
  * [release the lease] → Outcome. It never throws for domain errors: every run ends in an Outcome.
  *
+ * The critical path: every call that does not need another's answer goes out beside it. For a key
+ * ID or ARN, 5 round trips: DescribeKey ∥ ListResourceTags ∥ ListKeyRotations → GetParametersForImport
+ * ∥ GetSecretValue → ImportKeyMaterial → Encrypt → Decrypt (an alias: DescribeKey first, 6). Nothing
+ * is read from escrow before the key is classified managed and eligible; the verify probe needs no
+ * DescribeKey before it (see verifyAfterImport). A plan is the inspection, then (when the run would
+ * import) DescribeSecret on the escrow secret to say whether the run would fail (lib/plan.ts).
+ *
  * The lease (deps.lease, lib/lease) is the state machine's: a run that finds it taken waits, then
  * inspects again; a key that another run has meanwhile brought back (or a renewal another run
  * could have just done) ends `skipped` naming that run, never a second import; a lease still
@@ -16,14 +23,15 @@ import { countCalls } from './aws/count-calls.js';
 import type { ReimportConfig } from './config.js';
 import { ImportTokenExpired } from './errors.js';
 import { escrowSecretId } from './escrow/read.js';
-import { classifyKey, earliestValidTo, expiringMaterials, planAction, type Plan } from './kms/classify.js';
+import { classifyKey, earliestValidTo, expiringMaterials, planAction, skipErrorName, type Plan } from './kms/classify.js';
 import { getImportParameters } from './kms/import-parameters.js';
 import { computeValidTo, importEscrowedMaterial, resolveExpirationModel, type ImportResult } from './kms/import-material.js';
 import { inspectKey } from './kms/inspect.js';
 import { isImportableKeySpec } from './kms/key-specs.js';
-import { verifyUnlessDisabled } from './kms/verify.js';
+import { verifyAfterImport } from './kms/verify.js';
 import type { HeldLease, KeyLease } from './lease/index.js';
 import { describeFailure, statusForAction } from './outcome.js';
+import { foreseeRun, unimportableSpecReason } from './plan.js';
 import { acquireKeyLease, newLeaseOwner, releaseKeyLease, runOutcome, runParametersPacer, runRetry, silentLogger, type RunLogger } from './run.js';
 import type { Classification, KeyRef, KeyReport, Outcome, RequestedAction } from './types.js';
 import { chooseWrapping } from './wrap/choose.js';
@@ -55,6 +63,7 @@ export interface RecoverOptions {
 }
 
 const DAY_MS = 86_400_000;
+const noop = () => {};
 /**
  * New parameters after ImportTokenExpired, per run: at most this many, never a loop. The state
  * machine's TokenRefreshAllowed Choice uses the same number (test/unit/asl.test.ts checks).
@@ -125,21 +134,6 @@ export function planImports(
   };
 }
 
-function skipErrorName(c: Classification): string | undefined {
-  switch (c.kind) {
-    case 'not-managed':
-      return 'KeyNotManaged';
-    case 'not-external':
-    case 'pending-deletion':
-    case 'disabled':
-    case 'never-imported':
-    case 'unavailable':
-      return 'KeyNotEligible';
-    default:
-      return undefined;
-  }
-}
-
 export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: RecoverOptions): Promise<Outcome> {
   const clock = options.now ?? (() => new Date());
   const { config, action } = options;
@@ -170,7 +164,14 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
     let { report: inspected, classification, plan, targets } = await inspectAndPlan();
     report = inspected;
 
-    if (action === 'plan') return finish({ status: 'planned', reason: `plan: would ${plan.action}: ${plan.reason}` });
+    if (action === 'plan') {
+      // Would the run fail (or be skipped by name) before it starts? Read-only, like the plan.
+      const foresight = await foreseeRun({ kms, secrets }, { report, classification, plan, config, retry });
+      const notes = foresight.notes.length > 0 ? ` ${foresight.notes.join(' ')}` : '';
+      const planned = finish({ status: 'planned', reason: `plan: would ${plan.action}: ${plan.reason}${notes}` });
+      if (foresight.wouldFail) log.warn('plan: the run would not do its work', { keyId: report.keyId, wouldFail: foresight.wouldFail.status, errorName: foresight.wouldFail.errorName });
+      return foresight.wouldFail ? { ...planned, wouldFail: foresight.wouldFail } : planned;
+    }
     if (plan.action === 'skip') {
       const errorName = skipErrorName(classification);
       log.info('skipped', { keyId: report.keyId, reason: plan.reason });
@@ -199,7 +200,7 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
     }
 
     if (!isImportableKeySpec(report.keySpec)) {
-      const reason = `Key ${report.keyId} has key spec ${report.keySpec}, which kms-reimport cannot reimport; it is left alone. Remove the ${config.managedTagKey} tag or handle it by hand.`;
+      const reason = unimportableSpecReason(report, config);
       log.info('skipped', { keyId: report.keyId, reason });
       return finish({ status: 'skipped', reason, errorName: 'KeyNotEligible' });
     }
@@ -208,13 +209,25 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
     for (const keyMaterialId of targets) {
       for (;;) {
         const keyId = report.keyId;
-        const params = await paceParameters(() => getImportParameters(kms, keyId, choice, retry));
-        log.info('import parameters received', {
-          keyId: report.keyId,
-          wrappingAlgorithm: params.wrappingAlgorithm,
-          wrappingKeySpec: params.wrappingKeySpec,
-          parametersValidTo: params.parametersValidTo,
+        // GetParametersForImport and the escrow read go out together (importEscrowedMaterial reads the
+        // escrow while the parameters come). The pacer's wait, if any, comes first: the escrow is
+        // read only once the call is under way, so no material waits in memory for the pacer.
+        let underWay!: () => void;
+        const sending = new Promise<void>((resolve) => (underWay = resolve));
+        const params = paceParameters(() => {
+          underWay();
+          return getImportParameters(kms, keyId, choice, retry);
+        }).then((p) => {
+          log.info('import parameters received', {
+            keyId,
+            wrappingAlgorithm: p.wrappingAlgorithm,
+            wrappingKeySpec: p.wrappingKeySpec,
+            parametersValidTo: p.parametersValidTo,
+          });
+          return p;
         });
+        params.catch(() => {}); // handled by importEscrowedMaterial, which reports it
+        await Promise.race([sending, params.then(noop, noop)]);
         try {
           const result = await importEscrowedMaterial(
             { kms, secrets, onRetry, logger: log, ...(deps.sleep ? { sleep: deps.sleep } : {}), ...(deps.random ? { random: deps.random } : {}) },
@@ -236,11 +249,12 @@ export async function recoverKey(deps: RecoverDeps, keyRef: KeyRef, options: Rec
 
     const done = plan.action === 'recover' ? 'Recovered' : 'Renewed';
     const reimported = `reimported ${imported.length} material(s) from escrow secret ${escrowSecretId(report, config)}`;
-    const verified = await verifyUnlessDisabled(kms, report, retry);
+    // The imports succeeded: the round trip goes first, a DescribeKey only if KMS refuses it for the key's state.
+    const verified = await verifyAfterImport(kms, report, retry);
     if (!verified.verified) {
       const reason =
         `${done} key ${report.keyId}: ${reimported}, so its material is back, but the key is Disabled: it was left Disabled as found ` +
-        `(disabled before its material went missing, taken as deliberate) and not verified (no cryptographic round trip on a disabled key). ` +
+        `(disabled before its material went missing, taken as deliberate) and not verified (a disabled key does no cryptographic round trip: KMS refused the probe, DescribeKey says Disabled). ` +
         `Nothing more to do unless it should be usable: then enable it yourself (aws kms enable-key --key-id ${report.keyId}). Before: ${plan.reason}`;
       log.warn('material reimported; key left Disabled as found, not verified', { keyId: report.keyId, keyState: verified.keyState });
       return finish({ status: statusForAction(plan.action), reason, keyStateAfter: verified.keyState, verified: false });

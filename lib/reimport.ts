@@ -13,5 +13,5 @@ export {
   type ImportInput,
   type ImportResult,
 } from './kms/import-material.js';
-export { verifyKey, verifyUnlessDisabled, type LeftDisabledResult, type VerifyResult } from './kms/verify.js';
+export { verifyAfterImport, verifyKey, verifyUnlessDisabled, type LeftDisabledResult, type VerifyResult } from './kms/verify.js';
 export { importTargets, planImports, recoverKey, type RecoverDeps, type RecoverLogger, type RecoverOptions } from './recover.js';

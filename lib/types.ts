@@ -113,6 +113,22 @@ export interface Outcome {
   calls: Record<string, number>;
   /** What a rotation did (status `rotated`), or would do: the mode, and the material or key it rotated to. */
   rotation?: RotationRecord;
+  /**
+   * A plan only (status `planned`): the run would not do what the plan says it would try. Absent
+   * when the run is expected to do it (or simply has nothing to do).
+   */
+  wouldFail?: WouldFail;
+}
+
+/**
+ * How a run would end when it cannot do its work, foreseen by a plan before it starts: `failed`
+ * with a named error (EscrowMissing, EscrowInvalid, ...) or `skipped` by name (KeyNotManaged,
+ * KeyNotEligible). `reason` says why and what to do first; it never holds material.
+ */
+export interface WouldFail {
+  status: 'failed' | 'skipped';
+  errorName: string;
+  reason: string;
 }
 
 /** A rotation's record in its outcome: IDs and alias names only. */

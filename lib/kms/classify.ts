@@ -159,6 +159,26 @@ export function classifyKey(report: KeyReport, config: ReimportConfig, now: Date
   return { kind: 'healthy', reason: `Key ${name} is Enabled and its material does not expire.` };
 }
 
+/**
+ * The named error a run that skips for this classification reports: KeyNotManaged for a key
+ * without the opt-in tag, KeyNotEligible for one kms-reimport must not (or cannot) touch now;
+ * undefined for a key that simply needs nothing.
+ */
+export function skipErrorName(c: Classification): 'KeyNotManaged' | 'KeyNotEligible' | undefined {
+  switch (c.kind) {
+    case 'not-managed':
+      return 'KeyNotManaged';
+    case 'not-external':
+    case 'pending-deletion':
+    case 'disabled':
+    case 'never-imported':
+    case 'unavailable':
+      return 'KeyNotEligible';
+    default:
+      return undefined;
+  }
+}
+
 export interface Plan {
   action: 'recover' | 'renew' | 'skip';
   reason: string;

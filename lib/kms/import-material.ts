@@ -1,5 +1,6 @@
 /**
- * The one place that reads escrow and imports: escrow → pick → validate → wrap → ImportKeyMaterial.
+ * The one place that reads escrow and imports: escrow (read while the import parameters are still
+ * coming, when the caller passes them as a promise) → pick → validate → wrap → ImportKeyMaterial.
  * Also a Step Functions task on its own, so it does NOT retry token errors (ImportTokenExpired goes
  * back to the caller/state machine, which fetches new parameters). Transient KMS errors are
  * retried (bounded) and then become KmsUnavailable.
@@ -49,7 +50,12 @@ export interface ImportDeps {
 
 export interface ImportInput {
   report: KeyReport;
-  params: ImportParameters;
+  /**
+   * The import parameters, or their GetParametersForImport still under way: the escrow is read
+   * while they come (one round trip instead of two). If they fail, their error is the run's (as
+   * when they were fetched first) and the escrow read, if it finished, is wiped unused.
+   */
+  params: ImportParameters | Promise<ImportParameters>;
   /** The material to reimport; without it, the key's current (or only) material. */
   keyMaterialId?: string;
   config: ReimportConfig;
@@ -103,9 +109,9 @@ interface SentRequest {
   validTo: Date | undefined;
 }
 
-function mapImportError(e: unknown, input: ImportInput, secretId: string, sent: SentRequest): unknown {
+function mapImportError(e: unknown, input: ImportInput, params: ImportParameters, secretId: string, sent: SentRequest): unknown {
   const sentMaterialId = sent.keyMaterialId;
-  const { report, params } = input;
+  const { report } = input;
   const key = report.keyId;
   const which = sentMaterialId ? ` (KeyMaterialId ${sentMaterialId})` : '';
   switch (awsErrorName(e)) {
@@ -182,7 +188,10 @@ async function importShown(kms: KMSClient, report: KeyReport, sent: SentRequest,
 }
 
 export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInput): Promise<ImportResult> {
-  const { report, params, config, now } = input;
+  const { report, config, now } = input;
+  const parameters = Promise.resolve(input.params);
+  // Handled here whatever happens below (their failure is reported after the escrow read settles).
+  parameters.catch(() => {});
   const retry: RetryOptions = {
     maxAttempts: config.maxAttempts,
     baseDelayMs: config.baseDelayMs,
@@ -194,7 +203,12 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
   let materials: EscrowedMaterial[] = [];
   let wrapped: Buffer | undefined;
   try {
-    materials = await readEscrow(deps.secrets, report, config, retry);
+    // The escrow read goes out beside GetParametersForImport when the parameters are still coming.
+    const [escrowRead, parametersRead] = await Promise.allSettled([readEscrow(deps.secrets, report, config, retry), parameters]);
+    if (escrowRead.status === 'fulfilled') materials = escrowRead.value;
+    if (parametersRead.status === 'rejected') throw parametersRead.reason;
+    if (escrowRead.status === 'rejected') throw escrowRead.reason;
+    const params = parametersRead.value;
     const selected = selectEscrowedMaterial(materials, report, secretId, input.keyMaterialId);
     validateMaterial(report.keySpec, selected.material, report.keyId, secretId);
     wrapped = wrapKeyMaterial(selected.material, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm, report.keyId);
@@ -234,7 +248,7 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
     try {
       out = await callWithRetry({ operation: 'ImportKeyMaterial', keyId: report.keyId }, () => deps.kms.send(new ImportKeyMaterialCommand(request)), retry);
     } catch (e) {
-      if (!isUnparsableResponse(e) && !(e instanceof KmsUnavailable)) throw mapImportError(e, input, secretId, sent);
+      if (!isUnparsableResponse(e) && !(e instanceof KmsUnavailable)) throw mapImportError(e, input, params, secretId, sent);
       // The answer was lost, not necessarily the import: read the key again before concluding.
       const shown = await importShown(deps.kms, report, sent, retry).catch(() => undefined);
       if (shown !== true) {

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { DEFAULT_CONFIG } from '../config.js';
 import { awsErrorName, isUnparsableResponse, KeyNotFound, KeyNotReadable } from '../errors.js';
+import { parseKeyRef } from '../events/key-ref.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyRef, KeyReport, MaterialInfo } from '../types.js';
 
@@ -75,21 +76,16 @@ export async function describeKeyMetadata(kms: KMSClient, keyRef: KeyRef, retry:
   return metadata;
 }
 
-async function readTags(kms: KMSClient, keyId: string, retry: RetryOptions): Promise<Record<string, string>> {
+/** Every tag of the key (all pages). AWS errors are thrown as they are: tagsError names them. */
+async function readTags(kms: KMSClient, keyRef: KeyRef, retry: RetryOptions): Promise<Record<string, string>> {
   const tags: Record<string, string> = {};
   let marker: string | undefined;
   do {
-    let out;
-    try {
-      out = await callWithRetry(
-        { operation: 'ListResourceTags', keyId },
-        () => kms.send(new ListResourceTagsCommand({ KeyId: keyId, ...(marker ? { Marker: marker } : {}) })),
-        retry,
-      );
-    } catch (e) {
-      if (ACCESS_DENIED.has(awsErrorName(e) ?? '')) throw new KeyNotReadable(notReadableMessage(keyId, 'ListResourceTags'), { keyId, cause: e });
-      throw e;
-    }
+    const out = await callWithRetry(
+      { operation: 'ListResourceTags', keyId: keyRef },
+      () => kms.send(new ListResourceTagsCommand({ KeyId: keyRef, ...(marker ? { Marker: marker } : {}) })),
+      retry,
+    );
     for (const tag of out?.Tags ?? []) {
       if (tag.TagKey !== undefined) tags[tag.TagKey] = tag.TagValue ?? '';
     }
@@ -98,14 +94,27 @@ async function readTags(kms: KMSClient, keyId: string, retry: RetryOptions): Pro
   return tags;
 }
 
-async function listMaterials(kms: KMSClient, keyId: string, retry: RetryOptions, warn: InspectWarn): Promise<MaterialInfo[] | undefined> {
+/** A ListResourceTags failure for key `keyId`: AccessDenied is KeyNotReadable, anything else as it came. */
+function tagsError(e: unknown, keyId: string): unknown {
+  if (ACCESS_DENIED.has(awsErrorName(e) ?? '')) return new KeyNotReadable(notReadableMessage(keyId, 'ListResourceTags'), { keyId, cause: e });
+  return e;
+}
+
+/**
+ * What ListKeyRotations said: the materials, `unavailable` (this endpoint or this key's state cannot
+ * list them: the caller falls back to DescribeKey, warning with `warning` when there is one), or the
+ * error to throw. Never thrown itself, so it can be asked before the key is known to need it.
+ */
+type MaterialsAnswer = { materials: MaterialInfo[] } | { unavailable: true; warning?: string } | { error: unknown };
+
+async function listMaterials(kms: KMSClient, keyRef: KeyRef, retry: RetryOptions): Promise<MaterialsAnswer> {
   const materials: MaterialInfo[] = [];
   let marker: string | undefined;
   try {
     do {
       const out = await callWithRetry(
-        { operation: 'ListKeyRotations', keyId },
-        () => kms.send(new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', ...(marker ? { Marker: marker } : {}) })),
+        { operation: 'ListKeyRotations', keyId: keyRef },
+        () => kms.send(new ListKeyRotationsCommand({ KeyId: keyRef, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', ...(marker ? { Marker: marker } : {}) })),
         retry,
       );
       for (const r of out?.Rotations ?? []) {
@@ -125,20 +134,35 @@ async function listMaterials(kms: KMSClient, keyId: string, retry: RetryOptions,
     } while (marker);
   } catch (e) {
     const name = awsErrorName(e) ?? '';
-    if (name === 'KMSInvalidStateException') return undefined;
+    if (name === 'KMSInvalidStateException') return { unavailable: true };
     // An endpoint that lacks ListKeyRotations (another KMS implementation), or answers it with
     // something that is not JSON: the list is optional, DescribeKey names the current material.
     if (ROTATIONS_UNAVAILABLE.has(name) || isUnparsableResponse(e)) {
-      warn(
-        `ListKeyRotations is not available for key ${keyId} (${isUnparsableResponse(e) ? 'the endpoint answered with something that is not JSON' : name}): ` +
-          `using DescribeKey's current material only. A key with one material is recovered as usual; a key with several (after a rotation) may need a plan first.`,
-        { keyId, operation: 'ListKeyRotations' },
-      );
-      return undefined;
+      return { unavailable: true, warning: isUnparsableResponse(e) ? 'the endpoint answered with something that is not JSON' : name };
     }
-    throw e;
+    return { error: e };
   }
-  return materials;
+  return { materials };
+}
+
+/** The materials from ListKeyRotations' answer, undefined when it could not list them (warning why, when it should). */
+function materialsFrom(answer: MaterialsAnswer, keyId: string, warn: InspectWarn): MaterialInfo[] | undefined {
+  if ('error' in answer) throw answer.error;
+  if ('materials' in answer) return answer.materials;
+  if (answer.warning !== undefined) {
+    warn(
+      `ListKeyRotations is not available for key ${keyId} (${answer.warning}): ` +
+        `using DescribeKey's current material only. A key with one material is recovered as usual; a key with several (after a rotation) may need a plan first.`,
+      { keyId, operation: 'ListKeyRotations' },
+    );
+  }
+  return undefined;
+}
+
+/** KMS lists materials (ListKeyRotations with ALL_KEY_MATERIAL) for symmetric EXTERNAL keys that are not being deleted. */
+function listsMaterials(m: KeyMetadata): boolean {
+  const keySpec = m.KeySpec ?? m.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
+  return m.Origin === 'EXTERNAL' && keySpec === 'SYMMETRIC_DEFAULT' && m.KeyState !== 'PendingDeletion';
 }
 
 /** The one material DescribeKey tells us about, when KMS cannot list them. */
@@ -159,16 +183,42 @@ function materialsFromMetadata(m: KeyMetadata): MaterialInfo[] {
  * DescribeKey (ID, ARN, alias name or alias ARN), ListResourceTags (all pages) and, for symmetric
  * EXTERNAL keys, ListKeyRotations with ALL_KEY_MATERIAL (all pages; if KMS says the operation is
  * unsupported, or refuses it for the key's state, the current material from DescribeKey is used).
+ *
+ * One round trip when the reference is a key ID or key ARN: the three reads go out together (the
+ * materials are asked for before DescribeKey says whether the key has a list; for a key that has
+ * none, the answer is dropped unread). An alias (or anything that is not a key ID or ARN) names no
+ * key until DescribeKey answers: then DescribeKey first, the other two together after it.
+ * DescribeKey's failure wins over the others' (it says why the key cannot be read); every call
+ * has settled when this returns, so no request outlives the inspection.
  */
 export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOptions = DEFAULT_RETRY, warn: InspectWarn = () => {}): Promise<KeyReport> {
-  const m = await describeKeyMetadata(kms, keyRef, retry);
-  const keyId = m.KeyId as string;
-  const tags = await readTags(kms, keyId, retry);
-  const keySpec = m.KeySpec ?? m.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
-  let materials: MaterialInfo[] | undefined;
-  if (m.Origin === 'EXTERNAL' && keySpec === 'SYMMETRIC_DEFAULT' && m.KeyState !== 'PendingDeletion') {
-    materials = await listMaterials(kms, keyId, retry, warn);
+  const direct = parseKeyRef(keyRef);
+  let m: KeyMetadata;
+  let tagsRead: PromiseSettledResult<Record<string, string>>;
+  let materialsRead: MaterialsAnswer | undefined;
+  if (direct?.kind === 'key-id' || direct?.kind === 'key-arn') {
+    const [described, tags, materials] = await Promise.allSettled([
+      describeKeyMetadata(kms, keyRef, retry),
+      readTags(kms, keyRef, retry),
+      listMaterials(kms, keyRef, retry),
+    ]);
+    if (described.status === 'rejected') throw described.reason;
+    m = described.value;
+    tagsRead = tags;
+    // listMaterials never rejects; a key KMS keeps no list for never needed the answer.
+    materialsRead = materials.status === 'fulfilled' && listsMaterials(m) ? materials.value : undefined;
+  } else {
+    m = await describeKeyMetadata(kms, keyRef, retry);
+    const id = m.KeyId as string;
+    const [tags, materials] = await Promise.allSettled([readTags(kms, id, retry), listsMaterials(m) ? listMaterials(kms, id, retry) : Promise.resolve(undefined)]);
+    tagsRead = tags;
+    materialsRead = materials.status === 'fulfilled' ? materials.value : undefined;
   }
+  const keyId = m.KeyId as string;
+  if (tagsRead.status === 'rejected') throw tagsError(tagsRead.reason, keyId);
+  const tags = tagsRead.value;
+  const keySpec = m.KeySpec ?? m.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
+  const materials = materialsRead !== undefined ? materialsFrom(materialsRead, keyId, warn) : undefined;
   const report: KeyReport = {
     keyId,
     arn: m.Arn ?? keyId,
@@ -197,4 +247,20 @@ export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOpt
   if (m.MacAlgorithms?.length) report.macAlgorithms = [...m.MacAlgorithms];
   if (m.EncryptionAlgorithms?.length) report.encryptionAlgorithms = [...m.EncryptionAlgorithms];
   return report;
+}
+
+/**
+ * What an alias that encrypts an escrow secret points at, for the escrow health check
+ * (lib/escrow/health.ts ResolveAlias): the key's ID; `not-found` (no such alias); `other-key` when
+ * the caller may not describe it (the service reads managed keys only, so it is not the key being
+ * checked); `unknown` otherwise.
+ */
+export async function describeAliasTarget(kms: KMSClient, alias: string, retry: RetryOptions = DEFAULT_RETRY): Promise<{ keyId: string } | 'not-found' | 'other-key' | 'unknown'> {
+  try {
+    return { keyId: (await describeKeyMetadata(kms, alias, retry)).KeyId as string };
+  } catch (e) {
+    if (e instanceof KeyNotFound) return 'not-found';
+    if (e instanceof KeyNotReadable || ACCESS_DENIED.has(awsErrorName(e) ?? '')) return 'other-key';
+    return 'unknown';
+  }
 }

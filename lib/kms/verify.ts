@@ -91,6 +91,29 @@ export async function verifyUnlessDisabled(kms: KMSClient, report: KeyReport, re
   return roundTrip(kms, report, retry, keyState);
 }
 
+/** Errors of a round trip's first call that mean "the key is not usable now", not "the round trip is wrong". */
+const NOT_USABLE_NOW = new Set(['DisabledException', 'KMSInvalidStateException']);
+
+/**
+ * verifyUnlessDisabled for a run that has just imported: the import's answer already says the
+ * material is back, so the round trip goes first, without a DescribeKey before it (one round trip
+ * less on the critical path). Only when KMS refuses the probe because of the key's state
+ * (DisabledException, KMSInvalidStateException) is the key described, as verifyUnlessDisabled
+ * does: a key found Disabled is left Disabled as found (verified false); a key still PendingImport
+ * is waited for a bounded while, then tried again; any other state is VerificationFailed naming it.
+ */
+export async function verifyAfterImport(kms: KMSClient, report: KeyReport, retry: RetryOptions = DEFAULT_RETRY): Promise<VerifyResult | LeftDisabledResult> {
+  try {
+    // Encrypt (or Sign, GenerateMac, ...) succeeds on an Enabled key only.
+    return await roundTrip(kms, report, retry, 'Enabled');
+  } catch (e) {
+    if (!(e instanceof VerificationFailed) || !NOT_USABLE_NOW.has(awsErrorName(e.cause) ?? '')) throw e;
+  }
+  const keyState = await waitForEnabled(kms, report, retry, true);
+  if (keyState === 'Disabled') return { verified: false, keyState: 'Disabled' };
+  return roundTrip(kms, report, retry, keyState);
+}
+
 async function roundTrip(kms: KMSClient, report: KeyReport, retry: RetryOptions, keyState: string): Promise<VerifyResult> {
   const KeyId = report.keyId;
   const call = <T>(operation: string, fn: () => Promise<T>) => callWithRetry({ operation, keyId: KeyId }, fn, retry);

@@ -140,17 +140,110 @@ test('inspectKey records a Multi-Region key as PRIMARY or REPLICA; single-Region
   assert.equal('primaryRegion' in single, false);
 });
 
-test('inspectKey does not list rotations for asymmetric or HMAC keys', async () => {
+test('inspectKey drops the materials it asked for beside DescribeKey when the key keeps no list (asymmetric, HMAC): no warning; by alias it does not ask', async () => {
+  const warnings: string[] = [];
   kmsMock.on(DescribeKeyCommand).resolves({
     KeyMetadata: { ...metadata, KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY', KeyState: 'Enabled', CurrentKeyMaterialId: undefined, SigningAlgorithms: ['RSASSA_PSS_SHA_256'] },
   });
   kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [], Truncated: false });
-  kmsMock.on(ListKeyRotationsCommand).rejects(new Error('must not be called'));
-  const report = await inspectKey(kms, KEY_ARN, retry);
-  assert.equal(kmsMock.commandCalls(ListKeyRotationsCommand).length, 0);
+  kmsMock.on(ListKeyRotationsCommand).rejects(awsError('UnsupportedOperationException'));
+  const report = await inspectKey(kms, KEY_ARN, retry, (m) => void warnings.push(m));
+  assert.deepEqual(kmsMock.commandCalls(ListKeyRotationsCommand).map((c) => c.args[0].input), [{ KeyId: KEY_ARN, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }], 'asked beside DescribeKey');
   assert.deepEqual(report.materials, []);
+  assert.equal(report.materialsListed, false, 'an answer for a key that keeps no list is not taken as the list');
+  assert.deepEqual(warnings, [], 'no warning about a list the key never had');
   assert.deepEqual(report.signingAlgorithms, ['RSASSA_PSS_SHA_256']);
   assert.equal(report.keySpec, 'RSA_2048');
+
+  kmsMock.resetHistory();
+  await inspectKey(kms, 'alias/signing', retry);
+  assert.equal(kmsMock.commandCalls(ListKeyRotationsCommand).length, 0, 'by alias, DescribeKey decides first');
+});
+
+/** Every command answers a turn of the event loop later (like a network), and the test sees how many were in flight. */
+function inFlightTracker() {
+  let now = 0;
+  const seen = { max: 0, order: [] as string[] };
+  const later = <T>(name: string, answer: () => T) => async () => {
+    seen.order.push(name);
+    seen.max = Math.max(seen.max, ++now);
+    await new Promise((resolve) => setImmediate(resolve));
+    now--;
+    return answer();
+  };
+  return { seen, later };
+}
+
+test('inspectKey by key ID or key ARN sends DescribeKey, ListResourceTags and ListKeyRotations together (one round trip)', async () => {
+  for (const ref of [KEY_ID, KEY_ARN]) {
+    kmsMock.reset();
+    const { seen, later } = inFlightTracker();
+    kmsMock.on(DescribeKeyCommand).callsFake(later('DescribeKey', () => ({ KeyMetadata: metadata })));
+    kmsMock.on(ListResourceTagsCommand).callsFake(later('ListResourceTags', () => ({ Tags: [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }], Truncated: false })));
+    kmsMock.on(ListKeyRotationsCommand).callsFake(later('ListKeyRotations', () => ({ Rotations: [{ KeyMaterialId: MATERIAL_ID_B, KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT' }], Truncated: false })));
+    const report = await inspectKey(kms, ref, retry);
+    assert.equal(seen.max, 3, `${ref}: the three reads were in flight together`);
+    assert.deepEqual(kmsMock.commandCalls(ListResourceTagsCommand).map((c) => c.args[0].input), [{ KeyId: ref }]);
+    assert.deepEqual(kmsMock.commandCalls(ListKeyRotationsCommand).map((c) => c.args[0].input), [{ KeyId: ref, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }]);
+    assert.equal(report.keyId, KEY_ID);
+    assert.equal(report.tags['kms-reimport:managed'], 'true');
+    assert.equal(report.materials[0]!.keyMaterialId, MATERIAL_ID_B);
+    assert.equal(report.materialsListed, true);
+  }
+});
+
+test('inspectKey by alias: DescribeKey first (an alias names no key before it answers), then tags and materials together by the key ID', async () => {
+  const { seen, later } = inFlightTracker();
+  let describedFirst = false;
+  kmsMock.on(DescribeKeyCommand).callsFake(later('DescribeKey', () => {
+    describedFirst = seen.order.length === 1;
+    return { KeyMetadata: metadata };
+  }));
+  kmsMock.on(ListResourceTagsCommand).callsFake(later('ListResourceTags', () => ({ Tags: [], Truncated: false })));
+  kmsMock.on(ListKeyRotationsCommand).callsFake(later('ListKeyRotations', () => ({ Rotations: [], Truncated: false })));
+  await inspectKey(kms, 'alias/payments', retry);
+  assert.ok(describedFirst, 'nothing else went out before DescribeKey answered');
+  assert.deepEqual(seen.order, ['DescribeKey', 'ListResourceTags', 'ListKeyRotations']);
+  assert.equal(seen.max, 2, 'tags and materials together after DescribeKey');
+  assert.deepEqual(kmsMock.commandCalls(ListResourceTagsCommand).map((c) => c.args[0].input), [{ KeyId: KEY_ID }]);
+});
+
+test("inspectKey: DescribeKey's failure wins over the reads beside it, and every read has settled when it throws", async () => {
+  kmsMock.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
+  kmsMock.on(ListResourceTagsCommand).rejects(awsError('NotFoundException'));
+  kmsMock.on(ListKeyRotationsCommand).rejects(awsError('NotFoundException'));
+  await assert.rejects(inspectKey(kms, KEY_ID, retry), (e: unknown) => e instanceof KeyNotFound && e.message.includes(KEY_ID));
+  assert.equal(kmsMock.commandCalls(ListResourceTagsCommand).length, 1);
+  assert.equal(kmsMock.commandCalls(ListKeyRotationsCommand).length, 1);
+
+  // DescribeKey AccessDenied (an untagged key, to a role that reads managed keys only): KeyNotReadable naming the DescribeKey.
+  kmsMock.reset();
+  kmsMock.on(DescribeKeyCommand).rejects(awsError('AccessDeniedException'));
+  kmsMock.on(ListResourceTagsCommand).rejects(awsError('AccessDeniedException'));
+  kmsMock.on(ListKeyRotationsCommand).rejects(awsError('AccessDeniedException'));
+  await assert.rejects(inspectKey(kms, KEY_ARN, retry), (e: unknown) => (e as Error).name === 'KeyNotReadable' && /DescribeKey: AccessDeniedException/.test((e as Error).message));
+
+  // DescribeKey answers, ListResourceTags is refused: KeyNotReadable naming the key ID and ListResourceTags.
+  kmsMock.reset();
+  kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: metadata });
+  kmsMock.on(ListResourceTagsCommand).rejects(awsError('AccessDeniedException'));
+  kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
+  await assert.rejects(inspectKey(kms, KEY_ARN, retry), (e: unknown) => {
+    assert.equal((e as Error).name, 'KeyNotReadable');
+    assert.match((e as Error).message, new RegExp(`key ${KEY_ID} \\(ListResourceTags: AccessDeniedException\\)`));
+    return true;
+  });
+});
+
+test('inspectKey warns that ListKeyRotations is unavailable only for a key that keeps a list', async () => {
+  const warnings: string[] = [];
+  kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: metadata });
+  kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [], Truncated: false });
+  kmsMock.on(ListKeyRotationsCommand).rejects(awsError('UnknownOperationException'));
+  const report = await inspectKey(kms, KEY_ID, retry, (m) => void warnings.push(m));
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, new RegExp(`ListKeyRotations is not available for key ${KEY_ID} \\(UnknownOperationException\\)`));
+  assert.equal(report.materialsListed, false);
 });
 
 test('an alias to nothing is KeyNotFound with a message naming the alias and the next step', async () => {

@@ -104,7 +104,13 @@ function scenario(opts: {
     captured.wrapped.push(Buffer.from(input.EncryptedKeyMaterial));
     return { KeyId: KEY_ARN, KeyMaterialId: input.KeyMaterialId ?? MATERIAL_ID_A };
   });
-  kmsMock.on(EncryptCommand).callsFake((input) => ({ CiphertextBlob: Buffer.concat([Buffer.from('ct:'), Buffer.from(input.Plaintext)]) }));
+  // KMS encrypts with an Enabled key only: DisabledException for a Disabled one, KMSInvalidStateException otherwise.
+  const stateAfter = opts.after?.KeyState ?? 'Enabled';
+  kmsMock.on(EncryptCommand).callsFake((input) => {
+    if (stateAfter === 'Disabled') throw awsError('DisabledException');
+    if (stateAfter !== 'Enabled') throw awsError('KMSInvalidStateException');
+    return { CiphertextBlob: Buffer.concat([Buffer.from('ct:'), Buffer.from(input.Plaintext)]) };
+  });
   kmsMock.on(DecryptCommand).callsFake((input) => ({ Plaintext: Buffer.from(input.CiphertextBlob).subarray(3) }));
   kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(new Error('the engine must never delete material'));
   const secret = opts.secret ?? { SecretBinary: new Uint8Array(material) };
@@ -170,7 +176,7 @@ test('recovered: PendingImport key gets its escrowed material back and is verifi
   const validTo = new Date(Math.floor((NOW.getTime() + 90 * 86_400_000) / 1000) * 1000).toISOString();
   assert.deepEqual(outcome.imported, [{ keyMaterialId: MATERIAL_ID_A, validTo, expirationModel: 'KEY_MATERIAL_EXPIRES' }]);
   assert.deepEqual(outcome.calls, {
-    DescribeKey: 2,
+    DescribeKey: 1,
     ListResourceTags: 1,
     ListKeyRotations: 1,
     GetParametersForImport: 1,
@@ -422,7 +428,10 @@ test('verification that fails after import: failed VerificationFailed, imported 
   assert.equal(outcome.errorName, 'VerificationFailed');
   assert.equal(outcome.verified, false);
   assert.equal(outcome.imported.length, 1);
-  assert.equal(count(DescribeKeyCommand), 1 + config.maxAttempts, 'a bounded wait for PendingImport to clear');
+  assert.match(outcome.reason!, /the key is PendingImport, not Enabled, after the import/, 'the state the verify found is named');
+  assert.equal(count(EncryptCommand), 1, 'the probe went first and KMS refused it for the key state');
+  assert.equal(count(DescribeKeyCommand), 1 + config.maxAttempts, 'then DescribeKey: a bounded wait for PendingImport to clear');
+  assert.equal(count(DecryptCommand), 0);
 
   kmsMock.reset();
   secretsMock.reset();
@@ -433,7 +442,7 @@ test('verification that fails after import: failed VerificationFailed, imported 
   assert.equal(roundTrip.verified, false);
 });
 
-test('a key that ends Disabled after the import (disabled before its material ran out): recovered, not verified, no round trip, left Disabled', async () => {
+test('a key that ends Disabled after the import (disabled before its material ran out): recovered, not verified, the refused probe named by DescribeKey, left Disabled', async () => {
   scenario({ after: { KeyState: 'Disabled' } });
   const outcome = await recoverKey(deps(), KEY_ID, { action: 'auto', config, now });
   assert.equal(outcome.status, 'recovered', outcome.reason);
@@ -446,9 +455,9 @@ test('a key that ends Disabled after the import (disabled before its material ra
   assert.match(outcome.reason!, /left Disabled as found/);
   assert.match(outcome.reason!, /enable-key/);
   assert.equal(count(ImportKeyMaterialCommand), 1);
-  assert.equal(count(EncryptCommand), 0, 'no round trip on a disabled key');
-  assert.equal(count(DecryptCommand), 0);
-  assert.equal(count(DescribeKeyCommand), 2, 'no waiting for a Disabled key to change');
+  assert.equal(count(EncryptCommand), 1, 'the probe went first; KMS refused it (DisabledException)');
+  assert.equal(count(DecryptCommand), 0, 'no round trip on a disabled key');
+  assert.equal(count(DescribeKeyCommand), 2, 'one DescribeKey after the refused probe names the state; no waiting for a Disabled key to change');
   assert.match(summariseOutcome(outcome), /^RECOVERED .*NOT verified/);
   assert.ok(captured.logs.some((l) => l.level === 'warn' && /left Disabled/.test(l.message)));
   assertNoLeak(outcome, material);

@@ -15,7 +15,7 @@ import {
   VerifyMacCommand,
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { chooseExpirationModel, computeValidTo, importEscrowedMaterial, verifyKey, verifyUnlessDisabled } from '../../lib/reimport.js';
+import { chooseExpirationModel, computeValidTo, importEscrowedMaterial, verifyAfterImport, verifyKey, verifyUnlessDisabled } from '../../lib/reimport.js';
 import { VERIFY_ENCRYPTION_CONTEXT } from '../../lib/kms/verify.js';
 import { getImportParameters } from '../../lib/kms/import-parameters.js';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
@@ -445,4 +445,122 @@ test('follow-key with an unknown previous ExpirationModel: the fallback stays, a
   assert.equal(await run(pendingReport({ expirationModel: 'KEY_MATERIAL_EXPIRES', materials: [] })), 'KEY_MATERIAL_EXPIRES');
   assert.equal(await run(unknown, undefined, { ...config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }), 'KEY_MATERIAL_DOES_NOT_EXPIRE');
   assert.deepEqual(warnings, []);
+});
+
+test('verifyAfterImport: the round trip goes first, no DescribeKey when it holds', async () => {
+  kmsMock.on(DescribeKeyCommand).rejects(new Error('no DescribeKey before the probe'));
+  kmsMock.on(EncryptCommand).callsFake((input) => ({ CiphertextBlob: Buffer.concat([Buffer.from('ct:'), Buffer.from(input.Plaintext)]) }));
+  kmsMock.on(DecryptCommand).callsFake((input) => ({ Plaintext: Buffer.from(input.CiphertextBlob).subarray(3) }));
+  assert.deepEqual(await verifyAfterImport(kms, makeReport(), retry), { verified: true, keyState: 'Enabled', check: 'Encrypt/Decrypt SYMMETRIC_DEFAULT' });
+  assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 0);
+  assert.deepEqual(kmsMock.commandCalls(EncryptCommand)[0]!.args[0].input.EncryptionContext, { ...VERIFY_ENCRYPTION_CONTEXT });
+
+  // HMAC: GenerateMac/VerifyMac, also without DescribeKey.
+  kmsMock.reset();
+  kmsMock.on(DescribeKeyCommand).rejects(new Error('no DescribeKey before the probe'));
+  kmsMock.on(GenerateMacCommand).resolves({ Mac: Buffer.from('mac') });
+  kmsMock.on(VerifyMacCommand).resolves({ MacValid: true });
+  const hmac = makeReport({ keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC', macAlgorithms: ['HMAC_SHA_256'] });
+  assert.equal((await verifyAfterImport(kms, hmac, retry)).verified, true);
+  assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 0);
+});
+
+test('verifyAfterImport: a probe KMS refuses for the key state is followed by DescribeKey, which names the state', async () => {
+  // Disabled: DisabledException, then DescribeKey says Disabled: left as found, no Decrypt.
+  kmsMock.on(EncryptCommand).rejects(awsError('DisabledException'));
+  kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'Disabled' } });
+  assert.deepEqual(await verifyAfterImport(kms, makeReport(), retry), { verified: false, keyState: 'Disabled' });
+  assert.equal(kmsMock.commandCalls(EncryptCommand).length, 1);
+  assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 1);
+  assert.equal(kmsMock.commandCalls(DecryptCommand).length, 0);
+
+  // Still PendingImport for a moment: waited for (bounded), then the round trip again.
+  kmsMock.reset();
+  kmsMock.on(EncryptCommand).rejectsOnce(awsError('KMSInvalidStateException')).callsFake((input) => ({ CiphertextBlob: Buffer.from(input.Plaintext) }));
+  kmsMock.on(DecryptCommand).callsFake((input) => ({ Plaintext: Buffer.from(input.CiphertextBlob) }));
+  kmsMock.on(DescribeKeyCommand).resolvesOnce({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'PendingImport' } }).resolves(enabled);
+  assert.deepEqual(await verifyAfterImport(kms, makeReport(), retry), { verified: true, keyState: 'Enabled', check: 'Encrypt/Decrypt SYMMETRIC_DEFAULT' });
+  assert.equal(kmsMock.commandCalls(EncryptCommand).length, 2);
+  assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 2);
+
+  // Any other state: VerificationFailed naming it.
+  for (const KeyState of ['PendingImport', 'Unavailable', 'PendingDeletion'] as const) {
+    kmsMock.reset();
+    kmsMock.on(EncryptCommand).rejects(awsError('KMSInvalidStateException'));
+    kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState } });
+    await assert.rejects(verifyAfterImport(kms, makeReport(), retry), (e: unknown) => {
+      assert.equal((e as Error).name, 'VerificationFailed');
+      assert.match((e as Error).message, new RegExp(`the key is ${KeyState}, not Enabled`));
+      assert.match((e as Error).message, new RegExp(KEY_ID));
+      return true;
+    });
+  }
+});
+
+test('verifyAfterImport: a round trip that fails for another reason fails at once, without a DescribeKey', async () => {
+  kmsMock.on(DescribeKeyCommand).rejects(new Error('not asked'));
+  kmsMock.on(EncryptCommand).callsFake((input) => ({ CiphertextBlob: Buffer.from(input.Plaintext) }));
+  kmsMock.on(DecryptCommand).resolves({ Plaintext: Buffer.from('something else') });
+  await assert.rejects(verifyAfterImport(kms, makeReport(), retry), { name: 'VerificationFailed' });
+
+  kmsMock.reset();
+  kmsMock.on(DescribeKeyCommand).rejects(new Error('not asked'));
+  kmsMock.on(EncryptCommand).rejects(awsError('AccessDeniedException'));
+  await assert.rejects(verifyAfterImport(kms, makeReport(), retry), (e: unknown) => (e as Error).name === 'VerificationFailed' && /AccessDeniedException/.test((e as Error).message));
+  assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 0);
+});
+
+/** A promise the test settles itself, to hold an answer back while it looks at what else went out. */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+test('importEscrowedMaterial reads the escrow while the import parameters are still coming, then imports with them', async () => {
+  const sdkCopy = new Uint8Array(material);
+  const escrowAsked = deferred<void>();
+  secretsMock.on(GetSecretValueCommand).callsFake(() => {
+    escrowAsked.resolve();
+    return { SecretBinary: sdkCopy };
+  });
+  const wrapped = captureImports({ KeyMaterialId: MATERIAL_ID_A });
+  const parameters = deferred<ImportParameters>();
+  const importing = importEscrowedMaterial(deps, { report: pendingReport(), params: parameters.promise, config, now });
+  await escrowAsked.promise; // the escrow read went out before the parameters arrived
+  assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0, 'nothing imported before the parameters');
+  parameters.resolve(params());
+  const result = await importing;
+  assert.equal(result.keyMaterialId, MATERIAL_ID_A);
+  assert.ok(unwrapOaep(wrapped[0]!).equals(material));
+  assert.equal(Buffer.from(kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input.ImportToken!).toString(), 'import-token-1');
+  assert.ok(sdkCopy.every((b) => b === 0), 'the SDK copy of the secret was wiped');
+});
+
+test('importEscrowedMaterial: parameters that fail are the error (as when fetched first); the escrow read is wiped unused; escrow failures with good parameters stay escrow failures', async () => {
+  const original = Buffer.prototype.fill;
+  const wipedContents: Buffer[] = [];
+  const spy = function (this: Buffer, ...args: Parameters<Buffer['fill']>) {
+    if (args[0] === 0) wipedContents.push(Buffer.from(this));
+    return original.apply(this, args);
+  };
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ format: 'kms-reimport/v1', materials: [{ material: material.toString('base64') }] }) });
+  kmsMock.on(ImportKeyMaterialCommand).rejects(new Error('must not import'));
+  kmsMock.on(GetParametersForImportCommand).rejects(awsError('KMSInvalidStateException'));
+  const failingParameters = getImportParameters(kms, KEY_ID, { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' }, retry);
+  Buffer.prototype.fill = spy as typeof original;
+  try {
+    await assert.rejects(importEscrowedMaterial(deps, { report: pendingReport(), params: failingParameters, config, now }), { name: 'KeyNotEligible' });
+  } finally {
+    Buffer.prototype.fill = original;
+  }
+  assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 1, 'the escrow was read beside the parameters');
+  assert.ok(wipedContents.some((b) => b.equals(material)), 'the escrowed material read for nothing was zero-filled');
+  assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+
+  secretsMock.reset();
+  secretsMock.on(GetSecretValueCommand).rejects(awsError('ResourceNotFoundException'));
+  await assert.rejects(importEscrowedMaterial(deps, { report: pendingReport(), params: Promise.resolve(params()), config, now }), { name: 'EscrowMissing' });
+  assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
 });
