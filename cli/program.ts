@@ -19,6 +19,7 @@ import { registerDrillCommand } from './drill-command.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerFleetCommands } from './fleet-command.js';
 import { registerLocalCommand } from './local-command.js';
+import { registerOnboardCommand } from './onboard-command.js';
 import { registerRotateCommand } from './rotate-command.js';
 
 export function buildProgram(): Command {
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerFleetCommands(program);
   registerDrillCommand(program);
   registerDoctorCommand(program);
+  registerOnboardCommand(program);
   registerLocalCommand(program);
   return program;
 }
