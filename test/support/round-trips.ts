@@ -117,3 +117,26 @@ export function trackRoundTrips(): RoundTrips {
     },
   };
 }
+
+/**
+ * For aws-sdk-client-mock, whose answers come within the same turn of the event loop: a view of
+ * the client whose every answer waits one turn (setImmediate), as a network answer would, so calls
+ * a run sends together are all in flight before any answers. Not a timer: order only.
+ */
+export function answerNextTurn<C extends object>(client: C): C {
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'send') {
+        return async (command: unknown, ...rest: unknown[]) => {
+          try {
+            return await (target as unknown as { send: (...a: unknown[]) => Promise<unknown> }).send(command, ...rest);
+          } finally {
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        };
+      }
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}

@@ -65,3 +65,21 @@ test('describeFailure keeps named errors and maps every other error to one of ou
   // The answer that was not JSON is never quoted (it may carry anything the endpoint sent).
   assert.doesNotMatch(describeFailure(cases[3]![0], 'key-9').reason, /Passed X-A/);
 });
+
+test('a planned outcome carries wouldFail (its own copy) and its one line says how the run would end', () => {
+  const base = { keyId: KEY_ID, requestedRef: KEY_ID, action: 'plan' as const, startedAt, finishedAt, calls: { DescribeKey: 1, DescribeSecret: 1 } };
+  const wouldFail = { status: 'failed' as const, errorName: 'EscrowMissing', reason: 'No escrow secret kms-reimport/k for key k. Create it.' };
+  const planned = createOutcome({ ...base, status: 'planned', reason: 'plan: would recover: Key k is PendingImport.', wouldFail });
+  assert.deepEqual(planned.wouldFail, wouldFail);
+  wouldFail.reason = 'changed';
+  assert.notEqual(planned.wouldFail?.reason, 'changed', 'the outcome owns its copy');
+  assert.equal(
+    summariseOutcome(planned),
+    `PLANNED key ${KEY_ID}: plan: would recover: Key k is PendingImport. WOULD FAIL: EscrowMissing: No escrow secret kms-reimport/k for key k. Create it.; 1.3 s, 2 AWS calls`,
+  );
+  const skipped = createOutcome({ ...base, status: 'planned', reason: 'plan: would skip: Key k is Disabled.', wouldFail: { status: 'skipped', errorName: 'KeyNotEligible', reason: 'A run would end skipped.' } });
+  assert.match(summariseOutcome(skipped), / WOULD BE SKIPPED: KeyNotEligible: A run would end skipped\.;/);
+  const fine = createOutcome({ ...base, status: 'planned', reason: 'plan: would recover: Key k is PendingImport.' });
+  assert.ok(!('wouldFail' in fine));
+  assert.doesNotMatch(summariseOutcome(fine), /WOULD/);
+});

@@ -22,6 +22,7 @@ import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import { summariseOutcome } from '../../lib/outcome.js';
 import type { Outcome } from '../../lib/types.js';
 import { assertNoMaterial, awsError, KEY_ARN, KEY_ID, MATERIAL_ID_A, MATERIAL_ID_B } from './lib-fixtures.js';
+import { answerNextTurn, trackRoundTrips } from '../support/round-trips.js';
 
 const kmsMock = mockClient(KMSClient);
 const secretsMock = mockClient(SecretsManagerClient);
@@ -662,4 +663,86 @@ test('ValidationException from ImportKeyMaterial: failed ImportRequestInvalid sa
   assert.match(outcome.reason!, /ExpirationModel/);
   assert.equal(count(ImportKeyMaterialCommand), 1, 'not transient: not retried');
   assertNoLeak(outcome, material);
+});
+
+/** deps() whose clients answer a turn later (as over a network) and record every call's start and end. */
+function trackedDeps() {
+  const trips = trackRoundTrips();
+  return { trips, deps: { ...deps(), kms: trips.watch(answerNextTurn(kms)), secrets: trips.watch(answerNextTurn(secrets)) } };
+}
+
+test('critical path by key ID: 5 round trips (DescribeKey ∥ ListResourceTags ∥ ListKeyRotations → GetParametersForImport ∥ GetSecretValue → ImportKeyMaterial → Encrypt → Decrypt), no DescribeKey before the probe', async () => {
+  scenario({});
+  const { trips, deps: tracked } = trackedDeps();
+  const outcome = await recoverKey(tracked, KEY_ID, { action: 'auto', config, now });
+  assert.equal(outcome.status, 'recovered', outcome.reason);
+  assert.equal(trips.chain(), 5, `longest chain: ${trips.longestChain().join(' → ')}`);
+  const [first, second, ...rest] = trips.longestChain();
+  assert.ok(['DescribeKey', 'ListResourceTags', 'ListKeyRotations'].includes(first!), first);
+  assert.ok(['GetParametersForImport', 'GetSecretValue'].includes(second!), second);
+  assert.deepEqual(rest, ['ImportKeyMaterial', 'Encrypt', 'Decrypt']);
+  assert.ok(trips.overlapped('DescribeKey', 'ListResourceTags'));
+  assert.ok(trips.overlapped('DescribeKey', 'ListKeyRotations'));
+  assert.ok(trips.overlapped('GetParametersForImport', 'GetSecretValue'));
+  assert.equal(trips.maxInFlight, 3);
+  assert.deepEqual(trips.operations().filter((op) => op === 'DescribeKey'), ['DescribeKey'], 'one DescribeKey: none between the import and the probe');
+  assert.equal(Object.values(outcome.calls).reduce((a, b) => a + b, 0), 8);
+  assertNoLeak(outcome, material);
+});
+
+test('critical path by alias: 6 round trips (DescribeKey first), and renew by key ID: 5', async () => {
+  scenario({});
+  let { trips, deps: tracked } = trackedDeps();
+  const byAlias = await recoverKey(tracked, 'alias/payments', { action: 'auto', config, now });
+  assert.equal(byAlias.status, 'recovered', byAlias.reason);
+  assert.equal(trips.chain(), 6, `longest chain: ${trips.longestChain().join(' → ')}`);
+  assert.equal(trips.longestChain()[0], 'DescribeKey');
+  assert.ok(!trips.overlapped('DescribeKey', 'ListResourceTags'), 'an alias names no key before DescribeKey answers');
+  assert.ok(trips.overlapped('ListResourceTags', 'ListKeyRotations'));
+  assert.ok(trips.overlapped('GetParametersForImport', 'GetSecretValue'));
+
+  kmsMock.reset();
+  secretsMock.reset();
+  const soon = new Date(NOW.getTime() + 3 * 86_400_000);
+  scenario({
+    before: { KeyState: 'Enabled', ValidTo: soon },
+    rotations: [{ KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: soon }],
+  });
+  ({ trips, deps: tracked } = trackedDeps());
+  const renewed = await recoverKey(tracked, KEY_ARN, { action: 'renew', config, now });
+  assert.equal(renewed.status, 'renewed', renewed.reason);
+  assert.equal(trips.chain(), 5, `longest chain: ${trips.longestChain().join(' → ')}`);
+  assert.ok(trips.overlapped('GetParametersForImport', 'GetSecretValue'));
+});
+
+test('reads go out together, but nothing is read from escrow and nothing imported for an unmanaged key', async () => {
+  scenario({ tags: { team: 'payments' } });
+  const { trips, deps: tracked } = trackedDeps();
+  const outcome = await recoverKey(tracked, KEY_ID, { action: 'recover', config, now });
+  assert.equal(outcome.status, 'skipped');
+  assert.equal(outcome.errorName, 'KeyNotManaged');
+  assert.deepEqual([...trips.operations()].sort(), ['DescribeKey', 'ListKeyRotations', 'ListResourceTags'], 'the inspection only: no escrow, no parameters, no import');
+  assert.equal(trips.chain(), 1);
+});
+
+test('a later GetParametersForImport waits for the pacer with no material in memory: the escrow read starts only once the call is under way', async () => {
+  const other = randomBytes(32);
+  bothMaterialsMissing(other);
+  const { trips, deps: tracked } = trackedDeps();
+  const sleptAfterCalls: number[] = [];
+  const paced = {
+    ...tracked,
+    sleep: async (ms: number) => {
+      sleptAfterCalls.push(trips.calls.length);
+      captured.clockMs += ms;
+    },
+  };
+  const outcome = await recoverKey(paced, KEY_ID, { action: 'auto', config: { ...config, parametersIntervalMs: 4000 }, now });
+  assert.equal(outcome.status, 'recovered', outcome.reason);
+  assert.equal(sleptAfterCalls.length, 1, 'the second material waited for the pacer once');
+  const ops = trips.operations();
+  assert.equal(ops[sleptAfterCalls[0]!], 'GetParametersForImport', `after the wait, GetParametersForImport goes first, then the escrow read: ${ops.join(', ')}`);
+  assert.ok(trips.calls.slice(0, sleptAfterCalls[0]!).every((c) => c.end !== undefined && c.end < trips.calls[sleptAfterCalls[0]!]!.start), 'nothing in flight during the wait');
+  assert.equal(ops.filter((op) => op === 'GetSecretValue').length, 2);
+  assert.ok(trips.overlapped('GetParametersForImport', 'GetSecretValue'));
 });
