@@ -1,0 +1,226 @@
+/**
+ * kms-reimport doctor over HTTP with the real SDK: KMS and Secrets Manager (and the Tagging API)
+ * on the project's local endpoint, where each per-key check is made to fail once; CloudTrail,
+ * CloudFormation, SNS, EventBridge, Step Functions and Service Quotas on moto_server, where each
+ * stack and account check is made to fail once (skipped with a message when moto_server is absent
+ * and CI is unset). moto emulates Service Quotas for VPC only, so against it doctor falls back to
+ * KMS's documented GetParametersForImport rate; the quota-read-from-Service-Quotas path is proven
+ * with mocks in test/unit/doctor.test.ts.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { CloudTrailClient, CreateTrailCommand, PutEventSelectorsCommand, StartLoggingCommand, StopLoggingCommand } from '@aws-sdk/client-cloudtrail';
+import { DisableRuleCommand, EnableRuleCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DeleteStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { ListSubscriptionsByTopicCommand, SNSClient, SubscribeCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
+import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import { createTaggingClient } from '../../lib/aws/clients.js';
+import { checkManagedKeys, runDoctor, type DoctorCheck, type DoctorDeps } from '../../lib/doctor/index.js';
+import { generateKeyMaterial } from '../../lib/material/generate.js';
+import { escrowAndImport } from '../../lib/material/onboard.js';
+import { onboardKey, REGION, startLocalAws, type LocalAws } from '../support/local-aws.js';
+import { createMotoBucket, motoSkip, startMoto, type Moto } from '../support/moto.js';
+
+const lineOf = (checks: DoctorCheck[], name: string, subject?: string): DoctorCheck => {
+  const found = checks.find((c) => c.check === name && (subject === undefined || c.subject.includes(subject)));
+  assert.ok(found, `no ${name} line${subject ? ` for ${subject}` : ''} in ${JSON.stringify(checks, null, 1)}`);
+  return found;
+};
+
+function taggingFor(aws: LocalAws) {
+  return createTaggingClient({ endpointUrl: aws.endpoint.url, region: REGION, credentials: { accessKeyId: 'AKIDINTEGRATION', secretAccessKey: 'integration' } });
+}
+
+/** A managed EXTERNAL key created with a custom key policy, escrowed and imported. */
+async function keyWithPolicy(aws: LocalAws, policy: object): Promise<string> {
+  const created = await aws.kms.send(
+    new CreateKeyCommand({
+      Origin: 'EXTERNAL',
+      KeySpec: 'SYMMETRIC_DEFAULT',
+      KeyUsage: 'ENCRYPT_DECRYPT',
+      Policy: JSON.stringify(policy),
+      Tags: [{ TagKey: aws.config.managedTagKey, TagValue: aws.config.managedTagValue }],
+    }),
+  );
+  const keyId = created.KeyMetadata!.KeyId!;
+  const material = await generateKeyMaterial('SYMMETRIC_DEFAULT');
+  try {
+    await escrowAndImport(aws, { keyId, keySpec: 'SYMMETRIC_DEFAULT', material, config: aws.config, expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: new Date(aws.endpoint.clock.now() + 60 * 86_400_000) });
+  } finally {
+    material.fill(0);
+  }
+  return keyId;
+}
+
+describe('per-key checks against the local endpoint (KMS, Secrets Manager)', () => {
+  let aws: LocalAws;
+  before(async () => {
+    aws = await startLocalAws();
+  });
+  after(async () => {
+    await aws.close();
+  });
+
+  test('a healthy key is ok three times; missing escrow, a locked-out key policy and a PendingImport key each fail', async () => {
+    const healthy = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 * 86_400 });
+    const noEscrow = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 * 86_400 });
+    await aws.secrets.send(new DeleteSecretCommand({ SecretId: `${aws.config.escrowPrefix}${noEscrow.keyId}`, RecoveryWindowInDays: 7 }));
+    const arn = (await aws.kms.send(new CreateKeyCommand({ Tags: [] }))).KeyMetadata!.Arn!;
+    const account = /:(\d{12}):key\//.exec(arn)![1]!;
+    const lockedOut = await keyWithPolicy(aws, {
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'OnlyAdmin', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:role/Admin` }, Action: 'kms:*', Resource: '*' }],
+    });
+    const expired = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 });
+    aws.endpoint.clock.advance(61);
+
+    const tagging = taggingFor(aws);
+    try {
+      const { checks, reports } = await checkManagedKeys({ tagging, kms: aws.kms, secrets: aws.secrets }, aws.config, {
+        roleArns: [],
+        now: aws.now(),
+        retry: { maxAttempts: 1, baseDelayMs: 1 },
+      });
+      assert.equal(reports.length, 4);
+      for (const name of ['escrow', 'key-policy', 'expiry']) assert.equal(lineOf(checks, name, healthy.keyId).status, 'ok', `${name} of the healthy key`);
+
+      const escrow = lineOf(checks, 'escrow', noEscrow.keyId);
+      assert.equal(escrow.status, 'fail');
+      assert.match(escrow.message, /scheduled for deletion.*restore-secret/);
+
+      const policy = lineOf(checks, 'key-policy', lockedOut);
+      assert.equal(policy.status, 'fail');
+      assert.match(policy.message, /no account root principal/);
+      assert.equal(lineOf(checks, 'escrow', lockedOut).status, 'ok');
+
+      const expiry = lineOf(checks, 'expiry', expired.keyId);
+      assert.equal(expiry.status, 'fail');
+      assert.equal(expiry.fix, `kms-reimport recover ${expired.keyId}`);
+      assert.equal(lineOf(checks, 'key-policy', expired.keyId).status, 'ok', 'the default key policy lets the account in');
+    } finally {
+      tagging.destroy();
+    }
+  });
+});
+
+/** A stack shaped like the deployed one, for moto: the resource types doctor reads, nothing it does not. */
+const STACK_TEMPLATE = {
+  Parameters: { RenewalWindowDays: { Type: 'Number', Default: 14 }, SweepSchedule: { Type: 'String', Default: 'rate(6 hours)' } },
+  Resources: {
+    OutcomeTopic: { Type: 'AWS::SNS::Topic', Properties: {} },
+    WorkflowRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: { AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'states.amazonaws.com' }, Action: 'sts:AssumeRole' }] } },
+    },
+    MaterialDeletedRule: {
+      Type: 'AWS::Events::Rule',
+      Properties: { State: 'ENABLED', EventPattern: { source: ['aws.kms'], 'detail-type': ['AWS API Call via CloudTrail'], detail: { eventName: ['DeleteImportedKeyMaterial'] } } },
+    },
+    RecoveryStateMachine: {
+      Type: 'AWS::StepFunctions::StateMachine',
+      Properties: { RoleArn: { 'Fn::GetAtt': ['WorkflowRole', 'Arn'] }, DefinitionString: JSON.stringify({ StartAt: 'Report', States: { Report: { Type: 'Pass', End: true } } }) },
+    },
+  },
+};
+
+describe('stack and account checks against moto_server', { skip: motoSkip }, () => {
+  let moto: Moto;
+  let aws: LocalAws;
+  let deps: DoctorDeps & { cloudtrail: CloudTrailClient; events: EventBridgeClient; sfn: SFNClient; sns: SNSClient };
+  let topicArn: string;
+  const stackName = `kms-reimport-${randomBytes(3).toString('hex')}`;
+
+  before(async () => {
+    moto = await startMoto(REGION);
+    aws = await startLocalAws();
+    await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 * 86_400 });
+    const c = moto.clientConfig;
+    const cloudformation = new CloudFormationClient(c);
+    deps = {
+      kms: aws.kms as KMSClient,
+      secrets: aws.secrets,
+      tagging: taggingFor(aws),
+      cloudtrail: new CloudTrailClient(c),
+      quotas: new ServiceQuotasClient(c),
+      cloudformation,
+      events: new EventBridgeClient(c),
+      sfn: new SFNClient(c),
+      sns: new SNSClient(c),
+    };
+    await cloudformation.send(new CreateStackCommand({ StackName: stackName, TemplateBody: JSON.stringify(STACK_TEMPLATE) }));
+    await createMotoBucket(moto, 'trail-bucket');
+    await deps.cloudtrail.send(new CreateTrailCommand({ Name: 'org-trail', S3BucketName: 'trail-bucket', IsMultiRegionTrail: true }));
+    await deps.cloudtrail.send(new StartLoggingCommand({ Name: 'org-trail' }));
+  });
+  after(async () => {
+    for (const client of Object.values(deps ?? {})) (client as { destroy?: () => void }).destroy?.();
+    await aws?.close();
+    await moto?.stop();
+  });
+
+  const doctor = () => runDoctor(deps, { region: REGION, stackName, config: aws.config, now: aws.now(), retry: { maxAttempts: 1, baseDelayMs: 1 } });
+
+  test('a healthy deployment: no fail, every stack resource found, the quota from the documented default', async () => {
+    const topic = (await doctor()).checks.find((c) => c.check === 'topic')!;
+    topicArn = topic.subject;
+    await deps.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'email', Endpoint: 'oncall@example.com' }));
+    const report = await doctor();
+    assert.equal(report.status, 'ok', JSON.stringify(report.checks.filter((c) => c.status !== 'ok'), null, 1));
+    for (const name of ['cloudtrail', 'stack', 'rule', 'state-machine', 'topic', 'escrow', 'key-policy', 'expiry', 'quota']) assert.equal(lineOf(report.checks, name).status, 'ok', name);
+    assert.equal(report.settings.renewalWindowDays, 14);
+    assert.match(lineOf(report.checks, 'quota').message, /at 1\/s \(KMS's documented default/);
+  });
+
+  test('CloudTrail: a trail that stops logging fails, then one that logs read-only events fails', async () => {
+    await deps.cloudtrail.send(new StopLoggingCommand({ Name: 'org-trail' }));
+    let report = await doctor();
+    assert.equal(report.status, 'fail');
+    assert.match(lineOf(report.checks, 'cloudtrail').fix!, /start-logging/);
+    await deps.cloudtrail.send(new StartLoggingCommand({ Name: 'org-trail' }));
+
+    await deps.cloudtrail.send(new PutEventSelectorsCommand({ TrailName: 'org-trail', EventSelectors: [{ ReadWriteType: 'ReadOnly', IncludeManagementEvents: true }] }));
+    report = await doctor();
+    assert.equal(lineOf(report.checks, 'cloudtrail').status, 'fail');
+    assert.match(lineOf(report.checks, 'cloudtrail').message, /ReadOnly/);
+    await deps.cloudtrail.send(new PutEventSelectorsCommand({ TrailName: 'org-trail', EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true }] }));
+    assert.equal(lineOf((await doctor()).checks, 'cloudtrail').status, 'ok');
+  });
+
+  test('EventBridge: a disabled rule fails with enable-rule', async () => {
+    const rule = lineOf((await doctor()).checks, 'rule');
+    const name = rule.subject.split(' ')[0]!;
+    await deps.events.send(new DisableRuleCommand({ Name: name }));
+    const disabled = lineOf((await doctor()).checks, 'rule');
+    assert.equal(disabled.status, 'fail');
+    assert.equal(disabled.fix, `aws events enable-rule --name ${name}`);
+    await deps.events.send(new EnableRuleCommand({ Name: name }));
+  });
+
+  test('SNS: a topic whose subscription is gone fails', async () => {
+    const subscriptions = (await deps.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }))).Subscriptions ?? [];
+    for (const s of subscriptions) await deps.sns.send(new UnsubscribeCommand({ SubscriptionArn: s.SubscriptionArn! }));
+    const topic = lineOf((await doctor()).checks, 'topic');
+    assert.equal(topic.status, 'fail');
+    assert.match(topic.message, /no subscription/);
+    await deps.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'email', Endpoint: 'oncall@example.com' }));
+  });
+
+  test('Step Functions: a state machine deleted by hand fails', async () => {
+    const machine = lineOf((await doctor()).checks, 'state-machine');
+    await deps.sfn.send(new DeleteStateMachineCommand({ stateMachineArn: machine.subject }));
+    const gone = lineOf((await doctor()).checks, 'state-machine');
+    assert.equal(gone.status, 'fail', gone.message);
+  });
+
+  test('CloudFormation: a stack that does not exist fails, and its resources are not looked for', async () => {
+    const report = await runDoctor(deps, { region: REGION, stackName: 'no-such-stack', config: aws.config, now: aws.now() });
+    const stack = lineOf(report.checks, 'stack');
+    assert.equal(stack.status, 'fail');
+    assert.match(stack.message, /does not exist/);
+    assert.equal(report.checks.some((c) => c.check === 'rule'), false);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * moto_server (Python moto, on PATH from the image) on 127.0.0.1 and a free port, for tests that
+ * cross-check against an independent emulation of AWS services the local endpoint does not serve
+ * (CloudTrail, CloudFormation, SNS, EventBridge, Step Functions, Service Quotas).
+ * `motoSkip` is a skip reason when moto_server is absent and CI is unset; in CI a missing
+ * moto_server fails the test instead of skipping it.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+const present = spawnSync('moto_server', ['--help'], { stdio: 'ignore' }).status === 0;
+export const motoSkip: string | false = !present && !process.env.CI ? 'moto_server is not on PATH (pip install "moto[server]" to run this cross-check)' : false;
+
+export interface Moto {
+  url: string;
+  /** Client settings for moto: its URL, a Region, moto's fixed test credentials. */
+  clientConfig: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  stop: () => Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url: string, child: ChildProcess): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode} before answering`);
+    try {
+      await fetch(`${url}/moto-api/`);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`moto_server did not answer at ${url} within a minute`);
+}
+
+export async function startMoto(region = 'us-east-1'): Promise<Moto> {
+  const port = await freePort();
+  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(url, child);
+  return {
+    url,
+    clientConfig: { endpoint: url, region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Creates an S3 bucket in moto (no S3 client in this project: one path-style PUT). */
+export async function createMotoBucket(moto: Moto, bucket: string): Promise<void> {
+  const response = await fetch(`${moto.url}/${bucket}`, { method: 'PUT' });
+  if (!response.ok) throw new Error(`moto refused to create bucket ${bucket}: HTTP ${response.status}`);
+}
