@@ -491,3 +491,27 @@ export class MaterialFileInvalid extends ReimportError {
     this.name = 'MaterialFileInvalid';
   }
 }
+
+/**
+ * `kms-reimport drill` on an account refuses to change a key or secret it did not create in this
+ * run: before every destructive call it checks the `kms-reimport:drill` tag against the drill's id.
+ * Nothing was changed; the message names the resource and how to clean up by hand if it is the drill's.
+ */
+export class DrillRefused extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'DrillRefused';
+  }
+}
+
+/**
+ * A drill through the deployed service waited its whole timeout and the drill key is still not
+ * Enabled: the service never heard of the deletion (most often: no CloudTrail trail logging
+ * management events in the Region), or its run did not finish. The drill key is cleaned up anyway.
+ */
+export class DrillRecoveryTimedOut extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'DrillRecoveryTimedOut';
+  }
+}

@@ -8,7 +8,7 @@ import { beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CloudTrailClient, DescribeTrailsCommand, GetEventSelectorsCommand, GetTrailStatusCommand } from '@aws-sdk/client-cloudtrail';
-import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand, type StackStatus } from '@aws-sdk/client-cloudformation';
 import { DescribeRuleCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DescribeStateMachineCommand, SFNClient, StateMachineDoesNotExist } from '@aws-sdk/client-sfn';
 import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
@@ -139,7 +139,7 @@ const stackResources = [
   { LogicalResourceId: 'InspectFunctionRole', ResourceType: 'AWS::IAM::Role', PhysicalResourceId: 'kms-reimport-InspectFunctionRole-ABC' },
 ];
 
-function mockStack(status = 'CREATE_COMPLETE', resources = stackResources) {
+function mockStack(status: StackStatus = 'CREATE_COMPLETE', resources = stackResources) {
   cfnMock.on(DescribeStacksCommand).resolves({
     Stacks: [{ StackName: 'kms-reimport', StackId: STACK_ID, StackStatus: status, CreationTime: new Date(), Parameters: [{ ParameterKey: 'RenewalWindowDays', ParameterValue: '21' }] }],
   });
