@@ -8,7 +8,7 @@
  *   set it, so as deployed) and without.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,6 +22,8 @@ export interface BundleFigures {
   /** Median net init, ms, with --enable-source-maps (as deployed) and without. */
   netInitMs: number;
   netInitNoSourceMapsMs: number;
+  /** The largest parts of the bundle, by package (the project's own code as `kms-reimport`), bytes in the output. */
+  largestParts: Array<{ part: string; bytes: number }>;
 }
 
 export interface BundlesResult {
@@ -59,6 +61,23 @@ function functionEnv(template: Json, id: string, resource: Json): Record<string,
   return env;
 }
 
+interface Metafile {
+  outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+}
+
+/** Bytes in one bundle per package (node_modules/<pkg> or node_modules/@scope/<pkg>), largest first. */
+function largestParts(meta: Metafile, name: string, top = 4): Array<{ part: string; bytes: number }> {
+  const output = Object.entries(meta.outputs).find(([file]) => file.endsWith(`/${name}/index.mjs`))?.[1];
+  if (!output) return [];
+  const byPart = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+    const part = m ? m[1]! : 'kms-reimport';
+    byPart.set(part, (byPart.get(part) ?? 0) + bytesInOutput);
+  }
+  return [...byPart].map(([part, bytes]) => ({ part, bytes })).sort((a, b) => b.bytes - a.bytes).slice(0, top);
+}
+
 function timeNode(args: string[], env: Record<string, string>): number {
   const started = performance.now();
   const run = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
@@ -73,6 +92,7 @@ export async function benchBundles(samples: number): Promise<BundlesResult> {
     progress('bundles: node scripts/build.mjs');
     const build = spawnSync(process.execPath, ['scripts/build.mjs', '--outdir', outdir], { cwd: repoRoot, encoding: 'utf8' });
     if (build.status !== 0) throw new Error(`scripts/build.mjs failed: ${build.stderr.slice(-1500)}`);
+    const meta = JSON.parse(readFileSync(join(outdir, 'meta.json'), 'utf8')) as Metafile;
     const template = loadTemplate();
     const fns = serverlessFunctions(template).map(([id, resource]) => {
       const name = entryPointOf(resource).replace(/^functions\//, '').replace(/\.ts$/, '');
@@ -104,6 +124,7 @@ export async function benchBundles(samples: number): Promise<BundlesResult> {
         bytesWithMap: bytes + map,
         netInitMs: round(median(t.maps) - emptyNodeMs, 1),
         netInitNoSourceMapsMs: round(median(t.plain) - emptyNodeMs, 1),
+        largestParts: largestParts(meta, fn.name),
       };
     });
     return {

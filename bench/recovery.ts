@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteImportedKeyMaterialCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { onboardKey, startLocalAws, type LocalAws, type OnboardedKey } from '../test/support/local-aws.js';
+import { describeRoundTrips, roundTrips, watchCalls, type TimedCall } from './timeline.js';
 import type { WorkflowTiming } from './workflow.js';
 import { endpointEnv, firstWorking, median, progress, REGION, round, runProcess, sleep } from './measure.js';
 
@@ -30,6 +31,11 @@ export interface RecoveryFigures {
   chainMs: number;
   libraryMs: number;
   libraryCalls: number;
+  /** The library's calls as the round trips it made one after another (last sample). */
+  libraryRoundTrips: number;
+  libraryCallSequence: string;
+  /** The same library recovery with no added latency: this machine's own cost (SDK, emulation, wrapping). */
+  libraryNoLatencyMs: number;
   ratioToChain: number;
   cliProcessMs: number;
   cliRatioToChain: number;
@@ -45,8 +51,8 @@ export interface RecoveryFigures {
   workflowRatioToChain?: number | null;
   workflowSkipped?: string;
   workflowCalls?: number;
-  /** Mean ms inside each task's handler per execution. */
-  workflowTaskMs?: Record<string, number>;
+  /** Per task handler, per execution: times run, calls, ms inside. */
+  workflowTasks?: Record<string, { runs: number; calls: number; ms: number }>;
 }
 
 /** A fresh managed key with escrowed material, made PendingImport by deleting its material (latency off meanwhile). */
@@ -84,13 +90,25 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
     progress(`recovery: library, ${samples} samples at L = ${L} ms`);
     const library: number[] = [];
     let libraryCalls = 0;
+    let trips: TimedCall[][] = [];
+    const recorder = watchCalls([aws.kms, aws.secrets]);
     for (let i = 0; i < samples; i++) {
       const key = await pendingKey(aws);
+      recorder.start();
       const { ms, result, calls } = await timeOne(aws, L, () => aws.recover(key.keyId, 'recover'));
+      trips = roundTrips(recorder.stop());
       key.material.fill(0);
       if (result.status !== 'recovered') throw new Error(`library recovery of ${key.keyId} ended ${result.status}: ${result.reason ?? ''}`);
       library.push(ms);
       libraryCalls = calls;
+    }
+    const noLatency: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const key = await pendingKey(aws);
+      const { ms, result } = await timeOne(aws, 0, () => aws.recover(key.keyId, 'recover'));
+      key.material.fill(0);
+      if (result.status !== 'recovered') throw new Error(`library recovery of ${key.keyId} ended ${result.status}: ${result.reason ?? ''}`);
+      noLatency.push(ms);
     }
 
     progress(`recovery: kms-reimport recover as a process, ${samples} samples`);
@@ -147,6 +165,9 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
       chainMs,
       libraryMs: round(libraryMs, 1),
       libraryCalls,
+      libraryRoundTrips: trips.length,
+      libraryCallSequence: describeRoundTrips(trips),
+      libraryNoLatencyMs: round(median(noLatency), 1),
       ratioToChain: round(libraryMs / chainMs),
       cliProcessMs: round(cliMs, 1),
       cliRatioToChain: round(cliMs / chainMs),
@@ -162,7 +183,7 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
             workflowRatioToChain: workflow.ms === null ? null : round(workflow.ms / chainMs),
             ...(workflow.skipped ? { workflowSkipped: workflow.skipped } : {}),
             ...(workflow.calls !== undefined ? { workflowCalls: workflow.calls } : {}),
-            ...(workflow.taskMs ? { workflowTaskMs: workflow.taskMs } : {}),
+            ...(workflow.tasks ? { workflowTasks: workflow.tasks } : {}),
           }
         : {}),
     };

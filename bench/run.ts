@@ -153,7 +153,8 @@ function printTable(r: Results): void {
   if (r.recovery) {
     const x = r.recovery;
     add('recovery', `latency per call (L) / chain (${x.chainRoundTrips} × L)`, `${x.latencyMs} ms / ${x.chainMs} ms`);
-    add('recovery', `library recoverKey (median of ${x.samples}), calls`, `${x.libraryMs} ms (${x.ratioToChain} × chain), ${x.libraryCalls} calls`);
+    add('recovery', `library recoverKey (median of ${x.samples}), calls`, `${x.libraryMs} ms (${x.ratioToChain} × chain), ${x.libraryCalls} calls, ${x.libraryRoundTrips} round trips; ${x.libraryNoLatencyMs} ms at L = 0`);
+    add('recovery', '  its round trips', x.libraryCallSequence);
     if (x.workflowMs !== undefined) add('recovery', 'workflow (aws-local-stepfunctions, real handlers)', x.workflowMs === null ? `skipped: ${x.workflowSkipped}` : `${x.workflowMs} ms (${x.workflowRatioToChain} × chain), ${x.workflowCalls} calls`);
     add('recovery', 'kms-reimport recover, whole process', `${x.cliProcessMs} ms (${x.cliRatioToChain} × chain), peak ${x.cliPeakRssMiB} MiB`);
     add('recovery', "the seed's script (AWS CLI + openssl)", x.seedScriptMs === null ? `skipped: ${x.seedSkipped}` : `${x.seedScriptMs} ms`);

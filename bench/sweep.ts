@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { DEFAULT_SWEEP_CONCURRENCY } from '../lib/sweep.js';
 import { startLocalAws } from '../test/support/local-aws.js';
 import { buildFleet, EXPECTED_ACTION, type Fleet } from './fleet.js';
 import { endpointEnv, progress, repoRoot, round, runProcess } from './measure.js';
@@ -32,6 +33,10 @@ export interface SweepFigures {
   misclassified: number;
   peakRssMiB: number;
   secondsPerThousandKeys: number;
+  /** Operations the sweep called for which the endpoint enforced no quota. */
+  unquotedOperations: string[];
+  /** Keys the sweep inspects at a time (lib's default). */
+  concurrency: number;
 }
 
 /** The fleet builder: the shared one (test/support/fleet.ts) when it exists, else bench/fleet.ts. */
@@ -113,6 +118,8 @@ export async function benchSweep(keys: number, managedShare = 0.2): Promise<Swee
       misclassified,
       peakRssMiB: round(child.peakRssKiB / 1024, 1),
       secondsPerThousandKeys: round((seconds * 1000) / keys, 3),
+      unquotedOperations: Object.keys(counters).filter((o) => counters[o]!.calls > 0 && !quotas[o] && !quotas[o.split(':')[1] ?? o]),
+      concurrency: DEFAULT_SWEEP_CONCURRENCY,
     };
   } finally {
     await aws.close();

@@ -16,7 +16,7 @@ import { lambdaContext } from '../test/support/lambda.js';
 import { onboardKey, type LocalAws } from '../test/support/local-aws.js';
 import { closeWorkflowDynamo, runWorkflow, SUBSTITUTIONS, TASK_STATES, workflowDynamo, type TaskHandler, type TaskStateName } from '../test/unit/asl-run.js';
 import { loadTemplate, type Json } from '../test/unit/template-load.js';
-import { CREDENTIALS, median, REGION, sleep } from './measure.js';
+import { CREDENTIALS, median, REGION, round, sleep } from './measure.js';
 
 /** The account the harness's keys live in (the endpoint's default account). */
 const KEY_ACCOUNT = '000000000000';
@@ -36,6 +36,8 @@ export interface WorkflowTiming {
   taskMs?: Record<string, number>;
   /** KMS and Secrets Manager calls per execution. */
   calls?: number;
+  /** Per task handler, per execution: times run (Inspect also runs as Reinspect), calls made, ms inside. */
+  tasks?: Record<string, { runs: number; calls: number; ms: number }>;
 }
 
 type Handler = (event: unknown, context: Context) => Promise<Json>;
@@ -89,14 +91,20 @@ export async function benchWorkflow(aws: LocalAws, latencyMs: number, samples: n
     delete process.env.NODE_OPTIONS;
     const handlers = {} as Record<TaskStateName, TaskHandler>;
     const taskMs: Record<string, number[]> = {};
+    const taskCalls: Record<string, number> = {};
+    const taskRuns: Record<string, number> = {};
+    const totalCalls = () => Object.values(aws.endpoint.controls.getCounters()).reduce((sum, c) => sum + c.calls, 0);
     for (const state of TASK_STATES) {
       const module = (await import(`../functions/${HANDLER_FILES[state]}.ts`)) as { handler: Handler };
       handlers[state] = async (input) => {
         const started = performance.now();
+        const callsBefore = totalCalls();
         try {
           return await module.handler(input, context(state));
         } finally {
           (taskMs[state] ??= []).push(performance.now() - started);
+          taskCalls[state] = (taskCalls[state] ?? 0) + totalCalls() - callsBefore;
+          taskRuns[state] = (taskRuns[state] ?? 0) + 1;
         }
       };
     }
@@ -129,7 +137,10 @@ export async function benchWorkflow(aws: LocalAws, latencyMs: number, samples: n
       times.push(endedAt - startedAt);
     }
     const perTask = Object.fromEntries(Object.entries(taskMs).map(([state, list]) => [state, Math.round(list.reduce((a, b) => a + b, 0) / samples)]));
-    return { ms: median(times), taskMs: perTask, calls };
+    const tasks = Object.fromEntries(
+      Object.keys(taskRuns).map((state) => [state, { runs: round(taskRuns[state]! / samples, 1), calls: round(taskCalls[state]! / samples, 1), ms: perTask[state]! }]),
+    );
+    return { ms: median(times), taskMs: perTask, tasks, calls };
   } finally {
     for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
     Object.assign(process.env, saved);
