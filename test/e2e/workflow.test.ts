@@ -30,333 +30,32 @@
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from 'aws-lambda';
 import {
   CreateAliasCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, EncryptCommand, GenerateMacCommand, ListAliasesCommand,
   ListResourceTagsCommand, VerifyMacCommand,
 } from '@aws-sdk/client-kms';
-import { DeleteSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { parseEscrowSecret } from '../../lib/escrow/format.js';
-import { startLocalEndpoint, type IamPrincipal } from '../../local/index.js';
-import { principalsOf, renderTemplateRoles, roleAccessKeyId, type TemplateRole } from '../../local/iam/template-roles.js';
-import { accessDeniedMessage, accessKeyIdOf, decide } from '../../local/iam/authorizer.js';
-import { listenLocally, readBody } from '../support/http.js';
-import { startLambdaWorker, type LambdaWorker } from '../support/lambda-workers.js';
-import { createClients } from '../../lib/aws/clients.js';
-import { loadConfig } from '../../lib/config.js';
-import { onboardKey, assertNoMaterial, materialForms, type LocalAws, type OnboardedKey } from '../support/local-aws.js';
-import { runWorkflow, reportInput, timesEntered, SUBSTITUTIONS, type TaskHandler, type TaskStateName, type WorkflowRun } from '../unit/asl-run.js';
-import { repoRoot, loadTemplate, type Json } from '../unit/template-load.js';
+import { DeleteSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { startWorkflowHarness, TOPIC_ARN } from '../support/workflow-harness.js';
+import type { OnboardedKey } from '../support/local-aws.js';
+import { reportInput, timesEntered, type WorkflowRun } from '../unit/asl-run.js';
+import { repoRoot, type Json } from '../unit/template-load.js';
 
-const REGION = 'us-east-1';
-/** The endpoint takes the account from a 12-digit access key id: the samples' account. */
-const ACCOUNT = '111122223333';
-const SAMPLE_KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
-/** The stack name the roles are rendered with: the one the ASL's fake substitutions use (kms-reimport-test-OutcomeTopic). */
-const STACK = 'kms-reimport-test';
-const STATE_MACHINE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${STACK}-RecoveryStateMachine`;
-const TOPIC_ARN = SUBSTITUTIONS.OutcomeTopicArn as string;
-
-// ------------------------------------------------------------------ capture every log line
-const written: string[] = [];
-const originalWrite = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
-function capturing(original: typeof process.stdout.write): typeof process.stdout.write {
-  return ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('latin1');
-    written.push(text);
-    // The functions' JSON log lines (Powertools, EMF metrics) are kept, not shown; the test
-    // runner's own output passes through.
-    if (text.trimStart().startsWith('{')) {
-      const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-      callback?.();
-      return true;
-    }
-    return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
-  }) as typeof process.stdout.write;
-}
-process.stdout.write = capturing(originalWrite.out);
-process.stderr.write = capturing(originalWrite.err);
-
-// ------------------------------------------------------------------ the local endpoint (enforcing the template's roles) and the fakes
-const template = loadTemplate();
-const roles: TemplateRole[] = renderTemplateRoles(template, { account: ACCOUNT, region: REGION, stackName: STACK });
-/** The test's own setup signs as the account: allowed everything, as an administrator is. */
-const ADMIN: IamPrincipal = {
-  arn: `arn:aws:iam::${ACCOUNT}:role/e2e-admin`,
-  account: ACCOUNT,
-  policies: [{ name: 'AdministratorAccess', document: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] } }],
-};
-const enforcedPrincipals = (which: TemplateRole[] = roles): Record<string, IamPrincipal> => ({ ...principalsOf(which), [ACCOUNT]: ADMIN });
-const endpoint = await startLocalEndpoint({ port: 0, iam: { principals: enforcedPrincipals() } });
-
-/**
- * The fakes of Step Functions and SNS apply the same roles: the caller's access key names its
- * role, which must allow the action on the resource (Trigger and Sweep: states:StartExecution on
- * the state machine; Report: sns:Publish on the topic).
- */
-function refusedByIam(req: IncomingMessage, action: string, resource: string): string | undefined {
-  const principal = enforcedPrincipals()[accessKeyIdOf(req.headers.authorization) ?? ''];
-  if (!principal) return `UnrecognizedClientException: no principal for this access key`;
-  const decision = decide(principal, action, resource, REGION);
-  return decision === 'Allowed' ? undefined : accessDeniedMessage(principal.callerArn ?? principal.arn, action, resource, decision === 'ExplicitlyDenied');
-}
-
-interface Execution {
-  name: string;
-  input: string;
-  arn: string;
-  startDate: number;
-  running: boolean;
-  run: Promise<WorkflowRun>;
-}
-const executions = new Map<string, Execution>();
-let startExecutionCalls = 0;
-const snsMessages: Array<{ topicArn: string; subject?: string; message: string }> = [];
-
-const sfnServer = createServer((req, res) => {
-  void readBody(req).then((body) => {
-    const reply = (status: number, payload: Json) => {
-      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
-      res.end(JSON.stringify(payload));
-    };
-    if (req.headers['x-amz-target'] !== 'AWSStepFunctions.StartExecution') {
-      return reply(400, { __type: 'UnknownOperationException', message: `this fake only knows StartExecution, not ${req.headers['x-amz-target']}` });
-    }
-    startExecutionCalls++;
-    const request = JSON.parse(body);
-    const refused = refusedByIam(req, 'states:StartExecution', request.stateMachineArn);
-    if (refused) return reply(400, { __type: 'AccessDeniedException', message: refused });
-    if (request.stateMachineArn !== STATE_MACHINE_ARN) return reply(400, { __type: 'StateMachineDoesNotExist', message: request.stateMachineArn });
-    const existing = executions.get(request.name);
-    if (existing) {
-      if (existing.running && existing.input === request.input) return reply(200, { executionArn: existing.arn, startDate: existing.startDate });
-      return reply(400, { __type: 'ExecutionAlreadyExists', message: `Execution Already Exists: '${existing.arn}'` });
-    }
-    const execution: Execution = {
-      name: request.name,
-      input: request.input,
-      arn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${request.name}`,
-      startDate: Date.now() / 1000,
-      running: true,
-      run: runWorkflow({ handlers: taskHandlers(), input: JSON.parse(request.input), executionName: request.name }),
-    };
-    void execution.run.finally(() => {
-      execution.running = false;
-    });
-    executions.set(request.name, execution);
-    return reply(200, { executionArn: execution.arn, startDate: execution.startDate });
-  });
+const h = await startWorkflowHarness({
+  env: {
+    KMS_REIMPORT_SWEEP_START_INTERVAL_MS: '0',
+    // The scheduled-rotation scenario tags a key rotate-every=1d: lower the 30-day floor for this deployment.
+    KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS: '1',
+  },
 });
+const { endpoint, aws, snsMessages, written, materials, newKey, expiredKey, keepEscrowedMaterials, currentMaterial, keyState, sample, deliver, only, published, resetCounters, imports, lambdaContext, metricsSince, withoutAction, enforcedPrincipals } = h;
+const sweep = h.sweep;
+const stepCalls = h.stepCalls;
+const executions = h.executions;
 
-const snsServer = createServer((req, res) => {
-  void readBody(req).then((body) => {
-    const form = new URLSearchParams(body);
-    if (form.get('Action') !== 'Publish') {
-      res.writeHead(400, { 'content-type': 'text/xml' });
-      return res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>only Publish</Message></Error></ErrorResponse>`);
-    }
-    const refused = refusedByIam(req, 'sns:Publish', form.get('TopicArn') ?? '');
-    if (refused) {
-      res.writeHead(403, { 'content-type': 'text/xml' });
-      return res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>AuthorizationError</Code><Message>${refused}</Message></Error></ErrorResponse>`);
-    }
-    snsMessages.push({ topicArn: form.get('TopicArn') ?? '', subject: form.get('Subject') ?? undefined, message: form.get('Message') ?? '' });
-    res.writeHead(200, { 'content-type': 'text/xml' });
-    res.end(
-      `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${randomUUID()}</MessageId></PublishResult>` +
-        `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishResponse>`,
-    );
-  });
-});
-
-const sfnUrl = await listenLocally(sfnServer);
-const snsUrl = await listenLocally(snsServer);
-
-// ------------------------------------------------------------------ the functions' environment, then the handlers
-for (const [name, value] of Object.entries<Json>(template.Globals.Function.Environment.Variables)) {
-  process.env[name] = typeof value === 'string' ? value : String(template.Parameters[value.Ref].Default);
-}
-Object.assign(process.env, {
-  AWS_ENDPOINT_URL: endpoint.url,
-  AWS_ENDPOINT_URL_SFN: sfnUrl,
-  AWS_ENDPOINT_URL_SNS: snsUrl,
-  AWS_REGION: REGION,
-  AWS_DEFAULT_REGION: REGION,
-  AWS_ACCESS_KEY_ID: ACCOUNT,
-  AWS_SECRET_ACCESS_KEY: 'e2e-local-endpoint',
-  STATE_MACHINE_ARN,
-  OUTCOME_TOPIC_ARN: TOPIC_ARN,
-  // Fast lib-level retries; the state machine's own retry waits are overridden to 0 by runWorkflow.
-  KMS_REIMPORT_MAX_ATTEMPTS: '3',
-  KMS_REIMPORT_BASE_DELAY_MS: '1',
-  KMS_REIMPORT_SWEEP_START_INTERVAL_MS: '0',
-  // The scheduled-rotation scenario tags a key rotate-every=1d: lower the 30-day floor for this deployment.
-  KMS_REIMPORT_MIN_ROTATE_EVERY_DAYS: '1',
-});
-
-type Handler = (event: unknown, context: Context) => Promise<Json>;
-/** Each function in its own runtime, signing with its own role's access key (the endpoint maps it to that role). */
-const FUNCTIONS: Record<TaskStateName | 'trigger' | 'sweep', { id: string; file: string }> = {
-  Inspect: { id: 'InspectFunction', file: 'inspect' },
-  GetImportParameters: { id: 'GetImportParametersFunction', file: 'get-import-parameters' },
-  WrapAndImport: { id: 'WrapAndImportFunction', file: 'wrap-and-import' },
-  Verify: { id: 'VerifyFunction', file: 'verify' },
-  Rotate: { id: 'RotateFunction', file: 'rotate' },
-  Report: { id: 'ReportFunction', file: 'report' },
-  trigger: { id: 'TriggerFunction', file: 'trigger' },
-  sweep: { id: 'SweepFunction', file: 'sweep' },
-};
-const functionEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
-const workers = Object.fromEntries(
-  Object.entries(FUNCTIONS).map(([name, { id, file }]) => [
-    name,
-    startLambdaWorker({
-      modulePath: join(repoRoot, 'functions', `${file}.ts`),
-      functionName: `${STACK}-${name}`,
-      functionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${STACK}-${name}`,
-      env: { ...functionEnv, AWS_ACCESS_KEY_ID: roleAccessKeyId(id), AWS_SECRET_ACCESS_KEY: 'e2e-role' },
-      onOutput: (text) => written.push(text),
-    }),
-  ]),
-) as Record<keyof typeof FUNCTIONS, LambdaWorker>;
-const invoker = (name: keyof typeof FUNCTIONS): Handler => (event, context) => workers[name].invoke(event, context.getRemainingTimeInMillis()) as Promise<Json>;
-const steps = Object.fromEntries((['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Rotate', 'Report'] as const).map((s) => [s, invoker(s)])) as Record<TaskStateName, Handler>;
-const trigger = invoker('trigger');
-const sweep = invoker('sweep');
-
-function lambdaContext(functionName: string, remainingMs = 60_000): Context {
-  return {
-    functionName: `kms-reimport-e2e-${functionName}`,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:kms-reimport-e2e-${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/kms-reimport-e2e/${functionName}`,
-    logStreamName: 'e2e',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => remainingMs,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
-
-/** Per-test hook around the task handlers (e.g. move the endpoint clock between two steps). */
-let afterStep: ((state: TaskStateName, output: Json, call: number) => void) | undefined;
-const stepCalls: Partial<Record<TaskStateName, number>> = {};
-
-function taskHandlers(): Record<TaskStateName, TaskHandler> & { NotifyReportFailure: TaskHandler } {
-  const bound = Object.fromEntries(
-    (Object.keys(steps) as TaskStateName[]).map((state) => [
-      state,
-      async (input: Json) => {
-        const call = (stepCalls[state] = (stepCalls[state] ?? 0) + 1);
-        const output = await steps[state](input, lambdaContext(state));
-        afterStep?.(state, output, call);
-        return output;
-      },
-    ]),
-  ) as Record<TaskStateName, TaskHandler>;
-  return {
-    ...bound,
-    // The state machine's own SNS integration (only used when Report fails).
-    NotifyReportFailure: (payload: Json) => {
-      snsMessages.push({ topicArn: payload.TopicArn, subject: payload.Subject, message: JSON.stringify(payload.Message) });
-      return { MessageId: randomUUID() };
-    },
-  };
-}
-
-// ------------------------------------------------------------------ keys, events, runs
-const clients = createClients({ endpointUrl: endpoint.url, region: REGION, credentials: { accessKeyId: ACCOUNT, secretAccessKey: 'e2e' } });
-const aws: Pick<LocalAws, 'kms' | 'secrets' | 'endpoint' | 'config' | 'now' | 'calls' | 'close'> = {
-  ...clients,
-  endpoint,
-  config: loadConfig(process.env),
-  now: () => new Date(endpoint.clock.now()),
-  calls: (operation) => endpoint.controls.getCounters()[`kms:${operation}`]?.calls ?? 0,
-  close: async () => undefined,
-};
-const materials: Buffer[] = [];
-
-async function newKey(options: Parameters<typeof onboardKey>[2] = {}, keySpec = 'SYMMETRIC_DEFAULT'): Promise<OnboardedKey> {
-  const key = await onboardKey(aws, keySpec, options);
-  materials.push(key.material);
-  return key;
-}
-
-/** A managed key whose material expired: PendingImport. */
-async function expiredKey(options: Parameters<typeof onboardKey>[2] = {}): Promise<OnboardedKey> {
-  const key = await newKey({ lifetimeSeconds: 60, ...options });
-  endpoint.clock.advance(61);
-  assert.equal(await keyState(key.keyId), 'PendingImport');
-  return key;
-}
-
-/** Every material a key's escrow holds now (read as the account), kept for the leak check at the end. */
-async function keepEscrowedMaterials(keyId: string): Promise<number> {
-  const secretId = `${aws.config.escrowPrefix}${keyId}`;
-  const value = await aws.secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
-  const entries = parseEscrowSecret({ ...(value.SecretBinary ? { SecretBinary: value.SecretBinary } : {}), ...(value.SecretString ? { SecretString: value.SecretString } : {}) }, { keyId, secretId });
-  materials.push(...entries.map((e) => e.material));
-  return entries.length;
-}
-
-async function currentMaterial(keyId: string): Promise<string | undefined> {
-  return (await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId;
-}
-
-async function keyState(keyId: string): Promise<string | undefined> {
-  return (await aws.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState;
-}
-
-/** A sample from events/, with the samples' fixed key ID replaced by a real one. */
-function sample(path: string, keyId = SAMPLE_KEY_ID): Json {
-  return JSON.parse(readFileSync(join(repoRoot, 'events', path), 'utf8').replaceAll(SAMPLE_KEY_ID, keyId));
-}
-
-/** Delivers events to the trigger at once; waits for every execution they started. */
-async function deliver(...events: Json[]): Promise<{ results: Json[]; runs: Execution[] }> {
-  const before = new Set(executions.keys());
-  const results = await Promise.all(events.map((event) => trigger(event, lambdaContext('trigger'))));
-  const runs = [...executions.values()].filter((e) => !before.has(e.name));
-  await Promise.all(runs.map((e) => e.run));
-  return { results, runs };
-}
-
-async function only(runs: Execution[]): Promise<WorkflowRun> {
-  assert.equal(runs.length, 1, `expected one execution, got ${runs.map((r) => r.name).join(', ') || 'none'}`);
-  return runs[0]!.run;
-}
-
-function published(keyId: string): Json[] {
-  return snsMessages.map((m) => JSON.parse(m.message)).filter((o) => o.keyId === keyId);
-}
-
-function resetCounters(): void {
-  endpoint.controls.resetCounters();
-  endpoint.controls.clearInjectedErrors();
-  afterStep = undefined;
-  for (const k of Object.keys(stepCalls)) delete stepCalls[k as TaskStateName];
-}
-
-const imports = () => aws.calls('ImportKeyMaterial');
-
-after(async () => {
-  await Promise.all([...executions.values()].map((e) => e.run.catch(() => undefined)));
-  await Promise.all(Object.values(workers).map((w) => w.terminate()));
-  process.stdout.write = originalWrite.out;
-  process.stderr.write = originalWrite.err;
-  clients.kms.destroy();
-  clients.secrets.destroy();
-  await new Promise((resolve) => sfnServer.close(resolve));
-  await new Promise((resolve) => snsServer.close(resolve));
-  await endpoint.close();
-});
+after(() => h.close());
 
 // ------------------------------------------------------------------ the sweep (first: it lists every managed key)
 describe('the scheduled sweep', () => {
@@ -371,7 +70,7 @@ describe('the scheduled sweep', () => {
     const dry = await sweep(sample('schedule/sweep-dry-run.json'), lambdaContext('sweep', 300_000));
     assert.equal(dry.status, 'ok');
     assert.equal(dry.dryRun, true);
-    assert.equal(startExecutionCalls, 0, 'a dry run starts nothing');
+    assert.equal(h.startExecutionCalls(), 0, 'a dry run starts nothing');
     assert.deepEqual(dry.executions.map((e: Json) => e.status), ['dry-run', 'dry-run']);
 
     const before = new Set(executions.keys());
@@ -536,7 +235,7 @@ describe('trigger samples → one workflow each → outcome', () => {
   test('every sample in events/invalid is rejected by the trigger and starts nothing', async () => {
     const files = readdirSync(join(repoRoot, 'events', 'invalid')).filter((f) => f.endsWith('.json'));
     assert.ok(files.length > 5);
-    const callsBefore = startExecutionCalls;
+    const callsBefore = h.startExecutionCalls();
     for (const file of files) {
       if (file.startsWith('sweep-') || file.startsWith('scheduled-')) {
         const result = await sweep(sample(`invalid/${file}`), lambdaContext('sweep', 300_000));
@@ -548,7 +247,7 @@ describe('trigger samples → one workflow each → outcome', () => {
       assert.ok(results[0].reason.length > 10, `${file}: the rejection says why`);
       assert.deepEqual(runs, [], file);
     }
-    assert.equal(startExecutionCalls, callsBefore);
+    assert.equal(h.startExecutionCalls(), callsBefore);
   });
 });
 
@@ -557,7 +256,7 @@ describe('failures and hazards, end to end', () => {
   test('an import token that expires between GetImportParameters and WrapAndImport: new parameters, then recovered', async () => {
     const key = await expiredKey();
     resetCounters();
-    afterStep = (state, _output, call) => {
+    h.afterStep = (state, _output, call) => {
       if (state === 'GetImportParameters' && call === 1) endpoint.clock.advance(25 * 3600);
     };
     const run = await only((await deliver(sample('manual/recover.json', key.keyId))).runs);
@@ -621,7 +320,7 @@ describe('duplicate triggers for one key', () => {
     test(`${copies} triggers delivered at once → one execution, exactly one ImportKeyMaterial`, async () => {
       const key = await expiredKey();
       resetCounters();
-      const callsBefore = startExecutionCalls;
+      const callsBefore = h.startExecutionCalls();
       // The same KMS event many times (EventBridge delivers at least once), mixed with the
       // CloudTrail events for the same key: other inputs, same execution name.
       const events = Array.from({ length: copies }, (_, i) =>
@@ -631,7 +330,7 @@ describe('duplicate triggers for one key', () => {
       const run = await only(runs);
       assert.equal(run.output.outcome.status, 'recovered', run.output.outcome.reason);
       assert.equal(imports(), 1);
-      assert.equal(startExecutionCalls - callsBefore, copies, 'every trigger asked');
+      assert.equal(h.startExecutionCalls() - callsBefore, copies, 'every trigger asked');
       // Whichever event arrived first started the run; the others with the same input got that
       // execution back ("started"), those with another input ExecutionAlreadyExists ("already-running").
       const winner = JSON.parse(runs[0]!.input).trigger.detailType;
@@ -646,34 +345,6 @@ describe('duplicate triggers for one key', () => {
 });
 
 // ------------------------------------------------------------------ IAM as the template grants it
-/** The metric names of the EMF lines written since `from` (an index into `written`). */
-function metricsSince(from: number): string[] {
-  return written
-    .slice(from)
-    .join('')
-    .split('\n')
-    .filter((line) => line.includes('"_aws":{'))
-    .flatMap((line) => (JSON.parse(line)._aws.CloudWatchMetrics as Json[]).flatMap((d) => d.Metrics.map((m: Json) => m.Name as string)));
-}
-
-/** The roles with one action taken out of one function's policies. */
-function withoutAction(functionId: string, action: string): TemplateRole[] {
-  const changed = structuredClone(roles);
-  const role = changed.find((r) => r.functionId === functionId)!;
-  let removed = 0;
-  for (const policy of role.principal.policies) {
-    const statements = [policy.document.Statement].flat() as Json[];
-    for (const statement of statements) {
-      const actions = [statement.Action].flat() as string[];
-      removed += actions.filter((a) => a === action).length;
-      statement.Action = actions.filter((a) => a !== action);
-    }
-    policy.document.Statement = statements.filter((st) => st.Action.length > 0);
-  }
-  assert.ok(removed > 0, `${functionId} was not granted ${action}`);
-  return changed;
-}
-
 describe("every function under its own role's policies", () => {
   for (const [sampleFile, what] of [
     ['kms/material-expiration.json', 'an expiry event'],
@@ -785,11 +456,7 @@ describe('rotation through the deployed runbook (Rotate task under its own role)
     assert.equal(aws.calls('RotateKeyOnDemand'), 1);
     const current = await currentMaterial(key.keyId);
     // Another execution for the key (a later bucket, the sweep): the engine finds this day's rotation done.
-    const later = await runWorkflow({
-      handlers: taskHandlers(),
-      input: { keyRef: key.keyId, action: 'rotate', trigger: { source: 'kms-reimport.manual', detailType: 'Manual Request' } },
-      executionName: `${key.keyId}-rotate-later`,
-    });
+    const later = await h.execute({ keyRef: key.keyId, action: 'rotate', trigger: { source: 'kms-reimport.manual', detailType: 'Manual Request' } }, `${key.keyId}-rotate-later`);
     assert.equal(later.output?.outcome.status, 'rotated', JSON.stringify(later.output?.outcome ?? later.error));
     assert.match(later.output.outcome.reason, /already rotated/);
     assert.equal(aws.calls('RotateKeyOnDemand'), 1, 'no second rotation');
@@ -828,15 +495,6 @@ describe('no plaintext material anywhere', () => {
     assert.match(logs, /"WrapAndImport done"/, 'the functions\' logs were captured');
     assert.match(logs, /"Rotate done"/, 'the rotations\' logs were captured');
     assert.match(logs, /"_aws":\{/, 'the metrics (EMF) were captured');
-    assertNoMaterial(logs, materials, 'the functions\' logs');
-    for (const execution of executions.values()) {
-      const run = await execution.run;
-      assertNoMaterial(JSON.stringify(run.events), materials, `the state inputs/outputs of ${execution.name}`);
-      assertNoMaterial(execution.input, materials, `the input of ${execution.name}`);
-    }
-    assertNoMaterial(JSON.stringify(snsMessages), materials, 'the outcome messages');
-    // Not vacuous: the same search finds material that is there.
-    const planted = `${logs}${materialForms(materials[0]!)[3]}`;
-    assert.throws(() => assertNoMaterial(planted, materials, 'planted'), /key material found/);
+    await h.assertNoLeaks();
   });
 });
