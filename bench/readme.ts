@@ -234,7 +234,7 @@ export function withSection(readme: string, section: string): string {
   const start = readme.indexOf(`\n${HEADING}\n`);
   if (start >= 0) {
     const next = readme.indexOf('\n## ', start + 1 + HEADING.length);
-    return `${readme.slice(0, start + 1)}${section}${next >= 0 ? readme.slice(next + 1) : ''}`;
+    return `${readme.slice(0, start + 1)}${section}${next >= 0 ? `\n${readme.slice(next + 1)}` : ''}`;
   }
   const at = readme.indexOf(`\n${BEFORE}`);
   if (at < 0) throw new Error(`README.md has no "${BEFORE}" heading to put the Performance section before`);
