@@ -515,3 +515,14 @@ export class DrillRecoveryTimedOut extends ReimportError {
     this.name = 'DrillRecoveryTimedOut';
   }
 }
+
+/**
+ * A drill through the deployed service saw the service's execution for the drill key end without
+ * recovering it (FAILED, TIMED_OUT or ABORTED). The message names the execution to read.
+ */
+export class DrillRecoveryFailed extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'DrillRecoveryFailed';
+  }
+}
