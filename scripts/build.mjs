@@ -13,11 +13,17 @@
 // IncludeKeyMaterial) needs a recent client. Bundling pins what was tested; the cost is a larger
 // bundle (tree-shaken by esbuild, a few hundred kB) and a slightly slower cold start.
 //
+// The command line (--cli) is bundled too, for start-up time: see buildCli below.
+//
 // Usage: node scripts/build.mjs [--outdir <dir>]      (default: dist/functions)
-import { readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+//        node scripts/build.mjs --cli                  (dist/cli: the prebuilt command line)
+import { readdirSync, statSync, writeFileSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { cliOutdir, freshCliBuild, inputsLoadedAtStart } from './cli-bundle.mjs';
+
+export { freshCliBuild, inputsLoadedAtStart };
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -78,7 +84,84 @@ export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dis
   return built;
 }
 
+// ---------------------------------------------------------------------------- the command line
+//
+// bin/kms-reimport.js runs the CLI from a prebuilt bundle when there is a fresh one, so that a
+// command does not pay for compiling TypeScript (tsx) at every start. ESM with code splitting:
+// cli/main.ts is the entry, and every `await import()` in a command's action (the SDK clients,
+// lib/, local/, the drill) becomes a chunk loaded only when that command runs; `--help` loads the
+// entry chunk alone. Built by `npm install` / `npm ci` (the "prepare" script) and, when missing or
+// stale, by bin/kms-reimport.js on first run; never committed (dist/ is ignored).
+//
+// Each build goes to its own folder (dist/cli/<build id>/) and is then named current by an atomic
+// rename of dist/cli/current.json, so two processes building at once (parallel tests) never load
+// half-written files. current.json lists the build's project inputs: a build is stale when any of
+// them (or package-lock.json) changed after it.
+
+export const CLI_ENTRY = 'cli/main.ts';
+
+/** The project files (not node_modules) a build was made from, relative to the repository. */
+function projectInputs(metafile) {
+  return Object.keys(metafile.inputs).filter((file) => !file.startsWith('node_modules/') && !file.includes(':'));
+}
+
+/** Builds the CLI into <outdir>/<id>/ and names it current. Returns the build's description. */
+export async function buildCli({ root = repoRoot, outdir = cliOutdir(root), logLevel = 'warning' } = {}) {
+  const id = `build-${Date.now().toString(36)}-${process.pid}`;
+  const dir = join(outdir, id);
+  const builtAt = Date.now();
+  const result = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: { main: CLI_ENTRY },
+    outdir: dir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    legalComments: 'none',
+    banner: { js: "import { createRequire as __kmsReimportCreateRequire } from 'node:module'; const require = __kmsReimportCreateRequire(import.meta.url);" },
+    metafile: true,
+    logLevel,
+  });
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
+  mkdirSync(outdir, { recursive: true });
+  const main = relative(root, join(dir, 'main.mjs')).split('\\').join('/');
+  const current = { dir: id, main: 'main.mjs', builtAt, inputs: [...projectInputs(result.metafile), 'package-lock.json'] };
+  const pointer = join(outdir, 'current.json');
+  const temporary = `${pointer}.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(current));
+  renameSync(temporary, pointer);
+  pruneOldBuilds(outdir, id);
+  return { ...current, path: dir, metafile: result.metafile, atStart: inputsLoadedAtStart(result.metafile, main) };
+}
+
+/** Removes builds other than `keep` that are more than an hour old (a process started from one may still be loading its chunks). */
+function pruneOldBuilds(outdir, keep) {
+  for (const name of readdirSync(outdir)) {
+    if (!name.startsWith('build-') || name === keep) continue;
+    const path = join(outdir, name);
+    try {
+      if (Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // Another process pruned it first.
+    }
+  }
+}
+
 async function main(argv) {
+  if (argv.includes('--cli')) {
+    const built = await buildCli();
+    const bytes = Object.entries(built.metafile.outputs).filter(([f]) => f.endsWith('.mjs')).reduce((n, [, o]) => n + o.bytes, 0);
+    console.log(`cli ${(bytes / 1024).toFixed(0).padStart(6)} kB in ${Object.keys(built.metafile.outputs).filter((f) => f.endsWith('.mjs')).length} chunks  ${relative(process.cwd(), built.path)}`);
+    return;
+  }
   const at = argv.indexOf('--outdir');
   const outdir = at >= 0 ? resolve(argv[at + 1] ?? '') : undefined;
   if (at >= 0 && !argv[at + 1]) throw new Error('--outdir needs a directory');

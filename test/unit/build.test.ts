@@ -4,7 +4,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync, readdirSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -225,5 +225,79 @@ describe('IAM follows the code', () => {
       [functionByEntry(template, 'wrap-and-import')[0], ['kms:Decrypt']],
       [functionByEntry(template, 'rotate')[0], ['kms:Decrypt', 'kms:GenerateDataKey']],
     ]);
+  });
+});
+
+interface CliBuild {
+  dir: string;
+  main: string;
+  builtAt: number;
+  inputs: string[];
+  path: string;
+  atStart: string[];
+  metafile: { outputs: Record<string, { bytes: number; imports: Array<{ path: string; kind: string }> }> };
+}
+interface CliBuildModule {
+  buildCli(options: { root?: string; outdir: string; logLevel?: string }): Promise<CliBuild>;
+  freshCliBuild(options: { root: string; outdir?: string }): (CliBuild & { mainPath: string }) | undefined;
+}
+
+describe('the prebuilt command line (scripts/build.mjs --cli)', () => {
+  const root = join(scratch, 'cli-project');
+  const outdir = join(scratch, 'cli-out');
+  before(() => {
+    mkdirSync(join(root, 'cli'), { recursive: true });
+    writeFileSync(join(root, 'cli', 'light.ts'), "export const usage = 'usage: tool [heavy]';\n");
+    writeFileSync(join(root, 'cli', 'heavy.ts'), "import { createHash } from 'node:crypto';\nexport const work = () => createHash('sha256').update('x').digest('hex').slice(0, 6);\n");
+    writeFileSync(
+      join(root, 'cli', 'main.ts'),
+      "import { usage } from './light.js';\nif (process.argv[2] === 'heavy') { const { work } = await import('./heavy.js'); console.log(work()); } else console.log(usage);\n",
+    );
+    writeFileSync(join(root, 'package-lock.json'), '{}\n');
+  });
+
+  test('the entry chunk loads only what starts the program; a command\'s work is a chunk of its own, loaded when used', async () => {
+    const { buildCli } = (await import(scriptUrl)) as CliBuildModule;
+    const built = await buildCli({ root, outdir });
+    assert.deepEqual(built.atStart, ['cli/light.ts', 'cli/main.ts']);
+    assert.deepEqual([...built.inputs].sort(), ['cli/heavy.ts', 'cli/light.ts', 'cli/main.ts', 'package-lock.json']);
+    const main = join(built.path, built.main);
+    assert.equal(spawnSync(process.execPath, [main], { encoding: 'utf8' }).stdout.trim(), 'usage: tool [heavy]');
+    assert.equal(spawnSync(process.execPath, [main, 'heavy'], { encoding: 'utf8' }).stdout.trim(), '2d7116');
+  });
+
+  test('a build is fresh until one of its inputs (or package-lock.json) changes; a later build becomes the current one', async () => {
+    const { buildCli, freshCliBuild } = (await import(scriptUrl)) as CliBuildModule;
+    const first = await buildCli({ root, outdir });
+    assert.equal(freshCliBuild({ root, outdir })?.dir, first.dir);
+    const later = new Date(Date.now() + 5_000);
+    utimesSync(join(root, 'cli', 'heavy.ts'), later, later);
+    assert.equal(freshCliBuild({ root, outdir }), undefined, 'a source edited after the build makes it stale');
+    const second = await buildCli({ root, outdir });
+    assert.notEqual(second.dir, first.dir);
+    // The edit is still "after" the second build's start (mtime in the future): stale again, as it should be.
+    utimesSync(join(root, 'cli', 'heavy.ts'), new Date(), new Date(first.builtAt));
+    assert.equal(freshCliBuild({ root, outdir })?.dir, second.dir);
+    utimesSync(join(root, 'package-lock.json'), later, later);
+    assert.equal(freshCliBuild({ root, outdir }), undefined, 'new dependencies make it stale');
+    rmSync(join(root, 'package-lock.json'));
+    assert.equal(freshCliBuild({ root, outdir }), undefined, 'a missing input makes it stale');
+  });
+
+  test('on this repository: --help loads no command\'s work (no SDK client, no lib/ engine, no local endpoint, no drill)', async () => {
+    const { buildCli } = (await import(scriptUrl)) as CliBuildModule;
+    const built = await buildCli({ outdir: join(scratch, 'cli-repo') });
+    const heavy = built.atStart.filter(
+      (input) => input.startsWith('local/') || input.startsWith('node_modules/@aws-sdk/') || input.startsWith('node_modules/@smithy/') || /^cli\/(drill|fleet|recover|rotate|one-key|lease|via-stack)\.ts$/.test(input) || /^lib\/(reimport|recover|rotate|sweep|kms|escrow|wrap|aws)\b/.test(input),
+    );
+    assert.deepEqual(heavy, [], `loaded by --help: ${heavy.join(', ')}`);
+    assert.ok(built.atStart.includes('cli/options.ts') && built.atStart.includes('cli/program.ts'));
+    const main = join(built.path, built.main);
+    const help = spawnSync(process.execPath, [main, '--help'], { encoding: 'utf8' });
+    assert.equal(help.status, 0, help.stderr);
+    for (const command of ['recover', 'renew', 'plan', 'rotate', 'status', 'sweep', 'drill', 'local']) assert.match(help.stdout, new RegExp(`^\\s+${command}\\b`, 'm'));
+    const bad = spawnSync(process.execPath, [main, 'recover', '--no-such-flag'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2, 'an unknown flag is bad usage');
+    assert.match(bad.stderr, /unknown option '--no-such-flag'/);
   });
 });
