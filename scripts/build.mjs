@@ -16,14 +16,16 @@
 // The command line (--cli) is bundled too, for start-up time: see buildCli below.
 //
 // Usage: node scripts/build.mjs [--outdir <dir>]      (default: dist/functions)
-//        node scripts/build.mjs --cli                  (dist/cli: the prebuilt command line)
+//        node scripts/build.mjs --cli [--optional]     (dist/cli: the prebuilt command line)
 import { readdirSync, statSync, writeFileSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as esbuild from 'esbuild';
 import { cliOutdir, freshCliBuild, inputsLoadedAtStart } from './cli-bundle.mjs';
 
 export { freshCliBuild, inputsLoadedAtStart };
+
+/** esbuild, loaded when a build runs (a production install has none: see `--cli --optional`). */
+const loadEsbuild = () => import('esbuild');
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -52,6 +54,7 @@ export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dis
   if (entries.length === 0) {
     throw new Error(`no handlers found: ${join(root, 'functions')} has no *.ts files`);
   }
+  const esbuild = await loadEsbuild();
   const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: Object.fromEntries(entries.map(({ name, entry }) => [`${name}/index`, entry])),
@@ -110,6 +113,7 @@ export async function buildCli({ root = repoRoot, outdir = cliOutdir(root), logL
   const id = `build-${Date.now().toString(36)}-${process.pid}`;
   const dir = join(outdir, id);
   const builtAt = Date.now();
+  const esbuild = await loadEsbuild();
   const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: { main: CLI_ENTRY },
@@ -157,6 +161,16 @@ function pruneOldBuilds(outdir, keep) {
 
 async function main(argv) {
   if (argv.includes('--cli')) {
+    // --optional (the "prepare" script): a production install (no esbuild) is not a failure; the
+    // command then runs its TypeScript sources through tsx.
+    if (argv.includes('--optional')) {
+      try {
+        await loadEsbuild();
+      } catch {
+        console.log('cli: esbuild is not installed; kms-reimport will run its sources with tsx');
+        return;
+      }
+    }
     const built = await buildCli();
     const bytes = Object.entries(built.metafile.outputs).filter(([f]) => f.endsWith('.mjs')).reduce((n, [, o]) => n + o.bytes, 0);
     console.log(`cli ${(bytes / 1024).toFixed(0).padStart(6)} kB in ${Object.keys(built.metafile.outputs).filter((f) => f.endsWith('.mjs')).length} chunks  ${relative(process.cwd(), built.path)}`);
