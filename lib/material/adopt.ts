@@ -25,7 +25,7 @@
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetPublicKeyCommand, ImportKeyMaterialCommand, TagResourceCommand, type ExpirationModelType, type KMSClient } from '@aws-sdk/client-kms';
+import { GetPublicKeyCommand, ImportKeyMaterialCommand, ListResourceTagsCommand, TagResourceCommand, type ExpirationModelType, type KMSClient } from '@aws-sdk/client-kms';
 import { countCalls } from '../aws/count-calls.js';
 import type { ReimportConfig } from '../config.js';
 import {
@@ -51,6 +51,7 @@ import { inspectKey } from '../kms/inspect.js';
 import { isImportableKeySpec, materialKindFor } from '../kms/key-specs.js';
 import { verifyKey } from '../kms/verify.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
+import { regionalKmsClients, type KmsFor } from '../rotation/multi-region.js';
 import { runParametersPacer, runRetry, silentLogger, type ParametersPacer, type RunLogger, type RunTiming } from '../run.js';
 import type { KeyRef, KeyReport } from '../types.js';
 import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
@@ -68,6 +69,8 @@ export interface AdoptDeps extends RunTiming {
   logger?: RunLogger;
   /** Paces GetParametersForImport across several keys (onboard --all-from-dir shares one); default: one per call. */
   paceParameters?: ParametersPacer;
+  /** A KMS client per Region, to tag a Multi-Region primary's replicas (default: made like `kms`, closed after). */
+  kmsFor?: KmsFor;
 }
 
 export interface AdoptOptions {
@@ -100,6 +103,8 @@ export interface AdoptResult {
   escrow: { secretId: string; secretArn: string; secretVersionId: string; replicas?: EscrowReplica[] };
   /** False when the key already carried the managed tag (no TagResource sent). */
   tagged: boolean;
+  /** A Multi-Region primary's replica Regions whose replica was tagged managed (KMS does not copy tags to replicas). */
+  replicasTagged?: string[];
   /** The round trip that showed the key works after onboarding. */
   verified: string;
   /** AWS calls per operation. */
@@ -378,6 +383,47 @@ function after(done: string, e: unknown, keyId: string): ReimportError {
   return new Named(`${done} ${named.message}`, { keyId });
 }
 
+/** Tags every replica of a Multi-Region primary managed (those that lack the tag); the Regions tagged. */
+async function tagReplicas(
+  deps: AdoptDeps,
+  calls: Record<string, number>,
+  report: KeyReport,
+  regions: string[],
+  managedTag: Array<{ TagKey: string; TagValue: string }>,
+  retry: RetryOptions,
+  step: (line: string) => void,
+): Promise<string[]> {
+  if (regions.length === 0) return [];
+  const made = deps.kmsFor ? undefined : regionalKmsClients(deps.kms);
+  const kmsFor = deps.kmsFor ?? made!.kmsFor;
+  const tagged: string[] = [];
+  try {
+    for (const region of regions) {
+      const replica = countCalls(kmsFor(region), calls);
+      const [tag] = managedTag;
+      const existing = await callWithRetry({ operation: 'ListResourceTags', keyId: report.keyId }, () => replica.send(new ListResourceTagsCommand({ KeyId: report.keyId })), retry).catch(
+        () => undefined,
+      );
+      if (existing?.Tags?.some((t) => t.TagKey === tag!.TagKey && t.TagValue === tag!.TagValue)) continue;
+      step(`${report.keyId}: tagging its replica in ${region}`);
+      try {
+        await callWithRetry({ operation: 'TagResource', keyId: report.keyId }, () => replica.send(new TagResourceCommand({ KeyId: report.keyId, Tags: managedTag })), retry);
+      } catch (e) {
+        throw after(
+          `Key ${report.keyId}: proven, escrowed (replicated) and tagged, but its replica in ${region} was not tagged: tag it yourself ` +
+            `(aws kms tag-resource --key-id ${report.keyId} --tags TagKey=${tag!.TagKey},TagValue=${tag!.TagValue} --region ${region}).`,
+          e,
+          report.keyId,
+        );
+      }
+      tagged.push(region);
+    }
+    return tagged;
+  } finally {
+    made?.destroy();
+  }
+}
+
 export async function adoptKey(deps: AdoptDeps, keyRef: KeyRef, material: Buffer, options: AdoptOptions): Promise<AdoptResult> {
   const { config } = options;
   const clock = options.now ?? (() => new Date());
@@ -428,15 +474,12 @@ export async function adoptKey(deps: AdoptDeps, keyRef: KeyRef, material: Buffer
     );
   }
 
+  const managedTag = [{ TagKey: config.managedTagKey, TagValue: config.managedTagValue }];
   const managed = report.tags[config.managedTagKey] === config.managedTagValue;
   if (!managed) {
     step(`${report.keyId}: tagging ${config.managedTagKey}=${config.managedTagValue}`);
     try {
-      await callWithRetry(
-        { operation: 'TagResource', keyId: report.keyId },
-        () => kms.send(new TagResourceCommand({ KeyId: report.keyId, Tags: [{ TagKey: config.managedTagKey, TagValue: config.managedTagValue }] })),
-        retry,
-      );
+      await callWithRetry({ operation: 'TagResource', keyId: report.keyId }, () => kms.send(new TagResourceCommand({ KeyId: report.keyId, Tags: managedTag })), retry);
     } catch (e) {
       throw after(
         `Key ${report.keyId}: proven and escrowed in ${target.secretName}, but not tagged: tag it yourself (aws kms tag-resource --key-id ${report.keyId} --tags TagKey=${config.managedTagKey},TagValue=${config.managedTagValue}).`,
@@ -445,6 +488,9 @@ export async function adoptKey(deps: AdoptDeps, keyRef: KeyRef, material: Buffer
       );
     }
   }
+  // A Multi-Region primary's replicas hold the same material (KMS takes no other into a replica) and
+  // read the escrow replicated to their Region: they are managed too. KMS does not copy tags to them.
+  const replicasTagged = await tagReplicas(deps, calls, report, target.replicaRegions, managedTag, retry, step);
 
   step(`${report.keyId}: verifying`);
   const verified = await verifyKey(kms, report, retry);
@@ -468,6 +514,7 @@ export async function adoptKey(deps: AdoptDeps, keyRef: KeyRef, material: Buffer
       ...(escrow.escrowReplicas ? { replicas: escrow.escrowReplicas } : {}),
     },
     tagged: !managed,
+    ...(replicasTagged.length > 0 ? { replicasTagged } : {}),
     verified: verified.check,
     calls,
   };

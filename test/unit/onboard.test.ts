@@ -552,6 +552,12 @@ test('adoptKey, a Multi-Region primary: the escrow is created replicated to its 
   const result = await adopt(randomBytes(32));
   assert.deepEqual(secretsMock.commandCalls(CreateSecretCommand)[0]!.args[0].input.AddReplicaRegions, [{ Region: 'eu-west-1' }]);
   assert.deepEqual(result.escrow.replicas, [{ region: 'eu-west-1', status: 'Failed', statusMessage: "not in CreateSecret's ReplicationStatus" }]);
+  // KMS does not copy tags to replicas: the replica (same key ID, its own Region) is tagged too.
+  const tagged = kmsMock.commandCalls(TagResourceCommand);
+  assert.equal(tagged.length, 2);
+  assert.equal(await tagged[1]!.thisValue.config.region(), 'eu-west-1');
+  assert.deepEqual(tagged[1]!.args[0].input, { KeyId: KEY_ID, Tags: [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }] });
+  assert.deepEqual(result.replicasTagged, ['eu-west-1']);
 });
 
 test('adoptKey, an HMAC key: imported without ImportType, verified with a MAC', async () => {
