@@ -49,7 +49,9 @@ export interface OperationCounter {
   errors: number;
 }
 
-export type QuotaPreset = 'kms-defaults' | 'off';
+/** 'kms-defaults': the current published KMS (and Secrets Manager) quotas; 'kms-2023': the 2023 ones; 'off': none. */
+export type QuotaPreset = 'kms-defaults' | 'kms-2023' | 'off';
+export const QUOTA_PRESETS: readonly QuotaPreset[] = ['kms-defaults', 'kms-2023', 'off'];
 
 /**
  * Longest latency a control may set: 10 minutes (in ms). Longer is no rehearsal of anything, and
@@ -60,7 +62,7 @@ export const MAX_LATENCY_MS = 10 * 60 * 1000;
 /**
  * Bounds on the control state, so that no sequence of control requests grows it without limit:
  * injected errors queued at once (over every operation; a spent one is dropped as it is used),
- * operations with a latency rule, operations with a quota rule (the kms-defaults preset has 31).
+ * operations with a latency rule, operations with a quota rule (the kms-defaults preset has 48).
  * Beyond a bound a control is refused (RangeError, 400 over HTTP) and changes nothing.
  */
 export const MAX_INJECTED_ERRORS = 1000;
@@ -73,7 +75,7 @@ export interface EndpointControls {
   getLatency(): Record<string, number>;
   /** Sets (or with null removes) the request quota of one operation. */
   setQuota(operation: string, rule: QuotaRule | null): void;
-  /** Replaces every quota with a preset: KMS's documented defaults, or none. */
+  /** Replaces every quota with a preset: KMS's (and Secrets Manager's) published defaults, the 2023 ones, or none. */
   useQuotaPreset(preset: QuotaPreset): void;
   getQuotas(): Record<string, QuotaRule>;
   /**
@@ -90,22 +92,67 @@ export interface EndpointControls {
   resetCounters(): void;
 }
 
+/** The symmetric cryptographic operations, which share one KMS bucket. */
+const CRYPTOGRAPHIC_OPERATIONS = [
+  'Encrypt',
+  'Decrypt',
+  'ReEncrypt',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext',
+  'GenerateMac',
+  'VerifyMac',
+  'Sign',
+  'Verify',
+  'GenerateRandom',
+];
+
 /**
- * KMS request quotas per account and Region, as published in 2023 (the values KMS-FACTS.md
- * lists; the rest from the same quota table). Current values are unconfirmed; the cryptographic
- * operations share one bucket, as in KMS (symmetric keys' rate; RSA/ECC keys have lower shared
- * rates in AWS that this preset does not model).
+ * Secrets Manager's published request quotas per account and Region (its quotas page): DescribeSecret
+ * and GetSecretValue 10,000/s combined, ListSecrets 100/s, the writes 50/s each group. The Resource
+ * Groups Tagging API publishes no request rate: none is set (setQuota('tagging:GetResources', ...)
+ * sets one).
+ */
+export const SECRETS_MANAGER_DEFAULT_QUOTAS: Readonly<Record<string, QuotaRule>> = Object.freeze({
+  'secretsmanager:GetSecretValue': { rate: 10000, shared: 'secretsmanager:read' },
+  'secretsmanager:DescribeSecret': { rate: 10000, shared: 'secretsmanager:read' },
+  'secretsmanager:ListSecrets': { rate: 100 },
+  'secretsmanager:CreateSecret': { rate: 50, shared: 'secretsmanager:create-delete' },
+  'secretsmanager:DeleteSecret': { rate: 50, shared: 'secretsmanager:create-delete' },
+  'secretsmanager:RestoreSecret': { rate: 50 },
+  'secretsmanager:TagResource': { rate: 50, shared: 'secretsmanager:tagging' },
+  'secretsmanager:UntagResource': { rate: 50, shared: 'secretsmanager:tagging' },
+  ...Object.fromEntries(
+    ['PutSecretValue', 'UpdateSecret', 'UpdateSecretVersionStage', 'ReplicateSecretToRegions', 'RemoveRegionsFromReplication', 'StopReplicationToReplica'].map((op) => [
+      `secretsmanager:${op}`,
+      { rate: 50, shared: 'secretsmanager:writes' },
+    ]),
+  ),
+});
+
+/**
+ * KMS request quotas per account and Region, as KMS's quotas page publishes them now (the copy that
+ * lists 2026's GetKeyLastUsage; /work/shared/KMS-FACTS.md): GetParametersForImport 1/s,
+ * ImportKeyMaterial and DeleteImportedKeyMaterial 15/s, DescribeKey 2000/s, ListKeys 500/s,
+ * ListKeyRotations 100/s, RotateKeyOnDemand 5/s, CreateKey, CreateAlias and UpdateAlias 5/s; the
+ * rest from the same table. Every one is adjustable per account: a default, not a law. The
+ * cryptographic operations share one bucket, as in KMS (symmetric keys' rate; the lower shared
+ * rates of RSA/ECC keys are not modelled). Secrets Manager's published quotas come with them.
  */
 export const KMS_DEFAULT_QUOTAS: Readonly<Record<string, QuotaRule>> = Object.freeze({
-  'kms:GetParametersForImport': { rate: 0.25, burst: 1 },
-  'kms:ImportKeyMaterial': { rate: 5 },
-  'kms:DeleteImportedKeyMaterial': { rate: 5 },
+  'kms:GetParametersForImport': { rate: 1, burst: 1 },
+  'kms:ImportKeyMaterial': { rate: 15 },
+  'kms:DeleteImportedKeyMaterial': { rate: 15 },
   'kms:DescribeKey': { rate: 2000 },
   'kms:ListKeys': { rate: 500 },
   'kms:ListAliases': { rate: 500 },
   'kms:ListResourceTags': { rate: 2000 },
+  'kms:ListKeyRotations': { rate: 100 },
+  'kms:RotateKeyOnDemand': { rate: 5 },
+  'kms:GetKeyRotationStatus': { rate: 2000 },
   'kms:GetPublicKey': { rate: 2000 },
-  'kms:CreateKey': { rate: 50 },
+  'kms:CreateKey': { rate: 5 },
   'kms:CreateAlias': { rate: 5 },
   'kms:UpdateAlias': { rate: 5 },
   'kms:DeleteAlias': { rate: 5 },
@@ -116,23 +163,28 @@ export const KMS_DEFAULT_QUOTAS: Readonly<Record<string, QuotaRule>> = Object.fr
   'kms:TagResource': { rate: 10 },
   'kms:UntagResource': { rate: 10 },
   'kms:ReplicateKey': { rate: 5 },
-  ...Object.fromEntries(
-    [
-      'Encrypt',
-      'Decrypt',
-      'ReEncrypt',
-      'GenerateDataKey',
-      'GenerateDataKeyWithoutPlaintext',
-      'GenerateDataKeyPair',
-      'GenerateDataKeyPairWithoutPlaintext',
-      'GenerateMac',
-      'VerifyMac',
-      'Sign',
-      'Verify',
-      'GenerateRandom',
-    ].map((op) => [`kms:${op}`, { rate: 10000, shared: 'kms:cryptographic-operations' }]),
-  ),
+  ...Object.fromEntries(CRYPTOGRAPHIC_OPERATIONS.map((op) => [`kms:${op}`, { rate: 10000, shared: 'kms:cryptographic-operations' }])),
+  ...SECRETS_MANAGER_DEFAULT_QUOTAS,
 });
+
+/**
+ * The same table as published in 2023 (preset 'kms-2023'), for rehearsing an account that still has
+ * those rates: GetParametersForImport 0.25/s (one every 4 s), ImportKeyMaterial and
+ * DeleteImportedKeyMaterial 5/s, ListKeys 100/s, CreateKey 50/s.
+ */
+export const KMS_2023_QUOTAS: Readonly<Record<string, QuotaRule>> = Object.freeze({
+  ...KMS_DEFAULT_QUOTAS,
+  'kms:GetParametersForImport': { rate: 0.25, burst: 1 },
+  'kms:ImportKeyMaterial': { rate: 5 },
+  'kms:DeleteImportedKeyMaterial': { rate: 5 },
+  'kms:ListKeys': { rate: 100 },
+  'kms:CreateKey': { rate: 50 },
+});
+
+const PRESETS: Record<Exclude<QuotaPreset, 'off'>, Readonly<Record<string, QuotaRule>>> = {
+  'kms-defaults': KMS_DEFAULT_QUOTAS,
+  'kms-2023': KMS_2023_QUOTAS,
+};
 
 export interface ThrottleErrorFactory {
   (operation: string, rule: QuotaRule): ServiceError;
@@ -252,12 +304,12 @@ export class Controls implements EndpointControls {
   }
 
   useQuotaPreset(preset: QuotaPreset): void {
-    if (preset !== 'kms-defaults' && preset !== 'off') {
-      throw new RangeError(`Quota preset must be "kms-defaults" or "off", got ${JSON.stringify(preset)}`);
+    if (!QUOTA_PRESETS.includes(preset)) {
+      throw new RangeError(`Quota preset must be one of ${QUOTA_PRESETS.map((p) => `"${p}"`).join(', ')}, got ${JSON.stringify(preset)}`);
     }
     this.quotas.clear();
     this.buckets.clear();
-    if (preset === 'kms-defaults') for (const [op, rule] of Object.entries(KMS_DEFAULT_QUOTAS)) this.quotas.set(op, { ...rule });
+    if (preset !== 'off') for (const [op, rule] of Object.entries(PRESETS[preset])) this.quotas.set(op, { ...rule });
   }
 
   getQuotas(): Record<string, QuotaRule> {

@@ -22,20 +22,28 @@ import { createAuthorizer, validatePrincipals, type IamEnforcementOptions } from
 
 export type { EndpointClock } from './clock.js';
 export type { EndpointControls, InjectedErrorSpec, OperationCounter, QuotaPreset, QuotaRule } from './controls.js';
-export { KMS_DEFAULT_QUOTAS, MAX_LATENCY_MS } from './controls.js';
+export { KMS_2023_QUOTAS, KMS_DEFAULT_QUOTAS, MAX_LATENCY_MS, QUOTA_PRESETS, SECRETS_MANAGER_DEFAULT_QUOTAS } from './controls.js';
 export { MAX_CLOCK_OFFSET_MS } from './clock.js';
 export type { IamEnforcementOptions, IamPrincipal, PolicyDocument } from './iam/authorizer.js';
+
+/**
+ * Wrapping key pairs kept generated ahead per wrapping key spec by an endpoint started here (the
+ * `local` command, the drill, tests): an RSA_4096 pair takes 1 to 1.5 s of CPU, most of a local
+ * recovery, so GetParametersForImport takes a pair generated in the background instead. A spec's
+ * pool fills from its first use; `kms.wrappingKeyPoolSize: 0` generates every pair on demand.
+ */
+export const DEFAULT_WRAPPING_KEY_POOL_SIZE = 2;
 
 export interface LocalEndpointOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
-  /** Options of the KMS emulation. */
+  /** Options of the KMS emulation (wrappingKeyPoolSize defaults to DEFAULT_WRAPPING_KEY_POOL_SIZE here). */
   kms?: KmsServiceOptions;
   /** State file: loaded on start, written after requests (debounced) and on close. */
   persistPath?: string;
   /** Where the endpoint's clock starts (ms since the epoch, within MAX_CLOCK_OFFSET_MS of real time); default: real time. */
   startTime?: number;
-  /** Request quotas: off by default; 'kms-defaults' for KMS's documented rates; or per operation. */
+  /** Request quotas: off by default; 'kms-defaults' for KMS's current published rates, 'kms-2023' for the 2023 ones; or per operation. */
   quotas?: QuotaPreset | Record<string, QuotaRule>;
   /** Delay before handling: one value for every operation, or per operation (`kms:DescribeKey`); each 0..MAX_LATENCY_MS. */
   latencyMs?: number | Record<string, number>;
@@ -74,8 +82,8 @@ export async function startLocalEndpoint(options: LocalEndpointOptions = {}): Pr
     ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
   });
 
-  const kms = createKmsService(options.kms ?? {});
-  const secretsManager = createSecretsManagerService({ kms, clock });
+  const kms = createKmsService({ wrappingKeyPoolSize: DEFAULT_WRAPPING_KEY_POOL_SIZE, ...options.kms });
+  const secretsManager = createSecretsManagerService({ kms });
   const taggedSources: TaggedResourceSource[] = [kms, secretsManager];
   const tagging = createTaggingService(() => taggedSources);
   const services: ServedService[] = [kms, secretsManager, tagging];

@@ -91,5 +91,6 @@ export interface TaggedResource {
 export interface TaggedResourceSource {
   /** The resource type filter string this source answers to, e.g. `kms:key` or `secretsmanager:secret`. */
   readonly resourceType: string;
-  taggedResources(scope: RequestScope): TaggedResource[];
+  /** Every resource of the caller's account and Region, as of `now` (the endpoint clock, ms). */
+  taggedResources(scope: RequestScope, now: number): TaggedResource[];
 }

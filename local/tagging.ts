@@ -2,31 +2,19 @@
  * The emulated Resource Groups Tagging API (`ResourceGroupsTaggingAPI_20170126.*`, signing name
  * `tagging`): GetResources, GetTagKeys and GetTagValues over every registered
  * TaggedResourceSource (the KMS keys and the secrets of the caller's account and Region).
- * Like the real API it lists only resources that carry at least one tag.
+ * Like the real API it lists only resources that carry at least one tag. A listing is built once per
+ * walk through its pages (local/listing.ts), in ARN order.
  */
 import { ServiceError, type EmulatedService, type OperationContext, type TaggedResource, type TaggedResourceSource } from './service.js';
 import { InputReader } from './input.js';
 import type { ErrorConventions } from './server.js';
+import { ListingWalks } from './listing.js';
 import { taggingAuthorizationChecks } from './iam/contexts.js';
 
 export type TaggingService = EmulatedService & { readonly errorConventions: Partial<ErrorConventions> };
 
 const invalidParameter = (message: string): ServiceError => new ServiceError('InvalidParameterException', message);
-
-function encodeToken(offset: number, query: string): string {
-  return Buffer.from(JSON.stringify({ o: offset, q: query })).toString('base64');
-}
-
-function decodeToken(token: string | undefined, query: string): number {
-  if (token === undefined || token === '') return 0;
-  try {
-    const { o, q } = JSON.parse(Buffer.from(token, 'base64').toString('utf8')) as { o: unknown; q: unknown };
-    if (typeof o === 'number' && Number.isInteger(o) && o >= 0 && q === query) return o;
-  } catch {
-    // fall through
-  }
-  throw invalidParameter('PaginationToken is not one this endpoint issued for this query; start again without it.');
-}
+const invalidToken = (): ServiceError => invalidParameter('PaginationToken is not one this endpoint issued for this query; start again without it.');
 
 /** `kms` matches every KMS resource type, `kms:key` only keys. */
 function matchesType(resourceType: string, filters: string[] | undefined): boolean {
@@ -35,17 +23,22 @@ function matchesType(resourceType: string, filters: string[] | undefined): boole
 }
 
 export function createTaggingService(sources: () => TaggedResourceSource[]): TaggingService {
-  const collect = (ctx: OperationContext, typeFilters?: string[]): (TaggedResource & { resourceType: string })[] =>
-    sources()
-      .filter((source) => matchesType(source.resourceType, typeFilters))
-      .flatMap((source) => source.taggedResources(ctx.scope).map((r) => ({ ...r, resourceType: source.resourceType })))
-      .filter((r) => Object.keys(r.tags).length > 0)
-      .sort((a, b) => (a.resourceArn < b.resourceArn ? -1 : a.resourceArn > b.resourceArn ? 1 : 0));
-
-  const pageOf = <T>(items: T[], start: number, size: number, query: string): { items: T[]; PaginationToken: string } => {
-    const next = start + size;
-    return { items: items.slice(start, next), PaginationToken: next < items.length ? encodeToken(next, query) : '' };
+  /** Every tagged resource of the caller's account and Region whose type passes the filters (unordered). */
+  const collect = (ctx: OperationContext, typeFilters?: string[]): TaggedResource[] => {
+    const now = ctx.clock.now();
+    const out: TaggedResource[] = [];
+    for (const source of sources()) {
+      if (!matchesType(source.resourceType, typeFilters)) continue;
+      for (const r of source.taggedResources(ctx.scope, now)) if (Object.keys(r.tags).length > 0) out.push(r);
+    }
+    return out;
   };
+  const byArn = (a: TaggedResource, b: TaggedResource): number => (a.resourceArn < b.resourceArn ? -1 : a.resourceArn > b.resourceArn ? 1 : 0);
+
+  const resourceWalks = new ListingWalks<TaggedResource>((r) => r.resourceArn);
+  const nameWalks = new ListingWalks<string>((name) => name);
+  /** The scope is part of every query: a token is only good in the account and Region it was issued in. */
+  const scoped = (ctx: OperationContext, query: string): string => `${ctx.scope.account}/${ctx.scope.region}:${query}`;
 
   type Operation = (r: InputReader, ctx: OperationContext, raw: Record<string, unknown>) => Record<string, unknown>;
   const operations: Record<string, Operation> = {
@@ -66,31 +59,32 @@ export function createTaggingService(sources: () => TaggedResourceSource[]): Tag
       r.optionalBoolean('IncludeComplianceDetails');
       r.optionalBoolean('ExcludeCompliantResources');
       const query = JSON.stringify([raw.TagFilters ?? null, raw.ResourceTypeFilters ?? null, raw.ResourceARNList ?? null, perPage]);
-      const start = decodeToken(r.optionalString('PaginationToken'), query);
-      const matching = collect(ctx, typeFilters)
-        .filter((res) => !arnList || arnList.includes(res.resourceArn))
-        .filter((res) =>
-          tagFilters.every(({ key, values }) => key in res.tags && (!values || values.length === 0 || values.includes(res.tags[key] as string))),
-        );
-      const { items, PaginationToken } = pageOf(matching, start, perPage, query);
+      const arns = arnList ? new Set(arnList) : undefined;
+      const matching = (): TaggedResource[] =>
+        collect(ctx, typeFilters)
+          .filter((res) => !arns || arns.has(res.resourceArn))
+          .filter((res) =>
+            tagFilters.every(({ key, values }) => key in res.tags && (!values || values.length === 0 || values.includes(res.tags[key] as string))),
+          )
+          .sort(byArn);
+      const { items, next } = resourceWalks.page(scoped(ctx, query), r.optionalString('PaginationToken'), perPage, matching, invalidToken);
       return {
-        PaginationToken,
+        PaginationToken: next ?? '',
         ResourceTagMappingList: items.map((res) => ({ ResourceARN: res.resourceArn, Tags: Object.entries(res.tags).map(([Key, Value]) => ({ Key, Value })) })),
       };
     },
 
     GetTagKeys(r, ctx) {
-      const keys = [...new Set(collect(ctx).flatMap((res) => Object.keys(res.tags)))].sort();
-      const { items, PaginationToken } = pageOf(keys, decodeToken(r.optionalString('PaginationToken'), 'keys'), 100, 'keys');
-      return { PaginationToken, TagKeys: items };
+      const keys = (): string[] => [...new Set(collect(ctx).flatMap((res) => Object.keys(res.tags)))].sort();
+      const { items, next } = nameWalks.page(scoped(ctx, 'keys'), r.optionalString('PaginationToken'), 100, keys, invalidToken);
+      return { PaginationToken: next ?? '', TagKeys: items };
     },
 
     GetTagValues(r, ctx) {
       const key = r.string('Key', { max: 128 });
-      const values = [...new Set(collect(ctx).flatMap((res) => (key in res.tags ? [res.tags[key] as string] : [])))].sort();
-      const query = `values:${key}`;
-      const { items, PaginationToken } = pageOf(values, decodeToken(r.optionalString('PaginationToken'), query), 100, query);
-      return { PaginationToken, TagValues: items };
+      const values = (): string[] => [...new Set(collect(ctx).flatMap((res) => (key in res.tags ? [res.tags[key] as string] : [])))].sort();
+      const { items, next } = nameWalks.page(scoped(ctx, `values:${key}`), r.optionalString('PaginationToken'), 100, values, invalidToken);
+      return { PaginationToken: next ?? '', TagValues: items };
     },
   };
 

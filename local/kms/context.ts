@@ -3,6 +3,7 @@ import type { OperationContext } from '../service.js';
 import type { Input } from './input.js';
 import type { KmsState } from './state.js';
 import type { WrappingKeyPool } from './wrapping.js';
+import type { AgingQueue } from './aging.js';
 
 /** Options of the emulated KMS. Every member documents an unconfirmed behaviour and its default. */
 export interface KmsServiceOptions {
@@ -81,6 +82,8 @@ export interface KmsContext {
   state: KmsState;
   options: ResolvedKmsOptions;
   wrappingKeys: WrappingKeyPool;
+  /** When keys change by themselves (material ValidTo, DeletionDate): schedule() wherever one is set. */
+  aging: AgingQueue;
 }
 
 export type Operation = (kms: KmsContext, input: Input, ctx: OperationContext) => unknown;

@@ -274,6 +274,7 @@ export function importKeyMaterial(kms: KmsContext, input: Input, ctx: OperationC
     if (description !== undefined) target.description = description;
     parameters.used = true;
     key.everImported = true;
+    kms.aging.schedule(key);
     const primary = primaryOf(kms, key);
     if (primary) syncMultiRegionPending(kms, primary);
     syncMultiRegionPending(kms, key);

@@ -39,7 +39,8 @@ import {
   updateKeyDescription,
 } from './keys.js';
 import { getKeyRotationStatus, listKeyRotations, rotateKeyOnDemand } from './rotation.js';
-import { ageSpace, aliasArn, type KmsState, regionState, resolveKey } from './state.js';
+import { aliasArn, type KmsState, regionState, resolveKey } from './state.js';
+import { AgingQueue } from './aging.js';
 import { kmsAuthorizationChecks, kmsKeyFacts, type KmsLookups } from '../iam/contexts.js';
 import { WrappingKeyPool } from './wrapping.js';
 
@@ -90,7 +91,12 @@ export interface KmsService extends EmulatedService, TaggedResourceSource {
 
 export function createKmsService(options: KmsServiceOptions = {}): KmsService {
   const resolved = resolveOptions(options);
-  const kms: KmsContext = { state: { regions: {} }, options: resolved, wrappingKeys: new WrappingKeyPool(resolved.wrappingKeyPoolSize) };
+  const kms: KmsContext = {
+    state: { regions: {} },
+    options: resolved,
+    wrappingKeys: new WrappingKeyPool(resolved.wrappingKeyPoolSize),
+    aging: new AgingQueue(),
+  };
 
   /** What local/iam needs to authorise a request: the key a KeyId names (aliases resolved, as KMS authorises an alias call against its key). */
   const lookups: KmsLookups = {
@@ -112,8 +118,9 @@ export function createKmsService(options: KmsServiceOptions = {}): KmsService {
     },
   };
 
-  function age(scope: RequestScope, now: number): void {
-    ageSpace(regionState(kms.state, scope.account, scope.region), now, (k) => forgetDeletedKey(kms, k));
+  /** Ages the keys whose moment has come (every Region: a replica's deletion changes its primary). */
+  function age(now: number): void {
+    kms.aging.ageDue(kms.state, now, (k) => forgetDeletedKey(kms, k));
   }
 
   return {
@@ -129,7 +136,7 @@ export function createKmsService(options: KmsServiceOptions = {}): KmsService {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) {
         throw kmsError('ValidationException', `The request body of ${operation} must be a JSON object.`);
       }
-      age(ctx.scope, ctx.clock.now());
+      age(ctx.clock.now());
       try {
         return await run(kms, input, ctx);
       } catch (err) {
@@ -139,7 +146,8 @@ export function createKmsService(options: KmsServiceOptions = {}): KmsService {
       }
     },
     authorizationContext: (operation, input, ctx) => kmsAuthorizationChecks(operation, input, ctx, lookups),
-    taggedResources(scope: RequestScope) {
+    taggedResources(scope: RequestScope, now: number) {
+      age(now);
       const space = regionState(kms.state, scope.account, scope.region);
       return Object.values(space.keys).map((k) => ({ resourceArn: k.arn, tags: Object.fromEntries(k.tags.map((t) => [t.TagKey, t.TagValue])) }));
     },
@@ -149,6 +157,7 @@ export function createKmsService(options: KmsServiceOptions = {}): KmsService {
         throw new Error('KMS state to restore must be an object with a "regions" member, as produced by snapshot()');
       }
       kms.state = structuredClone(state as KmsState);
+      kms.aging.rebuild(kms.state);
     },
     close: () => kms.wrappingKeys.drain(),
   };

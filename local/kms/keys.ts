@@ -18,7 +18,6 @@ import { generateMaterial, materialId } from './material.js';
 import { KEY_SPECS, KEY_USAGES, type KeySpec, type KeyUsage, SPECS } from './specs.js';
 import {
   aliasArn,
-  ageSpace,
   isPermanent,
   keyArn,
   keyMetadata,
@@ -127,7 +126,6 @@ export function listKeys(kms: KmsContext, input: Input, ctx: OperationContext) {
   const limit = optionalInteger(input, 'Limit', 1, 1000) ?? 100;
   const marker = optionalString(input, 'Marker', { max: 1024 });
   const space = regionState(kms.state, ctx.scope.account, ctx.scope.region);
-  ageSpace(space, ctx.clock.now());
   const { page, ...rest } = paginate(Object.values(space.keys), limit, marker);
   return { Keys: page.map((k) => ({ KeyId: k.keyId, KeyArn: k.arn })), ...rest };
 }
@@ -211,7 +209,6 @@ export function deleteAlias(kms: KmsContext, input: Input, ctx: OperationContext
   const name = requiredString(input, 'AliasName', { max: 256 });
   checkAliasName(name, true);
   const space = regionState(kms.state, ctx.scope.account, ctx.scope.region);
-  ageSpace(space, ctx.clock.now());
   if (!space.aliases[name]) throw kmsError('NotFoundException', `Alias ${aliasArn(ctx.scope.region, ctx.scope.account, name)} is not found.`);
   delete space.aliases[name];
   return {};
@@ -222,7 +219,6 @@ export function listAliases(kms: KmsContext, input: Input, ctx: OperationContext
   const limit = optionalInteger(input, 'Limit', 1, 100) ?? 50;
   const marker = optionalString(input, 'Marker', { max: 1024 });
   const space = regionState(kms.state, ctx.scope.account, ctx.scope.region);
-  ageSpace(space, ctx.clock.now());
   let aliases = Object.values(space.aliases);
   if (keyIdInput !== undefined) {
     const key = resolveKey(kms.state, ctx.scope, ctx.clock.now(), keyIdInput, { aliases: false });
@@ -317,6 +313,7 @@ export function scheduleKeyDeletion(kms: KmsContext, input: Input, ctx: Operatio
   key.deletionDate = now + days * 86_400_000;
   key.pendingWindowInDays = days;
   key.enabled = false;
+  kms.aging.schedule(key);
   return { KeyId: key.arn, DeletionDate: key.deletionDate / 1000, KeyState: 'PendingDeletion', PendingWindowInDays: days };
 }
 
@@ -369,7 +366,6 @@ export function replicateKey(kms: KmsContext, input: Input, ctx: OperationContex
     );
   }
   const space = regionState(kms.state, primary.account, replicaRegion);
-  ageSpace(space, now, (k) => forgetDeletedKey(kms, k));
   if (space.keys[primary.keyId]) {
     throw kmsError('AlreadyExistsException', `${keyArn(replicaRegion, primary.account, primary.keyId)} already exists: ${primary.arn} already has a replica in ${replicaRegion}.`);
   }

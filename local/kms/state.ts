@@ -1,5 +1,6 @@
 // The KMS key store: plain JSON records per account and region, lazily aged against the
-// endpoint clock (material expiry at ValidTo, key deletion at DeletionDate).
+// endpoint clock (material expiry at ValidTo, key deletion at DeletionDate): aging.ts queues the
+// moments, resolveKey ages the one key it resolves.
 import type { RequestScope } from '../service.js';
 import { arnFor, PARTITION_SOURCE, PARTITIONS, partitionOf } from '../partitions.js';
 import { kmsError } from './errors.js';
@@ -126,19 +127,6 @@ export function ageKey(key: KeyRecord, now: number): boolean {
   return true;
 }
 
-/** Ages every key of one key space; removes deleted keys and their aliases. */
-export function ageSpace(space: RegionState, now: number, onDeleted: (key: KeyRecord) => void = () => {}): void {
-  for (const [id, key] of Object.entries(space.keys)) {
-    if (!ageKey(key, now)) {
-      delete space.keys[id];
-      for (const [name, alias] of Object.entries(space.aliases)) {
-        if (alias.targetKeyId === id) delete space.aliases[name];
-      }
-      onDeleted(key);
-    }
-  }
-}
-
 export function keyState(key: KeyRecord): KeyState {
   if (key.deletionDate !== undefined) return 'PendingDeletion';
   const permanent = key.materials.filter(isPermanent);
@@ -159,7 +147,6 @@ export function resolveKey(
   opts: { aliases: boolean } = { aliases: true },
 ): KeyRecord {
   const space = regionState(state, scope.account, scope.region);
-  ageSpace(space, now);
   let ref = keyIdInput;
   if (ref.startsWith('arn:')) {
     const m = ARN.exec(ref);
@@ -185,14 +172,15 @@ export function resolveKey(
     }
     const alias = space.aliases[ref];
     const key = alias ? space.keys[alias.targetKeyId] : undefined;
-    if (!key) throw kmsError('NotFoundException', `Alias ${aliasArn(scope.region, scope.account, ref)} is not found.`);
+    if (!key || !ageKey(key, now)) throw kmsError('NotFoundException', `Alias ${aliasArn(scope.region, scope.account, ref)} is not found.`);
     return key;
   }
   if (!KEY_ID.test(ref)) {
     throw kmsError('NotFoundException', `Invalid keyId '${keyIdInput}': use a key ID, key ARN, alias name or alias ARN`);
   }
   const key = space.keys[ref];
-  if (!key) throw kmsError('NotFoundException', `Key '${keyArn(scope.region, scope.account, ref)}' does not exist`);
+  // Past its DeletionDate a key is gone (the ageing queue removes it, with its aliases).
+  if (!key || !ageKey(key, now)) throw kmsError('NotFoundException', `Key '${keyArn(scope.region, scope.account, ref)}' does not exist`);
   return key;
 }
 

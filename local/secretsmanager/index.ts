@@ -14,18 +14,17 @@
  * decrypted in its own Region under its own KmsKeyId.
  */
 import { randomUUID } from 'node:crypto';
-import { ServiceError, type Clock, type EmulatedService, type OperationContext, type RequestScope, type TaggedResource, type TaggedResourceSource } from '../service.js';
+import { ServiceError, type EmulatedService, type OperationContext, type RequestScope, type TaggedResource, type TaggedResourceSource } from '../service.js';
 import { arnFor, isRegion, partitionOf } from '../partitions.js';
 import { secretsManagerAuthorizationChecks, type SecretsManagerLookups } from '../iam/contexts.js';
 import { epochSeconds, InputReader } from '../input.js';
 import type { ErrorConventions } from '../server.js';
+import { ListingWalks } from '../listing.js';
 import { CURRENT, DEFAULT_KEY, dayOf, moveStages, sameValue, scopeKey, secretArn, type ReplicaStatus, type Secret, type SecretVersion } from './model.js';
 
 export interface SecretsManagerOptions {
   /** The emulated KMS, asked (DescribeKey) whether a secret's KmsKeyId is usable. */
   kms?: EmulatedService;
-  /** Clock for deletion windows when no request is in flight (tagging listings). */
-  clock?: Clock;
 }
 
 export type SecretsManagerService = EmulatedService & TaggedResourceSource & { readonly errorConventions: Partial<ErrorConventions> };
@@ -62,12 +61,26 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
     return map;
   };
 
+  /**
+   * Secrets scheduled for deletion (DeleteSecret with a recovery window): the only ones purge looks
+   * at, so a request costs nothing per secret. Rebuilt by restore.
+   */
+  let scheduled = new Set<Secret>();
+
   /** Drops secrets whose recovery window has passed. */
   const purge = (now: number): void => {
-    for (const map of secrets.values()) {
-      for (const [name, secret] of map) if (secret.deletionDate !== undefined && secret.deletionDate <= now) map.delete(name);
+    for (const secret of scheduled) {
+      if (secret.deletionDate === undefined) scheduled.delete(secret); // restored meanwhile
+      else if (secret.deletionDate <= now) {
+        scheduled.delete(secret);
+        const map = secrets.get(scopeKey(secret));
+        if (map?.get(secret.name) === secret) map.delete(secret.name);
+      }
     }
   };
+
+  /** ListSecrets walks: filtered and sorted once per listing, not once per page. */
+  const listings = new ListingWalks<Secret>((s) => s.arn);
 
   /** Finds a secret by name, full ARN or partial ARN (the ARN without its 6-character suffix). */
   const find = (scope: RequestScope, secretId: string): Secret => {
@@ -559,17 +572,21 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
       };
       const keyOf = sortKey[sortBy];
       if (!keyOf) throw invalidParameter(`SortBy must be one of ${Object.keys(sortKey).join(', ')}, got ${JSON.stringify(sortBy)}.`);
-      const list = [...inScope(ctx.scope).values()]
-        .filter((s) => includeDeleted || s.deletedDate === undefined)
-        .filter((s) => matchesFilters(s, filters))
-        .sort((a, b) => {
-          const x = keyOf(a);
-          const y = keyOf(b);
-          const c = x < y ? -1 : x > y ? 1 : a.arn < b.arn ? -1 : a.arn > b.arn ? 1 : 0;
-          return order === 'asc' ? c : -c;
-        });
-      const { items, NextToken } = page(list, r, 'ListSecrets');
-      return { SecretList: items.map((s) => describe(s, 'SecretVersionsToStages')), ...(NextToken ? { NextToken } : {}) };
+      const max = r.optionalInteger('MaxResults', { min: 1, max: 100 }) ?? 100;
+      const list = (): Secret[] =>
+        [...inScope(ctx.scope).values()]
+          .filter((s) => includeDeleted || s.deletedDate === undefined)
+          .filter((s) => matchesFilters(s, filters))
+          .sort((a, b) => {
+            const x = keyOf(a);
+            const y = keyOf(b);
+            const c = x < y ? -1 : x > y ? 1 : a.arn < b.arn ? -1 : a.arn > b.arn ? 1 : 0;
+            return order === 'asc' ? c : -c;
+          });
+      const query = JSON.stringify([scopeKey(ctx.scope), includeDeleted, filters, order, sortBy, max]);
+      const invalid = () => new ServiceError('InvalidNextTokenException', 'The NextToken for ListSecrets is not one this endpoint issued for this query.');
+      const { items, next } = listings.page(query, r.optionalString('NextToken'), max, list, invalid);
+      return { SecretList: items.map((s) => describe(s, 'SecretVersionsToStages')), ...(next ? { NextToken: next } : {}) };
     },
 
     TagResource(r, ctx) {
@@ -613,6 +630,7 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
       if (secret.deletedDate !== undefined) throw invalidRequest(`The secret ${secret.name} is already scheduled for deletion; use RestoreSecret to cancel, or ForceDeleteWithoutRecovery to delete it now.`);
       secret.deletedDate = now;
       secret.deletionDate = now + (window ?? 30) * DAY_MS;
+      scheduled.add(secret);
       return { ARN: secret.arn, Name: secret.name, DeletionDate: epochSeconds(secret.deletionDate) };
     },
 
@@ -675,8 +693,8 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
       purge(ctx.clock.now());
       return run(new InputReader(input, 'InvalidParameterException'), ctx);
     },
-    taggedResources(scope): TaggedResource[] {
-      if (options.clock) purge(options.clock.now());
+    taggedResources(scope, now): TaggedResource[] {
+      purge(now);
       return [...inScope(scope).values()].map((s) => ({ resourceArn: s.arn, tags: Object.fromEntries(s.tags.map((t) => [t.Key, t.Value])) }));
     },
     authorizationContext: (operation, input, ctx) => secretsManagerAuthorizationChecks(operation, input, ctx, lookups),
@@ -694,6 +712,7 @@ export function createSecretsManagerService(options: SecretsManagerOptions = {})
         next.get(key)?.set(item.name, structuredClone(item));
       }
       secrets = next;
+      scheduled = new Set([...next.values()].flatMap((map) => [...map.values()]).filter((s) => s.deletionDate !== undefined));
     },
   };
 }

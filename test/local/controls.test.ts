@@ -144,26 +144,38 @@ describe('quotas', () => {
     assert.equal((await control('POST', '/_local/quotas', { operation: 'tagging:GetResources', rate: -1 })).status, 400);
   });
 
-  it("kms-defaults: GetParametersForImport once every 4 s, shared cryptographic bucket (real time, not the endpoint clock)", async () => {
+  it("kms-defaults: the current published rates (GetParametersForImport once a second), shared cryptographic bucket (real time, not the endpoint clock)", async () => {
     let now = 0;
     const controls = new Controls({ quotas: 'kms-defaults', monotonicNow: () => now });
     const scope = { account: '000000000000', region: 'us-east-1' };
     const throttle = (op: string) => new ServiceError('ThrottlingException', `Rate exceeded for ${op}`);
-    const admitted = async (op: string, s = scope) => (await controls.admit('kms', op, s, throttle)).error === undefined;
+    const admitted = async (op: string, s = scope, service = 'kms') => (await controls.admit(service, op, s, throttle)).error === undefined;
     assert.equal(await admitted('GetParametersForImport'), true);
     assert.equal(await admitted('GetParametersForImport'), false);
     assert.equal(await admitted('GetParametersForImport', { ...scope, region: 'eu-west-1' }), true);
-    now += 3_900;
+    now += 900;
     assert.equal(await admitted('GetParametersForImport'), false);
     now += 200;
     assert.equal(await admitted('GetParametersForImport'), true);
-    for (let i = 0; i < 5; i++) assert.equal(await admitted('ImportKeyMaterial'), true);
+    for (let i = 0; i < 15; i++) assert.equal(await admitted('ImportKeyMaterial'), true);
     assert.equal(await admitted('ImportKeyMaterial'), false);
+    for (let i = 0; i < 100; i++) assert.equal(await admitted('ListKeyRotations'), true);
+    assert.equal(await admitted('ListKeyRotations'), false);
+    for (let i = 0; i < 5; i++) assert.equal(await admitted('RotateKeyOnDemand'), true);
+    assert.equal(await admitted('RotateKeyOnDemand'), false);
     for (let i = 0; i < 5000; i++) assert.equal(await admitted(i % 2 ? 'Encrypt' : 'Decrypt'), true);
     for (let i = 0; i < 5000; i++) assert.equal(await admitted('GenerateDataKey'), true);
     assert.equal(await admitted('Decrypt'), false);
+    // Secrets Manager's published quotas come with the preset: ListSecrets 100/s.
+    for (let i = 0; i < 100; i++) assert.equal(await admitted('ListSecrets', scope, 'secretsmanager'), true);
+    assert.equal(await admitted('ListSecrets', scope, 'secretsmanager'), false);
     assert.deepEqual(controls.getQuotas()['kms:GetParametersForImport'], KMS_DEFAULT_QUOTAS['kms:GetParametersForImport']);
-    assert.equal(controls.getQuotas()['kms:DescribeKey']?.rate, 2000);
+    const quotas = controls.getQuotas();
+    assert.deepEqual(
+      Object.fromEntries(['GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial', 'DescribeKey', 'ListKeys', 'ListKeyRotations', 'RotateKeyOnDemand', 'CreateKey', 'CreateAlias', 'UpdateAlias'].map((op) => [op, quotas[`kms:${op}`]?.rate])),
+      { GetParametersForImport: 1, ImportKeyMaterial: 15, DeleteImportedKeyMaterial: 15, DescribeKey: 2000, ListKeys: 500, ListKeyRotations: 100, RotateKeyOnDemand: 5, CreateKey: 5, CreateAlias: 5, UpdateAlias: 5 },
+    );
+    assert.equal(quotas['tagging:GetResources'], undefined, 'the Tagging API publishes no rate: none is invented');
     controls.setQuota('kms:GetParametersForImport', { rate: 100 });
     assert.equal(await admitted('GetParametersForImport'), true);
     assert.equal(await admitted('GetParametersForImport'), true);
@@ -171,10 +183,27 @@ describe('quotas', () => {
     assert.deepEqual(controls.getQuotas(), {});
   });
 
+  it('kms-2023: the rates published in 2023 (GetParametersForImport once every 4 s, ImportKeyMaterial 5/s)', async () => {
+    let now = 0;
+    const controls = new Controls({ quotas: 'kms-2023', monotonicNow: () => now });
+    const scope = { account: '000000000000', region: 'us-east-1' };
+    const throttle = (op: string) => new ServiceError('ThrottlingException', `Rate exceeded for ${op}`);
+    const admitted = async (op: string) => (await controls.admit('kms', op, scope, throttle)).error === undefined;
+    assert.equal(await admitted('GetParametersForImport'), true);
+    now += 3_900;
+    assert.equal(await admitted('GetParametersForImport'), false);
+    now += 200;
+    assert.equal(await admitted('GetParametersForImport'), true);
+    for (let i = 0; i < 5; i++) assert.equal(await admitted('ImportKeyMaterial'), true);
+    assert.equal(await admitted('ImportKeyMaterial'), false);
+    assert.equal(controls.getQuotas()['kms:ListKeys']?.rate, 100);
+    assert.throws(() => controls.useQuotaPreset('kms-2022' as never), /kms-defaults.*kms-2023.*off/);
+  });
+
   it('the kms-defaults option of startLocalEndpoint turns the preset on', async () => {
     const other = await startLocalEndpoint({ quotas: 'kms-defaults' });
     try {
-      assert.equal(other.controls.getQuotas()['kms:GetParametersForImport']?.rate, 0.25);
+      assert.equal(other.controls.getQuotas()['kms:GetParametersForImport']?.rate, 1);
       const viaHttp = await fetch(`${other.url}/_local/quotas`).then((r) => r.json() as Promise<{ quotas: Record<string, unknown> }>);
       assert.ok('kms:ListKeys' in viaHttp.quotas);
     } finally {

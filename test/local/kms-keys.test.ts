@@ -216,8 +216,8 @@ describe('tags', () => {
     const key = (await kms.send(new CreateKeyCommand({ Tags: [{ TagKey: 'team', TagValue: 'sec' }] }))).KeyMetadata!;
     const service = h.endpoint.services['kms'] as unknown as ReturnType<typeof createKmsService>;
     assert.equal(service.resourceType, 'kms:key');
-    assert.deepEqual(service.taggedResources({ account: '000000000000', region: 'sa-east-1' }), [{ resourceArn: key.Arn, tags: { team: 'sec' } }]);
-    assert.deepEqual(service.taggedResources({ account: '000000000000', region: 'sa-east-2' }), []);
+    assert.deepEqual(service.taggedResources({ account: '000000000000', region: 'sa-east-1' }, h.endpoint.clock.now()), [{ resourceArn: key.Arn, tags: { team: 'sec' } }]);
+    assert.deepEqual(service.taggedResources({ account: '000000000000', region: 'sa-east-2' }, h.endpoint.clock.now()), []);
   });
 });
 
@@ -327,7 +327,7 @@ describe('snapshot and restore', () => {
     restored.restore(JSON.parse(json));
     const dec = (await restored.handle('Decrypt', { CiphertextBlob: enc.CiphertextBlob }, ctx)) as { Plaintext: string };
     assert.equal(Buffer.from(dec.Plaintext, 'base64').toString(), 'persist');
-    assert.deepEqual(restored.taggedResources(ctx.scope).map((r) => r.tags), [{ t: 'v' }]);
+    assert.deepEqual(restored.taggedResources(ctx.scope, ctx.clock.now()).map((r) => r.tags), [{ t: 'v' }]);
     assert.throws(() => restored.restore('nonsense'), /regions/);
   });
 

@@ -112,7 +112,7 @@ describe('snapshot and restore', () => {
     copy.restore(JSON.parse(JSON.stringify(sm.snapshot())));
     const got = (await copy.handle('GetSecretValue', { SecretId: 's' }, ctx)) as { SecretBinary: string };
     assert.equal(got.SecretBinary, Buffer.from([1, 2, 3]).toString('base64'));
-    assert.deepEqual(copy.taggedResources(ctx.scope).map((r) => r.tags), [{ k: 'v' }]);
+    assert.deepEqual(copy.taggedResources(ctx.scope, ctx.clock.now()).map((r) => r.tags), [{ k: 'v' }]);
     assert.throws(() => copy.restore({ nope: true }), /secrets/);
   });
 });
