@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
-import { CloudTrailClient, CreateTrailCommand, PutEventSelectorsCommand, StartLoggingCommand, StopLoggingCommand } from '@aws-sdk/client-cloudtrail';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudTrailClient, PutEventSelectorsCommand, StartLoggingCommand, StopLoggingCommand } from '@aws-sdk/client-cloudtrail';
 import { DisableRuleCommand, EnableRuleCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DeleteStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { ListSubscriptionsByTopicCommand, SNSClient, SubscribeCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
@@ -23,7 +23,7 @@ import { checkManagedKeys, runDoctor, type DoctorCheck, type DoctorDeps } from '
 import { generateKeyMaterial } from '../../lib/material/generate.js';
 import { escrowAndImport } from '../../lib/material/onboard.js';
 import { onboardKey, REGION, startLocalAws, type LocalAws } from '../support/local-aws.js';
-import { createMotoBucket, motoSkip, startMoto, type Moto } from '../support/moto.js';
+import { deployStandIn, motoSkip, startMoto, type Moto, type StandInDeployment } from '../support/moto.js';
 
 const lineOf = (checks: DoctorCheck[], name: string, subject?: string): DoctorCheck => {
   const found = checks.find((c) => c.check === name && (subject === undefined || c.subject.includes(subject)));
@@ -107,31 +107,12 @@ describe('per-key checks against the local endpoint (KMS, Secrets Manager)', () 
   });
 });
 
-/** A stack shaped like the deployed one, for moto: the resource types doctor reads, nothing it does not. */
-const STACK_TEMPLATE = {
-  Parameters: { RenewalWindowDays: { Type: 'Number', Default: 14 }, SweepSchedule: { Type: 'String', Default: 'rate(6 hours)' } },
-  Resources: {
-    OutcomeTopic: { Type: 'AWS::SNS::Topic', Properties: {} },
-    WorkflowRole: {
-      Type: 'AWS::IAM::Role',
-      Properties: { AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'states.amazonaws.com' }, Action: 'sts:AssumeRole' }] } },
-    },
-    MaterialDeletedRule: {
-      Type: 'AWS::Events::Rule',
-      Properties: { State: 'ENABLED', EventPattern: { source: ['aws.kms'], 'detail-type': ['AWS API Call via CloudTrail'], detail: { eventName: ['DeleteImportedKeyMaterial'] } } },
-    },
-    RecoveryStateMachine: {
-      Type: 'AWS::StepFunctions::StateMachine',
-      Properties: { RoleArn: { 'Fn::GetAtt': ['WorkflowRole', 'Arn'] }, DefinitionString: JSON.stringify({ StartAt: 'Report', States: { Report: { Type: 'Pass', End: true } } }) },
-    },
-  },
-};
-
 describe('stack and account checks against moto_server', { skip: motoSkip }, () => {
   let moto: Moto;
   let aws: LocalAws;
   let deps: DoctorDeps & { cloudtrail: CloudTrailClient; events: EventBridgeClient; sfn: SFNClient; sns: SNSClient };
-  let topicArn: string;
+  let deployment: StandInDeployment;
+  let trail: string;
   const stackName = `kms-reimport-${randomBytes(3).toString('hex')}`;
 
   before(async () => {
@@ -139,22 +120,19 @@ describe('stack and account checks against moto_server', { skip: motoSkip }, () 
     aws = await startLocalAws();
     await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 * 86_400 });
     const c = moto.clientConfig;
-    const cloudformation = new CloudFormationClient(c);
     deps = {
       kms: aws.kms as KMSClient,
       secrets: aws.secrets,
       tagging: taggingFor(aws),
       cloudtrail: new CloudTrailClient(c),
       quotas: new ServiceQuotasClient(c),
-      cloudformation,
+      cloudformation: new CloudFormationClient(c),
       events: new EventBridgeClient(c),
       sfn: new SFNClient(c),
       sns: new SNSClient(c),
     };
-    await cloudformation.send(new CreateStackCommand({ StackName: stackName, TemplateBody: JSON.stringify(STACK_TEMPLATE) }));
-    await createMotoBucket(moto, 'trail-bucket');
-    await deps.cloudtrail.send(new CreateTrailCommand({ Name: 'org-trail', S3BucketName: 'trail-bucket', IsMultiRegionTrail: true }));
-    await deps.cloudtrail.send(new StartLoggingCommand({ Name: 'org-trail' }));
+    deployment = await deployStandIn(moto, stackName);
+    trail = `${stackName}-trail`;
   });
   after(async () => {
     for (const client of Object.values(deps ?? {})) (client as { destroy?: () => void }).destroy?.();
@@ -165,9 +143,6 @@ describe('stack and account checks against moto_server', { skip: motoSkip }, () 
   const doctor = () => runDoctor(deps, { region: REGION, stackName, config: aws.config, now: aws.now(), retry: { maxAttempts: 1, baseDelayMs: 1 } });
 
   test('a healthy deployment: no fail, every stack resource found, the quota from the documented default', async () => {
-    const topic = (await doctor()).checks.find((c) => c.check === 'topic')!;
-    topicArn = topic.subject;
-    await deps.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'email', Endpoint: 'oncall@example.com' }));
     const report = await doctor();
     assert.equal(report.status, 'ok', JSON.stringify(report.checks.filter((c) => c.status !== 'ok'), null, 1));
     for (const name of ['cloudtrail', 'stack', 'rule', 'state-machine', 'topic', 'escrow', 'key-policy', 'expiry', 'quota']) assert.equal(lineOf(report.checks, name).status, 'ok', name);
@@ -176,17 +151,17 @@ describe('stack and account checks against moto_server', { skip: motoSkip }, () 
   });
 
   test('CloudTrail: a trail that stops logging fails, then one that logs read-only events fails', async () => {
-    await deps.cloudtrail.send(new StopLoggingCommand({ Name: 'org-trail' }));
+    await deps.cloudtrail.send(new StopLoggingCommand({ Name: trail }));
     let report = await doctor();
     assert.equal(report.status, 'fail');
     assert.match(lineOf(report.checks, 'cloudtrail').fix!, /start-logging/);
-    await deps.cloudtrail.send(new StartLoggingCommand({ Name: 'org-trail' }));
+    await deps.cloudtrail.send(new StartLoggingCommand({ Name: trail }));
 
-    await deps.cloudtrail.send(new PutEventSelectorsCommand({ TrailName: 'org-trail', EventSelectors: [{ ReadWriteType: 'ReadOnly', IncludeManagementEvents: true }] }));
+    await deps.cloudtrail.send(new PutEventSelectorsCommand({ TrailName: trail, EventSelectors: [{ ReadWriteType: 'ReadOnly', IncludeManagementEvents: true }] }));
     report = await doctor();
     assert.equal(lineOf(report.checks, 'cloudtrail').status, 'fail');
     assert.match(lineOf(report.checks, 'cloudtrail').message, /ReadOnly/);
-    await deps.cloudtrail.send(new PutEventSelectorsCommand({ TrailName: 'org-trail', EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true }] }));
+    await deps.cloudtrail.send(new PutEventSelectorsCommand({ TrailName: trail, EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true }] }));
     assert.equal(lineOf((await doctor()).checks, 'cloudtrail').status, 'ok');
   });
 
@@ -201,12 +176,12 @@ describe('stack and account checks against moto_server', { skip: motoSkip }, () 
   });
 
   test('SNS: a topic whose subscription is gone fails', async () => {
-    const subscriptions = (await deps.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }))).Subscriptions ?? [];
+    const subscriptions = (await deps.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: deployment.topicArn }))).Subscriptions ?? [];
     for (const s of subscriptions) await deps.sns.send(new UnsubscribeCommand({ SubscriptionArn: s.SubscriptionArn! }));
     const topic = lineOf((await doctor()).checks, 'topic');
     assert.equal(topic.status, 'fail');
     assert.match(topic.message, /no subscription/);
-    await deps.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'email', Endpoint: 'oncall@example.com' }));
+    await deps.sns.send(new SubscribeCommand({ TopicArn: deployment.topicArn, Protocol: 'email', Endpoint: 'oncall@example.com' }));
   });
 
   test('Step Functions: a state machine deleted by hand fails', async () => {

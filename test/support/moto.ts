@@ -64,3 +64,63 @@ export async function createMotoBucket(moto: Moto, bucket: string): Promise<void
   const response = await fetch(`${moto.url}/${bucket}`, { method: 'PUT' });
   if (!response.ok) throw new Error(`moto refused to create bucket ${bucket}: HTTP ${response.status}`);
 }
+
+/**
+ * A stack shaped like the deployed kms-reimport stack, for moto: the resource types doctor and the
+ * drill read (SNS topic, IAM role, EventBridge rule, Step Functions state machine) and the
+ * parameters they use, nothing else (moto cannot run the SAM transform or the Lambdas).
+ */
+export const STAND_IN_STACK_TEMPLATE = {
+  Parameters: { RenewalWindowDays: { Type: 'Number', Default: 14 }, SweepSchedule: { Type: 'String', Default: 'rate(6 hours)' } },
+  Resources: {
+    OutcomeTopic: { Type: 'AWS::SNS::Topic', Properties: {} },
+    WorkflowRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: { AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'states.amazonaws.com' }, Action: 'sts:AssumeRole' }] } },
+    },
+    MaterialDeletedRule: {
+      Type: 'AWS::Events::Rule',
+      Properties: { State: 'ENABLED', EventPattern: { source: ['aws.kms'], 'detail-type': ['AWS API Call via CloudTrail'], detail: { eventName: ['DeleteImportedKeyMaterial'] } } },
+    },
+    RecoveryStateMachine: {
+      Type: 'AWS::StepFunctions::StateMachine',
+      Properties: { RoleArn: { 'Fn::GetAtt': ['WorkflowRole', 'Arn'] }, DefinitionString: JSON.stringify({ StartAt: 'Report', States: { Report: { Type: 'Pass', End: true } } }) },
+    },
+  },
+};
+
+export interface StandInDeployment {
+  stackName: string;
+  topicArn: string;
+  ruleName: string;
+  stateMachineArn: string;
+}
+
+/**
+ * A healthy stand-in deployment in moto: the stand-in stack, a multi-Region trail that is logging
+ * (its bucket too), and a confirmed e-mail subscription on the topic (moto confirms at once).
+ */
+export async function deployStandIn(moto: Moto, stackName: string): Promise<StandInDeployment> {
+  const { CloudFormationClient, CreateStackCommand, DescribeStackResourcesCommand } = await import('@aws-sdk/client-cloudformation');
+  const { CloudTrailClient, CreateTrailCommand, StartLoggingCommand } = await import('@aws-sdk/client-cloudtrail');
+  const { SNSClient, SubscribeCommand } = await import('@aws-sdk/client-sns');
+  const cfn = new CloudFormationClient(moto.clientConfig);
+  const cloudtrail = new CloudTrailClient(moto.clientConfig);
+  const sns = new SNSClient(moto.clientConfig);
+  try {
+    await cfn.send(new CreateStackCommand({ StackName: stackName, TemplateBody: JSON.stringify(STAND_IN_STACK_TEMPLATE) }));
+    const resources = (await cfn.send(new DescribeStackResourcesCommand({ StackName: stackName }))).StackResources ?? [];
+    const physical = (type: string) => resources.find((r) => r.ResourceType === type)!.PhysicalResourceId!;
+    const bucket = `trail-${stackName.toLowerCase()}`;
+    await createMotoBucket(moto, bucket);
+    await cloudtrail.send(new CreateTrailCommand({ Name: `${stackName}-trail`, S3BucketName: bucket, IsMultiRegionTrail: true }));
+    await cloudtrail.send(new StartLoggingCommand({ Name: `${stackName}-trail` }));
+    const topicArn = physical('AWS::SNS::Topic');
+    await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'email', Endpoint: 'oncall@example.com' }));
+    return { stackName, topicArn, ruleName: physical('AWS::Events::Rule'), stateMachineArn: physical('AWS::StepFunctions::StateMachine') };
+  } finally {
+    cfn.destroy();
+    cloudtrail.destroy();
+    sns.destroy();
+  }
+}
