@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -41,6 +41,8 @@ export interface Machine {
   memoryMiB: number;
   platform: string;
   node: string;
+  /** 1-minute load average when the run started (a busy machine slows every figure). */
+  loadAverageAtStart: number;
 }
 
 export function describeMachine(): Machine {
@@ -51,6 +53,7 @@ export function describeMachine(): Machine {
     memoryMiB: Math.round(totalmem() / 1024 / 1024),
     platform: `${process.platform} ${process.arch}`,
     node: process.version,
+    loadAverageAtStart: round(loadavg()[0] ?? Number.NaN, 1),
   };
 }
 
@@ -138,4 +141,9 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** One line of progress on stderr (the table goes to stdout). */
 export function progress(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+/** The 1-minute load average now. */
+export function loadAverage(): number {
+  return round(loadavg()[0] ?? Number.NaN, 1);
 }

@@ -20,7 +20,7 @@ import { readJson, repoRoot } from './measure.js';
 
 export interface BenchResults {
   generatedAt: string;
-  machine: { cpus: number; model: string; memoryMiB: number; platform: string };
+  machine: { cpus: number; model: string; memoryMiB: number; platform: string; loadAverageAtStart: number };
   node: string;
   settings: { quick: boolean; latencyMs: number; recoverySamples: number; sweepKeys: number[]; managedShare: number; renewalKeys: number; renewalQuotaPerSecond: number; cliSamples: number; bundleSamples: number; peakRss: string };
   recovery?: RecoveryFigures;
@@ -31,6 +31,7 @@ export interface BenchResults {
   coldInit?: { maxNetMs: number; maxNetNoSourceMapsMs: number; emptyNodeMs: number; samples: number };
   targets: Target[];
   seconds: number;
+  loadAverageAtEnd: number;
 }
 
 const HEADING = '## Performance';
@@ -215,7 +216,7 @@ export function performanceSection(r: BenchResults): string {
   const lines = [
     HEADING,
     '',
-    `Figures from one full \`npm run bench\` run (${r.generatedAt.slice(0, 10)}, ${r.seconds} s) on ${r.machine.cpus} × ${r.machine.model}, ${Math.round(r.machine.memoryMiB / 1024)} GiB, node ${r.node}, against the project's local endpoint on the same machine; the raw figures are in [bench/results.json](bench/results.json), and this section is generated from it (\`node --import tsx bench/readme.ts\`). The bench prints figures and never asserts them; \`npm run bench -- --quick\` (under 2 minutes, run by CI) does the same at a small scale. Settings: per-call latency ${s.latencyMs} ms, ${s.recoverySamples} recovery samples, sweep sizes ${s.sweepKeys.map((k) => k.toLocaleString('en-US')).join(' / ')}, ${s.renewalKeys} keys renewed at ${s.renewalQuotaPerSecond}/s.`,
+    `Figures from one full \`npm run bench\` run (${r.generatedAt.slice(0, 10)}, ${r.seconds} s) on ${r.machine.cpus} × ${r.machine.model}, ${Math.round(r.machine.memoryMiB / 1024)} GiB, node ${r.node} (1-minute load average ${r.machine.loadAverageAtStart} at the start, ${r.loadAverageAtEnd} at the end: other work shared the machine), against the project's local endpoint on the same machine; the raw figures are in [bench/results.json](bench/results.json), and this section is generated from it (\`node --import tsx bench/readme.ts\`). The bench prints figures and never asserts them; \`npm run bench -- --quick\` (under 2 minutes, run by CI) does the same at a small scale. Settings: per-call latency ${s.latencyMs} ms, ${s.recoverySamples} recovery samples, sweep sizes ${s.sweepKeys.map((k) => k.toLocaleString('en-US')).join(' / ')}, ${s.renewalKeys} keys renewed at ${s.renewalQuotaPerSecond}/s.`,
     '',
   ];
   if (r.recovery) lines.push(...recoverySection(r, r.recovery));

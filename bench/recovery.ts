@@ -17,7 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteImportedKeyMaterialCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { onboardKey, startLocalAws, type LocalAws, type OnboardedKey } from '../test/support/local-aws.js';
-import { describeRoundTrips, roundTrips, watchCalls, type TimedCall } from './timeline.js';
+import { recoverKey } from '../lib/recover.js';
+import { trackRoundTrips } from '../test/support/round-trips.js';
+import { describeRoundTrips, roundTrips, type TimedCall } from './timeline.js';
 import type { WorkflowTiming } from './workflow.js';
 import { endpointEnv, firstWorking, median, progress, REGION, round, runProcess, sleep } from './measure.js';
 
@@ -31,7 +33,7 @@ export interface RecoveryFigures {
   chainMs: number;
   libraryMs: number;
   libraryCalls: number;
-  /** The library's calls as the round trips it made one after another (last sample). */
+  /** Round trips made one after another (test/support/round-trips.ts chain()), and the calls grouped by round trip (last sample). */
   libraryRoundTrips: number;
   libraryCallSequence: string;
   /** The same library recovery with no added latency: this machine's own cost (SDK, emulation, wrapping). */
@@ -55,19 +57,39 @@ export interface RecoveryFigures {
   workflowTasks?: Record<string, { runs: number; calls: number; ms: number }>;
 }
 
-/** A fresh managed key with escrowed material, made PendingImport by deleting its material (latency off meanwhile). */
-async function pendingKey(aws: LocalAws): Promise<OnboardedKey> {
+/** Hands out fresh PendingImport keys. */
+export type NextKey = () => Promise<OnboardedKey>;
+
+/**
+ * Makes `count` managed keys with escrowed material, each PendingImport (material deleted), all
+ * before any sample runs, then lets the wrapping-key pool refill. Each sample then takes one key
+ * and, after a pause for the pool to make up the one wrapping key the sample used, no sample
+ * waits for a key generation.
+ */
+export async function preparePendingKeys(aws: LocalAws, count: number): Promise<NextKey> {
   aws.endpoint.controls.setLatency('*', 0);
-  const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 3600, wrapping: WRAPPING });
-  await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
-  // Let the pool refill what onboarding took, so no sample waits for a key generation.
-  await sleep(250);
-  return key;
+  const keys: OnboardedKey[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 3600, wrapping: WRAPPING });
+    await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
+    keys.push(key);
+  }
+  await sleep(POOL_REFILL_MS * POOL_SIZE);
+  return async () => {
+    const key = keys.shift();
+    if (!key) throw new Error('bench: more recovery samples than prepared keys');
+    await sleep(POOL_REFILL_MS);
+    return key;
+  };
 }
+
+/** Wrapping keys the endpoint keeps generated ahead, and a pause long enough for one RSA_2048 generation on a busy machine. */
+const POOL_SIZE = 4;
+const POOL_REFILL_MS = 500;
 
 /** Starts the endpoint the recovery samples share: a wrapping-key pool, no quotas. */
 export function startRecoveryEndpoint(): Promise<LocalAws> {
-  return startLocalAws({ kms: { wrappingKeyPoolSize: 4 } }, { wrappingKeySpec: 'RSA_2048' });
+  return startLocalAws({ kms: { wrappingKeyPoolSize: POOL_SIZE } }, { wrappingKeySpec: 'RSA_2048' });
 }
 
 export async function timeOne<T>(aws: LocalAws, latencyMs: number, run: () => Promise<T>): Promise<{ ms: number; result: T; calls: number }> {
@@ -81,22 +103,26 @@ export async function timeOne<T>(aws: LocalAws, latencyMs: number, run: () => Pr
   return { ms, result, calls };
 }
 
-export async function benchRecovery(opts: { latencyMs: number; samples: number; workflow?: (aws: LocalAws, latencyMs: number, samples: number) => Promise<WorkflowTiming> }): Promise<RecoveryFigures> {
+export async function benchRecovery(opts: { latencyMs: number; samples: number; workflow?: (aws: LocalAws, latencyMs: number, samples: number, nextKey: NextKey) => Promise<WorkflowTiming> }): Promise<RecoveryFigures> {
   const { latencyMs: L, samples } = opts;
   const aws = await startRecoveryEndpoint();
   const env = endpointEnv(aws.endpoint.url, { KMS_REIMPORT_WRAPPING_KEY_SPEC: 'RSA_2048', NODE_NO_WARNINGS: '1' });
   const work = mkdtempSync(join(tmpdir(), 'kms-reimport-bench-'));
   try {
+    progress(`recovery: preparing ${5 * samples} PendingImport keys`);
+    const pendingKey = await preparePendingKeys(aws, 5 * samples);
     progress(`recovery: library, ${samples} samples at L = ${L} ms`);
     const library: number[] = [];
     let libraryCalls = 0;
     let trips: TimedCall[][] = [];
-    const recorder = watchCalls([aws.kms, aws.secrets]);
+    let chain = 0;
     for (let i = 0; i < samples; i++) {
-      const key = await pendingKey(aws);
-      recorder.start();
-      const { ms, result, calls } = await timeOne(aws, L, () => aws.recover(key.keyId, 'recover'));
-      trips = roundTrips(recorder.stop());
+      const key = await pendingKey();
+      const tracked = trackRoundTrips();
+      const deps = { kms: tracked.watch(aws.kms), secrets: tracked.watch(aws.secrets), logger: aws.logger };
+      const { ms, result, calls } = await timeOne(aws, L, () => recoverKey(deps, key.keyId, { action: 'recover', config: aws.config, now: aws.now }));
+      chain = tracked.chain();
+      trips = roundTrips(tracked.calls);
       key.material.fill(0);
       if (result.status !== 'recovered') throw new Error(`library recovery of ${key.keyId} ended ${result.status}: ${result.reason ?? ''}`);
       library.push(ms);
@@ -104,7 +130,7 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
     }
     const noLatency: number[] = [];
     for (let i = 0; i < samples; i++) {
-      const key = await pendingKey(aws);
+      const key = await pendingKey();
       const { ms, result } = await timeOne(aws, 0, () => aws.recover(key.keyId, 'recover'));
       key.material.fill(0);
       if (result.status !== 'recovered') throw new Error(`library recovery of ${key.keyId} ended ${result.status}: ${result.reason ?? ''}`);
@@ -115,7 +141,7 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
     const cli: number[] = [];
     let cliPeak = 0;
     for (let i = 0; i < samples; i++) {
-      const key = await pendingKey(aws);
+      const key = await pendingKey();
       key.material.fill(0);
       const { ms, result } = await timeOne(aws, L, () =>
         runProcess(process.execPath, ['bin/kms-reimport.js', 'recover', key.keyId, '--endpoint-url', aws.endpoint.url, '--region', REGION], { env }),
@@ -135,7 +161,7 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
     } else {
       progress(`recovery: the seed's script (${awsCli.version}), ${samples} samples`);
       for (let i = 0; i < samples; i++) {
-        const key = await pendingKey(aws);
+        const key = await pendingKey();
         const materialFile = join(work, 'PlaintextKeyMaterial.bin');
         writeFileSync(materialFile, key.material, { mode: 0o600 });
         key.material.fill(0);
@@ -151,7 +177,7 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
     let workflow: WorkflowTiming | undefined;
     if (opts.workflow) {
       progress(`recovery: the workflow (aws-local-stepfunctions, real handlers), ${samples} samples`);
-      workflow = await opts.workflow(aws, L, samples);
+      workflow = await opts.workflow(aws, L, samples, pendingKey);
     }
 
     const chainMs = CHAIN_ROUND_TRIPS * L;
@@ -165,7 +191,7 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
       chainMs,
       libraryMs: round(libraryMs, 1),
       libraryCalls,
-      libraryRoundTrips: trips.length,
+      libraryRoundTrips: chain,
       libraryCallSequence: describeRoundTrips(trips),
       libraryNoLatencyMs: round(median(noLatency), 1),
       ratioToChain: round(libraryMs / chainMs),

@@ -17,7 +17,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchBundles, type BundlesResult } from './bundles.js';
 import { benchCli, type CliFigures } from './cli.js';
-import { describeMachine, hasGnuTime, progress, repoRoot, round } from './measure.js';
+import { describeMachine, hasGnuTime, loadAverage, progress, repoRoot, round } from './measure.js';
 import { benchRecovery, type RecoveryFigures } from './recovery.js';
 import { benchRenewal, type RenewalFigures } from './renewal.js';
 import { benchSweep, type SweepFigures } from './sweep.js';
@@ -74,6 +74,8 @@ interface Results {
   coldInit?: { maxNetMs: number; maxNetNoSourceMapsMs: number; emptyNodeMs: number; samples: number };
   targets: Target[];
   seconds: number;
+  /** 1-minute load average when the run ended. */
+  loadAverageAtEnd: number;
 }
 
 export interface Target {
@@ -85,8 +87,8 @@ export interface Target {
 
 const started = performance.now();
 const machine = describeMachine();
-const results: Results = { generatedAt: new Date().toISOString(), machine, node: process.version, settings, targets: [], seconds: 0 };
-progress(`kms-reimport bench (${quick ? 'quick' : 'full'}) on ${machine.cpus} × ${machine.model}, node ${process.version}`);
+const results: Results = { generatedAt: new Date().toISOString(), machine, node: process.version, settings, targets: [], seconds: 0, loadAverageAtEnd: 0 };
+progress(`kms-reimport bench (${quick ? 'quick' : 'full'}) on ${machine.cpus} × ${machine.model}, node ${process.version}, load average ${machine.loadAverageAtStart}`);
 
 if (only.has('recovery')) {
   results.recovery = await benchRecovery({ latencyMs: settings.latencyMs, samples: settings.recoverySamples, workflow: benchWorkflow });
@@ -110,9 +112,10 @@ if (only.has('bundles')) {
 }
 results.targets = targetsOf(results);
 results.seconds = round((performance.now() - started) / 1000, 1);
+results.loadAverageAtEnd = loadAverage();
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 printTable(results);
-console.log(`\nwritten: ${out} (${results.seconds} s)`);
+console.log(`\nwritten: ${out} (${results.seconds} s; load average ${machine.loadAverageAtStart} at the start, ${results.loadAverageAtEnd} at the end)`);
 
 /** Each figure of issue 10 beside its target. */
 export function targetsOf(r: Results): Target[] {

@@ -10,13 +10,13 @@
 import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { DeleteImportedKeyMaterialCommand } from '@aws-sdk/client-kms';
 import { listenLocally, readBody } from '../test/support/http.js';
 import { lambdaContext } from '../test/support/lambda.js';
-import { onboardKey, type LocalAws } from '../test/support/local-aws.js';
+import type { LocalAws } from '../test/support/local-aws.js';
+import type { NextKey } from './recovery.js';
 import { closeWorkflowDynamo, runWorkflow, SUBSTITUTIONS, TASK_STATES, workflowDynamo, type TaskHandler, type TaskStateName } from '../test/unit/asl-run.js';
 import { loadTemplate, type Json } from '../test/unit/template-load.js';
-import { CREDENTIALS, median, REGION, round, sleep } from './measure.js';
+import { CREDENTIALS, median, REGION, round } from './measure.js';
 
 /** The account the harness's keys live in (the endpoint's default account). */
 const KEY_ACCOUNT = '000000000000';
@@ -64,7 +64,7 @@ async function quietly<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function benchWorkflow(aws: LocalAws, latencyMs: number, samples: number): Promise<WorkflowTiming> {
+export async function benchWorkflow(aws: LocalAws, latencyMs: number, samples: number, nextKey: NextKey): Promise<WorkflowTiming> {
   const sns = createServer((req, res) => {
     void readBody(req).then(() => {
       res.writeHead(200, { 'content-type': 'text/xml' });
@@ -112,11 +112,8 @@ export async function benchWorkflow(aws: LocalAws, latencyMs: number, samples: n
     const times: number[] = [];
     let calls = 0;
     for (let i = 0; i < samples; i++) {
-      aws.endpoint.controls.setLatency('*', 0);
-      const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 3600, wrapping: { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' } });
+      const key = await nextKey();
       key.material.fill(0);
-      await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
-      await sleep(250);
       aws.endpoint.controls.resetCounters();
       aws.endpoint.controls.setLatency('*', latencyMs);
       const run = await quietly(() =>

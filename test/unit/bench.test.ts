@@ -85,7 +85,7 @@ describe('missed keys', () => {
 describe('README section', () => {
   const results = (over: Partial<BenchResults> = {}): BenchResults => ({
     generatedAt: '2026-12-02T02:00:00.000Z',
-    machine: { cpus: 2, model: 'Test CPU', memoryMiB: 4096, platform: 'linux x64' },
+    machine: { cpus: 2, model: 'Test CPU', memoryMiB: 4096, platform: 'linux x64', loadAverageAtStart: 1 },
     node: 'v20.0.0',
     settings: { quick: false, latencyMs: 25, recoverySamples: 7, sweepKeys: [1000], managedShare: 0.2, renewalKeys: 60, renewalQuotaPerSecond: 5, cliSamples: 5, bundleSamples: 7, peakRss: 'GNU time -v' },
     cli: { samples: 5, helpSeconds: 0.42, helpPeakRssMiB: 50, emptyNodeSeconds: 0.05, recoverPeakMiB: 60 },
@@ -94,6 +94,7 @@ describe('README section', () => {
       { figure: 'cli.recoverPeakMiB', value: 60, target: '≤ 70 MiB', met: true },
     ],
     seconds: 100,
+    loadAverageAtEnd: 1,
     ...over,
   });
 
