@@ -216,9 +216,26 @@ export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOpt
   }
   const keyId = m.KeyId as string;
   if (tagsRead.status === 'rejected') throw tagsError(tagsRead.reason, keyId);
-  const tags = tagsRead.value;
-  const keySpec = m.KeySpec ?? m.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
   const materials = materialsRead !== undefined ? materialsFrom(materialsRead, keyId, warn) : undefined;
+  return keyReport(m, keyRef, tagsRead.value, materials);
+}
+
+/**
+ * ListKeyRotations with ALL_KEY_MATERIAL (all pages) for a key the caller already described:
+ * undefined when KMS cannot list them (unsupported, or refused for the key's state), warning why.
+ */
+export async function listKeyMaterials(kms: KMSClient, keyId: string, retry: RetryOptions = DEFAULT_RETRY, warn: InspectWarn = () => {}): Promise<MaterialInfo[] | undefined> {
+  return materialsFrom(await listMaterials(kms, keyId, retry), keyId, warn);
+}
+
+/**
+ * The KeyReport of what the caller already read: DescribeKey's metadata, the key's tags (from
+ * ListResourceTags, or the Tagging API's GetResources) and its materials when listed (undefined:
+ * the current one from DescribeKey, materialsListed false).
+ */
+export function keyReport(m: KeyMetadata, keyRef: KeyRef, tags: Record<string, string>, materials: MaterialInfo[] | undefined): KeyReport {
+  const keyId = m.KeyId as string;
+  const keySpec = m.KeySpec ?? m.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
   const report: KeyReport = {
     keyId,
     arn: m.Arn ?? keyId,
