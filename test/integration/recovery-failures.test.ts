@@ -379,7 +379,10 @@ describe('bad input ends in a named outcome that names the key, and escrow never
     assert.match(outcome.reason!, /left Disabled as found/);
     assert.match(outcome.reason!, /enable-key/);
     assert.equal(aws.calls('ImportKeyMaterial'), 1);
-    assert.equal(aws.calls('Encrypt'), 0, 'no round trip on a disabled key');
+    assert.equal(aws.calls('Encrypt'), 1, 'the probe went first (no DescribeKey before it) and was refused: DisabledException');
+    assert.equal(aws.endpoint.controls.getCounters()['kms:Encrypt']?.errors, 1);
+    assert.equal(aws.calls('Decrypt'), 0, 'no round trip on a disabled key');
+    assert.equal(aws.calls('DescribeKey'), 2, 'the inspection, and the DescribeKey that named the state after the refused probe');
     assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.KeyState, 'Disabled', 'never enabled by the service');
 
     aws.endpoint.controls.resetCounters();
@@ -423,5 +426,73 @@ describe('bad input ends in a named outcome that names the key, and escrow never
     assert.equal(outcome.status, 'recovered', outcome.reason);
     assert.equal(outcome.keyId, key.keyId);
     assert.equal(outcome.requestedRef, alias);
+  });
+});
+
+describe('plan says when a run would fail before it starts, and the run then ends exactly so', () => {
+  const plan = (keyRef: string) => aws.recover(keyRef, 'plan');
+
+  /** Plans, checks that the plan changed and read nothing, then runs: the run ends as the plan said. */
+  async function planThenRun(keyRef: string, expected: { status: 'failed' | 'skipped'; errorName: string; reason: RegExp } | undefined) {
+    aws.endpoint.controls.resetCounters();
+    const planned = await plan(keyRef);
+    assert.equal(planned.status, 'planned');
+    for (const op of ['GetParametersForImport', 'ImportKeyMaterial', 'GetSecretValue']) assert.equal(aws.calls(op), 0, `a plan makes no ${op}`);
+    if (expected === undefined) {
+      assert.equal(planned.wouldFail, undefined, planned.reason);
+    } else {
+      assert.equal(planned.wouldFail?.status, expected.status, planned.reason);
+      assert.equal(planned.wouldFail?.errorName, expected.errorName);
+      assert.match(planned.wouldFail!.reason, expected.reason);
+      assert.match(planned.wouldFail!.reason, new RegExp(planned.keyId));
+    }
+    const ran = await recover(keyRef, 'auto');
+    if (expected === undefined) {
+      assert.ok(['recovered', 'renewed'].includes(ran.status), `${ran.status}: ${ran.reason}`);
+    } else {
+      assert.equal(ran.status, expected.status, ran.reason);
+      assert.equal(ran.errorName, expected.errorName, 'the run ends in the error class the plan named');
+      assert.equal(aws.calls('ImportKeyMaterial'), 0);
+    }
+    return { planned, ran };
+  }
+
+  test('healthy escrow: no wouldFail, and the run recovers', async () => {
+    const key = await expiredKey();
+    await planThenRun(key.keyId, undefined);
+  });
+
+  test('escrow deleted, or scheduled for deletion: EscrowMissing, naming the fix', async () => {
+    const gone = await expiredKey();
+    await aws.secrets.send(new DeleteSecretCommand({ SecretId: `${aws.config.escrowPrefix}${gone.keyId}`, ForceDeleteWithoutRecovery: true }));
+    await planThenRun(gone.keyId, { status: 'failed', errorName: 'EscrowMissing', reason: /create-secret/ });
+
+    const scheduled = await expiredKey();
+    await aws.secrets.send(new DeleteSecretCommand({ SecretId: `${aws.config.escrowPrefix}${scheduled.keyId}`, RecoveryWindowInDays: 7 }));
+    await planThenRun(scheduled.keyId, { status: 'failed', errorName: 'EscrowMissing', reason: /scheduled for deletion.*restore-secret/ });
+  });
+
+  test('escrow unbound (a tag-named secret without the binding tag): EscrowInvalid, naming the tag that binds it', async () => {
+    const key = await expiredKey();
+    const custom = `team-escrow/unbound-${key.keyId}`;
+    await aws.secrets.send(new CreateSecretCommand({ Name: custom, SecretBinary: key.material }));
+    await aws.kms.send(new TagResourceCommand({ KeyId: key.keyId, Tags: [{ TagKey: aws.config.escrowTagKey, TagValue: custom }] }));
+    await planThenRun(key.keyId, { status: 'failed', errorName: 'EscrowInvalid', reason: new RegExp(`Key=${ESCROW_KEY_ID_TAG},Value=${key.keyId}`) });
+  });
+
+  test('not managed, disabled, pending deletion, never imported: skipped by name, with the next step', async () => {
+    const unmanaged = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { managed: false, bare: true });
+    await planThenRun(unmanaged.keyId, { status: 'skipped', errorName: 'KeyNotManaged', reason: /tag it to opt in/ });
+
+    const disabled = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: null });
+    await aws.kms.send(new DisableKeyCommand({ KeyId: disabled.keyId }));
+    await planThenRun(disabled.keyId, { status: 'skipped', errorName: 'KeyNotEligible', reason: /enable-key/ });
+
+    const deleting = await expiredKey();
+    await aws.kms.send(new ScheduleKeyDeletionCommand({ KeyId: deleting.keyId, PendingWindowInDays: 7 }));
+    await planThenRun(deleting.keyId, { status: 'skipped', errorName: 'KeyNotEligible', reason: /cancel-key-deletion/ });
+
+    const neverImported = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { bare: true });
+    await planThenRun(neverImported.keyId, { status: 'skipped', errorName: 'KeyNotEligible', reason: /never held key material/ });
   });
 });
