@@ -12,24 +12,19 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CreateKeyCommand,
   DecryptCommand,
   DescribeKeyCommand,
   EncryptCommand,
   ImportKeyMaterialCommand,
   ListKeyRotationsCommand,
-  ReplicateKeyCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, PutSecretValueCommand, RemoveRegionsFromReplicationCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createClients, type AwsClients } from '../../lib/aws/clients.js';
-import { generateKeyMaterial } from '../../lib/material/generate.js';
-import { escrowAndImport } from '../../lib/material/onboard.js';
-import { getImportParameters } from '../../lib/kms/import-parameters.js';
-import { wrapKeyMaterial } from '../../lib/wrap/wrap.js';
 import { rotateKey, type RotateDeps, type RotateOptions } from '../../lib/rotate.js';
 import type { Outcome } from '../../lib/types.js';
 import { interceptSend, runStopsHere, stopBeforeNth } from '../support/intercept.js';
+import { onboardMultiRegionKey } from '../support/multi-region-key.js';
 import { startLocalAws, REGION, type LocalAws } from '../support/local-aws.js';
 
 const REPLICAS = ['ap-southeast-2', 'eu-west-1'];
@@ -89,33 +84,11 @@ async function rotate(keyRef: string, opts: { importTypes?: string[]; failImport
   return outcome;
 }
 
-/** A managed Multi-Region EXTERNAL primary with replicas in REPLICAS, onboarded (escrow replicated), and the same material imported by hand into every replica (EXISTING_KEY_MATERIAL, parameters from its own Region). */
+/** A managed Multi-Region EXTERNAL primary with replicas in REPLICAS, onboarded (escrow replicated), the same material in every replica. */
 async function multiRegionKey(): Promise<{ keyId: string; from: string }> {
-  const managed = { TagKey: aws.config.managedTagKey, TagValue: aws.config.managedTagValue };
-  const keyId = (await aws.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', MultiRegion: true, Tags: [managed] }))).KeyMetadata!.KeyId!;
-  for (const region of REPLICAS) await aws.kms.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: region, Tags: [managed] }));
-  const material = await generateKeyMaterial('SYMMETRIC_DEFAULT');
-  try {
-    const onboarded = await escrowAndImport(aws, { keyId, keySpec: 'SYMMETRIC_DEFAULT', material, config: aws.config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
-    assert.deepEqual(onboarded.escrowReplicas?.map((r) => [r.region, r.status]).sort(), REPLICAS.map((r) => [r, 'InSync']));
-    for (const region of REPLICAS) {
-      const params = await getImportParameters(at(region).kms, keyId, { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' });
-      const wrapped = wrapKeyMaterial(material, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm);
-      await at(region).kms.send(
-        new ImportKeyMaterialCommand({
-          KeyId: keyId,
-          ImportToken: Buffer.from(params.importToken, 'base64'),
-          EncryptedKeyMaterial: wrapped,
-          ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
-          ImportType: 'EXISTING_KEY_MATERIAL',
-        }),
-      );
-      assert.equal(await current(region, keyId), onboarded.keyMaterialId, `${region} holds the primary's material`);
-    }
-  } finally {
-    material.fill(0);
-  }
-  return { keyId, from: (await current(REGION, keyId))! };
+  const key = await onboardMultiRegionKey(aws, at, REPLICAS);
+  key.material.fill(0);
+  return { keyId: key.keyId, from: key.from };
 }
 
 async function current(region: string, keyId: string): Promise<string | undefined> {
@@ -230,15 +203,8 @@ describe('in-place rotation of a Multi-Region primary with two replicas', () => 
   });
 
   test('a replica without the managed tag (KMS does not copy tags to replicas): KeyNotManaged naming the replica and the tag-resource command, before any import', async () => {
-    const managed = { TagKey: aws.config.managedTagKey, TagValue: aws.config.managedTagValue };
-    const keyId = (await aws.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', MultiRegion: true, Tags: [managed] }))).KeyMetadata!.KeyId!;
-    await aws.kms.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' }));
-    const material = await generateKeyMaterial('SYMMETRIC_DEFAULT');
-    try {
-      await escrowAndImport(aws, { keyId, keySpec: 'SYMMETRIC_DEFAULT', material, config: aws.config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
-    } finally {
-      material.fill(0);
-    }
+    const { keyId, material } = await onboardMultiRegionKey(aws, at, REPLICAS, { untaggedReplicas: ['eu-west-1'] });
+    material.fill(0);
     const importTypes: string[] = [];
     const outcome = await rotate(keyId, { importTypes });
     assert.equal(outcome.status, 'failed', outcome.reason);

@@ -18,7 +18,7 @@
  * 111122223333), an administrator.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -100,6 +100,15 @@ export interface WorkflowHarness {
   sweep: Handler;
   /** Restarts one function's runtime with these variables added to its environment (a cold start). */
   setFunctionEnv(name: FunctionName, env: Record<string, string>): Promise<void>;
+  /**
+   * Kills the Rotate function's runtime at one AWS call, as a crashed or timed-out Lambda dies:
+   * `before` the call reaches the endpoint (nothing happened), or `after` the endpoint acted (its
+   * answer never arrives). The invocation fails, the state machine routes it as any task failure,
+   * and the next invocation starts a fresh runtime (a cold start). `operation` is the API name
+   * (PutSecretValue, ImportKeyMaterial, RotateKeyOnDemand, CreateKey, ...); `nth` counts that
+   * operation's calls by the Rotate role from now on (1-based). Returns a check that it happened.
+   */
+  crashRotateAt(operation: string, nth: number, when: 'before' | 'after'): { crashed(): boolean };
   /** The task handlers of the state machine (the workers), with the afterStep hook and step counts. */
   taskHandlers(): Record<TaskStateName, TaskHandler> & { NotifyReportFailure: TaskHandler };
   /** Per-test hook around the task handlers (e.g. move the endpoint clock between two steps). */
@@ -242,6 +251,48 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
   const sfnUrl = await listenLocally(sfnServer);
   const snsUrl = await listenLocally(snsServer);
 
+  // ---------------------------------------------------------------- the Rotate runtime's calls pass a proxy that can kill it
+  let crashPlan: { operation: string; nth: number; when: 'before' | 'after'; seen: number; done: boolean } | undefined;
+  let killRotate: () => void = () => undefined;
+  const rotateProxy = createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const plan = crashPlan;
+      const crashHere = plan !== undefined && !plan.done && plan.operation === operation && ++plan.seen === plan.nth;
+      if (crashHere && plan.when === 'before') {
+        plan.done = true;
+        killRotate();
+        req.socket.destroy();
+        return;
+      }
+      const upstream = new URL(endpoint.url);
+      const answer = await new Promise<{ status: number; headers: Record<string, string>; body: string }>((resolve, reject) => {
+        const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host }, agent: false }, (up) => {
+          readBody(up).then((text) => {
+            const kept: Record<string, string> = {};
+            for (const name of ['content-type', 'x-amzn-errortype', 'x-amzn-requestid']) {
+              const value = up.headers[name];
+              if (typeof value === 'string') kept[name] = value;
+            }
+            resolve({ status: up.statusCode ?? 500, headers: kept, body: text });
+          }, reject);
+        });
+        out.on('error', reject);
+        out.end(body);
+      });
+      if (crashHere) {
+        plan.done = true;
+        killRotate();
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
+      res.end(answer.body);
+    })().catch(() => req.socket.destroy());
+  });
+  const rotateProxyUrl = await listenLocally(rotateProxy);
+
   // ---------------------------------------------------------------- the functions' environment, then the functions
   for (const [name, value] of Object.entries<Json>(template.Globals.Function.Environment.Variables)) {
     process.env[name] = typeof value === 'string' ? value : String(template.Parameters[value.Ref].Default);
@@ -263,15 +314,28 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
   });
   const functionEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
   /** Each function in its own runtime, signing with its own role's access key (the endpoint maps it to that role). */
-  const startWorker = (name: FunctionName, extra: Record<string, string> = {}): LambdaWorker =>
+  const extraEnv: Partial<Record<FunctionName, Record<string, string>>> = {};
+  const startWorker = (name: FunctionName): LambdaWorker =>
     startLambdaWorker({
       modulePath: join(repoRoot, 'functions', `${FUNCTIONS[name].file}.ts`),
       functionName: `${STACK}-${name}`,
       functionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${STACK}-${name}`,
-      env: { ...functionEnv, ...extra, AWS_ACCESS_KEY_ID: roleAccessKeyId(FUNCTIONS[name].id), AWS_SECRET_ACCESS_KEY: 'e2e-role' },
+      env: {
+        ...functionEnv,
+        ...extraEnv[name],
+        ...(name === 'Rotate' ? { AWS_ENDPOINT_URL: rotateProxyUrl } : {}),
+        AWS_ACCESS_KEY_ID: roleAccessKeyId(FUNCTIONS[name].id),
+        AWS_SECRET_ACCESS_KEY: 'e2e-role',
+      },
       onOutput: (text) => written.push(text),
     });
   const workers = Object.fromEntries((Object.keys(FUNCTIONS) as FunctionName[]).map((name) => [name, startWorker(name)])) as Record<FunctionName, LambdaWorker>;
+  // A killed Rotate runtime: its invocation fails ("runtime exited"), the next one gets a fresh runtime.
+  killRotate = () => {
+    const dead = workers.Rotate;
+    workers.Rotate = startWorker('Rotate');
+    void dead.terminate();
+  };
   const invoke = (name: FunctionName, event: unknown, remainingMs = 60_000) => workers[name].invoke(event, remainingMs) as Promise<Json>;
   const invoker = (name: FunctionName): Handler => (event, context) => invoke(name, event, context.getRemainingTimeInMillis());
 
@@ -344,7 +408,13 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
     sweep: invoker('sweep'),
     async setFunctionEnv(name, env) {
       await workers[name].terminate();
-      workers[name] = startWorker(name, env);
+      extraEnv[name] = env;
+      workers[name] = startWorker(name);
+    },
+    crashRotateAt(operation, nth, when) {
+      const plan = { operation, nth, when, seen: 0, done: false };
+      crashPlan = plan;
+      return { crashed: () => plan.done };
     },
     afterStep: undefined,
     beforeStep: undefined,
@@ -392,6 +462,7 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
       endpoint.controls.clearInjectedErrors();
       harness.afterStep = undefined;
       harness.beforeStep = undefined;
+      crashPlan = undefined;
       for (const k of Object.keys(harness.stepCalls)) delete harness.stepCalls[k as TaskStateName];
     },
     imports: () => aws.calls('ImportKeyMaterial'),
@@ -462,6 +533,8 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
       }
       await new Promise((resolve) => sfnServer.close(resolve));
       await new Promise((resolve) => snsServer.close(resolve));
+      rotateProxy.closeAllConnections();
+      await new Promise((resolve) => rotateProxy.close(resolve));
       await endpoint.close();
     },
   };
