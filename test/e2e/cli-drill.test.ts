@@ -7,13 +7,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
 import { DescribeKeyCommand, ListAliasesCommand, ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { DescribeSecretCommand, ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
+import { BIN, runCli, validateOutput } from '../support/cli.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
-const BIN = fileURLToPath(new URL('../../bin/kms-reimport.js', import.meta.url));
 let aws: LocalAws;
 
 before(async () => {
@@ -25,22 +24,15 @@ after(async () => {
   await aws.close();
 });
 
+/** The environment of the Ctrl-C run (spawned by hand to send the signal), as runCli gives it. */
 const ENV = {
   PATH: process.env.PATH ?? '',
   HOME: process.env.HOME ?? '/tmp',
-  AWS_ACCESS_KEY_ID: 'AKIDDRILLTEST',
-  AWS_SECRET_ACCESS_KEY: 'drill-test',
+  AWS_ACCESS_KEY_ID: 'AKIDCLITEST',
+  AWS_SECRET_ACCESS_KEY: 'cli-test',
   AWS_REGION: 'us-east-1',
   AWS_EC2_METADATA_DISABLED: 'true',
 };
-
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: ENV, timeout: 180_000 }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 interface Inventory {
   keys: Map<string, { state: string; tags: Record<string, string> }>;
@@ -76,7 +68,7 @@ function difference(before: Inventory, after: Inventory) {
 
 test('without --yes the drill prints its plan and cost, creates nothing and exits 2', async () => {
   const before = await inventory();
-  const result = await run(['drill', '--endpoint-url', aws.endpoint.url]);
+  const result = await runCli(['drill', '--endpoint-url', aws.endpoint.url]);
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stdout, /It creates, and cleans up when it ends \(also on Ctrl-C\)/);
   assert.match(result.stdout, /Cost: the key \$1\/month prorated hourly/);
@@ -87,8 +79,9 @@ test('without --yes the drill prints its plan and cost, creates nothing and exit
 
 test('drill --yes on the endpoint as an AWS stand-in passes and leaves only its own key and secret, both scheduled for deletion', async () => {
   const before = await inventory();
-  const result = await run(['drill', '--yes', '--endpoint-url', aws.endpoint.url, '--json']);
+  const result = await runCli(['drill', '--yes', '--endpoint-url', aws.endpoint.url, '--json']);
   assert.equal(result.code, 0, result.stderr);
+  validateOutput('drill', JSON.parse(result.stdout));
   const report = JSON.parse(result.stdout) as { ok: boolean; drillId: string; keyId: string; deletionToEnabledMs: number; cleanup: string[]; steps: Array<{ name: string; ok: boolean }> };
   assert.equal(report.ok, true);
   assert.equal(report.steps.length, 6);
