@@ -26,6 +26,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { wrapKeyMaterial } from '../../lib/wrap/index.js';
+import { validateOutput } from '../support/cli.js';
 import { assertNoMaterial, onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -168,6 +169,7 @@ test('onboard --key-id --material-stdin --json: the result as JSON; DOES_NOT_EXP
 
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(result.stdout) as Record<string, unknown> & { imported: Record<string, unknown>; escrow: Record<string, unknown> };
+  validateOutput('onboard', report);
   assert.equal(report.status, 'onboarded');
   assert.equal(report.keyId, key.keyId);
   assert.equal(report.proof, 'reimport');
@@ -189,6 +191,7 @@ test('a PendingImport key that held material: the proof is its recovery', async 
 
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(result.stdout) as { proof: string; keyStateBefore: string; keyStateAfter: string };
+  validateOutput('onboard', report);
   assert.deepEqual([report.proof, report.keyStateBefore, report.keyStateAfter], ['recovery', 'PendingImport', 'Enabled']);
   assert.equal(await keyState(key.keyId), 'Enabled');
   assert.deepEqual(await escrowed(key.keyId), key.material);
@@ -207,6 +210,13 @@ test('the material of another key: IncorrectKeyMaterial, exit 1, nothing written
   assert.equal(aws.calls('ImportKeyMaterial') - imports, 1, 'one proof import, refused by KMS, never another try');
   await assertUntouched(key.keyId);
   assertQuiet(result, key.material, other.material);
+
+  const asJson = await run(['onboard', key.keyId, '--material-file', other.file, '--json']);
+  assert.equal(asJson.code, 1);
+  const failure = JSON.parse(asJson.stdout) as { status: string; errorName: string; keyId?: string };
+  validateOutput('onboard', failure);
+  assert.deepEqual([failure.status, failure.errorName], ['failed', 'IncorrectKeyMaterial']);
+  await assertUntouched(key.keyId);
 });
 
 test('an RSA key with the wrong private key: refused by its public key before any import', async () => {
@@ -224,6 +234,7 @@ test('an RSA key with the wrong private key: refused by its public key before an
   const right = await run(['onboard', key.keyId, '--material-file', key.file, '--json']);
   assert.equal(right.code, 0, right.stderr);
   const report = JSON.parse(right.stdout) as { publicKeyMatched?: boolean; verified: string };
+  validateOutput('onboard', report);
   assert.equal(report.publicKeyMatched, true);
   assert.match(report.verified, /Sign\/Verify/);
 });
@@ -314,6 +325,7 @@ test('onboard --new SYMMETRIC_DEFAULT --alias: created tagged, escrowed, importe
 
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(result.stdout) as { status: string; keyId: string; alias: string; imported: { validTo?: string; expirationModel: string } };
+  validateOutput('onboard', report);
   assert.equal(report.status, 'created');
   assert.equal(report.alias, alias);
   assert.equal(report.imported.expirationModel, 'KEY_MATERIAL_EXPIRES');
@@ -387,6 +399,7 @@ test('onboard --all-from-dir: good, wrong and missing keys, every one reported, 
   const again = await run(['onboard', '--all-from-dir', dir, '--json']);
   assert.equal(again.code, 1);
   const report = JSON.parse(again.stdout) as { onboarded: number; failed: number; results: Array<{ file: string; status: string; errorName?: string }> };
+  validateOutput('onboard', report);
   assert.deepEqual([report.onboarded, report.failed], [0, 4]);
   const byFile = Object.fromEntries(report.results.map((r) => [r.file, r.errorName]));
   assert.deepEqual(byFile, {
