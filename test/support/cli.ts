@@ -19,22 +19,26 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `kms-reimport ...args` with test credentials and Region, plus `env`; never throws for an exit code. */
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliRun> {
+/**
+ * Runs `kms-reimport ...args` with test credentials and Region, plus `env` (a variable set to
+ * undefined is left out); never throws for an exit code.
+ */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Promise<CliRun> {
+  const merged: Record<string, string | undefined> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    AWS_ACCESS_KEY_ID: 'AKIDCLITEST',
+    AWS_SECRET_ACCESS_KEY: 'cli-test',
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...env,
+  };
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
       {
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '/tmp',
-          AWS_ACCESS_KEY_ID: 'AKIDCLITEST',
-          AWS_SECRET_ACCESS_KEY: 'cli-test',
-          AWS_REGION: 'us-east-1',
-          AWS_EC2_METADATA_DISABLED: 'true',
-          ...env,
-        },
+        env: Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)),
         timeout: timeoutMs,
       },
       (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
