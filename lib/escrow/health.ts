@@ -6,15 +6,29 @@
  * For a Multi-Region key, also: is the escrow readable in every Region that holds the key? KMS
  * replicates keys, Secrets Manager does not follow: a replica Region reads escrow from its own
  * Region, so the escrow secret must be replicated there (its ReplicationStatus).
+ *
+ * Two ways in: checkEscrowHealth (one key: one DescribeSecret) and, for the sweep and `status`,
+ * listEscrowSecrets + checkListedEscrowHealth (every key: the ListSecrets pages under the escrow
+ * prefix, read once, then DescribeSecret only for a key whose secret they did not list: a tag-named
+ * secret outside the prefix, a missing one, or one created since, ListSecrets being eventually
+ * consistent). Both apply the same rules to the same metadata.
  */
-import { DescribeSecretCommand, type DescribeSecretCommandOutput, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  DescribeSecretCommand,
+  ListSecretsCommand,
+  type DescribeSecretCommandOutput,
+  type SecretListEntry,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
 import { awsErrorName, KmsUnavailable } from '../errors.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 import {
   describeEscrowSecret,
+  escrowSecretFacts,
   escrowSecretId,
+  type EscrowSecretFacts,
   foreignDefaultSecretMessage,
   mismatchedBindingMessage,
   predatesKeyMessage,
@@ -132,56 +146,73 @@ async function replicationGap(
   };
 }
 
+type EscrowReport = Pick<KeyReport, 'keyId' | 'arn' | 'tags' | 'creationDate'> & Partial<MultiRegionFacts>;
+const OUTCOME = 'A reimport of this key would fail until then.';
+
+/** The health of a key's escrow from its secret's metadata (DescribeSecret or ListSecrets). */
+async function healthFromFacts(
+  facts: EscrowSecretFacts,
+  secrets: SecretsManagerClient,
+  report: EscrowReport,
+  retry: RetryOptions,
+  resolveAlias: ResolveAlias,
+): Promise<EscrowHealthResult> {
+  const keyId = report.keyId;
+  const secretId = facts.secretId;
+  const outcome = OUTCOME;
+  if (facts.deleted) {
+    return {
+      escrow: 'missing',
+      escrowReason:
+        `Escrow secret ${secretId} for key ${keyId} is scheduled for deletion: restore it now ` +
+        `(aws secretsmanager restore-secret --secret-id ${secretId}). ${outcome}`,
+    };
+  }
+  if (facts.foreignDefaultOf !== undefined) {
+    return { escrow: 'unbound', escrowReason: foreignDefaultSecretMessage(secretId, facts.foreignDefaultOf, keyId, outcome) };
+  }
+  if (facts.predatesKey !== undefined) return { escrow: 'unbound', escrowReason: predatesKeyMessage(secretId, keyId, facts.predatesKey, outcome) };
+  if (!facts.bound) return { escrow: 'unbound', escrowReason: unboundEscrowMessage(secretId, keyId, outcome) };
+  if (facts.taggedFor !== undefined) {
+    return { escrow: 'mismatched', escrowReason: mismatchedBindingMessage(secretId, facts.taggedFor, keyId, 'Recovery of this key still uses it (its name binds it).') };
+  }
+  if (facts.kmsKeyId) {
+    const self = await selfEncryption(facts.kmsKeyId, report, resolveAlias);
+    if (self === 'self') {
+      return {
+        escrow: 'self-encrypted',
+        escrowReason:
+          `Escrow secret ${secretId} for key ${keyId} is encrypted under key ${keyId} itself (KmsKeyId ${facts.kmsKeyId}): ` +
+          `it cannot be read once the key is down, exactly when it is needed. Re-encrypt it under another key ` +
+          `(aws secretsmanager update-secret --secret-id ${secretId} --kms-key-id <other key>) while key ${keyId} still works.`,
+      };
+    }
+    if (self !== 'other') {
+      return {
+        escrow: 'unreadable',
+        escrowReason: `Escrow secret ${secretId} for key ${keyId}: ${self.problem}. Check the secret's KMS key (aws secretsmanager describe-secret --secret-id ${secretId}).`,
+      };
+    }
+  }
+  const gap = await replicationGap(secrets, { multiRegion: false, ...report }, secretId, facts.kmsKeyId, retry);
+  if (gap !== undefined) return gap;
+  return { escrow: 'ok' };
+}
+
 /** Checks one managed key's escrow secret with DescribeSecret. Never throws: a failure is `unreadable`. */
 export async function checkEscrowHealth(
   secrets: SecretsManagerClient,
-  report: Pick<KeyReport, 'keyId' | 'arn' | 'tags' | 'creationDate'> & Partial<MultiRegionFacts>,
+  report: EscrowReport,
   config: Pick<ReimportConfig, 'escrowTagKey' | 'escrowPrefix'>,
   retry: RetryOptions,
   resolveAlias: ResolveAlias,
 ): Promise<EscrowHealthResult> {
   const keyId = report.keyId;
   const secretId = escrowSecretId(report, config);
-  const outcome = 'A reimport of this key would fail until then.';
+  const outcome = OUTCOME;
   try {
     const facts = await describeEscrowSecret(secrets, report, config, retry);
-    if (facts.deleted) {
-      return {
-        escrow: 'missing',
-        escrowReason:
-          `Escrow secret ${secretId} for key ${keyId} is scheduled for deletion: restore it now ` +
-          `(aws secretsmanager restore-secret --secret-id ${secretId}). ${outcome}`,
-      };
-    }
-    if (facts.foreignDefaultOf !== undefined) {
-      return { escrow: 'unbound', escrowReason: foreignDefaultSecretMessage(secretId, facts.foreignDefaultOf, keyId, outcome) };
-    }
-    if (facts.predatesKey !== undefined) return { escrow: 'unbound', escrowReason: predatesKeyMessage(secretId, keyId, facts.predatesKey, outcome) };
-    if (!facts.bound) return { escrow: 'unbound', escrowReason: unboundEscrowMessage(secretId, keyId, outcome) };
-    if (facts.taggedFor !== undefined) {
-      return { escrow: 'mismatched', escrowReason: mismatchedBindingMessage(secretId, facts.taggedFor, keyId, 'Recovery of this key still uses it (its name binds it).') };
-    }
-    if (facts.kmsKeyId) {
-      const self = await selfEncryption(facts.kmsKeyId, report, resolveAlias);
-      if (self === 'self') {
-        return {
-          escrow: 'self-encrypted',
-          escrowReason:
-            `Escrow secret ${secretId} for key ${keyId} is encrypted under key ${keyId} itself (KmsKeyId ${facts.kmsKeyId}): ` +
-            `it cannot be read once the key is down, exactly when it is needed. Re-encrypt it under another key ` +
-            `(aws secretsmanager update-secret --secret-id ${secretId} --kms-key-id <other key>) while key ${keyId} still works.`,
-        };
-      }
-      if (self !== 'other') {
-        return {
-          escrow: 'unreadable',
-          escrowReason: `Escrow secret ${secretId} for key ${keyId}: ${self.problem}. Check the secret's KMS key (aws secretsmanager describe-secret --secret-id ${secretId}).`,
-        };
-      }
-    }
-    const gap = await replicationGap(secrets, { multiRegion: false, ...report }, secretId, facts.kmsKeyId, retry);
-    if (gap !== undefined) return gap;
-    return { escrow: 'ok' };
+    return await healthFromFacts(facts, secrets, report, retry, resolveAlias);
   } catch (e) {
     const code = e instanceof KmsUnavailable ? undefined : awsErrorName(e instanceof Error ? e.cause : undefined);
     const here = regionOfArn(report.arn);
@@ -211,4 +242,73 @@ export async function checkEscrowHealth(
         : 'check the secret and Secrets Manager, the next sweep checks again';
     return { escrow: 'unreadable', escrowReason: `Escrow secret ${secretId} for key ${keyId} could not be described: DescribeSecret ${what}; ${next}.` };
   }
+}
+
+/** The escrow secrets ListSecrets listed, by name and by ARN. */
+export interface EscrowListing {
+  byName: ReadonlyMap<string, SecretListEntry>;
+  byArn: ReadonlyMap<string, SecretListEntry>;
+  /** ListSecrets pages read. */
+  pages: number;
+}
+
+/**
+ * Every secret whose name starts with the escrow prefix, scheduled deletions included (ListSecrets,
+ * Filters name = prefix, IncludePlannedDeletion, 100 a page). Undefined when ListSecrets cannot be
+ * used (not allowed, or kept failing): then every key is checked with DescribeSecret, as before.
+ */
+export async function listEscrowSecrets(
+  secrets: SecretsManagerClient,
+  config: Pick<ReimportConfig, 'escrowPrefix'>,
+  retry: RetryOptions,
+): Promise<EscrowListing | undefined> {
+  const byName = new Map<string, SecretListEntry>();
+  const byArn = new Map<string, SecretListEntry>();
+  let pages = 0;
+  let token: string | undefined;
+  try {
+    do {
+      const out = await callWithRetry(
+        { service: 'Secrets Manager', operation: 'ListSecrets', keyId: `(escrow secrets under ${config.escrowPrefix})` },
+        () =>
+          secrets.send(
+            new ListSecretsCommand({
+              Filters: [{ Key: 'name', Values: [config.escrowPrefix] }],
+              IncludePlannedDeletion: true,
+              MaxResults: 100,
+              ...(token ? { NextToken: token } : {}),
+            }),
+          ),
+        retry,
+      );
+      pages++;
+      for (const entry of out?.SecretList ?? []) {
+        if (entry.Name !== undefined) byName.set(entry.Name, entry);
+        if (entry.ARN !== undefined) byArn.set(entry.ARN, entry);
+      }
+      token = out?.NextToken || undefined;
+    } while (token);
+  } catch {
+    return undefined;
+  }
+  return { byName, byArn, pages };
+}
+
+/**
+ * A managed key's escrow health from the listing: the same rules as checkEscrowHealth over the
+ * secret's ListSecrets entry; DescribeSecret (checkEscrowHealth) only when the listing lacks it.
+ * Never throws.
+ */
+export async function checkListedEscrowHealth(
+  listing: EscrowListing | undefined,
+  secrets: SecretsManagerClient,
+  report: EscrowReport,
+  config: Pick<ReimportConfig, 'escrowTagKey' | 'escrowPrefix'>,
+  retry: RetryOptions,
+  resolveAlias: ResolveAlias,
+): Promise<EscrowHealthResult> {
+  const secretId = escrowSecretId(report, config);
+  const entry = listing?.byName.get(secretId) ?? listing?.byArn.get(secretId);
+  if (entry === undefined) return checkEscrowHealth(secrets, report, config, retry, resolveAlias);
+  return healthFromFacts(escrowSecretFacts(secretId, entry, report, config), secrets, report, retry, resolveAlias);
 }

@@ -172,6 +172,16 @@ export async function describeEscrowSecret(
 ): Promise<EscrowSecretFacts> {
   const secretId = escrowSecretId(report, config);
   const out = await escrowCall('DescribeSecret', secretId, report.keyId, () => secrets.send(new DescribeSecretCommand({ SecretId: secretId })), retry);
+  return escrowSecretFacts(secretId, out, report, config);
+}
+
+/** What a secret's metadata (DescribeSecret, or its ListSecrets entry) says about it as `report`'s escrow: the binding rule. */
+export function escrowSecretFacts(
+  secretId: string,
+  out: { Tags?: Array<{ Key?: string; Value?: string }>; CreatedDate?: Date; DeletedDate?: Date; KmsKeyId?: string } | undefined,
+  report: Pick<KeyReport, 'keyId' | 'tags' | 'creationDate'>,
+  config: Pick<ReimportConfig, 'escrowTagKey' | 'escrowPrefix'>,
+): EscrowSecretFacts {
   const tagged = (out?.Tags ?? []).find((t) => t.Key === ESCROW_KEY_ID_TAG)?.Value;
   const isDefault = isDefaultEscrowSecret(secretId, report, config);
   const owner = isDefault ? undefined : defaultSecretOwner(secretId, config);
