@@ -20,6 +20,10 @@
  * first import and gives the key no material it did not have: escrow-before-import (PRODUCT.md) is
  * about new material, which only `onboard --new` (lib/material/create.ts) brings, escrow first.
  *
+ * No per-key lease is taken: until this tags it, the key is not managed, so no run of the service
+ * touches it; a key tagged managed beforehand has no escrow for a run to import (EscrowMissing), and
+ * one with escrow is refused here (EscrowExists) before any import.
+ *
  * Wrong material: IncorrectKeyMaterial, nothing written, nothing tagged. The material buffer is the
  * caller's (it wipes it); the wrapped copy is wiped here; nothing logs or returns material.
  */
