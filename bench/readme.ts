@@ -138,7 +138,13 @@ function sweepSection(r: BenchResults, x: NonNullable<BenchResults['sweep']>): s
     );
   }
   if (x.linearity !== null && x.linearity > 1.3) why.push(`Time is not linear in keys: a thousand keys cost ${x.linearity} × as much at ${x.keys.toLocaleString('en-US')} keys as at ${x.sizes[0]!.keys.toLocaleString('en-US')}.`);
-  if (x.missed > 0) why.push(`${x.missed} managed key(s) were not classified (absent from the report or reported as errors).`);
+  if (x.missed > 0) {
+    why.push(
+      `${x.missed} managed key(s) were not classified (${Object.entries(x.missedBy)
+        .map(([name, n]) => (name === 'absent' ? `${n} absent from the report` : `${n} reported as ${name}`))
+        .join(', ')})${x.throttled > 0 ? `, in a run the endpoint answered ${x.throttled} calls with ThrottlingException: the sweep's retries ran out for them, and the next sweep tries them again` : ''}.`,
+    );
+  }
   if (why.length > 0) lines.push(`Where a target is missed: ${why.join(' ')}`, '');
   return lines;
 }

@@ -168,7 +168,7 @@ function printTable(r: Results): void {
       const calls = Object.entries(s.callsPerManagedKey)
         .map(([op, n]) => `${op.split(':')[1]} ${n}`)
         .join(', ');
-      add('sweep', `${s.keys} keys, ${s.managed} managed`, `${s.seconds} s (${s.secondsPerThousandKeys} s/1k keys); minimum ${s.quotaMinimumSeconds ?? '-'} s (${s.quotaBoundBy ?? 'no quota'}) → ${s.ratioToQuotaMinimum ?? '-'} ×; missed ${s.missed}, misclassified ${s.misclassified}, throttled ${s.throttled}; peak ${s.peakRssMiB} MiB`);
+      add('sweep', `${s.keys} keys, ${s.managed} managed`, `${s.seconds} s (${s.secondsPerThousandKeys} s/1k keys); minimum ${s.quotaMinimumSeconds ?? '-'} s (${s.quotaBoundBy ?? 'no quota'}) → ${s.ratioToQuotaMinimum ?? '-'} ×; missed ${s.missed}${s.missed > 0 ? ` (${Object.entries(s.missedBy).map(([n, c]) => `${n} ${c}`).join(', ')})` : ''}, misclassified ${s.misclassified}, throttled ${s.throttled}; peak ${s.peakRssMiB} MiB`);
       add('sweep', '  calls per managed key', calls);
     }
   }

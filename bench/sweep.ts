@@ -29,6 +29,8 @@ export interface SweepFigures {
   ratioToQuotaMinimum: number | null;
   /** Managed keys absent from the report or reported as `error`. */
   missed: number;
+  /** The missed keys by why: the error name of the report entry, or `absent`. */
+  missedBy: Record<string, number>;
   /** Managed keys reported with another action than their kind calls for. */
   misclassified: number;
   peakRssMiB: number;
@@ -69,16 +71,23 @@ export function quotaMinimum(counters: Record<string, { calls: number; throttled
   return best;
 }
 
-export function countMisses(fleet: Fleet, entries: Array<[string, string, string, string]>): { missed: number; misclassified: number } {
-  const seen = new Map(entries.map(([keyId, , action]) => [keyId, action]));
+/** One report entry as bench/sweep-child.ts prints it: key ID, classification, action, escrow health, error name. */
+export type ChildEntry = [string, string, string, string, string?];
+
+export function countMisses(fleet: Pick<Fleet, 'managedKinds'>, entries: ChildEntry[]): { missed: number; misclassified: number; missedBy: Record<string, number> } {
+  const seen = new Map(entries.map(([keyId, , action, , errorName]) => [keyId, { action, errorName }]));
   let missed = 0;
   let misclassified = 0;
+  const missedBy: Record<string, number> = {};
   for (const [keyId, kind] of fleet.managedKinds) {
-    const action = seen.get(keyId);
-    if (action === undefined || action === 'error') missed++;
-    else if (action !== EXPECTED_ACTION[kind]) misclassified++;
+    const entry = seen.get(keyId);
+    if (entry === undefined || entry.action === 'error') {
+      missed++;
+      const why = entry === undefined ? 'absent' : entry.errorName || 'error';
+      missedBy[why] = (missedBy[why] ?? 0) + 1;
+    } else if (entry.action !== EXPECTED_ACTION[kind]) misclassified++;
   }
-  return { missed, misclassified };
+  return { missed, misclassified, missedBy };
 }
 
 export async function benchSweep(keys: number, managedShare = 0.2): Promise<SweepFigures & { builder: string }> {
@@ -92,12 +101,12 @@ export async function benchSweep(keys: number, managedShare = 0.2): Promise<Swee
     progress(`sweep: ${keys} keys (${fleet.managed} managed) built in ${(fleet.buildMs / 1000).toFixed(1)} s; sweeping`);
     const run = await runProcess(process.execPath, ['--import', 'tsx', 'bench/sweep-child.ts', aws.endpoint.url], { env: endpointEnv(aws.endpoint.url) });
     if (run.status !== 0) throw new Error(`the sweep process failed (exit ${run.status}): ${run.stderr.trim().slice(-2000)}`);
-    const child = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { elapsedMs: number; peakRssKiB: number; entries: Array<[string, string, string, string]> };
+    const child = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { elapsedMs: number; peakRssKiB: number; entries: ChildEntry[] };
     const counters = aws.endpoint.controls.getCounters();
     const quotas = aws.endpoint.controls.getQuotas();
     const minimum = quotaMinimum(counters, quotas);
     const seconds = child.elapsedMs / 1000;
-    const { missed, misclassified } = countMisses(fleet, child.entries);
+    const { missed, misclassified, missedBy } = countMisses(fleet, child.entries);
     const callsPerManagedKey = Object.fromEntries(
       Object.entries(counters)
         .filter(([, c]) => c.calls > 0)
@@ -115,6 +124,7 @@ export async function benchSweep(keys: number, managedShare = 0.2): Promise<Swee
       quotaBoundBy: minimum?.bucket ?? null,
       ratioToQuotaMinimum: minimum && minimum.seconds > 0 ? round(seconds / minimum.seconds, 2) : null,
       missed,
+      missedBy,
       misclassified,
       peakRssMiB: round(child.peakRssKiB / 1024, 1),
       secondsPerThousandKeys: round((seconds * 1000) / keys, 3),

@@ -6,10 +6,10 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { quotaMinimum, countMisses } from '../../bench/sweep.js';
+import { quotaMinimum, countMisses, type ChildEntry } from '../../bench/sweep.js';
 import { describeRoundTrips, roundTrips, type TimedCall } from '../../bench/timeline.js';
 import { performanceSection, withSection, type BenchResults } from '../../bench/readme.js';
-import type { Fleet, FleetKind } from '../../bench/fleet.js';
+import type { FleetKind } from '../../bench/fleet.js';
 
 const counter = (calls: number, throttled = 0) => ({ calls, throttled });
 
@@ -70,15 +70,15 @@ describe('missed keys', () => {
       ['k-absent', 'healthy'],
       ['k-error', 'expiring'],
     ]);
-    const fleet = { managedKinds } as Fleet;
-    const entries: Array<[string, string, string, string]> = [
+    const fleet = { managedKinds };
+    const entries: ChildEntry[] = [
       ['k-healthy', 'healthy', 'skip', 'ok'],
       ['k-expiring', 'expiring', 'skip', 'ok'],
       ['k-pending', 'pending-import', 'recover', 'ok'],
-      ['k-error', '', 'error', ''],
+      ['k-error', '', 'error', '', 'KmsUnavailable'],
       ['unmanaged', 'not-managed', 'skip', ''],
     ];
-    assert.deepEqual(countMisses(fleet, entries), { missed: 2, misclassified: 1 });
+    assert.deepEqual(countMisses(fleet, entries), { missed: 2, misclassified: 1, missedBy: { absent: 1, KmsUnavailable: 1 } });
   });
 });
 
