@@ -5,13 +5,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { TagResourceCommand } from '@aws-sdk/client-kms';
 import type { SweepEntry } from '../../lib/sweep.js';
 import { onboardKey, startLocalAws, type LocalAws, type OnboardedKey } from '../support/local-aws.js';
+import { runCli, validateOutput } from '../support/cli.js';
 
-const BIN = fileURLToPath(new URL('../../bin/kms-reimport.js', import.meta.url));
 const DAY_MS = 86_400_000;
 const AGE_DAYS = 100;
 const OLD_KEY = '0f0f0f0f-0000-4000-8000-000000000000';
@@ -49,28 +47,7 @@ after(async () => {
   await aws.close();
 });
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '/tmp',
-          AWS_ACCESS_KEY_ID: 'AKIDCLITEST',
-          AWS_SECRET_ACCESS_KEY: 'cli-test',
-          AWS_REGION: 'us-east-1',
-          AWS_EC2_METADATA_DISABLED: 'true',
-          AWS_ENDPOINT_URL: aws.endpoint.url,
-          ...env,
-        },
-        timeout: 120_000,
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { AWS_ENDPOINT_URL: aws.endpoint.url, ...env });
 
 const near = (iso: string | undefined, ms: number, what: string) =>
   assert.ok(iso !== undefined && Math.abs(Date.parse(iso) - ms) < 60_000, `${what}: ${iso} is not about ${new Date(ms).toISOString()}`);
@@ -79,6 +56,7 @@ test('status --json: rotation mode, next due date, lineage; the config default f
   const out = await run(['status', '--json'], { KMS_REIMPORT_ROTATE_EVERY_DAYS: '365' });
   assert.equal(out.code, 0, out.stderr + out.stdout);
   const entries = JSON.parse(out.stdout) as SweepEntry[];
+  validateOutput('status', entries);
   const entry = (k: OnboardedKey) => entries.find((e) => e.keyId === k.keyId);
 
   assert.equal(entry(due)?.action, 'rotate');
@@ -125,6 +103,7 @@ test('status: the table shows ROTATION and LINEAGE; a malformed rotate-every is 
   assert.match(row(later, bad.stdout), new RegExp(`\\s+skip\\s+RotationScheduleInvalid\\s+-\\s+.*ROTATION: Key ${later.keyId} has kms-reimport:rotate-every="soon".*such as 90d`));
   const badJson = await run(['status', '--json']);
   assert.equal(badJson.code, 1);
+  validateOutput('status', JSON.parse(badJson.stdout));
   const entry = (JSON.parse(badJson.stdout) as SweepEntry[]).find((e) => e.keyId === later.keyId);
   assert.equal(entry?.rotation?.problemName, 'RotationScheduleInvalid');
   assert.equal(entry?.action, 'skip', 'the key is left as it is');

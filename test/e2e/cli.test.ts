@@ -4,18 +4,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
 import type { Outcome } from '../../lib/types.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
+import { BIN, runCli, validateOutput } from '../support/cli.js';
 
-const BIN = fileURLToPath(new URL('../../bin/kms-reimport.js', import.meta.url));
 let aws: LocalAws;
 
 before(async () => {
@@ -25,27 +24,7 @@ after(async () => {
   await aws.close();
 });
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '/tmp',
-          AWS_ACCESS_KEY_ID: 'AKIDCLITEST',
-          AWS_SECRET_ACCESS_KEY: 'cli-test',
-          AWS_REGION: 'us-east-1',
-          AWS_EC2_METADATA_DISABLED: 'true',
-          ...env,
-        },
-        timeout: 120_000,
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const run = runCli;
 
 test('plan, then recover an expired key by alias, with AWS_ENDPOINT_URL from the environment', async () => {
   const key = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 });
@@ -58,12 +37,14 @@ test('plan, then recover an expired key by alias, with AWS_ENDPOINT_URL from the
   const plan = await run(['plan', alias, '--json'], { AWS_ENDPOINT_URL: aws.endpoint.url });
   assert.equal(plan.code, 0, plan.stderr);
   const planned = JSON.parse(plan.stdout) as Outcome;
+  validateOutput('outcome', planned);
   assert.equal(planned.status, 'planned');
   assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.KeyState, 'PendingImport', 'plan changed nothing');
 
   const recovered = await run(['recover', alias, '--json'], { AWS_ENDPOINT_URL: aws.endpoint.url });
   assert.equal(recovered.code, 0, recovered.stderr);
   const outcome = JSON.parse(recovered.stdout) as Outcome;
+  validateOutput('outcome', outcome);
   assert.equal(outcome.status, 'recovered');
   assert.equal(outcome.keyId, key.keyId);
   assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))).KeyMetadata!.KeyState, 'Enabled');
@@ -84,13 +65,13 @@ test('a failed recovery exits 1 with a line that names the key, via --endpoint-u
 
 test('drill without --local refuses, saying why', async () => {
   const result = await run(['drill']);
-  assert.notEqual(result.code, 0);
+  assert.equal(result.code, 2, 'bad usage');
   assert.match(result.stderr, /--local/);
 });
 
 test('a bad argument gets usage help, not a stack trace', async () => {
   const result = await run(['local', '--port', 'many']);
-  assert.notEqual(result.code, 0);
+  assert.equal(result.code, 2, 'bad usage');
   assert.match(result.stderr, /port/);
   assert.doesNotMatch(result.stderr, /\n\s+at /);
 });
