@@ -47,7 +47,7 @@ const pendingImport: KeyMetadata = {
 const missingMaterial: RotationsListEntry[] = [{ KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'CURRENT', ImportState: 'PENDING_IMPORT', ExpirationModel: 'KEY_MATERIAL_EXPIRES' }];
 
 /** Configures every command a plan may send; anything that would change a key or read escrow's value is refused. */
-function scenario(opts: { key?: Partial<KeyMetadata>; tags?: Record<string, string>; rotations?: RotationsListEntry[]; secret?: DescribeSecretCommandOutput | Error }) {
+function scenario(opts: { key?: Partial<KeyMetadata>; tags?: Record<string, string>; rotations?: RotationsListEntry[]; secret?: Omit<DescribeSecretCommandOutput, '$metadata'> | Error }) {
   kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { ...pendingImport, ...opts.key } });
   const tags = opts.tags ?? { 'kms-reimport:managed': 'true' };
   kmsMock.on(ListResourceTagsCommand).resolves({ Tags: Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })), Truncated: false });
