@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyKey, earliestValidTo, expiringMaterials, planAction } from '../../lib/kms/classify.js';
+import { classifyKey, earliestValidTo, expiringMaterials, planAction, skipErrorName } from '../../lib/kms/classify.js';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
 import type { Classification, RequestedAction } from '../../lib/types.js';
 import { KEY_ID, makeReport, MATERIAL_ID_A, MATERIAL_ID_B } from './lib-fixtures.js';
@@ -193,4 +193,22 @@ test('never-imported: a PendingImport key that KMS shows never held material is 
   // Where KMS cannot list materials (HMAC, asymmetric, an endpoint without ListKeyRotations), nothing shows it either way:
   // recovery is left to the escrow binding rules.
   assert.equal(classifyKey({ ...fresh, materialsListed: false }, DEFAULT_CONFIG, now).kind, 'pending-import');
+});
+
+test('skipErrorName: the name a skipping run (and a plan foreseeing it) reports, none for a key that merely needs nothing', () => {
+  const cases: Array<[ReturnType<typeof makeReport>, string | undefined]> = [
+    [makeReport({ tags: {} }), 'KeyNotManaged'],
+    [makeReport({ origin: 'AWS_KMS' }), 'KeyNotEligible'],
+    [makeReport({ keyState: 'PendingDeletion' }), 'KeyNotEligible'],
+    [makeReport({ keyState: 'Disabled' }), 'KeyNotEligible'],
+    [makeReport({ keyState: 'PendingImport', materialsListed: true, materials: [] }), 'KeyNotEligible'],
+    [makeReport({ keyState: 'Unavailable' }), 'KeyNotEligible'],
+    [makeReport({ keyState: 'PendingImport', currentKeyMaterialId: MATERIAL_ID_A }), undefined],
+    [makeReport({ validTo: inDays(3) }), undefined],
+    [makeReport({ validTo: inDays(200) }), undefined],
+  ];
+  for (const [report, name] of cases) {
+    const c = classifyKey(report, config, now);
+    assert.equal(skipErrorName(c), name, c.kind);
+  }
 });
