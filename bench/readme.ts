@@ -140,7 +140,7 @@ function sweepSection(r: BenchResults, x: NonNullable<BenchResults['sweep']>): s
   const quotaBound = x.sizes.filter((s) => s.ratioToQuotaMinimum !== null && s.ratioToQuotaMinimum <= 1.2);
   if (quotaBound.length > 0) {
     lines.push(
-      `At ${quotaBound.map((s) => s.keys.toLocaleString('en-US')).join(' and ')} keys the sweep runs at its quota-bound minimum (${[...new Set(quotaBound.map((s) => op(s.quotaBoundBy ?? '?')))].join(', ')}): its time there is the quota's, linear in managed keys; smaller accounts finish inside the quota's burst.`,
+      `At ${quotaBound.map((s) => s.keys.toLocaleString('en-US')).join(' and ')} keys the sweep runs at its quota-bound minimum (${[...new Set(quotaBound.map((s) => op(s.quotaBoundBy ?? '?')))].join(', ')}): its time there is the quota's, linear in managed keys.`,
       '',
     );
   }
