@@ -41,6 +41,7 @@ import { generateKeyMaterial } from '../lib/material/generate.js';
 import { escrowAndImport } from '../lib/material/onboard.js';
 import { recoverKey } from '../lib/reimport.js';
 import { summariseOutcome } from '../lib/outcome.js';
+import { progress } from './options.js';
 import type { Outcome } from '../lib/types.js';
 
 export interface DrillOptions {
@@ -540,7 +541,7 @@ export async function runAccountDrill(options: AccountDrillOptions, given?: Acco
     const via = stateMachineArn ? `the deployed service (state machine ${stateMachineArn}; the real EventBridge rule on the real CloudTrail event)` : 'the library in this process (lib/reimport.ts recoverKey)';
     for (const line of drillPlan({ account: await callerAccount(clients.sts), region, drillId, keySpec, config, via })) print(line);
     if (!options.yes) {
-      print('Nothing was created. Run again with --yes to start the drill.');
+      progress('Nothing was created. Run again with --yes to start the drill on this account, or run kms-reimport drill --local to rehearse with no AWS account.');
       result.planned = true;
       return result;
     }

@@ -37,7 +37,7 @@ test('the README shows three drill commands: the plan, the game day, the game da
 test(`README: kms-reimport ${planOnly!.join(' ')} prints the plan and exits 2`, async () => {
   const result = await runCli(planOnly!, local());
   assert.equal(result.code, 2, result.stderr);
-  assert.match(result.stdout, /Nothing was created/);
+  assert.match(result.stderr, /Nothing was created.*--yes/);
 });
 
 test(`README: kms-reimport ${gameDay!.join(' ')} passes and cleans up`, async () => {

@@ -72,7 +72,7 @@ test('without --yes the drill prints its plan and cost, creates nothing and exit
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stdout, /It creates, and cleans up when it ends \(also on Ctrl-C\)/);
   assert.match(result.stdout, /Cost: the key \$1\/month prorated hourly/);
-  assert.match(result.stdout, /Nothing was created\. Run again with --yes/);
+  assert.match(result.stderr, /Nothing was created\. Run again with --yes/);
   const d = difference(before, await inventory());
   assert.deepEqual([d.newKeys.length, d.changedKeys, d.newSecrets.length, d.changedSecrets], [0, [], 0, []]);
 });
