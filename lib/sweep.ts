@@ -1,13 +1,19 @@
 /**
  * The sweep: finds every managed key in the account and Region and decides which need work.
  *
+ * The fewest calls that can decide (each quota-bound: the sweep's time is theirs):
  * - ONE paginated Resource Groups Tagging API GetResources (TagFilters = the managed tag,
- *   ResourceTypeFilters = kms:key) lists the managed keys, instead of ListKeys + a
- *   ListResourceTags per key.
- * - Each listed key is inspected (DescribeKey, ListResourceTags, ListKeyRotations) and classified,
- *   a few keys at a time (bounded concurrency keeps us far below KMS's request quotas). The
- *   Tagging API can lag behind tag changes, so a key is only ever worked on when its own tags,
- *   read from KMS, say it is managed: a key reported but not managed is never in `items`.
+ *   ResourceTypeFilters = kms:key) lists the managed keys WITH their tags, instead of ListKeys + a
+ *   ListResourceTags per key: the tags are taken from it, never read again.
+ * - Each listed key is described (DescribeKey, 2000/s) and classified, `concurrency` keys at a time.
+ *   DescribeKey decides most keys alone: its KeyState, and its ValidTo, the earliest over every
+ *   permanently associated material. ListKeyRotations (100/s) is asked only where the list decides
+ *   (needsMaterialList): a PendingImport key (which materials are missing, or none was ever held),
+ *   an expiring one (which material a renewal pushes out, a NON_CURRENT one included), and one whose
+ *   rotation schedule needs the current material's age.
+ * - The Tagging API can lag behind tag changes: a work item carries an explicit action and the
+ *   workflow's Inspect reads the key's own tags from KMS before anything is done, so a key whose tag
+ *   was removed meanwhile is skipped there.
  * - Work items come out ordered: outages first (PendingImport → recover), then keys whose
  *   material expires soonest (→ renew). Sweep items carry an explicit action, so the workflow's
  *   Inspect re-checks the key and skips it if it changed meanwhile.
@@ -19,8 +25,9 @@
  *   runs them). A key that needs recovery or renewal keeps that action (its rotation waits for the
  *   next sweep). A bad schedule is a named problem on the entry, and the key is left as it is.
  *
- * - Each managed EXTERNAL key's escrow secret is checked with DescribeSecret (never its value): missing or
- *   scheduled for deletion, not bound to the key, encrypted under the key itself, or unreadable.
+ * - Each managed EXTERNAL key's escrow secret is checked from ONE walk of ListSecrets pages under the
+ *   escrow prefix (never a value): missing or scheduled for deletion, not bound to the key, encrypted
+ *   under the key itself, or unreadable; DescribeSecret only for a secret the walk did not list.
  *   This does not change the work items (the workflow fails on a broken escrow with the named
  *   error and alerts), it tells on-call before the key's material expires.
  *
@@ -31,10 +38,11 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from './config.js';
 import { awsErrorName, KeyNotFound, KeyNotReadable, KmsUnavailable, toNamedError } from './errors.js';
-import { checkEscrowHealth, type AliasTarget, type EscrowHealth, type ResolveAlias } from './escrow/health.js';
-import { classifyKey, planAction } from './kms/classify.js';
+import type { KeyMetadata } from '@aws-sdk/client-kms';
+import { checkListedEscrowHealth, listEscrowSecrets, type AliasTarget, type EscrowHealth, type ResolveAlias } from './escrow/health.js';
+import { classifyKey, isManaged, planAction } from './kms/classify.js';
 import { rotationStatus, type RotationStatus } from './rotation/schedule.js';
-import { describeKeyMetadata, inspectKey } from './kms/inspect.js';
+import { describeKeyMetadata, keyReport, listKeyMaterials } from './kms/inspect.js';
 import { isTransientError, withRetry, type RetryOptions } from './retry.js';
 import type { Classification, KeyReport } from './types.js';
 import { parseKeyRef } from './events/key-ref.js';
@@ -46,7 +54,7 @@ const RESOURCES_PER_PAGE = 100;
 export interface SweepDeps {
   tagging: ResourceGroupsTaggingAPIClient;
   kms: KMSClient;
-  /** DescribeSecret only: the sweep never reads a secret's value. */
+  /** ListSecrets and DescribeSecret only: the sweep never reads a secret's value. */
   secrets: SecretsManagerClient;
 }
 
@@ -90,13 +98,15 @@ export interface SweepResult {
   report: SweepEntry[];
 }
 
-/** Lists the ARNs of every resource of type kms:key carrying the managed tag (all pages). */
-export async function listManagedKeyArns(
-  tagging: ResourceGroupsTaggingAPIClient,
-  config: ReimportConfig,
-  retry: RetryOptions,
-): Promise<string[]> {
-  const arns: string[] = [];
+/** A key the Tagging API listed, with the tags it listed it with. */
+export interface ListedKey {
+  arn: string;
+  tags: Record<string, string>;
+}
+
+/** Lists every resource of type kms:key carrying the managed tag, with its tags (all pages). */
+export async function listManagedKeys(tagging: ResourceGroupsTaggingAPIClient, config: ReimportConfig, retry: RetryOptions): Promise<ListedKey[]> {
+  const keys: ListedKey[] = [];
   const seen = new Set<string>();
   let token: string | undefined;
   do {
@@ -122,12 +132,50 @@ export async function listManagedKeyArns(
     for (const r of page?.ResourceTagMappingList ?? []) {
       if (r.ResourceARN && !seen.has(r.ResourceARN)) {
         seen.add(r.ResourceARN);
-        arns.push(r.ResourceARN);
+        const tags: Record<string, string> = {};
+        for (const t of r.Tags ?? []) if (t.Key !== undefined) tags[t.Key] = t.Value ?? '';
+        keys.push({ arn: r.ResourceARN, tags });
       }
     }
     token = page?.PaginationToken || undefined;
   } while (token);
-  return arns;
+  return keys;
+}
+
+/** The ARNs of every resource of type kms:key carrying the managed tag (all pages). */
+export async function listManagedKeyArns(tagging: ResourceGroupsTaggingAPIClient, config: ReimportConfig, retry: RetryOptions): Promise<string[]> {
+  return (await listManagedKeys(tagging, config, retry)).map((k) => k.arn);
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Whether the sweep needs the key's materials (ListKeyRotations) to decide, beyond DescribeKey and
+ * the listed tags. KMS keeps a list for symmetric EXTERNAL keys not being deleted only. Of those, a
+ * managed key needs it when it is PendingImport (which materials are missing; whether it ever held
+ * one), Enabled with its earliest ValidTo inside the renewal window (which material a renewal
+ * pushes out), or when its rotation schedule needs the current material's age (the `provisional`
+ * report, without the list, says RotationAgeUnknown). A healthy key without a schedule, a disabled
+ * one and an unmanaged one are decided by DescribeKey alone.
+ */
+export function needsMaterialList(m: KeyMetadata, provisional: KeyReport, config: ReimportConfig, now: Date): boolean {
+  const keySpec = m.KeySpec ?? m.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
+  if (m.Origin !== 'EXTERNAL' || keySpec !== 'SYMMETRIC_DEFAULT' || m.KeyState === 'PendingDeletion') return false;
+  if (!isManaged(provisional, config)) return false;
+  if (m.KeyState === 'PendingImport') return true;
+  if (m.KeyState !== 'Enabled') return false;
+  const expiring = m.ExpirationModel !== 'KEY_MATERIAL_DOES_NOT_EXPIRE' && m.ValidTo instanceof Date && m.ValidTo.getTime() - now.getTime() <= config.renewalWindowDays * DAY_MS;
+  if (expiring) return true;
+  return rotationStatus(provisional, config, now).problemName === 'RotationAgeUnknown';
+}
+
+/** DescribeKey, then ListKeyRotations only when needsMaterialList says so; tags as the Tagging API listed them. */
+async function inspectListedKey(kms: KMSClient, listed: ListedKey, config: ReimportConfig, now: Date, retry: RetryOptions): Promise<KeyReport> {
+  const m = await describeKeyMetadata(kms, listed.arn, retry);
+  const provisional = keyReport(m, listed.arn, listed.tags, undefined);
+  if (!needsMaterialList(m, provisional, config, now)) return provisional;
+  const materials = await listKeyMaterials(kms, m.KeyId as string, retry);
+  return materials === undefined ? provisional : keyReport(m, listed.arn, listed.tags, materials);
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight, keeping the results in input order. */
@@ -222,18 +270,20 @@ export async function sweepManagedKeys(
     throw new RangeError(`sweep concurrency must be an integer from 1 to 50, got ${concurrency}`);
   }
   const retry = opts.retry ?? { maxAttempts: config.maxAttempts, baseDelayMs: config.baseDelayMs };
-  const arns = await listManagedKeyArns(deps.tagging, config, retry);
+  // The key listing and the escrow listing do not depend on each other: both at once.
+  const [listed, escrows] = await Promise.all([listManagedKeys(deps.tagging, config, retry), listEscrowSecrets(deps.secrets, config, retry)]);
 
   const resolveAlias = aliasResolver(deps.kms, retry);
 
-  const entries = await mapBounded(arns, concurrency, async (arn): Promise<SweepEntry> => {
+  const entries = await mapBounded(listed, concurrency, async (key): Promise<SweepEntry> => {
+    const arn = key.arn;
     const parsed = parseKeyRef(arn);
     if (parsed?.kind !== 'key-arn') {
       return { keyId: arn, arn, action: 'skip', reason: `${arn} is not a KMS key ARN; the Tagging API listed it as kms:key, ignored.` };
     }
     let report: KeyReport;
     try {
-      report = await inspectKey(deps.kms, arn, retry);
+      report = await inspectListedKey(deps.kms, key, config, now, retry);
     } catch (e) {
       // One of our named errors (never a raw AWS or JavaScript one, nor an unparsable answer's text).
       const named = toNamedError(e, parsed.keyId);
@@ -248,7 +298,7 @@ export async function sweepManagedKeys(
     const entry = entryFor(report, config, now);
     // Keys not managed, or whose material KMS generated (nothing to reimport), need no escrow.
     if (entry.classification === 'not-managed' || entry.classification === 'not-external') return entry;
-    const health = await checkEscrowHealth(deps.secrets, report, config, retry, resolveAlias);
+    const health = await checkListedEscrowHealth(escrows, deps.secrets, report, config, retry, resolveAlias);
     entry.escrow = health.escrow;
     if (health.escrowReason !== undefined) entry.escrowReason = health.escrowReason;
     return entry;

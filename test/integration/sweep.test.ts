@@ -152,12 +152,17 @@ describe('sweep against the local endpoint', () => {
     assert.equal(escrowOf(keys.notExternal), undefined);
     assert.equal(report.filter((e) => e.escrow !== undefined).length, 6);
 
-    // One paginated GetResources (two pages for 107 keys), no ListKeys, one DescribeKey per listed key.
+    // One paginated GetResources (two pages for 107 keys), no ListKeys, one DescribeKey per listed key,
+    // its tags never read again; the materials of the 3 PendingImport and 2 expiring keys only.
     const counters = endpoint.controls.getCounters();
     assert.equal(counters['tagging:GetResources']?.calls, 2);
     assert.equal(counters['kms:ListKeys']?.calls ?? 0, 0);
     assert.equal(counters['kms:DescribeKey']?.calls, 107);
-    assert.equal(counters['secretsmanager:DescribeSecret']?.calls, 6);
+    assert.equal(counters['kms:ListResourceTags']?.calls ?? 0, 0);
+    assert.equal(counters['kms:ListKeyRotations']?.calls, 5);
+    // Escrow: one ListSecrets page under the prefix; DescribeSecret for the 3 secrets it did not list (none exist).
+    assert.equal(counters['secretsmanager:ListSecrets']?.calls, 1);
+    assert.equal(counters['secretsmanager:DescribeSecret']?.calls, 3);
     assert.equal(counters['secretsmanager:GetSecretValue']?.calls ?? 0, 0);
     // Read-only: nothing was imported or deleted.
     assert.equal(counters['kms:ImportKeyMaterial']?.calls ?? 0, 0);

@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeKeyCommand, KMSClient, ListKeyRotationsCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DescribeSecretCommand, GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, ListSecretsCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { captureLogs, lambdaContext } from '../support/lambda.js';
 import type { Context } from 'aws-lambda';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
@@ -61,7 +61,12 @@ function serveAccount(validBase = Date.now(), extra: Record<string, AccountKey> 
     assert.ok(k, `unexpected key ${ref}`);
     return { keyId, ...k };
   };
-  taggingMock.on(GetResourcesCommand).resolves({ ResourceTagMappingList: Object.keys(keys).map((k) => ({ ResourceARN: arn(k) })), PaginationToken: '' });
+  // The Tagging API lists each key with its tags (key 4 lost its managed tag since: listed without it).
+  const tagsOf = (keyId: string) => [
+    ...(find(keyId).managed ? [{ Key: 'kms-reimport:managed', Value: 'true' }] : []),
+    ...Object.entries(find(keyId).tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+  ];
+  taggingMock.on(GetResourcesCommand).resolves({ ResourceTagMappingList: Object.keys(keys).map((k) => ({ ResourceARN: arn(k), Tags: tagsOf(k) })), PaginationToken: '' });
   kmsMock.on(DescribeKeyCommand).callsFake(async ({ KeyId }: { KeyId: string }) => {
     const k = find(KeyId);
     return {
@@ -79,15 +84,15 @@ function serveAccount(validBase = Date.now(), extra: Record<string, AccountKey> 
       },
     };
   });
-  kmsMock.on(ListResourceTagsCommand).callsFake(async ({ KeyId }: { KeyId: string }) => ({
-    Tags: [
-      ...(find(KeyId).managed ? [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }] : []),
-      ...Object.entries(find(KeyId).tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
-    ],
-    Truncated: false,
-  }));
+  kmsMock.on(ListResourceTagsCommand).rejects(new Error('the sweep takes the tags from GetResources'));
   kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
   sfnMock.on(StartExecutionCommand).callsFake(async ({ name }: { name: string }) => ({ executionArn: `exec:${name}` }));
+  // Every escrow secret but key 2's is listed under the escrow prefix.
+  secretsMock.on(ListSecretsCommand).resolves({
+    SecretList: Object.keys(keys)
+      .filter((k) => k !== id(2))
+      .map((k) => ({ Name: `kms-reimport/${k}`, ARN: `arn:aws:secretsmanager:us-east-1:111122223333:secret:kms-reimport/${k}-AbCdEf` })),
+  });
   secretsMock.on(DescribeSecretCommand).callsFake(async ({ SecretId }: { SecretId: string }) => {
     if (SecretId === `kms-reimport/${id(2)}`) throw new ResourceNotFoundException({ message: 'not found', $metadata: {} });
     return { Name: SecretId, Tags: [] };
@@ -138,7 +143,12 @@ describe('sweep handler', () => {
     assert.match(String(warnings[0]?.reason), new RegExp(`No escrow secret kms-reimport/${id(2)} for key ${id(2)}`));
     const emf = logs.find((l) => typeof l._aws === 'object' && 'EscrowProblem' in l);
     assert.equal(emf?.EscrowProblem, 1);
-    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 3, 'managed keys only');
+    // One ListSecrets walk for every managed key; DescribeSecret only for the one it did not list (key 2's, missing).
+    assert.equal(secretsMock.commandCalls(ListSecretsCommand).length, 1);
+    assert.deepEqual(
+      secretsMock.commandCalls(DescribeSecretCommand).map((c) => c.args[0].input.SecretId),
+      [`kms-reimport/${id(2)}`],
+    );
     assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
   });
 

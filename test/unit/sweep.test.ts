@@ -18,8 +18,10 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   InternalServiceError,
+  ListSecretsCommand,
   ResourceNotFoundException,
   SecretsManagerClient,
+  type SecretListEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
 import { awsError } from './lib-fixtures.js';
@@ -55,8 +57,15 @@ const id = (n: number) => `${String(n).padStart(8, '0')}-0000-4000-8000-00000000
 const arn = (keyId: string) => `arn:aws:kms:us-east-1:111122223333:key/${keyId}`;
 const MANAGED = { 'kms-reimport:managed': 'true' };
 
-/** Configures DescribeKey / ListResourceTags / ListKeyRotations for a set of keys. */
+/** The keys serveKeys serves: the Tagging API lists them with these tags, and their escrow secrets exist. */
+let served: FakeKey[] = [];
+
+/**
+ * Configures DescribeKey / ListKeyRotations for a set of keys. ListResourceTags answers too (as KMS
+ * would), but the sweep must take the tags from GetResources and never call it.
+ */
 function serveKeys(keys: FakeKey[]): void {
+  served = keys;
   const byRef = new Map<string, FakeKey>();
   for (const k of keys) {
     byRef.set(k.id, k);
@@ -110,18 +119,31 @@ function serveKeys(keys: FakeKey[]): void {
   kmsMock.on(ListKeysCommand).rejects(new Error('the sweep must not list keys one by one'));
 }
 
+/** The Tagging API's pages: each ARN with the tags of its served key (the managed tag for an unknown one). */
 function listed(pages: string[][]): void {
   const stub = taggingMock.on(GetResourcesCommand);
+  const tagsOf = (resourceArn: string) => served.find((k) => arn(k.id) === resourceArn)?.tags ?? MANAGED;
   pages.forEach((page, i) => {
     stub.resolvesOnce({
-      ResourceTagMappingList: page.map((ResourceARN) => ({ ResourceARN, Tags: [{ Key: 'kms-reimport:managed', Value: 'true' }] })),
+      ResourceTagMappingList: page.map((ResourceARN) => ({ ResourceARN, Tags: Object.entries(tagsOf(ResourceARN)).map(([Key, Value]) => ({ Key, Value })) })),
       PaginationToken: i < pages.length - 1 ? `page-${i + 1}` : '',
     });
   });
 }
 
-/** Every escrow secret exists, default-named (so bound), under the AWS managed key. */
+/** The ListSecrets entry of a default-named escrow secret (bound by its name), under the AWS managed key. */
+const escrowEntry = (keyId: string, extra: Partial<SecretListEntry> = {}): SecretListEntry => ({
+  ARN: `arn:aws:secretsmanager:us-east-1:111122223333:secret:kms-reimport/${keyId}-AbCdEf`,
+  Name: `kms-reimport/${keyId}`,
+  ...extra,
+});
+
+/**
+ * Every served key's default escrow secret exists: ListSecrets lists them (one page); DescribeSecret
+ * answers for any secret (the path for a secret the listing lacks).
+ */
 function healthyEscrow(): void {
+  secretsMock.on(ListSecretsCommand).callsFake(async () => ({ SecretList: served.map((k) => escrowEntry(k.id)) }));
   secretsMock.on(DescribeSecretCommand).callsFake(async (input: { SecretId: string }) => ({ ARN: `arn:secret:${input.SecretId}`, Name: input.SecretId, Tags: [] }));
   secretsMock.on(GetSecretValueCommand).rejects(new Error('the sweep must never read a secret value'));
 }
@@ -166,7 +188,7 @@ describe('sweepManagedKeys', () => {
     for (const item of items) {
       assert.deepEqual(item.trigger, { source: 'kms-reimport.sweep', detailType: 'Scheduled Sweep' });
     }
-    // Not managed (by KMS's own tags), pending deletion, disabled: reported, never in items.
+    // Not managed (by the tags the Tagging API listed them with), pending deletion, disabled: reported, never in items.
     const entry = (n: number) => report.find((e) => e.keyId === id(n));
     assert.equal(entry(5)?.classification, 'not-managed');
     assert.equal(entry(5)?.action, 'skip');
@@ -191,14 +213,26 @@ describe('sweepManagedKeys', () => {
     assert.equal(calls[1]?.args[0].input.PaginationToken, 'page-1');
     assert.equal(kmsMock.commandCalls(ListKeysCommand).length, 0);
     assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 10);
+    // The fewest calls that decide: tags from GetResources, never read again; the materials listed
+    // only for the PendingImport (3, 8) and expiring (2, 4) managed keys, not for the healthy one,
+    // the unmanaged, the one pending deletion or the disabled one.
+    assert.equal(kmsMock.commandCalls(ListResourceTagsCommand).length, 0);
+    assert.deepEqual(
+      kmsMock
+        .commandCalls(ListKeyRotationsCommand)
+        .map((c) => c.args[0].input.KeyId)
+        .sort(),
+      [2, 3, 4, 8].map((n) => id(n)),
+    );
 
-    // Escrow: checked for every inspected managed key (1-4, 7-9), by DescribeSecret only.
+    // Escrow: checked for every inspected managed key (1-4, 7-9), from one ListSecrets page.
     for (const n of [1, 2, 3, 4, 7, 8, 9]) assert.equal(entry(n)?.escrow, 'ok', `key ${n}`);
     for (const n of [5, 6, 99]) assert.equal(entry(n)?.escrow, undefined, `key ${n}`);
     assert.deepEqual(
-      secretsMock.commandCalls(DescribeSecretCommand).map((c) => c.args[0].input.SecretId).sort(),
-      [1, 2, 3, 4, 7, 8, 9].map((n) => `kms-reimport/${id(n)}`),
+      secretsMock.commandCalls(ListSecretsCommand).map((c) => c.args[0].input),
+      [{ Filters: [{ Key: 'name', Values: ['kms-reimport/'] }], IncludePlannedDeletion: true, MaxResults: 100 }],
     );
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 0);
     assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
   });
 
@@ -253,7 +287,7 @@ describe('sweepManagedKeys', () => {
     taggingMock
       .on(GetResourcesCommand)
       .rejectsOnce(throttled)
-      .resolvesOnce({ ResourceTagMappingList: [{ ResourceARN: arn(id(1)) }], PaginationToken: '' });
+      .resolvesOnce({ ResourceTagMappingList: [{ ResourceARN: arn(id(1)), Tags: [{ Key: 'kms-reimport:managed', Value: 'true' }] }], PaginationToken: '' });
     const { items } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
     assert.equal(items.length, 1);
 
@@ -351,7 +385,11 @@ describe('sweepManagedKeys: scheduled rotation (its own work items, after every 
   });
 });
 
-describe('sweepManagedKeys: escrow health (DescribeSecret only)', () => {
+describe('sweepManagedKeys: escrow health of a secret ListSecrets did not list (DescribeSecret)', () => {
+  // ListSecrets is eventually consistent and lists only the escrow prefix: a secret it lacks is described.
+  beforeEach(() => {
+    secretsMock.on(ListSecretsCommand).resolves({ SecretList: [] });
+  });
   const K = id(1);
   const secretId = `kms-reimport/${K}`;
   const sweepOne = async (key: Partial<FakeKey> = {}) => {
@@ -503,6 +541,107 @@ describe('sweepManagedKeys: escrow health (DescribeSecret only)', () => {
     const { entry, items } = await sweepOne({ state: 'PendingImport', missing: ['a'], validInDays: undefined });
     assert.equal(entry.escrow, 'missing');
     assert.deepEqual(items.map((i) => [i.keyRef, i.action]), [[K, 'recover']]);
+  });
+});
+
+describe('sweepManagedKeys: escrow health from ListSecrets pages (one walk for every key)', () => {
+  const keys = [1, 2, 3].map((n): FakeKey => ({ id: id(n), state: 'Enabled', validInDays: 60, tags: MANAGED }));
+  const sweep = async (entries: SecretListEntry[][], fleet: FakeKey[] = keys) => {
+    serveKeys(fleet);
+    listed([fleet.map((k) => arn(k.id))]);
+    const stub = secretsMock.on(ListSecretsCommand);
+    entries.forEach((page, i) => stub.resolvesOnce({ SecretList: page, ...(i < entries.length - 1 ? { NextToken: `next-${i + 1}` } : {}) }));
+    const result = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
+    const entry = (n: number) => result.report.find((e) => e.keyId === id(n))!;
+    return { ...result, entry };
+  };
+
+  test('every page is read once; the same rules as DescribeSecret, over each list entry; no DescribeSecret for a listed secret', async () => {
+    const tagged = 'kms-reimport/shared/team-a';
+    const fleet: FakeKey[] = [...keys, { id: id(4), state: 'Enabled', validInDays: 60, tags: { ...MANAGED, 'kms-reimport:escrow': tagged } }];
+    const { entry } = await sweep(
+      [
+        [escrowEntry(id(1)), escrowEntry(id(2), { DeletedDate: new Date('2025-05-30T00:00:00Z') })],
+        [
+          escrowEntry(id(3), { KmsKeyId: arn(id(3)) }),
+          { ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:kms-reimport/shared/team-a-XyZabc', Name: tagged, Tags: [{ Key: 'kms-reimport:key-id', Value: id(9) }] },
+        ],
+      ],
+      fleet,
+    );
+    assert.equal(entry(1).escrow, 'ok');
+    assert.equal(entry(2).escrow, 'missing');
+    assert.match(entry(2).escrowReason ?? '', /scheduled for deletion/);
+    assert.equal(entry(3).escrow, 'self-encrypted');
+    assert.equal(entry(4).escrow, 'unbound');
+    assert.match(entry(4).escrowReason ?? '', new RegExp(`${tagged} named by key ${id(4)}'s escrow tag is not bound`));
+    const pages = secretsMock.commandCalls(ListSecretsCommand).map((c) => c.args[0].input.NextToken);
+    assert.deepEqual(pages, [undefined, 'next-1']);
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 0);
+  });
+
+  test('a secret the walk did not list is described (a missing one is missing); the others are not', async () => {
+    secretsMock.on(DescribeSecretCommand).rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
+    const { entry } = await sweep([[escrowEntry(id(1)), escrowEntry(id(3))]]);
+    assert.equal(entry(1).escrow, 'ok');
+    assert.equal(entry(2).escrow, 'missing');
+    assert.equal(entry(3).escrow, 'ok');
+    assert.deepEqual(
+      secretsMock.commandCalls(DescribeSecretCommand).map((c) => c.args[0].input.SecretId),
+      [`kms-reimport/${id(2)}`],
+    );
+  });
+
+  test('ListSecrets not allowed: every key is checked with DescribeSecret, as before', async () => {
+    secretsMock.on(ListSecretsCommand).rejects(awsError('AccessDeniedException'));
+    serveKeys(keys);
+    listed([keys.map((k) => arn(k.id))]);
+    const { report } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
+    assert.deepEqual(report.map((e) => e.escrow), ['ok', 'ok', 'ok']);
+    assert.equal(secretsMock.commandCalls(ListSecretsCommand).length, 1);
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 3);
+  });
+});
+
+describe('sweepManagedKeys: ListKeyRotations only where DescribeKey cannot decide', () => {
+  test('a healthy key without a schedule, an AWS_KMS key and a disabled key are decided by DescribeKey alone', async () => {
+    serveKeys([
+      { id: id(1), state: 'Enabled', validInDays: 60, tags: MANAGED },
+      { id: id(2), state: 'Enabled', validInDays: 60, tags: MANAGED, origin: 'AWS_KMS' },
+      { id: id(3), state: 'Disabled', validInDays: 60, tags: MANAGED },
+      { id: id(4), state: 'Enabled', validInDays: 60, tags: { ...MANAGED, 'kms-reimport:rotate-every': 'off' } },
+    ]);
+    listed([[1, 2, 3, 4].map((n) => arn(id(n)))]);
+    const { report } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
+    assert.deepEqual(report.map((e) => e.classification).sort(), ['disabled', 'healthy', 'healthy', 'not-external']);
+    assert.equal(kmsMock.commandCalls(ListKeyRotationsCommand).length, 0);
+    assert.equal(kmsMock.commandCalls(ListResourceTagsCommand).length, 0);
+  });
+
+  test('a PendingImport key is listed (which materials are missing; a key that never held one is never-imported)', async () => {
+    serveKeys([{ id: id(1), state: 'PendingImport', tags: MANAGED, missing: ['a'] }]);
+    kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
+    kmsMock.on(DescribeKeyCommand).resolves({
+      KeyMetadata: { KeyId: id(1), Arn: arn(id(1)), KeyState: 'PendingImport', Origin: 'EXTERNAL', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' },
+    });
+    listed([[arn(id(1))]]);
+    const { report, items } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
+    assert.equal(report[0]?.classification, 'never-imported');
+    assert.deepEqual(items, []);
+    assert.equal(kmsMock.commandCalls(ListKeyRotationsCommand).length, 1);
+  });
+
+  test('a schedule that needs the material age lists it; one decided by the tag alone (off, malformed) does not', async () => {
+    serveKeys([
+      { id: id(1), state: 'Enabled', validInDays: 60, tags: { ...MANAGED, 'kms-reimport:rotate-every': '90d' }, createdDaysAgo: 10 },
+      { id: id(2), state: 'Enabled', validInDays: 60, tags: { ...MANAGED, 'kms-reimport:rotate-every': 'soon' }, createdDaysAgo: 10 },
+    ]);
+    listed([[arn(id(1)), arn(id(2))]]);
+    const { report } = await sweepManagedKeys({ tagging, kms, secrets }, config, NOW, { retry: noWait });
+    const entry = (n: number) => report.find((e) => e.keyId === id(n));
+    assert.equal(entry(1)?.rotation?.ageFrom, 'creation');
+    assert.equal(entry(2)?.rotation?.problemName, 'RotationScheduleInvalid');
+    assert.deepEqual(kmsMock.commandCalls(ListKeyRotationsCommand).map((c) => c.args[0].input.KeyId), [id(1)]);
   });
 });
 
