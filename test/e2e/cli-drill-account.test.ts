@@ -9,12 +9,13 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { ListExecutionsCommand, SFNClient, type ExecutionListItem } from '@aws-sdk/client-sfn';
 import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { assertDrillKey, deleteDrillMaterial, deleteDrillSecret, runAccountDrill, scheduleDrillKeyDeletion, DRILL_TAG_KEY } from '../../cli/drill.js';
 import { DrillRefused } from '../../lib/errors.js';
-import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
+import { interceptSend } from '../support/intercept.js';
+import { assertNoMaterial, onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 const MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:RecoveryStateMachine-TEST';
 const sfnMock = mockClient(SFNClient);
@@ -137,4 +138,19 @@ describe('the drill through the deployed service', () => {
     assert.match(result.steps.find((s) => !s.ok)!.detail, /^DrillRecoveryFailed: .*ended FAILED.*describe-execution/);
     assert.equal(await stateOf(result.keyId!), 'PendingDeletion');
   });
+});
+
+test('the drill never shows the material it escrowed: not in a printed line, not in its result', async () => {
+  let escrowed: Buffer | undefined;
+  const secrets = interceptSend(aws.secrets, {
+    before: (command) => {
+      if (command instanceof CreateSecretCommand) escrowed = Buffer.from(command.input.SecretBinary!);
+      return undefined;
+    },
+  });
+  const lines: string[] = [];
+  const result = await runAccountDrill({ yes: true, config: aws.config, print: (l) => lines.push(l) }, { kms: aws.kms, secrets });
+  assert.equal(result.ok, true, lines.join('\n'));
+  assert.equal(escrowed?.length, 32, 'the drill escrowed 32 bytes of SYMMETRIC_DEFAULT material');
+  assertNoMaterial(`${lines.join('\n')}\n${JSON.stringify(result)}`, [escrowed!], 'the drill\'s output and result');
 });
