@@ -19,8 +19,21 @@ import { checkKeyPolicy } from './key-policy.js';
 const DAY_MS = 86_400_000;
 
 /** A key's expiration model and earliest ValidTo against the renewal window (pure). */
-export function judgeExpiry(report: Pick<KeyReport, 'keyId' | 'keyState' | 'expirationModel' | 'validTo'>, renewalWindowDays: number, now: Date): DoctorCheck {
+export function judgeExpiry(
+  report: Pick<KeyReport, 'keyId' | 'keyState' | 'expirationModel' | 'validTo'> & Partial<Pick<KeyReport, 'materials' | 'materialsListed'>>,
+  renewalWindowDays: number,
+  now: Date,
+): DoctorCheck {
   const keyId = report.keyId;
+  if (report.keyState === 'PendingImport' && report.materialsListed === true && (report.materials ?? []).length === 0) {
+    return check(
+      'expiry',
+      keyId,
+      'warn',
+      'the key is PendingImport and never held material: recovery has nothing to restore (only onboarding gives a key its first material)',
+      `kms-reimport onboard ${keyId} --material-file <its material>, or onboard a new key with kms-reimport onboard --new`,
+    );
+  }
   if (report.keyState === 'PendingImport') {
     return check('expiry', keyId, 'fail', 'the key is PendingImport: its material expired or was deleted, every use of it fails now', `kms-reimport recover ${keyId}`);
   }

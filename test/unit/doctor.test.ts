@@ -348,6 +348,11 @@ describe('expiry against the renewal window', () => {
     assert.equal(down.fix, `kms-reimport recover ${KEY_ID}`);
     assert.equal(judgeExpiry({ keyId: KEY_ID, keyState: 'Enabled', expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }, 14, now).status, 'ok');
   });
+  test('warn, not "recover": a PendingImport key that never held material is for onboarding', () => {
+    const never = judgeExpiry({ keyId: KEY_ID, keyState: 'PendingImport', materials: [], materialsListed: true }, 14, now);
+    assert.equal(never.status, 'warn');
+    assert.match(never.fix!, /kms-reimport onboard/);
+  });
   test('fail: a window of 0 days never renews', () => {
     assert.equal(judgeExpiry({ keyId: KEY_ID, keyState: 'Enabled', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: at(60) }, 0, now).status, 'fail');
   });
