@@ -3,7 +3,12 @@
  * endpoint, no AWS account needed. It creates an EXTERNAL key, escrows fresh material, imports it
  * with a short ValidTo, uses the key, lets the material expire (by moving the endpoint's clock),
  * recovers through the same engine the Lambdas use, proves the old data is readable again, then
- * does the same after someone deletes the material by hand.
+ * does the same after someone deletes the material by hand (runDrill, `drill --local`).
+ *
+ * On a real account (runAccountDrill, `drill --yes`): the game day with a throwaway key of its own,
+ * tagged kms-reimport:drill=<drill id>, recovered by the deployed service (--stack, --state-machine)
+ * or the library, then cleaned up (key deletion scheduled, secret deleted with a recovery window).
+ * Every destructive call is preceded by the drill-tag check (assertDrillKey, assertDrillSecret).
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
