@@ -27,8 +27,8 @@ after(async () => {
   await aws.close();
 });
 
-test('without a stack, against the local endpoint only: per-key lines ok, the unanswerable CloudTrail a WARN, exit 0', async () => {
-  const result = await runCli(['doctor', '--endpoint-url', aws.endpoint.url, '--json']);
+test('without a stack, against the local endpoint only (--output json): per-key lines ok, the unanswerable CloudTrail a WARN, exit 0', async () => {
+  const result = await runCli(['doctor', '--endpoint-url', aws.endpoint.url, '--output', 'json']);
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(result.stdout) as Report;
   validateOutput('doctor', report);
