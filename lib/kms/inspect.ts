@@ -179,16 +179,6 @@ function materialsFromMetadata(m: KeyMetadata): MaterialInfo[] {
   return [info];
 }
 
-export interface InspectOptions {
-  /**
-   * Default true: by key ID or ARN, ListResourceTags and ListKeyRotations go out beside DescribeKey
-   * (the fewest round trips: what a recovery wants). False: DescribeKey first, then only the reads
-   * the key needs (no ListKeyRotations for a key that keeps no list: what bulk work under KMS's
-   * request quotas wants, e.g. ListKeyRotations' 100/s).
-   */
-  readsBesideDescribe?: boolean;
-}
-
 /**
  * DescribeKey (ID, ARN, alias name or alias ARN), ListResourceTags (all pages) and, for symmetric
  * EXTERNAL keys, ListKeyRotations with ALL_KEY_MATERIAL (all pages; if KMS says the operation is
@@ -197,23 +187,18 @@ export interface InspectOptions {
  * One round trip when the reference is a key ID or key ARN: the three reads go out together (the
  * materials are asked for before DescribeKey says whether the key has a list; for a key that has
  * none, the answer is dropped unread). An alias (or anything that is not a key ID or ARN) names no
- * key until DescribeKey answers: then DescribeKey first, the other two together after it (also
- * with `readsBesideDescribe: false`).
+ * key until DescribeKey answers: then DescribeKey first, the other two together after it. (Bulk
+ * work under request quotas, like the sweep, uses listKeyMaterials and keyReport instead, asking
+ * only for what the key needs.)
  * DescribeKey's failure wins over the others' (it says why the key cannot be read); every call
  * has settled when this returns, so no request outlives the inspection.
  */
-export async function inspectKey(
-  kms: KMSClient,
-  keyRef: KeyRef,
-  retry: RetryOptions = DEFAULT_RETRY,
-  warn: InspectWarn = () => {},
-  options: InspectOptions = {},
-): Promise<KeyReport> {
+export async function inspectKey(kms: KMSClient, keyRef: KeyRef, retry: RetryOptions = DEFAULT_RETRY, warn: InspectWarn = () => {}): Promise<KeyReport> {
   const direct = parseKeyRef(keyRef);
   let m: KeyMetadata;
   let tagsRead: PromiseSettledResult<Record<string, string>>;
   let materialsRead: MaterialsAnswer | undefined;
-  if ((options.readsBesideDescribe ?? true) && (direct?.kind === 'key-id' || direct?.kind === 'key-arn')) {
+  if (direct?.kind === 'key-id' || direct?.kind === 'key-arn') {
     const [described, tags, materials] = await Promise.allSettled([
       describeKeyMetadata(kms, keyRef, retry),
       readTags(kms, keyRef, retry),

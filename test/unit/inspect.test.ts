@@ -268,15 +268,3 @@ test('inspectKey retries throttled DescribeKey and gives KmsUnavailable when it 
   await assert.rejects(inspectKey(kms, KEY_ID, retry), { name: 'KmsUnavailable' });
   assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 3);
 });
-
-test('inspectKey with readsBesideDescribe false (bulk work under quotas): DescribeKey first, then only the reads the key needs', async () => {
-  const { seen, later } = inFlightTracker();
-  kmsMock.on(DescribeKeyCommand).callsFake(later('DescribeKey', () => ({ KeyMetadata: { ...metadata, KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC', CurrentKeyMaterialId: undefined } })));
-  kmsMock.on(ListResourceTagsCommand).callsFake(later('ListResourceTags', () => ({ Tags: [], Truncated: false })));
-  kmsMock.on(ListKeyRotationsCommand).rejects(new Error('an HMAC key keeps no list: not asked'));
-  const report = await inspectKey(kms, KEY_ARN, retry, () => {}, { readsBesideDescribe: false });
-  assert.deepEqual(seen.order, ['DescribeKey', 'ListResourceTags']);
-  assert.equal(seen.max, 1);
-  assert.equal(kmsMock.commandCalls(ListKeyRotationsCommand).length, 0);
-  assert.equal(report.keySpec, 'HMAC_256');
-});
