@@ -12,123 +12,25 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { executionInput, executionName } from '../../lib/events/execution-name.js';
 import { normaliseEvent } from '../../lib/events/normalise.js';
 import type { Outcome } from '../../lib/types.js';
-import { listenLocally, readBody } from '../support/http.js';
-import { ACCOUNT, REGION, STACK, STATE_MACHINE_ARN, startWorkflowHarness, type Execution, type WorkflowHarness } from '../support/workflow-harness.js';
-import type { Json } from '../unit/template-load.js';
+import { ACCOUNT, REGION, STACK, STATE_MACHINE_ARN, startWorkflowHarness, type WorkflowHarness } from '../support/workflow-harness.js';
+import { startStackStandIns, type StackStandIns } from '../support/stack-stand-ins.js';
 import { runCli, validateOutput, type CliRun } from '../support/cli.js';
 
 let harness: WorkflowHarness;
-let sfnUrl: string;
-let cfnUrl: string;
-const sfnCalls: string[] = [];
-let closeServers: () => Promise<void>;
-
-/** Step Functions history events from the local run's event log (ids from 1, epoch-second timestamps). */
-function historyOf(execution: Execution, finished: { events: Json[] } | undefined): Json[] {
-  const events: Json[] = finished?.events ?? [];
-  return events.flatMap((event, i): Json[] => {
-    const base = { id: i + 1, timestamp: (event.timestamp ?? Date.now()) / 1000 };
-    const state = event.state;
-    switch (event.type) {
-      case 'ExecutionStarted':
-        return [{ ...base, type: 'ExecutionStarted', executionStartedEventDetails: { input: execution.input } }];
-      case 'ExecutionSucceeded':
-        return [{ ...base, type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: JSON.stringify(event.output) } }];
-      case 'ExecutionFailed':
-        return [{ ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: event.Error, cause: String(event.Cause ?? '') } }];
-      case 'StateEntered':
-        return [{ ...base, type: `${state.type}StateEntered`, stateEnteredEventDetails: { name: state.name, input: JSON.stringify(state.input) } }];
-      case 'StateExited':
-        return [{ ...base, type: `${state.type}StateExited`, stateExitedEventDetails: { name: state.name, output: JSON.stringify(state.output) } }];
-      case 'StateFailed':
-        return state.type === 'Task' ? [{ ...base, type: 'TaskFailed', taskFailedEventDetails: { error: event.Error, cause: String(event.Cause ?? '') } }] : [];
-      default:
-        return [];
-    }
-  });
-}
+let stack: StackStandIns;
 
 before(async () => {
   harness = await startWorkflowHarness();
-  const finished = new Map<string, { status: string; events: Json[]; output?: Json; error?: { name: string; cause: string } }>();
-  const sfn = createServer((req, res) => {
-    void readBody(req).then(async (body) => {
-      const reply = (status: number, payload: Json) => {
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' });
-        res.end(JSON.stringify(payload));
-      };
-      const operation = String(req.headers['x-amz-target'] ?? '').replace('AWSStepFunctions.', '');
-      sfnCalls.push(operation);
-      const request = JSON.parse(body);
-      if (operation === 'StartExecution') {
-        if (request.stateMachineArn !== STATE_MACHINE_ARN) return reply(400, { __type: 'StateMachineDoesNotExist', message: `State Machine Does Not Exist: '${request.stateMachineArn}'` });
-        const existing = harness.executions.get(request.name);
-        if (existing) {
-          if (existing.running && existing.input === request.input) return reply(200, { executionArn: existing.arn, startDate: existing.startDate });
-          return reply(400, { __type: 'ExecutionAlreadyExists', message: `Execution Already Exists: '${existing.arn}'` });
-        }
-        void harness.execute(JSON.parse(request.input), request.name).then((run) => finished.set(request.name, { status: run.status, events: run.events, output: run.output, error: run.error }));
-        const started = harness.executions.get(request.name)!;
-        return reply(200, { executionArn: started.arn, startDate: started.startDate });
-      }
-      const name = String(request.executionArn ?? '').split(':').pop() ?? '';
-      const execution = harness.executions.get(name);
-      if (!execution || `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}` !== request.executionArn) {
-        return reply(400, { __type: 'ExecutionDoesNotExist', message: `Execution Does Not Exist: '${request.executionArn}'` });
-      }
-      const done = finished.get(name);
-      if (operation === 'DescribeExecution') {
-        return reply(200, {
-          executionArn: execution.arn,
-          stateMachineArn: STATE_MACHINE_ARN,
-          name,
-          status: done ? done.status : 'RUNNING',
-          startDate: execution.startDate,
-          input: execution.input,
-          ...(done ? { stopDate: Date.now() / 1000 } : {}),
-          ...(done?.output !== undefined ? { output: JSON.stringify(done.output) } : {}),
-          ...(done?.error ? { error: done.error.name, cause: done.error.cause } : {}),
-        });
-      }
-      if (operation === 'GetExecutionHistory') return reply(200, { events: historyOf(execution, done) });
-      return reply(400, { __type: 'UnknownOperationException', message: `this stand-in does not serve ${operation}` });
-    });
-  });
-  const cfn = createServer((req, res) => {
-    void readBody(req).then((body) => {
-      const form = new URLSearchParams(body);
-      const stack = form.get('StackName');
-      if (form.get('Action') !== 'DescribeStacks' || stack !== STACK) {
-        res.writeHead(400, { 'content-type': 'text/xml' });
-        return res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${stack} does not exist</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
-      }
-      res.writeHead(200, { 'content-type': 'text/xml' });
-      res.end(
-        `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>` +
-          `<StackName>${STACK}</StackName><StackId>arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${STACK}/${randomUUID()}</StackId>` +
-          `<CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>` +
-          `<member><OutputKey>LeaseTableName</OutputKey><OutputValue>${STACK}-LeaseTable</OutputValue></member>` +
-          `<member><OutputKey>RecoveryStateMachineArn</OutputKey><OutputValue>${STATE_MACHINE_ARN}</OutputValue></member>` +
-          `</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></DescribeStacksResponse>`,
-      );
-    });
-  });
-  sfnUrl = await listenLocally(sfn);
-  cfnUrl = await listenLocally(cfn);
-  closeServers = async () => {
-    await new Promise((resolve) => sfn.close(resolve));
-    await new Promise((resolve) => cfn.close(resolve));
-  };
+  stack = await startStackStandIns(harness);
 });
 
 after(async () => {
-  await closeServers?.();
+  await stack?.close();
   await harness?.close();
 });
 
@@ -138,8 +40,7 @@ async function run(args: string[]): Promise<CliRun> {
     AWS_ACCESS_KEY_ID: ACCOUNT,
     AWS_SECRET_ACCESS_KEY: 'cli-via-stack',
     AWS_REGION: REGION,
-    AWS_ENDPOINT_URL_SFN: sfnUrl,
-    AWS_ENDPOINT_URL_CLOUDFORMATION: cfnUrl,
+    ...stack.env,
   });
   harness.written.push(out.stdout, out.stderr);
   return out;
@@ -151,7 +52,7 @@ const statesPrinted = (stderr: string): string[] => [...stderr.matchAll(/^→ (\
 test('recover --via-stack: the stack\'s state machine runs the recovery, followed state by state; the outcome printed as JSON; exit 0', async () => {
   const key = await harness.expiredKey();
   harness.resetCounters();
-  sfnCalls.length = 0;
+  stack.sfnCalls.length = 0;
   const before = new Date();
 
   const out = await run(['recover', key.keyId, '--via-stack', STACK, '--json']);
@@ -176,8 +77,8 @@ test('recover --via-stack: the stack\'s state machine runs the recovery, followe
   }
   assert.ok(states.indexOf('Inspect') < states.indexOf('WrapAndImport') && states.indexOf('WrapAndImport') < states.indexOf('Report'), states.join(' '));
   assert.match(out.stderr, new RegExp(`execution ${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${key.keyId}-recover-\\S+ started`));
-  assert.deepEqual([...new Set(sfnCalls)].sort(), ['DescribeExecution', 'GetExecutionHistory', 'StartExecution']);
-  assert.equal(sfnCalls.filter((c) => c === 'StartExecution').length, 1);
+  assert.deepEqual([...new Set(stack.sfnCalls)].sort(), ['DescribeExecution', 'GetExecutionHistory', 'StartExecution']);
+  assert.equal(stack.sfnCalls.filter((c) => c === 'StartExecution').length, 1);
 
   // Again at once: the same name in the same time bucket; Step Functions refuses a second
   // execution, and the command follows the one that exists instead of starting another.
@@ -235,7 +136,7 @@ test('rotate --via-stack: the runbook\'s rotation branch rotates the key in plac
 });
 
 test('an unknown stack, or a key ARN in another account: a clear error naming what to check, exit 1, nothing started', async () => {
-  sfnCalls.length = 0;
+  stack.sfnCalls.length = 0;
   const missing = await run(['recover', 'alias/payments', '--via-stack', 'no-such-stack']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /DeployedServiceUnavailable: Could not read stack no-such-stack/);
@@ -245,7 +146,7 @@ test('an unknown stack, or a key ARN in another account: a clear error naming wh
   const elsewhere = await run(['recover', `arn:aws:kms:${REGION}:444455556666:key/${randomUUID()}`, '--via-stack', STACK]);
   assert.equal(elsewhere.code, 1);
   assert.match(elsewhere.stderr, /would refuse recover .* account 444455556666/);
-  assert.deepEqual(sfnCalls, []);
+  assert.deepEqual(stack.sfnCalls, []);
 });
 
 test('--via-stack and --state-machine together is bad usage (exit 2)', async () => {
