@@ -3,6 +3,7 @@
  * that the figures in the README are always a run's, never typed in:
  *   node --import tsx bench/readme.ts            replace the section in README.md
  *   node --import tsx bench/readme.ts --print    print it instead
+ *   --results <file>                             another results file (default bench/results.json)
  * The section goes before "## How it behaves, and why" (or replaces an existing "## Performance"
  * section up to the next "## " heading). Where a figure misses its target, the text says so and
  * why, from what the same run measured.
@@ -32,6 +33,7 @@ export interface BenchResults {
   targets: Target[];
   seconds: number;
   loadAverageAtEnd: number;
+  errors: Record<string, string>;
 }
 
 const HEADING = '## Performance';
@@ -258,8 +260,11 @@ export function withSection(readme: string, section: string): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const results = readJson<BenchResults>(resolve(repoRoot, 'bench', 'results.json'));
-  if (results.settings.quick) throw new Error('bench/results.json is from a --quick run; the README takes a full run (npm run bench)');
+  const at = process.argv.indexOf('--results');
+  const resultsPath = at >= 0 && process.argv[at + 1] ? resolve(process.argv[at + 1]!) : resolve(repoRoot, 'bench', 'results.json');
+  const results = readJson<BenchResults>(resultsPath);
+  if (Object.keys(results.errors ?? {}).length > 0) throw new Error(`${resultsPath} is from a run where ${Object.keys(results.errors).join(', ')} failed; run the bench again`);
+  if (results.settings.quick) throw new Error(`${resultsPath} is from a --quick run; the README takes a full run (npm run bench)`);
   const section = performanceSection(results);
   if (process.argv.includes('--print')) console.log(section);
   else {

@@ -177,7 +177,13 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
     let workflow: WorkflowTiming | undefined;
     if (opts.workflow) {
       progress(`recovery: the workflow (aws-local-stepfunctions, real handlers), ${samples} samples`);
-      workflow = await opts.workflow(aws, L, samples, pendingKey);
+      try {
+        workflow = await opts.workflow(aws, L, samples, pendingKey);
+      } catch (error) {
+        // The other figures stand; run.ts reports the failure and exits non-zero.
+        workflow = { ms: null, skipped: `failed: ${(error as Error).message.split('\n')[0]}` };
+        progress(`recovery: the workflow FAILED: ${(error as Error).message}`);
+      }
     }
 
     const chainMs = CHAIN_ROUND_TRIPS * L;

@@ -76,6 +76,8 @@ interface Results {
   seconds: number;
   /** 1-minute load average when the run ended. */
   loadAverageAtEnd: number;
+  /** Groups that failed (their figures are absent), by name. */
+  errors: Record<string, string>;
 }
 
 export interface Target {
@@ -87,13 +89,25 @@ export interface Target {
 
 const started = performance.now();
 const machine = describeMachine();
-const results: Results = { generatedAt: new Date().toISOString(), machine, node: process.version, settings, targets: [], seconds: 0, loadAverageAtEnd: 0 };
+const results: Results = { generatedAt: new Date().toISOString(), machine, node: process.version, settings, targets: [], seconds: 0, loadAverageAtEnd: 0, errors: {} };
 progress(`kms-reimport bench (${quick ? 'quick' : 'full'}) on ${machine.cpus} × ${machine.model}, node ${process.version}, load average ${machine.loadAverageAtStart}`);
 
-if (only.has('recovery')) {
-  results.recovery = await benchRecovery({ latencyMs: settings.latencyMs, samples: settings.recoverySamples, workflow: benchWorkflow });
+/** Runs one group; a group that fails is recorded and the others still run (the exit status is 1). */
+async function group(name: Group, run: () => Promise<void>): Promise<void> {
+  if (!only.has(name)) return;
+  try {
+    await run();
+  } catch (error) {
+    results.errors[name] = (error as Error).message;
+    progress(`${name}: FAILED: ${(error as Error).stack ?? String(error)}`);
+  }
 }
-if (only.has('sweep')) {
+
+await group('recovery', async () => {
+  results.recovery = await benchRecovery({ latencyMs: settings.latencyMs, samples: settings.recoverySamples, workflow: benchWorkflow });
+  if (results.recovery.workflowSkipped?.startsWith('failed')) results.errors.workflow = results.recovery.workflowSkipped;
+});
+await group('sweep', async () => {
   const sizes: Array<SweepFigures & { builder: string }> = [];
   for (const keys of settings.sweepKeys) {
     sizes.push(await benchSweep(keys, settings.managedShare));
@@ -102,19 +116,25 @@ if (only.has('sweep')) {
   const largest = sizes.reduce((a, b) => (b.keys > a.keys ? b : a));
   const smallest = sizes.reduce((a, b) => (b.keys < a.keys ? b : a));
   results.sweep = { ...largest, sizes, linearity: sizes.length > 1 ? round(largest.secondsPerThousandKeys / smallest.secondsPerThousandKeys) : null };
-}
-if (only.has('renewal')) results.renewal = await benchRenewal(settings.renewalKeys, settings.renewalQuotaPerSecond);
-if (only.has('cli')) results.cli = { ...(await benchCli(settings.cliSamples)), recoverPeakMiB: results.recovery?.cliPeakRssMiB ?? null };
-if (only.has('bundles')) {
+});
+await group('renewal', async () => {
+  results.renewal = await benchRenewal(settings.renewalKeys, settings.renewalQuotaPerSecond);
+});
+await group('cli', async () => {
+  results.cli = { ...(await benchCli(settings.cliSamples)), recoverPeakMiB: results.recovery?.cliPeakRssMiB ?? null };
+});
+await group('bundles', async () => {
   const { maxNetMs, maxNetNoSourceMapsMs, emptyNodeMs, ...bundles } = await benchBundles(settings.bundleSamples);
   results.bundles = bundles;
   results.coldInit = { maxNetMs, maxNetNoSourceMapsMs, emptyNodeMs, samples: bundles.samples };
-}
+});
 results.targets = targetsOf(results);
 results.seconds = round((performance.now() - started) / 1000, 1);
 results.loadAverageAtEnd = loadAverage();
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 printTable(results);
+for (const [name, message] of Object.entries(results.errors)) console.log(`FAILED ${name}: ${message}`);
+if (Object.keys(results.errors).length > 0) process.exitCode = 1;
 console.log(`\nwritten: ${out} (${results.seconds} s; load average ${machine.loadAverageAtStart} at the start, ${results.loadAverageAtEnd} at the end)`);
 
 /** Each figure of issue 10 beside its target. */

@@ -95,6 +95,7 @@ describe('README section', () => {
     ],
     seconds: 100,
     loadAverageAtEnd: 1,
+    errors: {},
     ...over,
   });
 
