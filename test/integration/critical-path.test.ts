@@ -97,6 +97,20 @@ describe('recovery critical path, in round trips', () => {
     assert.ok(trips.overlapped('ListResourceTags', 'ListKeyRotations'));
   });
 
+  test('HMAC and ECC keys (no material list in KMS: the list asked for beside DescribeKey is dropped): 5 round trips each', async () => {
+    for (const [keySpec, probe] of [['HMAC_256', ['GenerateMac', 'VerifyMac']], ['ECC_NIST_P256', ['Sign', 'Verify']]] as const) {
+      const key = await onboardKey(aws, keySpec, { lifetimeSeconds: 60 });
+      aws.endpoint.clock.advance(61);
+      const { outcome, trips } = await run(key.keyId, 'recover');
+      assert.equal(outcome.status, 'recovered', `${keySpec}: ${outcome.reason}`);
+      assert.equal(outcome.verified, true);
+      assert.equal(trips.chain(), 5, `${keySpec}: ${trips.longestChain().join(' → ')}`);
+      assert.deepEqual(trips.longestChain().slice(-3), ['ImportKeyMaterial', ...probe]);
+      assert.ok(trips.overlapped('GetParametersForImport', 'GetSecretValue'));
+      assert.equal(trips.operations().filter((op) => op === 'DescribeKey').length, 1);
+    }
+  });
+
   test('whichever of GetParametersForImport and the escrow read is slower, the import waits for both and for nothing else: still 5', async () => {
     for (const slow of ['kms:GetParametersForImport', 'secretsmanager:GetSecretValue']) {
       const key = await keyWithoutMaterial();
