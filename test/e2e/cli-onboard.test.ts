@@ -26,11 +26,10 @@ import {
 } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { wrapKeyMaterial } from '../../lib/wrap/index.js';
-import { validateOutput } from '../support/cli.js';
+import { BIN, runCli, validateOutput, type CliRun } from '../support/cli.js';
 import { assertNoMaterial, onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin/kms-reimport.js');
 const DAY_MS = 86_400_000;
 let aws: LocalAws;
 let work: string;
@@ -44,26 +43,19 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
+type Run = CliRun;
+
+/** The CLI against this file's endpoint (or another), with no pacing of GetParametersForImport. */
+function endpointEnv(endpoint?: string): Record<string, string> {
+  return { AWS_ENDPOINT_URL: endpoint ?? aws.endpoint.url, KMS_REIMPORT_PARAMETERS_INTERVAL_MS: '0' };
 }
 
-/** The CLI in a child process; `input` is written to its standard input. */
-function run(args: string[], options: { input?: Buffer; endpoint?: string } = {}): Promise<Run> {
+/** The CLI with `input` on its standard input (runCli leaves stdin open, as a terminal would). */
+function run(args: string[], options: { input?: Buffer } = {}): Promise<Run> {
+  if (options.input === undefined && !args.includes('--material-stdin')) return runCli(args, endpointEnv());
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        AWS_ACCESS_KEY_ID: 'AKIDONBOARD',
-        AWS_SECRET_ACCESS_KEY: 'onboard',
-        AWS_REGION: 'us-east-1',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_ENDPOINT_URL: options.endpoint ?? aws.endpoint.url,
-        KMS_REIMPORT_PARAMETERS_INTERVAL_MS: '0',
-      },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AWS_ACCESS_KEY_ID: 'AKIDONBOARD', AWS_SECRET_ACCESS_KEY: 'onboard', AWS_REGION: 'us-east-1', ...endpointEnv() },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

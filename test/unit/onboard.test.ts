@@ -348,7 +348,7 @@ function keyScenario(s: KeyScenario = {}): { state: { keyState: string } } {
 }
 
 let escrowedCopy: Buffer | undefined;
-const adopt = (material: Buffer, options: Partial<Parameters<typeof adoptKey>[2]> = {}) =>
+const adopt = (material: Buffer, options: Partial<Parameters<typeof adoptKey>[3]> = {}) =>
   adoptKey({ ...deps, sleep: async () => {} }, KEY_ID, material, { config, now: () => NOW, source: 'Material file m.bin', ...options });
 const unwrap = (wrapped: Buffer) => privateDecrypt({ key: wrappingPair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
 const INSPECT = ['DescribeKey', 'ListResourceTags', 'ListKeyRotations'];
@@ -678,4 +678,16 @@ test('checkMaterialFile: raw lengths by spec, PKCS#8 checks said of the file', (
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'der', type: 'pkcs8' });
   assert.throws(() => checkMaterialFile('RSA_3072', rsa, KEY_ID, 'F'), { name: 'MaterialFileInvalid', message: /^F is not RSA_3072 key material .*2048-bit RSA key.*Nothing was changed/ });
   assert.doesNotThrow(() => checkMaterialFile('RSA_2048', rsa, KEY_ID, 'F'));
+});
+
+test('adoptKey: escrow under the key itself is refused before the proof; under another key it is passed to CreateSecret', async () => {
+  keyScenario();
+  await assert.rejects(adopt(randomBytes(32), { escrowKmsKeyId: 'alias/self' }), { name: 'EscrowInvalid', message: /which is key .* itself/ });
+  assert.deepEqual(order.filter((c) => !INSPECT.includes(c)), [], 'nothing but reads: no import, no escrow');
+  assert.deepEqual(kmsMock.commandCalls(DescribeKeyCommand).map((c) => c.args[0].input.KeyId), [KEY_ID, 'alias/self']);
+
+  keyScenario();
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/escrow' }).resolves({ KeyMetadata: { KeyId: '99999999-9999-4999-8999-999999999999' } });
+  await adopt(randomBytes(32), { escrowKmsKeyId: 'alias/escrow' });
+  assert.equal(secretsMock.commandCalls(CreateSecretCommand)[0]!.args[0].input.KmsKeyId, 'alias/escrow');
 });
