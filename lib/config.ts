@@ -20,7 +20,12 @@
  *   KMS_REIMPORT_MAX_ATTEMPTS            attempts per AWS call for transient errors, 1..20 (5)
  *   KMS_REIMPORT_BASE_DELAY_MS           backoff base in ms, 1..60000 (200)
  *   KMS_REIMPORT_PARAMETERS_INTERVAL_MS  least time between two GetParametersForImport calls of one run,
- *                                        in ms, 0..60000 (4000: KMS allows one every 4 s per account and Region)
+ *                                        in ms, 0..60000 (1000: KMS's current quota is one a second per account
+ *                                        and Region); a fleet run (lib/pace.ts) paces adaptively instead
+ *   KMS_REIMPORT_PARAMETERS_RATE         starting rate of a fleet run's adaptive pace of GetParametersForImport,
+ *                                        requests per second, 0.01..1000 (1: KMS's current published quota;
+ *                                        0.25 before 2024); it backs off on throttling and creeps back up
+ *   KMS_REIMPORT_IMPORT_RATE             the same for ImportKeyMaterial, 0.01..1000 (15: the current published quota)
  *   KMS_REIMPORT_LEASE_TABLE             DynamoDB table of the per-key lease (lib/lease); unset: runs are not serialised
  *   KMS_REIMPORT_LEASE_WAIT_SECONDS      wait before re-inspecting a key whose lease is taken, 0..300 (20)
  *   KMS_REIMPORT_ROTATE_EVERY_DAYS       rotate every managed key's material this many days, 1..3650, unless its tag
@@ -97,6 +102,13 @@ export interface ReimportConfig {
    * a token refresh): KMS's default quota is one call every 4 s per account and Region. 0 = no pacing.
    */
   parametersIntervalMs: number;
+  /**
+   * Starting rate (requests per second) of a fleet run's adaptive pace of GetParametersForImport
+   * (lib/pace.ts); unset: PUBLISHED_PARAMETERS_RATE (1/s). The pace backs off on throttling.
+   */
+  parametersRate?: number;
+  /** The same for ImportKeyMaterial; unset: PUBLISHED_IMPORT_RATE (15/s). */
+  importRate?: number;
   /** DynamoDB table of the per-key lease (lib/lease). Unset: concurrent runs for one key are not serialised. */
   leaseTable?: string;
   /** Seconds a run waits before re-inspecting a key whose lease another run holds (unset: LEASE_WAIT_SECONDS). */
@@ -133,8 +145,12 @@ export const DEFAULT_CONFIG: Readonly<ReimportConfig> = Object.freeze({
   expirationModel: 'follow-key',
   maxAttempts: 5,
   baseDelayMs: 200,
-  parametersIntervalMs: 4000,
+  parametersIntervalMs: 1000,
 });
+
+/** Bounds of KMS_REIMPORT_PARAMETERS_RATE and KMS_REIMPORT_IMPORT_RATE, requests per second. */
+export const MIN_PACE_RATE = 0.01;
+export const MAX_PACE_RATE = 1000;
 
 const EXPIRATION_MODELS: readonly ExpirationModelSetting[] = ['follow-key', 'KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'];
 
@@ -155,6 +171,19 @@ function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min
   const value = Number(raw.trim());
   if (value < min || value > max) {
     throw new ConfigError(`${name}=${value} is out of range; set it between ${min} and ${max} or unset it (default ${fallback})`);
+  }
+  return value;
+}
+
+/** A positive decimal number (a rate such as 0.25 or 15) within [min, max]; undefined when unset. */
+function readRate(env: NodeJS.ProcessEnv, name: string, min: number, max: number, published: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!(value >= min && value <= max)) {
+    throw new ConfigError(
+      `${name}="${raw}" is not a rate in requests per second from ${min} to ${max}; set it (e.g. ${published}, KMS's current published quota, or your account's) or unset it`,
+    );
   }
   return value;
 }
@@ -188,6 +217,12 @@ export function validateConfig(config: ReimportConfig): ReimportConfig {
   intIn('parametersIntervalMs', config.parametersIntervalMs, 0, 60_000);
   if (config.rotateEveryDays !== undefined) intIn('rotateEveryDays', config.rotateEveryDays, 1, 3650);
   if (config.minRotateEveryDays !== undefined) intIn('minRotateEveryDays', config.minRotateEveryDays, 1, 3650);
+  for (const name of ['parametersRate', 'importRate'] as const) {
+    const rate = config[name];
+    if (rate !== undefined && !(typeof rate === 'number' && rate >= MIN_PACE_RATE && rate <= MAX_PACE_RATE)) {
+      throw new ConfigError(`config ${name}=${String(rate)} must be a number of requests per second from ${MIN_PACE_RATE} to ${MAX_PACE_RATE}`);
+    }
+  }
   if (config.maxRotationsPerSweep !== undefined) intIn('maxRotationsPerSweep', config.maxRotationsPerSweep, 1, 10_000);
   if (config.rotationCapFallback !== undefined && !(ROTATION_CAP_FALLBACKS as readonly string[]).includes(config.rotationCapFallback)) {
     throw new ConfigError(`config rotationCapFallback="${String(config.rotationCapFallback)}" must be one of ${ROTATION_CAP_FALLBACKS.join(', ')}`);
@@ -282,6 +317,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ReimportConfig
     }
     config.leaseTable = leaseTable;
   }
+  const parametersRate = readRate(env, 'KMS_REIMPORT_PARAMETERS_RATE', MIN_PACE_RATE, MAX_PACE_RATE, 1);
+  if (parametersRate !== undefined) config.parametersRate = parametersRate;
+  const importRate = readRate(env, 'KMS_REIMPORT_IMPORT_RATE', MIN_PACE_RATE, MAX_PACE_RATE, 15);
+  if (importRate !== undefined) config.importRate = importRate;
   const capFallback = readChoice(env, 'KMS_REIMPORT_ROTATION_CAP_FALLBACK', ROTATION_CAP_FALLBACKS);
   if (capFallback) config.rotationCapFallback = capFallback;
   if (env.KMS_REIMPORT_LEASE_WAIT_SECONDS?.trim()) config.leaseWaitSeconds = readInteger(env, 'KMS_REIMPORT_LEASE_WAIT_SECONDS', 20, 0, 300);

@@ -18,7 +18,10 @@ test('loadConfig with an empty environment gives the defaults', () => {
   assert.equal(DEFAULT_CONFIG.expirationModel, 'follow-key');
   assert.equal(DEFAULT_CONFIG.maxAttempts, 5);
   assert.equal(DEFAULT_CONFIG.baseDelayMs, 200);
-  assert.equal(DEFAULT_CONFIG.parametersIntervalMs, 4000, 'KMS allows one GetParametersForImport every 4 s');
+  assert.equal(DEFAULT_CONFIG.parametersIntervalMs, 1000, "KMS's current published quota: one GetParametersForImport a second");
+  // The fleet's adaptive pace starts from the published quotas unless configured (lib/pace.ts).
+  assert.equal(DEFAULT_CONFIG.parametersRate, undefined);
+  assert.equal(DEFAULT_CONFIG.importRate, undefined);
 });
 
 test('loadConfig reads every KMS_REIMPORT_* variable', () => {
@@ -35,6 +38,8 @@ test('loadConfig reads every KMS_REIMPORT_* variable', () => {
     KMS_REIMPORT_MAX_ATTEMPTS: '2',
     KMS_REIMPORT_BASE_DELAY_MS: '50',
     KMS_REIMPORT_PARAMETERS_INTERVAL_MS: '0',
+    KMS_REIMPORT_PARAMETERS_RATE: '0.25',
+    KMS_REIMPORT_IMPORT_RATE: '5',
   });
   assert.deepEqual(config, {
     managedTagKey: 'byok',
@@ -49,7 +54,26 @@ test('loadConfig reads every KMS_REIMPORT_* variable', () => {
     maxAttempts: 2,
     baseDelayMs: 50,
     parametersIntervalMs: 0,
+    parametersRate: 0.25,
+    importRate: 5,
   });
+});
+
+test('the fleet pace rates: decimal requests per second within 0.01..1000, named when wrong', () => {
+  assert.equal(loadConfig({ KMS_REIMPORT_PARAMETERS_RATE: '2' }).parametersRate, 2);
+  assert.equal(loadConfig({ KMS_REIMPORT_IMPORT_RATE: ' 15 ' }).importRate, 15);
+  for (const [name, value] of [
+    ['KMS_REIMPORT_PARAMETERS_RATE', '0'],
+    ['KMS_REIMPORT_PARAMETERS_RATE', '0.001'],
+    ['KMS_REIMPORT_PARAMETERS_RATE', 'fast'],
+    ['KMS_REIMPORT_PARAMETERS_RATE', '-1'],
+    ['KMS_REIMPORT_IMPORT_RATE', '1001'],
+    ['KMS_REIMPORT_IMPORT_RATE', '1e3'],
+  ] as const) {
+    assert.throws(() => loadConfig({ [name]: value }), { name: 'ConfigError', message: new RegExp(`^${name}="${value.replace('.', '\\.')}" is not a rate in requests per second`) }, `${name}=${value}`);
+  }
+  assert.throws(() => validateConfig({ ...DEFAULT_CONFIG, importRate: 0 }), { name: 'ConfigError', message: /importRate/ });
+  assert.doesNotThrow(() => validateConfig({ ...DEFAULT_CONFIG, parametersRate: 0.25, importRate: 15 }));
 });
 
 test('loadConfig throws ConfigError naming the variable on bad values', () => {

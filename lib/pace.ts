@@ -1,0 +1,253 @@
+/**
+ * Pacing KMS's import operations for many keys at once (fleet renewal and recovery):
+ * GetParametersForImport (1 request/s per account and Region by default, the bottleneck of any bulk
+ * run) and ImportKeyMaterial (15/s). Every quota is adjustable per account, so no fixed interval is
+ * right: too slow where the quota was raised, throttled where it was lowered.
+ *
+ * AdaptivePace is a token bucket whose rate adapts (AIMD):
+ * - it starts at a configured rate (KMS_REIMPORT_PARAMETERS_RATE / KMS_REIMPORT_IMPORT_RATE, by
+ *   default the current published quotas) and hands out one request slot every 1/rate s, in order;
+ * - a ThrottlingException on a request multiplies the rate by `decrease` (0.7) and remembers the rate
+ *   it was sent at as the ceiling (one decrease per round: a throttle of a request sent before the
+ *   last decrease is not counted again);
+ * - each success adds to the rate: quickly (a tenth of the ceiling) below the safe level, 95% of the
+ *   ceiling, then slowly (half a percent per success) above it, up to `maxRate` (the starting rate
+ *   unless configured): it creeps back up to the quota and settles just under it.
+ *
+ * paceImportCalls attaches the paces to a KMS client as SDK middleware, inside lib/retry's attempts:
+ * every HTTP attempt of a paced operation waits for its slot, and a throttled attempt is sent again
+ * in a later slot (at most `throttleRetries` times) before lib/retry sees the error at all. So a
+ * burst of throttling slows the fleet down instead of failing its runs.
+ */
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { FinalizeRequestMiddleware, MetadataBearer } from '@smithy/types';
+import type { ReimportConfig } from './config.js';
+import { recoverKey, type RecoverDeps } from './recover.js';
+import { isThrottlingError } from './retry.js';
+import { mapBounded } from './sweep.js';
+import type { Outcome } from './types.js';
+
+export interface PaceOptions {
+  /** Starting rate, requests per second (> 0). */
+  rate: number;
+  /** Never slower than this (default rate / 100). */
+  minRate?: number;
+  /** Never faster than this (default: the starting rate). */
+  maxRate?: number;
+  /** Multiplicative decrease on a throttle, in (0, 1) (default 0.7). */
+  decrease?: number;
+  /** Monotonic clock in ms (tests inject theirs; default performance.now). */
+  now?: () => number;
+  /** Waits (tests inject theirs; default setTimeout). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** One request slot: when it was granted and at which rate, for the feedback. */
+export interface PaceTicket {
+  grantedAt: number;
+  rate: number;
+}
+
+export interface PaceStats {
+  /** Slots handed out (one per HTTP attempt of a paced operation). */
+  granted: number;
+  /** Throttled attempts reported. */
+  throttled: number;
+  /** Times the rate was decreased. */
+  decreases: number;
+  /** Total time callers waited for a slot, in ms. */
+  waitedMs: number;
+}
+
+/** Below this share of the ceiling the rate climbs fast; above it, it probes slowly. */
+const SAFE_SHARE = 0.95;
+const FAST_STEP_SHARE = 0.1;
+const PROBE_STEP_SHARE = 0.001;
+/**
+ * A throttle after at least this many successes since the last decrease is the probe finding the
+ * quota's edge: the rate steps back to just under it (GENTLE_DECREASE) instead of `decrease`.
+ */
+const PROBE_SUCCESSES = 10;
+const GENTLE_DECREASE = 0.95;
+
+export class AdaptivePace {
+  private currentRate: number;
+  private ceilingRate: number | undefined;
+  private nextSlotAt = Number.NEGATIVE_INFINITY;
+  private lastDecreaseAt = Number.NEGATIVE_INFINITY;
+  private successesSinceDecrease = 0;
+  private readonly minRate: number;
+  private readonly maxRate: number;
+  private readonly decrease: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  readonly stats: PaceStats = { granted: 0, throttled: 0, decreases: 0, waitedMs: 0 };
+
+  constructor(options: PaceOptions) {
+    const { rate } = options;
+    if (!(Number.isFinite(rate) && rate > 0)) throw new RangeError(`A pace needs a positive rate in requests per second, got ${rate}`);
+    this.currentRate = rate;
+    this.minRate = options.minRate ?? rate / 100;
+    this.maxRate = options.maxRate ?? rate;
+    this.decrease = options.decrease ?? 0.7;
+    if (!(this.minRate > 0 && this.minRate <= rate && this.maxRate >= rate)) {
+      throw new RangeError(`A pace needs 0 < minRate <= rate <= maxRate, got ${this.minRate}, ${rate}, ${this.maxRate}`);
+    }
+    if (!(this.decrease > 0 && this.decrease < 1)) throw new RangeError(`A pace's decrease must be between 0 and 1, got ${this.decrease}`);
+    this.now = options.now ?? (() => performance.now());
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /** Requests per second now. */
+  get rate(): number {
+    return this.currentRate;
+  }
+
+  /** The rate of the last throttled request (undefined before the first throttle). */
+  get ceiling(): number | undefined {
+    return this.ceilingRate;
+  }
+
+  /** Waits for the next slot (slots are handed out in call order, 1/rate s apart). */
+  async acquire(): Promise<PaceTicket> {
+    const now = this.now();
+    const at = Math.max(now, this.nextSlotAt);
+    this.nextSlotAt = at + 1000 / this.currentRate;
+    this.stats.granted++;
+    const wait = at - now;
+    if (wait > 0) {
+      this.stats.waitedMs += wait;
+      await this.sleep(wait);
+    }
+    return { grantedAt: at, rate: this.currentRate };
+  }
+
+  /** The request in `ticket` was throttled: slow down (once per round), and leave a slot free. */
+  throttled(ticket: PaceTicket): void {
+    this.stats.throttled++;
+    if (ticket.grantedAt < this.lastDecreaseAt) return; // sent before the last decrease: already answered
+    const now = this.now();
+    const probing = this.successesSinceDecrease >= PROBE_SUCCESSES;
+    this.ceilingRate = ticket.rate;
+    this.currentRate = Math.max(this.minRate, ticket.rate * (probing ? GENTLE_DECREASE : this.decrease));
+    this.lastDecreaseAt = now;
+    this.successesSinceDecrease = 0;
+    this.stats.decreases++;
+    // Over the quota (not a probe): its bucket is empty now, the next slot is a whole new interval away.
+    if (!probing) this.nextSlotAt = Math.max(this.nextSlotAt, now + 1000 / this.currentRate);
+  }
+
+  /** The request in `ticket` went through: creep back up (additive increase). */
+  succeeded(_ticket: PaceTicket): void {
+    this.successesSinceDecrease++;
+    const ceiling = this.ceilingRate ?? this.maxRate;
+    const safe = Math.min(this.maxRate, ceiling * SAFE_SHARE);
+    const next = this.currentRate < safe ? Math.min(safe, this.currentRate + ceiling * FAST_STEP_SHARE) : this.currentRate + ceiling * PROBE_STEP_SHARE;
+    this.currentRate = Math.min(this.maxRate, Math.max(this.currentRate, next));
+    // Probing past the ceiling without a throttle: the quota is higher than that.
+    if (this.ceilingRate !== undefined && this.currentRate > this.ceilingRate) this.ceilingRate = this.currentRate;
+  }
+}
+
+/** The operations paced for a fleet, by KMS operation name. */
+export interface ImportPaces {
+  GetParametersForImport: AdaptivePace;
+  ImportKeyMaterial: AdaptivePace;
+}
+
+/** Current published KMS quotas (requests per second per account and Region); adjustable per account. */
+export const PUBLISHED_PARAMETERS_RATE = 1;
+export const PUBLISHED_IMPORT_RATE = 15;
+
+/** The paces of a fleet run from the configuration (KMS_REIMPORT_PARAMETERS_RATE, KMS_REIMPORT_IMPORT_RATE). */
+export function importPaces(
+  config: { parametersRate?: number; importRate?: number },
+  timing: Pick<PaceOptions, 'now' | 'sleep'> = {},
+): ImportPaces {
+  return {
+    GetParametersForImport: new AdaptivePace({ rate: config.parametersRate ?? PUBLISHED_PARAMETERS_RATE, ...timing }),
+    ImportKeyMaterial: new AdaptivePace({ rate: config.importRate ?? PUBLISHED_IMPORT_RATE, ...timing }),
+  };
+}
+
+const MIDDLEWARE_NAME = 'kmsReimportImportPace';
+/** A throttled attempt is sent again in a later slot at most this many times before lib/retry sees it. */
+export const DEFAULT_THROTTLE_RETRIES = 8;
+
+/**
+ * Sends one request in its slot of `pace`, and again in a later slot when it is throttled (at most
+ * `throttleRetries` times; then the throttling error is thrown), telling the pace how each went.
+ * Any other error is thrown at once.
+ */
+export async function sendPaced<T>(pace: AdaptivePace, send: () => Promise<T>, throttleRetries = DEFAULT_THROTTLE_RETRIES): Promise<T> {
+  for (let retry = 0; ; retry++) {
+    const ticket = await pace.acquire();
+    try {
+      const out = await send();
+      pace.succeeded(ticket);
+      return out;
+    } catch (e) {
+      if (!isThrottlingError(e)) throw e;
+      pace.throttled(ticket);
+      if (retry >= throttleRetries) throw e;
+    }
+  }
+}
+
+/**
+ * Paces `kms`'s paced operations (every HTTP attempt) with `paces` until the returned function is
+ * called. The client is shared: every run that uses it, at once, draws from the same paces.
+ */
+export function paceImportCalls(kms: KMSClient, paces: Partial<Record<string, AdaptivePace>>, throttleRetries = DEFAULT_THROTTLE_RETRIES): () => void {
+  const pacing: FinalizeRequestMiddleware<object, MetadataBearer> = (next, context) => async (args) => {
+    const operation = context.commandName?.replace(/Command$/, '');
+    const pace = operation !== undefined ? paces[operation] : undefined;
+    return pace ? sendPaced(pace, () => next(args), throttleRetries) : next(args);
+  };
+  kms.middlewareStack.addRelativeTo(pacing, { name: MIDDLEWARE_NAME, relation: 'after', toMiddleware: 'retryMiddleware', override: true });
+  return () => {
+    kms.middlewareStack.remove(MIDDLEWARE_NAME);
+  };
+}
+
+/** Work items of a fleet run, in the order to start them (outages first, as the sweep orders them). */
+export interface FleetWorkItem {
+  keyRef: string;
+  action: 'recover' | 'renew';
+}
+
+export interface PacedFleetOptions {
+  config: ReimportConfig;
+  /** Runs in flight at once (1..50, default 4): enough to keep the paces busy. */
+  concurrency?: number;
+  now?: () => Date;
+  /** The paces to share (default importPaces(config)); pass them to read their stats afterwards. */
+  paces?: ImportPaces;
+  /** Called with each outcome as its run ends. */
+  onOutcome?: (outcome: Outcome) => void;
+}
+
+/**
+ * Recovers and renews many keys under one adaptive pace: each item is a recoverKey run (its lease,
+ * checks and outcome unchanged), `concurrency` at a time, started in the items' order, all sending
+ * their import calls through `deps.kms` paced by the shared paces (the runs' own fixed interval is
+ * off: the pace decides). Never throws for one key: its outcome says what happened.
+ */
+export async function runPacedFleet(deps: RecoverDeps, items: readonly FleetWorkItem[], options: PacedFleetOptions): Promise<Outcome[]> {
+  const concurrency = options.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 50) {
+    throw new RangeError(`fleet concurrency must be an integer from 1 to 50, got ${concurrency}`);
+  }
+  const paces = options.paces ?? importPaces(options.config, deps.monotonicNow || deps.sleep ? { ...(deps.monotonicNow ? { now: deps.monotonicNow } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) } : {});
+  const config: ReimportConfig = { ...options.config, parametersIntervalMs: 0 };
+  const detach = paceImportCalls(deps.kms, { GetParametersForImport: paces.GetParametersForImport, ImportKeyMaterial: paces.ImportKeyMaterial });
+  try {
+    return await mapBounded(items, concurrency, async (item) => {
+      const outcome = await recoverKey(deps, item.keyRef, { action: item.action, config, ...(options.now ? { now: options.now } : {}) });
+      options.onOutcome?.(outcome);
+      return outcome;
+    });
+  } finally {
+    detach();
+  }
+}

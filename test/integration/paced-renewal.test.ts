@@ -1,0 +1,64 @@
+/**
+ * Fleet renewal under an adaptive pace (lib/pace.ts runPacedFleet), through the real SDK over HTTP,
+ * against the local endpoint whose GetParametersForImport quota is lower than the pace's starting
+ * rate: every key is renewed, no run fails, and the throttling the endpoint answered was heard by
+ * the pace and recovered from. (How close to N / quota it gets is the benchmark's figure.)
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { importPaces, runPacedFleet } from '../../lib/pace.js';
+import { onboardKey, startLocalAws, type LocalAws, type OnboardedKey } from '../support/local-aws.js';
+
+const KEYS = 10;
+const QUOTA = 5; // GetParametersForImport per second at the endpoint
+const START = 20; // the pace's starting rate: four times the quota
+let aws: LocalAws;
+let keys: OnboardedKey[];
+
+before(async () => {
+  aws = await startLocalAws({}, { wrappingKeySpec: 'RSA_2048', wrappingAlgorithm: 'RSAES_OAEP_SHA_256', parametersRate: START });
+  keys = [];
+  // Each expires in 3 days: inside the renewal window.
+  for (let i = 0; i < KEYS; i++) keys.push(await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 3 * 86_400, wrapping: { wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' } }));
+});
+
+after(async () => {
+  await aws?.closeAfterLeakCheck();
+});
+
+test('a quota below the starting rate: every key renewed, no failed run, throttles observed and recovered from', async () => {
+  aws.endpoint.controls.setQuota('kms:GetParametersForImport', { rate: QUOTA, burst: 1 });
+  aws.endpoint.controls.resetCounters();
+  const paces = importPaces(aws.config);
+  assert.equal(paces.GetParametersForImport.rate, START, 'starts at the configured rate');
+
+  const outcomes = await runPacedFleet(
+    { kms: aws.kms, secrets: aws.secrets, logger: aws.logger },
+    keys.map((k) => ({ keyRef: k.keyId, action: 'renew' as const })),
+    { config: aws.config, concurrency: 4, now: aws.now, paces, onOutcome: (o) => aws.outcomes.push(o) },
+  );
+
+  assert.deepEqual(
+    outcomes.map((o) => [o.keyId, o.status]),
+    keys.map((k) => [k.keyId, 'renewed']),
+    outcomes.map((o) => o.reason).join('\n'),
+  );
+  const counters = aws.endpoint.controls.getCounters();
+  const gpi = counters['kms:GetParametersForImport']!;
+  assert.ok(gpi.throttled > 0, 'the endpoint throttled GetParametersForImport');
+  assert.equal(gpi.calls - gpi.throttled, KEYS, 'one answered GetParametersForImport per key');
+  assert.equal(paces.GetParametersForImport.stats.throttled, gpi.throttled, 'the pace heard every throttle');
+  assert.ok(paces.GetParametersForImport.stats.decreases > 0);
+  assert.ok(paces.GetParametersForImport.rate < START, `backed off: ${paces.GetParametersForImport.rate}/s`);
+  assert.equal((counters['kms:ImportKeyMaterial']?.calls ?? 0) - (counters['kms:ImportKeyMaterial']?.throttled ?? 0), KEYS);
+  // The throttles never reached a run: no retry of lib/retry was spent on them.
+  assert.equal(aws.logLines.filter((l) => /transient AWS error, retrying/.test(l)).length, 0);
+  for (const k of keys) {
+    const meta = (await aws.kms.send(new DescribeKeyCommand({ KeyId: k.keyId }))).KeyMetadata!;
+    assert.equal(meta.KeyState, 'Enabled');
+    assert.ok(meta.ValidTo!.getTime() > aws.now().getTime() + 30 * 86_400_000, 'ValidTo pushed out');
+  }
+  // The pace is detached from the shared client afterwards.
+  assert.ok(!aws.kms.middlewareStack.identify().some((m) => m.startsWith('kmsReimportImportPace')), aws.kms.middlewareStack.identify().join(', '));
+});

@@ -1,0 +1,211 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { AdaptivePace, importPaces, PUBLISHED_IMPORT_RATE, PUBLISHED_PARAMETERS_RATE, sendPaced } from '../../lib/pace.js';
+import { Controls } from '../../local/controls.js';
+import { ServiceError } from '../../local/service.js';
+
+/** A clock that only moves when the pace sleeps (or the test says so): no real waiting. */
+function virtualClock() {
+  const clock = { now: 0, sleeps: [] as number[] };
+  return {
+    clock,
+    timing: {
+      now: () => clock.now,
+      sleep: async (ms: number) => {
+        clock.sleeps.push(ms);
+        clock.now += ms;
+      },
+    },
+  };
+}
+
+const throttling = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+
+describe('AdaptivePace', () => {
+  test('hands out slots in call order, 1/rate apart; the first at once', async () => {
+    const { clock, timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 4, ...timing });
+    const granted: number[] = [];
+    for (let i = 0; i < 4; i++) granted.push((await pace.acquire()).grantedAt);
+    assert.deepEqual(granted, [0, 250, 500, 750]);
+    assert.deepEqual(clock.sleeps, [250, 250, 250]);
+    clock.now += 2000; // idle: no saved-up burst, the next slot is now
+    assert.equal((await pace.acquire()).grantedAt, 2750);
+    assert.equal(pace.stats.granted, 5);
+    assert.equal(pace.stats.waitedMs, 750);
+  });
+
+  test('concurrent callers are served one slot each, in order', async () => {
+    const { timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 2, ...timing });
+    const tickets = await Promise.all([pace.acquire(), pace.acquire(), pace.acquire()]);
+    assert.deepEqual(tickets.map((t) => t.grantedAt), [0, 500, 1000]);
+  });
+
+  test('a throttle multiplies the rate by the decrease, once per round, and frees the next interval', async () => {
+    const { clock, timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 10, ...timing });
+    const first = await pace.acquire();
+    const second = await pace.acquire();
+    const throttledAt = clock.now;
+    pace.throttled(second);
+    assert.equal(pace.rate, 7);
+    assert.equal(pace.ceiling, 10);
+    // `first` was sent before that decrease: its throttle is the same round, not another decrease.
+    pace.throttled(first);
+    assert.equal(pace.rate, 7);
+    assert.equal(pace.stats.throttled, 2);
+    assert.equal(pace.stats.decreases, 1);
+    const next = await pace.acquire();
+    assert.ok(next.grantedAt >= throttledAt + 1000 / 7 - 1e-9, `next slot at ${next.grantedAt}, throttled at ${throttledAt}`);
+    // A later throttle (granted after the decrease) decreases again.
+    pace.throttled(next);
+    assert.ok(Math.abs(pace.rate - 4.9) < 1e-9);
+    assert.equal(pace.stats.decreases, 2);
+  });
+
+  test('never below minRate', async () => {
+    const { timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 1, minRate: 0.5, ...timing });
+    for (let i = 0; i < 5; i++) pace.throttled(await pace.acquire());
+    assert.equal(pace.rate, 0.5);
+  });
+
+  test('creeps back up: quickly to 95% of the ceiling, then slowly, never past maxRate', async () => {
+    const { timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 10, ...timing });
+    pace.throttled(await pace.acquire());
+    assert.equal(pace.rate, 7);
+    const rates: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      pace.succeeded(await pace.acquire());
+      rates.push(Number(pace.rate.toFixed(3)));
+    }
+    assert.deepEqual(rates, [8, 9, 9.5, 9.51], 'a tenth of the ceiling per success up to 9.5, then 0.1% of it');
+    for (let i = 0; i < 1000; i++) pace.succeeded(await pace.acquire());
+    assert.equal(pace.rate, 10, 'capped at maxRate (the starting rate)');
+  });
+
+  test('a throttle found by slow probing (10 successes or more since the last decrease) steps back gently', async () => {
+    const { timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 1, maxRate: 2, ...timing });
+    pace.throttled(await pace.acquire()); // over quota: 0.7
+    for (let i = 0; i < 12; i++) pace.succeeded(await pace.acquire());
+    const before = pace.rate;
+    pace.throttled(await pace.acquire());
+    assert.ok(Math.abs(pace.rate - before * 0.95) < 1e-9, `${before} -> ${pace.rate}`);
+  });
+
+  test('refuses a rate that is not positive, and inconsistent bounds', () => {
+    assert.throws(() => new AdaptivePace({ rate: 0 }), RangeError);
+    assert.throws(() => new AdaptivePace({ rate: Number.NaN }), RangeError);
+    assert.throws(() => new AdaptivePace({ rate: 1, maxRate: 0.5 }), RangeError);
+    assert.throws(() => new AdaptivePace({ rate: 1, decrease: 1 }), RangeError);
+  });
+
+  test('importPaces starts at the configured rates, by default the current published quotas', () => {
+    const defaults = importPaces({});
+    assert.equal(defaults.GetParametersForImport.rate, PUBLISHED_PARAMETERS_RATE);
+    assert.equal(defaults.ImportKeyMaterial.rate, PUBLISHED_IMPORT_RATE);
+    assert.equal(PUBLISHED_PARAMETERS_RATE, 1);
+    assert.equal(PUBLISHED_IMPORT_RATE, 15);
+    const configured = importPaces({ parametersRate: 0.25, importRate: 5 });
+    assert.equal(configured.GetParametersForImport.rate, 0.25);
+    assert.equal(configured.ImportKeyMaterial.rate, 5);
+  });
+});
+
+describe('sendPaced', () => {
+  test('a throttled request is sent again in a later slot; the pace hears of both', async () => {
+    const { timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 4, ...timing });
+    let calls = 0;
+    const out = await sendPaced(pace, async () => {
+      calls++;
+      if (calls < 3) throw throttling();
+      return 'ok';
+    });
+    assert.equal(out, 'ok');
+    assert.equal(calls, 3);
+    assert.equal(pace.stats.throttled, 2);
+    assert.equal(pace.stats.granted, 3);
+  });
+
+  test('gives up after throttleRetries, throwing the throttling error; any other error at once, without feedback', async () => {
+    const { timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 4, ...timing });
+    let calls = 0;
+    await assert.rejects(
+      sendPaced(
+        pace,
+        async () => {
+          calls++;
+          throw throttling();
+        },
+        2,
+      ),
+      { name: 'ThrottlingException' },
+    );
+    assert.equal(calls, 3);
+    const other = new AdaptivePace({ rate: 4, ...timing });
+    await assert.rejects(
+      sendPaced(other, async () => {
+        throw Object.assign(new Error('no'), { name: 'AccessDeniedException' });
+      }),
+      { name: 'AccessDeniedException' },
+    );
+    assert.equal(other.stats.throttled, 0);
+    assert.equal(other.rate, 4);
+  });
+});
+
+describe('AdaptivePace against a quota (the local endpoint token bucket, on the same virtual clock)', () => {
+  /**
+   * N requests one after another through the pace to an endpoint bucket of `quota` per second
+   * (burst 1), each taking 20 ms on the way there and 20 ms back, plus `jitterMs` of deterministic
+   * noise on the way there. Returns the virtual seconds taken and the pace.
+   */
+  async function simulate(start: number, quota: number, n: number, jitterMs: number) {
+    const { clock, timing } = virtualClock();
+    let seed = 7;
+    const noise = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const controls = new Controls({ quotas: { 'kms:GetParametersForImport': { rate: quota, burst: 1 } }, monotonicNow: () => clock.now });
+    const pace = new AdaptivePace({ rate: start, ...timing });
+    const scope = { account: '111122223333', region: 'us-east-1' };
+    let answered = 0;
+    for (let i = 0; i < n; i++) {
+      await sendPaced(
+        pace,
+        async () => {
+          clock.now += 20 + noise() * jitterMs;
+          const { error } = await controls.admit('kms', 'GetParametersForImport', scope, () => new ServiceError('ThrottlingException', 'Rate exceeded'));
+          clock.now += 20;
+          if (error) throw throttling();
+          answered++;
+        },
+        50,
+      );
+    }
+    return { seconds: clock.now / 1000, pace, answered, throttled: controls.getCounters()['kms:GetParametersForImport']?.throttled ?? 0 };
+  }
+
+  test('a quota below the starting rate: every request answered, throttles observed and recovered from, within 1.1 x N / quota', async () => {
+    for (const [start, quota] of [
+      [4, 1],
+      [1, 0.25],
+    ] as const) {
+      const n = 200;
+      const { seconds, pace, answered, throttled } = await simulate(start, quota, n, 20);
+      assert.equal(answered, n);
+      assert.ok(throttled > 0 && pace.stats.throttled === throttled, `throttles seen: ${throttled}`);
+      assert.ok(pace.rate < start && pace.rate > quota * 0.8, `settled near the quota: ${pace.rate}`);
+      assert.ok(seconds <= (1.1 * n) / quota, `${n} requests at ${quota}/s took ${seconds.toFixed(1)} virtual s (quota minimum ${n / quota} s)`);
+    }
+  });
+
+  test('the starting rate equal to the quota and no noise: never throttled, at the quota', async () => {
+    const { seconds, throttled } = await simulate(1, 1, 100, 0);
+    assert.equal(throttled, 0);
+    assert.ok(seconds <= 100, `${seconds}`);
+  });
+});
