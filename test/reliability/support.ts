@@ -21,9 +21,9 @@ export function runs(base: number): number {
 }
 
 /** fast-check settings every property shares: a seed printed on failure, no time limit (CPU, not wall clock, bounds the suite). */
-export function propertyParameters(numRuns: number): { numRuns: number; seed?: number } {
+export function propertyParameters(numRuns: number): { numRuns: number; seed?: number; includeErrorInReport: boolean } {
   const seed = process.env.KMS_REIMPORT_RELIABILITY_SEED;
-  return { numRuns, ...(seed ? { seed: Number(seed) } : {}) };
+  return { numRuns, includeErrorInReport: true, ...(seed ? { seed: Number(seed) } : {}) };
 }
 
 export interface ScenarioRecord {
