@@ -44,6 +44,14 @@ describe('help and bad usage', () => {
     const top = await cli(['--help']);
     assert.equal(top.code, 0, top.stderr);
     for (const command of COMMANDS) assert.match(top.stdout, new RegExp(`^\\s+${command}\\b`, 'm'), `${command} missing from --help`);
+    // Every command the program lists (also those added later) shows an example of itself.
+    const listed = [...top.stdout.slice(top.stdout.indexOf('Commands:')).matchAll(/^  ([a-z]+)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+    assert.ok(listed.length >= COMMANDS.length, top.stdout);
+    for (const command of listed) {
+      const help = await cli([command, '--help']);
+      assert.equal(help.code, 0, `${command} --help: ${help.stderr}`);
+      assert.match(help.stdout, new RegExp(`^Examples:\\n(?:.*\\n)*?\\s+(?:\\$ )?kms-reimport ${command}\\b`, 'm'), `${command} --help has no example of itself`);
+    }
     for (const command of COMMANDS) {
       const help = await cli([command, '--help']);
       assert.equal(help.code, 0, `${command} --help: ${help.stderr}`);
