@@ -24,8 +24,10 @@ export {
 export {
   escrowClientRequestToken,
   escrowRotationMaterial,
+  labelKeyMaterial,
   recordImportedMaterial,
   type EscrowRotationInput,
+  type LabelMaterialInput,
   type EscrowWriteResult,
   type EscrowWriteStep,
   type RecordImportInput,

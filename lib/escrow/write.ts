@@ -12,6 +12,8 @@
  *      after the rotation "current" means the new material.
  *   2. recordImportedMaterial: after ImportKeyMaterial, the KeyMaterialId KMS returned; the entry
  *      loses its "pending-import" state.
+ * And one for the new key of an alias swap (lib/rotation/alias-swap.ts), whose material is escrowed
+ * raw before KMS names it: labelKeyMaterial, after the import, labels it with its KeyMaterialId.
  * Each write carries a ClientRequestToken derived from the key ID, the rotation id and the step
  * (sha256 hex): a retried PutSecretValue is the same version, not a second one. A write already
  * done (the entry is there) is not repeated.
@@ -29,7 +31,7 @@ import { formatEscrowSecret, PENDING_IMPORT_STATE, ROTATION_ID, type EscrowEntry
 import { validateMaterial, wipeEscrowed } from './material.js';
 import { describeEscrowSecret, escrowSecretId, readEscrow } from './read.js';
 
-export type EscrowWriteStep = 'escrow' | 'record';
+export type EscrowWriteStep = 'escrow' | 'record' | 'label';
 
 export interface EscrowWriteResult {
   secretId: string;
@@ -234,6 +236,59 @@ export async function recordImportedMaterial(
     entry.importedAt = input.importedAt;
     delete entry.state;
     const versionId = await putVersion(secrets, report, secretId, entries, escrowClientRequestToken(report.keyId, input.rotationId, 'record'), retry);
+    return { secretId, written: true, ...(versionId ? { versionId } : {}) };
+  } finally {
+    wipeEscrowed(entries);
+  }
+}
+
+export interface LabelMaterialInput {
+  /** The rotation that made the key (names the write's ClientRequestToken). */
+  rotationId: string;
+  /** What KMS calls the key's material (ImportKeyMaterial's answer, or DescribeKey's CurrentKeyMaterialId). */
+  keyMaterialId: string;
+  /** ISO 8601, when known. */
+  importedAt?: string;
+}
+
+/**
+ * Labels a key's one escrowed material with the KeyMaterialId KMS gave it: a new secret version in
+ * the kms-reimport/v1 format (a raw SecretBinary escrow is carried over) whose entry carries the ID,
+ * the rotation and the import time. Used for the new key of an alias swap, whose material is
+ * escrowed raw before KMS has named it, so that its escrow, like every rotated key's, holds each
+ * material by its KeyMaterialId. Already labelled with that ID: nothing written. An escrow holding
+ * anything but one unlabelled material (or a material labelled with another ID) is left alone:
+ * EscrowInvalid, nothing written.
+ */
+export async function labelKeyMaterial(
+  secrets: SecretsManagerClient,
+  report: KeyReport,
+  config: ReimportConfig,
+  input: LabelMaterialInput,
+  retry: RetryOptions = DEFAULT_RETRY,
+): Promise<EscrowWriteResult> {
+  const secretId = escrowSecretId(report, config);
+  checkRotationId(input.rotationId, report.keyId);
+  const id = input.keyMaterialId.toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(id)) {
+    throw new EscrowInvalid(`KeyMaterialId ${input.keyMaterialId} of key ${report.keyId} is not 64 hex characters; nothing was written to escrow.`, { keyId: report.keyId });
+  }
+  const entries = await readEscrow(secrets, report, config, retry);
+  try {
+    if (entries.some((e) => e.keyMaterialId === id && e.state === undefined)) return { secretId, written: false };
+    const [only, ...more] = entries;
+    if (!only || more.length > 0 || only.keyMaterialId !== undefined || only.state !== undefined) {
+      throw new EscrowInvalid(
+        `Escrow secret ${secretId} of key ${report.keyId} does not hold exactly one unlabelled material (it holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}` +
+          `${entries.some((e) => e.keyMaterialId) ? `, labelled ${entries.map((e) => e.keyMaterialId ?? '(none)').join(', ')}` : ''}), so it cannot be labelled ${id}. ` +
+          `Nothing was written; check the secret's versions (aws secretsmanager list-secret-version-ids --secret-id ${secretId}).`,
+        { keyId: report.keyId },
+      );
+    }
+    only.keyMaterialId = id;
+    only.rotation = input.rotationId;
+    if (input.importedAt !== undefined) only.importedAt = input.importedAt;
+    const versionId = await putVersion(secrets, report, secretId, entries, escrowClientRequestToken(report.keyId, input.rotationId, 'label'), retry);
     return { secretId, written: true, ...(versionId ? { versionId } : {}) };
   } finally {
     wipeEscrowed(entries);

@@ -92,6 +92,7 @@ import {
 } from '../errors.js';
 import { isPendingImport } from '../escrow/format.js';
 import { ESCROW_KEY_ID_TAG, escrowSecretId, readEscrow } from '../escrow/read.js';
+import { labelKeyMaterial } from '../escrow/write.js';
 import { validateMaterial, wipe, wipeEscrowed } from '../escrow/material.js';
 import { getImportParameters } from '../kms/import-parameters.js';
 import { chooseExpirationModel, importEscrowedMaterial, type ImportResult } from '../kms/import-material.js';
@@ -573,6 +574,20 @@ export async function rotateByAliasSwap(
     const compared = await proveNewKeyHoldsEscrow(ctx, newReport);
     if (compared) log?.info(`Alias-swap rotation of key ${old}: new key ${newKeyId} holds its escrowed material (${compared}).`, { keyId: old, newKeyId });
     else log?.warn(`Alias-swap rotation of key ${old}: new key ${newKeyId} (${newReport.keySpec}) cannot be compared with its escrow locally; its round trip stands.`, { keyId: old, newKeyId });
+  }
+
+  // The new key's escrow holds its material by the KeyMaterialId KMS gave it, as every rotated key's escrow
+  // does (it was escrowed raw, before KMS named it): a new version, labelled; done once, skipped on a resume.
+  const materialId = imported?.keyMaterialId ?? newReport.currentKeyMaterialId;
+  if (materialId) {
+    const label = await labelKeyMaterial(
+      deps.secrets,
+      newReport,
+      config,
+      { rotationId: ctx.rotationId ?? 'alias-swap', keyMaterialId: materialId, ...(imported ? { importedAt: now().toISOString() } : {}) },
+      retry,
+    );
+    if (label.written) log?.info(`Alias-swap rotation of key ${old}: escrow ${label.secretId} of new key ${newKeyId} labelled with its KeyMaterialId.`, { keyId: old, newKeyId, keyMaterialId: materialId });
   }
 
   // 4. Move every alias still naming the old key, then record the lineage on the old key.

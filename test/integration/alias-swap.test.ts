@@ -22,7 +22,7 @@ import {
   type KeySpec,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { DescribeSecretCommand, ListSecretVersionIdsCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { inspectKey } from '../../lib/kms/inspect.js';
 import { generateKeyMaterial } from '../../lib/material/generate.js';
 import { escrowAndImport } from '../../lib/material/onboard.js';
@@ -191,11 +191,15 @@ describe('alias swap: a copy of the old key, escrow first, every alias moved, th
       delete (expected as Record<string, string>)[aws.config.escrowTagKey];
       assert.deepEqual(newTags, expected, "every tag but the old key's escrow tag, plus rotated-from");
 
-      // Its material is in its own secret, bound by name and tag, one version.
+      // Its material is in its own secret, bound by name and tag: escrowed (raw, before the import), then a
+      // second version labels it with the KeyMaterialId KMS gave it (kms-reimport/v1).
       const secretId = `${aws.config.escrowPrefix}${result.newKeyId}`;
       const secret = await aws.secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
       assert.deepEqual(secret.Tags, [{ Key: 'kms-reimport:key-id', Value: result.newKeyId }]);
-      assert.equal(await secretVersions(secretId), 1);
+      assert.equal(await secretVersions(secretId), 2);
+      const labelled = JSON.parse((await aws.secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString!) as { materials: Array<{ keyMaterialId?: string }> };
+      assert.deepEqual(labelled.materials.map((m) => m.keyMaterialId), [result.keyMaterialId]);
+      assert.match(result.keyMaterialId ?? '', /^[0-9a-f]{64}$/);
 
       // Every alias names the new key, which works; the old key still verifies what it made.
       assert.deepEqual(await aliasesOf(result.newKeyId), old.aliases);
@@ -238,7 +242,8 @@ test('escrow comes before the import: an ImportKeyMaterial that fails leaves the
   assert.deepEqual(result.resumed, ['create-key', 'escrow']);
   assert.equal(aws.calls('CreateKey'), 1);
   assert.equal(aws.calls('CreateSecret'), 1);
-  assert.equal(await secretVersions(secretId), 1, 'the escrowed material was reused, not regenerated');
+  assert.equal(aws.calls('PutSecretValue'), 1, 'the escrowed material was reused, not regenerated: the one write after it labels it');
+  assert.equal(await secretVersions(secretId), 2);
   assert.deepEqual(await aliasesOf(newKeyId), old.aliases);
 });
 
@@ -278,7 +283,7 @@ describe('a crash after each step, then a clean run: one new key, one new materi
       assert.equal(aws.calls('CreateKey'), 1, 'CreateKey sent once over both runs');
       assert.equal(aws.calls('CreateSecret'), 1, 'one new material escrowed over both runs');
       assert.equal(succeeded('kms:ImportKeyMaterial'), 1, 'imported once');
-      assert.equal(await secretVersions(`${aws.config.escrowPrefix}${result.newKeyId}`), 1);
+      assert.equal(await secretVersions(`${aws.config.escrowPrefix}${result.newKeyId}`), 2, 'escrowed once, labelled once');
       assert.deepEqual(result.aliasesMoved, old.aliases);
       assert.deepEqual(await aliasesOf(result.newKeyId), old.aliases);
       for (const alias of old.aliases) await worksThrough(alias, result.newKeyId, 'HMAC_256');

@@ -19,6 +19,7 @@ import {
 import {
   escrowClientRequestToken,
   escrowRotationMaterial,
+  labelKeyMaterial,
   parseEscrowSecret,
   recordImportedMaterial,
   selectEscrowedMaterial,
@@ -250,4 +251,41 @@ test('a pending-import entry is never served as a material of the key', () => {
   assert.throws(() => selectEscrowedMaterial(onlyPendingAndOld, rotated, SECRET, MATERIAL_ID_B), EscrowMissing);
   assert.throws(() => parseEscrowSecret(v1([{ keyMaterialId: MATERIAL_ID_A, material: current.toString('base64'), state: 'pending-import' }]), ctx), EscrowInvalid);
   assert.throws(() => parseEscrowSecret(v1([{ material: current.toString('base64'), state: 'imported' }]), ctx), EscrowInvalid);
+});
+
+test('labelKeyMaterial: the one raw material of a new key (alias swap) carried over into v1 JSON with its KeyMaterialId, the rotation and the import time; once', async () => {
+  const material = randomBytes(32);
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(material) });
+  const result = await labelKeyMaterial(secrets, report, config, { rotationId: 'rotation-2026-12-01', keyMaterialId: MATERIAL_ID_B.toUpperCase(), importedAt: '2026-12-01T00:00:00.000Z' }, retry);
+  assert.deepEqual(result, { secretId: SECRET, written: true, versionId: 'v-new' });
+  const { doc, token } = written();
+  assert.deepEqual(doc.materials, [{ keyMaterialId: MATERIAL_ID_B, material: material.toString('base64'), rotation: 'rotation-2026-12-01', importedAt: '2026-12-01T00:00:00.000Z' }]);
+  assert.equal(token, escrowClientRequestToken(KEY_ID, 'rotation-2026-12-01', 'label'));
+  assertNeverOverwrites();
+
+  // Labelled already (a resumed run): nothing written.
+  secretsMock.resetHistory();
+  secretsMock.on(GetSecretValueCommand).resolves(v1([{ keyMaterialId: MATERIAL_ID_B, material: material.toString('base64') }]));
+  assert.deepEqual(await labelKeyMaterial(secrets, report, config, { rotationId: 'rotation-2026-12-01', keyMaterialId: MATERIAL_ID_B }, retry), { secretId: SECRET, written: false });
+  assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+});
+
+test('labelKeyMaterial refuses an escrow that is not exactly one unlabelled material (another label, two entries): EscrowInvalid, nothing written, no material in the message', async () => {
+  const a = randomBytes(32);
+  const b = randomBytes(32);
+  for (const value of [
+    v1([{ keyMaterialId: MATERIAL_ID_A, material: a.toString('base64') }]),
+    v1([{ material: a.toString('base64') }, { keyMaterialId: MATERIAL_ID_A, material: b.toString('base64') }]),
+  ]) {
+    secretsMock.on(GetSecretValueCommand).resolves(value);
+    const error = await labelKeyMaterial(secrets, report, config, { rotationId: 'r1', keyMaterialId: MATERIAL_ID_B }, retry).then(
+      () => assert.fail('refuses'),
+      (e: unknown) => e as EscrowInvalid,
+    );
+    assert.ok(error instanceof EscrowInvalid);
+    assert.match(error.message, /does not hold exactly one unlabelled material/);
+    for (const m of [a, b]) assertNoMaterial(error.message, m, 'EscrowInvalid');
+  }
+  assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+  await assert.rejects(labelKeyMaterial(secrets, report, config, { rotationId: 'r1', keyMaterialId: 'not-hex' }, retry), { name: 'EscrowInvalid' });
 });
