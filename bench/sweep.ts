@@ -1,19 +1,16 @@
 /**
  * Sweep at scale: an account of N keys, 20% managed (healthy, expiring, PendingImport), under
  * KMS's per-operation request quotas enforced by the local endpoint (controls preset
- * 'kms-defaults'). The sweep runs as its own process (bench/sweep-child.ts); the endpoint counts
- * the calls. Figures per size: time, calls per managed key by operation, the quota-bound minimum
+ * 'kms-defaults'), the account built by test/support/fleet.ts. The sweep runs as its own process
+ * (bench/sweep-child.ts); the endpoint counts the calls. Figures per size: time, calls per managed key by operation, the quota-bound minimum
  * (for each quota bucket, the calls it answered / its rate; the largest is the least time any
  * sweep making those calls could take) and the ratio to it, keys missed or misclassified, and
  * the sweep process's peak RSS.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { DEFAULT_SWEEP_CONCURRENCY } from '../lib/sweep.js';
 import { startLocalAws } from '../test/support/local-aws.js';
-import { buildFleet, EXPECTED_ACTION, type Fleet } from './fleet.js';
-import { endpointEnv, progress, repoRoot, round, runProcess } from './measure.js';
+import { buildBenchFleet, EXPECTED_ACTION, type Fleet } from '../test/support/fleet.js';
+import { endpointEnv, progress, round, runProcess } from './measure.js';
 
 export interface SweepFigures {
   keys: number;
@@ -39,16 +36,6 @@ export interface SweepFigures {
   unquotedOperations: string[];
   /** Keys the sweep inspects at a time (lib's default). */
   concurrency: number;
-}
-
-/** The fleet builder: the shared one (test/support/fleet.ts) when it exists, else bench/fleet.ts. */
-async function fleetBuilder(): Promise<{ build: typeof buildFleet; source: string }> {
-  const shared = resolve(repoRoot, 'test', 'support', 'fleet.ts');
-  if (existsSync(shared)) {
-    const module = (await import(pathToFileURL(shared).href)) as Record<string, unknown>;
-    if (typeof module.buildBenchFleet === 'function') return { build: module.buildBenchFleet as typeof buildFleet, source: 'test/support/fleet.ts' };
-  }
-  return { build: buildFleet, source: 'bench/fleet.ts' };
 }
 
 interface QuotaRule {
@@ -91,11 +78,10 @@ export function countMisses(fleet: Pick<Fleet, 'managedKinds'>, entries: ChildEn
 }
 
 export async function benchSweep(keys: number, managedShare = 0.2): Promise<SweepFigures & { builder: string }> {
-  const { build, source } = await fleetBuilder();
   const aws = await startLocalAws({ kms: { wrappingKeyPoolSize: 2 } });
   try {
-    progress(`sweep: building ${keys} keys (${source})`);
-    const fleet = await build(aws, { keys, managedShare });
+    progress(`sweep: building ${keys} keys`);
+    const fleet = await buildBenchFleet(aws, { keys, managedShare });
     aws.endpoint.controls.useQuotaPreset('kms-defaults');
     aws.endpoint.controls.resetCounters();
     progress(`sweep: ${keys} keys (${fleet.managed} managed) built in ${(fleet.buildMs / 1000).toFixed(1)} s; sweeping`);
@@ -113,7 +99,7 @@ export async function benchSweep(keys: number, managedShare = 0.2): Promise<Swee
         .map(([op, c]) => [op, round((c.calls - c.throttled) / fleet.managed, 3)]),
     );
     return {
-      builder: source,
+      builder: 'test/support/fleet.ts',
       keys,
       managed: fleet.managed,
       buildSeconds: round(fleet.buildMs / 1000, 1),

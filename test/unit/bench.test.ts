@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { quotaMinimum, countMisses, type ChildEntry } from '../../bench/sweep.js';
 import { describeRoundTrips, roundTrips, type TimedCall } from '../../bench/timeline.js';
 import { performanceSection, withSection, type BenchResults } from '../../bench/readme.js';
-import type { FleetKind } from '../../bench/fleet.js';
+import type { FleetKind } from '../support/fleet.js';
 
 const counter = (calls: number, throttled = 0) => ({ calls, throttled });
 
