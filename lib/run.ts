@@ -49,9 +49,10 @@ export function runRetry(
 export type ParametersPacer = <T>(call: () => Promise<T>) => Promise<T>;
 
 /**
- * Paces GetParametersForImport within one run: KMS allows about one call every 4 s per account
- * and Region, so a run that needs several (several materials, a token refresh) waits until
- * `intervalMs` has passed since the previous call ended (its retries included) before the next.
+ * Paces GetParametersForImport within one run: KMS's published quota is one call a second per
+ * account and Region (one every 4 s before 2024), so a run that needs several (several materials, a
+ * token refresh) waits until `intervalMs` has passed since the previous call ended (its retries
+ * included) before the next. Many runs at once share an adaptive pace instead (lib/pace.ts).
  */
 export function parametersPacer(intervalMs: number, sleep: (ms: number) => Promise<void>, monotonicNow: () => number, onWait: (ms: number) => void): ParametersPacer {
   let previousEnd: number | undefined;
@@ -74,7 +75,7 @@ export function parametersPacer(intervalMs: number, sleep: (ms: number) => Promi
 /** The run's pacer with the config's interval, logging each wait. */
 export function runParametersPacer(config: { parametersIntervalMs: number }, timing: RunTiming, log: RunLogger, keyRef: string): ParametersPacer {
   return parametersPacer(config.parametersIntervalMs, timing.sleep ?? realSleep, timing.monotonicNow ?? (() => performance.now()), (waitMs) =>
-    log.info('pacing GetParametersForImport (KMS allows about one call every 4 s per account and Region)', { keyRef, waitMs }),
+    log.info('pacing GetParametersForImport (KMS_REIMPORT_PARAMETERS_INTERVAL_MS: KMS allows about one call a second per account and Region)', { keyRef, waitMs }),
   );
 }
 
