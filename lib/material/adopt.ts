@@ -287,7 +287,9 @@ async function assertNoEscrow(secrets: SecretsManagerClient, report: KeyReport, 
     `Key ${keyName(report)}: its escrow secret ${secretId} already exists${found?.DeletedDate ? ' (scheduled for deletion)' : ''}; kms-reimport never overwrites escrow, so nothing was imported, written or tagged. ` +
       (found?.DeletedDate
         ? `Restore it (aws secretsmanager restore-secret --secret-id ${secretId}) if it holds this key's material, then tag the key; otherwise wait for its deletion and onboard again.`
-        : `If it holds this key's material the key is escrowed already: tag it (aws kms tag-resource --key-id ${report.keyId} --tags TagKey=${config.managedTagKey},TagValue=${config.managedTagValue}) and check it with kms-reimport status.`),
+        : report.tags[config.managedTagKey] === config.managedTagValue
+          ? `The key is tagged managed already: it is onboarded, check its escrow with kms-reimport status.`
+          : `If it holds this key's material the key is escrowed already: tag it (aws kms tag-resource --key-id ${report.keyId} --tags TagKey=${config.managedTagKey},TagValue=${config.managedTagValue}) and check it with kms-reimport status.`),
     { keyId: report.keyId },
   );
 }

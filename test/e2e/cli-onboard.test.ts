@@ -78,13 +78,13 @@ interface HandImported {
  * An EXTERNAL key whose material was imported by hand: no escrow, no managed tag. `lifetimeDays`
  * null imports KEY_MATERIAL_DOES_NOT_EXPIRE.
  */
-async function importedByHand(keySpec = 'SYMMETRIC_DEFAULT', lifetimeDays: number | null = 30): Promise<HandImported> {
-  const { keyId, material } = await onboardKey(aws, keySpec, { bare: true, managed: false });
+async function importedByHand(keySpec = 'SYMMETRIC_DEFAULT', lifetimeDays: number | null = 30, on: LocalAws = aws, dir = work): Promise<HandImported> {
+  const { keyId, material } = await onboardKey(on, keySpec, { bare: true, managed: false });
   const symmetricFamily = keySpec === 'SYMMETRIC_DEFAULT' || keySpec.startsWith('HMAC_');
   const algorithm = symmetricFamily ? 'RSAES_OAEP_SHA_256' : 'RSA_AES_KEY_WRAP_SHA_256';
-  const params = await aws.kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: 'RSA_2048' }));
+  const params = await on.kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: 'RSA_2048' }));
   const validTo = lifetimeDays === null ? undefined : new Date(Math.floor((Date.now() + lifetimeDays * DAY_MS) / 1000) * 1000);
-  await aws.kms.send(
+  await on.kms.send(
     new ImportKeyMaterialCommand({
       KeyId: keyId,
       ImportToken: params.ImportToken,
@@ -92,7 +92,7 @@ async function importedByHand(keySpec = 'SYMMETRIC_DEFAULT', lifetimeDays: numbe
       ...(validTo ? { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: validTo } : { ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }),
     }),
   );
-  const file = join(work, `${keyId}.bin`);
+  const file = join(dir, `${keyId}.bin`);
   writeFileSync(file, material);
   return { keyId, material, file, ...(validTo ? { validTo } : {}) };
 }
@@ -423,14 +423,18 @@ function onPath(name: string): string | undefined {
 
 const README_SECTION = '## Onboard a key you imported by hand';
 
-/** The section's first ```sh block, cut into its numbered parts (`# 1.`, `# 2.`, ...). */
-function readmeSteps(readme: string): string[] {
+/** The section's ```sh blocks, in order. */
+function readmeBlocks(readme: string): string[] {
   const start = readme.indexOf(README_SECTION);
   assert.ok(start >= 0, `README has the section "${README_SECTION}"`);
-  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(start))?.[1];
-  assert.ok(block, 'the section has a ```sh block');
-  const parts = block.split(/^(?=# \d+\.)/m).map((p) => p.trim()).filter(Boolean);
-  return parts;
+  const end = readme.indexOf('\n## ', start + README_SECTION.length);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+}
+
+/** A block cut into its numbered parts (`# 1.`, `# 2.`, ...). */
+function numberedParts(block: string): string[] {
+  return block.split(/^(?=# \d+\.)/m).map((p) => p.trim()).filter(Boolean);
 }
 
 const missingTools = !onPath('aws') ? 'the AWS CLI (aws) is not on PATH' : !onPath('openssl') ? 'openssl is not on PATH' : undefined;
@@ -443,8 +447,12 @@ describe("README: Onboard a key you imported by hand (the seed's own commands)",
   }
 
   it('imports by hand with aws + openssl, onboards, then survives the deletion of its material', async () => {
-    const steps = readmeSteps(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+    const blocks = readmeBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+    assert.equal(blocks.length, 2, 'the hand-imported key, then many keys and a new one');
+    const steps = numberedParts(blocks[0]!);
     assert.equal(steps.length, 3, 'three parts: by hand, onboard, rehearse');
+    assert.match(blocks[1]!, /kms-reimport onboard --all-from-dir \.\/materials/);
+    assert.match(blocks[1]!, /kms-reimport onboard --new --key-spec SYMMETRIC_DEFAULT --alias alias\/payments/);
     assert.match(steps[0]!, /aws kms import-key-material/);
     assert.match(steps[1]!, /kms-reimport onboard "\$KEY_ID" --material-file PlaintextKeyMaterial\.bin/);
     assert.match(steps[2]!, /aws kms delete-imported-key-material/);
@@ -507,6 +515,23 @@ describe("README: Onboard a key you imported by hand (the seed's own commands)",
       const opened = await local.kms.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob }));
       assert.equal(Buffer.from(opened.Plaintext!).toString(), 'encrypted before onboarding');
       assertNoMaterial(onboarded.stdout + onboarded.stderr + rehearsed.stdout + rehearsed.stderr, [material], 'the CLI output');
+
+      // The second block: ./materials with two keys imported by hand, then a new key born managed.
+      const materials = join(dir, 'materials');
+      mkdirSync(materials);
+      const many = [await importedByHand('SYMMETRIC_DEFAULT', 30, local, materials), await importedByHand('HMAC_256', null, local, materials)];
+      const more = await bash(blocks[1]!);
+      assert.equal(more.code, 0, more.stderr);
+      for (const key of many) {
+        assert.match(more.stdout, new RegExp(`^${key.keyId}\\s+ONBOARDED`, 'm'));
+        const escrow = await local.secrets.send(new GetSecretValueCommand({ SecretId: `kms-reimport/${key.keyId}` }));
+        assert.deepEqual(Buffer.from(escrow.SecretBinary!), key.material);
+      }
+      const created = /^CREATED key (\S+) \(alias\/payments\)/m.exec(more.stdout)?.[1];
+      assert.ok(created, more.stdout);
+      const payments = (await local.kms.send(new DescribeKeyCommand({ KeyId: 'alias/payments' }))).KeyMetadata!;
+      assert.deepEqual([payments.KeyId, payments.KeyState, payments.Origin], [created, 'Enabled', 'EXTERNAL']);
+      assertNoMaterial(more.stdout + more.stderr, many.map((k) => k.material), 'the CLI output');
     } finally {
       await local.close();
       rmSync(dir, { recursive: true, force: true });
