@@ -78,7 +78,7 @@ function recoverySection(r: BenchResults, x: RecoveryFigures): string[] {
   lines.push('');
   if (x.ratioToSeedScript !== null) {
     lines.push(
-      `Against the seed's way, same endpoint, same latency, same run: the library takes ${x.ratioToSeedScript} × the script's time and \`kms-reimport recover\` as a whole process ${x.cliRatioToSeedScript} ×, while also inspecting the key first and proving it afterwards (Encrypt/Decrypt), which the script does not. The script's time is mostly the AWS CLI starting twice (${x.awsCli ?? 'AWS CLI'}).`,
+      `Against the seed's way, same endpoint, same latency, same run: the library takes ${x.ratioToSeedScript} × the script's time and \`kms-reimport recover\` as a whole process ${x.cliRatioToSeedScript} ×, while also inspecting the key first and proving it afterwards (Encrypt/Decrypt), which the script does not.${x.awsCliStartMs !== undefined ? ` The script starts the AWS CLI twice, and one start alone (\`aws --version\`) takes ${x.awsCliStartMs} ms here (${x.awsCli ?? 'AWS CLI'}).` : ''}`,
     );
     lines.push('');
   }
@@ -90,12 +90,12 @@ function recoverySection(r: BenchResults, x: RecoveryFigures): string[] {
       x.libraryRoundTrips > x.chainRoundTrips
         ? `The library makes ${x.libraryRoundTrips} dependent round trips where the chain needs ${x.chainRoundTrips}.`
         : `The library makes the chain's ${x.libraryRoundTrips} round trips, no more.`,
-      `Its time is those round trips' latency (${x.libraryRoundTrips} × ${x.latencyMs} = ${latencyPart} ms) plus this machine's own work, measured at L = 0 as ${x.libraryNoLatencyMs} ms (the SDK, the wrapping, and the endpoint's emulation of KMS and Secrets Manager, on ${r.machine.cpus} cores shared by both): ${latencyPart} + ${x.libraryNoLatencyMs} ≈ ${Math.round(latencyPart + x.libraryNoLatencyMs)} ms against ${x.libraryMs} ms measured. Against AWS, whose latency includes its own work, the second part is the client's alone.`,
+      `Of its ${x.libraryMs} ms, those round trips' latency is ${latencyPart} ms (${x.libraryRoundTrips} × ${x.latencyMs}); the rest is this machine's own work: the same recovery with no added latency takes ${x.libraryNoLatencyMs} ms here (the SDK, the wrapping, and the endpoint's emulation of KMS and Secrets Manager, on ${r.machine.cpus} cores shared by both and by whatever else ran). Against AWS, whose latency includes its own work, only the client's part of that remains.`,
     );
   }
   if (target(r, 'recovery.workflowRatioToChain')?.met === false && x.workflowMs && x.workflowTasks) {
     const tasks = Object.entries(x.workflowTasks)
-      .map(([state, t]) => `${state}${t.runs > 1 ? ` (run ${t.runs} times)` : ''}: ${t.calls} calls, ${t.ms} ms`)
+      .map(([state, t]) => `${state}${t.runs > 1 ? ` (run ${t.runs} times)` : ''}: ${t.calls} call(s), ${t.ms} ms`)
       .join('; ');
     why.push(
       `The workflow makes ${x.workflowCalls} calls per recovery against the library's ${x.libraryCalls}, each task in its own handler with nothing shared but the state's input: ${tasks}. The rest of its ${x.workflowMs} ms is the per-key lease (local DynamoDB, no latency here) and the interpreter. Real Step Functions adds state transitions and Lambda invocations, which this figure leaves out.`,

@@ -46,6 +46,8 @@ export interface RecoveryFigures {
   seedScriptMs: number | null;
   seedSkipped?: string;
   awsCli?: string;
+  /** Wall time of `aws --version` (median): what each of the script's two AWS CLI calls pays to start. */
+  awsCliStartMs?: number;
   /** library time / seed script time, and the CLI process's. */
   ratioToSeedScript: number | null;
   cliRatioToSeedScript: number | null;
@@ -155,6 +157,7 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
     const openssl = firstWorking(['openssl'], ['version']);
     const seed: number[] = [];
     let seedSkipped: string | undefined;
+    let awsCliStartMs: number | undefined;
     if (!awsCli || !openssl) {
       seedSkipped = `the seed's script needs ${!awsCli ? 'the AWS CLI (aws)' : 'openssl'}, which is not installed here; .ci/run installs both`;
       progress(`recovery: SKIPPED the seed's script: ${seedSkipped}`);
@@ -172,6 +175,9 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
         if (state.KeyMetadata?.KeyState !== 'Enabled') throw new Error(`the seed's script left ${key.keyId} ${state.KeyMetadata?.KeyState}`);
         seed.push(ms);
       }
+      const starts: number[] = [];
+      for (let i = 0; i < samples; i++) starts.push((await runProcess(awsCli.command, ['--version'], { env })).wallMs);
+      awsCliStartMs = median(starts);
     }
 
     let workflow: WorkflowTiming | undefined;
@@ -207,6 +213,7 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
       seedScriptMs: seedMs === null ? null : round(seedMs, 1),
       ...(seedSkipped ? { seedSkipped } : {}),
       ...(awsCli ? { awsCli: `${awsCli.command}: ${awsCli.version}` } : {}),
+      ...(awsCliStartMs !== undefined ? { awsCliStartMs: round(awsCliStartMs, 1) } : {}),
       ratioToSeedScript: seedMs ? round(libraryMs / seedMs) : null,
       cliRatioToSeedScript: seedMs ? round(cliMs / seedMs) : null,
       ...(workflow
