@@ -50,35 +50,35 @@ export function registerLocalCommand(program: Command): void {
     'kms-reimport local --iam-template template.yaml   # enforce the stack\'s roles',
   );
   command.action(async (options: LocalOptions) => {
-      const { describeEnvironment, startLocalEndpoint } = await import('../local/index.js');
-      const iam = options.iamTemplate ? await templateRoles(options) : undefined;
-      const endpoint = await startLocalEndpoint({
-        ...(iam ? { iam: iam.enforcement } : {}),
-        port: options.port,
-        ...(options.persist ? { persistPath: options.persist } : {}),
-        ...(options.quotas ? { quotas: options.quotas } : {}),
-        kms: { earlierTokens: options.earlierTokens },
-      });
-      console.log(`kms-reimport local endpoint (KMS, Secrets Manager, Resource Groups Tagging) listening on ${endpoint.url}`);
-      console.log('Point a client at it:');
-      const environment = describeEnvironment(endpoint, options.region);
-      if (iam) environment.AWS_ACCESS_KEY_ID = options.account;
-      for (const [name, value] of Object.entries(environment)) console.log(`  export ${name}=${value}`);
-      if (iam) {
-        console.log(`IAM enforced: the roles of ${options.iamTemplate} in account ${options.account}, ${options.region}. Sign as a role with its access key id:`);
-        for (const role of iam.roles) console.log(`  ${role.functionId.padEnd(28)} AWS_ACCESS_KEY_ID=${role.accessKeyId}  (${role.principal.arn})`);
-        console.log(`  ${'administrator (setup)'.padEnd(28)} AWS_ACCESS_KEY_ID=${options.account}`);
-      }
-      console.log(`Controls (clock, latency, quotas, faults, counters): ${endpoint.url}/_local/  (see local/README.md)`);
-      console.log('Ctrl-C stops it.');
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await endpoint.close();
-      console.log('stopped');
+    const { describeEnvironment, startLocalEndpoint } = await import('../local/index.js');
+    const iam = options.iamTemplate ? await templateRoles(options) : undefined;
+    const endpoint = await startLocalEndpoint({
+      ...(iam ? { iam: iam.enforcement } : {}),
+      port: options.port,
+      ...(options.persist ? { persistPath: options.persist } : {}),
+      ...(options.quotas ? { quotas: options.quotas } : {}),
+      kms: { earlierTokens: options.earlierTokens },
     });
+    console.log(`kms-reimport local endpoint (KMS, Secrets Manager, Resource Groups Tagging) listening on ${endpoint.url}`);
+    console.log('Point a client at it:');
+    const environment = describeEnvironment(endpoint, options.region);
+    if (iam) environment.AWS_ACCESS_KEY_ID = options.account;
+    for (const [name, value] of Object.entries(environment)) console.log(`  export ${name}=${value}`);
+    if (iam) {
+      console.log(`IAM enforced: the roles of ${options.iamTemplate} in account ${options.account}, ${options.region}. Sign as a role with its access key id:`);
+      for (const role of iam.roles) console.log(`  ${role.functionId.padEnd(28)} AWS_ACCESS_KEY_ID=${role.accessKeyId}  (${role.principal.arn})`);
+      console.log(`  ${'administrator (setup)'.padEnd(28)} AWS_ACCESS_KEY_ID=${options.account}`);
+    }
+    console.log(`Controls (clock, latency, quotas, faults, counters): ${endpoint.url}/_local/  (see local/README.md)`);
+    console.log('Ctrl-C stops it.');
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await endpoint.close();
+    console.log('stopped');
+  });
 }
 
 /** The template's function roles as principals, plus the account's own key as an administrator. */

@@ -75,6 +75,8 @@ describe('help and bad usage', () => {
       [['status', '--output', 'yaml'], /argument 'yaml' is invalid\. Allowed choices are json, table/],
       [['sweep', '--interval-ms', '-1'], /expected a whole number of milliseconds/],
       [['rotate', key.keyId], /rotate needs the per-key lease table/],
+      [['rotate', key.keyId, '--via-stack', 'kms-reimport', '--mode', 'alias-swap', '--rotation-id', 'r1'], /--mode, --rotation-id apply to a local rotation only/],
+      [['recover', key.keyId, '--via-stack', 'kms-reimport', '--state-machine', 'arn:aws:states:us-east-1:111122223333:stateMachine:x'], /cannot be used with/],
       [['no-such-command'], /unknown command 'no-such-command'/],
       [[], /Usage: kms-reimport/],
       [['recover', key.keyId, '--region', 'cn-north-1'], /ConfigError: .*China/],
