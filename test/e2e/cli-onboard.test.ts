@@ -174,6 +174,20 @@ test('onboard --key-id --material-stdin --json: the result as JSON; DOES_NOT_EXP
   assertQuiet(result, key.material);
 });
 
+test('--endpoint-url over AWS_ENDPOINT_URL, and --region: the key is looked for where the flags say', async () => {
+  const key = await importedByHand('SYMMETRIC_DEFAULT', 30);
+  const closed = { AWS_ENDPOINT_URL: 'http://127.0.0.1:9', KMS_REIMPORT_PARAMETERS_INTERVAL_MS: '0' };
+
+  const elsewhere = await runCli(['onboard', key.keyId, '--material-file', key.file, '--endpoint-url', aws.endpoint.url, '--region', 'eu-west-1'], closed);
+  assert.equal(elsewhere.code, 1);
+  assert.match(elsewhere.stdout, new RegExp(`KeyNotFound: Key ${key.keyId} does not exist in this account and Region`));
+  await assertUntouched(key.keyId);
+
+  const here = await runCli(['onboard', key.keyId, '--material-file', key.file, '--endpoint-url', aws.endpoint.url, '--region', 'us-east-1'], closed);
+  assert.equal(here.code, 0, here.stderr);
+  assert.deepEqual(await escrowed(key.keyId), key.material);
+});
+
 test('a PendingImport key that held material: the proof is its recovery', async () => {
   const key = await importedByHand('SYMMETRIC_DEFAULT', 30);
   await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: key.keyId }));
