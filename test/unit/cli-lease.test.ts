@@ -1,6 +1,9 @@
 /** cli/lease.ts: --lease-table / KMS_REIMPORT_LEASE_TABLE open the DynamoDB lease; without one, a single warning per process. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openLease } from '../../cli/lease.js';
 import { DEFAULT_CONFIG, loadConfig } from '../../lib/config.js';
 import { DynamoDbKeyLease } from '../../lib/lease/index.js';
@@ -35,4 +38,23 @@ test('KMS_REIMPORT_LEASE_TABLE must be a table name; KMS_REIMPORT_LEASE_WAIT_SEC
   assert.equal(loadConfig({ KMS_REIMPORT_LEASE_WAIT_SECONDS: '3' }).leaseWaitSeconds, 3);
   assert.equal(loadConfig({}).leaseWaitSeconds, undefined);
   assert.throws(() => loadConfig({ KMS_REIMPORT_LEASE_WAIT_SECONDS: '301' }), /KMS_REIMPORT_LEASE_WAIT_SECONDS/);
+});
+
+test('--profile reaches the lease\'s DynamoDB client (its Region comes from the named profile)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kms-reimport-lease-profile-'));
+  const saved = { config: process.env.AWS_CONFIG_FILE, region: process.env.AWS_REGION };
+  try {
+    writeFileSync(join(dir, 'config'), '[profile lease-ops]\nregion = eu-west-3\n');
+    process.env.AWS_CONFIG_FILE = join(dir, 'config');
+    delete process.env.AWS_REGION;
+    const opened = openLease('my-leases', { ...DEFAULT_CONFIG }, { profile: 'lease-ops' }, () => undefined);
+    const client = (opened.lease as unknown as { client: { config: { region: () => Promise<string> } } }).client;
+    assert.equal(await client.config.region(), 'eu-west-3');
+    opened.close();
+  } finally {
+    if (saved.config === undefined) delete process.env.AWS_CONFIG_FILE;
+    else process.env.AWS_CONFIG_FILE = saved.config;
+    if (saved.region !== undefined) process.env.AWS_REGION = saved.region;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
