@@ -25,7 +25,7 @@ import {
 import { inspectKey } from './inspect.js';
 import { escrowSecretId, readEscrow, selectEscrowedMaterial } from '../escrow/read.js';
 import { validateMaterial, wipe, wipeEscrowed, type EscrowedMaterial } from '../escrow/material.js';
-import { callWithRetry, type RetryOptions } from '../retry.js';
+import { callWithRetry, isThrottlingError, isTransientError, type RetryOptions } from '../retry.js';
 import type { ImportParameters, KeyReport } from '../types.js';
 import { wrapKeyMaterial } from '../wrap/wrap.js';
 
@@ -102,6 +102,12 @@ export function computeValidTo(now: Date, lifetimeDays: number): Date {
   const ahead = Math.min(days * DAY_MS, MAX_VALID_TO_DAYS * DAY_MS - VALID_TO_MARGIN_MS);
   return new Date(Math.floor((now.getTime() + ahead) / 1000) * 1000);
 }
+
+/** An attempt not sent again: the key, read before the retry, showed the import of the attempt whose answer was lost. */
+const SHOWN_BEFORE_RETRY = Symbol('shown before retry');
+
+/** ImportKeyMaterial's answers for a token it will not take (expired, spent, replaced, or another key's). */
+const TOKEN_REFUSED = new Set(['ExpiredImportTokenException', 'InvalidImportTokenException']);
 
 interface SentRequest {
   keyMaterialId: string | undefined;
@@ -245,12 +251,38 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
     };
     const sent: SentRequest = { keyMaterialId: sentMaterialId, expirationModel, validTo };
     let out: { KeyMaterialId?: string } | undefined;
+    // An attempt that failed transiently other than by throttling (a connection reset, a timeout, an
+    // internal error) may have been acted on by KMS with its answer lost: before sending it again,
+    // read the key; if it shows the import, it is not sent a second time (a token may be reusable,
+    // or spent: either way, one import).
+    let anAttemptMayHaveActed = false;
+    let lastAttemptMayHaveActed = false;
+    const attempt = async (): Promise<{ KeyMaterialId?: string } | typeof SHOWN_BEFORE_RETRY> => {
+      if (lastAttemptMayHaveActed) {
+        lastAttemptMayHaveActed = false;
+        if ((await importShown(deps.kms, report, sent, retry).catch(() => undefined)) === true) return SHOWN_BEFORE_RETRY;
+      }
+      try {
+        return await deps.kms.send(new ImportKeyMaterialCommand(request));
+      } catch (e) {
+        if (isTransientError(e) && !isThrottlingError(e)) anAttemptMayHaveActed = lastAttemptMayHaveActed = true;
+        throw e;
+      }
+    };
+    let answer: Awaited<ReturnType<typeof attempt>> | undefined;
+    let lost: string | undefined;
     try {
-      out = await callWithRetry({ operation: 'ImportKeyMaterial', keyId: report.keyId }, () => deps.kms.send(new ImportKeyMaterialCommand(request)), retry);
+      answer = await callWithRetry({ operation: 'ImportKeyMaterial', keyId: report.keyId }, attempt, retry);
+      if (answer === SHOWN_BEFORE_RETRY) lost = 'a transient error; the key, read again before a retry, shows the import took effect: not sent again';
     } catch (e) {
-      if (!isUnparsableResponse(e) && !(e instanceof KmsUnavailable)) throw mapImportError(e, input, params, secretId, sent);
+      const answerLost = isUnparsableResponse(e) || e instanceof KmsUnavailable;
+      // The retry of an attempt KMS may have acted on meets its token refused (spent by that attempt).
+      const tokenSpentByLostAnswer = anAttemptMayHaveActed && TOKEN_REFUSED.has(awsErrorName(e) ?? '');
+      if (!answerLost && !tokenSpentByLostAnswer) throw mapImportError(e, input, params, secretId, sent);
       // The answer was lost, not necessarily the import: read the key again before concluding.
       const shown = await importShown(deps.kms, report, sent, retry).catch(() => undefined);
+      // Not shown after a refused token: new parameters and another try, as for any refused token.
+      if (shown !== true && tokenSpentByLostAnswer) throw mapImportError(e, input, params, secretId, sent);
       if (shown !== true) {
         const named = toNamedError(e, report.keyId);
         const reread =
@@ -260,12 +292,17 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
         const Named = named instanceof KmsUnavailable ? KmsUnavailable : KmsResponseInvalid;
         throw new Named(`${named.message} ${reread} the same material can safely be imported again: run again.`, { keyId: report.keyId });
       }
-      deps.logger?.warn(
-        `ImportKeyMaterial for key ${report.keyId} got no usable answer (${isUnparsableResponse(e) ? 'not JSON or cut short' : 'transient errors'}), ` +
-          'but the key read again shows the import took effect: counted as imported.',
-        { keyId: report.keyId, ...(sentMaterialId ? { keyMaterialId: sentMaterialId } : {}) },
-      );
-      out = undefined;
+      lost = tokenSpentByLostAnswer
+        ? `a transient error, then ${awsErrorName(e)} on the retry; the key read again shows the import took effect`
+        : `${isUnparsableResponse(e) ? 'not JSON or cut short' : 'transient errors'}; the key read again shows the import took effect`;
+    }
+    if (lost !== undefined) {
+      deps.logger?.warn(`ImportKeyMaterial for key ${report.keyId} got no usable answer (${lost}): counted as imported.`, {
+        keyId: report.keyId,
+        ...(sentMaterialId ? { keyMaterialId: sentMaterialId } : {}),
+      });
+    } else if (answer !== SHOWN_BEFORE_RETRY) {
+      out = answer;
     }
     const result: ImportResult = { expirationModel };
     const importedId = out?.KeyMaterialId ?? sentMaterialId ?? selected.keyMaterialId;

@@ -10,6 +10,8 @@ import {
   GetParametersForImportCommand,
   ImportKeyMaterialCommand,
   KMSClient,
+  ListKeyRotationsCommand,
+  ListResourceTagsCommand,
   SignCommand,
   VerifyCommand,
   VerifyMacCommand,
@@ -563,4 +565,65 @@ test('importEscrowedMaterial: parameters that fail are the error (as when fetche
   secretsMock.on(GetSecretValueCommand).rejects(awsError('ResourceNotFoundException'));
   await assert.rejects(importEscrowedMaterial(deps, { report: pendingReport(), params: Promise.resolve(params()), config, now }), { name: 'EscrowMissing' });
   assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+});
+
+test('an import attempt that failed in a way KMS may have acted on (connection reset, 5xx) is not sent again before the key is read: shown imported, it counts (one import)', async () => {
+  secretsMock.on(GetSecretValueCommand).callsFake(() => ({ SecretBinary: new Uint8Array(material) }));
+  const reset = () => Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET' });
+  const validTo = computeValidTo(now, config.materialLifetimeDays);
+  /** What the key read again shows, one answer per read (the last one repeats). */
+  const rereads = (...states: Array<'IMPORTED' | 'PENDING_IMPORT'>) => {
+    const describe = kmsMock.on(DescribeKeyCommand);
+    const rotations = kmsMock.on(ListKeyRotationsCommand);
+    for (const importState of states) {
+      describe.resolvesOnce({ KeyMetadata: { KeyId: KEY_ID, Arn: KEY_ARN, KeyState: importState === 'IMPORTED' ? 'Enabled' : 'PendingImport', Origin: 'EXTERNAL', KeySpec: 'SYMMETRIC_DEFAULT', CurrentKeyMaterialId: MATERIAL_ID_A } });
+      rotations.resolvesOnce({ Rotations: [{ KeyMaterialId: MATERIAL_ID_A, KeyMaterialState: 'CURRENT', ImportState: importState, ExpirationModel: 'KEY_MATERIAL_EXPIRES', ...(importState === 'IMPORTED' ? { ValidTo: validTo } : {}) }], Truncated: false });
+    }
+    kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [], Truncated: false });
+  };
+  const warnings: string[] = [];
+  const logged = { ...deps, logger: { warn: (m: string) => void warnings.push(m) } };
+  const run = () => importEscrowedMaterial(logged, { report: pendingReport(), params: params(), config, now });
+  const imports = () => kmsMock.commandCalls(ImportKeyMaterialCommand).length;
+  const reads = () => kmsMock.commandCalls(DescribeKeyCommand).length;
+
+  // KMS imported, the answer was lost: read before the retry, shown, not sent again.
+  kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(reset()).rejects(new Error('must not be sent again'));
+  rereads('IMPORTED');
+  assert.equal((await run()).validTo, validTo.toISOString());
+  assert.deepEqual([imports(), reads()], [1, 1]);
+  assert.match(warnings.join('\n'), /read again before a retry, shows the import took effect: not sent again.*counted as imported/);
+
+  // Not shown: the retry goes out and succeeds.
+  kmsMock.reset();
+  kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(awsError('KMSInternalException', 500)).resolves({ KeyMaterialId: MATERIAL_ID_A });
+  rereads('PENDING_IMPORT');
+  assert.equal((await run()).keyMaterialId, MATERIAL_ID_A);
+  assert.deepEqual([imports(), reads()], [2, 1]);
+
+  // Not shown yet, the retry meets the token the lost attempt spent, shown on the next read: counted (one import).
+  kmsMock.reset();
+  kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(reset()).rejects(awsError('InvalidImportTokenException'));
+  rereads('PENDING_IMPORT', 'IMPORTED');
+  assert.equal((await run()).validTo, validTo.toISOString());
+  assert.deepEqual([imports(), reads()], [2, 2]);
+  assert.match(warnings.at(-1)!, /a transient error, then InvalidImportTokenException on the retry/);
+
+  // Never shown: ImportTokenExpired (the caller fetches new parameters), as for any refused token.
+  kmsMock.reset();
+  kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(reset()).rejects(awsError('InvalidImportTokenException'));
+  rereads('PENDING_IMPORT');
+  await assert.rejects(run(), { name: 'ImportTokenExpired' });
+
+  // Throttling (KMS refused at the door) is retried at once, with no read; a refused token with no attempt before it: no read either.
+  kmsMock.reset();
+  kmsMock.on(DescribeKeyCommand).rejects(new Error('not read again'));
+  kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(awsError('ThrottlingException', 400, { $retryable: { throttling: true } })).resolves({});
+  await run();
+  assert.deepEqual([imports(), reads()], [2, 0]);
+  kmsMock.reset();
+  kmsMock.on(DescribeKeyCommand).rejects(new Error('not read again'));
+  kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('ExpiredImportTokenException'));
+  await assert.rejects(run(), { name: 'ImportTokenExpired' });
+  assert.equal(reads(), 0);
 });
