@@ -129,6 +129,16 @@ export const sweepWith =
     metrics.addMetric('RotationDue', MetricUnit.Count, rotationsDue);
     metrics.addMetric('RotationDeferredByCap', MetricUnit.Count, rotationsCapped.length);
     metrics.addMetric('SweepInspectErrors', MetricUnit.Count, report.filter((e) => e.action === 'error').length);
+    // How close the managed keys are to their earliest ValidTo (DescribeKey's, the earliest of a key's
+    // materials): the fleet's soonest in days, and how many keys fall within 7, 30 and 90 days.
+    // The dashboard graphs them; renewal should keep every key beyond the renewal window.
+    const sweptAt = deps.now().getTime();
+    const daysToValidTo = report
+      .filter((e) => e.classification !== 'not-managed' && e.validTo !== undefined)
+      .map((e) => (Date.parse(e.validTo as string) - sweptAt) / 86_400_000)
+      .filter((d) => Number.isFinite(d));
+    if (daysToValidTo.length > 0) metrics.addMetric('EarliestValidToDays', MetricUnit.Count, Math.max(0, Math.round(Math.min(...daysToValidTo) * 100) / 100));
+    for (const within of [7, 30, 90]) metrics.addMetric(`KeysValidToWithin${within}Days`, MetricUnit.Count, daysToValidTo.filter((d) => d <= within).length);
     metrics.addMetric('ExecutionStarted', MetricUnit.Count, count('started'));
     metrics.addMetric('ExecutionAlreadyRunning', MetricUnit.Count, count('already-running'));
     metrics.addMetric('ExecutionStartFailed', MetricUnit.Count, count('failed'));

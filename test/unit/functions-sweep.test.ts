@@ -143,6 +143,14 @@ describe('sweep handler', () => {
     assert.match(String(warnings[0]?.reason), new RegExp(`No escrow secret kms-reimport/${id(2)} for key ${id(2)}`));
     const emf = logs.find((l) => typeof l._aws === 'object' && 'EscrowProblem' in l);
     assert.equal(emf?.EscrowProblem, 1);
+    // Days to the earliest ValidTo, managed keys only (1: 5 days, 3: 80 days; 2 has none, 4 is not managed).
+    const earliest = Number(emf?.EarliestValidToDays);
+    assert.ok(earliest > 4.9 && earliest <= 5, String(earliest));
+    assert.deepEqual([emf?.KeysValidToWithin7Days, emf?.KeysValidToWithin30Days, emf?.KeysValidToWithin90Days], [1, 1, 2]);
+    const metricSet = (emf?._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> }).CloudWatchMetrics[0]!;
+    assert.equal(metricSet.Namespace, 'KmsReimport', 'the namespace the template alarm and dashboard use');
+    assert.deepEqual(metricSet.Dimensions, [['service']], 'the one dimension (service) the template alarm and dashboard use');
+    assert.equal(emf?.service, 'kms-reimport');
     // One ListSecrets walk for every managed key; DescribeSecret only for the one it did not list (key 2's, missing).
     assert.equal(secretsMock.commandCalls(ListSecretsCommand).length, 1);
     assert.deepEqual(
