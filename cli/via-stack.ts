@@ -212,11 +212,19 @@ export async function runThroughStateMachine(
     }
   };
   let execution: DescribeExecutionOutput;
-  for (;;) {
-    execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
-    await readHistory();
-    if (execution.status !== 'RUNNING' && execution.status !== 'PENDING_REDRIVE') break;
-    await sleep(pollMs);
+  try {
+    for (;;) {
+      execution = await deps.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      await readHistory();
+      if (execution.status !== 'RUNNING' && execution.status !== 'PENDING_REDRIVE') break;
+      await sleep(pollMs);
+    }
+  } catch (error) {
+    throw new DeployedServiceUnavailable(
+      `Could not follow execution ${executionArn} (${errorText(error)}); it runs on without this command: check states:DescribeExecution and ` +
+        'states:GetExecutionHistory for your credentials, or follow it in the Step Functions console. Its outcome also goes to the stack\'s outcome topic.',
+      { cause: error },
+    );
   }
   return reportedOutcome(events) ?? outcomeWithoutReport(action, keyRef, executionArn, execution, now());
 }

@@ -153,3 +153,13 @@ test('StartExecution refused: DeployedServiceUnavailable naming the permission; 
     /is not a state machine ARN/,
   );
 });
+
+test('following refused (no states:GetExecutionHistory): a named error that gives the execution ARN, which runs on', async () => {
+  sfnMock.on(StartExecutionCommand).resolves({ executionArn: EXECUTION, startDate: NOW });
+  sfnMock.on(DescribeExecutionCommand).resolves({ executionArn: EXECUTION, stateMachineArn: STATE_MACHINE, status: 'RUNNING', startDate: NOW });
+  sfnMock.on(GetExecutionHistoryCommand).rejects(Object.assign(new Error('not authorized to perform: states:GetExecutionHistory'), { name: 'AccessDeniedException' }));
+  await assert.rejects(
+    runThroughStateMachine({ sfn, cloudFormation, progress: () => undefined, sleep: async () => undefined, now: () => NOW }, 'recover', KEY, { stateMachineArn: STATE_MACHINE }),
+    (e: Error) => e instanceof DeployedServiceUnavailable && e.message.includes(`Could not follow execution ${EXECUTION}`) && /runs on without this command/.test(e.message),
+  );
+});
