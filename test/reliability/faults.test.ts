@@ -167,6 +167,13 @@ async function endsRecovered(
   return outcomes;
 }
 
+/** Cases grouped by how they ended: "recovered ×5, failed KmsUnavailable → recovered ×3 (GetSecretValue, ...)". */
+function digest(cases: Array<{ at: string; ended: string }>): string {
+  const byEnd = new Map<string, string[]>();
+  for (const c of cases) byEnd.set(c.ended, [...(byEnd.get(c.ended) ?? []), c.at]);
+  return [...byEnd].map(([ended, at]) => `${ended} ×${at.length} (${at.join(', ')})`).join('; ');
+}
+
 const summary = (outcomes: Outcome[]) => outcomes.map((o) => (o.status === 'failed' ? `failed ${o.errorName}` : o.status)).join(' → ');
 
 /** The operations a clean recovery of a key ID makes, in the order it sends them (learned once). */
@@ -188,7 +195,7 @@ describe('transient answers', () => {
   test('5xx on each call of a recovery (KMSInternalException, DependencyTimeoutException 503, InternalServiceError): retried, recovered in one run, one import', async () => {
     await scenario(FILE, GROUP, '5xx answers (500/503) on each call of a recovery', async () => {
       const ops = [...new Set(await learnRecoveryCalls())];
-      const seen: string[] = [];
+      const seen: Array<{ at: string; ended: string }> = [];
       for (const [i, op] of ops.entries()) {
         const key = await expiredKey();
         const kms = !['GetSecretValue', 'DescribeSecret'].includes(op);
@@ -199,9 +206,9 @@ describe('transient answers', () => {
         });
         assert.equal(aws.endpoint.controls.injectedErrorCount(), 0, `${op}: every injected error was answered`);
         assert.equal(outcomes.length, 1, `${op}: recovered by the run's own retries`);
-        seen.push(`${op} (${type}): ${summary(outcomes)}`);
+        seen.push({ at: `${op}: ${type}`, ended: summary(outcomes) });
       }
-      return `${ops.length} calls, each answered with ${aws.config.maxAttempts - 1} 5xx errors: ${seen.join('; ')}; one import per key, escrow unchanged`;
+      return `each of ${ops.length} calls answered ${aws.config.maxAttempts - 1} times with a 5xx: ${digest(seen)}; one import per key, escrow unchanged`;
     });
   });
 
@@ -276,7 +283,7 @@ describe('broken answers (a proxy in front of the endpoint)', () => {
       }[breakage];
       await scenario(FILE, GROUP, `${label}, on each call of a recovery`, async () => {
         const ops = [...new Set(await learnRecoveryCalls())].filter((op) => !KNOWN_BUG(breakage, op));
-        const seen: string[] = [];
+        const seen: Array<{ at: string; ended: string }> = [];
         for (const count of LONG ? [1, aws.config.maxAttempts] : [1]) {
           for (const op of ops) {
             const key = await expiredKey();
@@ -287,11 +294,11 @@ describe('broken answers (a proxy in front of the endpoint)', () => {
             });
             assert.ok(proxy.broken() > brokenBefore, `${op}: the proxy broke an answer`);
             proxy.breakNext(op, breakage, 0);
-            seen.push(`${op}${count > 1 ? ` ×${count}` : ''}: ${summary(outcomes)}`);
+            seen.push({ at: `${op}${count > 1 ? ` ×${count}` : ''}`, ended: summary(outcomes) });
           }
         }
         const bug = breakage === 'reset-after' ? ' (ImportKeyMaterial: the todo test below)' : '';
-        return `${seen.join('; ')}; one import per key${endpointActed(breakage) ? ' (an import whose answer was lost counts)' : ''}, escrow unchanged${bug}`;
+        return `${digest(seen)}; one import per key${endpointActed(breakage) ? ' (an import whose answer was lost counts)' : ''}, escrow unchanged${bug}`;
       });
     });
   }
@@ -311,7 +318,7 @@ describe('broken answers (a proxy in front of the endpoint)', () => {
   test('latency past the SDK timeout on each call of a recovery (endpoint 1.5 s, client timeout 0.5 s): recovered; one import', async () => {
     await scenario(FILE, GROUP, 'latency past the SDK request timeout, on each call of a recovery', async () => {
       const ops = [...new Set(await learnRecoveryCalls())];
-      const seen: string[] = [];
+      const seen: Array<{ at: string; ended: string }> = [];
       for (const op of ops) {
         const key = await expiredKey();
         const service = ['GetSecretValue', 'DescribeSecret'].includes(op) ? 'secretsmanager' : 'kms';
@@ -330,9 +337,9 @@ describe('broken answers (a proxy in front of the endpoint)', () => {
         });
         aws.endpoint.controls.setLatency(`${service}:${op}`, 0);
         assert.ok(calls >= 2, `${op}: the call that timed out was made again`);
-        seen.push(`${op}: ${summary(outcomes)}`);
+        seen.push({ at: op, ended: summary(outcomes) });
       }
-      return `${seen.join('; ')}; one import per key, escrow unchanged`;
+      return `${digest(seen)}; one import per key, escrow unchanged`;
     });
   });
 });
@@ -444,15 +451,17 @@ describe('a run killed between any two steps, then started again', () => {
   test('the library run (CLI path): killed before, or after, each of its calls; the next run ends it: one import', async () => {
     await scenario(FILE, GROUP, 'run killed before or after each call of a recovery, then started again', async () => {
       const calls = await learnRecoveryCalls();
-      const seen: string[] = [];
+      const seen: Array<{ at: string; ended: string }> = [];
       for (const when of ['before', 'after'] as const) {
         for (let nth = 1; nth <= calls.length; nth++) {
           const key = await expiredKey();
           let sent = 0;
-          // One counter over both clients: the nth command the run sends, whichever service.
+          // One counter over both clients: the nth command the run sends, whichever service
+          // (calls go out in parallel: the answer lost is the nth command's, whenever it comes).
+          const order = new WeakMap<object, number>();
           const kill = when === 'before'
             ? { before: () => (++sent === nth ? runStopsHere() : undefined) }
-            : { before: () => void ++sent, after: () => (sent === nth ? runStopsHere() : undefined) };
+            : { before: (c: object) => void order.set(c, ++sent), after: (c: object) => (order.get(c) === nth ? runStopsHere() : undefined) };
           const clients = clientsTo(aws.endpoint.url);
           let killedOnce = false;
           const outcomes = await endsRecovered(key, () => {
@@ -460,10 +469,10 @@ describe('a run killed between any two steps, then started again', () => {
             return run({ kms: interceptSend(clients.kms, kill), secrets: interceptSend(clients.secrets, kill) }, key.keyId);
           });
           assert.ok(killedOnce);
-          seen.push(`${when} ${calls[nth - 1]}: ${summary(outcomes)}`);
+          seen.push({ at: `${when} ${calls[nth - 1]}`, ended: summary(outcomes) });
         }
       }
-      return `${calls.length * 2} kill points (${calls.join(', ')}): ${seen.join('; ')}; one import per key, escrow unchanged`;
+      return `${calls.length * 2} kill points: ${digest(seen)}; one import per key, escrow unchanged`;
     });
   });
 
@@ -606,16 +615,53 @@ describe('100 concurrent triggers over 10 keys', () => {
 });
 
 // ------------------------------------------------------------------ the leak scan over everything above
+/** What the CLI prints for `args` (in process, the program cli/main.ts runs), everything captured. */
+async function cliOutput(args: string[]): Promise<string> {
+  const { buildProgram } = await import('../../cli/program.js');
+  const chunks: string[] = [];
+  const saved = { log: console.log, error: console.error, warn: console.warn, err: process.stderr.write };
+  console.log = console.error = console.warn = (...a: unknown[]) => void chunks.push(a.map(String).join(' '));
+  process.stderr.write = ((c: unknown) => {
+    chunks.push(typeof c === 'string' ? c : Buffer.from(c as Uint8Array).toString('utf8'));
+    return true;
+  }) as typeof process.stderr.write;
+  const exitCode = process.exitCode;
+  try {
+    await buildProgram().parseAsync(['node', 'kms-reimport', ...args]);
+  } catch (e) {
+    chunks.push(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+  } finally {
+    Object.assign(console, { log: saved.log, error: saved.error, warn: saved.warn });
+    process.stderr.write = saved.err;
+    process.exitCode = exitCode;
+  }
+  return chunks.join('\n');
+}
+
 describe('leak scan', () => {
-  test('no material, raw, hex, base64 or base64url, in any log line, outcome, state payload or trigger log of this file', async () => {
-    await scenario(FILE, 'leak scan', 'faults: logs, outcomes, workflow state payloads, trigger logs', async () => {
+  test('no material, raw, hex, base64 or base64url, in any log line, outcome, state payload, trigger log or CLI output of this file', async () => {
+    await scenario(FILE, 'leak scan', 'faults and CLI: engine logs, outcomes, workflow state payloads, trigger logs, CLI output (status, plan, recover; table and JSON)', async () => {
+      // The CLI against the same endpoint, holding every material the scenarios escrowed.
+      Object.assign(process.env, { AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, KMS_REIMPORT_PARAMETERS_INTERVAL_MS: '0', KMS_REIMPORT_WRAPPING_KEY_SPEC: 'RSA_2048' });
+      const key = await expiredKey();
+      const at = ['--endpoint-url', aws.endpoint.url, '--region', REGION];
+      const printed = [
+        await cliOutput(['status', ...at]),
+        await cliOutput(['status', ...at, '--json']),
+        await cliOutput(['plan', key.keyId, ...at, '--json']),
+        await cliOutput(['recover', key.keyId, ...at]),
+        await cliOutput(['recover', key.keyId, ...at, '--json']),
+      ];
+      assert.match(printed[3]!, new RegExp(key.keyId), 'the CLI printed about the key');
+      assert.equal(await keyState(key.keyId), 'Enabled', 'the CLI recovered the key');
+      produced.add('CLI output', printed.join('\n'));
       const materials = await escrowedMaterials(aws);
       for (const m of materials) produced.material(m);
       produced.add('engine log lines', aws.logLines.join('\n'));
       produced.add('outcomes', aws.outcomes);
-      assert.ok(produced.materialCount > 10 && produced.textCount > 5);
+      assert.ok(produced.materialCount > 0 && produced.textCount >= 3);
       produced.scan('the fault scenarios');
-      return `${produced.materialCount} materials searched for in ${aws.logLines.length} log lines, ${aws.outcomes.length} outcomes and ${produced.textCount} other texts: none found`;
+      return `${produced.materialCount} materials searched for, raw, hex, base64 and base64url, in ${aws.logLines.length} engine log lines, ${aws.outcomes.length} outcomes, the workflow states and trigger logs of the scenarios, and the output of 5 CLI runs: none found`;
     });
   });
 });

@@ -28,7 +28,6 @@ before(async () => {
   endpoint = await startLocalEndpoint({ port: 0 });
 });
 after(async () => {
-  produced.scan('the endpoint\'s error answers');
   await endpoint.close();
 });
 
@@ -160,6 +159,9 @@ function send(req: GeneratedRequest): Promise<Answer> {
   });
 }
 
+/** Every error answer, to search at the end for every material any request carried (not only its own). */
+const errorAnswers: string[] = [];
+
 function assertWellFormed(req: GeneratedRequest, res: Answer): void {
   const where = `${req.method} ${req.path} ${req.headers['x-amz-target'] ?? ''} → ${res.status}`;
   assert.ok(res.status >= 200 && res.status < 600, where);
@@ -176,8 +178,9 @@ function assertWellFormed(req: GeneratedRequest, res: Answer): void {
     assert.ok(typeof error === 'object' && error !== null, `${where}: an error object`);
     assert.ok(typeof error.__type === 'string' && error.__type.length > 0, `${where}: __type`);
     assert.ok(typeof error.message === 'string', `${where}: message`);
-    produced.add('error answer', res.text);
+    errorAnswers.push(res.text);
     if (req.body.material) {
+      produced.material(req.body.material);
       const m = req.body.material;
       for (const form of [m.toString('base64'), m.toString('base64url'), m.toString('hex')]) assert.ok(!res.text.includes(form), `${where}: the error quotes the request's material`);
     }
@@ -216,6 +219,12 @@ test(`the local endpoint: ${runs(3_000)} generated raw requests each get a well-
     }
     const spread = [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ');
     assert.ok(statuses.has(200) && [...statuses.keys()].some((s) => s >= 400), `both answers and errors were seen: ${spread}`);
+    await scenario(FILE, 'leak scan', 'local endpoint: every error answer of the property, for every material any request carried', () => {
+      produced.add('error answers', errorAnswers.join('\n'));
+      assert.ok(produced.materialCount > 0 && errorAnswers.length > 0);
+      produced.scan("the endpoint's error answers");
+      return `${errorAnswers.length} error answers searched for the ${produced.materialCount} materials the requests carried (Plaintext, SecretBinary, SecretString, EncryptedKeyMaterial): none found`;
+    });
     return `${runs(3_000)} generated requests, all answered in time with well-formed JSON (status: ${spread}); no error quoted request material; KMS and Secrets Manager served real SDK calls afterwards`;
   });
 });
