@@ -22,6 +22,8 @@ export interface OnboardCommandOptions extends AwsCliOptions {
   expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
   allFromDir?: string;
   escrowKmsKeyId?: string;
+  /** REGION → KMS key for the escrow's replica there (a Multi-Region primary under --escrow-kms-key-id). */
+  escrowReplicaKmsKeyId?: Record<string, string>;
 }
 
 /** What one onboard invocation does, once its options are checked. */
@@ -30,6 +32,13 @@ export type OnboardMode =
   | { kind: 'stdin'; keyRef: string }
   | { kind: 'new'; keySpec: string }
   | { kind: 'dir'; dir: string };
+
+/** --escrow-replica-kms-key-id REGION=KEY, repeatable: collected by Region. */
+function regionKey(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const match = /^([a-z]{2,}(?:-[a-z]+)+-\d+)=(.+)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('expected REGION=KEY, e.g. eu-west-1=alias/escrow');
+  return { ...previous, [match[1]!]: match[2]! };
+}
 
 function aliasName(value: string): string {
   if (!/^alias\/[a-zA-Z0-9/_-]{1,250}$/.test(value) || value.startsWith('alias/aws/')) {
@@ -102,7 +111,10 @@ export function registerOnboardCommand(program: Command): void {
       ]),
     )
     .addOption(new Option('--all-from-dir <dir>', 'onboard every <key-id>.bin in the directory; a table of results, every key tried'))
-    .addOption(new Option('--escrow-kms-key-id <key>', 'the KMS key that encrypts the escrow secret (default aws/secretsmanager); never the key itself'));
+    .addOption(new Option('--escrow-kms-key-id <key>', 'the KMS key that encrypts the escrow secret (default aws/secretsmanager); never the key itself'))
+    .addOption(
+      new Option('--escrow-replica-kms-key-id <region=key>', "with --escrow-kms-key-id, for a Multi-Region primary: the KMS key of each replica Region that encrypts the escrow's replica there (repeat per Region)").argParser(regionKey),
+    );
   addAwsOptions(command);
   addOutputOptions(command);
   withExamples(

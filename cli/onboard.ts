@@ -88,6 +88,7 @@ async function adoptOne(
       source,
       progress: (line) => progress(line),
       ...(options.escrowKmsKeyId ? { escrowKmsKeyId: options.escrowKmsKeyId } : {}),
+      ...(options.escrowReplicaKmsKeyId ? { escrowReplicaKmsKeyIds: options.escrowReplicaKmsKeyId } : {}),
     });
     return { status: 'onboarded', requestedRef: keyRef, ...result };
   } catch (e) {

@@ -111,7 +111,7 @@ export async function escrowTarget(kms: KMSClient, input: EscrowTargetInput): Pr
     if (unkeyed.length > 0) {
       throw new EscrowInvalid(
         `Key ${keyId} is a Multi-Region key with replicas in ${replicaRegions.join(', ')}: its escrow is replicated there, and under ${input.escrowKmsKeyId} each replica needs a KMS key of its own Region. ` +
-          `Name one for ${unkeyed.join(', ')} (escrowReplicaKmsKeyIds), or leave the escrow under aws/secretsmanager. Nothing was escrowed or imported.`,
+          `Name one for ${unkeyed.join(', ')} (escrowReplicaKmsKeyIds; on the command line --escrow-replica-kms-key-id REGION=KEY), or leave the escrow under aws/secretsmanager. Nothing was escrowed or imported.`,
         { keyId },
       );
     }

@@ -287,6 +287,7 @@ test('bad usage: exit 2 with what to give, nothing done', async () => {
     [['onboard', '--new', '--key-spec', 'SYMMETRIC_DEFAULT', '--alias', 'payments'], /expected alias\/NAME/],
     [['onboard', '--all-from-dir', join(work, 'no-such-dir')], /--all-from-dir .* cannot be read/],
     [['onboard', 'alias/x', '--material-fil', 'a.bin'], /unknown option/],
+    [['onboard', 'alias/x', '--material-file', 'a.bin', '--escrow-replica-kms-key-id', 'eu-west-1'], /expected REGION=KEY/],
   ];
   const creates = aws.calls('CreateKey');
   for (const [args, message] of cases) {

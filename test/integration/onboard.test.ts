@@ -167,4 +167,34 @@ describe('adoptKey of a Multi-Region primary', () => {
     assert.equal(outcome.status, 'recovered', outcome.reason);
     material.fill(0);
   });
+
+  test('escrow under customer managed keys: one per Region, each replica of the secret under its own', async () => {
+    const keyId = (await aws.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', MultiRegion: true }))).KeyMetadata!.KeyId!;
+    await aws.kms.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: REPLICA }));
+    const material = await generateKeyMaterial('SYMMETRIC_DEFAULT');
+    await importByHand(aws.kms, keyId, 'SYMMETRIC_DEFAULT', material);
+    const eastEscrowKey = (await aws.kms.send(new CreateKeyCommand({ Description: 'escrow' }))).KeyMetadata!.Arn!;
+    const westEscrowKey = (await west.kms.send(new CreateKeyCommand({ Description: 'escrow' }))).KeyMetadata!.Arn!;
+
+    await assert.rejects(adoptKey(aws, keyId, Buffer.from(material), { config: aws.config, now: aws.now, escrowKmsKeyId: eastEscrowKey }), {
+      name: 'EscrowInvalid',
+      message: new RegExp(`Name one for ${REPLICA} .*--escrow-replica-kms-key-id REGION=KEY`),
+    });
+    assert.equal(await secretExists(aws.secrets, `kms-reimport/${keyId}`), false);
+
+    const adopted = await adoptKey(aws, keyId, Buffer.from(material), {
+      config: aws.config,
+      now: aws.now,
+      escrowKmsKeyId: eastEscrowKey,
+      escrowReplicaKmsKeyIds: { [REPLICA]: westEscrowKey },
+    });
+    assert.equal(adopted.escrow.replicas?.[0]?.status, 'InSync');
+    const east = await aws.secrets.send(new DescribeSecretCommand({ SecretId: `kms-reimport/${keyId}` }));
+    assert.equal(east.KmsKeyId, eastEscrowKey);
+    assert.deepEqual(
+      east.ReplicationStatus?.map((r) => [r.Region, r.KmsKeyId]),
+      [[REPLICA, westEscrowKey]],
+    );
+    material.fill(0);
+  });
 });
