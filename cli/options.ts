@@ -7,6 +7,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ClientOptions } from '../lib/aws/clients.js';
+import type { RunLogger } from '../lib/run.js';
 
 /**
  * Exit codes, documented in the README: 0 done, 1 failed (a key or check failed), 2 bad usage
@@ -139,12 +140,8 @@ function fields(extra: object | undefined): string {
     .join('');
 }
 
-/** A RunLogger-shaped logger that writes each engine step as it happens to stderr, one line each. */
-export function progressLogger(write: (line: string) => void = progress): {
-  info(message: string, extra?: object): void;
-  warn(message: string, extra?: object): void;
-  error(message: string, extra?: object): void;
-} {
+/** The engine's logger (lib/run.ts RunLogger) writing each step as it happens to stderr, one line each. */
+export function progressLogger(write: (line: string) => void = progress): RunLogger {
   return {
     info: (message, extra) => write(`  ${message}${fields(extra)}`),
     warn: (message, extra) => write(`  warning: ${message}${fields(extra)}`),
