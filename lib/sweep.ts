@@ -142,6 +142,11 @@ export async function listManagedKeys(tagging: ResourceGroupsTaggingAPIClient, c
   return keys;
 }
 
+/** The ARNs of every resource of type kms:key carrying the managed tag (all pages). */
+export async function listManagedKeyArns(tagging: ResourceGroupsTaggingAPIClient, config: ReimportConfig, retry: RetryOptions): Promise<string[]> {
+  return (await listManagedKeys(tagging, config, retry)).map((k) => k.arn);
+}
+
 const DAY_MS = 86_400_000;
 
 /**
