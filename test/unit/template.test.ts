@@ -14,8 +14,13 @@ import {
   aslPlaceholders,
   loadAslText,
   sharedSchemaPath,
+  parameterDefaults,
+  resolveSub,
+  FAKE_REGION,
   type Json,
 } from './template-load.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/commons/powertools.js';
+import { outcomeMetricName } from '../../lib/workflow/publish.js';
 
 const template = loadTemplate();
 
@@ -348,7 +353,7 @@ describe('parameters, notifications, alarms, outputs', () => {
     assert.equal(sub.Properties.Protocol, 'email');
   });
 
-  test('alarms: failed executions, and key material expiring sooner than the threshold', () => {
+  test('alarms: failed executions, key material expiring sooner than the threshold, escrow problems', () => {
     const alarms = resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const failed = alarms.find((a) => a.MetricName === 'ExecutionsFailed');
     assert.ok(failed, 'no ExecutionsFailed alarm');
@@ -364,6 +369,79 @@ describe('parameters, notifications, alarms, outputs', () => {
       assert.match(alarm.AlarmDescription, /kms-reimport/);
       assert.equal(alarm.TreatMissingData, 'notBreaching');
     }
+  });
+
+  test("EscrowProblemAlarm: the sweep's EscrowProblem metric, in the namespace and with the service dimension the functions emit it under, to the outcome topic", () => {
+    const alarm = template.Resources.EscrowProblemAlarm;
+    assert.equal(alarm?.Type, 'AWS::CloudWatch::Alarm');
+    const p = alarm.Properties;
+    const sweepSource = readFileSync(join(repoRoot, 'functions', 'sweep.ts'), 'utf8');
+    assert.ok(sweepSource.includes(`metrics.addMetric('${p.MetricName}', MetricUnit.Count,`), `functions/sweep.ts emits ${p.MetricName}`);
+    assert.equal(p.MetricName, 'EscrowProblem');
+    assert.equal(p.Namespace, METRICS_NAMESPACE, 'the namespace of functions/commons/powertools.ts');
+    assert.equal(p.Namespace, template.Globals.Function.Environment.Variables.POWERTOOLS_METRICS_NAMESPACE);
+    assert.deepEqual(p.Dimensions, [{ Name: 'service', Value: SERVICE_NAME }], "Powertools' default dimension");
+    assert.equal(SERVICE_NAME, template.Globals.Function.Environment.Variables.POWERTOOLS_SERVICE_NAME);
+    assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    assert.equal(p.Threshold, 1);
+    assert.deepEqual(p.AlarmActions, [{ Ref: 'OutcomeTopic' }]);
+  });
+
+  describe('OperationsDashboard', () => {
+    const dashboard = template.Resources.OperationsDashboard;
+    const raw: string = dashboard?.Properties?.DashboardBody?.['Fn::Sub'];
+    const values = { ...parameterDefaults(template), RecoveryStateMachine: 'arn:aws:states:us-east-1:111122223333:stateMachine:kms-reimport-test-RecoveryStateMachine' };
+    const body = () => JSON.parse(resolveSub(raw, values)) as { widgets: Json[] };
+    const metricsOf = (title: RegExp): Json[][] => {
+      const widget = body().widgets.find((w) => title.test(w.properties.title));
+      assert.ok(widget, `no widget titled ${title}`);
+      assert.equal(widget.properties.region, FAKE_REGION, 'the stack\'s own Region');
+      return widget.properties.metrics;
+    };
+    const named = (metrics: Json[][], namespace: string) => metrics.filter((m) => m[0] === namespace).map((m) => m[1] as string);
+
+    test('an AWS::CloudWatch::Dashboard whose body is built with !Sub and parses as JSON after substitution', () => {
+      assert.equal(dashboard?.Type, 'AWS::CloudWatch::Dashboard');
+      assert.equal(typeof raw, 'string');
+      assert.ok(raw.includes('${AWS::Region}') && raw.includes('${RecoveryStateMachine}'), 'Region and state machine come from the stack, not hard-coded');
+      assert.equal(body().widgets.length, 4);
+    });
+
+    test('outcomes by status: one metric per outcome status, as Report emits them (outcomeMetricName)', () => {
+      const metrics = metricsOf(/^Outcomes by status/);
+      const statuses = ['recovered', 'renewed', 'rotated', 'skipped', 'planned', 'failed'] as const;
+      assert.deepEqual(named(metrics, METRICS_NAMESPACE).sort(), statuses.map((s) => outcomeMetricName(s)).sort());
+      for (const m of metrics) assert.deepEqual(m.slice(2, 4), ['service', SERVICE_NAME]);
+    });
+
+    test("keys by days to the earliest ValidTo, and escrow health: metrics the sweep emits", () => {
+      const sweepSource = readFileSync(join(repoRoot, 'functions', 'sweep.ts'), 'utf8');
+      const emitted = (name: string) => {
+        const within = /^KeysValidToWithin(\d+)Days$/.exec(name);
+        if (within) return sweepSource.includes('`KeysValidToWithin${within}Days`') && new RegExp(`for \\(const within of \\[[^\\]]*\\b${within[1]}\\b`).test(sweepSource);
+        return sweepSource.includes(`metrics.addMetric('${name}',`);
+      };
+      const validTo = named(metricsOf(/days to their earliest ValidTo/), METRICS_NAMESPACE);
+      assert.deepEqual(validTo, ['KeysValidToWithin7Days', 'KeysValidToWithin30Days', 'KeysValidToWithin90Days', 'EarliestValidToDays']);
+      const escrow = named(metricsOf(/^Escrow health/), METRICS_NAMESPACE);
+      assert.ok(escrow.includes('EscrowProblem'));
+      for (const name of [...validTo, ...escrow]) assert.ok(emitted(name), `functions/sweep.ts emits ${name}`);
+      assert.ok(raw.includes('"value": ${RenewalWindowDays}'), 'the renewal window comes from its parameter');
+    });
+
+    test('executions in flight and failed: AWS/States metrics of this state machine; the expression uses only ids it defines', () => {
+      const metrics = metricsOf(/executions/i);
+      const states = metrics.filter((m) => m[0] === 'AWS/States');
+      assert.deepEqual(states.map((m) => m[1]).sort(), ['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsStarted', 'ExecutionsSucceeded', 'ExecutionsTimedOut']);
+      for (const m of states) assert.deepEqual(m.slice(2, 4), ['StateMachineArn', values.RecoveryStateMachine]);
+      const ids = new Set(states.map((m) => m[4].id));
+      const expression = metrics.find((m) => typeof m[0] === 'object' && m[0].expression)?.[0];
+      assert.ok(expression, 'an in-flight expression');
+      const used = [...expression.expression.matchAll(/FILL\((\w+)/g)].map((x: RegExpMatchArray) => x[1]);
+      assert.equal(used.length, 5);
+      for (const id of used) assert.ok(ids.has(id), `${id} is defined`);
+      assert.equal(states.find((m) => m[1] === 'ExecutionsFailed')?.[4].visible, undefined, 'failed executions are shown');
+    });
   });
 
   test('outputs: the state machine, the topic and every function name, described as this app', () => {
