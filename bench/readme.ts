@@ -199,7 +199,7 @@ function cliSection(r: BenchResults, x: NonNullable<BenchResults['cli']>): strin
   const lines = [
     '### The command line',
     '',
-    `\`bin/kms-reimport.js\` as a whole process, wall time from spawn to exit, median of ${x.samples}; peak RSS by ${r.settings.peakRss}.`,
+    `\`bin/kms-reimport.js\` as a whole process (its prebuilt bundle made fresh first, as after an install), wall time from spawn to exit, median of ${x.samples}; peak RSS by ${r.settings.peakRss}.${x.rebuilds > 0 ? ` ${x.rebuilds} sample(s) were taken again because the CLI rebuilt its bundle first (a source file changed during the run).` : ''}`,
     '',
     '| Figure | Value | Target |',
     '|---|---|---|',

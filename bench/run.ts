@@ -204,7 +204,9 @@ function printTable(r: Results): void {
       add('renewal', `${x.way}: ${x.keys} keys, GetParametersForImport ${x.quotaPerSecond}/s`, `${x.seconds} s vs ${x.quotaMinimumSeconds} s → ${x.ratioToQuota} ×; renewed ${x.renewed}, failed ${x.failed}, throttled ${x.throttled}`);
     }
   }
-  if (r.cli) add('cli', `--help (median of ${r.cli.samples}) / empty node`, `${r.cli.helpSeconds} s / ${r.cli.emptyNodeSeconds} s; recover peak ${r.cli.recoverPeakMiB ?? '-'} MiB`);
+  if (r.cli) {
+    add('cli', `--help (median of ${r.cli.samples}) / empty node`, `${r.cli.helpSeconds} s / ${r.cli.emptyNodeSeconds} s; recover peak ${r.cli.recoverPeakMiB ?? '-'} MiB${r.cli.rebuilds > 0 ? `; ${r.cli.rebuilds} sample(s) retaken (the CLI rebuilt its bundle)` : ''}`);
+  }
   if (r.bundles && r.coldInit) {
     for (const b of r.bundles.functions) {
       add('bundles', b.name, `${(b.bytes / 1000).toFixed(0)} kB (${(b.bytesWithMap / 1000).toFixed(0)} kB with map); net init ${b.netInitMs} ms (${b.netInitNoSourceMapsMs} ms without --enable-source-maps)`);
