@@ -3,13 +3,14 @@
  * never assertions: each row names its target (issue 10) and says whether this run met it.
  *
  *   npm run bench                      full run → bench/results.json (the README's figures)
- *   npm run bench -- --quick           small run (under 2 minutes; CI) → bench/results-quick.json
+ *   npm run bench -- --quick           small run (under 2 minutes; CI) → bench/results-quick.json (not committed)
  *   options: --keys 1000,10000,50000   sweep sizes     --latency 25   per-call latency, ms
  *            --samples 7               recovery samples --only recovery,sweep,renewal,cli,bundles
  *            --out <file>              results file
  *
- * Groups (one module each): recovery.ts (+ workflow.ts, seed-recover.sh), sweep.ts (+ fleet.ts,
- * sweep-child.ts), renewal.ts, cli.ts, bundles.ts. bench/readme.ts turns bench/results.json into
+ * Groups (one module each): recovery.ts (+ workflow.ts, timeline.ts, seed-recover.sh), sweep.ts
+ * (+ sweep-child.ts, the account from test/support/fleet.ts), renewal.ts, cli.ts, bundles.ts;
+ * measure.ts holds what they share. bench/readme.ts turns bench/results.json into
  * the README's "Performance" section.
  */
 import { writeFileSync } from 'node:fs';
