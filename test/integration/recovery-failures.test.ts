@@ -29,6 +29,7 @@ import { getImportParameters } from '../../lib/kms/import-parameters.js';
 import { chooseWrapping, wrapKeyMaterial } from '../../lib/wrap/index.js';
 import { ESCROW_FORMAT_V1, ESCROW_KEY_ID_TAG } from '../../lib/escrow/index.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
+import { validateOutput } from '../support/cli.js';
 
 let aws: LocalAws;
 before(async () => {
@@ -437,6 +438,7 @@ describe('plan says when a run would fail before it starts, and the run then end
     aws.endpoint.controls.resetCounters();
     const planned = await plan(keyRef);
     assert.equal(planned.status, 'planned');
+    validateOutput('outcome', JSON.parse(JSON.stringify(planned))); // what `plan --json` prints, wouldFail included
     for (const op of ['GetParametersForImport', 'ImportKeyMaterial', 'GetSecretValue']) assert.equal(aws.calls(op), 0, `a plan makes no ${op}`);
     if (expected === undefined) {
       assert.equal(planned.wouldFail, undefined, planned.reason);
