@@ -7,9 +7,10 @@
  * AdaptivePace is a token bucket whose rate adapts (AIMD):
  * - it starts at a configured rate (KMS_REIMPORT_PARAMETERS_RATE / KMS_REIMPORT_IMPORT_RATE, by
  *   default the current published quotas) and hands out one request slot every 1/rate s, in order;
- * - a ThrottlingException on a request multiplies the rate by `decrease` (0.7) and remembers the rate
- *   it was sent at as the ceiling (one decrease per round: a throttle of a request sent before the
- *   last decrease is not counted again);
+ * - a ThrottlingException on a request remembers the rate it was sent at as the ceiling and
+ *   multiplies the rate by `decrease` (0.7) when throttles come in quick succession, by 0.95 for the
+ *   first one and one after a run of successes (the quota's edge); one decrease per round: a throttle
+ *   of a request sent before the last decrease is not counted again;
  * - each success adds to the rate: quickly (a tenth of the ceiling) below the safe level, 95% of the
  *   ceiling, then slowly (half a percent per success) above it, up to `maxRate` (the starting rate
  *   unless configured): it creeps back up to the quota and settles just under it.
@@ -64,8 +65,10 @@ const SAFE_SHARE = 0.95;
 const FAST_STEP_SHARE = 0.1;
 const PROBE_STEP_SHARE = 0.001;
 /**
- * A throttle after at least this many successes since the last decrease is the probe finding the
- * quota's edge: the rate steps back to just under it (GENTLE_DECREASE) instead of `decrease`.
+ * The first throttle, and a throttle after at least this many successes since the last decrease, is
+ * the quota's edge (a probe, or a request that arrived a little early after network jitter): the
+ * rate steps back to just under it (GENTLE_DECREASE). Throttles in quick succession mean the rate is
+ * well over the quota: `decrease`.
  */
 const PROBE_SUCCESSES = 10;
 const GENTLE_DECREASE = 0.95;
@@ -127,7 +130,9 @@ export class AdaptivePace {
     this.stats.throttled++;
     if (ticket.grantedAt < this.lastDecreaseAt) return; // sent before the last decrease: already answered
     const now = this.now();
-    const probing = this.successesSinceDecrease >= PROBE_SUCCESSES;
+    // The first throttle, or one after a run of successes, is the quota's edge (or a request that
+    // arrived a little early); only throttles in quick succession mean the rate is well over it.
+    const probing = this.stats.decreases === 0 || this.successesSinceDecrease >= PROBE_SUCCESSES;
     this.ceilingRate = ticket.rate;
     this.currentRate = Math.max(this.minRate, ticket.rate * (probing ? GENTLE_DECREASE : this.decrease));
     this.lastDecreaseAt = now;

@@ -42,26 +42,28 @@ describe('AdaptivePace', () => {
     assert.deepEqual(tickets.map((t) => t.grantedAt), [0, 500, 1000]);
   });
 
-  test('a throttle multiplies the rate by the decrease, once per round, and frees the next interval', async () => {
+  test('the first throttle steps back gently; throttles in quick succession multiply the rate by the decrease, once per round, and free the next interval', async () => {
     const { clock, timing } = virtualClock();
     const pace = new AdaptivePace({ rate: 10, ...timing });
     const first = await pace.acquire();
     const second = await pace.acquire();
-    const throttledAt = clock.now;
     pace.throttled(second);
-    assert.equal(pace.rate, 7);
+    assert.equal(pace.rate, 9.5, 'the first throttle: the edge of the quota, 95% of the rate it was sent at');
     assert.equal(pace.ceiling, 10);
     // `first` was sent before that decrease: its throttle is the same round, not another decrease.
     pace.throttled(first);
-    assert.equal(pace.rate, 7);
+    assert.equal(pace.rate, 9.5);
     assert.equal(pace.stats.throttled, 2);
     assert.equal(pace.stats.decreases, 1);
-    const next = await pace.acquire();
-    assert.ok(next.grantedAt >= throttledAt + 1000 / 7 - 1e-9, `next slot at ${next.grantedAt}, throttled at ${throttledAt}`);
-    // A later throttle (granted after the decrease) decreases again.
-    pace.throttled(next);
-    assert.ok(Math.abs(pace.rate - 4.9) < 1e-9);
+    // Another throttle with no success in between: well over the quota, x0.7.
+    const third = await pace.acquire();
+    const throttledAt = clock.now;
+    pace.throttled(third);
+    assert.ok(Math.abs(pace.rate - 6.65) < 1e-9, `${pace.rate}`);
+    assert.equal(pace.ceiling, 9.5);
     assert.equal(pace.stats.decreases, 2);
+    const next = await pace.acquire();
+    assert.ok(next.grantedAt >= throttledAt + 1000 / 6.65 - 1e-9, `next slot at ${next.grantedAt}, throttled at ${throttledAt}`);
   });
 
   test('never below minRate', async () => {
@@ -74,15 +76,16 @@ describe('AdaptivePace', () => {
   test('creeps back up: quickly to 95% of the ceiling, then slowly, never past maxRate', async () => {
     const { timing } = virtualClock();
     const pace = new AdaptivePace({ rate: 10, ...timing });
-    pace.throttled(await pace.acquire());
-    assert.equal(pace.rate, 7);
+    pace.throttled(await pace.acquire()); // 9.5
+    pace.throttled(await pace.acquire()); // quick succession: 6.65, ceiling 9.5
+    assert.ok(Math.abs(pace.rate - 6.65) < 1e-9);
     const rates: number[] = [];
     for (let i = 0; i < 4; i++) {
       pace.succeeded(await pace.acquire());
-      rates.push(Number(pace.rate.toFixed(3)));
+      rates.push(Number(pace.rate.toFixed(4)));
     }
-    assert.deepEqual(rates, [8, 9, 9.5, 9.51], 'a tenth of the ceiling per success up to 9.5, then 0.1% of it');
-    for (let i = 0; i < 1000; i++) pace.succeeded(await pace.acquire());
+    assert.deepEqual(rates, [7.6, 8.55, 9.025, 9.0345], 'a tenth of the ceiling per success up to 95% of it, then 0.1% of it');
+    for (let i = 0; i < 2000; i++) pace.succeeded(await pace.acquire());
     assert.equal(pace.rate, 10, 'capped at maxRate (the starting rate)');
   });
 
