@@ -82,6 +82,7 @@ import {
   EscrowInvalid,
   EscrowMissing,
   ImportTokenExpired,
+  IncorrectKeyMaterial,
   isReimportError,
   isUnparsableResponse,
   KeyNotEligible,
@@ -376,15 +377,20 @@ async function escrowNewMaterial(ctx: Ctx, newKeyId: string, secretName: string)
   }
 }
 
-/** GetParametersForImport (paced) then import from the new key's escrow, refreshing a dead token a bounded number of times. */
-async function importNew(ctx: Ctx, newReport: KeyReport, now: () => Date): Promise<ImportResult> {
+/**
+ * GetParametersForImport (paced) then import from the new key's escrow, refreshing a dead token a
+ * bounded number of times. First import (default): as a key that never held material, with the old
+ * key's expiration model. `again`: the escrowed material imported again into the Enabled new key as
+ * EXISTING_KEY_MATERIAL under its KeyMaterialId (a proof: KMS refuses other material).
+ */
+async function importNew(ctx: Ctx, newReport: KeyReport, now: () => Date, again?: { keyMaterialId: string }): Promise<ImportResult> {
   const { deps, config } = ctx;
   const sleep = deps.sleep ?? realSleep;
   const clock = deps.monotonicNow ?? (() => performance.now());
   // The new material follows the old key's expiration model (or the configured one).
   const model = chooseExpirationModel(config, ctx.report).model;
-  const importReport: KeyReport = { ...newReport, expirationModel: model, materials: [] };
-  delete importReport.currentKeyMaterialId;
+  const importReport: KeyReport = again ? { ...newReport } : { ...newReport, expirationModel: model, materials: [] };
+  if (!again) delete importReport.currentKeyMaterialId;
   const choice = chooseWrapping(newReport.keySpec, config, newReport.keyId);
   let last: number | undefined;
   for (let refresh = 0; ; refresh++) {
@@ -403,7 +409,7 @@ async function importNew(ctx: Ctx, newReport: KeyReport, now: () => Date): Promi
           ...(deps.random ? { random: deps.random } : {}),
           ...(deps.logger ? { logger: deps.logger } : {}),
         },
-        { report: importReport, params, config, now: now() },
+        { report: importReport, params, config, now: now(), ...(again ? { keyMaterialId: again.keyMaterialId } : {}) },
       );
     } catch (e) {
       if (e instanceof ImportTokenExpired && refresh < MAX_TOKEN_REFRESHES) continue;
@@ -416,17 +422,37 @@ async function importNew(ctx: Ctx, newReport: KeyReport, now: () => Date): Promi
  * A resumed run found the new key already Enabled: before any alias moves to it, prove it holds the
  * material escrowed for it. RSA/ECC: KMS's GetPublicKey against the public key derived here from the
  * escrowed PKCS#8 (SPKI DER bytes). HMAC: KMS's GenerateMac of a random message against a local HMAC
- * of the escrowed bytes, compared in constant time. A mismatch is RotationKeyUnusable, nothing moved.
- * Other specs (a symmetric swap, SM2) have no local comparison: the round trip of verifyKey stands.
- * Returns what was compared, or undefined when nothing could be.
+ * of the escrowed bytes, compared in constant time. SYMMETRIC_DEFAULT (a swap past the cap): nothing
+ * KMS returns can be compared locally, so KMS compares: the escrowed material is imported again as
+ * EXISTING_KEY_MATERIAL under the key's CurrentKeyMaterialId, which KMS refuses
+ * (IncorrectKeyMaterialException) for any other material; as a side effect its ValidTo is pushed out,
+ * like a renewal. A mismatch is RotationKeyUnusable, nothing moved. Other specs (SM2) have no
+ * comparison: the round trip of verifyKey stands. Returns what was compared, or undefined when
+ * nothing could be.
  */
-async function proveNewKeyHoldsEscrow(ctx: Ctx, newReport: KeyReport): Promise<string | undefined> {
+async function proveNewKeyHoldsEscrow(ctx: Ctx, newReport: KeyReport, now: () => Date): Promise<string | undefined> {
   const spec = newReport.keySpec;
   const hmac = /^HMAC_(224|256|384|512)$/.exec(spec);
   const asymmetric = /^(RSA_(2048|3072|4096)|ECC_NIST_P(256|384|521)|ECC_SECG_P256K1)$/.test(spec);
-  if (!hmac && !asymmetric) return undefined;
   const newKeyId = newReport.keyId;
   const secretId = escrowSecretId(newReport, ctx.config);
+  if (spec === 'SYMMETRIC_DEFAULT' && newReport.currentKeyMaterialId !== undefined) {
+    try {
+      await importNew(ctx, newReport, now, { keyMaterialId: newReport.currentKeyMaterialId });
+    } catch (e) {
+      if (e instanceof IncorrectKeyMaterial) {
+        throw unusable(
+          ctx,
+          newKeyId,
+          `does not hold the material escrowed for it in ${secretId} (KMS refused the escrowed material as its material ${newReport.currentKeyMaterialId}: ` +
+            `IncorrectKeyMaterialException): no alias was moved to it`,
+        );
+      }
+      throw e;
+    }
+    return `KMS took the escrowed material again as its material ${newReport.currentKeyMaterialId}`;
+  }
+  if (!hmac && !asymmetric) return undefined;
   const entries = await readEscrow(ctx.deps.secrets, newReport, ctx.config, ctx.retry);
   const buffers: Uint8Array[] = [];
   try {
@@ -571,7 +597,7 @@ export async function rotateByAliasSwap(
   log?.info(`Alias-swap rotation of key ${old}: new key ${newKeyId} verified (${verified.check}).`, { keyId: old, newKeyId });
   if (imported === undefined) {
     // Resumed with the new key already Enabled: prove it holds the escrowed material before moving any alias.
-    const compared = await proveNewKeyHoldsEscrow(ctx, newReport);
+    const compared = await proveNewKeyHoldsEscrow(ctx, newReport, now);
     if (compared) log?.info(`Alias-swap rotation of key ${old}: new key ${newKeyId} holds its escrowed material (${compared}).`, { keyId: old, newKeyId });
     else log?.warn(`Alias-swap rotation of key ${old}: new key ${newKeyId} (${newReport.keySpec}) cannot be compared with its escrow locally; its round trip stands.`, { keyId: old, newKeyId });
   }
