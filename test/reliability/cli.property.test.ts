@@ -280,9 +280,10 @@ describe('the command line', () => {
             assert.fail(`parsing ${JSON.stringify(args)} threw ${describeThrown(e)}`);
           }
         }),
-        propertyParameters(runs(5_000)),
+        // Kept from earlier failures: no argument at all (help on stderr, exit 2, not 0).
+        { ...propertyParameters(runs(5_000)), examples: [[[]], [['recover', '--region', 'cn-north-1', 'alias/x']], [['rotate', 'alias/x']]] },
       );
-      assert.ok(tally.action > 0 && tally.usage > 0 && tally.help > 0, JSON.stringify(tally));
+      assert.ok(tally.action > 0 && tally.usage > 0 && tally.help > 0 && tally.config > 0, JSON.stringify(tally));
       return `${runs(5_000)} generated vectors: ${tally.action} reached an action, ${tally.help} help/version (exit 0), ${tally.usage} bad usage (exit 2), ${tally.config} ConfigError (exit 2); no AWS call`;
     });
   });
@@ -317,7 +318,11 @@ describe('the command line', () => {
           if (called > 0) tally.called++;
           if (e !== undefined) assert.ok(isNamedError(e) || CLI_ERRORS.has(describeName(e)), `running ${JSON.stringify(args)} threw ${describeThrown(e)}`);
         }),
-        propertyParameters(runs(400)),
+        // Kept from earlier failures (each then a new known bug or a CLI-named error): the counterexamples fast-check found.
+        {
+          ...propertyParameters(runs(400)),
+          examples: [[['status']], [['sweep']], [['status', '--profile', '1234abcd-12ab-34cd-56ef-1234567890ab']], [['status', '--region', ' ']], [['status', '--endpoint-url', ' ']], [['recover', '1234abcd-12ab-34cd-56ef-1234567890ab', '--via-stack=0']]],
+        },
       );
       assert.ok(tally.usage > 0 && tally.called > 0, JSON.stringify(tally));
       const spread = [...exitCodes].sort(([a], [b]) => a - b).map(([c, n]) => `exit ${c}×${n}`).join(', ');

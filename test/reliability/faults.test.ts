@@ -315,7 +315,7 @@ describe('broken answers (a proxy in front of the endpoint)', () => {
     assert.equal(outcomes.at(-1)!.calls.ImportKeyMaterial, 1);
   });
 
-  test('latency past the SDK timeout on each call of a recovery (endpoint 1.5 s, client timeout 0.5 s): recovered; one import', async () => {
+  test('latency past the SDK timeout on each call of a recovery (endpoint 2.5 s, client timeout 1 s): recovered; one import', async () => {
     await scenario(FILE, GROUP, 'latency past the SDK request timeout, on each call of a recovery', async () => {
       const ops = [...new Set(await learnRecoveryCalls())];
       const seen: Array<{ at: string; ended: string }> = [];
@@ -326,14 +326,14 @@ describe('broken answers (a proxy in front of the endpoint)', () => {
         // The first call of `op` is slow at the endpoint; the ones after it are not.
         const slowFirst = {
           before: (c: object) => {
-            if (c.constructor.name === `${op}Command`) aws.endpoint.controls.setLatency(`${service}:${op}`, ++calls === 1 ? 1500 : 0);
+            if (c.constructor.name === `${op}Command`) aws.endpoint.controls.setLatency(`${service}:${op}`, ++calls === 1 ? 2500 : 0);
             return undefined;
           },
         };
-        const timed = clientsTo(aws.endpoint.url, 500);
+        const timed = clientsTo(aws.endpoint.url, 1000);
         const outcomes = await endsRecovered(key, () => run({ kms: interceptSend(timed.kms, slowFirst), secrets: interceptSend(timed.secrets, slowFirst) }, key.keyId), {
           // The slow request is still being handled after the client gave up: count once it is done.
-          settle: () => new Promise((resolve) => setTimeout(resolve, 1600)),
+          settle: () => new Promise((resolve) => setTimeout(resolve, 2600)),
         });
         aws.endpoint.controls.setLatency(`${service}:${op}`, 0);
         assert.ok(calls >= 2, `${op}: the call that timed out was made again`);
@@ -529,11 +529,14 @@ describe('100 concurrent triggers over 10 keys', () => {
   });
   after(() => dynamo.close());
 
-  test('the real trigger, Step Functions start semantics, and each execution a run under the DynamoDB lease: one import per key', async () => {
-    await scenario(FILE, GROUP, '100 concurrent triggers over 10 keys (per-key lease on DynamoDB)', async () => {
+  test('the real trigger, Step Functions start semantics, and each execution a run under the DynamoDB lease: one import per key; an unmanaged key among them untouched', async () => {
+    await scenario(FILE, GROUP, '100 concurrent triggers over 10 keys (per-key lease on DynamoDB), and 10 more for an unmanaged key', async () => {
       const keys = await Promise.all(Array.from({ length: 10 }, () => onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 })));
+      // An EXTERNAL key with escrow in the same state, without the managed tag: reported, never changed.
+      const unmanaged = await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60, managed: false });
       aws.endpoint.clock.advance(61);
       const escrow = await Promise.all(keys.map((k) => escrowSnapshot(k.keyId)));
+      const unmanagedEscrow = await escrowSnapshot(unmanaged.keyId);
       const importsBefore = acceptedImports();
       const clients = clientsTo(aws.endpoint.url);
       const imported = new Map<string, number>();
@@ -585,8 +588,10 @@ describe('100 concurrent triggers over 10 keys', () => {
       const instants = [new Date(boundary.getTime() - 1), boundary];
       const { error, raw } = await captureLogs(async () => {
         const results = await Promise.all(
-          Array.from({ length: 100 }, (_, i) =>
-            triggerWith({ sfn, stateMachineArn: process.env.STATE_MACHINE_ARN!, bucketMinutes: 5, scope: { region: REGION, account: '111122223333' }, now: () => instants[i % 2]! })(sample(keys[i % 10]!.keyId, i)),
+          Array.from({ length: 110 }, (_, i) =>
+            triggerWith({ sfn, stateMachineArn: process.env.STATE_MACHINE_ARN!, bucketMinutes: 5, scope: { region: REGION, account: '111122223333' }, now: () => instants[i % 2]! })(
+              sample(i < 100 ? keys[i % 10]!.keyId : unmanaged.keyId, i),
+            ),
           ),
         );
         for (const r of results) assert.equal(r.status, 'ok', JSON.stringify(r));
@@ -598,6 +603,7 @@ describe('100 concurrent triggers over 10 keys', () => {
       assert.ok(executions.size > 10, `more executions than keys really ran at once: ${executions.size}`);
       for (const [i, k] of keys.entries()) {
         const mine = outcomes.filter((o) => o.keyId === k.keyId);
+        assert.ok(mine.length > 0);
         assertNamedOutcomes(mine, k.keyId);
         assert.equal(mine.filter((o) => o.status === 'recovered').length, 1, summary(mine));
         for (const o of mine) if (o.status !== 'recovered') assert.equal(o.status, 'skipped', `${o.status}: ${o.reason}`);
@@ -606,10 +612,16 @@ describe('100 concurrent triggers over 10 keys', () => {
         await assertKeyWorks(k.keyId);
       }
       assert.equal(acceptedImports() - importsBefore, 10);
+      const unmanagedRuns = outcomes.filter((o) => o.keyId === unmanaged.keyId);
+      assert.ok(unmanagedRuns.length > 0);
+      for (const o of unmanagedRuns) assert.equal(o.status, 'skipped', `${o.status}: ${o.reason}`);
+      assert.equal(imported.get(unmanaged.keyId), undefined, 'nothing imported into the unmanaged key');
+      assert.equal(await keyState(unmanaged.keyId), 'PendingImport');
+      assert.deepEqual(await escrowSnapshot(unmanaged.keyId), unmanagedEscrow);
       const leases = (await dynamo.client.send(new ScanCommand({ TableName: TABLE }))).Count;
       assert.equal(leases, 0, 'every lease released');
       const skipped = outcomes.filter((o) => o.status === 'skipped').length;
-      return `100 triggers → ${executions.size} executions (two time buckets, recover and renew); 10 recovered, ${skipped} skipped (lease taken or already Enabled); 10 imports in all, every lease released`;
+      return `100 triggers → ${executions.size - unmanagedRuns.length} executions (two time buckets, recover and renew); 10 recovered, ${skipped - unmanagedRuns.length} skipped (lease taken or already Enabled); 10 imports in all, every lease released; the unmanaged key's ${unmanagedRuns.length} executions skipped, nothing imported, its escrow unchanged`;
     });
   });
 });
