@@ -123,7 +123,7 @@ export const sweepWith =
     // One per managed key whose escrow is missing, unbound, self-encrypted or unreadable: alarm on it
     // to fix the escrow before the key's material expires.
     metrics.addMetric('EscrowProblem', MetricUnit.Count, escrowProblems);
-    // One per managed key whose rotation schedule cannot be followed (bad tag, unknown age, Multi-Region).
+    // One per managed key whose rotation schedule cannot be followed (bad tag, unknown age, a key it cannot rotate).
     metrics.addMetric('RotationScheduleProblem', MetricUnit.Count, rotationProblems);
     // Keys whose rotation is due (their executions are counted with the others below).
     metrics.addMetric('RotationDue', MetricUnit.Count, rotationsDue);
