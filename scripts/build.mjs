@@ -146,13 +146,13 @@ export async function buildCli({ root = repoRoot, outdir = cliOutdir(root), logL
   return { ...current, path: dir, metafile: result.metafile, atStart: inputsLoadedAtStart(result.metafile, main) };
 }
 
-/** Removes builds other than `keep` that are more than an hour old (a process started from one may still be loading its chunks). */
+/** Removes builds other than `keep` that are more than a day old (a long run started from one, a sweep of thousands of keys, may still load its chunks). */
 function pruneOldBuilds(outdir, keep) {
   for (const name of readdirSync(outdir)) {
     if (!name.startsWith('build-') || name === keep) continue;
     const path = join(outdir, name);
     try {
-      if (Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
+      if (Date.now() - statSync(path).mtimeMs > 86_400_000) rmSync(path, { recursive: true, force: true });
     } catch {
       // Another process pruned it first.
     }
