@@ -451,6 +451,7 @@ export async function adoptKey(deps: AdoptDeps, keyRef: KeyRef, material: Buffer
     keyId: report.keyId,
     config,
     multiRegion: { primary: report.multiRegionKeyType === 'PRIMARY', replicaRegions: report.replicaRegions ?? [] },
+    ...(deps.kmsFor ? { kmsFor: deps.kmsFor } : {}),
     ...(options.escrowKmsKeyId !== undefined ? { escrowKmsKeyId: options.escrowKmsKeyId } : {}),
     ...(options.escrowReplicaKmsKeyIds !== undefined ? { escrowReplicaKmsKeyIds: options.escrowReplicaKmsKeyIds } : {}),
   });

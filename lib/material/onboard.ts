@@ -10,10 +10,11 @@
 import { DescribeKeyCommand, ImportKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
-import { awsErrorName, EscrowExists, EscrowInvalid } from '../errors.js';
+import { awsErrorName, EscrowExists, EscrowInvalid, toNamedError } from '../errors.js';
 import { validateMaterial } from '../escrow/index.js';
 import { ESCROW_KEY_ID_TAG } from '../escrow/read.js';
 import { getImportParameters } from '../kms/import-parameters.js';
+import { regionalKmsClients, type KmsFor } from '../rotation/multi-region.js';
 import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
 
 /** The escrow secret for this key already exists: onboarding never overwrites escrow (defined with the other named errors). */
@@ -84,6 +85,8 @@ export interface EscrowTargetInput {
   escrowReplicaKmsKeyIds?: Record<string, string>;
   /** What DescribeKey said of the key, when the caller has read it already (else it is read here). */
   multiRegion?: { primary: boolean; replicaRegions: string[] };
+  /** A KMS client per Region, to read each replica Region's escrow key (default: made like `kms`, closed after). */
+  kmsFor?: KmsFor;
 }
 
 /**
@@ -130,7 +133,46 @@ export async function escrowTarget(kms: KMSClient, input: EscrowTargetInput): Pr
       );
     }
   }
+  await refuseReplicaEscrowUnderKey(kms, keyId, addReplicaRegions, input.kmsFor);
   return { keyId, secretName, ...(input.escrowKmsKeyId !== undefined ? { escrowKmsKeyId: input.escrowKmsKeyId } : {}), replicaRegions, addReplicaRegions };
+}
+
+/**
+ * A Multi-Region replica has the key ID of its primary, so `REGION=<the key's own ID>` (or an alias
+ * of its replica there) would encrypt that Region's escrow copy under the very key whose material it
+ * holds: unreadable exactly when that replica is PendingImport. Each Region's escrow key is read
+ * with a client of its own Region (a KMS key ID or alias is Regional) before anything is written.
+ */
+async function refuseReplicaEscrowUnderKey(kms: KMSClient, keyId: string, replicas: Array<{ Region: string; KmsKeyId?: string }>, kmsFor: KmsFor | undefined): Promise<void> {
+  const keyed = replicas.filter((r): r is { Region: string; KmsKeyId: string } => r.KmsKeyId !== undefined);
+  if (keyed.length === 0) return;
+  const made = kmsFor ? undefined : regionalKmsClients(kms);
+  const clientFor = kmsFor ?? made!.kmsFor;
+  try {
+    for (const { Region: region, KmsKeyId: escrowKey } of keyed) {
+      let described;
+      try {
+        described = await clientFor(region).send(new DescribeKeyCommand({ KeyId: escrowKey }));
+      } catch (e) {
+        if (awsErrorName(e) === 'NotFoundException') {
+          throw new EscrowInvalid(
+            `Key ${keyId}: the escrow key ${escrowKey} named for Region ${region} does not exist there; name a KMS key of ${region} (--escrow-replica-kms-key-id ${region}=KEY). Nothing was escrowed or imported.`,
+            { keyId, cause: e },
+          );
+        }
+        throw toNamedError(e, keyId);
+      }
+      if (described?.KeyMetadata?.KeyId === keyId) {
+        throw new EscrowInvalid(
+          `Key ${keyId}: its escrow copy in ${region} would be encrypted under ${escrowKey}, which is the key's own replica in ${region} (a Multi-Region replica has the key's ID), so it could not be read while that replica is PendingImport. ` +
+            `Choose another KMS key of ${region} for the escrow there (--escrow-replica-kms-key-id ${region}=KEY). Nothing was escrowed or imported.`,
+          { keyId },
+        );
+      }
+    }
+  } finally {
+    made?.destroy();
+  }
 }
 
 export interface CreatedEscrow {

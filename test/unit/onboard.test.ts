@@ -212,6 +212,8 @@ test('a Multi-Region primary under a customer managed escrow key needs a key for
   assert.equal(secretsMock.commandCalls(CreateSecretCommand).length, 0);
   assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
 
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/escrow-eu' }).resolves({ KeyMetadata: { KeyId: '88888888-8888-4888-8888-888888888888' } });
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/escrow-ap' }).resolves({ KeyMetadata: { KeyId: '77777777-7777-4777-8777-777777777777' } });
   await escrowAndImport(deps, { ...base, material: randomBytes(32), escrowReplicaKmsKeyIds: { 'eu-west-1': 'alias/escrow-eu', 'ap-southeast-2': 'alias/escrow-ap' } });
   const input = secretsMock.commandCalls(CreateSecretCommand)[0]!.args[0].input;
   assert.equal(input.KmsKeyId, 'alias/escrow');
@@ -219,6 +221,32 @@ test('a Multi-Region primary under a customer managed escrow key needs a key for
     { Region: 'eu-west-1', KmsKeyId: 'alias/escrow-eu' },
     { Region: 'ap-southeast-2', KmsKeyId: 'alias/escrow-ap' },
   ]);
+});
+
+test('a Multi-Region primary: a replica Region\'s escrow key that is the key\'s own replica there (same key ID) is EscrowInvalid, read in that Region, nothing written', async () => {
+  kmsMock.on(DescribeKeyCommand, { KeyId: KEY_ID }).resolves(multiRegionKey('PRIMARY'));
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/escrow' }).resolves({ KeyMetadata: { KeyId: '99999999-9999-4999-8999-999999999999' } });
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/escrow-ap' }).resolves({ KeyMetadata: { KeyId: '77777777-7777-4777-8777-777777777777' } });
+  // An alias of the key's replica in eu-west-1: DescribeKey there answers the key's own ID.
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/mine-eu' }).resolves({ KeyMetadata: { KeyId: KEY_ID } });
+  await assert.rejects(
+    escrowAndImport(deps, {
+      keyId: KEY_ID,
+      keySpec: 'SYMMETRIC_DEFAULT',
+      material: randomBytes(32),
+      config,
+      expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+      escrowKmsKeyId: 'alias/escrow',
+      escrowReplicaKmsKeyIds: { 'eu-west-1': 'alias/mine-eu', 'ap-southeast-2': 'alias/escrow-ap' },
+    }),
+    { name: 'EscrowInvalid', message: /escrow copy in eu-west-1 would be encrypted under alias\/mine-eu, which is the key's own replica.*Nothing was escrowed or imported/ },
+  );
+  const asked = kmsMock.commandCalls(DescribeKeyCommand).find((c) => c.args[0].input.KeyId === 'alias/mine-eu');
+  assert.ok(asked, 'the replica Region\'s escrow key was read');
+  assert.equal(await asked.thisValue.config.region(), 'eu-west-1', 'with a client of that Region');
+  assert.equal(secretsMock.commandCalls(CreateSecretCommand).length, 0);
+  assert.equal(kmsMock.commandCalls(GetParametersForImportCommand).length, 0);
+  assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
 });
 
 test('a Multi-Region replica key and a single-Region key: the escrow secret is not replicated', async () => {
@@ -558,6 +586,37 @@ test('adoptKey, a Multi-Region primary: the escrow is created replicated to its 
   assert.equal(await tagged[1]!.thisValue.config.region(), 'eu-west-1');
   assert.deepEqual(tagged[1]!.args[0].input, { KeyId: KEY_ID, Tags: [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }] });
   assert.deepEqual(result.replicasTagged, ['eu-west-1']);
+});
+
+test('adoptKey, a Multi-Region primary: --escrow-replica-kms-key-id naming the key itself in a replica Region is EscrowInvalid before the proof', async () => {
+  keyScenario({
+    multiRegion: {
+      MultiRegionKeyType: 'PRIMARY',
+      PrimaryKey: { Arn: `arn:aws:kms:us-east-1:111122223333:key/${KEY_ID}`, Region: 'us-east-1' },
+      ReplicaKeys: [{ Arn: `arn:aws:kms:eu-west-1:111122223333:key/${KEY_ID}`, Region: 'eu-west-1' }],
+    },
+  });
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/escrow' }).resolves({ KeyMetadata: { KeyId: '99999999-9999-4999-8999-999999999999' } });
+  const regions: string[] = [];
+  const euClient = new KMSClient({ region: 'eu-west-1' });
+  const kmsFor = (region: string) => {
+    regions.push(region);
+    return euClient;
+  };
+  await assert.rejects(
+    adoptKey({ ...deps, kmsFor, sleep: async () => {} }, KEY_ID, randomBytes(32), {
+      config,
+      now: () => NOW,
+      escrowKmsKeyId: 'alias/escrow',
+      escrowReplicaKmsKeyIds: { 'eu-west-1': `mrk-${KEY_ID}` },
+    }),
+    { name: 'EscrowInvalid', message: /escrow copy in eu-west-1 .* the key's own replica/ },
+  );
+  assert.deepEqual(regions, ['eu-west-1']);
+  assert.equal(kmsMock.commandCalls(GetParametersForImportCommand).length, 0);
+  assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+  assert.equal(secretsMock.commandCalls(CreateSecretCommand).length, 0);
+  assert.equal(kmsMock.commandCalls(TagResourceCommand).length, 0);
 });
 
 test('adoptKey, an HMAC key: imported without ImportType, verified with a MAC', async () => {
