@@ -14,6 +14,7 @@ import {
   leaseTableOption,
   outputFormatOf,
   pollOption,
+  refuseLocalOnlyOptions,
   stateMachineOption,
   viaStackOption,
   withExamples,
@@ -71,6 +72,7 @@ export function registerKeyCommands(program: Command): void {
       const run = { ...options, json: outputFormatOf(options) === 'json' };
       let outcome;
       if (action !== 'plan' && (options.viaStack || options.stateMachine)) {
+        refuseLocalOnlyOptions(self, ['leaseTable']);
         const { runViaStack } = await import('./via-stack.js');
         outcome = await runViaStack(action, keyRef, run);
       } else if (action === 'plan' && options.action === 'rotate') {

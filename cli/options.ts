@@ -123,6 +123,20 @@ export const viaStackOption = (): Option =>
 export const stateMachineOption = (): Option =>
   new Option('--state-machine <arn>', 'like --via-stack, with the state machine ARN (the stack\'s RecoveryStateMachineArn output)').conflicts('viaStack');
 
+/**
+ * With --via-stack the deployed service makes these choices itself: options given for a local run
+ * (by their attribute names, e.g. `leaseTable`) are refused as bad usage rather than silently ignored.
+ */
+export function refuseLocalOnlyOptions(command: Command, names: readonly string[]): void {
+  const given = names.filter((name) => command.getOptionValueSource(name) === 'cli');
+  if (given.length === 0) return;
+  const flags = given.map((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ');
+  command.error(
+    `error: ${flags} apply to a local run only; with --via-stack the deployed service chooses for itself (it takes its own lease; a rotation's mode is auto and its id the UTC day). Drop them, or run without --via-stack.`,
+    { exitCode: EXIT.usage, code: 'kms-reimport.localOnlyOption' },
+  );
+}
+
 /** --poll-ms (hidden): how often --via-stack looks at the execution (tests make it fast). */
 export const pollOption = (): Option =>
   new Option('--poll-ms <ms>', 'pause between two looks at the execution').argParser((v) => {

@@ -11,6 +11,7 @@ import {
   leaseTableOption,
   outputFormatOf,
   pollOption,
+  refuseLocalOnlyOptions,
   stateMachineOption,
   viaStackOption,
   withExamples,
@@ -63,16 +64,7 @@ export function registerRotateCommand(program: Command): void {
     const keyRef = keyRefOf(self, positional, options);
     const run = { ...options, json: outputFormatOf(options) === 'json' };
     if (options.viaStack || options.stateMachine) {
-      // The deployed service picks the mode (auto) and names the rotation by its UTC day itself:
-      // a local-only choice given with --via-stack would be silently ignored, so it is refused.
-      const localOnly = ['mode', 'rotationId', 'leaseTable'].filter((name) => self.getOptionValueSource(name) === 'cli');
-      if (localOnly.length > 0) {
-        self.error(
-          `error: ${localOnly.map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} apply to a local rotation only; ` +
-            'the deployed service chooses the mode itself (auto), names the rotation by its UTC day and takes its own lease. Drop them, or rotate without --via-stack.',
-          { exitCode: EXIT.usage, code: 'kms-reimport.localOnlyOption' },
-        );
-      }
+      refuseLocalOnlyOptions(self, ['mode', 'rotationId', 'leaseTable']);
       // The deployed state machine takes the stack's lease itself.
       const { runViaStack } = await import('./via-stack.js');
       process.exitCode = exitCodeOfOutcome(await runViaStack('rotate', keyRef, run));
