@@ -23,7 +23,7 @@ import { checkRules, checkStateMachine, checkTopics, readStack, roleArnsOf, type
 
 export { check, worstStatus, type CheckStatus, type DoctorCheck } from './check.js';
 export { checkCloudTrail, selectorsGap } from './cloudtrail.js';
-export { checkKeyPolicy, judgeKeyPolicy, RECOVERY_ACTIONS } from './key-policy.js';
+export { checkKeyPolicy, judgeKeyPolicy, RECOVERY_ACTIONS, recoveryActions, verificationActions } from './key-policy.js';
 export { checkManagedKeys, judgeExpiry } from './keys.js';
 export { DOCUMENTED_IMPORT_PARAMETERS_RATE, judgeRenewalCapacity, readImportParametersRate, renewalCalls, sweepIntervalSeconds } from './quotas.js';
 export { checkRules, checkStateMachine, checkTopics, readStack, roleArnsOf } from './stack.js';

@@ -137,6 +137,8 @@ export async function checkManagedKeys(
       partition: arnParts?.[1] ?? 'aws',
       account: arnParts?.[2] ?? '',
       roleArns: ctx.roleArns,
+      keySpec: report.keySpec,
+      keyUsage: report.keyUsage,
     });
     return { checks: [escrow, policy, judgeExpiry(report, config.renewalWindowDays, ctx.now)], report };
   });

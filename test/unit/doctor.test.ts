@@ -6,6 +6,7 @@
  */
 import { beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CloudTrailClient, DescribeTrailsCommand, GetEventSelectorsCommand, GetTrailStatusCommand } from '@aws-sdk/client-cloudtrail';
 import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand, type StackStatus } from '@aws-sdk/client-cloudformation';
@@ -23,6 +24,8 @@ import {
   judgeRenewalCapacity,
   readImportParametersRate,
   readStack,
+  RECOVERY_ACTIONS,
+  recoveryActions,
   renewalCalls,
   roleArnsOf,
   sweepIntervalSeconds,
@@ -307,8 +310,51 @@ describe('key policy', () => {
   });
 
   test('ok: a custom policy naming the stack role with the recovery actions', () => {
-    const c = judgeKeyPolicy(policy({ Effect: 'Allow', Principal: { AWS: [ctx.roleArns[0]] }, Action: ['kms:Describe*', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial'], Resource: '*' }), ctx);
+    const actions = ['kms:Describe*', 'kms:List*', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial', 'kms:Encrypt', 'kms:Decrypt'];
+    const c = judgeKeyPolicy(policy({ Effect: 'Allow', Principal: { AWS: [ctx.roleArns[0]] }, Action: actions, Resource: '*' }), { ...ctx, keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT' });
     assert.equal(c.status, 'ok', c.message);
+  });
+
+  test('the actions required follow what a recovery sends: inspect (tags, materials), import, and the verification of the key usage', () => {
+    assert.deepEqual(recoveryActions('SYMMETRIC_DEFAULT'), [...RECOVERY_ACTIONS, 'kms:Encrypt', 'kms:Decrypt']);
+    assert.deepEqual(recoveryActions('HMAC_256'), [...RECOVERY_ACTIONS, 'kms:GenerateMac', 'kms:VerifyMac']);
+    assert.deepEqual(recoveryActions('RSA_2048', 'SIGN_VERIFY'), [...RECOVERY_ACTIONS, 'kms:Sign', 'kms:Verify']);
+    assert.deepEqual(recoveryActions('ECC_NIST_P256', 'KEY_AGREEMENT'), [...RECOVERY_ACTIONS, 'kms:GetPublicKey', 'kms:DeriveSharedSecret']);
+    for (const a of ['kms:ListResourceTags', 'kms:ListKeyRotations']) assert.ok((RECOVERY_ACTIONS as readonly string[]).includes(a), a);
+    // Each of them is granted to the functions by template.yaml (the key policy must let those grants count).
+    const template = readFileSync(new URL('../../template.yaml', import.meta.url), 'utf8');
+    for (const a of recoveryActions('SYMMETRIC_DEFAULT').concat(recoveryActions('HMAC_256'), recoveryActions('RSA_2048', 'SIGN_VERIFY'), recoveryActions('ECC_NIST_P256', 'KEY_AGREEMENT'))) {
+      assert.match(template, new RegExp(`"${a}"`), `template.yaml grants ${a}`);
+    }
+  });
+
+  test('fail: the root may import, but not list the key\'s tags and materials, nor make the HMAC key\'s verification MAC', () => {
+    const old = ['kms:DescribeKey', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial'];
+    const noInspect = judgeKeyPolicy(policy({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: [...old, 'kms:Encrypt', 'kms:Decrypt'], Resource: '*' }), { ...ctx, keySpec: 'SYMMETRIC_DEFAULT' });
+    assert.equal(noInspect.status, 'fail', noInspect.message);
+    assert.match(noInspect.message, /not for kms:ListResourceTags, kms:ListKeyRotations/);
+    const hmac = judgeKeyPolicy(
+      policy({ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: [...old, 'kms:ListResourceTags', 'kms:ListKeyRotations', 'kms:Encrypt', 'kms:Decrypt'], Resource: '*' }),
+      { ...ctx, keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' },
+    );
+    assert.equal(hmac.status, 'fail', hmac.message);
+    assert.match(hmac.message, /not for kms:GenerateMac, kms:VerifyMac/);
+    assert.match(hmac.fix!, /kms:GenerateMac, kms:VerifyMac/);
+  });
+
+  test('fail: a Deny with NotPrincipal that exempts only an admin role denies every stack role; ok when it lists the stack role', () => {
+    const rootAllow = { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' };
+    const denyAllBut = (...aws: string[]) => ({ Effect: 'Deny', NotPrincipal: { AWS: aws }, Action: 'kms:*', Resource: '*' });
+    const locked = judgeKeyPolicy(policy(rootAllow, denyAllBut(`arn:aws:iam::${ACCOUNT}:role/admin`)), { ...ctx, keySpec: 'SYMMETRIC_DEFAULT' });
+    assert.equal(locked.status, 'fail', locked.message);
+    assert.match(locked.message, /denies .*kms:ImportKeyMaterial.* to every principal but arn:aws:iam::111122223333:role\/admin/);
+    assert.match(locked.fix!, /NotPrincipal/);
+    const lockedNoStack = judgeKeyPolicy(policy(rootAllow, denyAllBut(`arn:aws:iam::${ACCOUNT}:role/admin`)), { ...ctx, roleArns: [] });
+    assert.equal(lockedNoStack.status, 'fail', lockedNoStack.message);
+    const exempted = judgeKeyPolicy(policy(rootAllow, denyAllBut(`arn:aws:iam::${ACCOUNT}:role/admin`, ctx.roleArns[0]!)), ctx);
+    assert.equal(exempted.status, 'ok', exempted.message);
+    const conditional = judgeKeyPolicy(policy(rootAllow, { ...denyAllBut(`arn:aws:iam::${ACCOUNT}:role/admin`), Condition: { Bool: { 'aws:SecureTransport': 'false' } } }), ctx);
+    assert.equal(conditional.status, 'warn', conditional.message);
   });
 
   test('fail: a custom policy naming neither the account root nor the roles', () => {
