@@ -13,6 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import fc from 'fast-check';
 import { KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -226,5 +227,63 @@ test(`the local endpoint: ${runs(3_000)} generated raw requests each get a well-
       return `${errorAnswers.length} error answers searched for the ${produced.materialCount} materials the requests carried (Plaintext, SecretBinary, SecretString, EncryptedKeyMaterial): none found`;
     });
     return `${runs(3_000)} generated requests, all answered in time with well-formed JSON (status: ${spread}); no error quoted request material; KMS and Secrets Manager served real SDK calls afterwards`;
+  });
+});
+
+/** Writes raw bytes on a new connection, ends it, and collects what comes back until the server closes it. */
+function sendRaw(bytes: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: endpoint.port });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the connection was neither answered nor closed within ${TIME_LIMIT_MS} ms after the client ended it`));
+    }, TIME_LIMIT_MS);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    socket.end(bytes);
+  });
+}
+
+test(`the local endpoint: ${runs(500)} connections of raw bytes (HTTP-like and not): each answered with an HTTP response or closed, never left hanging; it still serves afterwards`, async () => {
+  // 500 by default: each case is a new connection, and the endpoint must see it through to the close.
+  await scenario(FILE, 'properties', 'local endpoint: raw bytes on a connection (broken HTTP framing) are answered or closed, never hang', async () => {
+    const port = endpoint.port;
+    const httpish = fc
+      .tuple(
+        fc.constantFrom('POST', 'GET', 'PUT', 'FOO', '', 'POST POST'),
+        fc.constantFrom('/', '/_local/health', '*', '', 'http://x/'),
+        fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/9', ''),
+        fc.array(fc.constantFrom(`Host: 127.0.0.1:${port}`, 'Content-Length: 5', 'Content-Length: -1', 'Content-Length: 99999999999', 'Content-Length: 3', 'Transfer-Encoding: chunked',
+          'X-Amz-Target: TrentService.ListKeys', 'Content-Type: application/x-amz-json-1.1', 'Bad Header', ': x', 'Connection: keep-alive', 'Expect: 100-continue'), { maxLength: 5 }),
+        fc.constantFrom('\r\n', '\n', '\r'),
+        fc.oneof(fc.constantFrom('', '{}', '0\r\n\r\n', 'zz\r\n', '{"KeyId":'), fc.string({ maxLength: 50 })),
+      )
+      .map(([method, path, version, headers, eol, body]) => Buffer.from(`${method} ${path} ${version}${eol}${headers.join(eol)}${eol}${eol}${body}`, 'latin1'));
+    const bytes = fc.oneof({ weight: 3, arbitrary: httpish }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) });
+    let answered = 0;
+    await fc.assert(
+      fc.asyncProperty(bytes, async (raw) => {
+        const text = await sendRaw(raw);
+        if (text.length > 0) {
+          assert.match(text, /^HTTP\/1\.[01] \d{3} /, `an HTTP response or nothing: ${JSON.stringify(text.slice(0, 80))}`);
+          answered++;
+        }
+      }),
+      propertyParameters(runs(500)),
+    );
+    const health = await send({ method: 'GET', path: '/_local/health', headers: { host: `127.0.0.1:${port}` }, body: { text: '' } });
+    assert.equal(health.status, 200);
+    const kms = new KMSClient({ endpoint: endpoint.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIDRELIABILITY', secretAccessKey: 'x' }, maxAttempts: 1 });
+    try {
+      assert.ok(Array.isArray((await kms.send(new ListKeysCommand({}))).Keys));
+    } finally {
+      kms.destroy();
+    }
+    return `${runs(500)} connections of raw bytes: ${answered} answered with an HTTP response, the rest closed; none left hanging; real SDK calls served afterwards`;
   });
 });
