@@ -15,18 +15,14 @@
  *   ceiling, then slowly (half a percent per success) above it, up to `maxRate` (the starting rate
  *   unless configured): it creeps back up to the quota and settles just under it.
  *
- * paceImportCalls attaches the paces to a KMS client as SDK middleware, inside lib/retry's attempts:
+ * paceCalls attaches the paces to a client as SDK middleware, inside lib/retry's attempts:
  * every HTTP attempt of a paced operation waits for its slot, and a throttled attempt is sent again
  * in a later slot (at most `throttleRetries` times) before lib/retry sees the error at all. So a
  * burst of throttling slows the fleet down instead of failing its runs.
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { FinalizeRequestMiddleware, MetadataBearer } from '@smithy/types';
-import type { ReimportConfig } from './config.js';
-import { recoverKey, type RecoverDeps } from './recover.js';
 import { isThrottlingError } from './retry.js';
-import { mapBounded } from './sweep.js';
-import type { Outcome } from './types.js';
 
 export interface PaceOptions {
   /** Starting rate, requests per second (> 0). */
@@ -163,6 +159,20 @@ export interface ImportPaces {
 /** Current published KMS quotas (requests per second per account and Region); adjustable per account. */
 export const PUBLISHED_PARAMETERS_RATE = 1;
 export const PUBLISHED_IMPORT_RATE = 15;
+export const PUBLISHED_DESCRIBE_KEY_RATE = 2000;
+export const PUBLISHED_LIST_KEY_ROTATIONS_RATE = 100;
+
+/**
+ * The paces of a sweep's KMS reads, at the published quotas: DescribeKey (2000/s) and
+ * ListKeyRotations (100/s, the one a large sweep meets first). Throttling slows the sweep down
+ * instead of leaving keys unswept.
+ */
+export function sweepPaces(timing: Pick<PaceOptions, 'now' | 'sleep'> = {}): Record<'DescribeKey' | 'ListKeyRotations', AdaptivePace> {
+  return {
+    DescribeKey: new AdaptivePace({ rate: PUBLISHED_DESCRIBE_KEY_RATE, ...timing }),
+    ListKeyRotations: new AdaptivePace({ rate: PUBLISHED_LIST_KEY_ROTATIONS_RATE, ...timing }),
+  };
+}
 
 /** The paces of a fleet run from the configuration (KMS_REIMPORT_PARAMETERS_RATE, KMS_REIMPORT_IMPORT_RATE). */
 export function importPaces(
@@ -175,7 +185,8 @@ export function importPaces(
   };
 }
 
-const MIDDLEWARE_NAME = 'kmsReimportImportPace';
+const MIDDLEWARE_NAME = 'kmsReimportPace';
+let attachments = 0;
 /** A throttled attempt is sent again in a later slot at most this many times before lib/retry sees it. */
 export const DEFAULT_THROTTLE_RETRIES = 8;
 
@@ -199,60 +210,23 @@ export async function sendPaced<T>(pace: AdaptivePace, send: () => Promise<T>, t
   }
 }
 
+/** An SDK v3 client (KMS, Secrets Manager, ...): what paceCalls needs of it. */
+type PacedClient = Pick<KMSClient, 'middlewareStack'>;
+
 /**
- * Paces `kms`'s paced operations (every HTTP attempt) with `paces` until the returned function is
- * called. The client is shared: every run that uses it, at once, draws from the same paces.
+ * Paces a client's calls of the operations named in `paces` (every HTTP attempt, by operation name)
+ * until the returned function is called. The client is shared: every run that uses it, at once,
+ * draws from the same paces. Attaching twice stacks two paces; each detach removes its own.
  */
-export function paceImportCalls(kms: KMSClient, paces: Partial<Record<string, AdaptivePace>>, throttleRetries = DEFAULT_THROTTLE_RETRIES): () => void {
+export function paceCalls(client: PacedClient, paces: Partial<Record<string, AdaptivePace>>, throttleRetries = DEFAULT_THROTTLE_RETRIES): () => void {
   const pacing: FinalizeRequestMiddleware<object, MetadataBearer> = (next, context) => async (args) => {
     const operation = context.commandName?.replace(/Command$/, '');
     const pace = operation !== undefined ? paces[operation] : undefined;
     return pace ? sendPaced(pace, () => next(args), throttleRetries) : next(args);
   };
-  kms.middlewareStack.addRelativeTo(pacing, { name: MIDDLEWARE_NAME, relation: 'after', toMiddleware: 'retryMiddleware', override: true });
+  const name = `${MIDDLEWARE_NAME}-${++attachments}`;
+  client.middlewareStack.addRelativeTo(pacing, { name, relation: 'after', toMiddleware: 'retryMiddleware' });
   return () => {
-    kms.middlewareStack.remove(MIDDLEWARE_NAME);
+    client.middlewareStack.remove(name);
   };
-}
-
-/** Work items of a fleet run, in the order to start them (outages first, as the sweep orders them). */
-export interface FleetWorkItem {
-  keyRef: string;
-  action: 'recover' | 'renew';
-}
-
-export interface PacedFleetOptions {
-  config: ReimportConfig;
-  /** Runs in flight at once (1..50, default 4): enough to keep the paces busy. */
-  concurrency?: number;
-  now?: () => Date;
-  /** The paces to share (default importPaces(config)); pass them to read their stats afterwards. */
-  paces?: ImportPaces;
-  /** Called with each outcome as its run ends. */
-  onOutcome?: (outcome: Outcome) => void;
-}
-
-/**
- * Recovers and renews many keys under one adaptive pace: each item is a recoverKey run (its lease,
- * checks and outcome unchanged), `concurrency` at a time, started in the items' order, all sending
- * their import calls through `deps.kms` paced by the shared paces (the runs' own fixed interval is
- * off: the pace decides). Never throws for one key: its outcome says what happened.
- */
-export async function runPacedFleet(deps: RecoverDeps, items: readonly FleetWorkItem[], options: PacedFleetOptions): Promise<Outcome[]> {
-  const concurrency = options.concurrency ?? 4;
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 50) {
-    throw new RangeError(`fleet concurrency must be an integer from 1 to 50, got ${concurrency}`);
-  }
-  const paces = options.paces ?? importPaces(options.config, deps.monotonicNow || deps.sleep ? { ...(deps.monotonicNow ? { now: deps.monotonicNow } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) } : {});
-  const config: ReimportConfig = { ...options.config, parametersIntervalMs: 0 };
-  const detach = paceImportCalls(deps.kms, { GetParametersForImport: paces.GetParametersForImport, ImportKeyMaterial: paces.ImportKeyMaterial });
-  try {
-    return await mapBounded(items, concurrency, async (item) => {
-      const outcome = await recoverKey(deps, item.keyRef, { action: item.action, config, ...(options.now ? { now: options.now } : {}) });
-      options.onOutcome?.(outcome);
-      return outcome;
-    });
-  } finally {
-    detach();
-  }
 }

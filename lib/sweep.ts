@@ -44,6 +44,7 @@ import { classifyKey, isManaged, planAction } from './kms/classify.js';
 import { rotationStatus, type RotationStatus } from './rotation/schedule.js';
 import { describeKeyMetadata, keyReport, listKeyMaterials } from './kms/inspect.js';
 import { isTransientError, withRetry, type RetryOptions } from './retry.js';
+import { paceCalls, sweepPaces, type AdaptivePace } from './pace.js';
 import type { Classification, KeyReport } from './types.js';
 import { parseKeyRef } from './events/key-ref.js';
 import { SWEEP_DETAIL_TYPE, SWEEP_SOURCE, type WorkItem } from './events/work-item.js';
@@ -63,6 +64,11 @@ export interface SweepOptions {
   concurrency?: number;
   /** Retry settings for every AWS call (default from config; tests inject sleep). */
   retry?: RetryOptions;
+  /**
+   * Paces of the KMS reads by operation (default sweepPaces(): DescribeKey 2000/s, ListKeyRotations
+   * 100/s, KMS's published quotas): a throttled read waits for a later slot instead of failing.
+   */
+  paces?: Partial<Record<string, AdaptivePace>>;
 }
 
 /** What the sweep learnt about one key. Never holds material. */
@@ -272,10 +278,19 @@ export async function sweepManagedKeys(
   const retry = opts.retry ?? { maxAttempts: config.maxAttempts, baseDelayMs: config.baseDelayMs };
   // The key listing and the escrow listing do not depend on each other: both at once.
   const [listed, escrows] = await Promise.all([listManagedKeys(deps.tagging, config, retry), listEscrowSecrets(deps.secrets, config, retry)]);
-
   const resolveAlias = aliasResolver(deps.kms, retry);
 
-  const entries = await mapBounded(listed, concurrency, async (key): Promise<SweepEntry> => {
+  // The KMS reads go out at no more than the quotas allow (the client is the caller's: detached after).
+  const detach = paceCalls(deps.kms, opts.paces ?? sweepPaces());
+  let entries: SweepEntry[];
+  try {
+    entries = await mapBounded(listed, concurrency, (key) => sweepKey(key));
+  } finally {
+    detach();
+  }
+
+  /** One listed key: described (and its materials listed where needed), classified, its escrow checked. */
+  async function sweepKey(key: ListedKey): Promise<SweepEntry> {
     const arn = key.arn;
     const parsed = parseKeyRef(arn);
     if (parsed?.kind !== 'key-arn') {
@@ -302,7 +317,7 @@ export async function sweepManagedKeys(
     entry.escrow = health.escrow;
     if (health.escrowReason !== undefined) entry.escrowReason = health.escrowReason;
     return entry;
-  });
+  }
 
   const ordered = [...entries].sort(byWorkOrder);
   const items = ordered

@@ -1,5 +1,5 @@
 /**
- * Fleet renewal under an adaptive pace (lib/pace.ts runPacedFleet), through the real SDK over HTTP,
+ * Fleet renewal under an adaptive pace (lib/fleet.ts runPacedFleet, lib/pace.ts), through the real SDK over HTTP,
  * against the local endpoint whose GetParametersForImport quota is lower than the pace's starting
  * rate: every key is renewed, no run fails, and the throttling the endpoint answered was heard by
  * the pace and recovered from. (How close to N / quota it gets is the benchmark's figure.)
@@ -7,7 +7,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { importPaces, runPacedFleet } from '../../lib/pace.js';
+import { runPacedFleet } from '../../lib/fleet.js';
+import { importPaces } from '../../lib/pace.js';
 import { onboardKey, startLocalAws, type LocalAws, type OnboardedKey } from '../support/local-aws.js';
 
 const KEYS = 10;
@@ -60,5 +61,5 @@ test('a quota below the starting rate: every key renewed, no failed run, throttl
     assert.ok(meta.ValidTo!.getTime() > aws.now().getTime() + 30 * 86_400_000, 'ValidTo pushed out');
   }
   // The pace is detached from the shared client afterwards.
-  assert.ok(!aws.kms.middlewareStack.identify().some((m) => m.startsWith('kmsReimportImportPace')), aws.kms.middlewareStack.identify().join(', '));
+  assert.ok(!aws.kms.middlewareStack.identify().some((m) => m.startsWith('kmsReimportPace')), aws.kms.middlewareStack.identify().join(', '));
 });

@@ -8,7 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTaggingClient } from '../../lib/aws/clients.js';
-import { sweepManagedKeys, type SweepResult } from '../../lib/sweep.js';
+import { sweepManagedKeys, type SweepOptions, type SweepResult } from '../../lib/sweep.js';
+import { sweepPaces } from '../../lib/pace.js';
 import { startLocalAws, REGION, type LocalAws } from '../support/local-aws.js';
 import { buildFleet, EXPECTED_ACTION, type Fleet } from '../support/fleet.js';
 
@@ -24,11 +25,12 @@ after(async () => {
   await aws?.close();
 });
 
-async function sweep(): Promise<SweepResult> {
+async function sweep(options: SweepOptions = {}): Promise<SweepResult> {
   const tagging = createTaggingClient({ endpointUrl: aws.endpoint.url, region: REGION, credentials: { accessKeyId: 'AKIDINTEGRATION', secretAccessKey: 'integration' } });
   try {
     return await sweepManagedKeys({ tagging, kms: aws.kms, secrets: aws.secrets }, aws.config, aws.now(), {
       retry: { maxAttempts: 5, baseDelayMs: 20 },
+      ...options,
     });
   } finally {
     tagging.destroy();
@@ -92,5 +94,23 @@ describe('the sweep at scale, under the published quotas', () => {
     // Read-only.
     assert.equal(calls['kms:ImportKeyMaterial'] ?? 0, 0);
     assert.equal(calls['kms:GetParametersForImport'] ?? 0, 0);
+  });
+
+  test("a ListKeyRotations quota below the pace's starting rate: the pace backs off, every key still classified", async () => {
+    aws.endpoint.controls.useQuotaPreset('kms-defaults');
+    aws.endpoint.controls.setQuota('kms:ListKeyRotations', { rate: 10, burst: 1 });
+    aws.endpoint.controls.resetCounters();
+    const paces = sweepPaces();
+
+    const { report } = await sweep({ paces, concurrency: 16 });
+
+    const missed = [...fleet.managedKinds].filter(([keyId, kind]) => report.find((e) => e.keyId === keyId)?.action !== EXPECTED_ACTION[kind]);
+    assert.deepEqual(missed, [], 'no managed key missed or misclassified');
+    const rotations = aws.endpoint.controls.getCounters()['kms:ListKeyRotations']!;
+    assert.equal(rotations.calls - rotations.throttled, 48);
+    assert.ok(rotations.throttled > 0, 'the endpoint throttled ListKeyRotations');
+    assert.equal(paces.ListKeyRotations.stats.throttled, rotations.throttled, 'the pace heard every throttle and sent the read again');
+    assert.ok(paces.ListKeyRotations.rate < 100, `backed off: ${paces.ListKeyRotations.rate}/s`);
+    assert.equal(paces.DescribeKey.stats.granted, 120);
   });
 });
