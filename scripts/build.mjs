@@ -99,7 +99,7 @@ export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dis
 // Each build goes to its own folder (dist/cli/<build id>/) and is then named current by an atomic
 // rename of dist/cli/current.json, so two processes building at once (parallel tests) never load
 // half-written files. current.json lists the build's project inputs: a build is stale when any of
-// them (or package-lock.json) changed after it.
+// them (or package-lock.json, or this script) changed after it.
 
 export const CLI_ENTRY = 'cli/main.ts';
 
@@ -131,13 +131,18 @@ export async function buildCli({ root = repoRoot, outdir = cliOutdir(root), logL
     sourcesContent: false,
     legalComments: 'none',
     banner: { js: "import { createRequire as __kmsReimportCreateRequire } from 'node:module'; const require = __kmsReimportCreateRequire(import.meta.url);" },
+    // Left to Node, resolved from node_modules at run time, as the sources use them: a CommonJS
+    // package loaded by `await import()` keeps its named exports only when Node loads it (esbuild's
+    // chunk would give `default` alone): yaml-cfn (`local --iam-template`); and the IAM simulator
+    // (the local endpoint's IAM enforcement) reads its data files next to its own modules.
+    external: ['yaml-cfn', '@cloud-copilot/*'],
     metafile: true,
     logLevel,
   });
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
   mkdirSync(outdir, { recursive: true });
   const main = relative(root, join(dir, 'main.mjs')).split('\\').join('/');
-  const current = { dir: id, main: 'main.mjs', builtAt, inputs: [...projectInputs(result.metafile), 'package-lock.json'] };
+  const current = { dir: id, main: 'main.mjs', builtAt, inputs: [...projectInputs(result.metafile), 'package-lock.json', 'scripts/build.mjs'] };
   const pointer = join(outdir, 'current.json');
   const temporary = `${pointer}.${process.pid}.tmp`;
   writeFileSync(temporary, JSON.stringify(current));

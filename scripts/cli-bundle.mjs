@@ -2,7 +2,8 @@
 // start, so this module loads nothing but node:fs) and scripts/build.mjs (which writes the builds).
 //
 // dist/cli/current.json names the current build: { dir, main, builtAt, inputs }. `inputs` are the
-// project files the build was made from (from esbuild's metafile) plus package-lock.json: the build
+// project files the build was made from (from esbuild's metafile) plus package-lock.json and
+// scripts/build.mjs: the build
 // is stale when any of them changed after it, or is gone.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
