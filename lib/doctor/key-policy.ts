@@ -134,7 +134,7 @@ export function judgeKeyPolicy(policyText: string, ctx: PolicyContext): DoctorCh
     const partly = namesRoot ? ` (it names the account root, but not for all of those actions: not for ${missing.join(', ')})` : '';
     return check('key-policy', subject, 'fail', `the key policy lets ${who} use ${required.join(', ')}${partly}: no IAM policy can give the service access, recovery would fail with AccessDenied`, fix);
   }
-  const how = rootGrant.length > 0 ? 'allows the account root principal, so the stack\'s IAM policies count' : `names the stack's role(s) ${[...new Set(roleGrants.flatMap(principalsOf).filter((p) => roles.has(p)))].join(', ')} directly`;
+  const how = rootGrant.length > 0 ? 'allows the account root principal, so the stack\'s IAM policies count' : `names the stack's role(s) ${[...new Set(roleGrants.flatMap((s) => principalsOf(s)).filter((p) => roles.has(p)))].join(', ')} directly`;
   const conditional = [...rootGrant, ...roleGrants].every((s) => s.Condition !== undefined);
   if (denyHits.length > 0 || conditional) {
     const why = denyHits.length > 0 ? `it also has ${denyHits.length} Deny statement(s) that may apply to the service` : 'every statement that lets it in has a Condition';
