@@ -66,7 +66,7 @@ const PROBE_STEP_SHARE = 0.001;
  * rate steps back to just under it (GENTLE_DECREASE). Throttles in quick succession mean the rate is
  * well over the quota: `decrease`.
  */
-const PROBE_SUCCESSES = 10;
+const PROBE_SUCCESSES = 3;
 const GENTLE_DECREASE = 0.95;
 
 export class AdaptivePace {

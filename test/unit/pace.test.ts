@@ -89,14 +89,21 @@ describe('AdaptivePace', () => {
     assert.equal(pace.rate, 10, 'capped at maxRate (the starting rate)');
   });
 
-  test('a throttle found by slow probing (10 successes or more since the last decrease) steps back gently', async () => {
+  test('a throttle after a run of successes (3 or more since the last decrease) steps back gently', async () => {
     const { timing } = virtualClock();
     const pace = new AdaptivePace({ rate: 1, maxRate: 2, ...timing });
-    pace.throttled(await pace.acquire()); // over quota: 0.7
-    for (let i = 0; i < 12; i++) pace.succeeded(await pace.acquire());
-    const before = pace.rate;
-    pace.throttled(await pace.acquire());
-    assert.ok(Math.abs(pace.rate - before * 0.95) < 1e-9, `${before} -> ${pace.rate}`);
+    pace.throttled(await pace.acquire()); // the first: 0.95
+    for (let i = 0; i < 3; i++) pace.succeeded(await pace.acquire());
+    let before = pace.rate;
+    let ticket = await pace.acquire();
+    pace.throttled(ticket);
+    assert.ok(Math.abs(pace.rate - ticket.rate * 0.95) < 1e-9, `${before} -> ${pace.rate}`);
+    // Two successes only, then a throttle: quick succession, x0.7.
+    for (let i = 0; i < 2; i++) pace.succeeded(await pace.acquire());
+    before = pace.rate;
+    ticket = await pace.acquire();
+    pace.throttled(ticket);
+    assert.ok(Math.abs(pace.rate - ticket.rate * 0.7) < 1e-9, `${before} -> ${pace.rate}`);
   });
 
   test('refuses a rate that is not positive, and inconsistent bounds', () => {
