@@ -180,7 +180,12 @@ function renewalSection(r: BenchResults, x: RenewalFigures): string[] {
   for (const w of x.ways) {
     const over = (w.seconds - w.quotaMinimumSeconds) / w.keys;
     if (w.intervalMs === undefined && w.ratioToQuota > 1.1) {
-      why.push(`${w.way}: ${Math.round(over * 1000)} ms per key beyond the quota's ${Math.round(1000 / w.quotaPerSecond)} ms${w.throttled > 0 ? `, with ${w.throttled} throttled call(s) on the way down to the quota` : ''}.`);
+      why.push(
+        `${w.way}: ${Math.round(over * 1000)} ms per key beyond the quota's ${Math.round(1000 / w.quotaPerSecond)} ms; the endpoint throttled ${w.throttled} call(s)` +
+          (w.pace
+            ? `, the pace slowed down ${w.pace.decreases} time(s) and ended at ${w.pace.endRate}/s (from ${w.startRate}/s), and the runs waited ${w.pace.waitedSeconds} s in all for their slots.`
+            : '.'),
+      );
     }
     if (w.failed > 0) why.push(`${w.way}: ${w.failed} run(s) did not end renewed.`);
   }

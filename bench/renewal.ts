@@ -35,6 +35,8 @@ export interface RenewalRun {
   failed: number;
   throttled: number;
   parametersCalls: number;
+  /** The GetParametersForImport pace at the end (paced ways): its rate, how often it slowed down, how long runs waited for it. */
+  pace?: { endRate: number; decreases: number; throttledSeen: number; waitedSeconds: number };
 }
 
 export interface RenewalFigures extends RenewalRun {
@@ -87,11 +89,13 @@ async function paced(keys: number, quotaPerSecond: number, startRate: number, wa
     const started = performance.now();
     const outcomes = await runPacedFleet({ kms: aws.kms, secrets: aws.secrets }, items, { config, paces });
     const seconds = (performance.now() - started) / 1000;
+    const pace = paces.GetParametersForImport;
     return figures(aws, {
       way,
       keys,
       quotaPerSecond,
       startRate,
+      pace: { endRate: round(pace.rate, 2), decreases: pace.stats.decreases, throttledSeen: pace.stats.throttled, waitedSeconds: round(pace.stats.waitedMs / 1000, 1) },
       seconds,
       renewed: outcomes.filter((o) => o.status === 'renewed').length,
       failed: outcomes.filter((o) => o.status !== 'renewed').length,
