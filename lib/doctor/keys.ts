@@ -20,7 +20,7 @@ const DAY_MS = 86_400_000;
 
 /** A key's expiration model and earliest ValidTo against the renewal window (pure). */
 export function judgeExpiry(
-  report: Pick<KeyReport, 'keyId' | 'keyState' | 'expirationModel' | 'validTo'> & Partial<Pick<KeyReport, 'materials' | 'materialsListed'>>,
+  report: Pick<KeyReport, 'keyId' | 'keyState' | 'expirationModel' | 'validTo'> & { materials?: ReadonlyArray<{ validTo?: string }>; materialsListed?: boolean },
   renewalWindowDays: number,
   now: Date,
 ): DoctorCheck {
@@ -40,31 +40,40 @@ export function judgeExpiry(
   if (report.keyState === 'PendingDeletion' || report.keyState === 'Disabled') {
     return check('expiry', keyId, 'warn', `the key is ${report.keyState}: kms-reimport leaves it alone`, `if it is still in use: aws kms ${report.keyState === 'Disabled' ? 'enable-key' : 'cancel-key-deletion'} --key-id ${keyId}`);
   }
-  if (report.expirationModel === 'KEY_MATERIAL_DOES_NOT_EXPIRE') {
-    return check('expiry', keyId, 'ok', 'KEY_MATERIAL_DOES_NOT_EXPIRE: nothing to renew (a deletion by hand is still recovered)');
-  }
-  if (report.validTo === undefined) {
+  // After a rotation the key's ExpirationModel is the current material's, while an older material may
+  // still expire: DescribeKey's ValidTo is the earliest across materials, so it is judged whenever it
+  // is there, whatever the model (and ListKeyRotations' own ValidTos, when listed, count too).
+  const validTos = [report.validTo, ...(report.materials ?? []).map((m) => m.validTo)].filter((v): v is string => v !== undefined && !Number.isNaN(Date.parse(v)));
+  const earliest = validTos.sort((a, b) => Date.parse(a) - Date.parse(b))[0];
+  if (earliest === undefined) {
+    if (report.expirationModel === 'KEY_MATERIAL_DOES_NOT_EXPIRE') {
+      return check('expiry', keyId, 'ok', 'KEY_MATERIAL_DOES_NOT_EXPIRE: nothing to renew (a deletion by hand is still recovered)');
+    }
     return check('expiry', keyId, 'warn', `expiration model ${report.expirationModel ?? 'unknown'} and no ValidTo: doctor cannot tell when it expires`, `aws kms describe-key --key-id ${keyId}`);
   }
-  const validTo = Date.parse(report.validTo);
+  const what =
+    report.expirationModel === 'KEY_MATERIAL_EXPIRES'
+      ? `KEY_MATERIAL_EXPIRES, ValidTo ${earliest}`
+      : `${report.expirationModel ?? 'expiration model unknown'} for the current material, but a material of the key expires: earliest ValidTo ${earliest}`;
+  const validTo = Date.parse(earliest);
   const renewFrom = new Date(validTo - renewalWindowDays * DAY_MS);
   const daysLeft = (validTo - now.getTime()) / DAY_MS;
   if (validTo <= now.getTime()) {
-    return check('expiry', keyId, 'fail', `ValidTo ${report.validTo} has passed`, `kms-reimport recover ${keyId}`);
+    return check('expiry', keyId, 'fail', `${what} has passed`, `kms-reimport recover ${keyId}`);
   }
   if (renewalWindowDays === 0) {
-    return check('expiry', keyId, 'fail', `KEY_MATERIAL_EXPIRES, ValidTo ${report.validTo}, and the renewal window is 0 days: the sweep never renews, the key goes PendingImport at ValidTo`, 'set RenewalWindowDays (KMS_REIMPORT_RENEWAL_WINDOW_DAYS) to 14 or more and deploy again');
+    return check('expiry', keyId, 'fail', `${what}, and the renewal window is 0 days: the sweep never renews, the key goes PendingImport at ValidTo`, 'set RenewalWindowDays (KMS_REIMPORT_RENEWAL_WINDOW_DAYS) to 14 or more and deploy again');
   }
   if (renewFrom.getTime() <= now.getTime()) {
     return check(
       'expiry',
       keyId,
       'warn',
-      `KEY_MATERIAL_EXPIRES, ValidTo ${report.validTo} (${daysLeft.toFixed(1)} days) is inside the ${renewalWindowDays}-day renewal window: the sweep should renew it; if it stays, renewal is not happening`,
+      `${what} (${daysLeft.toFixed(1)} days) is inside the ${renewalWindowDays}-day renewal window: the sweep should renew it; if it stays, renewal is not happening`,
       `kms-reimport renew ${keyId}, then look at the sweep's outcomes`,
     );
   }
-  return check('expiry', keyId, 'ok', `KEY_MATERIAL_EXPIRES, ValidTo ${report.validTo} (${Math.floor(daysLeft)} days); the sweep renews it from ${renewFrom.toISOString()}`);
+  return check('expiry', keyId, 'ok', `${what} (${Math.floor(daysLeft)} days); the sweep renews it from ${renewFrom.toISOString()}`);
 }
 
 /** Resolves an escrow secret's KMS key alias to its key, once per alias (many secrets share one). */

@@ -399,6 +399,18 @@ describe('expiry against the renewal window', () => {
     assert.equal(never.status, 'warn');
     assert.match(never.fix!, /kms-reimport onboard/);
   });
+  test('a rotated key whose current material does not expire: an older material\'s ValidTo (DescribeKey\'s earliest) is still judged', () => {
+    const soon = judgeExpiry({ keyId: KEY_ID, keyState: 'Enabled', expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', validTo: at(3) }, 14, now);
+    assert.equal(soon.status, 'warn', soon.message);
+    assert.match(soon.message, /KEY_MATERIAL_DOES_NOT_EXPIRE for the current material, but a material of the key expires: earliest ValidTo 2030-01-04/);
+    const listed = judgeExpiry(
+      { keyId: KEY_ID, keyState: 'Enabled', expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', materials: [{ validTo: at(-0.5) }, {}], materialsListed: true },
+      14,
+      now,
+    );
+    assert.equal(listed.status, 'fail', listed.message);
+    assert.equal(judgeExpiry({ keyId: KEY_ID, keyState: 'Enabled', expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', validTo: at(200) }, 14, now).status, 'ok');
+  });
   test('fail: a window of 0 days never renews', () => {
     assert.equal(judgeExpiry({ keyId: KEY_ID, keyState: 'Enabled', expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: at(60) }, 0, now).status, 'fail');
   });
