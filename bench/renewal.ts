@@ -4,7 +4,7 @@
  * that the run is short). Ratio: elapsed / (N / Q), the least time the quota allows. Each way gets
  * its own endpoint and its own N keys (made through the API: a copied key cannot take a reimport,
  * its KeyMaterialId is its template's):
- * - paced: lib/pace.ts runPacedFleet over the sweep's work items, its adaptive pace starting at
+ * - paced: lib/fleet.ts runPacedFleet (lib/pace.ts's adaptive pace) over the sweep's work items, its adaptive pace starting at
  *   the quota (KMS_REIMPORT_PARAMETERS_RATE set to the account's quota, as an operator would);
  * - paced from above: the same, starting at twice the quota (a quota lowered, or set wrong): the
  *   pace must back off on throttling and settle under the quota, no run failing;
@@ -15,7 +15,8 @@
 import { runFleet } from '../cli/fleet.js';
 import { createTaggingClient } from '../lib/aws/clients.js';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../lib/config.js';
-import { importPaces, runPacedFleet } from '../lib/pace.js';
+import { runPacedFleet } from '../lib/fleet.js';
+import { importPaces } from '../lib/pace.js';
 import { sweepManagedKeys } from '../lib/sweep.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../test/support/local-aws.js';
 import { CREDENTIALS, progress, REGION, round, sleep } from './measure.js';
