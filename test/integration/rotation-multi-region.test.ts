@@ -6,7 +6,8 @@
  * the primary, the same material into each replica as EXISTING_KEY_MATERIAL, rotates the primary,
  * verifies every Region; a crash after the primary import and after one replica import is finished
  * by a clean run with one NEW import and one rotation; escrow no longer replicated to a replica
- * Region is replicated again before any KMS import; a replica without the managed tag is refused; a replica key asked to rotate is skipped; RotateKeyOnDemand refused for a
+ * Region is replicated again before any KMS import; a new escrow version not yet readable in a replica
+ * Region stops the run before that replica's import (the next run finishes); a replica without the managed tag is refused; a replica key asked to rotate is skipped; RotateKeyOnDemand refused for a
  * Multi-Region key (one reading of the API reference) ends in a named error, nothing lost.
  */
 import { after, before, describe, test } from 'node:test';
@@ -213,6 +214,33 @@ describe('in-place rotation of a Multi-Region primary with two replicas', () => 
     assert.match(outcome.reason ?? '', new RegExp(`aws kms tag-resource --key-id arn:aws:kms:eu-west-1:\\d{12}:key/${keyId} --tags TagKey=${aws.config.managedTagKey},TagValue=true --region eu-west-1`));
     assert.deepEqual(importTypes, []);
     assert.equal((await materials(REGION, keyId)).length, 1, 'nothing imported');
+  });
+
+  test('the new escrow version not yet readable in a replica Region (replication lag): EscrowNotReplicated, nothing imported there, nothing rotated; the next run finishes with one NEW import', async () => {
+    const { keyId, from } = await multiRegionKey();
+    const old = await encrypt(keyId, 'written before the rotation');
+    // eu-west-1 still serves the version before this rotation's writes (AWSPREVIOUS), as a lagging replica would.
+    const lagging = (secrets: SecretsManagerClient): SecretsManagerClient =>
+      new Proxy(secrets, {
+        get(target, property) {
+          if (property !== 'send') return Reflect.get(target, property, target);
+          return (command: object) =>
+            target.send(command instanceof GetSecretValueCommand ? new GetSecretValueCommand({ ...command.input, VersionStage: 'AWSPREVIOUS' }) : (command as never));
+        },
+      });
+    const importTypes: string[] = [];
+    const first = await rotate(keyId, { importTypes, deps: { secretsFor: (region) => (region === 'eu-west-1' ? lagging(at(region).secrets) : at(region).secrets) } });
+    assert.equal(first.status, 'failed', first.reason);
+    assert.equal(first.errorName, 'EscrowNotReplicated');
+    assert.match(first.reason ?? '', /as eu-west-1 reads it does not hold material [0-9a-f]{64} of Multi-Region key .* yet .*Nothing was imported into eu-west-1 and nothing was rotated/);
+    assert.deepEqual(importTypes, [`${REGION}:NEW_KEY_MATERIAL`, 'ap-southeast-2:EXISTING_KEY_MATERIAL'], 'eu-west-1 took nothing');
+    for (const region of [REGION, ...REPLICAS]) assert.equal(await current(region, keyId), from, `${region}: still on the old material`);
+
+    const again = await rotate(keyId, { importTypes });
+    assert.equal(again.status, 'rotated', again.reason);
+    assert.equal(importTypes.filter((t) => t.endsWith(':NEW_KEY_MATERIAL')).length, 1, 'never a second new material');
+    assert.deepEqual(importTypes.slice(2), ['eu-west-1:EXISTING_KEY_MATERIAL'], 'only the Region that lacked it');
+    await assertRotatedEverywhere(keyId, from, again.rotation!.toKeyMaterialId!, old);
   });
 
   test('a replica key asked to rotate is skipped: rotate its primary', async () => {
