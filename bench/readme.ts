@@ -164,7 +164,7 @@ function renewalSection(r: BenchResults, x: RenewalFigures): string[] {
   const lines = [
     '### Fleet renewal at a quota',
     '',
-    `${x.keys} managed keys whose material expires in 5 days, made through the API for each way on its own endpoint; the endpoint enforces KMS's default quotas with GetParametersForImport at ${x.quotaPerSecond}/s (burst 1). The least time the quota allows is N / quota = ${x.quotaMinimumSeconds} s. The paced ways run lib/pace.ts \`runPacedFleet\` over the sweep's work items (the sweep before the clock starts), its adaptive pace starting at the quota (an operator who set \`KMS_REIMPORT_PARAMETERS_RATE\` to the account's quota) and at twice the quota (a quota lowered, or set wrong); the CLI sweep is \`kms-reimport sweep\` as it is, in process, its own sweep included in the time.`,
+    `${x.keys} managed keys whose material expires in 5 days, made through the API for each way on its own endpoint; the endpoint enforces KMS's default quotas with GetParametersForImport at ${x.quotaPerSecond}/s (burst 1). The least time the quota allows is N / quota = ${x.quotaMinimumSeconds} s. The paced ways run lib/fleet.ts \`runPacedFleet\` (the adaptive pace of lib/pace.ts) over the sweep's work items (the sweep before the clock starts), its adaptive pace starting at the quota (an operator who set \`KMS_REIMPORT_PARAMETERS_RATE\` to the account's quota) and at twice the quota (a quota lowered, or set wrong); the CLI sweep is \`kms-reimport sweep\` as it is, in process, its own sweep included in the time.`,
     '',
     '| Way | Time | × N/quota | Renewed | Failed | Throttled | GetParametersForImport calls |',
     '|---|---|---|---|---|---|---|',

@@ -4,8 +4,8 @@
  * that the run is short). Ratio: elapsed / (N / Q), the least time the quota allows. Each way gets
  * its own endpoint and its own N keys (made through the API: a copied key cannot take a reimport,
  * its KeyMaterialId is its template's):
- * - paced: lib/fleet.ts runPacedFleet (lib/pace.ts's adaptive pace) over the sweep's work items, its adaptive pace starting at
- *   the quota (KMS_REIMPORT_PARAMETERS_RATE set to the account's quota, as an operator would);
+ * - paced: lib/fleet.ts runPacedFleet over the sweep's work items, its adaptive pace (lib/pace.ts)
+ *   starting at the quota (KMS_REIMPORT_PARAMETERS_RATE set to the account's quota, as an operator would);
  * - paced from above: the same, starting at twice the quota (a quota lowered, or set wrong): the
  *   pace must back off on throttling and settle under the quota, no run failing;
  * - CLI sweep: `kms-reimport sweep` as it is (cli/fleet.ts runFleet, in process, the sweep
