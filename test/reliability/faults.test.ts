@@ -21,7 +21,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { DecryptCommand, DescribeKeyCommand, EncryptCommand, ImportKeyMaterialCommand, KMSClient, ScheduleKeyDeletionCommand, GetParametersForImportCommand } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, ListSecretVersionIdsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -369,44 +369,52 @@ describe('the world changes mid-run', () => {
   test('the import token expires between GetParametersForImport and ImportKeyMaterial: new parameters, recovered, one import', async () => {
     await scenario(FILE, GROUP, 'import token expires between GetParametersForImport and ImportKeyMaterial', async () => {
       const key = await expiredKey();
-      const outcomes = await endsRecovered(key, () => runPausedBefore(key, ImportKeyMaterialCommand, async () => {
+      const outcomes = await endsRecovered(key, () =>
+        runPausedBefore(key, ImportKeyMaterialCommand, async () => {
           aws.endpoint.clock.advance(24 * 3600 + 1);
-        }));
+        }),
+      );
       assert.equal(outcomes.length, 1, 'no failure: new parameters within the run');
       assert.equal(outcomes[0]!.calls.GetParametersForImport, 2);
       return `${summary(outcomes)}, GetParametersForImport ×2 within the run`;
     });
   });
 
-  test('the escrow secret gets a new version mid-run (a person re-saves it as JSON): recovered with the material read, one import, both versions kept', async () => {
-    await scenario(FILE, GROUP, 'escrow secret changes version mid-run', async () => {
-      const key = await expiredKey();
-      const secretId = `${aws.config.escrowPrefix}${key.keyId}`;
-      let added = '';
-      const outcomes = await endsRecovered(
-        key,
-        () =>
-          runPausedBefore(key, ImportKeyMaterialCommand, async () => {
-            const put = await aws.secrets.send(
-              new PutSecretValueCommand({
-                SecretId: secretId,
-                SecretString: JSON.stringify({ format: ESCROW_FORMAT_V1, materials: [{ material: key.material.toString('base64'), description: 're-saved by hand' }] }),
-              }),
-            );
-            added = put.VersionId!;
-          }),
-        {
-          escrow: (before, after) => {
-            assert.ok(before.every((v) => after.includes(v)), 'every earlier version is kept, unchanged');
-            assert.equal(after.length, before.length + 1, "one version added: the person's");
-            assert.ok(after.some((v) => v.startsWith(`${added}:`)));
+  for (const variant of ['the same material re-saved as JSON', 'other material (a mistake)'] as const) {
+    test(`the escrow secret gets a new version mid-run (${variant}): recovered with the material read, one import, both versions kept`, async () => {
+      await scenario(FILE, GROUP, `escrow secret changes version mid-run: ${variant}`, async () => {
+        const key = await expiredKey();
+        const secretId = `${aws.config.escrowPrefix}${key.keyId}`;
+        const other = variant.startsWith('other') ? randomBytes(32) : undefined;
+        let added = '';
+        const outcomes = await endsRecovered(
+          key,
+          () =>
+            runPausedBefore(key, ImportKeyMaterialCommand, async () => {
+              const put = await aws.secrets.send(
+                other
+                  ? new PutSecretValueCommand({ SecretId: secretId, SecretBinary: other })
+                  : new PutSecretValueCommand({
+                      SecretId: secretId,
+                      SecretString: JSON.stringify({ format: ESCROW_FORMAT_V1, materials: [{ material: key.material.toString('base64'), description: 're-saved by hand' }] }),
+                    }),
+              );
+              added = put.VersionId!;
+            }),
+          {
+            escrow: (before, after) => {
+              assert.ok(before.every((v) => after.includes(v)), 'every earlier version is kept, unchanged');
+              assert.equal(after.length, before.length + 1, "one version added: the person's");
+              assert.ok(after.some((v) => v.startsWith(`${added}:`)));
+            },
           },
-        },
-      );
-      assert.ok(!outcomes.some((o) => o.calls.PutSecretValue), 'the run wrote no escrow version');
-      return `${summary(outcomes)}; the earlier version and the person's new one both kept, none written by the run`;
+        );
+        assert.equal(outcomes.length, 1, 'the run imports the material it read, once');
+        assert.ok(!outcomes.some((o) => o.calls.PutSecretValue), 'the run wrote no escrow version');
+        return `${summary(outcomes)} with the material read before the change; the earlier version and the person's new one both kept, none written by the run`;
+      });
     });
-  });
+  }
 
   test('the key is scheduled for deletion mid-run (before GetParametersForImport): nothing imported, and a new run leaves it alone', async () => {
     await scenario(FILE, GROUP, 'key scheduled for deletion mid-run, before the import', async () => {
