@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand, SFNClient, type ExecutionListItem } from '@aws-sdk/client-sfn';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import {
   CreateAliasCommand,
@@ -40,7 +40,7 @@ import { createClients } from '../lib/aws/clients.js';
 import { DEFAULT_CONFIG, loadConfig, type ReimportConfig } from '../lib/config.js';
 import { configOfStack } from '../lib/doctor/index.js';
 import { readStack } from '../lib/doctor/stack.js';
-import { awsErrorName, DrillRecoveryFailed, DrillRecoveryTimedOut, DrillRefused, VerificationFailed } from '../lib/errors.js';
+import { awsErrorName, ConfigError, DrillRecoveryFailed, DrillRecoveryTimedOut, DrillRefused, ReimportError, toNamedError, VerificationFailed } from '../lib/errors.js';
 import { ESCROW_KEY_ID_TAG } from '../lib/escrow/read.js';
 import { generateKeyMaterial } from '../lib/material/generate.js';
 import { escrowAndImport } from '../lib/material/onboard.js';
@@ -121,8 +121,17 @@ function probeFor(keySpec: string): { keyUsage: KeyUsageType; probe: Probe } {
   };
 }
 
+/**
+ * A failure as a line: a named error's own message; anything else (a raw SDK error, whose message
+ * may quote the request) through toNamedError, which says which call failed and never quotes it.
+ */
+export function failureLine(error: unknown, keyRef: string): string {
+  const named = error instanceof ReimportError ? error : toNamedError(error, keyRef);
+  return `${named.name}: ${named.message}`;
+}
+
 /** Runs one numbered drill step: prints it, times it, records it in `steps`, rethrows a failure. */
-function stepper(steps: DrillStep[], total: number, print: (line: string) => void) {
+function stepper(steps: DrillStep[], total: number, print: (line: string) => void, keyRef: () => string) {
   return async <T>(name: string, work: () => Promise<[T, string]>): Promise<T> => {
     const started = performance.now();
     print(`[${String(steps.length + 1).padStart(2)}/${total}] ${name} ...`);
@@ -134,7 +143,7 @@ function stepper(steps: DrillStep[], total: number, print: (line: string) => voi
       return value;
     } catch (error) {
       const ms = Math.round(performance.now() - started);
-      const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const detail = failureLine(error, keyRef());
       steps.push({ name, ok: false, ms, detail });
       print(`        FAILED (${ms} ms) ${detail}`);
       throw error;
@@ -149,7 +158,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   const result: DrillResult = { ok: false, steps: [], outcomes: [] };
   const total = 12;
 
-  const step = stepper(result.steps, total, print);
+  const step = stepper(result.steps, total, print, () => result.keyId ?? 'the drill key');
 
   const ownEndpoint = !options.endpoint;
   let endpoint = options.endpoint;
@@ -214,7 +223,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     await step('Let the material expire (move the endpoint clock past ValidTo)', async () => {
       local.clock.advance(FIRST_LIFETIME_SECONDS + 1);
       const state = (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState;
-      if (state !== 'PendingImport') throw new Error(`expected the key to be PendingImport after expiry, it is ${state}`);
+      if (state !== 'PendingImport') throw new VerificationFailed(`Drill key ${keyId} is ${state} after its ValidTo passed, not PendingImport: the local endpoint did not expire its material.`, { keyId });
       return [undefined, `clock now ${now().toISOString()}, key ${state}`];
     });
 
@@ -224,13 +233,13 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       } catch (error) {
         return [undefined, `refused as expected: ${(error as Error).name}`];
       }
-      throw new Error('the key still worked while PendingImport');
+      throw new VerificationFailed(`Drill key ${keyId} still worked while PendingImport: the outage the drill rehearses did not happen.`, { keyId });
     });
 
     await step('Ask for a plan first (dry run)', async () => {
       const outcome = await recoverKey(clients!, alias, { action: 'plan', config, now });
       result.outcomes.push(outcome);
-      if (outcome.status !== 'planned') throw new Error(`plan did not plan: ${summariseOutcome(outcome)}`);
+      if (outcome.status !== 'planned') throw new DrillRecoveryFailed(`The plan for drill key ${keyId} did not plan a recovery: ${summariseOutcome(outcome)}`, { keyId });
       return [undefined, outcome.reason ?? ''];
     });
 
@@ -238,11 +247,11 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       await step(`Recover ${label} through the engine`, async () => {
         const outcome = await recoverKey(clients!, alias, { action: 'auto', config, now });
         result.outcomes.push(outcome);
-        if (outcome.status !== 'recovered') throw new Error(summariseOutcome(outcome));
+        if (outcome.status !== 'recovered') throw new DrillRecoveryFailed(`Drill key ${keyId} was not recovered ${label}: ${summariseOutcome(outcome)}`, { keyId });
         return [undefined, summariseOutcome(outcome)];
       });
       await step(`Prove it: ${probe.describe}`, async () => {
-        if (!(await probe.check(kms, keyId, made))) throw new Error('the old data did not check out after recovery');
+        if (!(await probe.check(kms, keyId, made))) throw new VerificationFailed(`Drill key ${keyId}: the data made before the outage did not check out after recovery`, { keyId });
         return [undefined, 'same material is back'];
       });
     };
@@ -252,7 +261,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     await step('Someone deletes the imported material by hand', async () => {
       await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
       const state = (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState;
-      if (state !== 'PendingImport') throw new Error(`expected PendingImport after deletion, it is ${state}`);
+      if (state !== 'PendingImport') throw new VerificationFailed(`Drill key ${keyId} is ${state} after DeleteImportedKeyMaterial, not PendingImport.`, { keyId });
       return [undefined, `key ${state}`];
     });
 
@@ -376,11 +385,11 @@ export async function deleteDrillMaterial(kms: KMSClient, keyId: string, drillId
   await kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
 }
 
-/** ScheduleKeyDeletion (7 days), only on this drill's key; returns the deletion date. */
-export async function scheduleDrillKeyDeletion(kms: KMSClient, keyId: string, drillId: string): Promise<string> {
+/** ScheduleKeyDeletion (7 days), only on this drill's key; returns the deletion date and the key's state after it. */
+export async function scheduleDrillKeyDeletion(kms: KMSClient, keyId: string, drillId: string): Promise<{ deletionDate: string; keyState?: string }> {
   await assertDrillKey(kms, keyId, drillId);
   const out = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: DRILL_DELETION_DAYS }));
-  return out.DeletionDate?.toISOString() ?? `in ${DRILL_DELETION_DAYS} days`;
+  return { deletionDate: out.DeletionDate?.toISOString() ?? `in ${DRILL_DELETION_DAYS} days`, ...(out.KeyState ? { keyState: out.KeyState } : {}) };
 }
 
 /**
@@ -447,8 +456,7 @@ async function watchServiceRecovery(
   for (;;) {
     if (opts.signal.aborted) throw new DrillInterrupted();
     state = (await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState ?? 'unknown';
-    const listed = await watch.sfn.send(new ListExecutionsCommand({ stateMachineArn: watch.stateMachineArn, maxResults: 100 }));
-    const mine = (listed?.executions ?? []).filter((e) => e.name?.startsWith(keyId) && (e.startDate?.getTime() ?? 0) >= deletedAt - 60_000);
+    const mine = (await executionsSince(watch, deletedAt - 60_000)).filter((e) => e.name?.startsWith(keyId));
     for (const e of mine) {
       if (seen.get(e.name!) !== e.status) {
         seen.set(e.name!, e.status ?? '?');
@@ -481,8 +489,26 @@ async function watchServiceRecovery(
   }
 }
 
+/**
+ * The state machine's executions started since `since`, every page: ListExecutions lists the most
+ * recent first, so paging stops at the first page that reaches back before `since` (a busy state
+ * machine, a sweep of many keys, may list more than one page since the deletion).
+ */
+async function executionsSince(watch: ServiceWatch, since: number): Promise<ExecutionListItem[]> {
+  const out: ExecutionListItem[] = [];
+  let token: string | undefined;
+  do {
+    const page = await watch.sfn.send(new ListExecutionsCommand({ stateMachineArn: watch.stateMachineArn, maxResults: 100, ...(token ? { nextToken: token } : {}) }));
+    const executions = page?.executions ?? [];
+    out.push(...executions.filter((e) => (e.startDate?.getTime() ?? 0) >= since));
+    if (executions.some((e) => (e.startDate?.getTime() ?? Number.MAX_SAFE_INTEGER) < since)) break;
+    token = page?.nextToken || undefined;
+  } while (token);
+  return out;
+}
+
 /** Ctrl-C during the drill: stop at the next step and clean up. */
-class DrillInterrupted extends Error {
+class DrillInterrupted extends ReimportError {
   constructor() {
     super('interrupted (Ctrl-C): the drill stopped and cleans up what it created');
     this.name = 'DrillInterrupted';
@@ -535,7 +561,7 @@ export async function runAccountDrill(options: AccountDrillOptions, given?: Acco
     const region = await kms.config.region();
     let stateMachineArn = options.stateMachineArn;
     if (options.stackName !== undefined) {
-      if (!clients.cloudformation) throw new TypeError('runAccountDrill: --stack needs a CloudFormation client');
+      if (!clients.cloudformation) throw new ConfigError(`kms-reimport drill --stack ${options.stackName} needs a CloudFormation client, and none was given. Nothing was created.`);
       const lookup = await readStack(clients.cloudformation, options.stackName);
       if (!lookup.stack) throw new DrillRefused(`Stack ${options.stackName}: ${lookup.checks[0]?.message ?? 'not found'}. ${lookup.checks[0]?.fix ?? ''} Nothing was created.`);
       config = configOfStack(config, lookup.stack);
@@ -550,11 +576,11 @@ export async function runAccountDrill(options: AccountDrillOptions, given?: Acco
       result.planned = true;
       return result;
     }
-    if (viaService && !clients.sfn) throw new TypeError('runAccountDrill: a drill through the service needs a Step Functions client');
+    if (viaService && !clients.sfn) throw new ConfigError('kms-reimport drill through the deployed service needs a Step Functions client, and none was given. Nothing was created.');
     process.on('SIGINT', onSigint);
 
     const total = 6;
-    const run = stepper(result.steps, total, print);
+    const run = stepper(result.steps, total, print, () => result.keyId ?? 'the drill key');
     const step = async <T>(name: string, work: () => Promise<[T, string]>): Promise<T> => {
       if (abort.signal.aborted) throw new DrillInterrupted();
       return run(name, work);
@@ -583,6 +609,7 @@ export async function runAccountDrill(options: AccountDrillOptions, given?: Acco
 
       await step('Escrow random material in Secrets Manager, then import it', async () => {
         const material = await generateKeyMaterial(keySpec);
+        let failed = false;
         try {
           const onboarded = await escrowAndImport(clients, {
             keyId,
@@ -593,10 +620,19 @@ export async function runAccountDrill(options: AccountDrillOptions, given?: Acco
             validTo: new Date(Date.now() + 86_400_000),
           });
           return [undefined, `escrow ${onboarded.secretArn}; material ${onboarded.keyMaterialId ?? '(id not reported)'}, ValidTo ${onboarded.validTo}`];
+        } catch (error) {
+          failed = true;
+          throw error;
         } finally {
           material.fill(0);
           // Mark the secret as this drill's (whether or not the import worked), so cleanup may delete it.
-          await tagDrillSecret(secrets, secretName(keyId), keyId, drillId);
+          // A tagging failure never hides the step's own error: after one, it is only reported.
+          try {
+            await tagDrillSecret(secrets, secretName(keyId), keyId, drillId);
+          } catch (tagError) {
+            if (!failed) throw tagError;
+            print(`        (the escrow secret could not be tagged ${DRILL_TAG_KEY}=${drillId} either: ${failureLine(tagError, keyId)})`);
+          }
         }
       });
 
@@ -676,12 +712,39 @@ async function tagDrillSecret(secrets: SecretsManagerClient, secretId: string, k
   }
 }
 
-/** Schedules the drill key's deletion and deletes its secret, each only after the ownership check. */
+/**
+ * Schedules the drill key's deletion, then deletes its secret, each only after the ownership check.
+ * The secret goes only once the key is PendingDeletion: until then the key may still be used (it is
+ * Enabled, and managed), and the secret holds the only copy of its material. A key that could not be
+ * scheduled keeps its secret, and the cleanup says so.
+ */
 async function cleanUpDrill(clients: AccountDrillClients, result: AccountDrillResult, secretName: (keyId: string) => string, print: (line: string) => void): Promise<void> {
   const keyId = result.keyId;
   if (keyId === undefined) return;
   print(`Cleaning up drill ${result.drillId} ...`);
   const secretId = secretName(keyId);
+  let keyState: string | undefined;
+  try {
+    const scheduled = await scheduleDrillKeyDeletion(clients.kms, keyId, result.drillId);
+    keyState = scheduled.keyState;
+    result.cleanup.push(`key ${keyId} scheduled for deletion on ${scheduled.deletionDate}`);
+  } catch (e) {
+    result.cleanup.push(`key ${keyId} NOT scheduled for deletion (${failureLine(e, keyId)}); do it yourself: aws kms schedule-key-deletion --key-id ${keyId} --pending-window-in-days ${DRILL_DELETION_DAYS}`);
+  }
+  if (keyState === undefined) {
+    try {
+      keyState = (await clients.kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState;
+    } catch {
+      keyState = undefined;
+    }
+  }
+  if (keyState !== 'PendingDeletion') {
+    result.cleanup.push(
+      `secret ${secretId} kept: key ${keyId} is ${keyState ?? 'in an unknown state'}, not PendingDeletion, and the secret holds its material. ` +
+        `Once the key's deletion is scheduled: aws secretsmanager delete-secret --secret-id ${secretId} --recovery-window-in-days ${DRILL_DELETION_DAYS}`,
+    );
+    return;
+  }
   try {
     const at = await deleteDrillSecret(clients.secrets, secretId, keyId, result.drillId);
     result.cleanup.push(`secret ${secretId} deleted with a ${DRILL_DELETION_DAYS}-day recovery window (gone ${at})`);
@@ -689,13 +752,7 @@ async function cleanUpDrill(clients: AccountDrillClients, result: AccountDrillRe
     if (e instanceof DrillRefused && awsErrorName(e.cause) === 'ResourceNotFoundException') {
       result.cleanup.push(`no secret ${secretId} was created`);
     } else {
-      result.cleanup.push(`secret ${secretId} NOT deleted (${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}); if it is this drill's: aws secretsmanager delete-secret --secret-id ${secretId} --recovery-window-in-days 7`);
+      result.cleanup.push(`secret ${secretId} NOT deleted (${failureLine(e, keyId)}); if it is this drill's: aws secretsmanager delete-secret --secret-id ${secretId} --recovery-window-in-days ${DRILL_DELETION_DAYS}`);
     }
-  }
-  try {
-    const at = await scheduleDrillKeyDeletion(clients.kms, keyId, result.drillId);
-    result.cleanup.push(`key ${keyId} scheduled for deletion on ${at}`);
-  } catch (e) {
-    result.cleanup.push(`key ${keyId} NOT scheduled for deletion (${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}); do it yourself: aws kms schedule-key-deletion --key-id ${keyId} --pending-window-in-days 7`);
   }
 }

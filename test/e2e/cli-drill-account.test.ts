@@ -8,8 +8,8 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { CreateKeyCommand, DescribeKeyCommand, EncryptCommand, ImportKeyMaterialCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
+import { CreateSecretCommand, DescribeSecretCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { ListExecutionsCommand, SFNClient, type ExecutionListItem } from '@aws-sdk/client-sfn';
 import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { assertDrillKey, deleteDrillMaterial, deleteDrillSecret, runAccountDrill, scheduleDrillKeyDeletion, DRILL_TAG_KEY } from '../../cli/drill.js';
@@ -153,4 +153,82 @@ test('the drill never shows the material it escrowed: not in a printed line, not
   assert.equal(result.ok, true, lines.join('\n'));
   assert.equal(escrowed?.length, 32, 'the drill escrowed 32 bytes of SYMMETRIC_DEFAULT material');
   assertNoMaterial(`${lines.join('\n')}\n${JSON.stringify(result)}`, [escrowed!], 'the drill\'s output and result');
+});
+
+describe('the drill cleans up in the safe order and says what it could not do', () => {
+  const rawError = (name: string) =>
+    Object.assign(new Error(`raw SDK message quoting the request: QUOTED-REQUEST-BODY`), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
+
+  test('the key\'s deletion is scheduled before its secret is deleted', async () => {
+    const order: string[] = [];
+    const watch = { before: (command: object) => (order.push(command.constructor.name), undefined) };
+    const result = await runAccountDrill({ yes: true, config: aws.config, print: () => {} }, { kms: interceptSend(aws.kms, watch), secrets: interceptSend(aws.secrets, watch) });
+    assert.equal(result.ok, true, result.steps.map((s) => s.detail).join('\n'));
+    const scheduled = order.indexOf('ScheduleKeyDeletionCommand');
+    assert.ok(scheduled >= 0 && scheduled < order.indexOf('DeleteSecretCommand'), order.join(', '));
+    assert.equal(await stateOf(result.keyId!), 'PendingDeletion');
+  });
+
+  test('ScheduleKeyDeletion fails: the key stays, so its secret is kept (not deleted) and the cleanup says so, without the raw SDK message', async () => {
+    const kms = interceptSend(aws.kms, { before: (command) => (command instanceof ScheduleKeyDeletionCommand ? rawError('AccessDeniedException') : undefined) });
+    const result = await runAccountDrill({ yes: true, config: aws.config, print: () => {} }, { kms, secrets: aws.secrets });
+    const secretId = `${aws.config.escrowPrefix}${result.keyId}`;
+    assert.equal(await stateOf(result.keyId!), 'Enabled');
+    assert.equal((await aws.secrets.send(new DescribeSecretCommand({ SecretId: secretId }))).DeletedDate, undefined, 'the escrow of a key that lives on is kept');
+    const cleanup = result.cleanup.join('\n');
+    assert.match(cleanup, /NOT scheduled for deletion \(PermissionDenied: .* was denied \(AccessDeniedException\).*schedule-key-deletion --key-id/);
+    assert.match(cleanup, new RegExp(`secret ${secretId} kept: key ${result.keyId} is Enabled, not PendingDeletion.*delete-secret --secret-id`));
+    assert.doesNotMatch(cleanup, /QUOTED-REQUEST-BODY/);
+    // Tidy up what the test made the drill leave behind.
+    await scheduleDrillKeyDeletion(aws.kms, result.keyId!, result.drillId);
+  });
+
+  test('a step that fails with a raw SDK error prints a named error, never the SDK message', async () => {
+    const kms = interceptSend(aws.kms, { before: (command) => (command instanceof EncryptCommand ? rawError('AccessDeniedException') : undefined) });
+    const lines: string[] = [];
+    const result = await runAccountDrill({ yes: true, config: aws.config, print: (l) => lines.push(l) }, { kms, secrets: aws.secrets });
+    assert.equal(result.ok, false);
+    const failed = result.steps.find((s) => !s.ok)!;
+    assert.match(failed.detail, /^PermissionDenied: .* for key [0-9a-f-]{36} was denied \(AccessDeniedException\)/);
+    assert.doesNotMatch(`${lines.join('\n')}\n${JSON.stringify(result)}`, /QUOTED-REQUEST-BODY/);
+    assert.equal(await stateOf(result.keyId!), 'PendingDeletion');
+  });
+
+  test('the import failing and the secret\'s drill tag failing too: the step reports the import\'s error, not the tag\'s', async () => {
+    const kms = interceptSend(aws.kms, { before: (command) => (command instanceof ImportKeyMaterialCommand ? rawError('KMSInternalException') : undefined) });
+    const secrets = interceptSend(aws.secrets, { before: (command) => (command instanceof TagResourceCommand ? rawError('AccessDeniedException') : undefined) });
+    const lines: string[] = [];
+    const result = await runAccountDrill({ yes: true, config: aws.config, print: (l) => lines.push(l) }, { kms, secrets });
+    const failed = result.steps.find((s) => !s.ok)!;
+    assert.equal(failed.name, 'Escrow random material in Secrets Manager, then import it');
+    assert.match(failed.detail, /^UnexpectedError: .*\(KMSInternalException\)/, 'the import\'s error');
+    assert.doesNotMatch(failed.detail, /AccessDenied/, 'not the tag\'s');
+    assert.match(lines.join('\n'), /could not be tagged kms-reimport:drill=drill-[0-9a-f]+ either: PermissionDenied/);
+    assert.equal(await stateOf(result.keyId!), 'PendingDeletion');
+  });
+});
+
+test('the watch on the deployed service reads every page of ListExecutions since the deletion', async () => {
+  const lines: string[] = [];
+  const keyIdOf = () => /key\/([0-9a-f-]{36})/.exec(lines.join('\n'))?.[1];
+  let recovery: Promise<unknown> | undefined;
+  sfnMock.on(ListExecutionsCommand).callsFake(async (input: { nextToken?: string }) => {
+    const keyId = keyIdOf();
+    const now = new Date();
+    // Page 1: other keys' executions, all recent (a busy state machine); page 2: the drill key's.
+    if (!input.nextToken) {
+      return { executions: Array.from({ length: 3 }, (_, i) => ({ executionArn: `${MACHINE_ARN}:o${i}`, stateMachineArn: MACHINE_ARN, name: `other-${i}`, status: 'SUCCEEDED', startDate: now })), nextToken: 'page2' };
+    }
+    if (!keyId) return { executions: [] };
+    recovery ??= aws.recover(keyId);
+    await recovery;
+    return { executions: [{ executionArn: `${MACHINE_ARN}:mine`, stateMachineArn: MACHINE_ARN, name: `${keyId}-recover-20300101T0000Z`, status: 'SUCCEEDED', startDate: now }] };
+  });
+  const result = await runAccountDrill(
+    { yes: true, stateMachineArn: MACHINE_ARN, config: aws.config, pollSeconds: 0.05, timeoutSeconds: 60, print: (l) => lines.push(l) },
+    { kms: aws.kms, secrets: aws.secrets, sfn: new SFNClient({ region: 'us-east-1' }) },
+  );
+  assert.equal(result.ok, true, lines.join('\n'));
+  assert.match(lines.join('\n'), /execution [0-9a-f-]{36}-recover-20300101T0000Z: SUCCEEDED/);
+  assert.ok(sfnMock.commandCalls(ListExecutionsCommand).some((c) => c.args[0].input.nextToken === 'page2'));
 });
