@@ -13,28 +13,11 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RecoveryFigures } from './recovery.js';
 import type { RenewalFigures } from './renewal.js';
-import type { SweepFigures } from './sweep.js';
-import type { BundleFigures } from './bundles.js';
-import type { CliFigures } from './cli.js';
-import type { Target } from './run.js';
+import type { Results, Target } from './results.js';
 import { readJson, repoRoot } from './measure.js';
 
-export interface BenchResults {
-  generatedAt: string;
-  machine: { cpus: number; model: string; memoryMiB: number; platform: string; loadAverageAtStart: number };
-  node: string;
-  settings: { quick: boolean; latencyMs: number; recoverySamples: number; sweepKeys: number[]; managedShare: number; renewalKeys: number; renewalQuotaPerSecond: number; cliSamples: number; bundleSamples: number; peakRss: string };
-  recovery?: RecoveryFigures;
-  sweep?: SweepFigures & { sizes: SweepFigures[]; linearity: number | null; builder: string };
-  renewal?: RenewalFigures;
-  cli?: CliFigures & { recoverPeakMiB: number | null };
-  bundles?: { samples: number; functions: BundleFigures[]; maxBytes: number; maxBytesWithMap: number };
-  coldInit?: { maxNetMs: number; maxNetNoSourceMapsMs: number; emptyNodeMs: number; samples: number };
-  targets: Target[];
-  seconds: number;
-  loadAverageAtEnd: number;
-  errors: Record<string, string>;
-}
+/** A results file as bench/run.ts writes it. */
+export type BenchResults = Results;
 
 const HEADING = '## Performance';
 const BEFORE = '## How it behaves, and why';

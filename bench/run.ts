@@ -16,11 +16,12 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchBundles, type BundlesResult } from './bundles.js';
-import { benchCli, type CliFigures } from './cli.js';
+import { benchBundles } from './bundles.js';
+import { benchCli } from './cli.js';
 import { describeMachine, hasGnuTime, loadAverage, progress, repoRoot, round } from './measure.js';
-import { benchRecovery, type RecoveryFigures } from './recovery.js';
-import { benchRenewal, type RenewalFigures } from './renewal.js';
+import { benchRecovery } from './recovery.js';
+import { benchRenewal } from './renewal.js';
+import { targetsOf, type Results, type Settings } from './results.js';
 import { benchSweep, type SweepFigures } from './sweep.js';
 import { benchWorkflow } from './workflow.js';
 
@@ -46,7 +47,7 @@ function positiveIntegers(text: string, what: string): number[] {
 }
 
 const quick = args.quick === true;
-const settings = {
+const settings: Settings = {
   quick,
   latencyMs: args.latency ? positiveIntegers(args.latency, '--latency')[0]! : 25,
   recoverySamples: args.samples ? positiveIntegers(args.samples, '--samples')[0]! : quick ? 3 : 7,
@@ -61,32 +62,6 @@ const settings = {
 const only = new Set<Group>(args.only ? (args.only.split(',').map((s) => s.trim()) as Group[]) : GROUPS);
 for (const g of only) if (!GROUPS.includes(g)) throw new Error(`--only takes ${GROUPS.join(', ')}; got "${g}"`);
 const out = resolve(args.out ?? resolve(repoRoot, 'bench', quick ? 'results-quick.json' : 'results.json'));
-
-interface Results {
-  generatedAt: string;
-  machine: ReturnType<typeof describeMachine>;
-  node: string;
-  settings: typeof settings;
-  recovery?: RecoveryFigures;
-  sweep?: SweepFigures & { builder: string; sizes: Array<SweepFigures & { builder: string }>; linearity: number | null };
-  renewal?: RenewalFigures;
-  cli?: CliFigures & { recoverPeakMiB: number | null };
-  bundles?: Omit<BundlesResult, 'maxNetMs' | 'maxNetNoSourceMapsMs' | 'emptyNodeMs'>;
-  coldInit?: { maxNetMs: number; maxNetNoSourceMapsMs: number; emptyNodeMs: number; samples: number };
-  targets: Target[];
-  seconds: number;
-  /** 1-minute load average when the run ended. */
-  loadAverageAtEnd: number;
-  /** Groups that failed (their figures are absent), by name. */
-  errors: Record<string, string>;
-}
-
-export interface Target {
-  figure: string;
-  value: number | null;
-  target: string;
-  met: boolean | null;
-}
 
 const started = performance.now();
 const machine = describeMachine();
@@ -137,46 +112,6 @@ printTable(results);
 for (const [name, message] of Object.entries(results.errors)) console.log(`FAILED ${name}: ${message}`);
 if (Object.keys(results.errors).length > 0) process.exitCode = 1;
 console.log(`\nwritten: ${out} (${results.seconds} s; load average ${machine.loadAverageAtStart} at the start, ${results.loadAverageAtEnd} at the end)`);
-
-/** Each figure of issue 10 beside its target. */
-export function targetsOf(r: Results): Target[] {
-  const t: Target[] = [];
-  const atMost = (figure: string, value: number | null | undefined, limit: number, unit = '') =>
-    t.push({ figure, value: value ?? null, target: `≤ ${limit}${unit}`, met: value === null || value === undefined ? null : value <= limit });
-  const info = (figure: string, value: number | null | undefined, target = '(figure only)') => t.push({ figure, value: value ?? null, target, met: null });
-  if (r.recovery) {
-    atMost('recovery.ratioToChain', r.recovery.ratioToChain, 1.2, ' × chain');
-    if (r.recovery.workflowRatioToChain !== undefined) atMost('recovery.workflowRatioToChain', r.recovery.workflowRatioToChain, 1.2, ' × chain');
-    info('recovery.ratioToSeedScript', r.recovery.ratioToSeedScript, 'library ÷ seed script');
-    info('recovery.cliRatioToSeedScript', r.recovery.cliRatioToSeedScript, 'CLI process ÷ seed script');
-  }
-  if (r.sweep) {
-    t.push({ figure: 'sweep.keys', value: r.sweep.keys, target: '50000', met: r.sweep.keys >= 50_000 });
-    atMost('sweep.ratioToQuotaMinimum', r.sweep.ratioToQuotaMinimum, 1.2, ' × minimum');
-    atMost('sweep.missed', r.sweep.missed, 0);
-    atMost('sweep.misclassified', r.sweep.misclassified, 0);
-    info('sweep.peakRssMiB', r.sweep.peakRssMiB);
-    if (r.sweep.linearity !== null) info('sweep.linearity', r.sweep.linearity, 's/1k keys, largest ÷ smallest (1 = linear)');
-  }
-  if (r.renewal) {
-    atMost('renewal.ratioToQuota', r.renewal.ratioToQuota, 1.1, ' × N/quota');
-    atMost('renewal.failed', r.renewal.failed, 0);
-    const fromAbove = r.renewal.ways.find((w) => w.startRate !== undefined && w.startRate > w.quotaPerSecond);
-    if (fromAbove) {
-      atMost('renewal.fromAbove.ratioToQuota', fromAbove.ratioToQuota, 1.1, ' × N/quota');
-      atMost('renewal.fromAbove.failed', fromAbove.failed, 0);
-    }
-    const cli = r.renewal.ways.find((w) => w.intervalMs !== undefined);
-    if (cli) info('renewal.cliSweep.ratioToQuota', cli.ratioToQuota, '× N/quota (the CLI sweep as it is)');
-  }
-  if (r.cli) {
-    atMost('cli.helpSeconds', r.cli.helpSeconds, 0.3, ' s');
-    atMost('cli.recoverPeakMiB', r.cli.recoverPeakMiB, 70, ' MiB');
-  }
-  if (r.bundles) atMost('bundles.maxBytes', r.bundles.maxBytes, 400_000, ' B');
-  if (r.coldInit) atMost('coldInit.maxNetMs', r.coldInit.maxNetMs, 100, ' ms');
-  return t;
-}
 
 function printTable(r: Results): void {
   const rows: string[][] = [['group', 'figure', 'value']];

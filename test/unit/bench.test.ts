@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { quotaMinimum, countMisses, type ChildEntry } from '../../bench/sweep.js';
 import { describeRoundTrips, roundTrips, type TimedCall } from '../../bench/timeline.js';
 import { performanceSection, withSection, type BenchResults } from '../../bench/readme.js';
+import { targetsOf } from '../../bench/results.js';
+import type { RenewalRun } from '../../bench/renewal.js';
 import type { FleetKind } from '../support/fleet.js';
 
 const counter = (calls: number, throttled = 0) => ({ calls, throttled });
@@ -85,7 +87,7 @@ describe('missed keys', () => {
 describe('README section', () => {
   const results = (over: Partial<BenchResults> = {}): BenchResults => ({
     generatedAt: '2026-12-02T02:00:00.000Z',
-    machine: { cpus: 2, model: 'Test CPU', memoryMiB: 4096, platform: 'linux x64', loadAverageAtStart: 1 },
+    machine: { cpus: 2, model: 'Test CPU', memoryMiB: 4096, platform: 'linux x64', node: 'v20.0.0', loadAverageAtStart: 1 },
     node: 'v20.0.0',
     settings: { quick: false, latencyMs: 25, recoverySamples: 7, sweepKeys: [1000], managedShare: 0.2, renewalKeys: 60, renewalQuotaPerSecond: 5, cliSamples: 5, bundleSamples: 7, peakRss: 'GNU time -v' },
     cli: { samples: 5, rebuilds: 0, helpSeconds: 0.42, helpPeakRssMiB: 50, emptyNodeSeconds: 0.05, recoverPeakMiB: 60 },
@@ -115,5 +117,38 @@ describe('README section', () => {
     const twice = withSection(once, '## Performance\n\nsecond\n');
     assert.equal(twice, once.replace('first', 'second'));
     assert.throws(() => withSection('# no anchor\n', '## Performance\n'), /How it behaves, and why/);
+  });
+});
+
+describe('targets', () => {
+  const base = { generatedAt: '', machine: { cpus: 2, model: 'x', memoryMiB: 1, platform: 'linux', node: 'v20', loadAverageAtStart: 0 }, node: 'v20', seconds: 1, loadAverageAtEnd: 0, errors: {}, targets: [] };
+  const settings = { quick: false, latencyMs: 25, recoverySamples: 7, sweepKeys: [50_000], managedShare: 0.2, renewalKeys: 40, renewalQuotaPerSecond: 5, cliSamples: 5, bundleSamples: 7, peakRss: 'GNU time -v' };
+  const way = (over: Partial<RenewalRun>): RenewalRun => ({ way: 'w', keys: 40, quotaPerSecond: 5, seconds: 8, quotaMinimumSeconds: 8, ratioToQuota: 1, renewed: 40, failed: 0, throttled: 0, parametersCalls: 40, ...over });
+
+  test('each figure against its limit, inclusive; the way started above the quota judged apart; the CLI sweep a figure only', () => {
+    const fromQuota = way({ startRate: 5, ratioToQuota: 1.1 });
+    const fromAbove = way({ startRate: 10, ratioToQuota: 1.11, failed: 1 });
+    const cliSweep = way({ intervalMs: 200, ratioToQuota: 2.5 });
+    const targets = targetsOf({
+      ...base,
+      settings,
+      cli: { samples: 5, rebuilds: 0, helpSeconds: 0.3, helpPeakRssMiB: 40, emptyNodeSeconds: 0.05, recoverPeakMiB: 70.1 },
+      renewal: { ...fromQuota, ways: [fromQuota, fromAbove, cliSweep] },
+    });
+    const met = Object.fromEntries(targets.map((t) => [t.figure, t.met]));
+    assert.deepEqual(met, {
+      'renewal.ratioToQuota': true,
+      'renewal.failed': true,
+      'renewal.fromAbove.ratioToQuota': false,
+      'renewal.fromAbove.failed': false,
+      'renewal.cliSweep.ratioToQuota': null,
+      'cli.helpSeconds': true,
+      'cli.recoverPeakMiB': false,
+    });
+  });
+
+  test('a figure the run could not measure is neither met nor missed', () => {
+    const targets = targetsOf({ ...base, settings, cli: { samples: 5, rebuilds: 0, helpSeconds: 0.2, helpPeakRssMiB: 40, emptyNodeSeconds: 0.05, recoverPeakMiB: null } });
+    assert.deepEqual(targets.find((t) => t.figure === 'cli.recoverPeakMiB'), { figure: 'cli.recoverPeakMiB', value: null, target: '≤ 70 MiB', met: null });
   });
 });
