@@ -102,7 +102,7 @@ test('drill --yes on the endpoint as an AWS stand-in passes and leaves only its 
   assert.equal(secretName, `kms-reimport/${keyId}`);
   assert.equal(secret.deleted, true, 'the secret is scheduled for deletion (7-day recovery window), not force-deleted');
   assert.equal(secret.tags['kms-reimport:drill'], report.drillId);
-  assert.match(report.cleanup.join('\n'), /7-day recovery window[\s\S]*scheduled for deletion on/);
+  assert.match(report.cleanup.join('\n'), /scheduled for deletion on[\s\S]*7-day recovery window/);
 });
 
 test('Ctrl-C mid-run stops the drill, cleans up its key and secret, and exits 130', async () => {
