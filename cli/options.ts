@@ -7,6 +7,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ClientOptions } from '../lib/aws/clients.js';
+import { isRegion } from '../lib/events/key-ref.js';
 import type { RunLogger } from '../lib/run.js';
 
 /**
@@ -23,10 +24,30 @@ export function port(value: string): number {
   return n;
 }
 
-export const endpointOption = (): Option =>
-  new Option('--endpoint-url <url>', 'KMS and Secrets Manager endpoint (default: the SDK configuration: AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, ...)');
+/** An http(s) URL, else bad usage (before any client is made). */
+export function endpointUrl(value: string): string {
+  const text = value.trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError('expected an http(s) URL, e.g. http://127.0.0.1:4566 or https://kms.eu-west-1.amazonaws.com');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`expected an http(s) URL, not ${url.protocol}`);
+  return text;
+}
 
-export const regionOption = (): Option => new Option('--region <region>', 'AWS Region (default: the SDK configuration: AWS_REGION, the profile)');
+/** A Region name (us-east-1, us-gov-west-1, eusc-de-east-1, ...), else bad usage (before any client is made). */
+export function regionName(value: string): string {
+  const text = value.trim();
+  if (!isRegion(text)) throw new InvalidArgumentError('expected a Region name, e.g. us-east-1, us-gov-west-1 or eusc-de-east-1');
+  return text;
+}
+
+export const endpointOption = (): Option =>
+  new Option('--endpoint-url <url>', 'KMS and Secrets Manager endpoint (default: the SDK configuration: AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS, ...)').argParser(endpointUrl);
+
+export const regionOption = (): Option => new Option('--region <region>', 'AWS Region (default: the SDK configuration: AWS_REGION, the profile)').argParser(regionName);
 
 export const profileOption = (): Option => new Option('--profile <name>', 'a named profile of ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE, then default)');
 

@@ -81,6 +81,8 @@ describe('help and bad usage', () => {
       [['no-such-command'], /unknown command 'no-such-command'/],
       [[], /Usage: kms-reimport/],
       [['recover', key.keyId, '--region', 'cn-north-1'], /ConfigError: .*China/],
+      [['recover', key.keyId, '--region', 'us east 1'], /argument 'us east 1' is invalid\. expected a Region name/],
+      [['status', '--endpoint-url', 'not a url'], /argument 'not a url' is invalid\. expected an http\(s\) URL/],
     ];
     for (const [args, message] of cases) {
       const out = await cli(args);
