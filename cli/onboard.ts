@@ -52,7 +52,8 @@ export function summariseOnboard(r: OnboardReport, config: Pick<ReimportConfig, 
       const proof = r.proof === 'reimport' ? 'proven by a reimport into the Enabled key' : 'proven by recovering its missing material';
       return oneLine(
         `ONBOARDED ${key} [${r.keyStateBefore} -> ${r.keyStateAfter}]: ${proof}${r.publicKeyMatched ? ' (its public key matched first)' : ''} (${expiry(r.imported)}), ` +
-          `escrowed in ${r.escrow.secretId}${replicas(r.escrow)}, ${r.tagged ? `tagged ${config.managedTagKey}=${config.managedTagValue}` : 'already tagged managed'}, verified (${r.verified}); ${calls(r.calls)} AWS calls`,
+          `escrowed in ${r.escrow.secretId}${replicas(r.escrow)}, ${r.tagged ? `tagged ${config.managedTagKey}=${config.managedTagValue}` : 'already tagged managed'}, verified (${r.verified}); ${calls(r.calls)} AWS calls` +
+          (r.replicasNotTagged ?? []).map((n) => `; replica in ${n.region} NOT tagged: ${n.reason}; fix: ${n.fix}`).join(''),
       );
     }
     case 'created':

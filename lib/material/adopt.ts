@@ -109,6 +109,12 @@ export interface AdoptResult {
   tagged: boolean;
   /** A Multi-Region primary's replica Regions whose replica was tagged managed (KMS does not copy tags to replicas). */
   replicasTagged?: string[];
+  /**
+   * Replica Regions NOT tagged managed because the escrow's replica there is not InSync/InProgress
+   * (Failed, or missing from CreateSecret's answer): a managed replica there would have no escrow to
+   * recover from. Each with why and the fix.
+   */
+  replicasNotTagged?: Array<{ region: string; reason: string; fix: string }>;
   /** The round trip that showed the key works after onboarding. */
   verified: string;
   /** AWS calls per operation. */
@@ -497,7 +503,22 @@ export async function adoptKey(deps: AdoptDeps, keyRef: KeyRef, material: Buffer
   }
   // A Multi-Region primary's replicas hold the same material (KMS takes no other into a replica) and
   // read the escrow replicated to their Region: they are managed too. KMS does not copy tags to them.
-  const replicasTagged = await tagReplicas(deps, calls, report, target.replicaRegions, managedTag, retry, step);
+  const readable = new Set((escrow.escrowReplicas ?? []).filter((r) => r.status === 'InSync' || r.status === 'InProgress').map((r) => r.region));
+  const replicasNotTagged = target.replicaRegions
+    .filter((region) => !readable.has(region))
+    .map((region) => {
+      const replica = escrow.escrowReplicas?.find((r) => r.region === region);
+      const tag = `aws kms tag-resource --key-id ${report.keyId} --tags TagKey=${config.managedTagKey},TagValue=${config.managedTagValue} --region ${region}`;
+      return {
+        region,
+        reason: `the escrow's replica in ${region} is ${replica?.status ?? 'missing'}${replica?.statusMessage ? ` (${replica.statusMessage})` : ''}: a managed replica there would have no escrow to recover from`,
+        fix:
+          `make the escrow readable in ${region} (aws secretsmanager describe-secret --secret-id ${target.secretName} shows why; remove what blocks it, then ` +
+          `aws secretsmanager replicate-secret-to-regions --secret-id ${target.secretName} --add-replica-regions Region=${region}), and once it is InSync: ${tag}`,
+      };
+    });
+  for (const n of replicasNotTagged) step(`${report.keyId}: its replica in ${n.region} is NOT tagged: ${n.reason}`);
+  const replicasTagged = await tagReplicas(deps, calls, report, target.replicaRegions.filter((r) => readable.has(r)), managedTag, retry, step);
 
   step(`${report.keyId}: verifying`);
   const verified = await verifyKey(kms, report, retry);
@@ -522,6 +543,7 @@ export async function adoptKey(deps: AdoptDeps, keyRef: KeyRef, material: Buffer
     },
     tagged: !managed,
     ...(replicasTagged.length > 0 ? { replicasTagged } : {}),
+    ...(replicasNotTagged.length > 0 ? { replicasNotTagged } : {}),
     verified: verified.check,
     calls,
   };

@@ -577,15 +577,47 @@ test('adoptKey, a Multi-Region primary: the escrow is created replicated to its 
       ReplicaKeys: [{ Arn: `arn:aws:kms:eu-west-1:111122223333:key/${KEY_ID}`, Region: 'eu-west-1' }],
     },
   });
+  secretsMock.on(CreateSecretCommand).resolves({ ARN: SECRET_ARN, Name: `kms-reimport/${KEY_ID}`, VersionId: 'v1', ReplicationStatus: [{ Region: 'eu-west-1', Status: 'InSync' }] });
   const result = await adopt(randomBytes(32));
   assert.deepEqual(secretsMock.commandCalls(CreateSecretCommand)[0]!.args[0].input.AddReplicaRegions, [{ Region: 'eu-west-1' }]);
-  assert.deepEqual(result.escrow.replicas, [{ region: 'eu-west-1', status: 'Failed', statusMessage: "not in CreateSecret's ReplicationStatus" }]);
+  assert.deepEqual(result.escrow.replicas, [{ region: 'eu-west-1', status: 'InSync' }]);
   // KMS does not copy tags to replicas: the replica (same key ID, its own Region) is tagged too.
   const tagged = kmsMock.commandCalls(TagResourceCommand);
   assert.equal(tagged.length, 2);
   assert.equal(await tagged[1]!.thisValue.config.region(), 'eu-west-1');
   assert.deepEqual(tagged[1]!.args[0].input, { KeyId: KEY_ID, Tags: [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }] });
   assert.deepEqual(result.replicasTagged, ['eu-west-1']);
+});
+
+test('adoptKey, a Multi-Region primary: a replica Region whose escrow replica Failed (or is not reported) is not tagged managed, and is reported with the fix', async () => {
+  keyScenario({
+    multiRegion: {
+      MultiRegionKeyType: 'PRIMARY',
+      PrimaryKey: { Arn: `arn:aws:kms:us-east-1:111122223333:key/${KEY_ID}`, Region: 'us-east-1' },
+      ReplicaKeys: [
+        { Arn: `arn:aws:kms:eu-west-1:111122223333:key/${KEY_ID}`, Region: 'eu-west-1' },
+        { Arn: `arn:aws:kms:ap-southeast-2:111122223333:key/${KEY_ID}`, Region: 'ap-southeast-2' },
+        { Arn: `arn:aws:kms:us-west-2:111122223333:key/${KEY_ID}`, Region: 'us-west-2' },
+      ],
+    },
+  });
+  secretsMock.on(CreateSecretCommand).resolves({
+    ARN: SECRET_ARN,
+    Name: `kms-reimport/${KEY_ID}`,
+    VersionId: 'v1',
+    ReplicationStatus: [
+      { Region: 'eu-west-1', Status: 'InProgress' },
+      { Region: 'ap-southeast-2', Status: 'Failed', StatusMessage: 'Secret with this name already exists in this region' },
+    ],
+  });
+  const result = await adopt(randomBytes(32));
+  const regions = await Promise.all(kmsMock.commandCalls(TagResourceCommand).map((c) => c.thisValue.config.region()));
+  assert.deepEqual(regions, ['us-east-1', 'eu-west-1'], 'the key and its eu-west-1 replica only');
+  assert.deepEqual(result.replicasTagged, ['eu-west-1']);
+  assert.deepEqual(result.replicasNotTagged?.map((n) => n.region), ['ap-southeast-2', 'us-west-2']);
+  assert.match(result.replicasNotTagged![0]!.reason, /escrow's replica in ap-southeast-2 is Failed \(Secret with this name already exists in this region\)/);
+  assert.match(result.replicasNotTagged![0]!.fix, /replicate-secret-to-regions .*Region=ap-southeast-2.*aws kms tag-resource --key-id .* --region ap-southeast-2/);
+  assert.match(result.replicasNotTagged![1]!.reason, /us-west-2 is Failed \(not in CreateSecret's ReplicationStatus\)/);
 });
 
 test('adoptKey, a Multi-Region primary: --escrow-replica-kms-key-id naming the key itself in a replica Region is EscrowInvalid before the proof', async () => {
