@@ -20,6 +20,10 @@ import { parseSweepRequest } from '../../lib/events/sweep-request.js';
 import { EventRejected } from '../../lib/events/rejected.js';
 import { parseKeyRef } from '../../lib/events/key-ref.js';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
+import { mockClient } from 'aws-sdk-client-mock';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { propertyParameters, runs, scenario } from './support.js';
 
 // Cold-start settings, read when the handler modules load.
@@ -232,16 +236,22 @@ function recordingSfn(): Recorder {
   };
 }
 
-/** An AWS client stand-in: every call is recorded; an empty fleet (no managed keys, no secrets) is its answer. */
-function emptyAccountClient(calls: string[]): never {
-  return {
-    send: async (command: object) => {
-      calls.push(command.constructor.name);
-      return {};
-    },
-    config: {},
-    destroy: () => undefined,
-  } as never;
+/**
+ * The sweep's AWS clients: real SDK clients (the sweep attaches its pacing middleware to them)
+ * whose `send` aws-sdk-client-mock answers for every command as an empty account would (no managed
+ * keys, no secrets), counting the calls.
+ */
+const sweepClients = {
+  tagging: new ResourceGroupsTaggingAPIClient({ region: 'us-east-1' }),
+  kms: new KMSClient({ region: 'us-east-1' }),
+  secrets: new SecretsManagerClient({ region: 'us-east-1' }),
+};
+let sweepCalls = 0;
+for (const client of Object.values(sweepClients)) {
+  mockClient(client as KMSClient).onAnyCommand().callsFake(() => {
+    sweepCalls++;
+    return {};
+  });
 }
 
 const logs: string[] = [];
@@ -349,12 +359,10 @@ describe('the sweep', () => {
       const { error, raw } = await captureLogs(() =>
         fc.assert(
           fc.asyncProperty(sweepEvent, async (event) => {
-            const calls: string[] = [];
+            const callsBefore = sweepCalls;
             const sfn = recordingSfn();
             const sweep = sweepWith({
-              tagging: emptyAccountClient(calls),
-              kms: emptyAccountClient(calls),
-              secrets: emptyAccountClient(calls),
+              ...sweepClients,
               sfn,
               stateMachineArn: STATE_MACHINE_ARN,
               config: { ...DEFAULT_CONFIG },
@@ -368,12 +376,12 @@ describe('the sweep', () => {
             const result = await sweep(structuredClone(event));
             if (result.status === 'rejected') {
               rejectedCount++;
-              assert.deepEqual(calls, [], 'a rejected sweep request calls no AWS API');
+              assert.equal(sweepCalls, callsBefore, 'a rejected sweep request calls no AWS API');
               assert.equal(sfn.sent.length, 0);
               return;
             }
             assert.equal(result.status, 'ok');
-            assert.ok(calls.length > 0, 'an accepted sweep lists the managed keys');
+            assert.ok(sweepCalls > callsBefore, 'an accepted sweep lists the managed keys');
             assert.equal(sfn.sent.length, 0, 'an empty account: nothing to start');
           }),
           propertyParameters(runs(10_000)),
