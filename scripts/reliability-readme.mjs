@@ -33,10 +33,12 @@ if (!existsSync(REPORT)) {
   console.error(`no results at ${REPORT}: run with --run first`);
   process.exit(1);
 }
+// The suite's files run in parallel and append as they go: order by file (stable: a file's own order is kept).
 const records = readFileSync(REPORT, 'utf8')
   .split('\n')
   .filter((line) => line.trim() !== '')
-  .map((line) => JSON.parse(line));
+  .map((line) => JSON.parse(line))
+  .sort((a, b) => a.file.localeCompare(b.file));
 
 const GROUPS = [
   ['properties', 'Properties (fast-check, generated input)'],
