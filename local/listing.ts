@@ -13,7 +13,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 
 /** Walks held at once; the oldest is dropped first (its token still works, by its cursor). */
-export const MAX_WALKS = 32;
+export const MAX_WALKS = 16;
 
 interface Walk<T> {
   digest: string;
