@@ -171,6 +171,15 @@ export function checkAdoptable(report: KeyReport, config: ReimportConfig): void 
       { keyId },
     );
   }
+  if (report.keySpec === 'SYMMETRIC_DEFAULT' && report.materialsListed !== true) {
+    // Only ListKeyRotations shows a rotated symmetric key's several materials; without its list a
+    // key with many would pass as a key with one, and its escrow would hold only one of them.
+    throw new KeyNotEligible(
+      `Key ${key}: KMS did not list its key materials (ListKeyRotations was unavailable), so onboarding cannot tell whether it holds several (a rotated key), ` +
+        `and one file proves one material. Grant kms:ListKeyRotations to this identity (or use an endpoint that implements it), then onboard again. Nothing was changed.`,
+      { keyId },
+    );
+  }
   const ids = materialIds(report);
   if (ids.length > 1) {
     throw new KeyNotEligible(

@@ -512,6 +512,18 @@ test('adoptKey refuses before reading the file: never imported, Disabled, a repl
   }
 });
 
+test('adoptKey: a symmetric key whose materials KMS did not list (ListKeyRotations unavailable) is refused: a rotated key would pass as one material', async () => {
+  keyScenario();
+  kmsMock.on(ListKeyRotationsCommand).callsFake(() => {
+    order.push('ListKeyRotations');
+    throw awsError('UnsupportedOperationException');
+  });
+  await assert.rejects(adopt(randomBytes(32)), { name: 'KeyNotEligible', message: /did not list its key materials \(ListKeyRotations was unavailable\).*Grant kms:ListKeyRotations.*Nothing was changed/ });
+  assert.ok(onlyRead(), order.join(', '));
+  assert.equal(secretsMock.commandCalls(CreateSecretCommand).length, 0);
+  assert.equal(kmsMock.commandCalls(TagResourceCommand).length, 0);
+});
+
 test('adoptKey: a PendingImport HMAC key shows no material history, so nothing can prove the file', async () => {
   keyScenario({ keySpec: 'HMAC_256', keyState: 'PendingImport' });
   await assert.rejects(adopt(randomBytes(32)), { name: 'MaterialNotProvable', message: /no material history .*HMAC_256.*import the file into it once by hand/i });
