@@ -37,7 +37,9 @@ export async function runPacedFleet(deps: RecoverDeps, items: readonly FleetWork
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 50) {
     throw new RangeError(`fleet concurrency must be an integer from 1 to 50, got ${concurrency}`);
   }
-  const paces = options.paces ?? importPaces(options.config, deps.monotonicNow || deps.sleep ? { ...(deps.monotonicNow ? { now: deps.monotonicNow } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) } : {});
+  // The runs' injected clock and sleep (tests) pace them too.
+  const timing = { ...(deps.monotonicNow ? { now: deps.monotonicNow } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) };
+  const paces = options.paces ?? importPaces(options.config, timing);
   const config: ReimportConfig = { ...options.config, parametersIntervalMs: 0 };
   const detach = paceCalls(deps.kms, { GetParametersForImport: paces.GetParametersForImport, ImportKeyMaterial: paces.ImportKeyMaterial });
   try {
