@@ -94,6 +94,13 @@ export async function createManagedKey(deps: CreateDeps, input: CreateManagedKey
   const keyUsage = (input.keyUsage ?? defaultKeyUsage(keySpec)) as KeyUsageType;
   step(`creating an EXTERNAL ${keySpec} key (${keyUsage}) tagged ${config.managedTagKey}=${config.managedTagValue}`);
   // Sent once, never retried: a retry after a lost answer could make a second key.
+  // The managed tag goes in the CreateKey request itself, not in a TagResource after it. Decided so for
+  // tag-conditioned IAM, the pattern template.yaml itself uses for the keys it creates
+  // (CreateManagedExternalKeys: CreateKey only with aws:RequestTag/<managed tag>; TagResource on keys
+  // only where aws:ResourceTag/<managed tag> is already there): an identity scoped like that can make a
+  // managed key only with the tag in the request, and could never tag an untagged one afterwards.
+  // The cost: for the seconds until its material is escrowed and imported, the managed key is
+  // PendingImport with no escrow; a run in that window finds no escrow and imports nothing.
   let created;
   try {
     created = await kms.send(
@@ -133,9 +140,15 @@ export async function createManagedKey(deps: CreateDeps, input: CreateManagedKey
   } catch (e) {
     // GetParametersForImport is asked only once the escrow secret exists.
     const escrowed = (calls['GetParametersForImport'] ?? 0) > 0;
+    const secretId = `${config.escrowPrefix}${keyId}`;
     throw named(
-      `Key ${keyId} was created (tagged ${config.managedTagKey}), but ${escrowed ? `its import failed after its material was escrowed in ${config.escrowPrefix}${keyId}` : 'its material was not escrowed'}: ` +
-        `it holds no material and nothing can use it. Schedule its deletion (aws kms schedule-key-deletion --key-id ${keyId} --pending-window-in-days 7) and run onboard --new again.`,
+      escrowed
+        ? `Key ${keyId} was created (tagged ${config.managedTagKey}), but its import failed after its material was escrowed in ${secretId}: it may hold that material ` +
+            `(an ImportKeyMaterial whose answer was lost may still have imported it). See its state (aws kms describe-key --key-id ${keyId}): Enabled, it holds the escrowed material ` +
+            `(check it with kms-reimport status ${keyId}); PendingImport, kms-reimport recover ${keyId} imports it from the escrow. Or, if the key is not wanted, schedule its deletion ` +
+            `(aws kms schedule-key-deletion --key-id ${keyId} --pending-window-in-days 7) and run onboard --new again.`
+        : `Key ${keyId} was created (tagged ${config.managedTagKey}), but its material was not escrowed, so none was imported: it holds no material and nothing can use it. ` +
+            `Schedule its deletion (aws kms schedule-key-deletion --key-id ${keyId} --pending-window-in-days 7) and run onboard --new again.`,
       e,
       keyId,
     );

@@ -735,7 +735,17 @@ test('createManagedKey: an import failing after the escrow names the key and the
   kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('AccessDeniedException'));
   await assert.rejects(createManagedKey(deps, { keySpec: 'HMAC_256', config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }), {
     name: 'PermissionDenied',
-    message: new RegExp(`Key ${KEY_ID} was created .*import failed after its material was escrowed in kms-reimport/${KEY_ID}.*schedule-key-deletion`),
+    message: new RegExp(`Key ${KEY_ID} was created .*import failed after its material was escrowed in kms-reimport/${KEY_ID}: it may hold that material .*kms-reimport recover ${KEY_ID}.*schedule-key-deletion`),
+  });
+  assert.doesNotMatch(
+    await createManagedKey(deps, { keySpec: 'HMAC_256', config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }).catch((e: Error) => e.message),
+    /holds no material/,
+    'after the escrow, the import\'s answer may be lost: the key may hold the material',
+  );
+  // Before the escrow, nothing was imported: the key holds no material.
+  secretsMock.on(CreateSecretCommand).rejects(awsError('AccessDeniedException'));
+  await assert.rejects(createManagedKey(deps, { keySpec: 'HMAC_256', config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }), {
+    message: new RegExp(`Key ${KEY_ID} was created .*its material was not escrowed, so none was imported: it holds no material`),
   });
   assert.equal(kmsMock.commandCalls(CreateKeyCommand)[0]!.args[0].input.KeyUsage, 'GENERATE_VERIFY_MAC');
   assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand)[0]!.args[0].input.ValidTo, undefined);
