@@ -142,7 +142,7 @@ export async function buildCli({ root = repoRoot, outdir = cliOutdir(root), logL
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
   mkdirSync(outdir, { recursive: true });
   const main = relative(root, join(dir, 'main.mjs')).split('\\').join('/');
-  const current = { dir: id, main: 'main.mjs', builtAt, inputs: [...projectInputs(result.metafile), 'package-lock.json', 'scripts/build.mjs'] };
+  const current = { dir: id, main: 'main.mjs', builtAt, inputs: [...projectInputs(result.metafile), 'package-lock.json', relative(root, fileURLToPath(import.meta.url)).split('\\').join('/')] };
   const pointer = join(outdir, 'current.json');
   const temporary = `${pointer}.${process.pid}.tmp`;
   writeFileSync(temporary, JSON.stringify(current));
