@@ -7,7 +7,8 @@
  *   made before still verifies with the old key;
  * - a Multi-Region primary with two replicas rotated in place: the same new material current in
  *   every Region, an old ciphertext decrypts in each, escrow (as each Region reads it) holds both;
- *   a replica without the managed tag is refused by name before anything is imported;
+ *   a replica without the managed tag is refused by name before anything is imported; KMS refusing
+ *   RotateKeyOnDemand for the Multi-Region key ends failed MultiRegionRotationRefused, nothing lost;
  * - the NON_CURRENT material expiring after a rotation, recovered through the workflow from its
  *   own escrow entry;
  * - KMS's 25-rotation cap: failed RotationLimitReached with the reason, or an alias swap when
@@ -172,6 +173,35 @@ describe('Multi-Region rotation through the workflow', () => {
     }
     // New encryptions in a replica Region use the new material and decrypt in the primary.
     assert.equal(await decrypt(await encrypt(key.keyId, 'after', 'eu-west-1'), REGION), 'after');
+  });
+
+  test('KMS refuses RotateKeyOnDemand for the Multi-Region imported key (the other reading of the API reference): failed MultiRegionRotationRefused with the next step, nothing lost; a later run rotates without a second new material', async () => {
+    const key = await onboardMultiRegionKey(aws, h.at, REPLICAS);
+    h.materials.push(key.material);
+    const old = await encrypt(key.keyId, 'written before the rotation');
+    h.resetCounters();
+    endpoint.controls.injectError('kms:RotateKeyOnDemand', { type: 'UnsupportedOperationException', message: 'Multi-Region keys with imported key material cannot be rotated on demand.', count: 1 });
+    const refused = await rotateByEvent(key.keyId);
+    assert.equal(refused.status, 'FAILED');
+    assert.ok(refused.path.includes('ReleaseLease') && refused.path.includes('Report'), refused.path.join(' → '));
+    const failed = h.published(key.keyId).at(-1);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.errorName, 'MultiRegionRotationRefused', failed.reason);
+    assert.match(failed.reason, /Next: /);
+    for (const region of [REGION, ...REPLICAS]) {
+      assert.equal(await h.currentMaterial(key.keyId, region), key.from, `${region}: still on the old material`);
+      assert.equal(await decrypt(old, region, key.keyId), 'written before the rotation');
+    }
+    assert.equal(aws.calls('ImportKeyMaterial'), 1 + REPLICAS.length);
+
+    const outcome = rotated(await rotateRun(key.keyId, `${key.keyId}-rotate-after-refusal`));
+    const to = outcome.rotation!.toKeyMaterialId!;
+    assert.equal(aws.calls('ImportKeyMaterial'), 1 + REPLICAS.length, 'every Region already held the new material: no second import');
+    for (const region of [REGION, ...REPLICAS]) {
+      assert.equal(await h.currentMaterial(key.keyId, region), to, region);
+      assert.equal(await decrypt(old, region, key.keyId), 'written before the rotation');
+      assert.deepEqual((await materialsOf(key.keyId, region)).length, 2, `${region}: one new material`);
+    }
   });
 
   test('a replica without the managed tag (KMS does not copy tags to replicas): failed KeyNotManaged naming the replica and the tag-resource command; nothing imported anywhere', async () => {

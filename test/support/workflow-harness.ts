@@ -14,6 +14,9 @@
  *   ExecutionAlreadyExists. That is what makes duplicate triggers start one run.
  * - SNS Publish (awsQuery): records the outcome messages.
  *
+ * The Rotate function's AWS calls pass through a proxy in front of the endpoint that can kill its
+ * runtime at a chosen call (crashRotateAt), to prove a crashed rotation is finished by the next run.
+ *
  * The test's own setup (creating keys, escrow, faults) signs as the account (access key
  * 111122223333), an administrator.
  */
