@@ -38,21 +38,32 @@ function advancedSelectorGap(selector: AdvancedEventSelector): string | undefine
   const category = field('eventCategory');
   if (!category?.Equals?.includes('Management')) return `advanced selector ${selector.Name ?? '(unnamed)'} does not select eventCategory Management`;
   const readOnly = field('readOnly');
-  if (readOnly?.Equals?.includes('true')) return 'it selects read-only events only (readOnly = true)';
+  if (readOnly?.Equals?.includes('true') || readOnly?.NotEquals?.includes('false')) return 'it selects read-only events only (readOnly = true)';
   const source = field('eventSource');
   if (source?.Equals !== undefined && !source.Equals.includes(KMS_SOURCE)) return `eventSource is limited to ${source.Equals.join(', ')}`;
   if (source?.NotEquals?.includes(KMS_SOURCE)) return `eventSource excludes ${KMS_SOURCE}`;
+  // Prefix and suffix operators on eventSource (StartsWith, EndsWith, NotStartsWith, NotEndsWith) are
+  // not evaluated here: `NotStartsWith kms.` drops every KMS event. Only Equals naming KMS and
+  // NotEquals of other services are known to keep them, so any other operator is a gap.
+  const patterns = (['StartsWith', 'EndsWith', 'NotStartsWith', 'NotEndsWith'] as const).filter((op) => source?.[op] !== undefined && source[op]!.length > 0);
+  if (patterns.length > 0) {
+    return `eventSource is filtered with ${patterns.map((op) => `${op} ${source![op]!.join(', ')}`).join(' and ')}, which may leave out ${KMS_SOURCE} (doctor trusts only Equals ${KMS_SOURCE} or NotEquals of other services)`;
+  }
   return undefined;
 }
 
+/** The gap when a trail has no event selector at all: CloudTrail logs no event that matches no selector. */
+export const NO_SELECTORS = 'it has no event selector, basic or advanced: CloudTrail logs nothing for it';
+
 /**
- * Whether selectors cover KMS write management events. No selectors at all is CloudTrail's
- * default (every management event, read and write).
+ * Whether selectors cover KMS write management events. No selectors at all selects nothing:
+ * CloudTrail logs an event only when a selector matches it (a new trail gets a default selector for
+ * every management event; GetEventSelectors shows it).
  */
 export function selectorsGap(basic: EventSelector[] | undefined, advanced: AdvancedEventSelector[] | undefined): string | undefined {
   const b = basic ?? [];
   const a = advanced ?? [];
-  if (b.length === 0 && a.length === 0) return undefined;
+  if (b.length === 0 && a.length === 0) return NO_SELECTORS;
   const gaps = [...b.map(basicSelectorGap), ...a.map(advancedSelectorGap)];
   if (gaps.some((g) => g === undefined)) return undefined;
   return gaps.join('; ');
@@ -84,6 +95,8 @@ export async function checkCloudTrail(cloudtrail: Pick<CloudTrailClient, 'send'>
   }
   const problems: string[] = [];
   let unreadable = 0;
+  // Trails whose answer is odd rather than clearly "not logging" (no selector at all): a warn, as unreadable.
+  let doubtful = 0;
   let firstFix: string | undefined;
   for (const trail of here) {
     const id = trail.TrailARN ?? trail.Name ?? '?';
@@ -99,6 +112,7 @@ export async function checkCloudTrail(cloudtrail: Pick<CloudTrailClient, 'send'>
       const gap = selectorsGap(selectors?.EventSelectors, selectors?.AdvancedEventSelectors);
       if (gap !== undefined) {
         problems.push(`${label} does not log KMS write management events (${gap})`);
+        if (gap === NO_SELECTORS) doubtful++;
         firstFix ??= `aws cloudtrail put-event-selectors --trail-name ${id} --event-selectors '[{"ReadWriteType":"All","IncludeManagementEvents":true}]'`;
         continue;
       }
@@ -108,13 +122,16 @@ export async function checkCloudTrail(cloudtrail: Pick<CloudTrailClient, 'send'>
       unreadable++;
     }
   }
-  if (unreadable === here.length) {
+  if (unreadable > 0 || doubtful > 0) {
+    // Some trail here might log KMS write management events: doctor cannot say none does.
     return check(
       NAME,
       subject,
       'warn',
-      `whether a trail logs KMS write management events could not be read: ${problems.join('; ')}`,
-      'grant cloudtrail:GetTrailStatus and cloudtrail:GetEventSelectors to the identity running doctor, then run it again',
+      `whether a trail logs KMS write management events in ${region} could not be told: ${problems.join('; ')}`,
+      unreadable > 0
+        ? 'grant cloudtrail:GetTrailStatus and cloudtrail:GetEventSelectors to the identity running doctor, then run it again'
+        : (firstFix ?? CREATE_TRAIL),
     );
   }
   return check(NAME, subject, 'fail', `no trail here logs KMS write management events: ${problems.join('; ')}; ${consequence}`, firstFix ?? CREATE_TRAIL);

@@ -77,8 +77,27 @@ describe('CloudTrail: a trail that logs KMS write management events in this Regi
   test('ok: a multi-Region trail of another home Region covers this one', async () => {
     cloudtrailMock.on(DescribeTrailsCommand).resolves({ trailList: [{ ...trail, HomeRegion: 'eu-west-1', IsMultiRegionTrail: true }] });
     cloudtrailMock.on(GetTrailStatusCommand).resolves({ IsLogging: true });
-    cloudtrailMock.on(GetEventSelectorsCommand).resolves({ EventSelectors: [] });
+    cloudtrailMock.on(GetEventSelectorsCommand).resolves({ EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true }] });
     assert.equal((await checkCloudTrail(cloudtrail, REGION)).status, 'ok');
+  });
+
+  test('warn, not ok: a logging trail with no event selector at all logs nothing (CloudTrail logs what a selector matches)', async () => {
+    logging({ EventSelectors: [], AdvancedEventSelectors: [] });
+    const c = await checkCloudTrail(cloudtrail, REGION);
+    assert.equal(c.status, 'warn', c.message);
+    assert.match(c.message, /no event selector, basic or advanced/);
+    assert.match(c.fix!, /put-event-selectors/);
+  });
+
+  test('warn, not fail: one trail not logging and another that could not be read', async () => {
+    cloudtrailMock.on(DescribeTrailsCommand).resolves({ trailList: [trail, { ...trail, Name: 'other', TrailARN: `${TRAIL_ARN}-other` }] });
+    cloudtrailMock.on(GetTrailStatusCommand, { Name: TRAIL_ARN }).resolves({ IsLogging: false });
+    cloudtrailMock.on(GetTrailStatusCommand, { Name: `${TRAIL_ARN}-other` }).rejects(awsError('AccessDeniedException'));
+    cloudtrailMock.on(GetEventSelectorsCommand).resolves({ EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true }] });
+    const c = await checkCloudTrail(cloudtrail, REGION);
+    assert.equal(c.status, 'warn', c.message);
+    assert.match(c.message, /main is not logging; other could not be read \(AccessDeniedException\)/);
+    assert.match(c.fix!, /cloudtrail:GetTrailStatus/);
   });
 
   test('fail: no trail at all names CloudTrail-triggered recovery and the fix', async () => {
@@ -113,6 +132,14 @@ describe('CloudTrail: a trail that logs KMS write management events in this Regi
       'an advanced selector for read-only management events',
       { AdvancedEventSelectors: [{ Name: 'ro', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }, { Field: 'readOnly', Equals: ['true'] }] }] },
     ],
+    [
+      'an advanced selector dropping event sources that start with kms.',
+      { AdvancedEventSelectors: [{ Name: 'no-kms', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }, { Field: 'eventSource', NotStartsWith: ['kms.'] }] }] },
+    ],
+    [
+      'an advanced selector dropping event sources that end with a suffix',
+      { AdvancedEventSelectors: [{ Name: 'no-aws', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }, { Field: 'eventSource', NotEndsWith: ['.amazonaws.com'] }] }] },
+    ],
   ] as const) {
     test(`fail: a logging trail with ${label}`, async () => {
       logging(selectors);
@@ -125,6 +152,12 @@ describe('CloudTrail: a trail that logs KMS write management events in this Regi
   test('ok: an advanced selector for write management events', async () => {
     logging({ AdvancedEventSelectors: [{ Name: 'mgmt', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }, { Field: 'readOnly', Equals: ['false'] }] }] });
     assert.equal((await checkCloudTrail(cloudtrail, REGION)).status, 'ok');
+  });
+
+  test('ok: an advanced selector that excludes another service by NotEquals', async () => {
+    logging({ AdvancedEventSelectors: [{ Name: 'no-s3', FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }, { Field: 'eventSource', NotEquals: ['s3.amazonaws.com'] }] }] });
+    const c = await checkCloudTrail(cloudtrail, REGION);
+    assert.equal(c.status, 'ok', c.message);
   });
 
   test('warn, not fail: DescribeTrails denied says what to grant', async () => {
