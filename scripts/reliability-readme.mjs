@@ -64,7 +64,7 @@ const lines = [
   'fault repeated past the retries; `KMS_REIMPORT_RELIABILITY_SEED=<n>` replays a seed.',
   '',
   'This section is generated: `node scripts/reliability-readme.mjs --run` (add `--long` for the long variant).',
-  `Last run: ${new Date().toISOString().slice(0, 10)}, Node ${process.version}${long ? ', long variant' : ''}: ${passed} scenarios passed, ${failed} failed, ${bugs.length} known bugs.`,
+  `Last run: ${new Date().toISOString().slice(0, 10)}, Node ${process.version}${long ? ', long variant' : ''}: ${passed} scenarios passed, ${failed} failed; ${new Set(bugs.map((b) => b.detail)).size} known bugs (${bugs.length} todo cases).`,
   '',
 ];
 for (const [group, title] of GROUPS) {
