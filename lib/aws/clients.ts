@@ -20,7 +20,18 @@ export interface ClientOptions {
   credentials?: KMSClientConfig['credentials'];
   /** SDK-level attempts per call (default 1: lib/retry.ts does the retrying). */
   sdkMaxAttempts?: number;
+  /**
+   * How long one request and its answer may take, in ms, before it fails with TimeoutError
+   * (retried by lib/retry.ts like any transient error). Default 20 s: KMS answers in well under a
+   * second, and without a limit a stalled connection would hold a task until its Lambda timeout.
+   */
+  requestTimeoutMs?: number;
 }
+
+/** Default per-request limit: a stalled call fails and is retried instead of waiting for the Lambda timeout. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 20_000;
+/** Default limit on opening a connection. */
+export const CONNECTION_TIMEOUT_MS = 5_000;
 
 export interface AwsClients {
   kms: KMSClient;
@@ -34,6 +45,12 @@ function sharedConfig(opts: ClientOptions) {
     ...(opts.endpointUrl ? { endpoint: opts.endpointUrl } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     maxAttempts: opts.sdkMaxAttempts ?? 1,
+    // The SDK only warns when requestTimeout passes unless throwOnRequestTimeout is set.
+    requestHandler: {
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      requestTimeout: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
   };
 }
 
