@@ -10,6 +10,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { createClients, createTaggingClient } from '../lib/aws/clients.js';
 import { loadConfig } from '../lib/config.js';
+import { ConfigError } from '../lib/errors.js';
 import { runDoctor, type DoctorCheck, type DoctorReport } from '../lib/doctor/index.js';
 import type { DoctorCliOptions } from './doctor-command.js';
 import { clientOptionsFrom, outputFormatOf, progress } from './options.js';
@@ -27,6 +28,23 @@ export function formatDoctorReport(report: DoctorReport): string[] {
   const count = (s: DoctorCheck['status']) => report.checks.filter((c) => c.status === s).length;
   lines.push(`${count('fail')} fail, ${count('warn')} warn, ${count('ok')} ok`);
   return lines;
+}
+
+/**
+ * The Region the clients resolved (--region, AWS_REGION, the profile). None at all is bad usage
+ * (ConfigError, exit 2), said in words, not the SDK's bare "Region is missing".
+ */
+export async function regionOf(client: { config: { region: () => Promise<string> } }): Promise<string> {
+  let region: string | undefined;
+  try {
+    region = await client.config.region();
+  } catch {
+    region = undefined;
+  }
+  if (!region) {
+    throw new ConfigError('No AWS Region is configured: give --region REGION, or set AWS_REGION (or a region in the --profile). Nothing was checked.');
+  }
+  return region;
 }
 
 /** Runs doctor; true when any check failed. */
@@ -47,7 +65,7 @@ export async function runDoctorCommand(options: DoctorCliOptions, print: (line: 
       ? { cloudformation: new CloudFormationClient(shared), events: new EventBridgeClient(shared), sfn: new SFNClient(shared), sns: new SNSClient(shared) }
       : {};
   try {
-    const region = await kms.config.region();
+    const region = await regionOf(kms);
     progress(`kms-reimport doctor: checking ${options.stack !== undefined ? `stack ${options.stack} and ` : ''}account in ${region} (read-only) ...`);
     const report = await runDoctor(
       { kms, secrets, tagging, cloudtrail, quotas, ...stackClients },

@@ -558,7 +558,8 @@ export async function runAccountDrill(options: AccountDrillOptions, given?: Acco
   };
   try {
     let config: ReimportConfig = options.config ?? loadConfig(process.env);
-    const region = await kms.config.region();
+    const region = await kms.config.region().catch(() => undefined);
+    if (!region) throw new ConfigError('No AWS Region is configured: give --region REGION, or set AWS_REGION (or a region in the --profile). Nothing was created.');
     let stateMachineArn = options.stateMachineArn;
     if (options.stackName !== undefined) {
       if (!clients.cloudformation) throw new ConfigError(`kms-reimport drill --stack ${options.stackName} needs a CloudFormation client, and none was given. Nothing was created.`);

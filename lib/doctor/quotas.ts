@@ -23,15 +23,23 @@ export interface QuotaReading {
 
 const IMPORT_PARAMETERS = /GetParametersForImport/i;
 
+/**
+ * The lowest GetParametersForImport quota listed, every page read: more than one quota name may
+ * match (a rate per operation and one shared with other import operations, say), and the sweep is
+ * held to the lowest of them.
+ */
 async function findQuota(list: (token: string | undefined) => Promise<{ Quotas?: ServiceQuota[]; NextToken?: string } | undefined>): Promise<ServiceQuota | undefined> {
+  let lowest: ServiceQuota | undefined;
   let token: string | undefined;
   do {
     const page = await list(token);
-    const found = (page?.Quotas ?? []).find((q) => q.QuotaName !== undefined && IMPORT_PARAMETERS.test(q.QuotaName) && typeof q.Value === 'number');
-    if (found) return found;
+    for (const q of page?.Quotas ?? []) {
+      if (q.QuotaName === undefined || !IMPORT_PARAMETERS.test(q.QuotaName) || typeof q.Value !== 'number' || !(q.Value > 0)) continue;
+      if (lowest === undefined || q.Value < lowest.Value!) lowest = q;
+    }
     token = page?.NextToken || undefined;
   } while (token);
-  return undefined;
+  return lowest;
 }
 
 /** The GetParametersForImport rate of this account and Region: applied value, else AWS default, else documented. */

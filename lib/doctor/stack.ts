@@ -5,7 +5,7 @@
  * (ListSubscriptionsByTopic: a subscription whose ARN is `PendingConfirmation` hears nothing).
  */
 import { DescribeStackResourcesCommand, DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { DescribeRuleCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DescribeRuleCommand, ListTargetsByRuleCommand, type EventBridgeClient, type Target } from '@aws-sdk/client-eventbridge';
 import { DescribeStateMachineCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { ListSubscriptionsByTopicCommand, type SNSClient, type Subscription } from '@aws-sdk/client-sns';
 import { awsErrorName } from '../errors.js';
@@ -102,12 +102,26 @@ export async function checkRules(events: Pick<EventBridgeClient, 'send'>, stack:
     try {
       const described = await events.send(new DescribeRuleCommand({ Name: name, ...(bus !== undefined ? { EventBusName: bus } : {}) }));
       const state = described?.State ?? 'UNKNOWN';
+      if (state === 'DISABLED') {
+        out.push(check('rule', subject, 'fail', 'is DISABLED: the events it matches start no recovery', `aws events enable-rule --name ${name}${busFlag}`));
+        continue;
+      }
+      if (!state.startsWith('ENABLED')) {
+        out.push(check('rule', subject, 'warn', `is in state ${state}`, `aws events describe-rule --name ${name}${busFlag}`));
+        continue;
+      }
+      // An enabled rule with no target matches events and starts nothing.
+      let targets: Target[];
+      try {
+        targets = await targetsOf(events, name, bus);
+      } catch (e) {
+        out.push(couldNotCheck('rule', subject, 'ListTargetsByRule', e, 'events:ListTargetsByRule'));
+        continue;
+      }
       out.push(
-        state === 'DISABLED'
-          ? check('rule', subject, 'fail', 'is DISABLED: the events it matches start no recovery', `aws events enable-rule --name ${name}${busFlag}`)
-          : state.startsWith('ENABLED')
-            ? check('rule', subject, 'ok', `is ${state}`)
-            : check('rule', subject, 'warn', `is in state ${state}`, `aws events describe-rule --name ${name}${busFlag}`),
+        targets.length === 0
+          ? check('rule', subject, 'fail', `is ${state} but has no target: the events it matches start no recovery`, 'deploy the stack again (sam deploy) to restore its target')
+          : check('rule', subject, 'ok', `is ${state}, ${targets.length} target(s)`),
       );
     } catch (e) {
       if (awsErrorName(e) === 'ResourceNotFoundException') {
@@ -118,6 +132,18 @@ export async function checkRules(events: Pick<EventBridgeClient, 'send'>, stack:
     }
   }
   return out;
+}
+
+/** Every target of a rule (ListTargetsByRule, all pages). */
+async function targetsOf(events: Pick<EventBridgeClient, 'send'>, rule: string, bus: string | undefined): Promise<Target[]> {
+  const targets: Target[] = [];
+  let token: string | undefined;
+  do {
+    const page = await events.send(new ListTargetsByRuleCommand({ Rule: rule, ...(bus !== undefined ? { EventBusName: bus } : {}), ...(token ? { NextToken: token } : {}) }));
+    targets.push(...(page?.Targets ?? []));
+    token = page?.NextToken || undefined;
+  } while (token);
+  return targets;
 }
 
 /** The stack's state machine exists and is ACTIVE. */
@@ -131,11 +157,13 @@ export async function checkStateMachine(sfn: Pick<SFNClient, 'send'>, stack: Dep
     const arn = machine.physicalId;
     try {
       const described = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn: arn }));
-      const status = described?.status ?? 'ACTIVE';
+      const status = described?.status;
       out.push(
-        status === 'ACTIVE'
-          ? check('state-machine', arn, 'ok', 'is ACTIVE')
-          : check('state-machine', arn, 'fail', `is ${status}: executions cannot start`, 'deploy the stack again (sam deploy)'),
+        status === undefined
+          ? check('state-machine', arn, 'warn', 'exists, but DescribeStateMachine did not say its status: whether executions can start is unknown', `aws stepfunctions describe-state-machine --state-machine-arn ${arn}`)
+          : status === 'ACTIVE'
+            ? check('state-machine', arn, 'ok', 'is ACTIVE')
+            : check('state-machine', arn, 'fail', `is ${status}: executions cannot start`, 'deploy the stack again (sam deploy)'),
       );
     } catch (e) {
       out.push(

@@ -39,6 +39,18 @@ test('without a stack, against the local endpoint only (--output json): per-key 
   assert.match(result.stderr, /checking account in us-east-1 \(read-only\)/, 'progress on stderr');
 });
 
+test('no Region anywhere (no --region, no AWS_REGION, no profile): a named usage error, exit 2, nothing checked', async () => {
+  const result = await runCli(['doctor', '--endpoint-url', aws.endpoint.url], {
+    AWS_REGION: undefined,
+    AWS_DEFAULT_REGION: undefined,
+    AWS_CONFIG_FILE: '/nonexistent/aws-config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+  });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /ConfigError: No AWS Region is configured: give --region REGION/);
+  assert.equal(result.stdout, '');
+});
+
 test('bad usage exits 2 and checks nothing', async () => {
   const result = await runCli(['doctor', '--stak', 'x']);
   assert.equal(result.code, 2);

@@ -80,7 +80,12 @@ export const STAND_IN_STACK_TEMPLATE = {
     },
     MaterialDeletedRule: {
       Type: 'AWS::Events::Rule',
-      Properties: { State: 'ENABLED', EventPattern: { source: ['aws.kms'], 'detail-type': ['AWS API Call via CloudTrail'], detail: { eventName: ['DeleteImportedKeyMaterial'] } } },
+      Properties: {
+        State: 'ENABLED',
+        EventPattern: { source: ['aws.kms'], 'detail-type': ['AWS API Call via CloudTrail'], detail: { eventName: ['DeleteImportedKeyMaterial'] } },
+        // doctor fails an enabled rule with no target (it would start nothing).
+        Targets: [{ Id: 'Recovery', Arn: { Ref: 'RecoveryStateMachine' }, RoleArn: { 'Fn::GetAtt': ['WorkflowRole', 'Arn'] } }],
+      },
     },
     RecoveryStateMachine: {
       Type: 'AWS::StepFunctions::StateMachine',
@@ -102,7 +107,7 @@ export interface StandInDeployment {
  */
 export async function deployStandIn(moto: Moto, stackName: string): Promise<StandInDeployment> {
   const { CloudFormationClient, CreateStackCommand, DescribeStackResourcesCommand } = await import('@aws-sdk/client-cloudformation');
-  const { CloudTrailClient, CreateTrailCommand, StartLoggingCommand } = await import('@aws-sdk/client-cloudtrail');
+  const { CloudTrailClient, CreateTrailCommand, PutEventSelectorsCommand, StartLoggingCommand } = await import('@aws-sdk/client-cloudtrail');
   const { SNSClient, SubscribeCommand } = await import('@aws-sdk/client-sns');
   const cfn = new CloudFormationClient(moto.clientConfig);
   const cloudtrail = new CloudTrailClient(moto.clientConfig);
@@ -114,6 +119,8 @@ export async function deployStandIn(moto: Moto, stackName: string): Promise<Stan
     const bucket = `trail-${stackName.toLowerCase()}`;
     await createMotoBucket(moto, bucket);
     await cloudtrail.send(new CreateTrailCommand({ Name: `${stackName}-trail`, S3BucketName: bucket, IsMultiRegionTrail: true }));
+    // AWS gives a new trail a default selector (every management event); moto gives none, which logs nothing.
+    await cloudtrail.send(new PutEventSelectorsCommand({ TrailName: `${stackName}-trail`, EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true }] }));
     await cloudtrail.send(new StartLoggingCommand({ Name: `${stackName}-trail` }));
     const topicArn = physical('AWS::SNS::Topic');
     await sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'email', Endpoint: 'oncall@example.com' }));

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CloudTrailClient, DescribeTrailsCommand, GetEventSelectorsCommand, GetTrailStatusCommand } from '@aws-sdk/client-cloudtrail';
 import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand, type StackStatus } from '@aws-sdk/client-cloudformation';
-import { DescribeRuleCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DescribeRuleCommand, EventBridgeClient, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeStateMachineCommand, SFNClient, StateMachineDoesNotExist } from '@aws-sdk/client-sfn';
 import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListAWSDefaultServiceQuotasCommand, ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -217,6 +217,7 @@ describe('the stack (CloudFormation) and its resources', () => {
   test('EventBridge: ok when ENABLED, fail when DISABLED (with enable-rule), fail when deleted by hand', async () => {
     const stack = await deployed();
     eventsMock.on(DescribeRuleCommand).resolves({ Name: 'kms-reimport-TriggerFunctionMaterialDeleted-1', State: 'ENABLED' });
+    eventsMock.on(ListTargetsByRuleCommand).resolves({ Targets: [{ Id: 'Recovery', Arn: MACHINE_ARN }] });
     assert.equal((await checkRules(events, stack))[0]!.status, 'ok');
     assert.equal(eventsMock.commandCalls(DescribeRuleCommand)[0]!.args[0].input.Name, 'kms-reimport-TriggerFunctionMaterialDeleted-1');
 
@@ -229,12 +230,38 @@ describe('the stack (CloudFormation) and its resources', () => {
     assert.equal((await checkRules(events, stack))[0]!.status, 'fail');
   });
 
+  test('EventBridge: an ENABLED rule with no target fails (it starts nothing); its targets are read on every page', async () => {
+    const stack = await deployed();
+    eventsMock.on(DescribeRuleCommand).resolves({ State: 'ENABLED' });
+    eventsMock.on(ListTargetsByRuleCommand).resolves({ Targets: [] });
+    const none = (await checkRules(events, stack))[0]!;
+    assert.equal(none.status, 'fail', none.message);
+    assert.match(none.message, /has no target/);
+    assert.deepEqual(eventsMock.commandCalls(ListTargetsByRuleCommand)[0]!.args[0].input, { Rule: 'kms-reimport-TriggerFunctionMaterialDeleted-1' });
+
+    eventsMock.reset();
+    eventsMock.on(DescribeRuleCommand).resolves({ State: 'ENABLED' });
+    eventsMock
+      .on(ListTargetsByRuleCommand, { NextToken: undefined })
+      .resolves({ Targets: [], NextToken: 'p2' })
+      .on(ListTargetsByRuleCommand, { NextToken: 'p2' })
+      .resolves({ Targets: [{ Id: 'Recovery', Arn: MACHINE_ARN }] });
+    assert.equal((await checkRules(events, stack))[0]!.status, 'ok');
+
+    eventsMock.on(ListTargetsByRuleCommand).rejects(awsError('AccessDeniedException'));
+    const denied = (await checkRules(events, stack))[0]!;
+    assert.equal(denied.status, 'warn');
+    assert.match(denied.fix!, /events:ListTargetsByRule/);
+  });
+
   test('EventBridge: a rule on another bus is described on that bus', async () => {
     mockStack('CREATE_COMPLETE', [{ LogicalResourceId: 'R', ResourceType: 'AWS::Events::Rule', PhysicalResourceId: 'ops-bus|my-rule' }]);
     const stack = (await readStack(cfn, 'kms-reimport')).stack!;
     eventsMock.on(DescribeRuleCommand).resolves({ State: 'ENABLED' });
+    eventsMock.on(ListTargetsByRuleCommand).resolves({ Targets: [{ Id: 'Recovery', Arn: MACHINE_ARN }] });
     await checkRules(events, stack);
     assert.deepEqual(eventsMock.commandCalls(DescribeRuleCommand)[0]!.args[0].input, { Name: 'my-rule', EventBusName: 'ops-bus' });
+    assert.deepEqual(eventsMock.commandCalls(ListTargetsByRuleCommand)[0]!.args[0].input, { Rule: 'my-rule', EventBusName: 'ops-bus' });
   });
 
   test('fail: a stack without rules, state machine or topic', async () => {
@@ -253,6 +280,14 @@ describe('the stack (CloudFormation) and its resources', () => {
     const gone = (await checkStateMachine(sfn, stack))[0]!;
     assert.equal(gone.status, 'fail');
     assert.match(gone.message, /does not exist/);
+  });
+
+  test('Step Functions: an answer without a status is unknown (warn), not ACTIVE', async () => {
+    const stack = await deployed();
+    sfnMock.on(DescribeStateMachineCommand).resolves({ stateMachineArn: MACHINE_ARN, name: 'm', definition: '{}', roleArn: 'r', type: 'STANDARD', creationDate: new Date() });
+    const unknown = (await checkStateMachine(sfn, stack))[0]!;
+    assert.equal(unknown.status, 'warn', unknown.message);
+    assert.match(unknown.fix!, /describe-state-machine/);
   });
 
   test('SNS: ok with a confirmed subscription (all pages read), fail with only PendingConfirmation, fail with none', async () => {
@@ -286,6 +321,18 @@ describe('Service Quotas and the renewal capacity', () => {
     assert.equal(q.ratePerSecond, 0.25);
     assert.match(q.source, /applied value .*L-TEST/);
     assert.equal(quotasMock.commandCalls(ListServiceQuotasCommand)[0]!.args[0].input.ServiceCode, 'kms');
+  });
+
+  test('several quota names match GetParametersForImport, on several pages: the lowest is the one the sweep is held to', async () => {
+    quotasMock
+      .on(ListServiceQuotasCommand, { ServiceCode: 'kms', NextToken: undefined })
+      .resolves({ Quotas: [{ QuotaName: 'GetParametersForImport request rate', QuotaCode: 'L-HIGH', Value: 1 }], NextToken: 'p2' })
+      .on(ListServiceQuotasCommand, { ServiceCode: 'kms', NextToken: 'p2' })
+      .resolves({ Quotas: [{ QuotaName: 'Shared GetParametersForImport and GetPublicKey rate', QuotaCode: 'L-LOW', Value: 0.25 }, { QuotaName: 'Encrypt request rate', Value: 0.01 }] });
+    quotasMock.on(ListAWSDefaultServiceQuotasCommand).resolves({ Quotas: [] });
+    const q = await readImportParametersRate(quotas);
+    assert.equal(q.ratePerSecond, 0.25);
+    assert.match(q.source, /L-LOW/);
   });
 
   test('denied Service Quotas falls back to the documented 1/s and says why', async () => {
