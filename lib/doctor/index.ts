@@ -14,6 +14,7 @@ import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { ReimportConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
 import type { RetryOptions } from '../retry.js';
 import { check, worstStatus, type CheckStatus, type DoctorCheck } from './check.js';
 import { checkCloudTrail } from './cloudtrail.js';
@@ -86,7 +87,9 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
   let stack: DeployedStack | undefined;
   if (options.stackName !== undefined) {
     const { cloudformation, events, sfn, sns } = deps;
-    if (!cloudformation || !events || !sfn || !sns) throw new TypeError('runDoctor: a stack check needs the cloudformation, events, sfn and sns clients');
+    if (!cloudformation || !events || !sfn || !sns) {
+      throw new ConfigError(`kms-reimport doctor --stack ${options.stackName}: the stack checks need the CloudFormation, EventBridge, Step Functions and SNS clients, and one was not given. Nothing was checked.`);
+    }
     const lookup = await readStack(cloudformation, options.stackName);
     checks.push(...lookup.checks);
     stack = lookup.stack;
