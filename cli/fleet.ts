@@ -11,6 +11,7 @@ import { loadConfig } from '../lib/config.js';
 import { recoverKey } from '../lib/reimport.js';
 import { summariseOutcome } from '../lib/outcome.js';
 import { sweepManagedKeys, type SweepEntry } from '../lib/sweep.js';
+import { toFleetError } from '../lib/errors.js';
 import type { Outcome } from '../lib/types.js';
 import { openLease } from './lease.js';
 import { clientOptionsFrom, progress, progressLogger, type AwsCliOptions } from './options.js';
@@ -99,7 +100,9 @@ export async function runFleet(
   const tagging = createTaggingClient(clientOptions);
   const lease = mode === 'sweep' ? openLease(options.leaseTable, config, { ...(options.region ? { region: options.region } : {}), ...(options.profile ? { profile: options.profile } : {}), ...credentials }) : undefined;
   try {
-    const { items, report } = await sweepManagedKeys({ tagging, kms: clients.kms, secrets: clients.secrets }, config, new Date());
+    const { items, report } = await sweepManagedKeys({ tagging, kms: clients.kms, secrets: clients.secrets }, config, new Date()).catch((e: unknown) => {
+      throw toFleetError(e);
+    });
     const outcomes: Outcome[] = [];
     // --json prints the JSON only, so that it can be parsed.
     if (options.json !== true) for (const l of table(report)) print(l);

@@ -329,6 +329,38 @@ export function toNamedError(e: unknown, keyRef: string): ReimportError {
   }
 }
 
+/**
+ * An error of a fleet-wide step (listing the managed keys, reading the fleet's escrow), which names
+ * no key: the same mapping as toNamedError, worded for the account and Region. Missing credentials
+ * (an unknown --profile, no credentials at all) are a ConfigError: nothing was done.
+ */
+export function toFleetError(e: unknown, what = 'listing the managed keys'): ReimportError {
+  if (isReimportError(e)) return e;
+  const name = awsErrorName(e) ?? 'Error';
+  if (name === 'CredentialsProviderError' || name === 'ProviderError') {
+    return new ConfigError(
+      `No AWS credentials for ${what} (${name}): check --profile / AWS_PROFILE, the environment's credentials or the instance role; nothing was done.`,
+    );
+  }
+  const call = failedCallOf(e);
+  const which = call ? `${call.service} ${call.operation}` : 'an AWS call';
+  if (isUnparsableResponse(e)) {
+    return new KmsResponseInvalid(
+      `${which} while ${what} got an answer that is not a valid AWS response (not JSON or cut short): check the endpoint (AWS_ENDPOINT_URL*, --endpoint-url); nothing was changed.`,
+    );
+  }
+  if (name === 'AccessDeniedException' || name === 'AccessDenied' || name === 'UnauthorizedOperation') {
+    return new PermissionDenied(
+      `${which} was denied while ${what} (${name}): the role needs tag:GetResources on "*", kms:DescribeKey and kms:ListKeyRotations on the managed keys, ` +
+        `and secretsmanager:ListSecrets (as the template grants the sweep); nothing was changed.`,
+      { cause: e },
+    );
+  }
+  return new UnexpectedError(`${which} failed while ${what} (${name}); nothing was changed. Check the logs, then run again.`, {
+    ...(e instanceof Error && !isUnparsableResponse(e) ? { cause: e } : {}),
+  });
+}
+
 export function isReimportError(e: unknown): e is ReimportError {
   return e instanceof ReimportError;
 }
