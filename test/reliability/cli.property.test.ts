@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { Command, CommanderError } from 'commander';
 import { buildProgram } from '../../cli/program.js';
-import { ConfigError, isReimportError } from '../../lib/errors.js';
+import { ConfigError } from '../../lib/errors.js';
 import { listenLocally, readBody } from '../support/http.js';
 import { isNamedError, propertyParameters, runs, scenario } from './support.js';
 
@@ -241,22 +241,6 @@ function describeThrown(e: unknown): string {
 // ------------------------------------------------------------------ the properties
 const usageVectors: string[][] = [];
 
-/**
- * Known bugs, each reproduced by a todo test at the end: `status` and `sweep` let the Tagging API's
- * AccessDeniedException (GetResources) out as the SDK's own error, unnamed (lib/sweep.ts maps only
- * transient errors); a --region or --endpoint-url that is no Region or URL reaches the SDK and
- * comes back as an unnamed Error / TypeError (exit 1) instead of bad usage (exit 2). The running
- * property counts them and goes on, so that it keeps looking for other failures.
- */
-function knownBug(args: string[], e: unknown): 'tagging-denied' | 'bad-region' | 'bad-endpoint' | undefined {
-  if (!(e instanceof Error) || isReimportError(e)) return undefined;
-  const sdkError = '$metadata' in e || ['CredentialsProviderError', 'ProviderError'].includes(e.name);
-  if (['status', 'sweep'].includes(args[0] ?? '') && sdkError) return 'tagging-denied';
-  if (/^Region not accepted/.test(e.message)) return 'bad-region';
-  if (e.name === 'TypeError' && /Invalid URL/.test(e.message) && args.some((a) => a.startsWith('--endpoint-url'))) return 'bad-endpoint';
-  return undefined;
-}
-
 describe('the command line', () => {
   test(`parsing: ${runs(5_000)} generated argument vectors: an action, help, bad usage (exit 2) or ConfigError; nothing called`, async () => {
     // 5,000 by default: each case builds the whole program (every command and option) afresh.
@@ -299,7 +283,7 @@ describe('the command line', () => {
     // 400 by default: each case that gets past parsing runs the command for real (SDK clients, calls refused by the tripwire).
     await scenario(FILE, 'properties', 'CLI argument vectors (running the command): bad usage exits 2 having called nothing; otherwise exit 0-3 and named errors only', async () => {
       let runNumber = 0;
-      const tally = { usage: 0, ran: 0, called: 0, knownBugs: { 'tagging-denied': 0, 'bad-region': 0, 'bad-endpoint': 0 } };
+      const tally = { usage: 0, ran: 0, called: 0 };
       const exitCodes = new Map<number, number>();
       await fc.assert(
         fc.asyncProperty(fc.oneof({ weight: 3, arbitrary: fitting(RUNNABLE) }, { weight: 1, arbitrary: argv(RUNNABLE) }), async (args: string[]) => {
@@ -310,11 +294,6 @@ describe('the command line', () => {
           const e = ran.thrown;
           exitCodes.set(ran.exitCode, (exitCodes.get(ran.exitCode) ?? 0) + 1);
           assert.ok([0, 1, 2, 3].includes(ran.exitCode), `exit code ${ran.exitCode}`);
-          const bug = knownBug(args, e);
-          if (bug) {
-            tally.knownBugs[bug]++;
-            return;
-          }
           assert.doesNotMatch(ran.out, /\n\s+at .+:\d+:\d+\)?\n/, 'no stack trace in the output');
           if (e instanceof ReachedAction || (e instanceof CommanderError && e.exitCode === 0)) return;
           if (ran.exitCode === 2) {
@@ -326,7 +305,7 @@ describe('the command line', () => {
           if (called > 0) tally.called++;
           if (e !== undefined) assert.ok(isNamedError(e) || CLI_ERRORS.has(describeName(e)), `running ${JSON.stringify(args)} threw ${describeThrown(e)}`);
         }),
-        // Kept from earlier failures (each then a new known bug or a CLI-named error): the counterexamples fast-check found.
+        // Kept from earlier failures (bugs since fixed, and CLI-named errors): the counterexamples fast-check found.
         {
           ...propertyParameters(runs(400)),
           examples: [[['status']], [['sweep']], [['status', '--profile', '1234abcd-12ab-34cd-56ef-1234567890ab']], [['status', '--region', ' ']], [['status', '--endpoint-url', ' ']], [['recover', '1234abcd-12ab-34cd-56ef-1234567890ab', '--via-stack=0']]],
@@ -335,7 +314,7 @@ describe('the command line', () => {
       assert.ok(tally.usage > 0 && tally.called > 0, JSON.stringify(tally));
       const spread = [...exitCodes].sort(([a], [b]) => a - b).map(([c, n]) => `exit ${c}×${n}`).join(', ');
       process.env.AWS_ACCESS_KEY_ID = 'AKIDRELIABILITY';
-      return `${runs(400)} generated vectors (${spread}): ${tally.usage} bad usage with no AWS call, ${tally.ran} ran (${tally.called} reached the tripwire endpoint and ended with a named outcome); known bugs (todo tests below) hit: ${tally.knownBugs['tagging-denied']} status/sweep with a raw SDK error (AccessDenied, credentials), ${tally.knownBugs['bad-region']} invalid --region and ${tally.knownBugs['bad-endpoint']} invalid --endpoint-url as unnamed errors`;
+      return `${runs(400)} generated vectors (${spread}): ${tally.usage} bad usage with no AWS call, ${tally.ran} ran (${tally.called} reached the tripwire endpoint and ended with a named outcome)`;
     });
   });
 
