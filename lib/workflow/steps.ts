@@ -15,7 +15,7 @@ import { explainUnreadable, type OwnScope } from '../kms/ownership.js';
 import { classifyKey, planAction } from '../kms/classify.js';
 import { getImportParameters } from '../kms/import-parameters.js';
 import { inspectKey } from '../kms/inspect.js';
-import { importEscrowedMaterial, planImports, verifyUnlessDisabled, type ImportDeps } from '../reimport.js';
+import { importEscrowedMaterial, planImports, verifyAfterImport, verifyUnlessDisabled, type ImportDeps } from '../reimport.js';
 import type { RetryOptions } from '../retry.js';
 import type { Classification, KeyReport } from '../types.js';
 import { chooseRotationMode, rotateKey, rotationRefusal, type RotateDeps } from '../rotate.js';
@@ -341,13 +341,17 @@ export async function rotateStep(deps: RotateStepDeps, input: unknown, config: R
 /**
  * Verify: the key is Enabled and does a round trip fitting its usage. A key found Disabled after
  * the import (disabled before its material ran out, taken as deliberate) is left Disabled, not
- * tried: verified false with keyStateAfter Disabled, which Report turns into recovered/renewed.
+ * tried further: verified false with keyStateAfter Disabled, which Report turns into recovered/renewed.
+ * After an import in this run the probe goes first (the import's answer said the material is back)
+ * and DescribeKey follows only when KMS refuses the probe for the key's state: one round trip less
+ * on the critical path, as in the library's recovery. Without an import, DescribeKey goes first.
  */
 export async function verifyStep(deps: KmsStepDeps, input: unknown, config: ReimportConfig, _now: Date): Promise<WorkflowState> {
   startCounting(deps);
   const state = parseWorkflowState(input);
   const report = requireReport(state, 'Verify');
-  const result = await verifyUnlessDisabled(deps.kms, report, retryOf(deps, config));
+  const verify = state.imported.length > 0 ? verifyAfterImport : verifyUnlessDisabled;
+  const result = await verify(deps.kms, report, retryOf(deps, config));
   return withCalls({ ...state, verified: result.verified, keyStateAfter: result.keyState }, deps);
 }
 

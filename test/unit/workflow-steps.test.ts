@@ -462,6 +462,7 @@ describe('wrapAndImportStep', () => {
 describe('verifyStep', () => {
   test('Enabled key with a working round trip → verified', async () => {
     const state = await inspected();
+    kmsMock.reset();
     kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Enabled' } });
     kmsMock.on(EncryptCommand).callsFake(async ({ Plaintext }: { Plaintext: Uint8Array }) => ({ KeyId: ARN, CiphertextBlob: Buffer.concat([Buffer.from('ct:'), Plaintext]) }));
     kmsMock.on(DecryptCommand).callsFake(async ({ CiphertextBlob }: { CiphertextBlob: Uint8Array }) => ({ KeyId: ARN, Plaintext: Buffer.from(CiphertextBlob).subarray(3) }));
@@ -469,16 +470,34 @@ describe('verifyStep', () => {
     assert.equal(next.verified, true);
     assert.equal(next.keyStateAfter, 'Enabled');
     assert.equal(kmsMock.commandCalls(EncryptCommand).length, 1);
+    // After an import the probe goes first: no DescribeKey on the critical path.
+    assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 0);
   });
 
-  test('a key Disabled after the import is left Disabled as found: verified false, no round trip, Report says recovered', async () => {
+  test('without an import in this run, DescribeKey goes before the round trip', async () => {
     const state = await inspected();
+    kmsMock.reset();
+    kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Enabled' } });
+    kmsMock.on(EncryptCommand).callsFake(async ({ Plaintext }: { Plaintext: Uint8Array }) => ({ KeyId: ARN, CiphertextBlob: Buffer.concat([Buffer.from('ct:'), Plaintext]) }));
+    kmsMock.on(DecryptCommand).callsFake(async ({ CiphertextBlob }: { CiphertextBlob: Uint8Array }) => ({ KeyId: ARN, Plaintext: Buffer.from(CiphertextBlob).subarray(3) }));
+    const next = await verifyStep({ kms, retry }, { ...state, pending: [], imported: [] }, config, NOW);
+    assert.equal(next.verified, true);
+    assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 1);
+    assert.ok(kmsMock.commandCalls(DescribeKeyCommand)[0]!.calledBefore(kmsMock.commandCalls(EncryptCommand)[0]!));
+  });
+
+  test('a key Disabled after the import is left Disabled as found: the probe refused, then DescribeKey; verified false, Report says recovered', async () => {
+    const state = await inspected();
+    kmsMock.reset();
     kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Disabled' } });
-    kmsMock.on(EncryptCommand).rejects(new Error('no round trip on a disabled key'));
+    // KMS refuses the probe on a Disabled key; only then is the key described.
+    kmsMock.on(EncryptCommand).rejects(Object.assign(new Error(`${ARN} is disabled.`), { name: 'DisabledException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
+    kmsMock.on(DecryptCommand).rejects(new Error('no decrypt after a refused encrypt'));
     const next = await verifyStep({ kms, retry }, { ...state, pending: [], imported: [{ keyMaterialId: MID, expirationModel: 'KEY_MATERIAL_EXPIRES' }] }, config, NOW);
     assert.equal(next.verified, false);
     assert.equal(next.keyStateAfter, 'Disabled');
-    assert.equal(kmsMock.commandCalls(EncryptCommand).length, 0);
+    assert.equal(kmsMock.commandCalls(EncryptCommand).length, 1, 'one refused probe, no second round trip');
+    assert.equal(kmsMock.commandCalls(DecryptCommand).length, 0);
     const reported = await reportStep({ publish: async () => {} }, next, config, NOW);
     assert.equal(reported.outcome?.status, 'recovered');
     assert.equal(reported.outcome?.verified, false);
