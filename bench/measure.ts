@@ -77,8 +77,11 @@ export function endpointEnv(url: string, extra: Record<string, string> = {}): No
 }
 
 const GNU_TIME = '/usr/bin/time';
-/** GNU time reports the child's peak RSS ("Maximum resident set size (kbytes)"); without it, node processes report their own. */
-export const hasGnuTime = existsSync(GNU_TIME) && spawnSync(GNU_TIME, ['-v', 'true'], { stdio: 'ignore' }).status === 0;
+/**
+ * GNU time reports the child's peak RSS ("Maximum resident set size (kbytes)"); without it (or with
+ * BENCH_GNU_TIME=0, to try that path), node processes report their own.
+ */
+export const hasGnuTime = process.env.BENCH_GNU_TIME !== '0' && existsSync(GNU_TIME) && spawnSync(GNU_TIME, ['-v', 'true'], { stdio: 'ignore' }).status === 0;
 const RSS_REPORTER = pathToFileURL(resolve(repoRoot, 'bench', 'report-rss.mjs')).href;
 
 export interface ProcessRun {
