@@ -613,10 +613,11 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
   let fresh: Buffer | undefined;
   const probe = randomBytes(32);
   try {
-    // A Multi-Region primary: escrow readable in every replica Region, or nothing is imported anywhere.
-    await checkEscrowReplicated(deps.secrets, report, config, deps.retry, deps.log);
-    // ... and every replica managed (the tag is not copied to replicas), before anything is imported anywhere.
+    // A Multi-Region primary: every replica managed (the tag is not copied to replicas) and not pending
+    // deletion, checked FIRST: a refused run changes nothing (no escrow replication started) ...
     if (replicaRegionsOf(report).length > 0) await checkReplicasManaged(kmsForReplicas(deps, report), report, config, deps.retry);
+    // ... then escrow readable in every replica Region, or nothing is imported anywhere.
+    await checkEscrowReplicated(deps.secrets, report, config, deps.retry, deps.log);
     entries = await readEscrow(deps.secrets, report, config, deps.retry);
     const pendingEntries = entries.filter(isPendingImport);
     if (pendingEntries.length > 1) {

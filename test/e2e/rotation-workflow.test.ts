@@ -35,6 +35,7 @@ import {
   VerifyMacCommand,
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
+import { RemoveRegionsFromReplicationCommand } from '@aws-sdk/client-secrets-manager';
 import { rotateKey } from '../../lib/rotate.js';
 import type { Outcome } from '../../lib/types.js';
 import { onboardMultiRegionKey } from '../support/multi-region-key.js';
@@ -136,7 +137,8 @@ describe('alias swap of asymmetric keys through the workflow', () => {
       // The new key's own escrow: its one material, labelled; the old key's escrow is untouched.
       const newEntries = await h.escrowEntries(newKeyId);
       assert.equal(newEntries.length, 1);
-      if (outcome.rotation.toKeyMaterialId) assert.equal(newEntries[0]!.keyMaterialId, outcome.rotation.toKeyMaterialId);
+      assert.ok(outcome.rotation.toKeyMaterialId, 'the outcome names the new key\'s material');
+      assert.equal(newEntries[0]!.keyMaterialId, outcome.rotation.toKeyMaterialId);
       assert.deepEqual((await h.escrowEntries(key.keyId)).map((e) => e.keyMaterialId), oldEntries);
       assert.equal(await h.escrowVersions(key.keyId), oldVersions, 'the old key escrow keeps its versions');
     });
@@ -204,9 +206,11 @@ describe('Multi-Region rotation through the workflow', () => {
     }
   });
 
-  test('a replica without the managed tag (KMS does not copy tags to replicas): failed KeyNotManaged naming the replica and the tag-resource command; nothing imported anywhere', async () => {
+  test('a replica without the managed tag (KMS does not copy tags to replicas): failed KeyNotManaged naming the replica and the tag-resource command; nothing imported anywhere, no escrow replicated or written', async () => {
     const key = await onboardMultiRegionKey(aws, h.at, REPLICAS, { untaggedReplicas: ['eu-west-1'] });
     h.materials.push(key.material);
+    // Escrow no longer replicated to eu-west-1: a run that checked escrow before the replicas would replicate it for nothing.
+    await aws.secrets.send(new RemoveRegionsFromReplicationCommand({ SecretId: `${aws.config.escrowPrefix}${key.keyId}`, RemoveReplicaRegions: ['eu-west-1'] }));
     h.resetCounters();
     const run = await rotateByEvent(key.keyId);
     assert.equal(run.status, 'FAILED');
@@ -217,6 +221,8 @@ describe('Multi-Region rotation through the workflow', () => {
     assert.match(outcome.reason, /aws kms tag-resource --key-id arn:aws:kms:eu-west-1:\d{12}:key\/mrk-[0-9a-f]{32} --tags TagKey=kms-reimport:managed,TagValue=true --region eu-west-1/);
     assert.ok((endpoint.controls.getCounters()['kms:DescribeKey']?.errors ?? 0) >= 1, 'the Rotate role may not even read the untagged replica');
     assert.equal(aws.calls('ImportKeyMaterial'), 0);
+    assert.equal(aws.calls('ReplicateSecretToRegions'), 0, 'a refused run spreads no material');
+    assert.equal(aws.calls('PutSecretValue'), 0, 'a refused run writes no escrow');
     for (const region of [REGION, ...REPLICAS]) assert.equal(await h.currentMaterial(key.keyId, region), key.from);
     assert.ok(run.path.includes('ReleaseLease'));
   });

@@ -203,11 +203,17 @@ describe('in-place rotation of a Multi-Region primary with two replicas', () => 
     await assertRotatedEverywhere(keyId, from, outcome.rotation!.toKeyMaterialId!, old);
   });
 
-  test('a replica without the managed tag (KMS does not copy tags to replicas): KeyNotManaged naming the replica and the tag-resource command, before any import', async () => {
+  test('a replica without the managed tag (KMS does not copy tags to replicas): KeyNotManaged naming the replica and the tag-resource command, before any import, escrow replication or escrow write', async () => {
     const { keyId, material } = await onboardMultiRegionKey(aws, at, REPLICAS, { untaggedReplicas: ['eu-west-1'] });
     material.fill(0);
+    const secretId = `${aws.config.escrowPrefix}${keyId}`;
+    // Escrow no longer replicated to eu-west-1: a run that checked escrow first would replicate it for nothing.
+    await aws.secrets.send(new RemoveRegionsFromReplicationCommand({ SecretId: secretId, RemoveReplicaRegions: ['eu-west-1'] }));
     const importTypes: string[] = [];
+    aws.endpoint.controls.resetCounters();
     const outcome = await rotate(keyId, { importTypes });
+    assert.equal(aws.calls('ReplicateSecretToRegions'), 0, 'a refused run spreads no material');
+    assert.equal(aws.calls('PutSecretValue'), 0, 'a refused run writes no escrow');
     assert.equal(outcome.status, 'failed', outcome.reason);
     assert.equal(outcome.errorName, 'KeyNotManaged');
     assert.match(outcome.reason ?? '', new RegExp(`Replica arn:aws:kms:eu-west-1:\\d{12}:key/${keyId} in eu-west-1 of Multi-Region key ${keyId} lacks the managed tag`));
