@@ -39,8 +39,10 @@ export interface PaceOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** One request slot: when it was granted and at which rate, for the feedback. */
+/** One request slot: when it was asked for and granted, and at which rate, for the feedback. */
 export interface PaceTicket {
+  /** When acquire() was called: slots reserved before a decrease belong to the round it answered. */
+  reservedAt: number;
   grantedAt: number;
   rate: number;
 }
@@ -110,21 +112,23 @@ export class AdaptivePace {
   /** Waits for the next slot (slots are handed out in call order, 1/rate s apart). */
   async acquire(): Promise<PaceTicket> {
     const now = this.now();
+    const rate = this.currentRate;
     const at = Math.max(now, this.nextSlotAt);
-    this.nextSlotAt = at + 1000 / this.currentRate;
+    this.nextSlotAt = at + 1000 / rate;
     this.stats.granted++;
     const wait = at - now;
     if (wait > 0) {
       this.stats.waitedMs += wait;
       await this.sleep(wait);
     }
-    return { grantedAt: at, rate: this.currentRate };
+    return { reservedAt: now, grantedAt: at, rate };
   }
 
   /** The request in `ticket` was throttled: slow down (once per round), and leave a slot free. */
   throttled(ticket: PaceTicket): void {
     this.stats.throttled++;
-    if (ticket.grantedAt < this.lastDecreaseAt) return; // sent before the last decrease: already answered
+    // Reserved before the last decrease (at the old rate, even if sent after it): already answered.
+    if (ticket.reservedAt < this.lastDecreaseAt) return;
     const now = this.now();
     // The first throttle, or one after a run of successes, is the quota's edge (or a request that
     // arrived a little early); only throttles in quick succession mean the rate is well over it.

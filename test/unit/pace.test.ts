@@ -66,6 +66,25 @@ describe('AdaptivePace', () => {
     assert.ok(next.grantedAt >= throttledAt + 1000 / 6.65 - 1e-9, `next slot at ${next.grantedAt}, throttled at ${throttledAt}`);
   });
 
+  test('slots reserved before a decrease are that round, even when they are sent after it', async () => {
+    const { clock, timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 10, ...timing });
+    const first = await pace.acquire(); // reserved and sent at 0 ms
+    // Another run reserved the slot at 100 ms at the same moment, and is still waiting for it.
+    const waiting = { reservedAt: 0, grantedAt: 100, rate: 10 };
+    clock.now = 50;
+    pace.throttled(first);
+    assert.equal(pace.rate, 9.5);
+    clock.now = 120;
+    pace.throttled(waiting); // sent at 100 ms, after the decrease, but reserved at the old rate
+    assert.equal(pace.stats.decreases, 1);
+    assert.equal(pace.rate, 9.5);
+    // A slot reserved after the decrease is a new round.
+    const later = await pace.acquire();
+    pace.throttled(later);
+    assert.equal(pace.stats.decreases, 2);
+  });
+
   test('never below minRate', async () => {
     const { timing } = virtualClock();
     const pace = new AdaptivePace({ rate: 1, minRate: 0.5, ...timing });
