@@ -175,6 +175,7 @@ export const REIMPORT_ERROR_NAMES = [
   'EscrowWriteFailed',
   'PendingMaterialUnproven',
   'EscrowNotReplicated',
+  'ReplicaNotYetRotated',
   'MultiRegionRotationRefused',
   'EscrowExists',
   'MaterialNotProvable',
@@ -477,6 +478,19 @@ export class EscrowNotReplicated extends ReimportError {
   constructor(message: string, options?: ReimportErrorOptions) {
     super(message, options);
     this.name = 'EscrowNotReplicated';
+  }
+}
+
+/**
+ * A Multi-Region primary was rotated (its CurrentKeyMaterialId is the new material) but a replica
+ * Region does not show the new material as current yet: KMS propagates the rotation to replicas on
+ * its own, possibly later than the run looked. Nothing is lost and nothing more is imported; a later
+ * run of the same rotation only verifies (the state machine retries this error, boundedly).
+ */
+export class ReplicaNotYetRotated extends ReimportError {
+  constructor(message: string, options?: ReimportErrorOptions) {
+    super(message, options);
+    this.name = 'ReplicaNotYetRotated';
   }
 }
 

@@ -65,6 +65,7 @@ import {
   EscrowNotReplicated,
   PendingMaterialUnproven,
   ReimportError,
+  ReplicaNotYetRotated,
   RotationConflict,
   RotationLimitReached,
   VerificationFailed,
@@ -392,7 +393,13 @@ async function encryptProbe(deps: InPlaceDeps, keyId: string, probe: Buffer): Pr
 const VERIFY_LOOKS = 6;
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function verifyRotation(deps: InPlaceDeps, report: KeyReport, to: string, before?: { probe: Buffer; ciphertext: Uint8Array }): Promise<{ check: string; keyState: string }> {
+async function verifyRotation(
+  deps: InPlaceDeps,
+  report: KeyReport,
+  to: string,
+  before?: { probe: Buffer; ciphertext: Uint8Array },
+  replicaRegion?: string,
+): Promise<{ check: string; keyState: string }> {
   // RotateKeyOnDemand starts the rotation: give KMS a few bounded looks before calling it failed.
   let current: string | undefined;
   for (let look = 0; ; look++) {
@@ -400,6 +407,16 @@ async function verifyRotation(deps: InPlaceDeps, report: KeyReport, to: string, 
     current = m.CurrentKeyMaterialId?.toLowerCase();
     if (current === to || look >= VERIFY_LOOKS - 1) break;
     await (deps.retry.sleep ?? realSleep)(Math.min(10_000, deps.retry.baseDelayMs * 2 ** look));
+  }
+  if (current !== to && replicaRegion !== undefined) {
+    // The primary is rotated (verified first); KMS brings the rotation to each replica on its own, and
+    // may take longer than these looks. Not a failure of the rotation: a later run only verifies.
+    throw new ReplicaNotYetRotated(
+      `Multi-Region key ${report.keyId} was rotated to material ${to} in its primary Region, but its replica in ${replicaRegion} still names ` +
+        `${current ?? '(no material)'} as current (KMS propagates the rotation to replicas on its own). Nothing is lost and nothing more is imported: ` +
+        `run the rotation again later (the same rotation id: it only verifies), or check aws kms describe-key --key-id ${report.keyId} --region ${replicaRegion}.`,
+      { keyId: report.keyId },
+    );
   }
   if (current !== to) {
     throw new VerificationFailed(
@@ -585,7 +602,7 @@ async function verifyEverywhere(
   const kmsFor = kmsForReplicas(deps, report);
   const checks: string[] = [];
   for (const region of regions) {
-    await inRegion(region, report, () => verifyRotation({ ...deps, kms: kmsFor(region) }, report, to, before));
+    await inRegion(region, report, () => verifyRotation({ ...deps, kms: kmsFor(region) }, report, to, before, region));
     checks.push(region);
   }
   return {

@@ -19,6 +19,7 @@ import { importEscrowedMaterial, planImports, verifyAfterImport, verifyUnlessDis
 import type { RetryOptions } from '../retry.js';
 import type { Classification, KeyReport } from '../types.js';
 import { chooseRotationMode, rotateKey, rotationRefusal, type RotateDeps } from '../rotate.js';
+import { defaultRotationId } from '../rotation/in-place.js';
 import { rotationStatus } from '../rotation/schedule.js';
 import { SWEEP_SOURCE, type WorkItem } from '../events/work-item.js';
 import type { RecoverDeps } from '../recover.js';
@@ -118,6 +119,9 @@ export async function inspectStep(deps: KmsStepDeps, input: unknown, config: Rei
     typeof input === 'object' && input !== null && 'workItem' in input
       ? parseWorkItem((input as { workItem: unknown }).workItem)
       : parseWorkItem(input);
+  // Inspected again under the lease: the execution keeps the start Inspect first gave it (the rotation id comes from it).
+  const earlier = typeof input === 'object' && input !== null && 'startedAt' in input ? (input as { startedAt: unknown }).startedAt : undefined;
+  const startedAt = typeof earlier === 'string' && !Number.isNaN(Date.parse(earlier)) ? new Date(Date.parse(earlier)).toISOString() : now.toISOString();
   const retry = retryOf(deps, config);
   let report: KeyReport;
   try {
@@ -129,7 +133,7 @@ export async function inspectStep(deps: KmsStepDeps, input: unknown, config: Rei
     if ('fail' in verdict) throw verdict.fail;
     const skipped: WorkflowState = {
       workItem,
-      startedAt: now.toISOString(),
+      startedAt,
       plan: { action: 'skip', reason: verdict.skip },
       pending: [],
       imported: [],
@@ -141,7 +145,7 @@ export async function inspectStep(deps: KmsStepDeps, input: unknown, config: Rei
   if (workItem.action === 'rotate') {
     const state: WorkflowState = {
       workItem,
-      startedAt: now.toISOString(),
+      startedAt,
       report,
       plan: planRotation(report, classification, workItem, config, now),
       pending: [],
@@ -154,7 +158,7 @@ export async function inspectStep(deps: KmsStepDeps, input: unknown, config: Rei
   const { plan, targets } = planImports(report, classification, planAction(classification, workItem.action), config, now);
   const state: WorkflowState = {
     workItem,
-    startedAt: now.toISOString(),
+    startedAt,
     report,
     plan,
     pending: targets.map((keyMaterialId) => (keyMaterialId === undefined ? {} : { keyMaterialId })),
@@ -298,6 +302,17 @@ class RotationFailed extends ReimportError {
  * or the new key's round trip); skipped (the key changed since Inspect) → plan skip with the
  * reason; failed → the engine's named error is thrown with its reason.
  */
+/**
+ * The rotation id of this execution: from the day the execution started (the state's startedAt,
+ * which Inspect sets once and keeps when it inspects again under the lease), not from the clock of
+ * this invocation, so a retry of Rotate after midnight (ReplicaNotYetRotated, RotationConflict, a
+ * Lambda error) continues the same rotation and never starts a second one.
+ */
+export function executionRotationId(state: WorkflowState, now: Date): string {
+  const started = Date.parse(state.startedAt);
+  return defaultRotationId(Number.isNaN(started) ? now : new Date(started));
+}
+
 export async function rotateStep(deps: RotateStepDeps, input: unknown, config: ReimportConfig, now: Date): Promise<WorkflowState> {
   startCounting(deps);
   const state = parseWorkflowState(input);
@@ -318,7 +333,7 @@ export async function rotateStep(deps: RotateStepDeps, input: unknown, config: R
       ...(deps.secretsFor ? { secretsFor: deps.secretsFor } : {}),
     },
     stateReport.arn,
-    { config, now: () => now, action: 'rotate', mode: 'auto' },
+    { config, now: () => now, action: 'rotate', mode: 'auto', rotationId: executionRotationId(state, now) },
   );
   if (outcome.status === 'failed') {
     throw new RotationFailed(outcome.errorName ?? 'UnexpectedError', outcome.reason ?? `the rotation of key ${stateReport.keyId} failed`, stateReport.keyId);

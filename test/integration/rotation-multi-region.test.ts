@@ -222,6 +222,41 @@ describe('in-place rotation of a Multi-Region primary with two replicas', () => 
     assert.equal((await materials(REGION, keyId)).length, 1, 'nothing imported');
   });
 
+  test('a replica Region that shows the rotation late (KMS propagation lag): ReplicaNotYetRotated, nothing more imported; the next run of the same rotation only verifies, no second material', async () => {
+    const { keyId, from } = await multiRegionKey();
+    const old = await encrypt(keyId, 'written before the rotation');
+    let lagging = true;
+    // eu-west-1 keeps naming the old material as current for as long as `lagging` holds.
+    const late = (region: string): KMSClient =>
+      interceptSend(at(region).kms, {
+        after: (command, output) => {
+          const meta = (output as { KeyMetadata?: { CurrentKeyMaterialId?: string } }).KeyMetadata;
+          if (lagging && region === 'eu-west-1' && command instanceof DescribeKeyCommand && meta) meta.CurrentKeyMaterialId = from;
+          return undefined;
+        },
+      });
+    const importTypes: string[] = [];
+    const first = await rotate(keyId, { importTypes, deps: { kmsFor: (region) => watched(late(region), region, importTypes), sleep: async () => {} } });
+    assert.equal(first.status, 'failed', first.reason);
+    assert.equal(first.errorName, 'ReplicaNotYetRotated');
+    assert.match(first.reason ?? '', /In eu-west-1 .*rotated to material [0-9a-f]{64} in its primary Region, but its replica in eu-west-1 still names [0-9a-f]{64} as current/);
+    assert.deepEqual(importTypes.sort(), ['ap-southeast-2:EXISTING_KEY_MATERIAL', 'eu-west-1:EXISTING_KEY_MATERIAL', `${REGION}:NEW_KEY_MATERIAL`].sort());
+    const to = (await current(REGION, keyId))!;
+    assert.notEqual(to, from, 'the primary did rotate');
+
+    lagging = false;
+    const again: string[] = [];
+    aws.endpoint.controls.resetCounters();
+    const second = await rotate(keyId, { importTypes: again });
+    assert.equal(second.status, 'rotated', second.reason);
+    assert.equal(second.rotation?.toKeyMaterialId, to);
+    assert.match(second.reason ?? '', /already rotated by rotation/);
+    assert.deepEqual(again, [], 'no import at all');
+    assert.equal(aws.calls('RotateKeyOnDemand'), 0);
+    assert.equal(aws.calls('PutSecretValue'), 0);
+    await assertRotatedEverywhere(keyId, from, to, old);
+  });
+
   test('the new escrow version not yet readable in a replica Region (replication lag): EscrowNotReplicated, nothing imported there, nothing rotated; the next run finishes with one NEW import', async () => {
     const { keyId, from } = await multiRegionKey();
     const old = await encrypt(keyId, 'written before the rotation');

@@ -597,8 +597,37 @@ describe('ASL routes: the rotation branch (work item action rotate)', () => {
     });
     const failed = await runWorkflow({ handlers: forever.handlers, input: rotation(), dynamodb: dynamo });
     assert.equal(failed.status, 'FAILED');
-    assert.equal(forever.calls.Rotate, 3, 'MaxAttempts 2: three invocations in all');
+    assert.equal(forever.calls.Rotate, 4, 'MaxAttempts 3: four invocations in all');
     assert.equal(reportInput(failed).error.Error, 'EscrowNotReplicated');
+    assert.ok(failed.path.includes('ReleaseLease'));
+  });
+
+  test('ReplicaNotYetRotated (the primary rotated, a replica Region not showing it yet) is retried, boundedly, then reported failed by name', async () => {
+    const input = rotation();
+    const { handlers, calls } = stepsFor({
+      plan: ROTATE_PLAN,
+      pending: [],
+      rotate: (_state, n) => {
+        if (n <= 2) throw named('ReplicaNotYetRotated', 'eu-west-1 still names the old material');
+      },
+    });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.output?.outcome.status, 'rotated', JSON.stringify(run.error));
+    assert.equal(calls.Rotate, 3);
+
+    // Shares one budget with RotationConflict and EscrowNotReplicated: interleaved, still four invocations at most.
+    const names = ['RotationConflict', 'ReplicaNotYetRotated', 'EscrowNotReplicated', 'ReplicaNotYetRotated'];
+    const forever = stepsFor({
+      plan: ROTATE_PLAN,
+      pending: [],
+      rotate: (_state, n) => {
+        throw named(names[(n - 1) % names.length]!, 'still later');
+      },
+    });
+    const failed = await runWorkflow({ handlers: forever.handlers, input: rotation(), dynamodb: dynamo });
+    assert.equal(failed.status, 'FAILED');
+    assert.equal(forever.calls.Rotate, 4, 'one shared retrier, MaxAttempts 3');
+    assert.equal(reportInput(failed).error.Error, 'ReplicaNotYetRotated');
     assert.ok(failed.path.includes('ReleaseLease'));
   });
 
@@ -625,7 +654,7 @@ describe('ASL routes: the rotation branch (work item action rotate)', () => {
     });
     const failed = await runWorkflow({ handlers: forever.handlers, input: rotation(), dynamodb: dynamo });
     assert.equal(failed.status, 'FAILED');
-    assert.equal(forever.calls.Rotate, 3, 'MaxAttempts 2: three invocations in all');
+    assert.equal(forever.calls.Rotate, 4, 'MaxAttempts 3: four invocations in all');
     assert.equal(reportInput(failed).error.Error, 'RotationConflict');
     assert.ok(failed.path.includes('ReleaseLease'));
   });

@@ -165,7 +165,9 @@ describe('ASL retries and catches', () => {
         assert.ok(retrier.BackoffRate > 1, `${name}: BackoffRate`);
         assert.ok(retrier.MaxAttempts >= 1 && retrier.MaxAttempts <= 5, `${name}: MaxAttempts must be bounded`);
         assert.ok(retrier.MaxDelaySeconds >= retrier.IntervalSeconds && retrier.MaxDelaySeconds <= 120, `${name}: MaxDelaySeconds`);
-        assert.equal(retrier.JitterStrategy, 'FULL', name);
+        // Rotate's "continue later" retrier waits for KMS or a replica Region, not for a contended resource: no jitter.
+        const continueLater = name === 'Rotate' && retrier.ErrorEquals.includes('ReplicaNotYetRotated');
+        assert.equal(retrier.JitterStrategy, continueLater ? 'NONE' : 'FULL', name);
         if (name === 'NotifyReportFailure') continue; // an SNS notice: safe to resend
         for (const error of retrier.ErrorEquals) assert.ok(!NEVER_RETRIED.includes(error), `${name} retries ${error}`);
       }
@@ -265,7 +267,7 @@ describe('ASL: the rotation branch', () => {
     // Every name the rotation engine ends in (lib/workflow/steps.ts RotationFailed keeps it when it is one of REIMPORT_ERROR_NAMES) is routed by name.
     const engineNames = [
       'RotationConflict', 'RotationLimitReached', 'RotationKeyUnusable', 'EscrowWriteFailed', 'EscrowMissing', 'EscrowInvalid', 'IncorrectKeyMaterial',
-      'KeyNotEligible', 'KeyNotManaged', 'KeyNotFound', 'KeyNotReadable', 'VerificationFailed', 'EscrowNotReplicated', 'MultiRegionRotationRefused',
+      'KeyNotEligible', 'KeyNotManaged', 'KeyNotFound', 'KeyNotReadable', 'VerificationFailed', 'EscrowNotReplicated', 'ReplicaNotYetRotated', 'MultiRegionRotationRefused',
       'PendingMaterialUnproven', 'PermissionDenied', 'KmsUnavailable', 'KmsLimitExceeded', 'KmsRequestInvalid', 'KmsResponseInvalid', 'WrappingRejected',
       'UnsupportedWrapping', 'ImportRequestInvalid', 'TaskInputRejected', 'ConfigError', 'UnexpectedError',
     ];
@@ -350,5 +352,44 @@ describe('ASL: the per-key lease (the same lease as lib/lease)', () => {
     for (const name of ['AcquireLease', 'ReadLeaseHolder', 'ReleaseLease']) {
       for (const r of states[name].Retry) for (const e of r.ErrorEquals) assert.match(e, /^DynamoDB\.(InternalServerError|Throttling|RequestLimitExceeded|ProvisionedThroughputExceeded)/, `${name} retries ${e}`);
     }
+  });
+});
+
+describe('ASL: retries bounded by the execution timeout (every path reaches Report)', () => {
+  /** ASL's defaults for a retrier: IntervalSeconds 1, BackoffRate 2, MaxAttempts 3. */
+  function worstCase(state: Json): { attempts: number; seconds: number } {
+    assert.equal(typeof state.TimeoutSeconds, 'number', 'every Task has a TimeoutSeconds (ASL\'s default is 99999999)');
+    let attempts = 1;
+    let waits = 0;
+    for (const r of (state.Retry ?? []) as Json[]) {
+      const max = r.MaxAttempts ?? 3;
+      attempts += max;
+      // Each retrier counts its own attempts: in the worst case every retrier is spent, each attempt timing out.
+      for (let k = 0; k < max; k++) waits += Math.min((r.IntervalSeconds ?? 1) * (r.BackoffRate ?? 2) ** k, r.MaxDelaySeconds ?? Number.POSITIVE_INFINITY);
+    }
+    return { attempts, seconds: attempts * state.TimeoutSeconds + waits };
+  }
+  const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
+
+  test('for every Task, every attempt timing out and every retrier spent still ends below the machine\'s TimeoutSeconds (and the lease\'s expiry)', () => {
+    assert.ok(tasks.length >= 10);
+    assert.equal(asl.TimeoutSeconds, LEASE_SECONDS);
+    for (const [name, state] of tasks) {
+      const { attempts, seconds } = worstCase(state);
+      assert.ok(seconds < asl.TimeoutSeconds, `${name}: ${attempts} attempts of ${state.TimeoutSeconds} s plus waits = ${seconds} s, not below ${asl.TimeoutSeconds} s`);
+      assert.ok(seconds < LEASE_SECONDS + LEASE_MARGIN_SECONDS);
+    }
+  });
+
+  test('the rotation branch: Inspect, AcquireLease and Reinspect once, then Rotate, ReleaseLease and Report at their worst, fit in the machine\'s TimeoutSeconds: a Rotate whose every retry is spent is still reported', () => {
+    const once = (name: string) => states[name].TimeoutSeconds as number;
+    const total = once('Inspect') + once('AcquireLease') + once('Reinspect') + worstCase(states.Rotate).seconds + worstCase(states.ReleaseLease).seconds + worstCase(states.Report).seconds;
+    assert.ok(total < asl.TimeoutSeconds, `the rotation branch at its worst takes ${total} s, not below ${asl.TimeoutSeconds} s`);
+    // Rotate itself: the shared "continue later" retrier (RotationConflict, EscrowNotReplicated, ReplicaNotYetRotated) is one budget.
+    const later = states.Rotate.Retry.filter((r: Json) => r.ErrorEquals.some((e: string) => ['RotationConflict', 'EscrowNotReplicated', 'ReplicaNotYetRotated'].includes(e)));
+    assert.equal(later.length, 1, 'one retrier, one budget, for the errors a later attempt continues from');
+    assert.deepEqual([...later[0].ErrorEquals].sort(), ['EscrowNotReplicated', 'ReplicaNotYetRotated', 'RotationConflict']);
+    assert.ok(later[0].IntervalSeconds >= 30 && later[0].MaxAttempts <= 3);
+    assert.equal(later[0].JitterStrategy, 'NONE', 'replica lag needs the full wait, not a jittered one near zero');
   });
 });

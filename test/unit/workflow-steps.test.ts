@@ -15,7 +15,7 @@ import {
   ListResourceTagsCommand,
   NotFoundException,
 } from '@aws-sdk/client-kms';
-import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import {
@@ -657,6 +657,39 @@ describe('the rotation branch: inspectStep plans rotate, rotateStep only runs wh
     const forged = { ...recover, workItem: workItem('rotate'), plan: { action: 'skip', reason: 'x' } };
     await assert.rejects(rotateStep({ kms, secrets }, forged, config, NOW), { name: 'TaskInputRejected' });
     assert.equal(kmsMock.calls().length, 0);
+  });
+
+  test('the rotation id comes from the execution (its startedAt, kept by Inspect under the lease), not the task\'s clock: a Rotate retried after midnight verifies the rotation it made, no second material', async () => {
+    const started = new Date('2025-06-01T23:58:00Z');
+    const afterMidnight = new Date('2025-06-02T00:03:00Z');
+    serveKey({ state: 'Enabled', materials: [{ id: MID, importState: 'IMPORTED', validInDays: 60 }, { id: MID2, importState: 'IMPORTED', validInDays: 30 }] });
+    // Re-inspected under the lease after midnight: the execution keeps its start.
+    const first = await inspectStep({ kms, retry }, workItem('rotate'), config, started);
+    const reinspected = await inspectStep({ kms, retry }, first, config, afterMidnight);
+    assert.equal(reinspected.startedAt, started.toISOString());
+    assert.equal(reinspected.plan?.action, 'rotate');
+    // Escrow as the first attempt left it: MID made CURRENT by rotation-2025-06-01 and recorded, MID2 the material before.
+    secretsMock.on(GetSecretValueCommand).callsFake(async () => ({
+      ARN: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:kms-reimport/x',
+      Name: `kms-reimport/${KEY}`,
+      SecretString: JSON.stringify({
+        format: 'kms-reimport/v1',
+        materials: [
+          { keyMaterialId: MID2, material: randomBytes(32).toString('base64') },
+          { keyMaterialId: MID, material: material.toString('base64'), rotation: 'rotation-2025-06-01', importedAt: started.toISOString() },
+        ],
+      }),
+    }));
+    kmsMock.on(EncryptCommand).callsFake(async ({ Plaintext }: { Plaintext: Uint8Array }) => ({ KeyId: ARN, CiphertextBlob: Buffer.concat([Buffer.from('ct:'), Plaintext]) }));
+    kmsMock.on(DecryptCommand).callsFake(async ({ CiphertextBlob }: { CiphertextBlob: Uint8Array }) => ({ KeyId: ARN, Plaintext: Buffer.from(CiphertextBlob).subarray(3) }));
+    kmsMock.on(GetParametersForImportCommand).rejects(new Error('a second rotation must not ask for import parameters'));
+    kmsMock.on(ImportKeyMaterialCommand).rejects(new Error('a second rotation must not import'));
+    secretsMock.on(PutSecretValueCommand).rejects(new Error('a second rotation must not write escrow'));
+    const rotated = await rotateStep({ kms, secrets }, reinspected, config, afterMidnight);
+    assert.equal(rotated.rotation?.toKeyMaterialId, MID);
+    assert.match(rotated.rotationReason ?? '', /already rotated by rotation rotation-2025-06-01/);
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+    assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
   });
 
   test('wrapAndImportStep refuses a rotate work item: a rotation imports only through Rotate', async () => {
