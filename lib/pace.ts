@@ -77,6 +77,8 @@ export class AdaptivePace {
   private nextSlotAt = Number.NEGATIVE_INFINITY;
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   private successesSinceDecrease = 0;
+  /** The highest rate a run of PROBE_SUCCESSES successes went through at (lowered when it is throttled). */
+  private goodRate: number | undefined;
   private readonly minRate: number;
   private readonly maxRate: number;
   private readonly decrease: number;
@@ -130,9 +132,13 @@ export class AdaptivePace {
     // Reserved before the last decrease (at the old rate, even if sent after it): already answered.
     if (ticket.reservedAt < this.lastDecreaseAt) return;
     const now = this.now();
-    // The first throttle, or one after a run of successes, is the quota's edge (or a request that
-    // arrived a little early); only throttles in quick succession mean the rate is well over it.
-    const probing = this.stats.decreases === 0 || this.successesSinceDecrease >= PROBE_SUCCESSES;
+    // The first throttle, one after a run of successes, or one at a rate that already went through
+    // in a run, is the quota's edge (or a request that arrived a little early); only throttles in
+    // quick succession above any such rate mean the rate is well over the quota.
+    const known = this.goodRate !== undefined && ticket.rate <= this.goodRate;
+    const probing = this.stats.decreases === 0 || this.successesSinceDecrease >= PROBE_SUCCESSES || known;
+    // A throttle at a rate that went through: that rate is not quite good (the quota moved, or jitter).
+    if (known) this.goodRate = ticket.rate * GENTLE_DECREASE;
     this.ceilingRate = ticket.rate;
     this.currentRate = Math.max(this.minRate, ticket.rate * (probing ? GENTLE_DECREASE : this.decrease));
     this.lastDecreaseAt = now;
@@ -143,8 +149,10 @@ export class AdaptivePace {
   }
 
   /** The request in `ticket` went through: creep back up (additive increase). */
-  succeeded(_ticket: PaceTicket): void {
+  succeeded(ticket: PaceTicket): void {
     this.successesSinceDecrease++;
+    // A run of successes at this rate: the quota takes it.
+    if (this.successesSinceDecrease >= PROBE_SUCCESSES) this.goodRate = Math.max(this.goodRate ?? 0, ticket.rate);
     const ceiling = this.ceilingRate ?? this.maxRate;
     const safe = Math.min(this.maxRate, ceiling * SAFE_SHARE);
     const next = this.currentRate < safe ? Math.min(safe, this.currentRate + ceiling * FAST_STEP_SHARE) : this.currentRate + ceiling * PROBE_STEP_SHARE;

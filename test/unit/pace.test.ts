@@ -108,21 +108,25 @@ describe('AdaptivePace', () => {
     assert.equal(pace.rate, 10, 'capped at maxRate (the starting rate)');
   });
 
-  test('a throttle after a run of successes (3 or more since the last decrease) steps back gently', async () => {
-    const { timing } = virtualClock();
+  test('a throttle after a run of successes (3 or more since the last decrease), or at a rate a run went through, steps back gently', async () => {
+    const { clock, timing } = virtualClock();
     const pace = new AdaptivePace({ rate: 1, maxRate: 2, ...timing });
     pace.throttled(await pace.acquire()); // the first: 0.95
-    for (let i = 0; i < 3; i++) pace.succeeded(await pace.acquire());
-    let before = pace.rate;
+    // Two successes only, then a throttle: quick succession at a rate no run went through, x0.7.
+    for (let i = 0; i < 2; i++) pace.succeeded(await pace.acquire());
     let ticket = await pace.acquire();
     pace.throttled(ticket);
-    assert.ok(Math.abs(pace.rate - ticket.rate * 0.95) < 1e-9, `${before} -> ${pace.rate}`);
-    // Two successes only, then a throttle: quick succession, x0.7.
-    for (let i = 0; i < 2; i++) pace.succeeded(await pace.acquire());
-    before = pace.rate;
+    assert.ok(Math.abs(pace.rate - ticket.rate * 0.7) < 1e-9, `${ticket.rate} -> ${pace.rate}`);
+    // Three successes: a run at these rates; the next throttle steps back gently.
+    for (let i = 0; i < 3; i++) pace.succeeded(await pace.acquire());
     ticket = await pace.acquire();
     pace.throttled(ticket);
-    assert.ok(Math.abs(pace.rate - ticket.rate * 0.7) < 1e-9, `${before} -> ${pace.rate}`);
+    assert.ok(Math.abs(pace.rate - ticket.rate * 0.95) < 1e-9, `${ticket.rate} -> ${pace.rate}`);
+    // Right after, with no success in between, a throttle of a request sent at a rate the run went
+    // through (0.8/s): still gentle (jitter, not a rate well over the quota).
+    const slow = { reservedAt: clock.now, grantedAt: clock.now, rate: 0.8 };
+    pace.throttled(slow);
+    assert.ok(Math.abs(pace.rate - 0.8 * 0.95) < 1e-9, `0.8 -> ${pace.rate}`);
   });
 
   test('refuses a rate that is not positive, and inconsistent bounds', () => {
