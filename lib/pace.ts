@@ -8,12 +8,13 @@
  * - it starts at a configured rate (KMS_REIMPORT_PARAMETERS_RATE / KMS_REIMPORT_IMPORT_RATE, by
  *   default the current published quotas) and hands out one request slot every 1/rate s, in order;
  * - a ThrottlingException on a request remembers the rate it was sent at as the ceiling and
- *   multiplies the rate by `decrease` (0.7) when throttles come in quick succession, by 0.95 for the
- *   first one and one after a run of successes (the quota's edge); one decrease per round: a throttle
- *   of a request sent before the last decrease is not counted again;
+ *   multiplies the rate by `decrease` (0.7) when throttles come in quick succession above any rate a
+ *   run of successes went through, by 0.95 otherwise (the first one, one after a run of 3 successes,
+ *   one at a rate known to go through: the quota's edge, or a request that arrived early); one
+ *   decrease per round: a throttle of a slot reserved before the last decrease is not counted again;
  * - each success adds to the rate: quickly (a tenth of the ceiling) below the safe level, 95% of the
- *   ceiling, then slowly (half a percent per success) above it, up to `maxRate` (the starting rate
- *   unless configured): it creeps back up to the quota and settles just under it.
+ *   ceiling, then slowly (0.1% of the ceiling per success) above it, up to `maxRate` (the starting
+ *   rate unless configured): it creeps back up to the quota and settles just under it.
  *
  * paceCalls attaches the paces to a client as SDK middleware, inside lib/retry's attempts:
  * every HTTP attempt of a paced operation waits for its slot, and a throttled attempt is sent again
