@@ -634,7 +634,7 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
     // deletion, checked FIRST: a refused run changes nothing (no escrow replication started) ...
     if (replicaRegionsOf(report).length > 0) await checkReplicasManaged(kmsForReplicas(deps, report), report, config, deps.retry);
     // ... then escrow readable in every replica Region, or nothing is imported anywhere.
-    await checkEscrowReplicated(deps.secrets, report, config, deps.retry, deps.log);
+    await checkEscrowReplicated(deps.secrets, report, config, deps.retry, deps.log, deps.secretsFor);
     entries = await readEscrow(deps.secrets, report, config, deps.retry);
     const pendingEntries = entries.filter(isPendingImport);
     if (pendingEntries.length > 1) {

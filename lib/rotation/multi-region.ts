@@ -14,9 +14,11 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { DescribeSecretCommand, ReplicateSecretToRegionsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
-import { EscrowNotReplicated, KeyNotEligible, KeyNotManaged, KeyNotReadable, ReimportError } from '../errors.js';
+import { awsErrorName, EscrowNotReplicated, KeyNotEligible, KeyNotManaged, KeyNotReadable, KmsUnavailable, ReimportError } from '../errors.js';
 import { inspectKey } from '../kms/inspect.js';
-import { escrowSecretId } from '../escrow/read.js';
+import type { EscrowEntry } from '../escrow/format.js';
+import { wipeEscrowed } from '../escrow/material.js';
+import { escrowSecretId, readEscrow } from '../escrow/read.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 
@@ -66,8 +68,10 @@ export function multiRegionRefusal(report: MultiRegionFacts): string | undefined
  * aws/secretsmanager); a secret under a customer managed key needs a key chosen per Region, so
  * that is left to a person. Anything still not InSync afterwards (InProgress: not readable yet;
  * Failed; a refused replication) is EscrowNotReplicated, naming each Region, why, and the fix.
- * One DescribeSecret when all is well, no value read. Escrow is never deleted or overwritten here:
- * replication adds read-only copies that follow every version.
+ * Then, given a client per Region (`secretsFor`), one GetSecretValue in each replica Region: InSync
+ * does not mean this role can decrypt the copy there (a customer managed escrow key); the material
+ * read is wiped at once. Escrow is never deleted or overwritten here: replication adds read-only
+ * copies that follow every version.
  */
 export async function checkEscrowReplicated(
   secrets: SecretsManagerClient,
@@ -75,9 +79,56 @@ export async function checkEscrowReplicated(
   config: ReimportConfig,
   retry: RetryOptions,
   log?: { info(message: string, extra?: object): void },
+  secretsFor?: SecretsFor,
 ): Promise<void> {
   const regions = replicaRegionsOf(report);
   if (regions.length === 0) return;
+  await checkReplicationStatus(secrets, report, config, retry, regions, log);
+  if (secretsFor) await checkReadableInRegions(secretsFor, report, config, retry, regions);
+}
+
+/**
+ * InSync is not "readable": a secret under a customer managed key is only readable in a replica
+ * Region if this role may use that Region's copy's KMS key through Secrets Manager there. One
+ * GetSecretValue per replica Region (through its own Region's endpoint), before anything is imported;
+ * what it read is wiped at once. A refusal is EscrowNotReplicated naming each Region, why, and the fix.
+ */
+async function checkReadableInRegions(secretsFor: SecretsFor, report: KeyReport, config: ReimportConfig, retry: RetryOptions, regions: string[]): Promise<void> {
+  const secretId = escrowSecretId(report, config);
+  const unreadable: string[] = [];
+  for (const region of regions) {
+    let entries: EscrowEntry[] = [];
+    try {
+      entries = await readEscrow(secretsFor(region), report, config, retry);
+    } catch (e) {
+      if (e instanceof KmsUnavailable || !(e instanceof ReimportError)) throw e;
+      const cause = (e as { cause?: unknown }).cause;
+      unreadable.push(`${region}: ${awsErrorName(cause) ?? e.name}`);
+    } finally {
+      wipeEscrowed(entries);
+    }
+  }
+  if (unreadable.length === 0) return;
+  const failed = unreadable.map((u) => u.slice(0, u.indexOf(':')));
+  throw new EscrowNotReplicated(
+    `Escrow secret ${secretId} of Multi-Region key ${report.keyId} is replicated (InSync) but this role cannot read it in ${failed.join(', ')} ` +
+      `(${unreadable.join('; ')}), where the key has replicas: a rotation would import material there that recovery in that Region could not read back. ` +
+      `Nothing was imported into KMS. If the escrow secret is encrypted under a customer managed key, the roles that read escrow need kms:Decrypt on each ` +
+      `Region's copy's key through Secrets Manager in that Region (deployed stack: set EscrowKmsKeyArn to a Multi-Region key and EscrowReplicaKmsKeyArns to its ` +
+      `replicas' ARNs, see docs/deploy.md "Escrow under a customer managed key"); check with aws secretsmanager get-secret-value --secret-id ${secretId} ` +
+      `--region ${failed[0]} --query ARN, then run the rotation again.`,
+    { keyId: report.keyId },
+  );
+}
+
+async function checkReplicationStatus(
+  secrets: SecretsManagerClient,
+  report: KeyReport,
+  config: ReimportConfig,
+  retry: RetryOptions,
+  regions: string[],
+  log?: { info(message: string, extra?: object): void },
+): Promise<void> {
   const secretId = escrowSecretId(report, config);
   const describe = () =>
     callWithRetry(

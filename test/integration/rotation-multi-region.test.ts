@@ -222,6 +222,31 @@ describe('in-place rotation of a Multi-Region primary with two replicas', () => 
     assert.equal((await materials(REGION, keyId)).length, 1, 'nothing imported');
   });
 
+  test('escrow InSync but not readable by this role in a replica Region (a customer managed escrow key it may not use there): EscrowNotReplicated before anything is written or imported anywhere', async () => {
+    const { keyId, from } = await multiRegionKey();
+    // eu-west-1's copy of the secret answers as Secrets Manager does when the role may not decrypt it there.
+    const denied = (region: string): SecretsManagerClient =>
+      region !== 'eu-west-1'
+        ? at(region).secrets
+        : interceptSend(at(region).secrets, {
+            before: (command) =>
+              command instanceof GetSecretValueCommand
+                ? Object.assign(new Error('Access to KMS is not allowed'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } })
+                : undefined,
+          });
+    const importTypes: string[] = [];
+    aws.endpoint.controls.resetCounters();
+    const outcome = await rotate(keyId, { importTypes, deps: { secretsFor: denied } });
+    assert.equal(outcome.status, 'failed', outcome.reason);
+    assert.equal(outcome.errorName, 'EscrowNotReplicated');
+    assert.match(outcome.reason ?? '', /is replicated \(InSync\) but this role cannot read it in eu-west-1 \(eu-west-1: AccessDeniedException\)/);
+    assert.match(outcome.reason ?? '', /EscrowReplicaKmsKeyArns/);
+    assert.deepEqual(importTypes, [], 'nothing imported anywhere');
+    assert.equal(aws.calls('PutSecretValue'), 0, 'nothing escrowed');
+    for (const region of [REGION, ...REPLICAS]) assert.equal(await current(region, keyId), from);
+    assert.ok(aws.calls('GetSecretValue') >= 1, 'ap-southeast-2 was read through the endpoint');
+  });
+
   test('a replica Region that shows the rotation late (KMS propagation lag): ReplicaNotYetRotated, nothing more imported; the next run of the same rotation only verifies, no second material', async () => {
     const { keyId, from } = await multiRegionKey();
     const old = await encrypt(keyId, 'written before the rotation');
@@ -260,13 +285,14 @@ describe('in-place rotation of a Multi-Region primary with two replicas', () => 
   test('the new escrow version not yet readable in a replica Region (replication lag): EscrowNotReplicated, nothing imported there, nothing rotated; the next run finishes with one NEW import', async () => {
     const { keyId, from } = await multiRegionKey();
     const old = await encrypt(keyId, 'written before the rotation');
-    // eu-west-1 still serves the version before this rotation's writes (AWSPREVIOUS), as a lagging replica would.
+    // eu-west-1 still serves the version before this rotation's writes (the one current now), as a lagging replica would.
+    const before = (await at('eu-west-1').secrets.send(new GetSecretValueCommand({ SecretId: `${aws.config.escrowPrefix}${keyId}` }))).VersionId!;
     const lagging = (secrets: SecretsManagerClient): SecretsManagerClient =>
       new Proxy(secrets, {
         get(target, property) {
           if (property !== 'send') return Reflect.get(target, property, target);
           return (command: object) =>
-            target.send(command instanceof GetSecretValueCommand ? new GetSecretValueCommand({ ...command.input, VersionStage: 'AWSPREVIOUS' }) : (command as never));
+            target.send(command instanceof GetSecretValueCommand ? new GetSecretValueCommand({ SecretId: command.input.SecretId, VersionId: before }) : (command as never));
         },
       });
     const importTypes: string[] = [];

@@ -109,6 +109,56 @@ describe('checkEscrowReplicated', () => {
   });
 });
 
+describe('checkEscrowReplicated: readable in every replica Region, not only InSync', () => {
+  const regional = new Map<string, SecretsManagerClient>();
+  const secretsFor = (region: string): SecretsManagerClient => {
+    let client = regional.get(region);
+    if (!client) regional.set(region, (client = new SecretsManagerClient({ region })));
+    return client;
+  };
+  /** GetSecretValue answered per Region of the client that sent it (the mock is class-wide). */
+  const serveReads = (answer: (region: string) => object) => {
+    const reads: string[] = [];
+    secretsMock.on(GetSecretValueCommand, { SecretId: SECRET }).callsFake(async (_input, getClient) => {
+      const region = await (getClient().config.region as () => Promise<string>)();
+      reads.push(region);
+      const out = answer(region);
+      if (out instanceof Error) throw out;
+      return out;
+    });
+    return reads;
+  };
+  it('one GetSecretValue per replica Region, the material read wiped; a Region whose copy this role cannot decrypt is EscrowNotReplicated naming it and the fix', async () => {
+    secretsMock.on(DescribeSecretCommand, { SecretId: SECRET }).resolves({ PrimaryRegion: 'us-east-1', KmsKeyId: 'arn:aws:kms:us-east-1:111122223333:key/mrk-escrow', ReplicationStatus: [status('eu-west-1', 'InSync'), status('ap-southeast-2', 'InSync')] });
+    const served: Uint8Array[] = [];
+    const readable = (region: string) => {
+      const binary = new Uint8Array(32).fill(7);
+      served.push(binary);
+      return region === 'eu-west-1'
+        ? Object.assign(new Error('Access to KMS is not allowed'), { name: 'AccessDeniedException', $fault: 'client', $metadata: {} })
+        : { Name: SECRET, SecretBinary: binary };
+    };
+    const reads = serveReads(readable);
+    const error = await checkEscrowReplicated(secrets, primary(['eu-west-1', 'ap-southeast-2']), DEFAULT_CONFIG, retry, undefined, secretsFor).then(
+      () => assert.fail('should refuse'),
+      (e: unknown) => e as EscrowNotReplicated,
+    );
+    assert.ok(error instanceof EscrowNotReplicated, String(error));
+    assert.match(error.message, /is replicated \(InSync\) but this role cannot read it in eu-west-1 \(eu-west-1: AccessDeniedException\)/);
+    assert.match(error.message, /Nothing was imported into KMS/);
+    assert.match(error.message, /EscrowKmsKeyArn .* EscrowReplicaKmsKeyArns/);
+    assert.deepEqual(reads, ['ap-southeast-2', 'eu-west-1'], 'one read in each replica Region, none in the primary\'s');
+    assert.ok(served.filter((_, i) => reads[i] === 'ap-southeast-2').every((b) => b.every((x) => x === 0)), 'what was read is wiped');
+
+    // Both readable: passes, one read per Region.
+    secretsMock.reset();
+    secretsMock.on(DescribeSecretCommand, { SecretId: SECRET }).resolves({ PrimaryRegion: 'us-east-1', ReplicationStatus: [status('eu-west-1', 'InSync'), status('ap-southeast-2', 'InSync')] });
+    const again = serveReads(() => ({ Name: SECRET, SecretBinary: new Uint8Array(32).fill(7) }));
+    await checkEscrowReplicated(secrets, primary(['eu-west-1', 'ap-southeast-2']), DEFAULT_CONFIG, retry, undefined, secretsFor);
+    assert.deepEqual(again, ['ap-southeast-2', 'eu-west-1']);
+  });
+});
+
 describe('checkReplicasManaged', () => {
   const kmsMock = mockClient(KMSClient);
   const kms = new KMSClient({ region: 'eu-west-1' });
