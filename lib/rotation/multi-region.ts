@@ -114,8 +114,8 @@ async function checkReadableInRegions(secretsFor: SecretsFor, report: KeyReport,
     `Escrow secret ${secretId} of Multi-Region key ${report.keyId} is replicated (InSync) but this role cannot read it in ${failed.join(', ')} ` +
       `(${unreadable.join('; ')}), where the key has replicas: a rotation would import material there that recovery in that Region could not read back. ` +
       `Nothing was imported into KMS. If the escrow secret is encrypted under a customer managed key, the roles that read escrow need kms:Decrypt on each ` +
-      `Region's copy's key through Secrets Manager in that Region (deployed stack: set EscrowKmsKeyArn to a Multi-Region key and EscrowReplicaKmsKeyArns to its ` +
-      `replicas' ARNs, see docs/deploy.md "Escrow under a customer managed key"); check with aws secretsmanager get-secret-value --secret-id ${secretId} ` +
+      `Region's copy's key through Secrets Manager in that Region (deployed stack: make EscrowKmsKeyArn a Multi-Region key whose replicas encrypt the ` +
+      `secret's replicas, or list those Regions' keys in EscrowReplicaKmsKeyArns; see docs/deploy.md "Escrow under a customer managed key"); check with aws secretsmanager get-secret-value --secret-id ${secretId} ` +
       `--region ${failed[0]} --query ARN, then run the rotation again.`,
     { keyId: report.keyId },
   );

@@ -143,6 +143,8 @@ export function renderTemplateRoles(template: Json, options: RenderOptions): Tem
       switch (key) {
         case 'Ref':
           if (arg === 'AWS::NoValue') return NO_VALUE;
+          // A CommaDelimitedList parameter is a list (of one empty string when empty, as CloudFormation gives it).
+          if (arg in values && template.Parameters?.[arg]?.Type === 'CommaDelimitedList') return String(values[arg]).split(',');
           if (arg in values) return values[arg];
           return refOf(arg);
         case 'Fn::Sub':
@@ -158,6 +160,10 @@ export function renderTemplateRoles(template: Json, options: RenderOptions): Tem
           return resolve(condition(arg[0]) ? arg[1] : arg[2]);
         case 'Fn::Join':
           return resolve(arg[1]).join(arg[0]);
+        case 'Fn::Split':
+          return String(resolve(arg[1])).split(arg[0]);
+        case 'Fn::Select':
+          return resolve(arg[1])[Number(resolve(arg[0]))];
       }
     }
     const out: Record<string, Json> = {};

@@ -14,6 +14,7 @@ import {
   KMSClient,
   ListKeysCommand,
   ListResourceTagsCommand,
+  ReplicateKeyCommand,
 } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
@@ -285,8 +286,8 @@ describe("template.yaml's roles, rendered", () => {
         .filter((s) => !s.conditional)
         .flatMap((s) => s.Action)
         .sort();
-      // The EscrowKmsKeyArn statements (given above): reading escrow, and for Rotate also writing it.
-      const conditional = role.functionId === 'WrapAndImportFunction' ? ['kms:Decrypt'] : role.functionId === 'RotateFunction' ? ['kms:Decrypt', 'kms:GenerateDataKey'] : [];
+      // The EscrowKmsKeyArn statements (given above): reading escrow, and for Rotate also writing it and reading its replicas in other Regions.
+      const conditional = role.functionId === 'WrapAndImportFunction' ? ['kms:Decrypt'] : role.functionId === 'RotateFunction' ? ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Decrypt'] : [];
       assert.deepEqual(rendered, [...read, ...conditional].sort(), role.functionId);
       assert.equal(role.accessKeyId, roleAccessKeyId(role.functionId));
       assert.ok(!JSON.stringify(role.principal.policies).includes('${'), `${role.functionId}: nothing left unsubstituted`);
@@ -356,6 +357,28 @@ describe("template.yaml's roles, rendered", () => {
       assert.equal(err.message, 'Access to KMS is not allowed');
     } finally {
       for (const c of [kms, admin, wrap]) c.destroy();
+      await enforced.close();
+    }
+  });
+  it('Rotate reads a Multi-Region key\'s escrow replica in another Region under the escrow key\'s replica there (EscrowKmsKeyArn a Multi-Region key), through Secrets Manager only', async () => {
+    const enforced = await startLocalEndpoint({ iam: { principals: { AKIAADMIN: PRINCIPALS.AKIAADMIN! } } });
+    const client = <C>(make: new (o: object) => C, region: string, accessKeyId: string): C =>
+      new make({ endpoint: enforced.url, region, credentials: { accessKeyId, secretAccessKey: 'x' }, maxAttempts: 1 });
+    const kms = client(KMSClient, REGION, 'AKIAADMIN');
+    const admin = client(SecretsManagerClient, REGION, 'AKIAADMIN');
+    const rotateThere = client(SecretsManagerClient, 'eu-west-1', roleAccessKeyId('RotateFunction'));
+    const kmsThere = client(KMSClient, 'eu-west-1', roleAccessKeyId('RotateFunction'));
+    try {
+      const escrowKey = (await kms.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata!.Arn!;
+      const replicaKey = (await kms.send(new ReplicateKeyCommand({ KeyId: escrowKey, ReplicaRegion: 'eu-west-1' }))).ReplicaKeyMetadata!.Arn!;
+      await admin.send(new CreateSecretCommand({ Name: 'kms-reimport/mrk-escrowed', SecretString: 'z', KmsKeyId: escrowKey, AddReplicaRegions: [{ Region: 'eu-west-1', KmsKeyId: replicaKey }] }));
+      await enforced.iam!.setPrincipals({ ...principalsOf(renderTemplateRoles(template, { account: ACCOUNT, region: REGION, parameters: { EscrowKmsKeyArn: escrowKey } })), AKIAADMIN: PRINCIPALS.AKIAADMIN! });
+      assert.equal((await rotateThere.send(new GetSecretValueCommand({ SecretId: 'kms-reimport/mrk-escrowed' }))).SecretString, 'z', 'readable in eu-west-1');
+      // Only through Secrets Manager: the escrow key's replica itself is out of the role's direct reach.
+      const direct = await rejection(kmsThere.send(new EncryptCommand({ KeyId: replicaKey, Plaintext: Buffer.from('x') })));
+      assert.equal(direct.name, 'AccessDeniedException');
+    } finally {
+      for (const c of [kms, admin, rotateThere, kmsThere]) c.destroy();
       await enforced.close();
     }
   });

@@ -211,6 +211,13 @@ function kmsScopeViolations(template: Template): string[] {
         if (s.raw.includes('kms-reimport:managed')) out.push(`${s.origin}: the tag key must come from the ManagedTagKey parameter`);
         continue;
       }
+      if (isEscrowReplicaDecrypt(s)) {
+        if (!s.origin.startsWith(`${functionByEntry(template, 'rotate')[0]}.`)) out.push(`${s.origin}: only the Rotate function reads escrow in replica Regions`);
+        if (JSON.stringify(s.Condition) !== JSON.stringify({ StringLike: { 'kms:ViaService': 'secretsmanager.*.amazonaws.com' } })) {
+          out.push(`${s.origin}: replica-Region escrow-key Decrypt must require exactly kms:ViaService secretsmanager.*.amazonaws.com`);
+        }
+        continue;
+      }
       const isEscrowDecrypt =
         s.conditional === 'HasEscrowKmsKey' &&
         (JSON.stringify(s.Action) === '["kms:Decrypt"]' || JSON.stringify(s.Action) === '["kms:Decrypt","kms:GenerateDataKey"]') &&
@@ -238,6 +245,17 @@ function kmsScopeViolations(template: Template): string[] {
 }
 
 /**
+ * The Rotate role's kms:Decrypt of the escrow's replicas in a Multi-Region key's replica Regions:
+ * only with a customer managed escrow key (HasEscrowKmsKey: that key's ID in any Region of its
+ * account; HasEscrowReplicaKmsKeys: the listed keys), only Decrypt.
+ */
+function isEscrowReplicaDecrypt(s: Statement): boolean {
+  if (JSON.stringify(s.Action) !== '["kms:Decrypt"]') return false;
+  if (s.conditional === 'HasEscrowKmsKey') return s.raw.includes('"Sid":"DecryptEscrowReplicasThroughSecretsManager"') && s.raw.includes('{"Fn::Split":[":",{"Ref":"EscrowKmsKeyArn"}]}');
+  return s.conditional === 'HasEscrowReplicaKmsKeys' && s.raw.includes('"Resource":{"Ref":"EscrowReplicaKmsKeyArns"}');
+}
+
+/**
  * The conditions that limit verify's Encrypt/Decrypt to its own probe: the symmetric probe's
  * encryption context (lib/kms/verify.ts VERIFY_ENCRYPTION_CONTEXT), or, for RSA keys (KMS takes no
  * context with them), the one algorithm the probe uses.
@@ -256,7 +274,7 @@ function verifyProbeViolations(template: Template): string[] {
   const out: string[] = [];
   for (const [, statements] of allStatements(template)) {
     for (const s of statements.filter((st) => st.Action.some((a) => a === 'kms:Encrypt' || a === 'kms:Decrypt'))) {
-      if (s.conditional === 'HasEscrowKmsKey') continue;
+      if (s.conditional === 'HasEscrowKmsKey' || s.conditional === 'HasEscrowReplicaKmsKeys') continue;
       const keys = Object.keys(s.Condition?.StringEquals ?? {}).filter((k) => k in PROBE_CONDITIONS);
       if (keys.length !== 1) out.push(`${s.origin}: kms:Encrypt/kms:Decrypt without exactly one probe condition (${Object.keys(PROBE_CONDITIONS).join(' or ')})`);
     }
@@ -382,8 +400,48 @@ describe('IAM: least privilege', () => {
     const writes = statements.filter((s) => s.Action.some((a) => a === 'secretsmanager:PutSecretValue' || a === 'secretsmanager:CreateSecret'));
     assert.equal(writes.length, 2);
     const decrypt = statements.filter((s) => s.conditional === 'HasEscrowKmsKey');
-    assert.deepEqual(decrypt.map((s) => s.Action), [['kms:Decrypt', 'kms:GenerateDataKey']], 'the escrow key through Secrets Manager, only when given');
+    assert.deepEqual(decrypt.map((s) => s.Action), [['kms:Decrypt', 'kms:GenerateDataKey'], ['kms:Decrypt']], 'the escrow key through Secrets Manager, only when given');
     assert.equal(decrypt[0]!.Condition.StringEquals['kms:ViaService'], `secretsmanager.${FAKE_REGION}.amazonaws.com`);
+  });
+
+  test('rotate with a customer managed escrow key: kms:Decrypt through Secrets Manager in ANY Region on that key\'s ID (a Multi-Region escrow key\'s replicas) and on the listed replica-Region keys, so a replica Region\'s escrow copy is readable', () => {
+    const [rotateId] = functionByEntry(template, 'rotate');
+    const escrowKey = 'arn:aws:kms:us-east-1:444455556666:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+    const statements = grantedStatements(template, rotateId, parameterDefaults(template, { EscrowKmsKeyArn: escrowKey }));
+    const replica = statements.find((s) => s.origin.endsWith('#DecryptEscrowReplicasThroughSecretsManager'));
+    assert.ok(replica, 'the statement exists under HasEscrowKmsKey');
+    assert.equal(replica.conditional, 'HasEscrowKmsKey');
+    assert.deepEqual(replica.Action, ['kms:Decrypt']);
+    assert.deepEqual(replica.Condition, { StringLike: { 'kms:ViaService': 'secretsmanager.*.amazonaws.com' } });
+    // The resource, evaluated as CloudFormation would (Fn::Split, Fn::Select, Fn::Sub with a variable map).
+    const sub = (replica.Resource[0] as Json)['Fn::Sub'] as [string, Record<string, Json>];
+    const parts = escrowKey.split(':');
+    const vars = Object.fromEntries(
+      Object.entries(sub[1]).map(([name, v]) => {
+        const [index, split] = v['Fn::Select'] as [number, Json];
+        assert.deepEqual(split['Fn::Split'][0], ':');
+        return [name, parts[index] as string];
+      }),
+    );
+    const resource = sub[0].replace(/\$\{(\w+)\}/g, (_, n: string) => vars[n] as string);
+    assert.equal(resource, 'arn:aws:kms:*:444455556666:key/mrk-1234abcd12ab34cd56ef1234567890ab');
+    const matches = (arn: string) => new RegExp(`^${resource.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^:]*')}$`).test(arn);
+    assert.ok(matches(escrowKey.replace('us-east-1', 'eu-west-1')), 'its replica in eu-west-1');
+    assert.ok(!matches('arn:aws:kms:eu-west-1:444455556666:key/mrk-ffffabcd12ab34cd56ef1234567890ab'), 'not another key');
+
+    const listed = statements.filter((s) => s.conditional === 'HasEscrowReplicaKmsKeys');
+    assert.equal(listed.length, 1);
+    assert.deepEqual(listed[0]!.Action, ['kms:Decrypt']);
+    assert.deepEqual(listed[0]!.Condition, { StringLike: { 'kms:ViaService': 'secretsmanager.*.amazonaws.com' } });
+    assert.deepEqual(template.Conditions?.HasEscrowReplicaKmsKeys, {
+      'Fn::And': [{ Condition: 'HasEscrowKmsKey' }, { 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'EscrowReplicaKmsKeyArns' }] }, ''] }] }],
+    });
+    assert.equal(template.Parameters?.EscrowReplicaKmsKeyArns?.Type, 'CommaDelimitedList');
+    // No other function reads escrow in replica Regions.
+    for (const [id] of serverlessFunctions(template).filter(([id]) => id !== rotateId)) {
+      const other = grantedStatements(template, id, parameterDefaults(template, { EscrowKmsKeyArn: escrowKey }));
+      assert.ok(!other.some((s) => s.conditional === 'HasEscrowReplicaKmsKeys' || s.origin.endsWith('#DecryptEscrowReplicasThroughSecretsManager')), id);
+    }
   });
 
   test('every function has a named entry in the expected action table', () => {
