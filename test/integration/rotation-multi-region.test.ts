@@ -343,4 +343,43 @@ describe('in-place rotation of a Multi-Region primary with two replicas', () => 
     assert.equal(again.calls.ImportKeyMaterial ?? 0, 0, 'every Region already held it');
     await assertRotatedEverywhere(keyId, from, to, old);
   });
+
+  test('KMS refuses NEW_KEY_MATERIAL for a Multi-Region primary (UnsupportedOperationException): MultiRegionRotationRefused, nothing imported anywhere; the next run imports the escrowed entry, never a second material', async () => {
+    const { keyId, from } = await multiRegionKey();
+    const old = await encrypt(keyId, 'written before the rotation');
+    const secretId = `${aws.config.escrowPrefix}${keyId}`;
+    const importTypes: string[] = [];
+    aws.endpoint.controls.injectError('kms:ImportKeyMaterial', { type: 'UnsupportedOperationException', message: 'Multi-Region keys do not support NEW_KEY_MATERIAL imports.', count: 1 });
+    aws.endpoint.controls.resetCounters();
+    const refused = await rotate(keyId, { importTypes });
+    aws.endpoint.controls.clearInjectedErrors();
+    assert.equal(refused.status, 'failed', refused.reason);
+    assert.equal(refused.errorName, 'MultiRegionRotationRefused');
+    assert.match(refused.reason ?? '', /UnsupportedOperationException on the import of new material \(NEW_KEY_MATERIAL\)/);
+    assert.match(refused.reason ?? '', /the new material stays escrowed \(not imported\)/);
+    assert.deepEqual(importTypes, [`${REGION}:NEW_KEY_MATERIAL`], 'the primary\'s NEW import was the only one tried');
+    const imports = aws.endpoint.controls.getCounters()['kms:ImportKeyMaterial'];
+    assert.deepEqual([imports?.calls, imports?.injected], [1, 1], 'one ImportKeyMaterial in all, and KMS refused it');
+    for (const region of [REGION, ...REPLICAS]) {
+      assert.deepEqual((await materials(region, keyId)).map((m) => m.KeyMaterialId), [from], `${region}: only the old material`);
+      assert.equal(await current(region, keyId), from);
+    }
+    // Escrowed first: one pending-import entry, kept for the next run.
+    const escrowed = JSON.parse((await aws.secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString!) as { materials: Array<{ keyMaterialId?: string; material: string; state?: string; rotation?: string }> };
+    const pending = escrowed.materials.filter((m) => m.state === 'pending-import');
+    assert.equal(pending.length, 1);
+    const rotationId = pending[0]!.rotation;
+
+    const again: string[] = [];
+    const second = await rotate(keyId, { importTypes: again });
+    assert.equal(second.status, 'rotated', second.reason);
+    assert.equal(again.filter((t) => t.endsWith(':NEW_KEY_MATERIAL')).length, 1);
+    const to = second.rotation!.toKeyMaterialId!;
+    const after = JSON.parse((await aws.secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString!) as typeof escrowed;
+    assert.equal(after.materials.length, 2, 'the old material and the one escrowed by the refused run: no second new material');
+    const recorded = after.materials.find((m) => m.keyMaterialId === to)!;
+    assert.equal(recorded.rotation, rotationId);
+    assert.ok(recorded.material === pending[0]!.material, 'the material imported is the one the refused run escrowed');
+    await assertRotatedEverywhere(keyId, from, to, old);
+  });
 });
