@@ -8,9 +8,10 @@
  * - it starts at a configured rate (KMS_REIMPORT_PARAMETERS_RATE / KMS_REIMPORT_IMPORT_RATE, by
  *   default the current published quotas) and hands out one request slot every 1/rate s, in order;
  * - a ThrottlingException on a request remembers the rate it was sent at as the ceiling and
- *   multiplies the rate by `decrease` (0.7) when throttles come in quick succession above any rate a
- *   run of successes went through, by 0.95 otherwise (the first one, one after a run of 3 successes,
- *   one at a rate known to go through: the quota's edge, or a request that arrived early); one
+ *   multiplies the rate by `decrease` (0.7) when it is the third round of throttling in a row with no
+ *   success between, above any rate a run of successes went through (well over the quota), by 0.95
+ *   otherwise (the quota's edge, or a request that reached it early: while the rate is over the
+ *   quota the quota is used in full, so a gentle descent costs retries, not throughput); one
  *   decrease per round: a throttle of a slot reserved before the last decrease is not counted again;
  * - each success adds to the rate: quickly (a tenth of the ceiling) below the safe level, 95% of the
  *   ceiling, then slowly (0.1% of the ceiling per success) above it, up to `maxRate` (the starting
@@ -80,6 +81,7 @@ export class AdaptivePace {
   private successesSinceDecrease = 0;
   /** The highest rate a run of PROBE_SUCCESSES successes went through at (lowered when it is throttled). */
   private goodRate: number | undefined;
+  private decreasesInRow = 0;
   private readonly minRate: number;
   private readonly maxRate: number;
   private readonly decrease: number;
@@ -133,11 +135,13 @@ export class AdaptivePace {
     // Reserved before the last decrease (at the old rate, even if sent after it): already answered.
     if (ticket.reservedAt < this.lastDecreaseAt) return;
     const now = this.now();
-    // The first throttle, one after a run of successes, or one at a rate that already went through
-    // in a run, is the quota's edge (or a request that arrived a little early); only throttles in
-    // quick succession above any such rate mean the rate is well over the quota.
+    // One after a run of successes, or at a rate that already went through in a run, or fewer than
+    // three rounds in a row, is the quota's edge (or a request that arrived a little early).
     const known = this.goodRate !== undefined && ticket.rate <= this.goodRate;
-    const probing = this.stats.decreases === 0 || this.successesSinceDecrease >= PROBE_SUCCESSES || known;
+    // Decreases with no success between them, this one included: two in a row can be the edge met
+    // by a burst of runs; three mean the rate is well over the quota.
+    this.decreasesInRow = this.successesSinceDecrease === 0 ? this.decreasesInRow + 1 : 1;
+    const probing = this.decreasesInRow < 3 || this.successesSinceDecrease >= PROBE_SUCCESSES || known;
     // A throttle at a rate that went through: that rate is not quite good (the quota moved, or jitter).
     if (known) this.goodRate = ticket.rate * GENTLE_DECREASE;
     this.ceilingRate = ticket.rate;
