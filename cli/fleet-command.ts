@@ -3,6 +3,12 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { addAwsOptions, addOutputOptions, EXIT, leaseTableOption, outputFormatOf, withExamples } from './options.js';
 import type { FleetOptions } from './fleet.js';
 
+function concurrency(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 50) throw new InvalidArgumentError(`expected a whole number of runs from 1 to 50, got ${value}`);
+  return n;
+}
+
 function nonNegativeInteger(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number of milliseconds, got ${value}`);
@@ -32,12 +38,20 @@ export function registerFleetCommands(program: Command): void {
 
   const sweep = program
     .command('sweep')
-    .description('recover every managed key that is PendingImport, then renew those near ValidTo, one at a time (exits 3 when there was nothing to do)');
+    .description(
+      'recover every managed key that is PendingImport, then renew those near ValidTo, under an adaptive pace of KMS\'s import quotas (exits 3 when there was nothing to do)',
+    );
   addAwsOptions(sweep);
   addOutputOptions(sweep);
   sweep
     .addOption(leaseTableOption())
-    .option('--interval-ms <ms>', "pause between keys (KMS allows one GetParametersForImport every 4 s per account and Region)", nonNegativeInteger, 4000);
-  withExamples(sweep, 'kms-reimport sweep --lease-table kms-reimport-LeaseTable', 'kms-reimport sweep --json --interval-ms 1000 || [ $? -eq 3 ]   # 3: nothing to do');
+    .option(
+      '--concurrency <n>',
+      'runs in flight at once, all sharing one adaptive pace of GetParametersForImport and ImportKeyMaterial (starting at KMS_REIMPORT_PARAMETERS_RATE, default 1/s; backing off on throttling)',
+      concurrency,
+      4,
+    )
+    .option('--interval-ms <ms>', 'instead of the adaptive pace: one key at a time with this fixed pause between keys', nonNegativeInteger);
+  withExamples(sweep, 'kms-reimport sweep --lease-table kms-reimport-LeaseTable', 'kms-reimport sweep --json --concurrency 8 || [ $? -eq 3 ]   # 3: nothing to do');
   sweep.action((options: FleetCliOptions) => run('sweep', options));
 }

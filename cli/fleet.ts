@@ -3,8 +3,9 @@
  *   status   what the scheduled sweep sees: each key's state, ValidTo, escrow health, rotation
  *            (mode and next due date, or off, or the problem; lineage) and what it would do; exits 1
  *            when a key could not be inspected, its escrow is not ok, or its rotate-every is malformed
- *   sweep    the same, then recovers (outages first) and renews (soonest expiry first), one key
- *            at a time, paced for KMS's GetParametersForImport quota
+ *   sweep    the same, then recovers (outages first) and renews (soonest expiry first), several at
+ *            a time under one adaptive pace of KMS's import quotas (lib/fleet.ts), or with
+ *            --interval-ms one key at a time with a fixed pause
  */
 import { createClients, createTaggingClient } from '../lib/aws/clients.js';
 import { loadConfig } from '../lib/config.js';
@@ -18,8 +19,13 @@ import { clientOptionsFrom, progress, progressLogger, type AwsCliOptions } from 
 
 export interface FleetOptions extends AwsCliOptions {
   json?: boolean;
-  /** sweep only: pause between keys, in ms (KMS allows one GetParametersForImport every 4 s). */
+  /**
+   * sweep only: a fixed pause between keys, in ms, one key at a time. Unset (the default): every
+   * key under one adaptive pace of KMS's import quotas (lib/fleet.ts runPacedFleet).
+   */
   intervalMs?: number;
+  /** sweep only, with the adaptive pace: runs in flight at once (default 4). */
+  concurrency?: number;
   credentials?: { accessKeyId: string; secretAccessKey: string };
   /** sweep only: the per-key lease table (default KMS_REIMPORT_LEASE_TABLE). */
   leaseTable?: string;
@@ -111,16 +117,31 @@ export async function runFleet(
       progress(items.length === 0 ? 'Nothing to recover or renew.' : `${items.length} key(s) to act on, outages first:`);
       const due = report.filter((e) => e.action === 'rotate').length;
       if (due > 0) progress(`${due} key(s) due for rotation: not rotated by sweep yet; run \`kms-reimport rotate <key>\` for each.`);
-      for (const [i, item] of items.entries()) {
-        if (i > 0 && (options.intervalMs ?? 0) > 0) await sleep(options.intervalMs!);
-        progress(`${item.action} ${item.keyRef} (${i + 1}/${items.length})`);
-        const outcome = await recoverKey(
-          { ...clients, logger: progressLogger(), ...(lease?.lease ? { lease: lease.lease, leaseOwner: lease.owner() } : {}) },
-          item.keyRef,
-          { action: item.action, config },
-        );
-        outcomes.push(outcome);
-        if (options.json !== true) print(summariseOutcome(outcome));
+      if (options.intervalMs === undefined) {
+        // One adaptive pace for the whole fleet: runs start in the sweep's order (outages first),
+        // `concurrency` at a time, and every import call waits for the shared pace.
+        const { runPacedFleet } = await import('../lib/fleet.js');
+        const deps = { ...clients, logger: progressLogger(), ...(lease?.lease ? { lease: lease.lease, leaseOwner: lease.owner() } : {}) };
+        const paced = await runPacedFleet(deps, items, {
+          config,
+          concurrency: options.concurrency ?? 4,
+          onOutcome: (outcome) => {
+            if (options.json !== true) print(summariseOutcome(outcome));
+          },
+        });
+        outcomes.push(...paced);
+      } else {
+        for (const [i, item] of items.entries()) {
+          if (i > 0 && options.intervalMs > 0) await sleep(options.intervalMs);
+          progress(`${item.action} ${item.keyRef} (${i + 1}/${items.length})`);
+          const outcome = await recoverKey(
+            { ...clients, logger: progressLogger(), ...(lease?.lease ? { lease: lease.lease, leaseOwner: lease.owner() } : {}) },
+            item.keyRef,
+            { action: item.action, config },
+          );
+          outcomes.push(outcome);
+          if (options.json !== true) print(summariseOutcome(outcome));
+        }
       }
     }
     if (options.json === true) print(JSON.stringify(mode === 'status' ? report : { report, outcomes }, null, 2));

@@ -90,3 +90,33 @@ test('sweep recovers outages first, then renews, and leaves unmanaged keys alone
   assert.equal(await state(unmanaged.keyId), 'PendingImport', 'never touched');
   assert.match(lines.join('\n'), /RECOVERED/);
 });
+
+test('sweep without --interval-ms runs every key under one adaptive pace: several in flight, a GetParametersForImport quota below the starting rate, every key recovered, throttles absorbed by the pace', async () => {
+  // Five more outages; the endpoint allows 4 GetParametersForImport a second while the pace starts at 8/s.
+  const more = [];
+  for (let i = 0; i < 5; i++) more.push(await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 }));
+  aws.endpoint.clock.advance(61);
+  aws.endpoint.controls.setQuota('kms:GetParametersForImport', { rate: 4, burst: 1 });
+  aws.endpoint.controls.resetCounters();
+  const rate = process.env.KMS_REIMPORT_PARAMETERS_RATE;
+  process.env.KMS_REIMPORT_PARAMETERS_RATE = '8';
+  const lines: string[] = [];
+  try {
+    const { outcomes } = await runFleet('sweep', { endpointUrl: aws.endpoint.url, region: 'us-east-1', credentials, concurrency: 3 }, (l) => lines.push(l));
+    assert.deepEqual(
+      outcomes.map((o) => o.status).sort(),
+      more.map(() => 'recovered'),
+      outcomes.map((o) => `${o.keyId} ${o.status} ${o.reason ?? ''}`).join('\n'),
+    );
+    assert.deepEqual(new Set(outcomes.map((o) => o.keyId)), new Set(more.map((k) => k.keyId)));
+    for (const k of more) assert.equal(await state(k.keyId), 'Enabled');
+    const gpi = aws.endpoint.controls.getCounters()['kms:GetParametersForImport']!;
+    assert.equal(gpi.calls - gpi.throttled, more.length, 'one answered GetParametersForImport per key');
+    assert.ok(gpi.throttled > 0, 'the quota was met: the pace backed off instead of failing a run');
+    assert.equal(lines.filter((l) => /RECOVERED/.test(l)).length, more.length, 'each outcome printed as its run ended');
+  } finally {
+    if (rate === undefined) delete process.env.KMS_REIMPORT_PARAMETERS_RATE;
+    else process.env.KMS_REIMPORT_PARAMETERS_RATE = rate;
+    aws.endpoint.controls.setQuota('kms:GetParametersForImport', null);
+  }
+});
