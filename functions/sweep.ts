@@ -45,7 +45,7 @@ export interface SweepHandlerDeps {
   stateMachineArn: string;
   config: ReimportConfig;
   bucketMinutes: number;
-  /** Time between two StartExecution calls: each execution calls GetParametersForImport (0.25/s). */
+  /** Time between two StartExecution calls: each execution calls GetParametersForImport (KMS's published quota: 1/s per account and Region; set KMS_REIMPORT_SWEEP_START_INTERVAL_MS from the account's own). */
   intervalMs: number;
   concurrency: number;
   /** Our Region and account: events from any other are rejected. */
@@ -170,7 +170,7 @@ export const sweep = sweepWith({
   stateMachineArn,
   config: loadConfig(),
   bucketMinutes: integerEnv('KMS_REIMPORT_EXECUTION_BUCKET_MINUTES', 5, 1, 1440),
-  intervalMs: integerEnv('KMS_REIMPORT_SWEEP_START_INTERVAL_MS', 4000, 0, 60_000),
+  intervalMs: integerEnv('KMS_REIMPORT_SWEEP_START_INTERVAL_MS', 1000, 0, 60_000),
   concurrency: integerEnv('KMS_REIMPORT_SWEEP_CONCURRENCY', 8, 1, 50),
   scope: ownScope(stateMachineArn),
   now: () => new Date(),
