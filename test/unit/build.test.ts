@@ -218,12 +218,14 @@ describe('IAM follows the code', () => {
     }
   });
 
-  test('the only conditional grants are on the escrow key, used by Secrets Manager for wrap-and-import (read) and rotate (read and write)', () => {
+  test('the only conditional grants are on the escrow key, used by Secrets Manager for wrap-and-import (read) and rotate (read and write here; read of its replicas in other Regions, and of the listed replica-Region escrow keys)', () => {
     const template = loadTemplate();
     const conditional = serverlessFunctions(template).flatMap(([id]) => grantedStatements(template, id).filter((s) => s.conditional).map((s) => [id, s.Action] as const));
     assert.deepEqual(conditional, [
       [functionByEntry(template, 'wrap-and-import')[0], ['kms:Decrypt']],
       [functionByEntry(template, 'rotate')[0], ['kms:Decrypt', 'kms:GenerateDataKey']],
+      [functionByEntry(template, 'rotate')[0], ['kms:Decrypt']],
+      [functionByEntry(template, 'rotate')[0], ['kms:Decrypt']],
     ]);
   });
 });
