@@ -3,7 +3,7 @@
  * generated argument vectors: real command and flag names in any order and number, values that
  * fit and values that do not, and arbitrary words.
  *
- * 1. Parsing, in process (5,000 vectors): every vector either reaches a command's action (stopped
+ * 1. Parsing, in process (10,000 vectors): every vector either reaches a command's action (stopped
  *    there by a test hook: nothing runs), or ends in a CommanderError that is --help/--version
  *    (exit 0) or bad usage (a commander code, which cli/main.ts turns into exit 2, or a
  *    kms-reimport code with exit code 2), or a ConfigError (a China Region: exit 2). Nothing else
@@ -242,8 +242,8 @@ function describeThrown(e: unknown): string {
 const usageVectors: string[][] = [];
 
 describe('the command line', () => {
-  test(`parsing: ${runs(5_000)} generated argument vectors: an action, help, bad usage (exit 2) or ConfigError; nothing called`, async () => {
-    // 5,000 by default: each case builds the whole program (every command and option) afresh.
+  test(`parsing: ${runs(10_000)} generated argument vectors: an action, help, bad usage (exit 2) or ConfigError; nothing called`, async () => {
+    // 10,000 by default: each case builds the whole program (every command and option) afresh (about 5 s here).
     await scenario(FILE, 'properties', 'CLI argument vectors (parsing): only CommanderError (help 0, bad usage 2) or a named error, no AWS call', async () => {
       const tally = { action: 0, help: 0, usage: 0, config: 0 };
       await fc.assert(
@@ -271,10 +271,10 @@ describe('the command line', () => {
           }
         }),
         // Kept from earlier failures: no argument at all (help on stderr, exit 2, not 0).
-        { ...propertyParameters(runs(5_000)), examples: [[[]], [['recover', '--region', 'cn-north-1', 'alias/x']], [['rotate', 'alias/x']]] },
+        { ...propertyParameters(runs(10_000)), examples: [[[]], [['recover', '--region', 'cn-north-1', 'alias/x']], [['rotate', 'alias/x']]] },
       );
       assert.ok(tally.action > 0 && tally.usage > 0 && tally.help > 0 && tally.config > 0, JSON.stringify(tally));
-      return `${runs(5_000)} generated vectors: ${tally.action} reached an action, ${tally.help} help/version (exit 0), ${tally.usage} bad usage (exit 2), ${tally.config} ConfigError (exit 2); no AWS call`;
+      return `${runs(10_000)} generated vectors: ${tally.action} reached an action, ${tally.help} help/version (exit 0), ${tally.usage} bad usage (exit 2), ${tally.config} ConfigError (exit 2); no AWS call`;
     });
   });
 
