@@ -47,11 +47,11 @@ export function registerFleetCommands(program: Command): void {
     .addOption(leaseTableOption())
     .option(
       '--concurrency <n>',
-      'runs in flight at once, all sharing one adaptive pace of GetParametersForImport and ImportKeyMaterial (starting at KMS_REIMPORT_PARAMETERS_RATE, default 1/s; backing off on throttling)',
+      'runs in flight together, sharing one adaptive pace of GetParametersForImport and ImportKeyMaterial (its first rate: KMS_REIMPORT_PARAMETERS_RATE, default 1/s; slower on throttling)',
       concurrency,
       4,
     )
-    .option('--interval-ms <ms>', 'instead of the adaptive pace: one key at a time with this fixed pause between keys', nonNegativeInteger);
+    .option('--interval-ms <ms>', 'instead of the adaptive pace: one key after another, with this fixed pause between keys', nonNegativeInteger);
   withExamples(sweep, 'kms-reimport sweep --lease-table kms-reimport-LeaseTable', 'kms-reimport sweep --json --concurrency 8 || [ $? -eq 3 ]   # 3: nothing to do');
   sweep.action((options: FleetCliOptions) => run('sweep', options));
 }
