@@ -3,8 +3,7 @@
 // Skipped with a message when moto_server is not on PATH, unless CI is set (then it fails).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -17,37 +16,14 @@ import {
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
+import { startMoto, type Moto } from '../support/moto.js';
 
 const motoPresent = spawnSync('moto_server', ['--help'], { stdio: 'ignore' }).status === 0;
 const skip = !motoPresent && !process.env.CI ? 'moto_server is not on PATH (pip install "moto[server]" to run this cross-check)' : false;
 
 let endpoint: LocalEndpoint;
-let moto: ChildProcess | undefined;
+let moto: Moto | undefined;
 let motoUrl: string;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(url: string, child: ChildProcess): Promise<void> {
-  for (let attempt = 0; attempt < 600; attempt++) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode} before answering`);
-    try {
-      await fetch(`${url}/moto-api/`);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`moto_server did not answer at ${url} within a minute`);
-}
 
 /**
  * Where moto and Secrets Manager's own API reference disagree, we follow the reference; each
@@ -118,17 +94,11 @@ async function script(url: string): Promise<Record<string, Shape>> {
 describe('Secrets Manager cross-check against moto_server', { skip }, () => {
   before(async () => {
     endpoint = await startLocalEndpoint();
-    const port = await freePort();
-    motoUrl = `http://127.0.0.1:${port}`;
-    moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-    await waitFor(motoUrl, moto);
+    moto = await startMoto();
+    motoUrl = moto.url;
   });
   after(async () => {
-    if (moto && moto.exitCode === null) {
-      const exited = new Promise((resolve) => moto?.once('exit', resolve));
-      moto.kill('SIGTERM');
-      await exited;
-    }
+    await moto?.stop();
     await endpoint?.close();
   });
 
