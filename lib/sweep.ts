@@ -37,12 +37,12 @@ import { GetResourcesCommand, type ResourceGroupsTaggingAPIClient } from '@aws-s
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from './config.js';
-import { awsErrorName, KeyNotFound, KeyNotReadable, KmsUnavailable, toNamedError } from './errors.js';
+import { awsErrorName, KmsUnavailable, toNamedError } from './errors.js';
 import type { KeyMetadata } from '@aws-sdk/client-kms';
-import { checkListedEscrowHealth, listEscrowSecrets, type AliasTarget, type EscrowHealth, type ResolveAlias } from './escrow/health.js';
+import { checkListedEscrowHealth, listEscrowSecrets, type EscrowHealth } from './escrow/health.js';
 import { classifyKey, isManaged, planAction } from './kms/classify.js';
 import { rotationStatus, type RotationStatus } from './rotation/schedule.js';
-import { describeKeyMetadata, keyReport, listKeyMaterials } from './kms/inspect.js';
+import { cachedAliasResolver, describeKeyMetadata, keyReport, listKeyMaterials } from './kms/inspect.js';
 import { isTransientError, withRetry, type RetryOptions } from './retry.js';
 import { paceCalls, sweepPaces, type AdaptivePace } from './pace.js';
 import type { Classification, KeyReport } from './types.js';
@@ -227,27 +227,6 @@ function entryFor(report: KeyReport, config: ReimportConfig, now: Date): SweepEn
   return entry;
 }
 
-/**
- * Resolves the aliases that encrypt escrow secrets, once per alias per sweep (many secrets usually
- * share one escrow key). DescribeKey AccessDenied means the alias's key is not one the sweep may
- * describe, i.e. not a managed key, so not the key being checked.
- */
-function aliasResolver(kms: KMSClient, retry: RetryOptions): ResolveAlias {
-  const cache = new Map<string, Promise<AliasTarget>>();
-  return (alias) => {
-    let target = cache.get(alias);
-    if (!target) {
-      target = describeKeyMetadata(kms, alias, retry).then(
-        (m): AliasTarget => ({ keyId: m.KeyId as string }),
-        (e: unknown): AliasTarget =>
-          e instanceof KeyNotFound ? 'not-found' : e instanceof KeyNotReadable || awsErrorName(e) === 'AccessDeniedException' ? 'other-key' : 'unknown',
-      );
-      cache.set(alias, target);
-    }
-    return target;
-  };
-}
-
 function byWorkOrder(a: SweepEntry, b: SweepEntry): number {
   const rank = (e: SweepEntry) => (e.action === 'recover' ? 0 : e.action === 'renew' ? 1 : e.action === 'rotate' ? 2 : 3);
   if (rank(a) !== rank(b)) return rank(a) - rank(b);
@@ -278,7 +257,7 @@ export async function sweepManagedKeys(
   const retry = opts.retry ?? { maxAttempts: config.maxAttempts, baseDelayMs: config.baseDelayMs };
   // The key listing and the escrow listing do not depend on each other: both at once.
   const [listed, escrows] = await Promise.all([listManagedKeys(deps.tagging, config, retry), listEscrowSecrets(deps.secrets, config, retry)]);
-  const resolveAlias = aliasResolver(deps.kms, retry);
+  const resolveAlias = cachedAliasResolver(deps.kms, retry);
 
   // The KMS reads go out at no more than the quotas allow (the client is the caller's: detached after).
   const detach = paceCalls(deps.kms, opts.paces ?? sweepPaces());

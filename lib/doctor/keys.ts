@@ -7,9 +7,9 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
-import { awsErrorName, KeyNotFound, KeyNotReadable, toNamedError } from '../errors.js';
-import { checkEscrowHealth, type AliasTarget, type ResolveAlias } from '../escrow/health.js';
-import { describeKeyMetadata, inspectKey } from '../kms/inspect.js';
+import { toNamedError } from '../errors.js';
+import { checkEscrowHealth } from '../escrow/health.js';
+import { cachedAliasResolver, inspectKey } from '../kms/inspect.js';
 import type { RetryOptions } from '../retry.js';
 import { listManagedKeyArns, mapBounded } from '../sweep.js';
 import type { KeyReport } from '../types.js';
@@ -76,23 +76,6 @@ export function judgeExpiry(
   return check('expiry', keyId, 'ok', `${what} (${Math.floor(daysLeft)} days); the sweep renews it from ${renewFrom.toISOString()}`);
 }
 
-/** Resolves an escrow secret's KMS key alias to its key, once per alias (many secrets share one). */
-function aliasResolver(kms: KMSClient, retry: RetryOptions): ResolveAlias {
-  const cache = new Map<string, Promise<AliasTarget>>();
-  return (alias) => {
-    let target = cache.get(alias);
-    if (!target) {
-      target = describeKeyMetadata(kms, alias, retry).then(
-        (m): AliasTarget => ({ keyId: m.KeyId as string }),
-        (e: unknown): AliasTarget =>
-          e instanceof KeyNotFound ? 'not-found' : e instanceof KeyNotReadable || awsErrorName(e) === 'AccessDeniedException' ? 'other-key' : 'unknown',
-      );
-      cache.set(alias, target);
-    }
-    return target;
-  };
-}
-
 export interface KeyChecksDeps {
   tagging: Pick<ResourceGroupsTaggingAPIClient, 'send'>;
   kms: KMSClient;
@@ -123,7 +106,7 @@ export async function checkManagedKeys(
       reports: [],
     };
   }
-  const resolveAlias = aliasResolver(deps.kms, ctx.retry);
+  const resolveAlias = cachedAliasResolver(deps.kms, ctx.retry);
   const perKey = await mapBounded(arns, 4, async (arn): Promise<{ checks: DoctorCheck[]; report?: KeyReport }> => {
     let report: KeyReport;
     try {

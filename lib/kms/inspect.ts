@@ -283,3 +283,19 @@ export async function describeAliasTarget(kms: KMSClient, alias: string, retry: 
     return 'unknown';
   }
 }
+
+/**
+ * describeAliasTarget remembered per alias, for checking many escrow secrets at once (the sweep,
+ * doctor): many secrets usually share one escrow key, so each alias is described once.
+ */
+export function cachedAliasResolver(kms: KMSClient, retry: RetryOptions = DEFAULT_RETRY): (alias: string) => ReturnType<typeof describeAliasTarget> {
+  const cache = new Map<string, ReturnType<typeof describeAliasTarget>>();
+  return (alias) => {
+    let target = cache.get(alias);
+    if (!target) {
+      target = describeAliasTarget(kms, alias, retry);
+      cache.set(alias, target);
+    }
+    return target;
+  };
+}
