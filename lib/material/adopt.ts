@@ -35,11 +35,9 @@ import type { ReimportConfig } from '../config.js';
 import {
   awsErrorName,
   EscrowExists,
-  EscrowWriteFailed,
   ImportRequestInvalid,
   ImportTokenExpired,
   IncorrectKeyMaterial,
-  isReimportError,
   KeyNotEligible,
   KeyNotFound,
   MaterialNotProvable,
@@ -487,13 +485,7 @@ export async function adoptKey(deps: AdoptDeps, keyRef: KeyRef, material: Buffer
   } catch (e) {
     const proven = `Key ${report.keyId}: the material was proven (KMS took it back), but`;
     if (e instanceof EscrowExists) throw new EscrowExists(`${proven} ${e.message} The key was not tagged.`, { keyId: report.keyId });
-    if (isReimportError(e)) throw after(`${proven} the escrow failed; the key was not tagged.`, e, report.keyId);
-    // No cause: an SDK error from CreateSecret may quote the request, which holds the material.
-    throw new EscrowWriteFailed(
-      `${proven} the escrow secret ${target.secretName} could not be created (CreateSecret: ${awsErrorName(e) ?? 'an unknown error'}); the key was not tagged. ` +
-        `Grant secretsmanager:CreateSecret and secretsmanager:TagResource (and ReplicateSecretToRegions for a Multi-Region key), then onboard again.`,
-      { keyId: report.keyId },
-    );
+    throw after(`${proven} the escrow failed; the key was not tagged.`, e, report.keyId);
   }
 
   const managedTag = [{ TagKey: config.managedTagKey, TagValue: config.managedTagValue }];

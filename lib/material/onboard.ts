@@ -10,7 +10,7 @@
 import { DescribeKeyCommand, ImportKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
-import { awsErrorName, EscrowExists, EscrowInvalid, toNamedError } from '../errors.js';
+import { awsErrorName, EscrowExists, EscrowInvalid, EscrowWriteFailed, toNamedError } from '../errors.js';
 import { validateMaterial } from '../escrow/index.js';
 import { ESCROW_KEY_ID_TAG } from '../escrow/read.js';
 import { getImportParameters } from '../kms/import-parameters.js';
@@ -207,7 +207,12 @@ export async function createEscrow(secrets: SecretsManagerClient, target: Escrow
         { keyId, cause: error },
       );
     }
-    throw error;
+    // No cause: an SDK error from CreateSecret may quote the request, which holds the material.
+    throw new EscrowWriteFailed(
+      `Key ${keyId}: the escrow secret ${secretName} could not be created (CreateSecret: ${awsErrorName(error) ?? 'an unknown error'}). ` +
+        `Grant secretsmanager:CreateSecret and secretsmanager:TagResource (and ReplicateSecretToRegions for a Multi-Region key), then onboard again.`,
+      { keyId },
+    );
   }
   return {
     secretArn: secret.ARN!,

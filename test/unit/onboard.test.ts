@@ -26,7 +26,7 @@ import {
   VerifyMacCommand,
 } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { escrowAndImport, EscrowExists } from '../../lib/material/onboard.js';
+import { createEscrow, escrowAndImport, EscrowExists } from '../../lib/material/onboard.js';
 import { adoptKey } from '../../lib/material/adopt.js';
 import { createManagedKey } from '../../lib/material/create.js';
 import { checkMaterialFile, MAX_MATERIAL_FILE_BYTES, readMaterialFile, readMaterialStream } from '../../lib/material/file.js';
@@ -574,7 +574,7 @@ test('adoptKey: escrow failing after the proof is EscrowWriteFailed without the 
   secretsMock.on(CreateSecretCommand).rejects(awsError('AccessDeniedException'));
   await assert.rejects(adopt(randomBytes(32)), (e: Error) => {
     assert.equal(e.name, 'EscrowWriteFailed');
-    assert.match(e.message, /material was proven .* could not be created \(CreateSecret: AccessDeniedException\); the key was not tagged/);
+    assert.match(e.message, /material was proven .*the key was not tagged\. .* could not be created \(CreateSecret: AccessDeniedException\)/);
     assert.equal(e.cause, undefined);
     return true;
   });
@@ -803,4 +803,18 @@ test('adoptKey: escrow under the key itself is refused before the proof; under a
   kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/escrow' }).resolves({ KeyMetadata: { KeyId: '99999999-9999-4999-8999-999999999999' } });
   await adopt(randomBytes(32), { escrowKmsKeyId: 'alias/escrow' });
   assert.equal(secretsMock.commandCalls(CreateSecretCommand)[0]!.args[0].input.KmsKeyId, 'alias/escrow');
+});
+
+test('createEscrow: any CreateSecret failure but "exists" is EscrowWriteFailed with no SDK error as cause (its message may quote the request, which holds the material)', async () => {
+  secretsMock.reset();
+  const sdkError = Object.assign(awsError('ValidationException'), { message: 'request SecretBinary=AAAA... was invalid' });
+  secretsMock.on(CreateSecretCommand).rejects(sdkError);
+  const target = { keyId: 'k-1', secretName: 'kms-reimport/k-1', addReplicaRegions: [], replicaRegions: [] } as unknown as Parameters<typeof createEscrow>[1];
+  await assert.rejects(createEscrow(deps.secrets, target, Buffer.alloc(32, 7), 'kms-reimport:escrow-secret'), (e: Error) => {
+    assert.equal(e.name, 'EscrowWriteFailed');
+    assert.equal(e.cause, undefined);
+    assert.doesNotMatch(e.message, /AAAA/);
+    assert.match(e.message, /kms-reimport\/k-1 could not be created \(CreateSecret: ValidationException\)/);
+    return true;
+  });
 });
