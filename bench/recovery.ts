@@ -178,8 +178,10 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
         const materialFile = join(work, 'PlaintextKeyMaterial.bin');
         writeFileSync(materialFile, key.material, { mode: 0o600 });
         key.material.fill(0);
-        const { ms, result } = await timeOne(aws, L, () => runProcess('bash', ['bench/seed-recover.sh', key.keyId, materialFile, work], { env: { ...env, AWS_CLI: awsCli.command } }));
-        rmSync(materialFile, { force: true });
+        // The plaintext file lives only while the script runs, whatever happens to the run.
+        const { ms, result } = await timeOne(aws, L, () => runProcess('bash', ['bench/seed-recover.sh', key.keyId, materialFile, work], { env: { ...env, AWS_CLI: awsCli.command } })).finally(() =>
+          rmSync(materialFile, { force: true }),
+        );
         if (result.status !== 0) throw new Error(`the seed's script failed for ${key.keyId} (exit ${result.status}): ${result.stderr.trim().slice(-1500)}`);
         const state = await aws.kms.send(new DescribeKeyCommand({ KeyId: key.keyId }));
         if (state.KeyMetadata?.KeyState !== 'Enabled') throw new Error(`the seed's script left ${key.keyId} ${state.KeyMetadata?.KeyState}`);

@@ -18,6 +18,8 @@ work="$3"
 aws_cli="${AWS_CLI:-aws}"
 cd "$work"
 
+trap 'rm -f PublicKey.bin ImportToken.bin EncryptedKeyMaterial.bin' EXIT
+
 # Download new ImportParameters
 read -r public_key import_token < <("$aws_cli" kms get-parameters-for-import --key-id "$key_id" \
   --wrapping-algorithm RSAES_OAEP_SHA_1 --wrapping-key-spec RSA_2048 \
@@ -32,4 +34,4 @@ openssl pkeyutl -encrypt -pubin -keyform DER -inkey PublicKey.bin -pkeyopt rsa_p
 "$aws_cli" kms import-key-material --key-id "$key_id" \
   --encrypted-key-material fileb://EncryptedKeyMaterial.bin --import-token fileb://ImportToken.bin \
   --expiration-model KEY_MATERIAL_EXPIRES --valid-to "$(date -u -d '+90 days' +%Y-%m-%dT%H:%M:%SZ)" > /dev/null
-rm -f PublicKey.bin ImportToken.bin EncryptedKeyMaterial.bin
+# (the trap above removes them)

@@ -94,7 +94,8 @@ export interface EscrowContext {
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const MATERIAL_ID = /^[0-9a-fA-F]{64}$/;
+/** A KeyMaterialId as KMS gives it: 64 hex characters. */
+export const MATERIAL_ID = /^[0-9a-fA-F]{64}$/;
 
 function invalid(ctx: EscrowContext, problem: string): EscrowInvalid {
   return new EscrowInvalid(

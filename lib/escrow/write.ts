@@ -27,7 +27,7 @@ import { DEFAULT_CONFIG, type ReimportConfig } from '../config.js';
 import { awsErrorName, EscrowInvalid, EscrowMissing, EscrowWriteFailed, isReimportError, KmsUnavailable } from '../errors.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
-import { formatEscrowSecret, PENDING_IMPORT_STATE, ROTATION_ID, type EscrowEntry } from './format.js';
+import { formatEscrowSecret, MATERIAL_ID, PENDING_IMPORT_STATE, ROTATION_ID, type EscrowEntry } from './format.js';
 import { validateMaterial, wipeEscrowed } from './material.js';
 import { describeEscrowSecret, escrowSecretId, readEscrow } from './read.js';
 
@@ -189,6 +189,15 @@ export interface RecordImportInput {
   importedAt: string;
 }
 
+/** A KeyMaterialId as KMS gives it (64 hex), lowercased; anything else is EscrowInvalid before any write. */
+function checkedKeyMaterialId(keyMaterialId: string, keyId: string): string {
+  const id = keyMaterialId.toLowerCase();
+  if (!MATERIAL_ID.test(id)) {
+    throw new EscrowInvalid(`KeyMaterialId ${keyMaterialId} of key ${keyId} is not 64 hex characters; nothing was written to escrow.`, { keyId });
+  }
+  return id;
+}
+
 /**
  * Records the KeyMaterialId KMS gave a rotation's material: a new version where that entry carries
  * it and is no longer pending-import. Already recorded with that ID: nothing written. Recorded with
@@ -203,10 +212,7 @@ export async function recordImportedMaterial(
 ): Promise<EscrowWriteResult> {
   const secretId = escrowSecretId(report, config);
   checkRotationId(input.rotationId, report.keyId);
-  const id = input.keyMaterialId.toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(id)) {
-    throw new EscrowInvalid(`KeyMaterialId ${input.keyMaterialId} of key ${report.keyId} is not 64 hex characters; nothing was written to escrow.`, { keyId: report.keyId });
-  }
+  const id = checkedKeyMaterialId(input.keyMaterialId, report.keyId);
   const entries = await readEscrow(secrets, report, config, retry);
   try {
     const entry = entries.find((e) => e.rotation === input.rotationId);
@@ -269,10 +275,7 @@ export async function labelKeyMaterial(
 ): Promise<EscrowWriteResult> {
   const secretId = escrowSecretId(report, config);
   checkRotationId(input.rotationId, report.keyId);
-  const id = input.keyMaterialId.toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(id)) {
-    throw new EscrowInvalid(`KeyMaterialId ${input.keyMaterialId} of key ${report.keyId} is not 64 hex characters; nothing was written to escrow.`, { keyId: report.keyId });
-  }
+  const id = checkedKeyMaterialId(input.keyMaterialId, report.keyId);
   const entries = await readEscrow(secrets, report, config, retry);
   try {
     if (entries.some((e) => e.keyMaterialId === id && e.state === undefined)) return { secretId, written: false };
