@@ -92,11 +92,12 @@ test('sweep recovers outages first, then renews, and leaves unmanaged keys alone
 });
 
 test('sweep without --interval-ms runs every key under one adaptive pace: several in flight, a GetParametersForImport quota below the starting rate, every key recovered, throttles absorbed by the pace', async () => {
-  // Five more outages; the endpoint allows 4 GetParametersForImport a second while the pace starts at 8/s.
+  // Five more outages; the endpoint allows 1 GetParametersForImport a second while the pace starts at 8/s
+  // (far apart, so that even a slow machine's first calls meet the quota).
   const more = [];
   for (let i = 0; i < 5; i++) more.push(await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 }));
   aws.endpoint.clock.advance(61);
-  aws.endpoint.controls.setQuota('kms:GetParametersForImport', { rate: 4, burst: 1 });
+  aws.endpoint.controls.setQuota('kms:GetParametersForImport', { rate: 1, burst: 1 });
   aws.endpoint.controls.resetCounters();
   const rate = process.env.KMS_REIMPORT_PARAMETERS_RATE;
   process.env.KMS_REIMPORT_PARAMETERS_RATE = '8';

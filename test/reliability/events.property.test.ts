@@ -269,12 +269,14 @@ describe('the trigger', () => {
           assertNormalised(event, scoped ? SCOPE : {});
           try {
             normaliseEvent(structuredClone(event), SCOPE);
-          } catch {
+          } catch (e) {
+            assertRejection(e);
             rejected++;
           }
         }),
         { ...propertyParameters(runs(10_000)), examples: SAMPLES.map((s) => [s.event, true] as [unknown, boolean]) },
       );
+      assert.ok(rejected > 0 && rejected < runs(10_000), `both paths ran: ${rejected} rejected of ${runs(10_000)}`);
       return `${runs(10_000)} generated events (mutated samples and arbitrary JSON), ${rejected} rejected: only EventRejected, never another error`;
     });
   });

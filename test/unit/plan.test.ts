@@ -16,7 +16,7 @@ import {
   type KeyMetadata,
   type RotationsListEntry,
 } from '@aws-sdk/client-kms';
-import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient, type DescribeSecretCommandOutput } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient, type DescribeSecretCommandOutput } from '@aws-sdk/client-secrets-manager';
 import { recoverKey } from '../../lib/reimport.js';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import { summariseOutcome } from '../../lib/outcome.js';
@@ -55,6 +55,8 @@ function scenario(opts: { key?: Partial<KeyMetadata>; tags?: Record<string, stri
   kmsMock.on(GetParametersForImportCommand).rejects(new Error('a plan asks for no import parameters'));
   kmsMock.on(ImportKeyMaterialCommand).rejects(new Error('a plan imports nothing'));
   secretsMock.on(GetSecretValueCommand).rejects(new Error("a plan never reads escrow's value"));
+  secretsMock.on(PutSecretValueCommand).rejects(new Error('a plan writes no escrow'));
+  secretsMock.on(CreateSecretCommand).rejects(new Error('a plan creates no escrow'));
   const secret = opts.secret ?? { ARN: `arn:aws:secretsmanager:us-east-1:111122223333:secret:${DEFAULT_SECRET}-AbCdEf`, Name: DEFAULT_SECRET, CreatedDate: new Date('2026-02-01T00:00:00Z') };
   if (secret instanceof Error) secretsMock.on(DescribeSecretCommand).rejects(secret);
   else secretsMock.on(DescribeSecretCommand).resolves(secret);
@@ -66,6 +68,7 @@ async function plan(keyRef = KEY_ID): Promise<Outcome> {
   assert.equal(kmsMock.commandCalls(GetParametersForImportCommand).length, 0);
   assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
   assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
+  assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length + secretsMock.commandCalls(CreateSecretCommand).length, 0, 'a plan writes no escrow');
   return outcome;
 }
 
