@@ -78,6 +78,8 @@ export interface DynamoDbKeyLeaseOptions {
   seconds?: number;
 }
 
+/** Conditional puts before a lease that keeps changing hands counts as taken. */
+const LEASE_PUT_TRIES = 3;
 const epochSeconds = (d: Date) => Math.floor(d.getTime() / 1000);
 const isConditionFailure = (e: unknown) => awsErrorName(e) === 'ConditionalCheckFailedException';
 
@@ -98,7 +100,7 @@ export class DynamoDbKeyLease implements KeyLease {
 
   async acquire(keyArn: string, owner: string): Promise<HeldLease> {
     // A lease released between our PutItem and our read of the holder: try again (bounded).
-    for (let tries = 0; tries < 3; tries++) {
+    for (let tries = 0; tries < LEASE_PUT_TRIES; tries++) {
       const now = epochSeconds(this.now());
       const expiresAt = now + this.seconds;
       try {
@@ -130,9 +132,12 @@ export class DynamoDbKeyLease implements KeyLease {
         );
       }
     }
-    throw new LeaseUnavailable(
-      `Key ${keyArn}: the lease in ${this.where} kept changing hands while this run tried to take it; nothing was imported. Start the run again.`,
-      { keyId: keyArn },
+    // Other runs took and released it each time we looked: they are working on this key right now.
+    // That is "taken" (wait, inspect again), as the state machine's LeaseHolderGone is, not a failure.
+    throw new LeaseTaken(
+      `Key ${keyArn}: its lease in ${this.where} was taken and released by other runs each of the ${LEASE_PUT_TRIES} times this run ` +
+        `tried to take it (they are working on this key now); this run did not import, so that the key is never imported twice at once.`,
+      { keyId: keyArn, holder: 'runs that took and released the lease while this run tried to take it' },
     );
   }
 

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { startDynalite, type LocalDynamo } from '../support/dynalite.js';
 import { DynamoDbKeyLease, LEASE_SECONDS } from '../../lib/lease/index.js';
 import { LeaseTaken, LeaseUnavailable } from '../../lib/errors.js';
@@ -112,4 +112,32 @@ test('a table that does not exist: LeaseUnavailable naming the table, the AWS er
   assert.ok(error instanceof LeaseUnavailable);
   assert.match(error.message, /lease table no-such-table \(ResourceNotFoundException\)/);
   assert.match(error.message, /nothing was imported/);
+});
+
+test('a lease that changes hands every time this run looks: LeaseTaken (wait and inspect again), never LeaseUnavailable', async () => {
+  const key = nextKey();
+  const now = () => new Date('2026-06-01T12:00:00.000Z');
+  await new DynamoDbKeyLease({ client: dynamo.client, tableName: TABLE, now }).acquire(key, 'run-0');
+  // Between this run's failed PutItem and its read of the holder, the holder releases and the next run takes it,
+  // as ten runs for one key on a busy machine do: the real table, with the other runs' writes in between.
+  let handovers = 0;
+  const churning = {
+    send: async (command: Parameters<typeof dynamo.client.send>[0]) => {
+      if (command instanceof GetItemCommand) {
+        await dynamo.client.send(new DeleteItemCommand({ TableName: TABLE, Key: { keyArn: { S: key } } }));
+        const seen = await dynamo.client.send(command);
+        handovers++;
+        await dynamo.client.send(new PutItemCommand({ TableName: TABLE, Item: { keyArn: { S: key }, owner: { S: `run-${handovers}` }, expiresAt: { N: '1780318800' } } }));
+        return seen;
+      }
+      return dynamo.client.send(command as never);
+    },
+  } as unknown as typeof dynamo.client;
+  const error = await new DynamoDbKeyLease({ client: churning, tableName: TABLE, now }).acquire(key, 'cli:host:1:me').catch((e: unknown) => e);
+  assert.ok(error instanceof LeaseTaken, String(error));
+  assert.ok(!(error instanceof LeaseUnavailable));
+  assert.equal(handovers, 3, 'three tries, each seeing the lease released and then taken by another run');
+  assert.match(error.message, new RegExp(`Key ${key}: its lease in lease table ${TABLE} was taken and released by other runs`));
+  assert.match(error.message, /never imported twice/);
+  assert.notEqual((await item(key))?.owner?.S, 'cli:host:1:me', 'this run never held it');
 });
