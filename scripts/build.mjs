@@ -11,7 +11,24 @@
 // ships an SDK v3, but its version is AWS's choice and may lag behind the one this project is
 // tested with, and the 2025 KMS import API (KeyMaterialId, ImportType, ListKeyRotations with
 // IncludeKeyMaterial) needs a recent client. Bundling pins what was tested; the cost is a larger
-// bundle (tree-shaken by esbuild, a few hundred kB) and a slightly slower cold start.
+// bundle (tree-shaken by esbuild) and a slightly slower cold start.
+//
+// Decision: the Lambda bundles leave out the SDK's default credential chain. Every client's
+// runtimeConfig imports `defaultProvider` from @aws-sdk/credential-provider-node, which brings the
+// ini, SSO, sign-in, credential-process, web-identity, container and instance-metadata providers,
+// @aws-sdk/nested-clients (STS, SSO-OIDC and sign-in clients with their schemas and errors),
+// @aws-sdk/token-providers and the XML/query protocol code they need: about 190 kB of every bundle,
+// none of it ever used in Lambda, where the runtime puts the execution role's credentials in
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. The plugin below
+// (lambdaCredentials) resolves that import to lib/aws/lambda-credentials.ts: the same
+// `defaultProvider`, built on fromEnv (@aws-sdk/credential-provider-env) and, where Lambda hands
+// credentials out through the container endpoint instead (AWS_CONTAINER_CREDENTIALS_FULL_URI, as
+// with SnapStart), fromHttp (@aws-sdk/credential-provider-http). A bundle run outside Lambda without
+// those variables (a profile, SSO, an EC2 role) fails at its first AWS call with a ConfigError that
+// names them, before anything is sent; `sam local invoke` passes credentials in the environment and
+// works. The command line (--cli) keeps the full chain: profiles and SSO are what people use.
+// test/unit/build.test.ts checks from the metafile that none of it is left in a Lambda bundle, that
+// the CLI still has it, and every bundle's size; test/integration/lambda-bundle.test.ts runs one.
 //
 // The command line (--cli) is bundled too, for start-up time: see buildCli below.
 //
@@ -45,6 +62,17 @@ export function listFunctionEntries(root = repoRoot) {
     .map((file) => ({ name: basename(file, '.ts'), entry: join(dir, file) }));
 }
 
+/** The module the Lambda bundles get instead of the SDK's default credential chain (see the Decision above). */
+export const LAMBDA_CREDENTIALS_MODULE = join(repoRoot, 'lib', 'aws', 'lambda-credentials.ts');
+
+/** esbuild plugin: `@aws-sdk/credential-provider-node` (the SDK clients' default chain) → LAMBDA_CREDENTIALS_MODULE. */
+export const lambdaCredentials = {
+  name: 'kms-reimport-lambda-credentials',
+  setup(build) {
+    build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({ path: LAMBDA_CREDENTIALS_MODULE }));
+  },
+};
+
 /**
  * Builds one bundle per handler. Returns what was written: for each function its name, the
  * bundle path, its size, and the exports esbuild saw in it (a handler must export `handler`).
@@ -71,6 +99,7 @@ export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dis
     legalComments: 'none',
     // Some bundled CommonJS dependencies call require() for Node built-ins; give them one in ESM.
     banner: { js: "import { createRequire as __kmsReimportCreateRequire } from 'node:module'; const require = __kmsReimportCreateRequire(import.meta.url);" },
+    plugins: [lambdaCredentials],
     metafile: true,
     logLevel: 'warning',
   });
