@@ -34,6 +34,9 @@ import {
   predatesKeyMessage,
   unboundEscrowMessage,
 } from './read.js';
+import { AWS_MANAGED_ALIAS, selfEncryption, type ResolveAlias } from './self-encryption.js';
+
+export type { AliasTarget, ResolveAlias } from './self-encryption.js';
 
 /**
  * `unbound`: the secret does not prove it is this key's (a tag-named secret without the binding tag,
@@ -49,40 +52,6 @@ export interface EscrowHealthResult {
   escrow: EscrowHealth;
   /** Set when `escrow` is not ok: the key, the secret and the next step. Never a value. */
   escrowReason?: string;
-}
-
-/**
- * What an alias (name or ARN) that encrypts an escrow secret points at:
- * - `{ keyId }`: the target key's ID;
- * - `'not-found'`: no such alias (Secrets Manager cannot decrypt the secret either);
- * - `'other-key'`: the caller may not describe the target, so it is not a key the caller can read
- *   (the sweep may describe every managed key, the key being checked included);
- * - `'unknown'`: the lookup failed otherwise.
- */
-export type AliasTarget = { keyId: string } | 'not-found' | 'other-key' | 'unknown';
-export type ResolveAlias = (alias: string) => Promise<AliasTarget>;
-
-const KEY_ARN = /^arn:[^:]+:kms:[^:]*:[^:]*:key\/(.+)$/;
-const ALIAS = /^(alias\/|arn:[^:]+:kms:[^:]*:[^:]*:alias\/)/;
-const AWS_MANAGED_ALIAS = /(^|:)alias\/aws\//;
-
-/**
- * Whether the secret's KmsKeyId is the key itself: a key ID or key ARN is compared directly (an ARN
- * whole, since a Multi-Region key's replicas share its ID), an alias is resolved with `resolveAlias`.
- */
-async function selfEncryption(
-  kmsKeyId: string,
-  report: Pick<KeyReport, 'keyId' | 'arn'>,
-  resolveAlias: ResolveAlias,
-): Promise<'self' | 'other' | { problem: string }> {
-  if (KEY_ARN.test(kmsKeyId)) return kmsKeyId === report.arn ? 'self' : 'other';
-  if (!ALIAS.test(kmsKeyId)) return kmsKeyId === report.keyId ? 'self' : 'other';
-  if (AWS_MANAGED_ALIAS.test(kmsKeyId)) return 'other'; // an AWS managed key never holds imported material
-  const target = await resolveAlias(kmsKeyId);
-  if (target === 'other-key') return 'other';
-  if (target === 'not-found') return { problem: `its KMS key alias ${kmsKeyId} points at no key, so Secrets Manager cannot decrypt it` };
-  if (target === 'unknown') return { problem: `its KMS key alias ${kmsKeyId} could not be resolved (DescribeKey failed), so whether it is the key itself is unknown` };
-  return target.keyId === report.keyId ? 'self' : 'other';
 }
 
 type MultiRegionFacts = Pick<KeyReport, 'multiRegion' | 'multiRegionKeyType' | 'primaryRegion' | 'replicaRegions'>;

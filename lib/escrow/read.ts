@@ -240,6 +240,31 @@ export async function readEscrow(
   config: ReimportConfig,
   retry: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs },
 ): Promise<EscrowEntry[]> {
+  return readBoundEscrow(secrets, report, config, retry, undefined);
+}
+
+/**
+ * readEscrow for a caller that has described the secret already (`facts`: describeEscrowSecret's
+ * answer for this key, e.g. the escrow write's self-encryption check): the binding is checked on
+ * those facts, so the secret is described once, not twice.
+ */
+export async function readDescribedEscrow(
+  secrets: SecretsManagerClient,
+  report: KeyReport,
+  config: ReimportConfig,
+  facts: EscrowSecretFacts,
+  retry: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs },
+): Promise<EscrowEntry[]> {
+  return readBoundEscrow(secrets, report, config, retry, facts);
+}
+
+async function readBoundEscrow(
+  secrets: SecretsManagerClient,
+  report: KeyReport,
+  config: ReimportConfig,
+  retry: RetryOptions,
+  described: EscrowSecretFacts | undefined,
+): Promise<EscrowEntry[]> {
   const secretId = escrowSecretId(report, config);
   // Refuses (EscrowInvalid) a tag-named secret not bound to the key: without this check, anyone who
   // can tag a managed key could point it at another key's escrow and have that material imported.
@@ -249,7 +274,7 @@ export async function readEscrow(
     if (owner !== undefined && owner !== report.keyId) {
       throw new EscrowInvalid(foreignDefaultSecretMessage(secretId, owner, report.keyId, 'Nothing was imported.'), { keyId: report.keyId });
     }
-    const facts = await describeEscrowSecret(secrets, report, config, retry);
+    const facts = described?.secretId === secretId ? described : await describeEscrowSecret(secrets, report, config, retry);
     if (facts.predatesKey !== undefined) {
       throw new EscrowInvalid(predatesKeyMessage(secretId, report.keyId, facts.predatesKey, 'Nothing was imported.'), { keyId: report.keyId });
     }

@@ -1,7 +1,7 @@
 /**
  * Adding a material to a key's escrow, for rotation: never an overwrite, never a deletion. Each
  * write reads the secret's current value (raw SecretBinary or kms-reimport/v1 JSON, through
- * readEscrow: the same binding checks as recovery), and puts a NEW secret version holding every
+ * the same binding checks as recovery, readEscrow), and puts a NEW secret version holding every
  * earlier entry plus the change; earlier versions stay as they are.
  *
  * Two writes per rotation (lib/rotation/in-place.ts):
@@ -29,7 +29,8 @@ import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 import { formatEscrowSecret, MATERIAL_ID, PENDING_IMPORT_STATE, ROTATION_ID, type EscrowEntry } from './format.js';
 import { validateMaterial, wipeEscrowed } from './material.js';
-import { describeEscrowSecret, escrowSecretId, readEscrow } from './read.js';
+import { describeEscrowSecret, escrowSecretId, readDescribedEscrow, readEscrow } from './read.js';
+import { selfEncryption, type ResolveAlias } from './self-encryption.js';
 
 export type EscrowWriteStep = 'escrow' | 'record' | 'label';
 
@@ -111,6 +112,29 @@ async function putVersion(
   }
 }
 
+/**
+ * Refuses (EscrowInvalid) an escrow secret encrypted under the key itself, by key ID, key ARN or an
+ * alias naming it (lib/escrow/self-encryption.ts, the rule the escrow health check reports by), and
+ * one whose alias cannot be resolved: whether new material would be readable is then unknown.
+ */
+async function refuseSelfEncryption(kmsKeyId: string | undefined, report: KeyReport, secretId: string, resolveAlias: ResolveAlias): Promise<void> {
+  if (kmsKeyId === undefined) return;
+  const self = await selfEncryption(kmsKeyId, report, resolveAlias);
+  if (self === 'other') return;
+  if (self === 'self') {
+    throw new EscrowInvalid(
+      `Escrow secret ${secretId} of key ${report.keyId} is encrypted under key ${report.keyId} itself (KmsKeyId ${kmsKeyId}): its material could not be read once the key is down. ` +
+        `Re-encrypt the secret under another key (aws secretsmanager update-secret --secret-id ${secretId} --kms-key-id <other key>), then rotate. Nothing was written.`,
+      { keyId: report.keyId },
+    );
+  }
+  throw new EscrowInvalid(
+    `Escrow secret ${secretId} of key ${report.keyId}: ${self.problem}. New material is escrowed only where it is known to be readable while the key is down: ` +
+      `check the secret's KMS key (aws secretsmanager describe-secret --secret-id ${secretId}), then rotate again. Nothing was written.`,
+    { keyId: report.keyId },
+  );
+}
+
 export interface EscrowRotationInput {
   rotationId: string;
   /** The new material (the caller owns and wipes it; a copy is written). */
@@ -132,21 +156,17 @@ export async function escrowRotationMaterial(
   report: KeyReport,
   config: ReimportConfig,
   input: EscrowRotationInput,
+  resolveAlias: ResolveAlias,
   retry: RetryOptions = DEFAULT_RETRY,
 ): Promise<EscrowWriteResult> {
   const secretId = escrowSecretId(report, config);
   checkRotationId(input.rotationId, report.keyId);
   validateMaterial(report.keySpec, input.material, report.keyId, secretId);
   // Never escrow a key's new material under the key itself: unreadable exactly when it is needed.
+  // The secret is described once: the same facts serve this check and the read's binding check.
   const facts = await describeEscrowSecret(secrets, report, config, retry);
-  if (facts.kmsKeyId !== undefined && (facts.kmsKeyId === report.keyId || facts.kmsKeyId === report.arn)) {
-    throw new EscrowInvalid(
-      `Escrow secret ${secretId} of key ${report.keyId} is encrypted under key ${report.keyId} itself: its material could not be read once the key is down. ` +
-        `Re-encrypt the secret under another key (aws secretsmanager update-secret --secret-id ${secretId} --kms-key-id <other key>), then rotate. Nothing was written.`,
-      { keyId: report.keyId },
-    );
-  }
-  const entries = await readEscrow(secrets, report, config, retry);
+  await refuseSelfEncryption(facts.kmsKeyId, report, secretId, resolveAlias);
+  const entries = await readDescribedEscrow(secrets, report, config, facts, retry);
   try {
     const same = entries.find((e) => e.rotation === input.rotationId);
     if (same !== undefined) {

@@ -77,7 +77,7 @@ import { escrowSecretId, readEscrow } from '../escrow/read.js';
 import { escrowRotationMaterial, recordImportedMaterial } from '../escrow/write.js';
 import { getImportParameters } from '../kms/import-parameters.js';
 import { chooseExpirationModel, computeValidTo, type ImportResult } from '../kms/import-material.js';
-import { describeKeyMetadata, inspectKey } from '../kms/inspect.js';
+import { describeAliasTarget, describeKeyMetadata, inspectKey } from '../kms/inspect.js';
 import { VERIFY_ENCRYPTION_CONTEXT, verifyKey } from '../kms/verify.js';
 import { generateKeyMaterial } from '../material/generate.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
@@ -756,7 +756,14 @@ export async function rotateInPlace(deps: InPlaceDeps, input: InPlaceInput): Pro
         resumed.push('escrowed');
       } else {
         fresh = await generateKeyMaterial(report.keySpec);
-        await escrowRotationMaterial(deps.secrets, report, config, { rotationId, material: fresh, description: `kms-reimport rotation ${rotationId}` }, deps.retry);
+        await escrowRotationMaterial(
+          deps.secrets,
+          report,
+          config,
+          { rotationId, material: fresh, description: `kms-reimport rotation ${rotationId}` },
+          (alias) => describeAliasTarget(deps.kms, alias, deps.retry),
+          deps.retry,
+        );
         step('escrowed', { secretId });
         wipe(fresh);
         fresh = undefined;

@@ -17,6 +17,7 @@ import {
   UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import {
+  ESCROW_KEY_ID_TAG,
   escrowClientRequestToken,
   escrowRotationMaterial,
   labelKeyMaterial,
@@ -24,19 +25,26 @@ import {
   recordImportedMaterial,
   selectEscrowedMaterial,
 } from '../../lib/escrow/index.js';
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { DEFAULT_CONFIG } from '../../lib/config.js';
+import { describeAliasTarget } from '../../lib/kms/inspect.js';
 import { EscrowInvalid, EscrowMissing, EscrowWriteFailed } from '../../lib/errors.js';
 import { assertNoMaterial, awsError, KEY_ID, makeReport, MATERIAL_ID_A, MATERIAL_ID_B, noSleep } from './lib-fixtures.js';
 
 const secretsMock = mockClient(SecretsManagerClient);
 const secrets = new SecretsManagerClient({ region: 'us-east-1' });
+const kmsMock = mockClient(KMSClient);
+const kms = new KMSClient({ region: 'us-east-1' });
 const config = { ...DEFAULT_CONFIG };
 const retry = { maxAttempts: 2, baseDelayMs: 1, sleep: noSleep };
+/** An alias on the secret is resolved as the rotation resolves it: DescribeKey on the alias. */
+const resolveAlias = (alias: string) => describeAliasTarget(kms, alias, retry);
 const SECRET = `kms-reimport/${KEY_ID}`;
 const report = makeReport({ currentKeyMaterialId: MATERIAL_ID_A, materials: [{ keyMaterialId: MATERIAL_ID_A, state: 'CURRENT', importState: 'IMPORTED' }], materialsListed: true });
 
 beforeEach(() => {
   secretsMock.reset();
+  kmsMock.reset();
   // Every write first checks the secret is not encrypted under the key itself (DescribeSecret).
   secretsMock.on(DescribeSecretCommand).resolves({ Name: SECRET });
   secretsMock.on(PutSecretValueCommand).resolves({ ARN: `arn:${SECRET}`, VersionId: 'v-new' });
@@ -68,7 +76,7 @@ test('a raw SecretBinary escrow is carried over into v1 JSON, labelled with the 
   const fresh = randomBytes(32);
   secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(old) });
 
-  const result = await escrowRotationMaterial(secrets, report, config, { rotationId: 'rotation-2026-12-01', material: fresh, description: 'kms-reimport rotation rotation-2026-12-01' }, retry);
+  const result = await escrowRotationMaterial(secrets, report, config, { rotationId: 'rotation-2026-12-01', material: fresh, description: 'kms-reimport rotation rotation-2026-12-01' }, resolveAlias, retry);
 
   assert.deepEqual(result, { secretId: SECRET, written: true, versionId: 'v-new' });
   const { doc, token, secretId } = written();
@@ -102,7 +110,7 @@ test('every earlier v1 entry is kept, unknown fields included, and the new one a
     ]),
   );
 
-  await escrowRotationMaterial(secrets, twoMaterials, config, { rotationId: 'third', material: fresh }, retry);
+  await escrowRotationMaterial(secrets, twoMaterials, config, { rotationId: 'third', material: fresh }, resolveAlias, retry);
 
   const { doc } = written();
   assert.deepEqual(doc.materials, [
@@ -125,7 +133,7 @@ test('ClientRequestToken: sha256 hex of key, rotation and step: the same write r
 test('a throttled PutSecretValue is retried with the same token and the same content', async () => {
   secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
   secretsMock.on(PutSecretValueCommand).rejectsOnce(awsError('ThrottlingException')).resolves({ VersionId: 'v-new' });
-  await escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: randomBytes(32) }, retry);
+  await escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: randomBytes(32) }, resolveAlias, retry);
   const [first, second] = secretsMock.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input);
   assert.ok(first && second);
   assert.equal(first.ClientRequestToken, second.ClientRequestToken);
@@ -135,8 +143,8 @@ test('a throttled PutSecretValue is retried with the same token and the same con
 test('an escrow that already holds this rotation is not written again; one holding another pending rotation is refused', async () => {
   const pending = { material: randomBytes(32).toString('base64'), rotation: 'earlier', state: 'pending-import' };
   secretsMock.on(GetSecretValueCommand).resolves(v1([{ keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64') }, pending]));
-  assert.deepEqual(await escrowRotationMaterial(secrets, report, config, { rotationId: 'earlier', material: randomBytes(32) }, retry), { secretId: SECRET, written: false });
-  await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'later', material: randomBytes(32) }, retry), (e: unknown) => {
+  assert.deepEqual(await escrowRotationMaterial(secrets, report, config, { rotationId: 'earlier', material: randomBytes(32) }, resolveAlias, retry), { secretId: SECRET, written: false });
+  await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'later', material: randomBytes(32) }, resolveAlias, retry), (e: unknown) => {
     assert.ok(e instanceof EscrowInvalid);
     assert.match(e.message, /not yet imported.*finished/);
     return true;
@@ -150,7 +158,7 @@ test('a rotation ID whose material was already imported is refused: one ID, one 
       { keyMaterialId: MATERIAL_ID_A, material: randomBytes(32).toString('base64'), rotation: 'x', importedAt: '2026-11-01T00:00:00.000Z' },
     ]),
   );
-  await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'x', material: randomBytes(32) }, retry), (e: unknown) => {
+  await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'x', material: randomBytes(32) }, resolveAlias, retry), (e: unknown) => {
     assert.ok(e instanceof EscrowInvalid);
     assert.match(e.message, /Rotation ID x was already used/);
     assert.ok(e.message.includes(KEY_ID));
@@ -163,7 +171,7 @@ test('an escrow secret encrypted under the key itself is refused before anything
   secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
   for (const kmsKeyId of [KEY_ID, report.arn]) {
     secretsMock.on(DescribeSecretCommand).resolves({ Name: SECRET, KmsKeyId: kmsKeyId });
-    await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: randomBytes(32) }, retry), (e: unknown) => {
+    await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: randomBytes(32) }, resolveAlias, retry), (e: unknown) => {
       assert.ok(e instanceof EscrowInvalid);
       assert.match(e.message, /encrypted under key .* itself/);
       return true;
@@ -172,10 +180,82 @@ test('an escrow secret encrypted under the key itself is refused before anything
   assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
 });
 
+test('an escrow secret encrypted under an alias naming the key itself (name or ARN) is refused, nothing written; an alias of another key is written', async () => {
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
+  const OTHER_KEY = '99999999-8888-7777-6666-555555555555';
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/my-key' }).resolves({ KeyMetadata: { KeyId: KEY_ID, Arn: report.arn } });
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'arn:aws:kms:us-east-1:111122223333:alias/my-key' }).resolves({ KeyMetadata: { KeyId: KEY_ID, Arn: report.arn } });
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/escrow' }).resolves({ KeyMetadata: { KeyId: OTHER_KEY } });
+  for (const kmsKeyId of ['alias/my-key', 'arn:aws:kms:us-east-1:111122223333:alias/my-key']) {
+    secretsMock.on(DescribeSecretCommand).resolves({ Name: SECRET, KmsKeyId: kmsKeyId });
+    await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: randomBytes(32) }, resolveAlias, retry), (e: unknown) => {
+      assert.ok(e instanceof EscrowInvalid);
+      assert.match(e.message, new RegExp(`encrypted under key ${KEY_ID} itself \\(KmsKeyId ${kmsKeyId}\\)`));
+      assert.match(e.message, /Nothing was written/);
+      return true;
+    });
+  }
+  assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+  assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0, 'refused before the value is read');
+  assert.deepEqual(
+    kmsMock.commandCalls(DescribeKeyCommand).map((c) => c.args[0].input.KeyId),
+    ['alias/my-key', 'arn:aws:kms:us-east-1:111122223333:alias/my-key'],
+  );
+
+  secretsMock.on(DescribeSecretCommand).resolves({ Name: SECRET, KmsKeyId: 'alias/escrow' });
+  const result = await escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: randomBytes(32) }, resolveAlias, retry);
+  assert.equal(result.written, true);
+  assertNeverOverwrites();
+});
+
+test('an alias on the escrow secret that names no key, or cannot be resolved, is refused: new material goes only where it is known to be readable', async () => {
+  secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/gone' }).rejects(awsError('NotFoundException'));
+  kmsMock.on(DescribeKeyCommand, { KeyId: 'alias/broken' }).rejects(awsError('KMSInternalException', 500));
+  for (const [alias, why] of [
+    ['alias/gone', /points at no key/],
+    ['alias/broken', /could not be resolved/],
+  ] as const) {
+    secretsMock.on(DescribeSecretCommand).resolves({ Name: SECRET, KmsKeyId: alias });
+    await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: randomBytes(32) }, resolveAlias, retry), (e: unknown) => {
+      assert.ok(e instanceof EscrowInvalid);
+      assert.match(e.message, why);
+      assert.match(e.message, /Nothing was written/);
+      return true;
+    });
+  }
+  assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+  // aws/secretsmanager (by alias) never holds imported material: not resolved, written.
+  secretsMock.on(DescribeSecretCommand).resolves({ Name: SECRET, KmsKeyId: 'alias/aws/secretsmanager' });
+  kmsMock.resetHistory();
+  assert.equal((await escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: randomBytes(32) }, resolveAlias, retry)).written, true);
+  assert.equal(kmsMock.commandCalls(DescribeKeyCommand).length, 0);
+});
+
+test('the escrow write describes the secret once: the self-encryption check and the binding check of a tag-named secret share one DescribeSecret', async () => {
+  const TAGGED = 'team/escrow-for-my-key';
+  const tagged = { ...report, tags: { ...report.tags, [config.escrowTagKey]: TAGGED } };
+  secretsMock.on(DescribeSecretCommand, { SecretId: TAGGED }).resolves({ Name: TAGGED, Tags: [{ Key: ESCROW_KEY_ID_TAG, Value: KEY_ID }] });
+  secretsMock.on(GetSecretValueCommand, { SecretId: TAGGED }).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
+  const result = await escrowRotationMaterial(secrets, tagged, config, { rotationId: 'r1', material: randomBytes(32) }, resolveAlias, retry);
+  assert.deepEqual(result, { secretId: TAGGED, written: true, versionId: 'v-new' });
+  assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 1, 'one DescribeSecret per write');
+  assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 1);
+  assert.equal(written().secretId, TAGGED);
+
+  // The binding is still checked on those facts: a tag-named secret without the binding tag is never read nor written.
+  secretsMock.resetHistory();
+  secretsMock.on(DescribeSecretCommand, { SecretId: TAGGED }).resolves({ Name: TAGGED, Tags: [] });
+  await assert.rejects(escrowRotationMaterial(secrets, tagged, config, { rotationId: 'r2', material: randomBytes(32) }, resolveAlias, retry), EscrowInvalid);
+  assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 1);
+  assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
+  assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
+});
+
 test('a raw escrow cannot be labelled when KMS names no current material: refused, nothing written', async () => {
   secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
   const unnamed = makeReport({ materials: [] });
-  await assert.rejects(escrowRotationMaterial(secrets, unnamed, config, { rotationId: 'r1', material: randomBytes(32) }, retry), EscrowInvalid);
+  await assert.rejects(escrowRotationMaterial(secrets, unnamed, config, { rotationId: 'r1', material: randomBytes(32) }, resolveAlias, retry), EscrowInvalid);
   assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
 });
 
@@ -215,7 +295,7 @@ test('a failed PutSecretValue is EscrowWriteFailed with the next step, never the
   const fresh = randomBytes(32);
   secretsMock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array(randomBytes(32)) });
   secretsMock.on(PutSecretValueCommand).rejects(awsError('AccessDeniedException'));
-  await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: fresh }, retry), (e: unknown) => {
+  await assert.rejects(escrowRotationMaterial(secrets, report, config, { rotationId: 'r1', material: fresh }, resolveAlias, retry), (e: unknown) => {
     assert.ok(e instanceof EscrowWriteFailed);
     assert.match(e.message, /secretsmanager:PutSecretValue/);
     assert.equal(e.cause, undefined, 'no SDK error (which may quote the request) kept as cause');
