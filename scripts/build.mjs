@@ -74,14 +74,18 @@ export const lambdaCredentials = {
 };
 
 /**
- * Builds one bundle per handler. Returns what was written: for each function its name, the
- * bundle path, its size, and the exports esbuild saw in it (a handler must export `handler`).
+ * Builds one bundle per handler (or only the handlers named in `only`, for a test that runs one).
+ * Returns what was written: for each function its name, the bundle path, its size, and the exports
+ * esbuild saw in it (a handler must export `handler`).
  */
-export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dist', 'functions') } = {}) {
-  const entries = listFunctionEntries(root);
-  if (entries.length === 0) {
+export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dist', 'functions'), only } = {}) {
+  const all = listFunctionEntries(root);
+  if (all.length === 0) {
     throw new Error(`no handlers found: ${join(root, 'functions')} has no *.ts files`);
   }
+  const unknown = (only ?? []).filter((name) => !all.some((e) => e.name === name));
+  if (unknown.length > 0) throw new Error(`no handler ${unknown.join(', ')} in ${join(root, 'functions')} (there are: ${all.map((e) => e.name).join(', ')})`);
+  const entries = only ? all.filter((e) => only.includes(e.name)) : all;
   const esbuild = await loadEsbuild();
   const result = await esbuild.build({
     absWorkingDir: root,

@@ -26,6 +26,15 @@ interface BuildModule {
   buildFunctions(options?: { root?: string; outdir?: string }): Promise<BuiltFunction[]>;
 }
 
+/**
+ * The SDK's default credential chain and what only it needs (scripts/build.mjs, Decision): the
+ * chain itself, its ini/SSO/login/process/web-identity/instance-metadata providers, the nested
+ * STS/SSO-OIDC/sign-in clients and the SSO token providers.
+ */
+const LEFT_OUT_OF_LAMBDA = /node_modules\/@aws-sdk\/(credential-provider-(node|ini|sso|process|web-identity|login)|nested-clients|token-providers)\/|node_modules\/@smithy\/credential-provider-imds\//;
+/** Issue 10: keep the largest Lambda bundle at most 400 kB (counted in decimal kB, the stricter reading). */
+const LAMBDA_BUNDLE_MAX_BYTES = 400_000;
+
 const scriptUrl = pathToFileURL(join(repoRoot, 'scripts', 'build.mjs')).href;
 const loadBuildModule = async (): Promise<BuildModule> => (await import(scriptUrl)) as BuildModule;
 
@@ -134,6 +143,36 @@ describe('npm run build on this repository', () => {
     }
   });
 
+  /** Bundle name → the node_modules and project files that put bytes into it, from the build's metafile. */
+  function inputsByBundle(): Map<string, string[]> {
+    const meta = JSON.parse(readFileSync(join(outdir, 'meta.json'), 'utf8')) as { outputs: Record<string, { bytes: number; inputs: Record<string, { bytesInOutput: number }> }> };
+    const bundles = Object.entries(meta.outputs).filter(([file]) => file.endsWith('/index.mjs'));
+    assert.ok(bundles.length > 0, 'no bundle in the metafile: the checks below would be vacuous');
+    return new Map(bundles.map(([file, o]) => [basename(join(file, '..')), Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0).map(([input]) => input)]));
+  }
+
+  test("no Lambda bundle carries the SDK's default credential chain: lib/aws/lambda-credentials.ts stands in for it", () => {
+    for (const [name, inputs] of inputsByBundle()) {
+      const chain = inputs.filter((i) => LEFT_OUT_OF_LAMBDA.test(i));
+      assert.deepEqual(chain, [], `${name} bundles parts of the default credential chain`);
+      assert.ok(inputs.includes('lib/aws/lambda-credentials.ts'), `${name}: no lib/aws/lambda-credentials.ts (does it use an SDK client at all?)`);
+      assert.ok(inputs.some((i) => i.includes('node_modules/@aws-sdk/credential-provider-env/')), `${name}: fromEnv is missing`);
+      assert.ok(inputs.some((i) => i.includes('node_modules/@aws-sdk/credential-provider-http/')), `${name}: fromHttp (container credentials) is missing`);
+    }
+  });
+
+  test(`every Lambda bundle is at most ${LAMBDA_BUNDLE_MAX_BYTES.toLocaleString('en')} bytes (issue 10: the largest <= 400 kB)`, () => {
+    const meta = JSON.parse(readFileSync(join(outdir, 'meta.json'), 'utf8')) as { outputs: Record<string, { bytes: number }> };
+    const sizes = Object.entries(meta.outputs)
+      .filter(([file]) => file.endsWith('/index.mjs'))
+      .map(([file, o]) => ({ name: basename(join(file, '..')), bytes: o.bytes, onDisk: readFileSync(join(outdir, basename(join(file, '..')), 'index.mjs')).length }));
+    assert.ok(sizes.length > 0);
+    for (const { name, bytes, onDisk } of sizes) {
+      assert.equal(onDisk, bytes, `${name}: the metafile's size is the file's`);
+      assert.ok(bytes <= LAMBDA_BUNDLE_MAX_BYTES, `${name} is ${bytes} bytes, over ${LAMBDA_BUNDLE_MAX_BYTES}`);
+    }
+  });
+
   test('a missing variable fails the cold start loudly (the check above is not vacuous)', () => {
     const file = pathToFileURL(join(outdir, 'report', 'index.mjs')).href;
     const script = `await import(${JSON.stringify(file)});`;
@@ -237,7 +276,7 @@ interface CliBuild {
   inputs: string[];
   path: string;
   atStart: string[];
-  metafile: { outputs: Record<string, { bytes: number; imports: Array<{ path: string; kind: string }> }> };
+  metafile: { inputs: Record<string, unknown>; outputs: Record<string, { bytes: number; imports: Array<{ path: string; kind: string }> }> };
 }
 interface CliBuildModule {
   buildCli(options: { root?: string; outdir: string; logLevel?: string }): Promise<CliBuild>;
@@ -247,6 +286,13 @@ interface CliBuildModule {
 describe('the prebuilt command line (scripts/build.mjs --cli)', () => {
   const root = join(scratch, 'cli-project');
   const outdir = join(scratch, 'cli-out');
+  /** One CLI build of this repository, shared by the tests that look at it. */
+  let repoBuild: Promise<CliBuild> | undefined;
+  const buildRepoCli = async (): Promise<CliBuild> => {
+    const { buildCli } = (await import(scriptUrl)) as CliBuildModule;
+    repoBuild ??= buildCli({ outdir: join(scratch, 'cli-repo') });
+    return repoBuild;
+  };
   before(() => {
     mkdirSync(join(root, 'cli'), { recursive: true });
     writeFileSync(join(root, 'cli', 'light.ts'), "export const usage = 'usage: tool [heavy]';\n");
@@ -289,8 +335,7 @@ describe('the prebuilt command line (scripts/build.mjs --cli)', () => {
   });
 
   test('on this repository: --help loads no command\'s work (no SDK client, no lib/ engine, no local endpoint, no drill)', async () => {
-    const { buildCli } = (await import(scriptUrl)) as CliBuildModule;
-    const built = await buildCli({ outdir: join(scratch, 'cli-repo') });
+    const built = await buildRepoCli();
     const heavy = built.atStart.filter(
       (input) => input.startsWith('local/') || input.startsWith('node_modules/@aws-sdk/') || input.startsWith('node_modules/@smithy/') || /^cli\/(drill|fleet|recover|rotate|one-key|lease|via-stack)\.ts$/.test(input) || /^lib\/(reimport|recover|rotate|sweep|kms|escrow|wrap|aws)\b/.test(input),
     );
@@ -303,5 +348,14 @@ describe('the prebuilt command line (scripts/build.mjs --cli)', () => {
     const bad = spawnSync(process.execPath, [main, 'recover', '--no-such-flag'], { encoding: 'utf8' });
     assert.equal(bad.status, 2, 'an unknown flag is bad usage');
     assert.match(bad.stderr, /unknown option '--no-such-flag'/);
+  });
+
+  test("the command line keeps the SDK's full credential chain (profiles, SSO, web identity, credential process, instance metadata)", async () => {
+    const built = await buildRepoCli();
+    const inputs = Object.keys(built.metafile.inputs);
+    for (const part of ['credential-provider-node', 'credential-provider-ini', 'credential-provider-sso', 'credential-provider-process', 'credential-provider-web-identity', 'nested-clients', 'token-providers']) {
+      assert.ok(inputs.some((i) => i.includes(`node_modules/@aws-sdk/${part}/`)), `the CLI lost @aws-sdk/${part}`);
+    }
+    assert.ok(!inputs.includes('lib/aws/lambda-credentials.ts'), "the CLI must not get the Lambda bundles' credentials module");
   });
 });
