@@ -23,7 +23,7 @@ interface BuiltFunction {
 }
 interface BuildModule {
   listFunctionEntries(root?: string): Array<{ name: string; entry: string }>;
-  buildFunctions(options?: { root?: string; outdir?: string }): Promise<BuiltFunction[]>;
+  buildFunctions(options?: { root?: string; outdir?: string; only?: string[] }): Promise<BuiltFunction[]>;
 }
 
 /**
@@ -73,6 +73,15 @@ describe('scripts/build.mjs on a small project', () => {
     const beta = (await import(pathToFileURL(join(outdir, 'beta', 'index.mjs')).href)) as { handler: (e: { s: string }) => Promise<string> };
     assert.equal(await beta.handler({ s: 'x' }), '2d711642');
     assert.match(readFileSync(join(outdir, 'alpha', 'index.mjs'), 'utf8'), /sourceMappingURL=index\.mjs\.map/);
+  });
+
+  test('only: the named handlers alone are built; a name that is no handler is an error naming the ones there are', async () => {
+    const { buildFunctions } = await loadBuildModule();
+    const outdir = join(scratch, 'out-only');
+    const built = await buildFunctions({ root, outdir, only: ['beta'] });
+    assert.deepEqual(built.map((b) => b.name), ['beta']);
+    assert.deepEqual(readdirSync(outdir).sort(), ['beta', 'meta.json']);
+    await assert.rejects(buildFunctions({ root, outdir, only: ['gamma'] }), /no handler gamma .*there are: alpha, beta/);
   });
 
   test('a folder without handlers is an error that says so', async () => {
