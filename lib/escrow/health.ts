@@ -25,7 +25,6 @@ import { awsErrorName, KmsUnavailable } from '../errors.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 import {
-  describeEscrowSecret,
   escrowSecretFacts,
   escrowSecretId,
   type EscrowSecretFacts,
@@ -67,11 +66,18 @@ function replicateCommand(secretId: string, regions: string[], secretRegion: str
   return `aws secretsmanager replicate-secret-to-regions --secret-id ${secretId} --add-replica-regions ${specs}${secretRegion !== undefined ? ` --region ${secretRegion}` : ''}`;
 }
 
+/** DescribeSecret on the escrow secret (bounded retries; a transient failure that outlasts them is KmsUnavailable). */
+function describeSecret(secrets: SecretsManagerClient, secretId: string, keyId: string, retry: RetryOptions): Promise<DescribeSecretCommandOutput> {
+  return callWithRetry({ service: 'Secrets Manager', operation: 'DescribeSecret', keyId }, () => secrets.send(new DescribeSecretCommand({ SecretId: secretId })), retry);
+}
+
 /**
  * For a Multi-Region PRIMARY key: the key's replica Regions the escrow secret is not replicated to
  * (DescribeSecret's ReplicationStatus; InSync or InProgress counts as replicated, Failed does not).
- * A second DescribeSecret, made only for Multi-Region primary keys with replicas whose escrow is
- * otherwise healthy. Undefined when every replica Region has the escrow.
+ * `described` is the DescribeSecret answer the check already has (checkEscrowHealth); without it
+ * (a ListSecrets entry, which carries no ReplicationStatus) DescribeSecret is asked here, only for
+ * Multi-Region primary keys with replicas whose escrow is otherwise healthy. Undefined when every
+ * replica Region has the escrow.
  */
 async function replicationGap(
   secrets: SecretsManagerClient,
@@ -79,13 +85,14 @@ async function replicationGap(
   secretId: string,
   kmsKeyId: string | undefined,
   retry: RetryOptions,
+  described: DescribeSecretCommandOutput | undefined,
 ): Promise<EscrowHealthResult | undefined> {
   const keyId = report.keyId;
   const replicaRegions = report.replicaRegions ?? [];
   if (!report.multiRegion || report.multiRegionKeyType !== 'PRIMARY' || replicaRegions.length === 0) return undefined;
-  let out: DescribeSecretCommandOutput | undefined;
+  let out: DescribeSecretCommandOutput | undefined = described;
   try {
-    out = await callWithRetry({ service: 'Secrets Manager', operation: 'DescribeSecret', keyId }, () => secrets.send(new DescribeSecretCommand({ SecretId: secretId })), retry);
+    out ??= await describeSecret(secrets, secretId, keyId, retry);
   } catch (e) {
     const what = e instanceof KmsUnavailable ? 'kept failing (transient errors)' : `failed with ${awsErrorName(e) ?? (e instanceof Error ? e.name : 'an unknown error')}`;
     return {
@@ -118,13 +125,17 @@ async function replicationGap(
 type EscrowReport = Pick<KeyReport, 'keyId' | 'arn' | 'tags' | 'creationDate'> & Partial<MultiRegionFacts>;
 const OUTCOME = 'A reimport of this key would fail until then.';
 
-/** The health of a key's escrow from its secret's metadata (DescribeSecret or ListSecrets). */
+/**
+ * The health of a key's escrow from its secret's metadata (DescribeSecret or ListSecrets);
+ * `described`: the DescribeSecret answer the facts come from, when they do.
+ */
 async function healthFromFacts(
   facts: EscrowSecretFacts,
   secrets: SecretsManagerClient,
   report: EscrowReport,
   retry: RetryOptions,
   resolveAlias: ResolveAlias,
+  described?: DescribeSecretCommandOutput,
 ): Promise<EscrowHealthResult> {
   const keyId = report.keyId;
   const secretId = facts.secretId;
@@ -163,7 +174,7 @@ async function healthFromFacts(
       };
     }
   }
-  const gap = await replicationGap(secrets, { multiRegion: false, ...report }, secretId, facts.kmsKeyId, retry);
+  const gap = await replicationGap(secrets, { multiRegion: false, ...report }, secretId, facts.kmsKeyId, retry, described);
   if (gap !== undefined) return gap;
   return { escrow: 'ok' };
 }
@@ -180,10 +191,11 @@ export async function checkEscrowHealth(
   const secretId = escrowSecretId(report, config);
   const outcome = OUTCOME;
   try {
-    const facts = await describeEscrowSecret(secrets, report, config, retry);
-    return await healthFromFacts(facts, secrets, report, retry, resolveAlias);
+    // One DescribeSecret: its answer gives the binding facts and, for a Multi-Region primary, the replication.
+    const described = await describeSecret(secrets, secretId, keyId, retry);
+    return await healthFromFacts(escrowSecretFacts(secretId, described, report, config), secrets, report, retry, resolveAlias, described);
   } catch (e) {
-    const code = e instanceof KmsUnavailable ? undefined : awsErrorName(e instanceof Error ? e.cause : undefined);
+    const code = e instanceof KmsUnavailable ? undefined : awsErrorName(e);
     const here = regionOfArn(report.arn);
     if (code === 'ResourceNotFoundException' && report.multiRegion === true && report.multiRegionKeyType === 'REPLICA' && report.primaryRegion !== undefined && here !== undefined) {
       return {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DescribeSecretCommand, GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { checkEscrowHealth, type ResolveAlias } from '../../lib/escrow/index.js';
+import { checkListedEscrowHealth } from '../../lib/escrow/health.js';
 import { awsError, KEY_ARN, KEY_ID, makeReport, noSleep } from './lib-fixtures.js';
 
 const secretsMock = mockClient(SecretsManagerClient);
@@ -40,6 +41,7 @@ describe('checkEscrowHealth: Multi-Region keys', () => {
     const health = await checkEscrowHealth(secrets, primary(['eu-west-1', 'ap-southeast-2']), config, retry, noAlias);
     assert.deepEqual(health, { escrow: 'ok' });
     assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 0);
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 1, 'one DescribeSecret gives the binding and the replication');
     for (const call of secretsMock.commandCalls(DescribeSecretCommand)) assert.deepEqual(call.args[0].input, { SecretId: SECRET });
   });
 
@@ -107,9 +109,24 @@ describe('checkEscrowHealth: Multi-Region keys', () => {
     assert.equal(health.escrow, 'missing');
   });
 
-  it('when the replication check itself fails the escrow is unreadable, naming the error', async () => {
-    secretsMock.on(DescribeSecretCommand).resolvesOnce(described({})).rejects(awsError('AccessDeniedException'));
+  it('unreplicated found in the one DescribeSecret: no second call for the replication', async () => {
+    secretsMock.on(DescribeSecretCommand).resolves(described({ PrimaryRegion: 'us-east-1', ReplicationStatus: [{ Region: 'eu-west-1', Status: 'Failed', StatusMessage: 'no key' }] }));
     const health = await checkEscrowHealth(secrets, primary(['eu-west-1']), config, retry, noAlias);
+    assert.equal(health.escrow, 'unreplicated');
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 1);
+  });
+
+  it('from a ListSecrets entry (no ReplicationStatus): one DescribeSecret for the replication; when it fails the escrow is unreadable, naming the error', async () => {
+    const entry = described({ PrimaryRegion: 'us-east-1' });
+    const listing = { byName: new Map([[SECRET, entry]]), byArn: new Map([[entry.ARN, entry]]), pages: 1 };
+    secretsMock.on(DescribeSecretCommand).resolves(described({ PrimaryRegion: 'us-east-1', ReplicationStatus: [{ Region: 'eu-west-1', Status: 'InSync' }] }));
+    assert.deepEqual(await checkListedEscrowHealth(listing, secrets, primary(['eu-west-1']), config, retry, noAlias), { escrow: 'ok' });
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 1);
+    assert.deepEqual(await checkListedEscrowHealth(listing, secrets, makeReport({ tags: { 'kms-reimport:managed': 'true' } }), config, retry, noAlias), { escrow: 'ok' });
+    assert.equal(secretsMock.commandCalls(DescribeSecretCommand).length, 1, 'a single-Region key from the listing: no DescribeSecret');
+
+    secretsMock.on(DescribeSecretCommand).rejects(awsError('AccessDeniedException'));
+    const health = await checkListedEscrowHealth(listing, secrets, primary(['eu-west-1']), config, retry, noAlias);
     assert.equal(health.escrow, 'unreadable');
     assert.match(health.escrowReason ?? '', /its replication could not be checked \(DescribeSecret failed with AccessDeniedException\)/);
   });
