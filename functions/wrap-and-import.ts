@@ -1,7 +1,8 @@
 /**
- * Workflow task WrapAndImport: the ONLY function that reads escrow. Reads the escrowed material
- * for pending[0], wraps it, imports it and wipes it (inside lib/reimport.ts); only IDs, dates and
- * the expiration model come back into the state and the logs.
+ * Workflow task WrapAndImport: the ONLY function that reads escrow. In one round trip it reads the
+ * key again, asks for import parameters and reads the escrowed material for pending[0]; then wraps
+ * it, imports it and wipes it (inside lib/reimport.ts); only IDs, dates and the expiration model
+ * come back into the state and the logs.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';

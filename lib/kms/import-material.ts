@@ -19,6 +19,7 @@ import {
   KmsResponseInvalid,
   KmsUnavailable,
   RenewalRefused,
+  TaskInputRejected,
   toNamedError,
   WrappingRejected,
 } from '../errors.js';
@@ -60,6 +61,14 @@ export interface ImportInput {
   keyMaterialId?: string;
   config: ReimportConfig;
   now: Date;
+  /**
+   * The key as KMS shows it now, still being read beside the escrow read and the parameters (the
+   * workflow's re-check): `report` is then the one they went out for. Nothing is wrapped or
+   * imported before it arrives; if it fails, its error is the run's; if it names another key,
+   * KeySpec or escrow secret than `report`, TaskInputRejected. Either way the material read is
+   * wiped unused. Otherwise the import follows it (expiration model, ImportType, ...).
+   */
+  current?: Promise<KeyReport>;
 }
 
 export interface ImportResult {
@@ -115,9 +124,8 @@ interface SentRequest {
   validTo: Date | undefined;
 }
 
-function mapImportError(e: unknown, input: ImportInput, params: ImportParameters, secretId: string, sent: SentRequest): unknown {
+function mapImportError(e: unknown, report: KeyReport, params: ImportParameters, secretId: string, sent: SentRequest): unknown {
   const sentMaterialId = sent.keyMaterialId;
-  const { report } = input;
   const key = report.keyId;
   const which = sentMaterialId ? ` (KeyMaterialId ${sentMaterialId})` : '';
   switch (awsErrorName(e)) {
@@ -193,11 +201,35 @@ async function importShown(kms: KMSClient, report: KeyReport, sent: SentRequest,
   return now.keyState !== 'PendingImport';
 }
 
+/**
+ * The re-check's report must be about what the escrow read and the parameters went out for: the
+ * same key (ID and ARN), the same KeySpec (the wrapping was chosen for it) and the same escrow
+ * secret (the material read is that secret's).
+ */
+function confirmSameKey(requested: KeyReport, current: KeyReport, config: ReimportConfig): void {
+  const differences: string[] = [];
+  if (current.keyId !== requested.keyId || current.arn !== requested.arn) differences.push(`it is key ${current.arn}, not ${requested.arn}`);
+  if (current.keySpec !== requested.keySpec) differences.push(`its KeySpec is ${current.keySpec}, not ${requested.keySpec}`);
+  const secretNow = escrowSecretId(current, config);
+  const secretAsked = escrowSecretId(requested, config);
+  if (secretNow !== secretAsked) differences.push(`its escrow secret is ${secretNow}, not ${secretAsked}`);
+  if (differences.length === 0) return;
+  throw new TaskInputRejected(
+    `The import into key ${requested.keyId} was prepared from a report of the key that KMS no longer confirms: read again, ${differences.join('; ')}. ` +
+      `The key or its escrow tag changed since it was inspected, or the task was invoked with input the workflow never produced. ` +
+      `Nothing was imported and the material read was wiped. Start a new run (action "plan" first).`,
+    { keyId: requested.keyId },
+  );
+}
+
 export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInput): Promise<ImportResult> {
-  const { report, config, now } = input;
+  const { config, now } = input;
+  let report = input.report;
   const parameters = Promise.resolve(input.params);
   // Handled here whatever happens below (their failure is reported after the escrow read settles).
   parameters.catch(() => {});
+  const current = input.current ? Promise.resolve(input.current) : undefined;
+  current?.catch(() => {});
   const retry: RetryOptions = {
     maxAttempts: config.maxAttempts,
     baseDelayMs: config.baseDelayMs,
@@ -210,8 +242,12 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
   let wrapped: Buffer | undefined;
   try {
     // The escrow read goes out beside GetParametersForImport when the parameters are still coming.
-    const [escrowRead, parametersRead] = await Promise.allSettled([readEscrow(deps.secrets, report, config, retry), parameters]);
+    // The re-check (when given) goes out with them too; it decides before anything is wrapped.
+    const [escrowRead, parametersRead, currentRead] = await Promise.allSettled([readEscrow(deps.secrets, report, config, retry), parameters, current ?? report]);
     if (escrowRead.status === 'fulfilled') materials = escrowRead.value;
+    if (currentRead.status === 'rejected') throw currentRead.reason;
+    confirmSameKey(report, currentRead.value, config);
+    report = currentRead.value;
     if (parametersRead.status === 'rejected') throw parametersRead.reason;
     if (escrowRead.status === 'rejected') throw escrowRead.reason;
     const params = parametersRead.value;
@@ -278,11 +314,11 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
       const answerLost = isUnparsableResponse(e) || e instanceof KmsUnavailable;
       // The retry of an attempt KMS may have acted on meets its token refused (spent by that attempt).
       const tokenSpentByLostAnswer = anAttemptMayHaveActed && TOKEN_REFUSED.has(awsErrorName(e) ?? '');
-      if (!answerLost && !tokenSpentByLostAnswer) throw mapImportError(e, input, params, secretId, sent);
+      if (!answerLost && !tokenSpentByLostAnswer) throw mapImportError(e, report, params, secretId, sent);
       // The answer was lost, not necessarily the import: read the key again before concluding.
       const shown = await importShown(deps.kms, report, sent, retry).catch(() => undefined);
       // Not shown after a refused token: new parameters and another try, as for any refused token.
-      if (shown !== true && tokenSpentByLostAnswer) throw mapImportError(e, input, params, secretId, sent);
+      if (shown !== true && tokenSpentByLostAnswer) throw mapImportError(e, report, params, secretId, sent);
       if (shown !== true) {
         const named = toNamedError(e, report.keyId);
         const reread =

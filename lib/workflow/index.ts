@@ -1,7 +1,6 @@
 /** The workflow's step logic (what the task handlers call) and the execution starters. */
 export {
   inspectStep,
-  getImportParametersStep,
   wrapAndImportStep,
   verifyStep,
   reportStep,

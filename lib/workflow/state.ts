@@ -1,9 +1,9 @@
 /**
  * The workflow's state document (the workflow contract): one JSON object every task receives
- * WHOLE and returns WHOLE. It never holds key material: the import parameters are a public key
- * and a token (not secret), everything else is metadata.
+ * WHOLE and returns WHOLE. It never holds key material, nor import parameters (WrapAndImport
+ * fetches and spends them itself); everything is metadata.
  */
-import type { ImportParameters, KeyReport, Outcome, RotationRecord } from '../types.js';
+import type { KeyReport, Outcome, RotationRecord } from '../types.js';
 import type { WorkAction, WorkItem } from '../events/work-item.js';
 
 export interface StepError {
@@ -21,7 +21,6 @@ export interface WorkflowState {
   /** Materials still to import, in order. */
   pending: Array<{ keyMaterialId?: string }>;
   imported: Array<{ keyMaterialId?: string; validTo?: string; expirationModel: string }>;
-  params?: ImportParameters;
   /** Times a token expired and new parameters were fetched. */
   tokenRefreshes: number;
   verified?: boolean;

@@ -4,7 +4,7 @@
  * returns the whole new state. Errors keep their names (the state machine routes on them).
  * Plaintext material never enters the state: only wrapAndImportStep touches escrow, through
  * importEscrowedMaterial, and only material IDs, dates and models come back. wrapAndImportStep
- * does not trust the state's key report: it reads the key from KMS again.
+ * does not trust the state's key report: it reads the key from KMS again, beside its other reads.
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -168,16 +168,6 @@ export async function inspectStep(deps: KmsStepDeps, input: unknown, config: Rei
   return withCalls(state, deps);
 }
 
-/** GetImportParameters: fresh wrapping public key + import token for the next material. */
-export async function getImportParametersStep(deps: KmsStepDeps, input: unknown, config: ReimportConfig, _now: Date): Promise<WorkflowState> {
-  startCounting(deps);
-  const state = parseWorkflowState(input);
-  const report = requireReport(state, 'GetImportParameters');
-  const choice = chooseWrapping(report.keySpec, config, report.keyId);
-  const params = await getImportParameters(deps.kms, report.keyId, choice, retryOf(deps, config));
-  return withCalls({ ...state, params }, deps);
-}
-
 /**
  * The key as KMS describes it now, for WrapAndImport, and the re-check of what it was asked to do.
  * The state document is NOT trusted: anyone able to invoke the function could forge it (another
@@ -191,7 +181,7 @@ export async function getImportParametersStep(deps: KmsStepDeps, input: unknown,
  */
 async function currentReport(
   deps: KmsStepDeps,
-  state: WorkflowState,
+  action: Exclude<WorkItem['action'], 'rotate'>,
   stateReport: KeyReport,
   next: { keyMaterialId?: string },
   config: ReimportConfig,
@@ -205,20 +195,14 @@ async function currentReport(
   if (classification.kind === 'not-external' || classification.kind === 'pending-deletion') {
     throw new KeyNotEligible(`${classification.reason} WrapAndImport refused to import into it; nothing was imported.`, { keyId: report.keyId });
   }
-  if (state.workItem.action === 'rotate') {
-    throw new TaskInputRejected(
-      `WrapAndImport for key ${report.keyId} was given a rotate work item: a rotation imports only through the Rotate task (new material, escrowed first). Nothing was imported.`,
-      { keyId: report.keyId },
-    );
-  }
-  const { plan, targets } = planImports(report, classification, planAction(classification, state.workItem.action), config, now);
+  const { plan, targets } = planImports(report, classification, planAction(classification, action), config, now);
   const wanted = next.keyMaterialId;
   const planned = plan.action !== 'skip' && targets.some((t) => t === wanted || (t !== undefined && wanted !== undefined && t.toLowerCase() === wanted.toLowerCase()));
   if (!planned) {
     const what = wanted === undefined ? "the key's current material" : `material ${wanted}`;
     const fresh = plan.action === 'skip' ? `skip (${plan.reason})` : `${plan.action} ${targets.map((t) => t ?? 'the current material').join(', ')}`;
     throw new TaskInputRejected(
-      `WrapAndImport for key ${report.keyId} was asked to import ${what} (${state.workItem.action}), but planned again from the key as KMS shows it now ` +
+      `WrapAndImport for key ${report.keyId} was asked to import ${what} (${action}), but planned again from the key as KMS shows it now ` +
         `the run would ${fresh}. The key changed since Inspect, or the task was invoked with input the workflow never produced. ` +
         `Nothing was imported. Start a new run (action "plan" first) if the key still needs one.`,
       { keyId: report.keyId },
@@ -228,29 +212,34 @@ async function currentReport(
 }
 
 /**
- * WrapAndImport: the only step that reads escrow. Re-reads the key from KMS (currentReport), then
- * imports pending[0] with the parameters, moves it to imported and drops the parameters (each
- * material gets fresh ones). Whether the token is still good is KMS's call (its clock, its
- * answer): an expired or spent token comes back as ImportTokenExpired and the state machine
- * fetches new parameters.
+ * WrapAndImport: the only step that reads escrow, and the one that fetches the import parameters.
+ * In ONE round trip: the key read again from KMS (currentReport, the re-check), GetParametersForImport
+ * and the escrow read, both for the state's key; then, before any wrap or import, the fresh report
+ * must name the same key, KeySpec and escrow secret and pass the re-check (otherwise the material
+ * read is wiped and the named error thrown, nothing imported). Then it imports pending[0], moves
+ * it to imported; no parameters stay in the state (each attempt fetches its own). Whether the token
+ * is still good is KMS's call: an expired or spent token comes back as ImportTokenExpired and the
+ * state machine runs this task again, which fetches new parameters.
  */
 export async function wrapAndImportStep(deps: ImportStepDeps, input: unknown, config: ReimportConfig, now: Date): Promise<WorkflowState> {
   startCounting(deps);
   const state = parseWorkflowState(input);
   const stateReport = requireReport(state, 'WrapAndImport');
+  // Refused before any call: no answer from KMS could make a rotation an import of escrowed material.
+  if (state.workItem.action === 'rotate' || state.plan?.action === 'rotate') {
+    throw new TaskInputRejected(
+      `WrapAndImport for key ${stateReport.keyId} was given a rotate work item or plan: a rotation imports only through the Rotate task (new material, escrowed first). Nothing was imported.`,
+      { keyId: stateReport.keyId },
+    );
+  }
   const [next, ...rest] = state.pending;
   if (next === undefined) {
     throw new WorkflowStateInvalid(`WrapAndImport for key ${stateReport.keyId} has no pending material; check the state machine wiring`);
   }
-  const params = state.params;
-  if (!params) {
-    throw new WorkflowStateInvalid(`WrapAndImport for key ${stateReport.keyId} has no import parameters; GetImportParameters must run first`);
-  }
-  const report = await currentReport(deps, state, stateReport, next, config, now);
-  if (params.keyId !== report.keyId && params.keyId !== report.arn) {
-    throw new WorkflowStateInvalid(`the import parameters in the state are for key ${params.keyId}, not ${report.keyId}; check the state machine wiring`);
-  }
   const retry = retryOf(deps, config);
+  const wrapping = chooseWrapping(stateReport.keySpec, config, stateReport.keyId);
+  const current = currentReport(deps, state.workItem.action, stateReport, next, config, now);
+  const params = getImportParameters(deps.kms, stateReport.keyId, wrapping, retry);
   const result = await importEscrowedMaterial(
     {
       kms: deps.kms,
@@ -259,12 +248,13 @@ export async function wrapAndImportStep(deps: ImportStepDeps, input: unknown, co
       ...(retry.sleep ? { sleep: retry.sleep } : {}),
       ...(retry.random ? { random: retry.random } : {}),
     },
-    { report, params, ...(next.keyMaterialId !== undefined ? { keyMaterialId: next.keyMaterialId } : {}), config, now },
+    { report: stateReport, current, params, ...(next.keyMaterialId !== undefined ? { keyMaterialId: next.keyMaterialId } : {}), config, now },
   );
   const imported: WorkflowState['imported'][number] = { expirationModel: result.expirationModel };
   if (result.keyMaterialId !== undefined) imported.keyMaterialId = result.keyMaterialId;
   if (result.validTo !== undefined) imported.validTo = result.validTo;
-  const { params: _spent, ...withoutParams } = state;
+  // A state from an older definition may still carry parameters: they are spent either way.
+  const { params: _spent, ...withoutParams } = state as WorkflowState & { params?: unknown };
   return withCalls({ ...withoutParams, pending: rest, imported: [...state.imported, imported] }, deps);
 }
 

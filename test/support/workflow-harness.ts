@@ -33,6 +33,7 @@ import { startLocalEndpoint, type IamPrincipal, type LocalEndpoint } from '../..
 import { principalsOf, renderTemplateRoles, roleAccessKeyId, type TemplateRole } from '../../local/iam/template-roles.js';
 import { accessDeniedMessage, accessKeyIdOf, decide } from '../../local/iam/authorizer.js';
 import { listenLocally, readBody } from './http.js';
+import type { RoundTrips } from './round-trips.js';
 import { startLambdaWorker, type LambdaWorker } from './lambda-workers.js';
 import { createClients, type AwsClients } from '../../lib/aws/clients.js';
 import { loadConfig, type ReimportConfig } from '../../lib/config.js';
@@ -53,7 +54,6 @@ export type FunctionName = TaskStateName | 'trigger' | 'sweep';
 /** Each function's logical ID in template.yaml and its handler file. */
 export const FUNCTIONS: Record<FunctionName, { id: string; file: string }> = {
   Inspect: { id: 'InspectFunction', file: 'inspect' },
-  GetImportParameters: { id: 'GetImportParametersFunction', file: 'get-import-parameters' },
   WrapAndImport: { id: 'WrapAndImportFunction', file: 'wrap-and-import' },
   Verify: { id: 'VerifyFunction', file: 'verify' },
   Rotate: { id: 'RotateFunction', file: 'rotate' },
@@ -61,7 +61,7 @@ export const FUNCTIONS: Record<FunctionName, { id: string; file: string }> = {
   trigger: { id: 'TriggerFunction', file: 'trigger' },
   sweep: { id: 'SweepFunction', file: 'sweep' },
 };
-const STEPS = ['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Rotate', 'Report'] as const satisfies readonly TaskStateName[];
+const STEPS = ['Inspect', 'WrapAndImport', 'Verify', 'Rotate', 'Report'] as const satisfies readonly TaskStateName[];
 
 export interface Execution {
   name: string;
@@ -79,6 +79,12 @@ export interface WorkflowHarnessOptions {
   env?: Record<string, string>;
   /** The DynamoDB the state machine's lease tasks use (default: asl-run's shared dynalite). */
   dynamodb?: { endpoint: string };
+  /**
+   * Every KMS and Secrets Manager call of the workflow's task functions passes a proxy that records
+   * it here (start and end on the tracker's logical clock), so a test can count the run's dependent
+   * round trips (test/support/round-trips.ts) across the functions' runtimes.
+   */
+  roundTrips?: RoundTrips;
 }
 
 export interface WorkflowHarness {
@@ -255,12 +261,32 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
   const snsUrl = await listenLocally(snsServer);
 
   // ---------------------------------------------------------------- the Rotate runtime's calls pass a proxy that can kill it
+  type Answer = { status: number; headers: Record<string, string>; body: string };
+  /** One request passed on to the endpoint as it came; its answer, with the headers the SDK reads. */
+  const forward = (req: IncomingMessage, body: string): Promise<Answer> => {
+    const upstream = new URL(endpoint.url);
+    return new Promise<Answer>((resolve, reject) => {
+      const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host }, agent: false }, (up) => {
+        readBody(up).then((text) => {
+          const kept: Record<string, string> = {};
+          for (const name of ['content-type', 'x-amzn-errortype', 'x-amzn-requestid']) {
+            const value = up.headers[name];
+            if (typeof value === 'string') kept[name] = value;
+          }
+          resolve({ status: up.statusCode ?? 500, headers: kept, body: text });
+        }, reject);
+      });
+      out.on('error', reject);
+      out.end(body);
+    });
+  };
+  const operationOf = (req: IncomingMessage) => String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
   let crashPlan: { operation: string; nth: number; when: 'before' | 'after'; seen: number; done: boolean } | undefined;
   let killRotate: () => void = () => undefined;
   const rotateProxy = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
-      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const operation = operationOf(req);
       const plan = crashPlan;
       const crashHere = plan !== undefined && !plan.done && plan.operation === operation && ++plan.seen === plan.nth;
       if (crashHere && plan.when === 'before') {
@@ -269,21 +295,7 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
         req.socket.destroy();
         return;
       }
-      const upstream = new URL(endpoint.url);
-      const answer = await new Promise<{ status: number; headers: Record<string, string>; body: string }>((resolve, reject) => {
-        const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host }, agent: false }, (up) => {
-          readBody(up).then((text) => {
-            const kept: Record<string, string> = {};
-            for (const name of ['content-type', 'x-amzn-errortype', 'x-amzn-requestid']) {
-              const value = up.headers[name];
-              if (typeof value === 'string') kept[name] = value;
-            }
-            resolve({ status: up.statusCode ?? 500, headers: kept, body: text });
-          }, reject);
-        });
-        out.on('error', reject);
-        out.end(body);
-      });
+      const answer = await forward(req, body);
       if (crashHere) {
         plan.done = true;
         killRotate();
@@ -294,6 +306,19 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
       res.end(answer.body);
     })().catch(() => req.socket.destroy());
   });
+  // The task functions' calls, recorded as the round-trip tracker's calls (a command-shaped value names the operation).
+  const tracked = options.roundTrips?.watch({ send: (_command: unknown, call: () => Promise<Answer>) => call() });
+  const recordingProxy = tracked
+    ? createServer((req, res) => {
+        void (async () => {
+          const body = await readBody(req);
+          const answer = await tracked.send({ schema: [0, 0, operationOf(req)] }, () => forward(req, body));
+          res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
+          res.end(answer.body);
+        })().catch(() => req.socket.destroy());
+      })
+    : undefined;
+  const recordingProxyUrl = recordingProxy ? await listenLocally(recordingProxy) : undefined;
   const rotateProxyUrl = await listenLocally(rotateProxy);
 
   // ---------------------------------------------------------------- the functions' environment, then the functions
@@ -326,6 +351,7 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
       env: {
         ...functionEnv,
         ...extraEnv[name],
+        ...(recordingProxyUrl && (STEPS as readonly string[]).includes(name) ? { AWS_ENDPOINT_URL: recordingProxyUrl } : {}),
         ...(name === 'Rotate' ? { AWS_ENDPOINT_URL: rotateProxyUrl } : {}),
         AWS_ACCESS_KEY_ID: roleAccessKeyId(FUNCTIONS[name].id),
         AWS_SECRET_ACCESS_KEY: 'e2e-role',
@@ -538,6 +564,10 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
       await new Promise((resolve) => snsServer.close(resolve));
       rotateProxy.closeAllConnections();
       await new Promise((resolve) => rotateProxy.close(resolve));
+      if (recordingProxy) {
+        recordingProxy.closeAllConnections();
+        await new Promise((resolve) => recordingProxy.close(resolve));
+      }
       await endpoint.close();
     },
   };

@@ -13,7 +13,7 @@
  *
  * aws-local-stepfunctions 3 evaluates JSONPath only: a state with QueryLanguage JSONata (the
  * lease's clock, LeaseTerms) is run here by evaluating its Output with the JSONata library, with
- * $states.input and $states.context (Execution, State.EnteredTime) as Step Functions binds them.
+ * $states.input and $states.context (Execution, StateMachine, State.EnteredTime) as Step Functions binds them.
  */
 import { StateMachine, ExecutionError } from 'aws-local-stepfunctions';
 import jsonata from 'jsonata';
@@ -35,7 +35,7 @@ if (typeof promiseCtor.withResolvers !== 'function') {
   };
 }
 
-export const TASK_STATES = ['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Rotate', 'Report'] as const;
+export const TASK_STATES = ['Inspect', 'WrapAndImport', 'Verify', 'Rotate', 'Report'] as const;
 export type TaskStateName = (typeof TASK_STATES)[number];
 
 /** The deploy-time substitutions the local runs use (fake ARNs; the tasks are bound locally). */
@@ -44,7 +44,7 @@ export const SUBSTITUTIONS = fakeSubstitutions(aslPlaceholders(loadAslText()));
 export type TaskHandler = (input: Json) => Promise<Json> | Json;
 
 export interface RunWorkflowOptions {
-  /** One local function per Task state (the six Lambda steps and NotifyReportFailure); Reinspect runs the Inspect one. */
+  /** One local function per Task state (the five Lambda steps and NotifyReportFailure); Reinspect runs the Inspect one. */
   handlers: Record<TaskStateName, TaskHandler> & { NotifyReportFailure?: TaskHandler };
   input: Json;
   executionName?: string;
@@ -55,7 +55,15 @@ export interface RunWorkflowOptions {
   dynamodb?: { endpoint: string };
   /** The clock of $states.context.State.EnteredTime in JSONata states (default: now). */
   now?: () => Date;
+  /**
+   * The state machine's ARN ($states.context.StateMachine.Id: its partition, Region and account make
+   * a bare key ID the key's ARN); the execution's ARN is made from it. Default: STATE_MACHINE_ARN.
+   */
+  stateMachineArn?: string;
 }
+
+/** The state machine local runs are executions of (the e2e harness's stack, Region and account). */
+export const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:111122223333:stateMachine:kms-reimport-test-RecoveryStateMachine';
 
 /** The table the ASL's ${LeaseTableName} names in local runs. */
 export const LEASE_TABLE = SUBSTITUTIONS.LeaseTableName as string;
@@ -115,8 +123,10 @@ export interface WorkflowRun {
 export async function runWorkflow(options: RunWorkflowOptions): Promise<WorkflowRun> {
   const definition = loadSubstitutedAsl(SUBSTITUTIONS);
   const name = options.executionName ?? `local-${Math.random().toString(36).slice(2)}`;
+  const stateMachineId = options.stateMachineArn ?? STATE_MACHINE_ARN;
+  const stateMachineContext = { Id: stateMachineId, Name: stateMachineId.split(':').at(-1) as string };
   const executionContext = {
-    Id: `arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:${name}`,
+    Id: `${stateMachineId.replace(':stateMachine:', ':execution:')}:${name}`,
     Name: name,
     Input: options.input,
     StartTime: new Date().toISOString(),
@@ -132,7 +142,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
       const clock = options.now ?? (() => new Date());
       definition.States[stateName] = { Type: 'Task', Resource: `arn:aws:states:::local:jsonata:${stateName}`, Comment: state.Comment, Next: state.Next };
       local[stateName] = (input) =>
-        expression.evaluate({}, { states: { input, context: { Execution: executionContext, State: { Name: stateName, EnteredTime: clock().toISOString() } } } });
+        expression.evaluate({}, { states: { input, context: { Execution: executionContext, StateMachine: stateMachineContext, State: { Name: stateName, EnteredTime: clock().toISOString() } } } });
     } else if (typeof state.Resource === 'string' && state.Resource.startsWith('arn:aws:states:::dynamodb:')) {
       local[stateName] = dynamoTask(state.Resource, dynamoClient);
     }
@@ -156,7 +166,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
       retryIntervalOverrides,
       waitTimeOverrides,
     },
-    context: { Execution: executionContext } as never,
+    context: { Execution: executionContext, StateMachine: stateMachineContext } as never,
   });
   const events: Json[] = [];
   const collecting = (async () => {
