@@ -4,6 +4,7 @@
  */
 import { CreateKeyCommand, type KeySpec, type KeyUsageType, type Tag } from '@aws-sdk/client-kms';
 import { startLocalEndpoint, type LocalEndpoint, type LocalEndpointOptions } from '../../local/index.js';
+import { startLocalEndpointInWorker, type WorkerEndpointOptions } from '../../local/worker.js';
 import { GetSecretValueCommand, ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { createClients, type AwsClients } from '../../lib/aws/clients.js';
 import { recoverKey, type RecoverLogger } from '../../lib/recover.js';
@@ -35,7 +36,20 @@ export interface LocalAws extends AwsClients {
 }
 
 export async function startLocalAws(options: LocalEndpointOptions = {}, config: Partial<ReimportConfig> = {}): Promise<LocalAws> {
-  const endpoint = await startLocalEndpoint({ port: 0, ...options });
+  return harnessOver(await startLocalEndpoint({ port: 0, ...options }), config);
+}
+
+/**
+ * The same harness over an endpoint in its own worker thread (local/worker.ts): the client's
+ * time in this process is then the SDK's and the engine's only, as against a real KMS (the
+ * benchmarks). `endpoint.controls` and `endpoint.clock` work as in process; `endpoint.services`
+ * does not (inspect through the APIs).
+ */
+export async function startLocalAwsInWorker(options: WorkerEndpointOptions = {}, config: Partial<ReimportConfig> = {}): Promise<LocalAws> {
+  return harnessOver(await startLocalEndpointInWorker({ port: 0, ...options }), config);
+}
+
+async function harnessOver(endpoint: LocalEndpoint, config: Partial<ReimportConfig>): Promise<LocalAws> {
   const clients = createClients({
     endpointUrl: endpoint.url,
     region: REGION,
