@@ -5,9 +5,8 @@
  */
 import { test, describe, beforeEach, afterEach, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { defaultProvider, missingCredentialsMessage } from '../../lib/aws/lambda-credentials.js';
-import { listenLocally } from '../support/http.js';
+import { startContainerCredentialEndpoint as containerEndpoint } from '../support/container-credentials.js';
 
 /** Every variable either provider reads: cleared before each test, restored after. */
 const VARIABLES = [
@@ -34,32 +33,6 @@ beforeEach(() => {
   for (const name of VARIABLES) delete process.env[name];
 });
 afterEach(restore);
-
-/** A container credential endpoint: answers what `next()` gives, records each request's headers. */
-async function containerEndpoint() {
-  const requests: IncomingHttpHeaders[] = [];
-  let expiresInMs = 3_600_000;
-  const server = createServer((req, res) => {
-    requests.push(req.headers);
-    const n = requests.length;
-    res.setHeader('content-type', 'application/json');
-    res.end(
-      JSON.stringify({
-        AccessKeyId: `ASIACONTAINER${n}`,
-        SecretAccessKey: `container-secret-${n}`,
-        Token: `container-token-${n}`,
-        Expiration: new Date(Date.now() + expiresInMs).toISOString(),
-      }),
-    );
-  });
-  const url = await listenLocally(server);
-  return {
-    url: `${url}/v2/credentials`,
-    requests,
-    expireIn: (ms: number) => void (expiresInMs = ms),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 describe('lambda credentials: the environment the Lambda runtime sets', () => {
   test('AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN are the credentials', async () => {
