@@ -151,7 +151,6 @@ describe('a built Lambda bundle (verify) run as Lambda runs it', () => {
       AWS_REGION: REGION,
       AWS_LAMBDA_FUNCTION_NAME: 'VerifyFunction',
       AWS_ENDPOINT_URL: proxy.url,
-      KMS_REIMPORT_MAX_ATTEMPTS: '1',
     };
   });
 
