@@ -32,7 +32,7 @@
 //
 // The command line (--cli) is bundled too, for start-up time: see buildCli below.
 //
-// Usage: node scripts/build.mjs [--outdir <dir>]      (default: dist/functions)
+// Usage: node scripts/build.mjs [--outdir <dir>] [--only <name>[,<name>...]]   (default: dist/functions, every handler)
 //        node scripts/build.mjs --cli [--optional]     (dist/cli: the prebuilt command line)
 import { readdirSync, statSync, writeFileSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, dirname } from 'node:path';
@@ -217,7 +217,10 @@ async function main(argv) {
   const at = argv.indexOf('--outdir');
   const outdir = at >= 0 ? resolve(argv[at + 1] ?? '') : undefined;
   if (at >= 0 && !argv[at + 1]) throw new Error('--outdir needs a directory');
-  const built = await buildFunctions(outdir ? { outdir } : {});
+  const onlyAt = argv.indexOf('--only');
+  if (onlyAt >= 0 && !argv[onlyAt + 1]) throw new Error('--only needs handler names, comma-separated (e.g. --only verify,report)');
+  const only = onlyAt >= 0 ? argv[onlyAt + 1].split(',').map((name) => name.trim()).filter(Boolean) : undefined;
+  const built = await buildFunctions({ ...(outdir ? { outdir } : {}), ...(only ? { only } : {}) });
   for (const fn of built) {
     const missing = fn.exports.includes('handler') ? '' : '   (no `handler` export!)';
     console.log(`${fn.name.padEnd(24)} ${(fn.bytes / 1024).toFixed(0).padStart(6)} kB  ${relative(process.cwd(), fn.file)}${missing}`);
