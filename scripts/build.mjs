@@ -25,10 +25,15 @@
 // credentials out through the container endpoint instead (AWS_CONTAINER_CREDENTIALS_FULL_URI, as
 // with SnapStart), fromHttp (@aws-sdk/credential-provider-http). A bundle run outside Lambda without
 // those variables (a profile, SSO, an EC2 role) fails at its first AWS call with a ConfigError that
-// names them, before anything is sent; `sam local invoke` passes credentials in the environment and
-// works. The command line (--cli) keeps the full chain: profiles and SSO are what people use.
+// names them, before anything is sent (set them to run one locally). The command line (--cli) keeps
+// the full chain: profiles and SSO are what people use there.
 // test/unit/build.test.ts checks from the metafile that none of it is left in a Lambda bundle, that
 // the CLI still has it, and every bundle's size; test/integration/lambda-bundle.test.ts runs one.
+// Scope: the bundles this script writes (npm run build, the bench). `sam build` with the template's
+// `BuildMethod: esbuild` passes esbuild a fixed set of flags (minify, sourcemap, target, format,
+// main fields, external, loader, out extension, banner: no plugins, no alias), so bundles built
+// that way keep the full chain until the template builds with this script (`BuildMethod: makefile`
+// with `node scripts/build.mjs --only <name>`).
 //
 // The command line (--cli) is bundled too, for start-up time: see buildCli below.
 //
