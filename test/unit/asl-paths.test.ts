@@ -18,6 +18,10 @@ const WORK_ITEM = {
   action: 'auto',
   trigger: { source: 'aws.kms', detailType: 'KMS Imported Key Material Expiration' },
 };
+/** The same key named by alias: inspected first, then leased by the ARN Inspect found, then inspected again under the lease. */
+const BY_ALIAS = { ...WORK_ITEM, keyRef: 'alias/payments' };
+/** The path of a run whose work item names the key by ID or ARN, up to the plan made under the lease taken first. */
+const LEASE_FIRST = ['KeyRefTerms', 'ChooseFirstStep', 'AcquireLease', 'Reinspect', 'KeepLease', 'CarryLease', 'AfterReinspect'];
 
 function named(name: string, message = `${name} (test)`): Error {
   const error = new Error(message);
@@ -29,7 +33,6 @@ interface Scenario {
   plan?: Json;
   pending?: Json[];
   inspect?: TaskHandler;
-  getImportParameters?: (state: Json, call: number) => void;
   wrapAndImport?: (state: Json, call: number) => void;
   verify?: (state: Json, call: number) => void;
   rotate?: (state: Json, call: number) => void;
@@ -42,31 +45,27 @@ function stepsFor(scenario: Scenario = {}) {
   const calls: Record<string, number> = {};
   const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
   const handlers: Record<TaskStateName, TaskHandler> & { NotifyReportFailure?: TaskHandler } = {
-    Inspect: (item) => {
+    Inspect: (input) => {
       count('Inspect');
+      // Inspect first gets {workItem} (KeyRefTerms); Reinspect the work item itself.
+      const item = typeof input === 'object' && input !== null && 'workItem' in input ? input.workItem : input;
       if (scenario.inspect) return scenario.inspect(item);
       return {
         workItem: item,
         startedAt: '2026-01-01T00:00:00.000Z',
-        report: { keyId: item.keyRef, arn: `arn:aws:kms:us-east-1:111122223333:key/${item.keyRef}`, keyState: 'PendingImport' },
+        report: { keyId: item.keyRef, arn: item.keyRef.startsWith('arn:') ? item.keyRef : `arn:aws:kms:us-east-1:111122223333:key/${item.keyRef}`, keyState: 'PendingImport' },
         plan: scenario.plan ?? { action: 'recover', reason: 'the key is PendingImport' },
         pending: scenario.pending ?? [{ keyMaterialId: 'a'.repeat(64) }, { keyMaterialId: 'b'.repeat(64) }],
         imported: [],
         tokenRefreshes: 0,
       };
     },
-    GetImportParameters: (state) => {
-      const n = count('GetImportParameters');
-      scenario.getImportParameters?.(state, n);
-      return { ...state, params: { keyId: state.report.keyId, importToken: `token-${n}`, publicKey: 'cHVibGlj' } };
-    },
     WrapAndImport: (state) => {
       const n = count('WrapAndImport');
-      assert.ok(state.params, 'WrapAndImport must always receive fresh parameters');
+      assert.ok(state.report?.arn === state.lease?.keyArn && state.lease?.acquired, 'WrapAndImport only under the lease of the key it imports into');
       scenario.wrapAndImport?.(state, n);
       const [next, ...rest] = state.pending;
-      const { params: _spent, ...without } = state;
-      return { ...without, pending: rest, imported: [...state.imported, { ...next, expirationModel: 'KEY_MATERIAL_EXPIRES' }] };
+      return { ...state, pending: rest, imported: [...state.imported, { ...next, expirationModel: 'KEY_MATERIAL_EXPIRES' }] };
     },
     Verify: (state) => {
       const n = count('Verify');
@@ -100,21 +99,54 @@ function stepsFor(scenario: Scenario = {}) {
 const retried = (run: { events: Json[] }, state: string) => run.events.filter((e) => e.type === 'StateRetried' && e.state.name === state).length;
 
 describe('ASL routes: success and skip', () => {
-  test('recover with two pending materials: parameters and import per material, then Verify, Report, Done', async () => {
+  test('recover with two pending materials, key named by ID: the lease first, Inspect once under it, WrapAndImport per material (paced), then Verify, Report, Done', async () => {
     const { handlers, calls } = stepsFor();
     const run = await runWorkflow({ handlers, input: WORK_ITEM });
     assert.equal(run.status, 'SUCCEEDED');
     assert.deepEqual(run.path, [
-      'Inspect', 'ChooseAction',
-      'LeaseTerms', 'AcquireLease', 'Reinspect', 'KeepLease', 'CarryLease', 'AfterReinspect',
-      'GetImportParameters', 'WrapAndImport', 'MoreMaterials',
-      'PaceImportParameters', 'GetImportParameters', 'WrapAndImport', 'MoreMaterials',
+      ...LEASE_FIRST,
+      'WrapAndImport', 'MoreMaterials',
+      'PaceImportParameters', 'WrapAndImport', 'MoreMaterials',
       'Verify', 'ReleaseLease', 'Report', 'Succeeded?', 'Done',
     ]);
     assert.equal(run.output.outcome.status, 'recovered');
     assert.equal(run.output.imported.length, 2);
-    // Inspect twice: once to decide, once more under the lease.
-    assert.deepEqual(calls, { Inspect: 2, GetImportParameters: 2, WrapAndImport: 2, Verify: 1, Report: 1 });
+    // Inspect once: under the lease taken for the ARN made from the key ID.
+    assert.deepEqual(calls, { Inspect: 1, WrapAndImport: 2, Verify: 1, Report: 1 });
+    assert.equal(reportInput(run).lease.keyArn, `arn:aws:kms:us-east-1:111122223333:key/${WORK_ITEM.keyRef}`);
+  });
+
+  test('the same by key ARN: the lease for that ARN, Inspect once', async () => {
+    const { handlers, calls } = stepsFor({ pending: [{}] });
+    const arn = `arn:aws:kms:us-east-1:111122223333:key/${WORK_ITEM.keyRef}`;
+    const run = await runWorkflow({ handlers, input: { ...WORK_ITEM, keyRef: arn } });
+    assert.equal(run.status, 'SUCCEEDED');
+    assert.deepEqual(run.path.slice(0, LEASE_FIRST.length + 1), [...LEASE_FIRST, 'WrapAndImport']);
+    assert.equal(calls.Inspect, 1);
+    assert.equal(reportInput(run).lease.keyArn, arn);
+  });
+
+  test('recover by alias: Inspect, the lease for the ARN it found, Inspect again under it, then the imports', async () => {
+    const { handlers, calls } = stepsFor();
+    const run = await runWorkflow({ handlers, input: BY_ALIAS });
+    assert.equal(run.status, 'SUCCEEDED');
+    assert.deepEqual(run.path, [
+      'KeyRefTerms', 'ChooseFirstStep', 'Inspect', 'ChooseAction',
+      'LeaseTerms', 'AcquireLease', 'Reinspect', 'KeepLease', 'CarryLease', 'AfterReinspect',
+      'WrapAndImport', 'MoreMaterials',
+      'PaceImportParameters', 'WrapAndImport', 'MoreMaterials',
+      'Verify', 'ReleaseLease', 'Report', 'Succeeded?', 'Done',
+    ]);
+    // Inspect twice: once to find the key behind the alias, once more under the lease.
+    assert.deepEqual(calls, { Inspect: 2, WrapAndImport: 2, Verify: 1, Report: 1 });
+  });
+
+  test('a key ID that is not quite one (upper case, a UUID with another shape) takes the alias path: never a lease for an ARN made from a guess', async () => {
+    for (const keyRef of [WORK_ITEM.keyRef.toUpperCase(), `${WORK_ITEM.keyRef}0`, `arn:aws:kms:us-east-1:111122223333:alias/payments`]) {
+      const { handlers } = stepsFor({ pending: [{}] });
+      const run = await runWorkflow({ handlers, input: { ...WORK_ITEM, keyRef } });
+      assert.deepEqual(run.path.slice(0, 4), ['KeyRefTerms', 'ChooseFirstStep', 'Inspect', 'ChooseAction'], keyRef);
+    }
   });
 
   test('renew goes the same way and reports renewed', async () => {
@@ -129,8 +161,8 @@ describe('ASL routes: success and skip', () => {
     const { handlers, calls } = stepsFor({ plan: { action: 'skip', reason: 'plan: would recover 1 material' }, pending: [] });
     const run = await runWorkflow({ handlers, input: { ...WORK_ITEM, action: 'plan' } });
     assert.equal(run.status, 'SUCCEEDED');
-    assert.deepEqual(run.path, ['Inspect', 'ChooseAction', 'Report', 'Succeeded?', 'Done']);
-    assert.equal(calls.GetImportParameters, undefined);
+    assert.deepEqual(run.path, ['KeyRefTerms', 'ChooseFirstStep', 'Inspect', 'ChooseAction', 'Report', 'Succeeded?', 'Done'], 'a plan-only run takes no lease');
+    assert.equal(calls.WrapAndImport, undefined);
     assert.equal(reportInput(run).plan.reason, 'plan: would recover 1 material');
   });
 });
@@ -146,7 +178,7 @@ describe('ASL routes: import tokens', () => {
     const run = await runWorkflow({ handlers, input: WORK_ITEM });
     assert.equal(run.status, 'SUCCEEDED');
     assert.equal(run.output.outcome.status, 'recovered');
-    assert.deepEqual(calls, { Inspect: 2, GetImportParameters: 2, WrapAndImport: 2, Verify: 1, Report: 1 });
+    assert.deepEqual(calls, { Inspect: 1, WrapAndImport: 2, Verify: 1, Report: 1 });
     const state = reportInput(run);
     assert.equal(state.tokenRefreshes, 1, 'tokenRefreshes stays a number');
     assert.equal(state.error, undefined, 'an expired token is not a failure');
@@ -164,8 +196,7 @@ describe('ASL routes: import tokens', () => {
     const run = await runWorkflow({ handlers, input: WORK_ITEM });
     assert.equal(run.status, 'FAILED');
     assert.equal(run.error?.name, 'RecoveryFailed');
-    assert.equal(calls.GetImportParameters, 4);
-    assert.equal(calls.WrapAndImport, 4);
+    assert.equal(calls.WrapAndImport, 4, 'each with its own parameters');
     assert.equal(calls.Verify, undefined);
     const state = reportInput(run);
     assert.equal(state.error.Error, 'ImportTokenExpired');
@@ -193,7 +224,7 @@ describe('ASL routes: failures that must stop at once', () => {
   }
 
   test('an unexpected error in any step is caught and reported as failed', async () => {
-    for (const step of ['getImportParameters', 'verify'] as const) {
+    for (const step of ['wrapAndImport', 'verify'] as const) {
       const { handlers, calls } = stepsFor({
         [step]: () => {
           throw new TypeError('something unexpected');
@@ -208,28 +239,28 @@ describe('ASL routes: failures that must stop at once', () => {
 });
 
 describe('ASL routes: transient errors are retried, boundedly', () => {
-  test('KmsUnavailable in GetImportParameters twice, then success', async () => {
+  test('KmsUnavailable in WrapAndImport (GetParametersForImport throttled) twice, then success', async () => {
     const { handlers, calls } = stepsFor({
       pending: [{}],
-      getImportParameters: (_s, n) => {
+      wrapAndImport: (_s, n) => {
         if (n <= 2) throw named('KmsUnavailable', 'KMS throttled GetParametersForImport for key 1234; retrying');
       },
     });
     const run = await runWorkflow({ handlers, input: WORK_ITEM });
     assert.equal(run.status, 'SUCCEEDED');
-    assert.equal(calls.GetImportParameters, 3);
-    assert.equal(retried(run, 'GetImportParameters'), 2);
+    assert.equal(calls.WrapAndImport, 3);
+    assert.equal(retried(run, 'WrapAndImport'), 2);
   });
 
   test('KmsUnavailable that never ends: MaxAttempts retries, then a failed outcome', async () => {
     const { handlers, calls } = stepsFor({
-      getImportParameters: () => {
+      wrapAndImport: () => {
         throw named('KmsUnavailable');
       },
     });
     const run = await runWorkflow({ handlers, input: WORK_ITEM });
     assert.equal(run.status, 'FAILED');
-    assert.equal(calls.GetImportParameters, 5, 'one call and four retries');
+    assert.equal(calls.WrapAndImport, 5, 'one call and four retries');
     assert.equal(reportInput(run).error.Error, 'KmsUnavailable');
   });
 
@@ -257,10 +288,11 @@ describe('ASL routes: every path ends in a reported outcome', () => {
         throw named('KeyNotFound', 'alias/gone points to no key; check the alias');
       },
     });
-    const run = await runWorkflow({ handlers, input: WORK_ITEM });
-    assert.deepEqual(run.path, ['Inspect', 'InspectFailed', 'Report', 'Succeeded?', 'Failed']);
+    const input = { ...WORK_ITEM, keyRef: 'alias/gone' };
+    const run = await runWorkflow({ handlers, input });
+    assert.deepEqual(run.path, ['KeyRefTerms', 'ChooseFirstStep', 'Inspect', 'InspectFailed', 'Report', 'Succeeded?', 'Failed']);
     const state = reportInput(run);
-    assert.deepEqual(state.workItem, WORK_ITEM);
+    assert.deepEqual(state.workItem, input);
     assert.deepEqual([state.pending, state.imported, state.tokenRefreshes], [[], [], 0]);
     assert.equal(typeof state.startedAt, 'string');
     assert.equal(state.error.Error, 'KeyNotFound');
@@ -268,18 +300,36 @@ describe('ASL routes: every path ends in a reported outcome', () => {
     assert.equal(run.error?.name, 'RecoveryFailed');
   });
 
-  test('a plan the runbook cannot follow is reported as failed, nothing imported', async () => {
-    for (const scenario of [{ plan: { action: 'recover', reason: 'x' }, pending: [] }, { plan: { action: 'explode', reason: 'x' } }]) {
-      const { handlers, calls } = stepsFor(scenario);
-      const run = await runWorkflow({ handlers, input: WORK_ITEM });
-      assert.ok(run.path.includes('NoRunnablePlan'));
-      assert.equal(calls.GetImportParameters, undefined);
-      assert.equal(reportInput(run).error.Error, 'NoRunnablePlan');
-      assert.equal(run.status, 'FAILED');
-    }
-    const { handlers } = stepsFor({ inspect: (item) => ({ workItem: item, startedAt: 'x', pending: [], imported: [], tokenRefreshes: 0 }) });
+  test('Inspect fails under the lease taken first (key ID): the lease is released, Report gets the whole state document', async () => {
+    const { handlers, calls } = stepsFor({
+      inspect: () => {
+        throw named('KeyNotFound', 'Key 1234abcd-12ab-34cd-56ef-1234567890ab was not found; check the key ID and Region');
+      },
+    });
     const run = await runWorkflow({ handlers, input: WORK_ITEM });
-    assert.ok(run.path.includes('NoRunnablePlan'), 'no plan at all');
+    assert.deepEqual(run.path, ['KeyRefTerms', 'ChooseFirstStep', 'AcquireLease', 'Reinspect', 'ReleaseIfHeld', 'ReleaseLease', 'Report', 'Succeeded?', 'Failed']);
+    const state = reportInput(run);
+    assert.deepEqual(state.workItem, WORK_ITEM);
+    assert.deepEqual([state.pending, state.imported, state.tokenRefreshes], [[], [], 0]);
+    assert.equal(state.error.Error, 'KeyNotFound');
+    assert.equal(state.leaseReleaseError, undefined, 'released');
+    assert.equal(calls.Report, 1);
+  });
+
+  test('a plan the runbook cannot follow is reported as failed, nothing imported (by alias, and under the lease taken first)', async () => {
+    for (const input of [BY_ALIAS, WORK_ITEM]) {
+      for (const scenario of [{ plan: { action: 'recover', reason: 'x' }, pending: [] }, { plan: { action: 'explode', reason: 'x' } }]) {
+        const { handlers, calls } = stepsFor(scenario);
+        const run = await runWorkflow({ handlers, input });
+        assert.ok(run.path.includes(input === BY_ALIAS ? 'NoRunnablePlan' : 'NoRunnablePlanUnderLease'), run.path.join(' > '));
+        assert.equal(calls.WrapAndImport, undefined);
+        assert.equal(reportInput(run).error.Error, 'NoRunnablePlan');
+        assert.equal(run.status, 'FAILED');
+      }
+      const { handlers } = stepsFor({ inspect: (item) => ({ workItem: item, startedAt: 'x', pending: [], imported: [], tokenRefreshes: 0 }) });
+      const run = await runWorkflow({ handlers, input });
+      assert.ok(run.path.some((s) => s.startsWith('NoRunnablePlan')), 'no plan at all');
+    }
   });
 
   test('Report itself fails: a fallback notice goes to the outcome topic and the execution fails ReportFailed', async () => {
@@ -378,8 +428,7 @@ describe('ASL routes: one run per key (the lease in DynamoDB)', () => {
     assert.match(reportInput(run).plan.reason, /still taken after 5 attempts/);
     assert.equal(timesEntered(run, 'AcquireLease'), LEASE_ATTEMPTS);
     assert.equal(timesEntered(run, 'WaitForLease'), LEASE_ATTEMPTS - 1);
-    assert.equal(calls.Inspect, LEASE_ATTEMPTS, 'Inspect once, then again after every wait');
-    assert.equal(calls.GetImportParameters, undefined);
+    assert.equal(calls.Inspect, LEASE_ATTEMPTS - 1, 'the lease asked for first (key ID), then Inspect after every wait');
     assert.equal(calls.WrapAndImport, undefined);
     assert.equal(timesEntered(run, 'ReleaseLease'), 0, 'never releases a lease it does not hold');
     assert.equal((await leaseItem(input.keyRef))?.owner?.S, other);
@@ -423,7 +472,7 @@ describe('ASL routes: one run per key (the lease in DynamoDB)', () => {
   });
 
   test('every failure after the lease was taken releases it before Report', async () => {
-    for (const failing of ['getImportParameters', 'wrapAndImport', 'verify'] as const) {
+    for (const failing of ['wrapAndImport', 'verify'] as const) {
       const input = item();
       const { handlers } = stepsFor({ pending: [{}], [failing]: () => { throw named('IncorrectKeyMaterial'); } });
       const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
@@ -434,15 +483,16 @@ describe('ASL routes: one run per key (the lease in DynamoDB)', () => {
     }
   });
 
-  test('under the lease the key needs nothing any more (another run just finished): skipped, lease released', async () => {
-    const input = item();
+  test('by alias: under the lease the key needs nothing any more (another run just finished): skipped, lease released', async () => {
+    const keyId = randomUUID();
+    const input = { ...BY_ALIAS, keyRef: `alias/${keyId}` };
     let inspections = 0;
     const { handlers, calls } = stepsFor({
       inspect: (workItem) => {
         inspections++;
         return {
           workItem, startedAt: '2026-01-01T00:00:00.000Z', imported: [], tokenRefreshes: 0,
-          report: { keyId: workItem.keyRef, arn: arnOf(workItem.keyRef), keyState: inspections > 1 ? 'Enabled' : 'PendingImport' },
+          report: { keyId, arn: arnOf(keyId), keyState: inspections > 1 ? 'Enabled' : 'PendingImport' },
           plan: inspections > 1 ? { action: 'skip', reason: 'the key is Enabled' } : { action: 'recover', reason: 'PendingImport' },
           pending: inspections > 1 ? [] : [{}],
         };
@@ -451,8 +501,69 @@ describe('ASL routes: one run per key (the lease in DynamoDB)', () => {
     const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
     assert.equal(run.output.outcome.status, 'skipped');
     assert.match(reportInput(run).plan.reason, /needed nothing once this run held its lease/);
-    assert.equal(calls.GetImportParameters, undefined);
+    assert.equal(calls.WrapAndImport, undefined);
     assert.ok(run.path.includes('NothingToDoUnderLease') && run.path.includes('ReleaseLease'));
+    assert.equal(await leaseItem(keyId), undefined);
+  });
+
+  test('by key ID: the one inspection, under the lease, finds nothing to do: skipped with Inspect\'s own reason, lease released', async () => {
+    const input = item();
+    const { handlers, calls } = stepsFor({ plan: { action: 'skip', reason: 'the key is Enabled and its material valid for 89 days' }, pending: [] });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.output.outcome.status, 'skipped');
+    assert.equal(reportInput(run).plan.reason, 'the key is Enabled and its material valid for 89 days');
+    assert.deepEqual(run.path, [...LEASE_FIRST, 'ReleaseLease', 'Report', 'Succeeded?', 'Done']);
+    assert.deepEqual(calls, { Inspect: 1, Report: 1 });
+    assert.equal(await leaseItem(input.keyRef), undefined);
+  });
+
+  test('the key Inspect finds under the lease taken first is another ARN: that lease is released, the found key leased, inspected again, and only then imported into', async () => {
+    const input = { ...item(), keyRef: `arn:aws:kms:us-east-1:111122223333:key/${randomUUID()}` };
+    const found = randomUUID();
+    const held: Array<Json | undefined> = [];
+    const { handlers, calls } = stepsFor({
+      pending: [{}],
+      inspect: async (workItem) => {
+        // The first lease's item while the key is inspected under it.
+        held.push(await dynamo.client.send(new GetItemCommand({ TableName: LEASE_TABLE, Key: { keyArn: { S: input.keyRef } }, ConsistentRead: true })).then((r) => r.Item));
+        return {
+          workItem, startedAt: '2026-01-01T00:00:00.000Z', imported: [], tokenRefreshes: 0,
+          report: { keyId: found, arn: arnOf(found), keyState: 'PendingImport' },
+          plan: { action: 'recover', reason: 'PendingImport' },
+          pending: [{}],
+        };
+      },
+    });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.output.outcome.status, 'recovered');
+    assert.deepEqual(run.path.slice(0, 15), [
+      ...LEASE_FIRST, 'ReleaseMisdirectedLease',
+      'LeaseTerms', 'AcquireLease', 'Reinspect', 'KeepLease', 'CarryLease', 'AfterReinspect', 'WrapAndImport',
+    ]);
+    assert.deepEqual(calls, { Inspect: 2, WrapAndImport: 1, Verify: 1, Report: 1 });
+    assert.ok(held[0], 'the first inspection ran under the first lease');
+    assert.equal(held[1], undefined, 'released before the found key was leased');
+    assert.equal(reportInput(run).lease.keyArn, arnOf(found));
+    assert.equal(await leaseItem(found), undefined, 'the found key\'s lease released too');
+  });
+
+  test('the key is another ARN again under the second lease: never imported, NoRunnablePlanUnderLease, released', async () => {
+    const input = item();
+    let n = 0;
+    const { handlers, calls } = stepsFor({
+      pending: [{}],
+      inspect: (workItem) => {
+        const keyId = randomUUID(); // a different key every time (an alias moving as it is read)
+        n++;
+        return { workItem, startedAt: 'x', imported: [], tokenRefreshes: 0, report: { keyId, arn: arnOf(keyId), keyState: 'PendingImport' }, plan: { action: 'recover', reason: 'PendingImport' }, pending: [{}] };
+      },
+    });
+    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+    assert.equal(run.status, 'FAILED');
+    assert.equal(n, 2);
+    assert.equal(calls.WrapAndImport, undefined);
+    assert.equal(timesEntered(run, 'ReleaseMisdirectedLease'), 1, 'at most once per run');
+    assert.deepEqual(run.path.slice(-5), ['NoRunnablePlanUnderLease', 'ReleaseLease', 'Report', 'Succeeded?', 'Failed']);
     assert.equal(await leaseItem(input.keyRef), undefined);
   });
 
@@ -484,7 +595,8 @@ describe('ASL routes: one run per key (the lease in DynamoDB)', () => {
       const run = await runWorkflow({ handlers, input: item(), dynamodb: empty });
       assert.equal(run.status, 'FAILED');
       assert.equal(reportInput(run).error.Error, 'DynamoDB.ResourceNotFoundException');
-      assert.equal(calls.GetImportParameters, undefined);
+      assert.equal(calls.WrapAndImport, undefined);
+      assert.equal(calls.Inspect, undefined, 'the lease is asked for before the key is inspected');
     } finally {
       await empty.close();
     }
@@ -513,25 +625,21 @@ describe('ASL routes: the rotation branch (work item action rotate)', () => {
     const rotate: TaskHandler = async (state) => ({ ...(await handlers.Rotate(state)), held: await leaseItem(input.keyRef) });
     const run = await runWorkflow({ handlers: { ...handlers, Rotate: rotate }, input, dynamodb: dynamo, executionName: `rotate-${input.keyRef}` });
     assert.equal(run.status, 'SUCCEEDED', JSON.stringify(run.error));
-    assert.deepEqual(run.path, [
-      'Inspect', 'ChooseAction',
-      'LeaseTerms', 'AcquireLease', 'Reinspect', 'KeepLease', 'CarryLease', 'AfterReinspect',
-      'Rotate', 'ReleaseLease', 'Report', 'Succeeded?', 'Done',
-    ]);
+    assert.deepEqual(run.path, [...LEASE_FIRST, 'Rotate', 'ReleaseLease', 'Report', 'Succeeded?', 'Done']);
     assert.equal(run.output.outcome.status, 'rotated');
-    assert.deepEqual(calls, { Inspect: 2, Rotate: 1, Report: 1 }, 'no GetImportParameters, WrapAndImport or Verify: the engine does it all');
+    assert.deepEqual(calls, { Inspect: 1, Rotate: 1, Report: 1 }, 'no WrapAndImport or Verify: the engine does it all');
     assert.equal(reportInput(run).held.owner.S, `arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:rotate-${input.keyRef}`);
     assert.equal(reportInput(run).rotation.toKeyMaterialId, 'c'.repeat(64));
     assert.equal(await leaseItem(input.keyRef), undefined, 'released');
   });
 
-  test('rotate skipped by Inspect (PendingImport: recover first; a Multi-Region replica: rotate the primary): straight to Report, no lease, no Rotate', async () => {
+  test('rotate skipped by Inspect (PendingImport: recover first; a Multi-Region replica: rotate the primary): the lease taken first released, Report with the reason, no Rotate', async () => {
     for (const reason of ['Key is PendingImport. It cannot be rotated while material is missing: recover it first', 'Key k in eu-west-1 is a replica of a Multi-Region key: rotate its primary us-east-1 (rotate the primary arn:aws:kms:us-east-1:111122223333:key/k ...']) {
       const input = rotation();
       const { handlers, calls } = stepsFor({ plan: { action: 'skip', reason }, pending: [] });
       const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
       assert.equal(run.status, 'SUCCEEDED');
-      assert.deepEqual(run.path, ['Inspect', 'ChooseAction', 'Report', 'Succeeded?', 'Done']);
+      assert.deepEqual(run.path, [...LEASE_FIRST, 'ReleaseLease', 'Report', 'Succeeded?', 'Done']);
       assert.equal(calls.Rotate, undefined);
       assert.equal(reportInput(run).plan.reason, reason);
       assert.equal(await leaseItem(input.keyRef), undefined);

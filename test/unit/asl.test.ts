@@ -26,7 +26,7 @@ const text = loadAslText();
 const asl = JSON.parse(text);
 const states: Record<string, Json> = asl.States;
 
-const LAMBDA_TASKS = ['Inspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Rotate', 'Report'];
+const LAMBDA_TASKS = ['Inspect', 'WrapAndImport', 'Verify', 'Rotate', 'Report'];
 const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 /** Errors that retrying cannot fix: they must never appear in a Retry. */
 const NEVER_RETRIED = [
@@ -105,16 +105,22 @@ describe('ASL shape: a runbook that always ends in a reported outcome', () => {
   });
 
   test('the runbook reads in the contract order', () => {
-    assert.equal(asl.StartAt, 'Inspect');
+    assert.equal(asl.StartAt, 'KeyRefTerms');
+    assert.equal(states.KeyRefTerms.Next, 'ChooseFirstStep');
+    assert.deepEqual(states.ChooseFirstStep.Choices, [{ Variable: '$.lease.first', IsPresent: true, Next: 'AcquireLease' }]);
+    assert.equal(states.ChooseFirstStep.Default, 'Inspect');
     assert.equal(states.Inspect.Next, 'ChooseAction');
     assert.equal(states.ChooseAction.Choices[2].Next, 'LeaseTerms');
     assert.equal(states.LeaseTerms.Next, 'AcquireLease');
     assert.equal(states.AcquireLease.Next, 'Reinspect');
-    // AfterReinspect first guards a state without a plan (a Choice on a missing variable fails the run), then acts.
+    // AfterReinspect first guards a state without a plan (a Choice on a missing variable fails the
+    // run), then settles a lease taken before the only inspection (a skip keeps Inspect's reason;
+    // another ARN than the leased one is never imported under it), then acts.
     assert.equal(states.AfterReinspect.Choices[0].Next, 'NoRunnablePlanUnderLease');
     assert.equal(states.AfterReinspect.Choices[1].Next, 'NoRunnablePlan');
-    assert.equal(states.AfterReinspect.Choices[2].Next, 'GetImportParameters');
-    assert.equal(states.GetImportParameters.Next, 'WrapAndImport');
+    assert.equal(states.AfterReinspect.Choices[2].Next, 'ReleaseLease');
+    assert.equal(states.AfterReinspect.Choices[3].Next, 'ReleaseMisdirectedLease');
+    assert.equal(states.AfterReinspect.Choices[4].Next, 'WrapAndImport');
     assert.equal(states.WrapAndImport.Next, 'MoreMaterials');
     assert.equal(states.Verify.Next, 'ReleaseLease');
     assert.equal(states.ReleaseLease.Next, 'Report');
@@ -226,11 +232,18 @@ describe('ASL retries and catches', () => {
     assert.match(states.TokenExpired.Parameters['value.$'], /States\.MathAdd\(\$\.tokenRefreshes, 1\)/);
   });
 
-  test('a second GetImportParameters in one run waits for KMS\'s one-call-every-4-seconds quota first', () => {
+  test('a second WrapAndImport in one run (it asks for parameters again) waits for KMS\'s GetParametersForImport quota first', () => {
     assert.equal(states.MoreMaterials.Choices[0].Next, 'PaceImportParameters');
     assert.equal(states.PaceImportParameters.Type, 'Wait');
     assert.ok(states.PaceImportParameters.Seconds >= 4);
-    assert.equal(states.PaceImportParameters.Next, 'GetImportParameters');
+    assert.equal(states.PaceImportParameters.Next, 'WrapAndImport');
+  });
+
+  test('WrapAndImport fetches its own parameters: no GetImportParameters task; throttling of GetParametersForImport (KmsUnavailable) is retried with wide spacing', () => {
+    assert.equal(states.GetImportParameters, undefined);
+    assert.ok(!JSON.stringify(asl).includes('GetImportParametersFunctionArn'));
+    const kms = states.WrapAndImport.Retry.find((r: Json) => r.ErrorEquals.includes('KmsUnavailable'));
+    assert.ok(kms.IntervalSeconds >= 5 && kms.MaxAttempts >= 4, 'GetParametersForImport is throttled at about 1/s: wait seconds, several times');
   });
 
   test('every error name the ASL routes on is a named error of lib/errors.ts (or a Step Functions / Lambda error)', () => {
@@ -334,6 +347,25 @@ describe('ASL: the per-key lease (the same lease as lib/lease)', () => {
     assert.equal(states.LeaseStillHeld.Next, 'Report');
   });
 
+  test('KeyRefTerms: the lease document before Inspect, only for a work item naming its key by ID or ARN (not plan, not an alias, not a malformed input)', () => {
+    const output: string = states.KeyRefTerms.Output;
+    assert.equal(states.KeyRefTerms.QueryLanguage, 'JSONata');
+    // The same lease terms as LeaseTerms: owner, clock, expiry.
+    for (const part of ["'owner': $states.context.Execution.Id", '$toMillis($states.context.State.EnteredTime) / 1000', `$toMillis($states.context.Execution.StartTime) / 1000) + ${LEASE_SECONDS + LEASE_MARGIN_SECONDS})`, "'attempts': 1", "'first': true"]) {
+      assert.ok(output.includes(part), part);
+    }
+    assert.ok(output.includes("$split($states.context.StateMachine.Id, ':')"), "a bare key ID's ARN: the state machine's own partition, Region and account");
+    assert.ok(output.includes("$states.input.action in ['recover', 'renew', 'auto', 'rotate']"), 'a plan-only run takes no lease');
+    // LeaseTerms (the alias path, and the retry after a wait) never sets first: the misdirected-lease fallback happens at most once.
+    assert.ok(!states.LeaseTerms.Output.includes('first'));
+    assert.equal(states.ReleaseMisdirectedLease.Resource, 'arn:aws:states:::dynamodb:deleteItem');
+    assert.deepEqual(states.ReleaseMisdirectedLease.Parameters, states.ReleaseLease.Parameters, 'released only by its owner, as ReleaseLease');
+    assert.equal(states.ReleaseMisdirectedLease.Next, 'LeaseTerms');
+    assert.equal(states.ReleaseMisdirectedLease.ResultPath, null);
+    const misdirected = JSON.stringify(states.AfterReinspect.Choices[3]);
+    assert.ok(misdirected.includes('"Not":{"Variable":"$.report.arn","StringEqualsPath":"$.lease.keyArn"}'));
+  });
+
   test('Reinspect is the Inspect function on the work item, with Inspect\'s retries', () => {
     assert.equal(states.Reinspect.Resource, states.Inspect.Resource);
     assert.equal(states.Reinspect.InputPath, '$.workItem');
@@ -342,7 +374,7 @@ describe('ASL: the per-key lease (the same lease as lib/lease)', () => {
   });
 
   test('once the lease is taken, Report is only reached through ReleaseLease; before it, never', () => {
-    for (const start of ['Reinspect', 'GetImportParameters', 'WrapAndImport', 'Verify', 'Rotate', 'TokenRefreshesExhausted', 'NothingToDoUnderLease', 'NoRunnablePlanUnderLease']) {
+    for (const start of ['Reinspect', 'WrapAndImport', 'Verify', 'Rotate', 'TokenRefreshesExhausted', 'NothingToDoUnderLease', 'NoRunnablePlanUnderLease']) {
       // Reinspect is also reached after a wait (not holding); from there ReleaseIfHeld decides.
       const withoutRelease = reachableFrom(start, 'ReleaseLease');
       const leaks = ['Report'].filter((s) => withoutRelease.has(s) && start !== 'Reinspect');
