@@ -3,7 +3,7 @@
  * chain: the runtime's environment variables, else the container credential endpoint (a real HTTP
  * server on 127.0.0.1 here), else ConfigError naming the variables. No SDK command is sent here.
  */
-import { test, describe, beforeEach, afterEach, after } from 'node:test';
+import { test, describe, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultProvider, missingCredentialsMessage } from '../../lib/aws/lambda-credentials.js';
 import { startContainerCredentialEndpoint as containerEndpoint } from '../support/container-credentials.js';
@@ -56,9 +56,9 @@ describe('lambda credentials: the environment the Lambda runtime sets', () => {
     assert.equal((await provider({ forceRefresh: true })).accessKeyId, 'ASIASECOND');
   });
 
-  test('preferred to the container endpoint when both are set (the endpoint is not asked)', async () => {
+  test('preferred to the container endpoint when both are set (the endpoint is not asked)', async (t) => {
     const endpoint = await containerEndpoint();
-    after(endpoint.close);
+    t.after(endpoint.close);
     process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = endpoint.url;
     process.env.AWS_ACCESS_KEY_ID = 'ASIAENV';
     process.env.AWS_SECRET_ACCESS_KEY = 'env';
@@ -68,9 +68,9 @@ describe('lambda credentials: the environment the Lambda runtime sets', () => {
 });
 
 describe('lambda credentials: the container credential endpoint (SnapStart)', () => {
-  test('AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN: fetched with the token, kept until 5 minutes before they expire', async () => {
+  test('AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN: fetched with the token, kept until 5 minutes before they expire', async (t) => {
     const endpoint = await containerEndpoint();
-    after(endpoint.close);
+    t.after(endpoint.close);
     process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = endpoint.url;
     process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN = 'snapstart-authorization';
     const provider = defaultProvider();
