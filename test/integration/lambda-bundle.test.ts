@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@smithy/core/checksum';
 import { HttpRequest } from '@smithy/core/transport';
-import { startLocalAws, onboardKey, REGION, type LocalAws, type OnboardedKey } from '../support/local-aws.js';
+import { startLocalAws, onboardKey, assertNoMaterial, REGION, type LocalAws, type OnboardedKey } from '../support/local-aws.js';
 import { startContainerCredentialEndpoint, type ContainerCredentialEndpoint } from '../support/container-credentials.js';
 import { listenLocally, readBody } from '../support/http.js';
 import { repoRoot } from '../unit/template-load.js';
@@ -167,6 +167,7 @@ describe('a built Lambda bundle (verify) run as Lambda runs it', () => {
     assert.equal(run.signal, null, `the bundle was killed:\n${run.stderr}`);
     assert.equal(run.code, 0, `the bundle failed:\n${run.stdout}\n${run.stderr}`);
     assert.equal(run.result?.verified, true);
+    assertNoMaterial(run.stdout + run.stderr, [key.material], 'the bundle\'s output');
 
     const sent = proxy.requests.slice(first);
     assert.deepEqual(sent.map(operationOf), ['DescribeKey', 'Encrypt', 'Decrypt']);
