@@ -19,7 +19,6 @@ import { GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import {
-  getImportParametersStep,
   inspectStep,
   reportStep,
   rotateStep,
@@ -30,6 +29,7 @@ import { createCallCounter } from '../../lib/workflow/calls.js';
 import type { WorkflowState } from '../../lib/workflow/state.js';
 import type { WorkItem } from '../../lib/events/work-item.js';
 import type { Outcome } from '../../lib/types.js';
+import { answerNextTurn, trackRoundTrips } from '../support/round-trips.js';
 
 const kmsMock = mockClient(KMSClient);
 const secretsMock = mockClient(SecretsManagerClient);
@@ -261,80 +261,89 @@ async function inspected(): Promise<WorkflowState> {
   return inspectStep({ kms, retry }, workItem(), config, NOW);
 }
 
-describe('getImportParametersStep', () => {
-  test('sets params (public key + token, base64) with the chosen wrapping', async () => {
-    const state = await inspected();
-    serveParameters();
-    const next = await getImportParametersStep({ kms, retry }, state, config, NOW);
-    assert.equal(next.params?.wrappingAlgorithm, 'RSAES_OAEP_SHA_256');
-    assert.equal(next.params?.wrappingKeySpec, 'RSA_2048');
-    assert.equal(next.params?.publicKey, wrappingPublicDer.toString('base64'));
-    assert.equal(next.params?.importToken, Buffer.from('token-1').toString('base64'));
-    assert.deepEqual(next.pending, state.pending);
-    const input = kmsMock.commandCalls(GetParametersForImportCommand)[0]?.args[0].input;
-    assert.deepEqual(input, { KeyId: KEY, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' });
-  });
+/** An escrow secret in the JSON format: the only plaintext buffer is the one the engine decodes (and must wipe). */
+function serveJsonEscrow(): void {
+  secretsMock.on(GetSecretValueCommand).callsFake(async (input: { SecretId: string }) => ({
+    Name: input.SecretId,
+    SecretString: JSON.stringify({ format: 'kms-reimport/v1', materials: [{ keyMaterialId: MID, material: material.toString('base64') }] }),
+  }));
+}
 
-  test('needs the report from Inspect', async () => {
-    const state = await inspected();
-    delete state.report;
-    await assert.rejects(getImportParametersStep({ kms, retry }, state, config, NOW), { name: 'WorkflowStateInvalid' });
-  });
-});
-
-async function withParameters(): Promise<WorkflowState> {
-  const state = await inspected();
-  serveParameters();
-  return getImportParametersStep({ kms, retry }, state, config, NOW);
+/** What was zero-filled while `fn` ran (copies taken just before the fill). */
+async function zeroFilledDuring(fn: () => Promise<unknown>): Promise<Buffer[]> {
+  const original = Buffer.prototype.fill;
+  const filled: Buffer[] = [];
+  Buffer.prototype.fill = function (this: Buffer, ...args: Parameters<Buffer['fill']>) {
+    if (args[0] === 0) filled.push(Buffer.from(this));
+    return original.apply(this, args);
+  } as typeof original;
+  try {
+    await fn();
+  } finally {
+    Buffer.prototype.fill = original;
+  }
+  return filled;
 }
 
 describe('wrapAndImportStep', () => {
-  test('imports pending[0] with the escrowed material, moves it to imported, drops params, never holds material', async () => {
-    const state = await withParameters();
+  test('in ONE round trip the key re-read, GetParametersForImport and the escrow read; then imports pending[0], moves it to imported, never holds material or parameters', async () => {
+    const state = await inspected();
+    serveParameters();
     serveEscrow();
     serveImport();
+    kmsMock.resetHistory();
     const calls = createCallCounter();
-    const next = await wrapAndImportStep({ kms: calls.wrap(kms), secrets: calls.wrap(secrets), calls, retry }, state, config, NOW);
+    const trips = trackRoundTrips();
+    const next = await wrapAndImportStep(
+      { kms: trips.watch(calls.wrap(answerNextTurn(kms))), secrets: trips.watch(calls.wrap(answerNextTurn(secrets))), calls, retry },
+      state,
+      config,
+      NOW,
+    );
     assert.deepEqual(next.pending, []);
     assert.equal(next.imported.length, 1);
     assert.equal(next.imported[0]?.expirationModel, 'KEY_MATERIAL_EXPIRES');
     assert.ok(next.imported[0]?.validTo && Date.parse(next.imported[0].validTo) > NOW.getTime());
-    assert.equal(next.params, undefined);
+    assert.equal('params' in next, false);
     assert.equal(leaks(next), false);
-    assert.deepEqual(next.calls, { DescribeKey: 1, ListResourceTags: 1, ListKeyRotations: 1, GetSecretValue: 1, ImportKeyMaterial: 1 });
+    assert.deepEqual(next.calls, { DescribeKey: 1, ListResourceTags: 1, ListKeyRotations: 1, GetParametersForImport: 1, GetSecretValue: 1, ImportKeyMaterial: 1 });
+    assert.equal(trips.chain(), 2, `two dependent round trips: ${trips.longestChain().join(' → ')}`);
+    assert.equal(trips.maxInFlight, 5, 'DescribeKey, ListResourceTags, ListKeyRotations, GetParametersForImport and GetSecretValue all in flight at once');
+    assert.equal(trips.operations().at(-1), 'ImportKeyMaterial');
+    assert.deepEqual(kmsMock.commandCalls(GetParametersForImportCommand)[0]?.args[0].input, { KeyId: KEY, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' });
     const input = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]?.args[0].input;
     assert.equal(input?.KeyId, KEY);
     assert.equal(Buffer.from(input?.ImportToken ?? []).toString(), 'token-1');
     assert.equal(input?.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
   });
 
-  test('re-reads the key from KMS: a forged report in the state (spec, escrow tag) is not what is used', async () => {
-    const state = await withParameters();
-    serveEscrow();
-    serveImport();
-    const forged: WorkflowState = {
-      ...state,
-      report: {
-        ...state.report!,
-        keySpec: 'HMAC_256',
-        keyUsage: 'GENERATE_VERIFY_MAC',
-        keyState: 'Enabled',
-        tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': 'kms-reimport/some-other-key' },
-      },
-    };
-    kmsMock.resetHistory();
-    const next = await wrapAndImportStep({ kms, secrets, retry }, forged, config, NOW);
-    assert.equal(next.imported.length, 1);
-    assert.deepEqual(kmsMock.commandCalls(DescribeKeyCommand).map((c) => c.args[0].input), [{ KeyId: KEY }], 'the key is described again');
-    assert.equal(kmsMock.commandCalls(ListResourceTagsCommand).length, 1, 'its tags are read again');
-    assert.deepEqual(
-      secretsMock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input),
-      [{ SecretId: `kms-reimport/${KEY}` }],
-      "the escrow is the one KMS's tags name (none: the default), not the forged tag's",
-    );
-    const input = kmsMock.commandCalls(ImportKeyMaterialCommand)[0]?.args[0].input;
-    assert.equal(input?.ImportType, 'EXISTING_KEY_MATERIAL', 'the import follows the real (symmetric) spec');
-    assert.equal(input?.KeyMaterialId, MID);
+  test('the key read again names another key, KeySpec or escrow secret than the state\'s report: TaskInputRejected, nothing imported, the material read wiped', async () => {
+    const OTHER = '0987dcba-21ba-43dc-65fe-0987654321ba';
+    const base = await inspected();
+    const cases: Array<[string, WorkflowState, KeySetup]> = [
+      ['another key', { ...base, report: { ...base.report!, keyId: OTHER, arn: `arn:aws:kms:us-east-1:111122223333:key/${OTHER}` } }, {}],
+      ['another KeySpec', { ...base, report: { ...base.report!, keySpec: 'HMAC_256', keyUsage: 'GENERATE_VERIFY_MAC' } }, {}],
+      // KMS now names another escrow secret (the tag changed since Inspect): the material read is the state's secret's.
+      ['another escrow secret', base, { tags: { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': 'payments/escrow-1234' } }],
+    ];
+    for (const [label, state, key] of cases) {
+      kmsMock.reset();
+      secretsMock.reset();
+      serveKey(key);
+      serveParameters();
+      serveJsonEscrow();
+      serveImport();
+      let failure: Error | undefined;
+      const filled = await zeroFilledDuring(() => wrapAndImportStep({ kms, secrets, retry }, state, config, NOW).catch((e: Error) => (failure = e)));
+      assert.equal(failure?.name, 'TaskInputRejected', label);
+      assert.ok(failure.message.includes(state.report!.keyId), `${label}: names the key`);
+      assert.match(failure.message, /Nothing was imported and the material read was wiped/, label);
+      assert.match(failure.message, label === 'another key' ? new RegExp(`it is key ${ARN}`) : label === 'another KeySpec' ? /its KeySpec is SYMMETRIC_DEFAULT, not HMAC_256/ : /its escrow secret is payments\/escrow-1234, not kms-reimport\//, label);
+      assert.equal(leaks(failure.message), false, label);
+      assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0, `${label}: nothing imported`);
+      assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 1, `${label}: the escrow was read beside the re-read`);
+      assert.ok(filled.some((b) => b.equals(material)), `${label}: the material read was zero-filled`);
+    }
   });
 
   test('forged input: a renewal that would shorten ValidTo, a material the key does not miss, a Disabled key: TaskInputRejected, nothing read or imported', async () => {
@@ -343,7 +352,7 @@ describe('wrapAndImportStep', () => {
     serveImport();
     // The key as KMS shows it: Enabled, its material valid for 300 more days (beyond what a renewal would set: 90).
     const healthy = { state: 'Enabled', materials: [{ id: MID, importState: 'IMPORTED' as const, validInDays: 300 }] };
-    const base = await withParameters();
+    const base = await inspected();
     const cases: Array<[string, KeySetup, WorkflowState]> = [
       ['a renew that would shorten ValidTo', healthy, { ...base, workItem: workItem('renew'), plan: { action: 'renew', reason: 'forged' }, pending: [{ keyMaterialId: MID }] }],
       ['a recover of an Enabled key', healthy, { ...base, workItem: workItem('recover'), plan: { action: 'recover', reason: 'forged' }, pending: [{}] }],
@@ -354,46 +363,60 @@ describe('wrapAndImportStep', () => {
       ],
       ['a Disabled key', { state: 'Disabled', materials: [{ id: MID, importState: 'IMPORTED', validInDays: 3 }] }, { ...base, workItem: workItem('renew'), pending: [{ keyMaterialId: MID }] }],
     ];
+    serveJsonEscrow();
     for (const [label, key, forged] of cases) {
       kmsMock.resetHistory();
       secretsMock.resetHistory();
       serveKey(key);
-      await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, forged, config, NOW), (e: Error) => {
-        assert.equal(e.name, 'TaskInputRejected', label);
-        assert.ok(e.message.includes(KEY), `${label}: names the key`);
-        assert.match(e.message, /Nothing was imported/, label);
-        return true;
-      });
-      assert.equal(secretsMock.calls().length, 0, `${label}: escrow never read`);
+      let failure: Error | undefined;
+      const filled = await zeroFilledDuring(() => wrapAndImportStep({ kms, secrets, retry }, forged, config, NOW).catch((e: Error) => (failure = e)));
+      assert.equal(failure?.name, 'TaskInputRejected', label);
+      assert.ok(failure.message.includes(KEY), `${label}: names the key`);
+      assert.match(failure.message, /Nothing was imported/, label);
       assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0, `${label}: nothing imported`);
+      assert.ok(filled.some((b) => b.equals(material)), `${label}: the escrow read beside the re-check was wiped unused`);
     }
   });
 
-  test('a key that is not managed (now) is refused KeyNotManaged: no escrow read, nothing imported', async () => {
-    const state = await withParameters();
-    serveEscrow();
+  test('a key that is not managed (now) is refused KeyNotManaged: nothing imported, the material read beside the re-check wiped', async () => {
+    const state = await inspected();
+    serveParameters();
+    serveJsonEscrow();
     serveImport();
     kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [{ TagKey: 'team', TagValue: 'x' }], Truncated: false });
-    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), (e: Error) => {
-      assert.equal(e.name, 'KeyNotManaged');
-      assert.ok(e.message.includes(KEY), 'names the key');
-      assert.match(e.message, /nothing was imported/);
-      return true;
-    });
-    assert.equal(secretsMock.calls().length, 0);
+    let failure: Error | undefined;
+    const filled = await zeroFilledDuring(() => wrapAndImportStep({ kms, secrets, retry }, state, config, NOW).catch((e: Error) => (failure = e)));
+    assert.equal(failure?.name, 'KeyNotManaged');
+    assert.ok(failure.message.includes(KEY), 'names the key');
+    assert.match(failure.message, /nothing was imported/);
     assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+    assert.ok(filled.some((b) => b.equals(material)), 'the material read was wiped');
   });
 
   test('a key that is not EXTERNAL (now) is refused KeyNotEligible, nothing imported', async () => {
-    const state = await withParameters();
+    const state = await inspected();
+    serveParameters();
     serveEscrow();
     serveImport();
     kmsMock.on(DescribeKeyCommand).resolves({
       KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Enabled', Origin: 'AWS_KMS', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT' },
     });
     await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), { name: 'KeyNotEligible' });
-    assert.equal(secretsMock.calls().length, 0);
     assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+  });
+
+  test('GetParametersForImport failing (throttled past the retries) fails the step with its named error; the material read is wiped, nothing imported', async () => {
+    const state = await inspected();
+    kmsMock.on(GetParametersForImportCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    serveJsonEscrow();
+    serveImport();
+    let failure: Error | undefined;
+    const filled = await zeroFilledDuring(() => wrapAndImportStep({ kms, secrets, retry }, state, config, NOW).catch((e: Error) => (failure = e)));
+    assert.equal(failure?.name, 'KmsUnavailable', 'the name the state machine retries on');
+    assert.ok(failure.message.includes(KEY));
+    assert.equal(kmsMock.commandCalls(GetParametersForImportCommand).length, retry.maxAttempts, 'the library\'s own bounded retries first');
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+    assert.ok(filled.some((b) => b.equals(material)));
   });
 
   test("the engine's warnings reach the run's logger (an ExpirationModel that had to be assumed)", async () => {
@@ -409,7 +432,6 @@ describe('wrapAndImportStep', () => {
     let state = await inspectStep({ kms, retry }, workItem(), config, NOW);
     assert.deepEqual(state.pending, [{ keyMaterialId: MID2 }]);
     serveParameters();
-    state = await getImportParametersStep({ kms, retry }, state, config, NOW);
     secretsMock.on(GetSecretValueCommand).callsFake(async () => ({
       Name: `kms-reimport/${KEY}`,
       SecretString: JSON.stringify({ format: 'kms-reimport/v1', materials: [{ keyMaterialId: MID2, material: material.toString('base64') }] }),
@@ -425,7 +447,8 @@ describe('wrapAndImportStep', () => {
   });
 
   test('an expired token throws ImportTokenExpired and imports nothing', async () => {
-    const state = await withParameters();
+    const state = await inspected();
+    serveParameters();
     serveEscrow();
     kmsMock.on(ImportKeyMaterialCommand).rejects(new ExpiredImportTokenException({ message: 'expired', $metadata: {} }));
     await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), (e: Error) => {
@@ -436,7 +459,8 @@ describe('wrapAndImportStep', () => {
   });
 
   test('wrong material throws IncorrectKeyMaterial, once, no retry', async () => {
-    const state = await withParameters();
+    const state = await inspected();
+    serveParameters();
     secretsMock.on(GetSecretValueCommand).resolves({ Name: `kms-reimport/${KEY}`, SecretBinary: new Uint8Array(randomBytes(32)) });
     serveImport();
     await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), { name: 'IncorrectKeyMaterial' });
@@ -444,18 +468,21 @@ describe('wrapAndImportStep', () => {
   });
 
   test('missing escrow throws EscrowMissing before any import', async () => {
-    const state = await withParameters();
+    const state = await inspected();
+    serveParameters();
     secretsMock.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'no such secret', $metadata: {} }));
     serveImport();
     await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), { name: 'EscrowMissing' });
     assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
   });
 
-  test('without params or pending material the state is refused', async () => {
-    const state = await withParameters();
-    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, { ...state, params: undefined }, config, NOW), { name: 'WorkflowStateInvalid' });
+  test('without a pending material or a report the state is refused, before any call', async () => {
+    const state = await inspected();
+    kmsMock.resetHistory();
     await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, { ...state, pending: [] }, config, NOW), { name: 'WorkflowStateInvalid' });
+    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, { ...state, report: undefined } as unknown as WorkflowState, config, NOW), { name: 'WorkflowStateInvalid' });
     assert.equal(secretsMock.calls().length, 0);
+    assert.equal(kmsMock.calls().length, 0);
   });
 });
 
@@ -540,18 +567,16 @@ describe('reportStep', () => {
 });
 
 describe('the whole runbook, step by step', () => {
-  test('recover with a token expiring once: inspect → params → import (expired) → params → import → verify → report', async () => {
+  test('recover with a token expiring once: inspect → params+import (expired) → params+import → verify → report', async () => {
     serveKey();
     let state = await inspectStep({ kms, retry }, workItem(), config, NOW);
     serveParameters();
     serveEscrow();
-    state = await getImportParametersStep({ kms, retry }, state, config, NOW);
     kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(new ExpiredImportTokenException({ message: 'expired', $metadata: {} }));
     const failure = await wrapAndImportStep({ kms, secrets, retry }, state, config, NOW).catch((e: Error) => e);
     assert.ok(failure instanceof Error && failure.name === 'ImportTokenExpired');
-    // What the state machine does: keep the state, count the refresh, fetch new parameters.
+    // What the state machine does: keep the state, count the refresh, run WrapAndImport again (it fetches new parameters).
     state = { ...state, tokenExpiry: { Error: failure.name, Cause: failure.message }, tokenRefreshes: state.tokenRefreshes + 1 };
-    state = await getImportParametersStep({ kms, retry }, state, config, NOW);
     serveImport();
     state = await wrapAndImportStep({ kms, secrets, retry }, state, config, NOW);
     kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY, Arn: ARN, KeyState: 'Enabled' } });
@@ -692,9 +717,10 @@ describe('the rotation branch: inspectStep plans rotate, rotateStep only runs wh
     assert.equal(secretsMock.commandCalls(PutSecretValueCommand).length, 0);
   });
 
-  test('wrapAndImportStep refuses a rotate work item: a rotation imports only through Rotate', async () => {
+  test('wrapAndImportStep refuses a rotate work item or plan before any call: a rotation imports only through Rotate', async () => {
     serveKey({ state: 'Enabled', materials: IMPORTED });
     serveParameters();
+    serveEscrow();
     const state: WorkflowState = {
       workItem: workItem('rotate'),
       startedAt: NOW.toISOString(),
@@ -703,9 +729,13 @@ describe('the rotation branch: inspectStep plans rotate, rotateStep only runs wh
       imported: [],
       tokenRefreshes: 0,
       report: (await inspectStep({ kms, retry }, workItem('rotate'), config, NOW)).report!,
-      params: { keyId: KEY, importToken: 'dG9rZW4=', publicKey: wrappingPublicDer.toString('base64'), wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' } as never,
     };
-    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), { name: 'TaskInputRejected' });
-    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+    kmsMock.resetHistory();
+    // A rotate work item, a rotate plan, or both.
+    for (const forged of [state, { ...state, workItem: workItem('recover') }, { ...state, plan: { action: 'recover' as const, reason: 'x' } }]) {
+      await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, forged, config, NOW), (e: Error) => e.name === 'TaskInputRejected' && e.message.includes(KEY) && /Nothing was imported/.test(e.message));
+    }
+    assert.equal(kmsMock.calls().length, 0, 'refused without asking KMS anything');
+    assert.equal(secretsMock.calls().length, 0, 'nor reading escrow');
   });
 });
