@@ -112,7 +112,6 @@ describe('functions', () => {
   test('one function per workflow step and trigger, each built by esbuild from its own entry point', () => {
     const entries = functions.map(([, r]) => entryPointOf(r)).sort();
     assert.deepEqual(entries, [
-      'functions/get-import-parameters.ts',
       'functions/inspect.ts',
       'functions/report.ts',
       'functions/rotate.ts',
@@ -266,7 +265,6 @@ describe('state machine', () => {
     const subs = machine.Properties.DefinitionSubstitutions;
     const expected: Record<string, string> = {
       InspectFunctionArn: 'inspect',
-      GetImportParametersFunctionArn: 'get-import-parameters',
       WrapAndImportFunctionArn: 'wrap-and-import',
       VerifyFunctionArn: 'verify',
       ReportFunctionArn: 'report',
