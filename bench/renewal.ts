@@ -36,8 +36,8 @@ export interface RenewalRun {
   failed: number;
   throttled: number;
   parametersCalls: number;
-  /** The GetParametersForImport pace at the end (paced ways): its rate, how often it slowed down, how long runs waited for it. */
-  pace?: { endRate: number; decreases: number; throttledSeen: number; waitedSeconds: number };
+  /** The GetParametersForImport pace at the end (paced ways): its rate, how often it slowed down (and of those, jumped to the rate the quota accepted), how long runs waited for it. */
+  pace?: { endRate: number; decreases: number; jumps: number; throttledSeen: number; waitedSeconds: number };
 }
 
 export interface RenewalFigures extends RenewalRun {
@@ -96,7 +96,7 @@ async function paced(keys: number, quotaPerSecond: number, startRate: number, wa
       keys,
       quotaPerSecond,
       startRate,
-      pace: { endRate: round(pace.rate, 2), decreases: pace.stats.decreases, throttledSeen: pace.stats.throttled, waitedSeconds: round(pace.stats.waitedMs / 1000, 1) },
+      pace: { endRate: round(pace.rate, 2), decreases: pace.stats.decreases, jumps: pace.stats.jumps, throttledSeen: pace.stats.throttled, waitedSeconds: round(pace.stats.waitedMs / 1000, 1) },
       seconds,
       renewed: outcomes.filter((o) => o.status === 'renewed').length,
       failed: outcomes.filter((o) => o.status !== 'renewed').length,

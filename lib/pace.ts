@@ -54,8 +54,10 @@ export interface PaceStats {
   granted: number;
   /** Throttled attempts reported. */
   throttled: number;
-  /** Times the rate was decreased. */
+  /** Times the rate was decreased (jumps included). */
   decreases: number;
+  /** Of those, times it jumped down to the rate the quota was measured to accept. */
+  jumps: number;
   /** Total time callers waited for a slot, in ms. */
   waitedMs: number;
 }
@@ -72,6 +74,38 @@ const PROBE_STEP_SHARE = 0.001;
  */
 const PROBE_SUCCESSES = 3;
 const GENTLE_DECREASE = 0.95;
+/**
+ * Measuring what the quota accepted: KMS counts its quotas per second (a request past the quota is
+ * throttled "in that second"), so the sample of attempts behind an estimate covers at least one second
+ * of slots, and at least ACCEPTED_SAMPLE_ATTEMPTS attempts, all reserved since the last jump.
+ */
+const ACCEPTED_SAMPLE_ANSWERS = 3;
+const CLIMB_STEP = 0.05;
+/**
+ * A sample in which at least this share of attempts was throttled is over the quota, not at its edge
+ * (a request arriving early by jitter is throttled now and then, not every third time).
+ */
+const OVER_QUOTA_THROTTLED_SHARE = 1 / 3;
+/** ... and at least this many throttles in it (two can be the edge met twice by a burst of runs). */
+const OVER_QUOTA_THROTTLES = 3;
+/** At most this many attempts are kept for the sample. */
+const HISTORY_LIMIT = 256;
+
+/** The climb after a jump: below `limit`, in steps, each confirmed by a run of successes. */
+interface Climb {
+  limit: number;
+  confirmedRate: number;
+  /** Successes at the current step. */
+  run: number;
+}
+
+/** One paced attempt and how it went, for the estimate of what the quota accepts. */
+interface Attempt {
+  reservedAt: number;
+  grantedAt: number;
+  rate: number;
+  ok: boolean;
+}
 
 export class AdaptivePace {
   private currentRate: number;
@@ -82,12 +116,17 @@ export class AdaptivePace {
   /** The highest rate a run of PROBE_SUCCESSES successes went through at (lowered when it is throttled). */
   private goodRate: number | undefined;
   private decreasesInRow = 0;
+  /** Recent attempts, oldest first (at most HISTORY_LIMIT). */
+  private readonly attempts: Attempt[] = [];
+  private lastJumpAt = Number.NEGATIVE_INFINITY;
+  /** Set after a jump, while the rate climbs back towards where it was throttled. */
+  private climb: Climb | undefined;
   private readonly minRate: number;
   private readonly maxRate: number;
   private readonly decrease: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
-  readonly stats: PaceStats = { granted: 0, throttled: 0, decreases: 0, waitedMs: 0 };
+  readonly stats: PaceStats = { granted: 0, throttled: 0, decreases: 0, jumps: 0, waitedMs: 0 };
 
   constructor(options: PaceOptions) {
     const { rate } = options;
@@ -109,7 +148,10 @@ export class AdaptivePace {
     return this.currentRate;
   }
 
-  /** The rate of the last throttled request (undefined before the first throttle). */
+  /**
+   * Where the pace believes the quota is: the rate of the last throttled request, or after a jump the
+   * rate the quota was measured to accept (undefined before the first throttle).
+   */
   get ceiling(): number | undefined {
     return this.ceilingRate;
   }
@@ -132,9 +174,30 @@ export class AdaptivePace {
   /** The request in `ticket` was throttled: slow down (once per round), and leave a slot free. */
   throttled(ticket: PaceTicket): void {
     this.stats.throttled++;
+    this.remember(ticket, false);
     // Reserved before the last decrease (at the old rate, even if sent after it): already answered.
     if (ticket.reservedAt < this.lastDecreaseAt) return;
     const now = this.now();
+    const climb = this.climb;
+    this.climb = undefined;
+    if (climb && ticket.rate > climb.confirmedRate) {
+      // A step of the climb after a jump went too far: back to the rate the climb confirmed, which is
+      // now the known-good rate, and the step is the ceiling to creep up to.
+      this.currentRate = climb.confirmedRate;
+      this.goodRate = climb.confirmedRate;
+      this.ceilingRate = ticket.rate;
+      this.lastDecreaseAt = now;
+      this.successesSinceDecrease = 0;
+      this.stats.decreases++;
+      return;
+    }
+    // A rate no run of successes went through, throttled again and again over a second of slots: well
+    // over the quota. Jump to what the quota accepted in that sample instead of stepping down to it.
+    const accepted = this.goodRate !== undefined && ticket.rate <= this.goodRate ? undefined : this.overQuotaAcceptedRate();
+    if (accepted !== undefined && accepted < ticket.rate * GENTLE_DECREASE) {
+      this.jumpTo(accepted, ticket.rate, now);
+      return;
+    }
     // One after a run of successes, or at a rate that already went through in a run, or fewer than
     // three rounds in a row, is the quota's edge (or a request that arrived a little early).
     const known = this.goodRate !== undefined && ticket.rate <= this.goodRate;
@@ -155,7 +218,12 @@ export class AdaptivePace {
 
   /** The request in `ticket` went through: creep back up (additive increase). */
   succeeded(ticket: PaceTicket): void {
+    this.remember(ticket, true);
     this.successesSinceDecrease++;
+    if (this.climb) {
+      this.climbAfterJump(this.climb, ticket);
+      return;
+    }
     // A run of successes at this rate: the quota takes it.
     if (this.successesSinceDecrease >= PROBE_SUCCESSES) this.goodRate = Math.max(this.goodRate ?? 0, ticket.rate);
     const ceiling = this.ceilingRate ?? this.maxRate;
@@ -164,6 +232,80 @@ export class AdaptivePace {
     this.currentRate = Math.min(this.maxRate, Math.max(this.currentRate, next));
     // Probing past the ceiling without a throttle: the quota is higher than that.
     if (this.ceilingRate !== undefined && this.currentRate > this.ceilingRate) this.ceilingRate = this.currentRate;
+  }
+
+  /**
+   * After a jump the rate is the least the quota can be (what it accepted); the quota may be higher, up
+   * to the rate that was throttled. Each run of PROBE_SUCCESSES successes at the current step confirms
+   * it, and the rate steps up by CLIMB_STEP, until the next step would pass the limit (then the usual
+   * slow probing takes over) or a step is throttled (back to the confirmed rate).
+   */
+  private climbAfterJump(climb: Climb, ticket: PaceTicket): void {
+    if (ticket.rate < this.currentRate) return; // sent before this step: says nothing about it
+    if (++climb.run < PROBE_SUCCESSES) return;
+    climb.confirmedRate = this.currentRate;
+    this.goodRate = Math.max(this.goodRate ?? 0, this.currentRate);
+    const next = Math.min(this.maxRate, this.currentRate * (1 + CLIMB_STEP));
+    if (next > climb.limit || next <= this.currentRate) {
+      this.climb = undefined;
+      return;
+    }
+    this.currentRate = next;
+    this.ceilingRate = next;
+    climb.run = 0;
+  }
+
+  private remember(ticket: PaceTicket, ok: boolean): void {
+    this.attempts.push({ reservedAt: ticket.reservedAt, grantedAt: ticket.grantedAt, rate: ticket.rate, ok });
+    if (this.attempts.length > HISTORY_LIMIT) this.attempts.splice(0, this.attempts.length - HISTORY_LIMIT);
+  }
+
+  /**
+   * The rate the quota accepted, in requests per second, when the latest attempts (reserved since the
+   * last jump, newest first, at least a quota window of slots and ACCEPTED_SAMPLE_ATTEMPTS of them)
+   * say the pace is over the quota: a third or more of them throttled, at least OVER_QUOTA_THROTTLES,
+   * and at least one answered. Successes per second of slots: each attempt had 1/rate s of the pace.
+   * Undefined when they do not say so, or are too few to tell.
+   */
+  private overQuotaAcceptedRate(): number | undefined {
+    let sampled = 0;
+    let answered = 0;
+    let answeredInRow = 0;
+    let laterAnsweredAt = Number.NaN;
+    let shortestGapMs = Number.POSITIVE_INFINITY;
+    for (let i = this.attempts.length - 1; i >= 0; i--) {
+      const attempt = this.attempts[i]!;
+      if (attempt.reservedAt < this.lastJumpAt) break;
+      answeredInRow = attempt.ok ? answeredInRow + 1 : 0;
+      if (answeredInRow >= PROBE_SUCCESSES) break;
+      sampled++;
+      if (attempt.ok) {
+        answered++;
+        if (laterAnsweredAt > attempt.grantedAt) shortestGapMs = Math.min(shortestGapMs, laterAnsweredAt - attempt.grantedAt);
+        laterAnsweredAt = attempt.grantedAt;
+      }
+    }
+    const throttled = sampled - answered;
+    const over = throttled >= OVER_QUOTA_THROTTLES && throttled >= sampled * OVER_QUOTA_THROTTLED_SHARE && answered >= ACCEPTED_SAMPLE_ANSWERS;
+    return over && Number.isFinite(shortestGapMs) ? 1000 / shortestGapMs : undefined;
+  }
+
+  /**
+   * Well over the quota: the rate becomes what the quota accepted, which is where the pace now believes
+   * the quota is (its ceiling); the quota's bucket is empty, so the next slot is a whole interval away.
+   */
+  private jumpTo(accepted: number, ceiling: number, now: number): void {
+    this.currentRate = Math.max(this.minRate, accepted);
+    this.ceilingRate = this.currentRate;
+    this.climb = { limit: ceiling * SAFE_SHARE, confirmedRate: this.currentRate, run: 0 };
+    if (this.goodRate !== undefined) this.goodRate = Math.min(this.goodRate, this.currentRate);
+    this.lastDecreaseAt = now;
+    this.lastJumpAt = now;
+    this.successesSinceDecrease = 0;
+    this.decreasesInRow = 0;
+    this.stats.decreases++;
+    this.stats.jumps++;
+    this.nextSlotAt = Math.max(this.nextSlotAt, now + 1000 / this.currentRate);
   }
 }
 

@@ -133,6 +133,55 @@ describe('AdaptivePace', () => {
     assert.ok(Math.abs(pace.rate - 0.9 * 0.7) < 1e-9, `0.9 -> ${pace.rate}`);
   });
 
+  test('well over the quota (every other attempt throttled): jumps to the rate of the shortest gap between two answers, then climbs 5% per three successes; a throttled step goes back', async () => {
+    const { timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 10, ...timing });
+    const answeredAt: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const ticket = await pace.acquire();
+      if (i % 2 === 0) {
+        pace.succeeded(ticket);
+        answeredAt.push(ticket.grantedAt);
+      } else pace.throttled(ticket);
+    }
+    // Three answers, three throttles: over the quota. 0 ms, ~205 ms, ~415 ms: the shortest gap says
+    // the quota took at least one request per ~205 ms.
+    const shortestGap = Math.min(answeredAt[1]! - answeredAt[0]!, answeredAt[2]! - answeredAt[1]!);
+    assert.equal(pace.stats.jumps, 1);
+    assert.equal(pace.stats.decreases, 3, 'two gentle steps, then the jump');
+    assert.ok(Math.abs(pace.rate - 1000 / shortestGap) < 1e-9, `${pace.rate} vs ${1000 / shortestGap}`);
+    assert.equal(pace.ceiling, pace.rate);
+    const jumpedTo = pace.rate;
+    // The climb: three successes at the rate confirm it, then 5% up.
+    for (let i = 0; i < 3; i++) pace.succeeded(await pace.acquire());
+    assert.ok(Math.abs(pace.rate - jumpedTo * 1.05) < 1e-9, `${pace.rate}`);
+    // The step is throttled: back to the confirmed rate; the step is the ceiling.
+    pace.throttled(await pace.acquire());
+    assert.equal(pace.rate, jumpedTo);
+    assert.ok(Math.abs(pace.ceiling! - jumpedTo * 1.05) < 1e-9);
+    assert.equal(pace.stats.jumps, 1);
+  });
+
+  test('a throttle now and then between runs of successes (the quota edge, jitter) is never a jump', async () => {
+    const { timing } = virtualClock();
+    const pace = new AdaptivePace({ rate: 10, ...timing });
+    for (let i = 0; i < 40; i++) {
+      const ticket = await pace.acquire();
+      if (i % 4 === 3) pace.throttled(ticket);
+      else pace.succeeded(ticket);
+    }
+    assert.equal(pace.stats.jumps, 0);
+    assert.equal(pace.stats.decreases, 10);
+    // Two throttles in a row with answers between them are not enough either.
+    const other = new AdaptivePace({ rate: 10, ...timing });
+    for (const ok of [true, false, true, false, true, true, true]) {
+      const ticket = await other.acquire();
+      if (ok) other.succeeded(ticket);
+      else other.throttled(ticket);
+    }
+    assert.equal(other.stats.jumps, 0);
+  });
+
   test('refuses a rate that is not positive, and inconsistent bounds', () => {
     assert.throws(() => new AdaptivePace({ rate: 0 }), RangeError);
     assert.throws(() => new AdaptivePace({ rate: Number.NaN }), RangeError);
@@ -199,15 +248,18 @@ describe('sendPaced', () => {
 describe('AdaptivePace against a quota (the local endpoint token bucket, on the same virtual clock)', () => {
   /**
    * N requests one after another through the pace to an endpoint bucket of `quota` per second
-   * (burst 1), each taking 20 ms on the way there and 20 ms back, plus `jitterMs` of deterministic
-   * noise on the way there. Returns the virtual seconds taken and the pace.
+   * (burst 1 unless told: a strict bucket, one request per 1/quota s; `burst: quota` is KMS's
+   * documented per-second counting, a second's worth at once), each taking 20 ms on the way there
+   * and 20 ms back, plus `jitterMs` of deterministic noise on the way there. Returns the virtual
+   * seconds taken, the pace, and the rate after every answered request with the time it was answered.
    */
-  async function simulate(start: number, quota: number, n: number, jitterMs: number) {
+  async function simulate(start: number, quota: number, n: number, jitterMs: number, options: { burst?: number; maxRate?: number } = {}) {
     const { clock, timing } = virtualClock();
     let seed = 7;
     const noise = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-    const controls = new Controls({ quotas: { 'kms:GetParametersForImport': { rate: quota, burst: 1 } }, monotonicNow: () => clock.now });
-    const pace = new AdaptivePace({ rate: start, ...timing });
+    const controls = new Controls({ quotas: { 'kms:GetParametersForImport': { rate: quota, burst: options.burst ?? 1 } }, monotonicNow: () => clock.now });
+    const pace = new AdaptivePace({ rate: start, ...(options.maxRate !== undefined ? { maxRate: options.maxRate } : {}), ...timing });
+    const rates: { at: number; rate: number; jumps: number }[] = [];
     const scope = { account: '111122223333', region: 'us-east-1' };
     let answered = 0;
     for (let i = 0; i < n; i++) {
@@ -222,8 +274,9 @@ describe('AdaptivePace against a quota (the local endpoint token bucket, on the 
         },
         50,
       );
+      rates.push({ at: clock.now, rate: pace.rate, jumps: pace.stats.jumps });
     }
-    return { seconds: clock.now / 1000, pace, answered, throttled: controls.getCounters()['kms:GetParametersForImport']?.throttled ?? 0 };
+    return { seconds: clock.now / 1000, pace, answered, rates, throttled: controls.getCounters()['kms:GetParametersForImport']?.throttled ?? 0 };
   }
 
   test('a quota below the starting rate: every request answered, throttles observed and recovered from, within 1.1 x N / quota', async () => {
@@ -244,5 +297,66 @@ describe('AdaptivePace against a quota (the local endpoint token bucket, on the 
     const { seconds, throttled } = await simulate(1, 1, 100, 0);
     assert.equal(throttled, 0);
     assert.ok(seconds <= 100, `${seconds}`);
+  });
+
+  test('from 2x and 4x the quota (a strict bucket): one jump to what the quota accepted, within 5 s at 1/s, then settled in [0.9, 1] x quota; 40 keys within 1.1 x N / quota', async () => {
+    // The published GetParametersForImport quota (1/s), a pace configured 2x and 4x too high; 20 ms of jitter.
+    // Stepping down 5% per round of throttling (the rule before the jump) took 1.19 x N / quota here:
+    // between the quota and twice it a strict bucket answers every other request.
+    for (const start of [2, 4]) {
+      const quota = 1;
+      const n = 40;
+      const { seconds, pace, answered, rates } = await simulate(start, quota, n, 20);
+      assert.equal(answered, n);
+      assert.equal(pace.stats.jumps, 1, `one jump from ${start}/s`);
+      const jumped = rates.find((r) => r.jumps === 1)!;
+      assert.ok(jumped.at <= 5000 / quota, `jumped by ${jumped.at} ms (the first answer after it)`);
+      assert.ok(jumped.rate >= 0.85 * quota && jumped.rate <= quota, `jumped to ${jumped.rate}/s`);
+      for (const r of rates.filter((x) => x.jumps === 1)) assert.ok(r.rate >= 0.85 * quota && r.rate <= 1.06 * quota, `after the jump: ${r.rate}/s at ${r.at} ms`);
+      assert.ok(pace.rate >= 0.9 * quota && pace.rate <= quota, `settled at ${pace.rate}/s`);
+      assert.ok(seconds <= (1.1 * n) / quota, `${n} requests at ${quota}/s from ${start}/s took ${seconds.toFixed(1)} virtual s (quota minimum ${n / quota} s)`);
+    }
+  });
+
+  test('from 2x and 4x the quota at 5/s (the benchmark): within 1.1 x N / quota; same from the quota itself, with no throttle and no jump', async () => {
+    for (const start of [5, 10, 20]) {
+      const { seconds, pace, answered } = await simulate(start, 5, 40, 0);
+      assert.equal(answered, 40);
+      assert.equal(pace.stats.jumps, start === 5 ? 0 : 1);
+      if (start === 5) assert.equal(pace.stats.throttled, 0);
+      assert.ok(seconds <= (1.1 * 40) / 5, `from ${start}/s: ${seconds.toFixed(2)} virtual s (quota minimum 8 s)`);
+    }
+  });
+
+  test('from 1.5x and 2.5x the quota, where a strict bucket leaves the quota ambiguous: the climb after the jump gets back near the quota, within 1.15 x N / quota', async () => {
+    // At 1.5/s against 1/s every other request goes through: the quota could be anything from 0.75/s
+    // to 1.5/s. The jump takes the least (0.75/s); the climb confirms 5% steps up from there.
+    for (const start of [1.5, 2.5]) {
+      const { seconds, pace, answered } = await simulate(start, 1, 40, 20);
+      assert.equal(answered, 40);
+      assert.ok(pace.rate >= 0.9 && pace.rate <= 1, `settled at ${pace.rate}/s from ${start}/s`);
+      assert.ok(seconds <= 1.15 * 40, `from ${start}/s: ${seconds.toFixed(1)} virtual s`);
+    }
+  });
+
+  test("KMS's per-second counting (a second's worth of requests at once): from 2x and 4x the quota, no run slower than N / quota + 10%", async () => {
+    for (const start of [10, 20]) {
+      const { seconds, answered } = await simulate(start, 5, 40, 20, { burst: 5 });
+      assert.equal(answered, 40);
+      assert.ok(seconds <= (1.1 * 40) / 5, `from ${start}/s: ${seconds.toFixed(2)} virtual s`);
+    }
+  });
+
+  test('a quota higher than the start: creeps up to it (maxRate above it), never jumps, and settles just under it', async () => {
+    // Starts at half the quota, allowed up to twice it.
+    const { pace, answered, rates } = await simulate(0.5, 1, 60, 20, { maxRate: 2 });
+    assert.equal(answered, 60);
+    assert.ok(rates.some((r) => r.rate > 0.5), 'went past the starting rate');
+    assert.ok(pace.rate >= 0.9 && pace.rate <= 1.05, `settled at ${pace.rate}/s`);
+    assert.ok(pace.stats.throttled > 0 && pace.stats.throttled <= 10, `found the quota by ${pace.stats.throttled} throttles`);
+    // The same pace without room above its start stays there, never throttled.
+    const capped = await simulate(0.5, 1, 10, 20);
+    assert.equal(capped.throttled, 0);
+    assert.equal(capped.pace.rate, 0.5);
   });
 });
