@@ -11,6 +11,7 @@ import {
   DecryptCommand,
   DescribeKeyCommand,
   EncryptCommand,
+  GetParametersForImportCommand,
   KMSClient,
   ListKeysCommand,
   ListResourceTagsCommand,
@@ -272,7 +273,7 @@ describe("template.yaml's roles, rendered", () => {
   it('one principal per function, with the actions template-iam.ts reads from the template', () => {
     assert.deepEqual(
       roles.map((r) => r.functionId).sort(),
-      ['GetImportParametersFunction', 'InspectFunction', 'ReportFunction', 'RotateFunction', 'SweepFunction', 'TriggerFunction', 'VerifyFunction', 'WrapAndImportFunction'],
+      ['InspectFunction', 'ReportFunction', 'RotateFunction', 'SweepFunction', 'TriggerFunction', 'VerifyFunction', 'WrapAndImportFunction'],
     );
     for (const role of roles) {
       const rendered = role.principal.policies.flatMap((p) => (p.document.Statement as { Action: string | string[] }[]).flatMap((s) => [s.Action].flat())).sort();
@@ -294,12 +295,13 @@ describe("template.yaml's roles, rendered", () => {
     }
   });
 
-  it('enforced: Inspect reads a managed key and is refused an untagged one; GetImportParameters may not DescribeKey', async () => {
+  it('enforced: Inspect reads a managed key and is refused an untagged one; WrapAndImport asks for import parameters of a managed key only; Report may not DescribeKey', async () => {
     const roleEndpoint = await startLocalEndpoint({ iam: { principals: { ...principalsOf(roles), AKIAADMIN: PRINCIPALS.AKIAADMIN! } } });
     const as = (accessKeyId: string) => new KMSClient({ endpoint: roleEndpoint.url, region: REGION, credentials: { accessKeyId, secretAccessKey: 'x' }, maxAttempts: 1 });
     const admin = as('AKIAADMIN');
     const inspect = as(roleAccessKeyId('InspectFunction'));
-    const importer = as(roleAccessKeyId('GetImportParametersFunction'));
+    const importer = as(roleAccessKeyId('WrapAndImportFunction'));
+    const reporter = as(roleAccessKeyId('ReportFunction'));
     try {
       const key = (await admin.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Tags: [{ TagKey: 'kms-reimport:managed', TagValue: 'true' }] }))).KeyMetadata!.Arn!;
       const other = (await admin.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.Arn!;
@@ -307,9 +309,14 @@ describe("template.yaml's roles, rendered", () => {
       const denied = await rejection(inspect.send(new DescribeKeyCommand({ KeyId: other })));
       assert.equal(denied.name, 'AccessDeniedException');
       assert.match(denied.message, /assumed-role\/kms-reimport-test-InspectFunctionRole\/kms-reimport-test-InspectFunction is not authorized to perform: kms:DescribeKey/);
-      assert.equal((await rejection(importer.send(new DescribeKeyCommand({ KeyId: key })))).name, 'AccessDeniedException');
+      const params = await importer.send(new GetParametersForImportCommand({ KeyId: key, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+      assert.ok(params.ImportToken && params.PublicKey);
+      const refused = await rejection(importer.send(new GetParametersForImportCommand({ KeyId: other, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' })));
+      assert.equal(refused.name, 'AccessDeniedException');
+      assert.match(refused.message, /WrapAndImportFunction is not authorized to perform: kms:GetParametersForImport/);
+      assert.equal((await rejection(reporter.send(new DescribeKeyCommand({ KeyId: key })))).name, 'AccessDeniedException');
     } finally {
-      for (const c of [admin, inspect, importer]) c.destroy();
+      for (const c of [admin, inspect, importer, reporter]) c.destroy();
       await roleEndpoint.close();
     }
   });
