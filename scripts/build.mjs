@@ -38,6 +38,7 @@
 // The command line (--cli) is bundled too, for start-up time: see buildCli below.
 //
 // Usage: node scripts/build.mjs [--outdir <dir>] [--only <name>[,<name>...]]   (default: dist/functions, every handler)
+//        node scripts/build.mjs --only <name> --flat --outdir <dir>   (<dir>/index.mjs: a Lambda artifact, the Makefile's targets)
 //        node scripts/build.mjs --cli [--optional]     (dist/cli: the prebuilt command line)
 import { readdirSync, statSync, writeFileSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, dirname } from 'node:path';
@@ -83,7 +84,7 @@ export const lambdaCredentials = {
  * Returns what was written: for each function its name, the bundle path, its size, and the exports
  * esbuild saw in it (a handler must export `handler`).
  */
-export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dist', 'functions'), only } = {}) {
+export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dist', 'functions'), only, flat = false } = {}) {
   const all = listFunctionEntries(root);
   if (all.length === 0) {
     throw new Error(`no handlers found: ${join(root, 'functions')} has no *.ts files`);
@@ -91,10 +92,13 @@ export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dis
   const unknown = (only ?? []).filter((name) => !all.some((e) => e.name === name));
   if (unknown.length > 0) throw new Error(`no handler ${unknown.join(', ')} in ${join(root, 'functions')} (there are: ${all.map((e) => e.name).join(', ')})`);
   const entries = only ? all.filter((e) => only.includes(e.name)) : all;
+  // flat: one handler written as <outdir>/index.mjs, as a Lambda artifact (sam build's makefile target).
+  if (flat && entries.length !== 1) throw new Error(`--flat builds exactly one handler (--only <name>); got ${entries.length}`);
+  const outName = (name) => (flat ? 'index' : `${name}/index`);
   const esbuild = await loadEsbuild();
   const result = await esbuild.build({
     absWorkingDir: root,
-    entryPoints: Object.fromEntries(entries.map(({ name, entry }) => [`${name}/index`, entry])),
+    entryPoints: Object.fromEntries(entries.map(({ name, entry }) => [outName(name), entry])),
     outdir,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -114,14 +118,15 @@ export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dis
   });
   const outputs = result.metafile.outputs;
   const built = entries.map(({ name, entry }) => {
-    const file = join(outdir, name, 'index.mjs');
+    const file = join(outdir, `${outName(name)}.mjs`);
     const key = relative(root, file).split('\\').join('/');
     const meta = outputs[key];
     if (!meta) throw new Error(`esbuild wrote no bundle for ${relative(root, entry)} (expected ${key})`);
     return { name, entry: relative(root, entry), file, bytes: meta.bytes, exports: meta.exports, inputs: Object.keys(meta.inputs) };
   });
   mkdirSync(outdir, { recursive: true });
-  writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
+  // A Lambda artifact holds the bundle and its map only.
+  if (!flat) writeFileSync(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
   return built;
 }
 
@@ -225,7 +230,9 @@ async function main(argv) {
   const onlyAt = argv.indexOf('--only');
   if (onlyAt >= 0 && !argv[onlyAt + 1]) throw new Error('--only needs handler names, comma-separated (e.g. --only verify,report)');
   const only = onlyAt >= 0 ? argv[onlyAt + 1].split(',').map((name) => name.trim()).filter(Boolean) : undefined;
-  const built = await buildFunctions({ ...(outdir ? { outdir } : {}), ...(only ? { only } : {}) });
+  const flat = argv.includes('--flat');
+  if (flat && !outdir) throw new Error('--flat needs --outdir (the artifact directory)');
+  const built = await buildFunctions({ ...(outdir ? { outdir } : {}), ...(only ? { only } : {}), flat });
   for (const fn of built) {
     const missing = fn.exports.includes('handler') ? '' : '   (no `handler` export!)';
     console.log(`${fn.name.padEnd(24)} ${(fn.bytes / 1024).toFixed(0).padStart(6)} kB  ${relative(process.cwd(), fn.file)}${missing}`);
