@@ -29,7 +29,7 @@
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetPublicKeyCommand, ImportKeyMaterialCommand, ListResourceTagsCommand, TagResourceCommand, type ExpirationModelType, type KMSClient } from '@aws-sdk/client-kms';
+import { GetPublicKeyCommand, ListResourceTagsCommand, TagResourceCommand, type ExpirationModelType, type KMSClient } from '@aws-sdk/client-kms';
 import { countCalls } from '../aws/count-calls.js';
 import type { ReimportConfig } from '../config.js';
 import {
@@ -48,7 +48,6 @@ import {
 import { escrowSecretId } from '../escrow/read.js';
 import { missingMaterialIds, neverHeldMaterial } from '../kms/classify.js';
 import { chooseExpirationModel, computeValidTo, MAX_VALID_TO_DAYS } from '../kms/import-material.js';
-import { getImportParameters } from '../kms/import-parameters.js';
 import { inspectKey } from '../kms/inspect.js';
 import { isImportableKeySpec, materialKindFor } from '../kms/key-specs.js';
 import { verifyKey } from '../kms/verify.js';
@@ -56,12 +55,10 @@ import { callWithRetry, type RetryOptions } from '../retry.js';
 import { regionalKmsClients, type KmsFor } from '../rotation/multi-region.js';
 import { runParametersPacer, runRetry, silentLogger, type ParametersPacer, type RunLogger, type RunTiming } from '../run.js';
 import type { KeyRef, KeyReport } from '../types.js';
-import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
+import { chooseWrapping } from '../wrap/index.js';
 import { checkMaterialFile } from './file.js';
+import { importUnderFreshParameters, MAX_IMPORT_TOKEN_REFRESHES } from './import.js';
 import { createEscrow, escrowTarget, type EscrowReplica } from './onboard.js';
-
-/** New import parameters after a spent or expired token, per key: at most this many (as recovery). */
-export const MAX_PROOF_TOKEN_REFRESHES = 3;
 
 const DAY_MS = 86_400_000;
 
@@ -322,7 +319,7 @@ function proofError(e: unknown, report: KeyReport, proof: ProofRequest, source: 
     case 'ExpiredImportTokenException':
     case 'InvalidImportTokenException':
       return new ImportTokenExpired(
-        `Key ${key}: the import token kept expiring or being replaced (${awsErrorName(e)}) after ${MAX_PROOF_TOKEN_REFRESHES} fresh GetParametersForImport calls: another import for this key may be running. Nothing was written; run onboard again.`,
+        `Key ${key}: the import token kept expiring or being replaced (${awsErrorName(e)}) after ${MAX_IMPORT_TOKEN_REFRESHES} fresh GetParametersForImport calls: another import for this key may be running. Nothing was written; run onboard again.`,
         { keyId, cause: e },
       );
     case 'InvalidCiphertextException':
@@ -354,45 +351,21 @@ function proofError(e: unknown, report: KeyReport, proof: ProofRequest, source: 
   }
 }
 
-/** Imports the material under fresh parameters as the proof asks; a spent or expired token gets new parameters. */
-async function proveByImport(
+/** Imports the material under fresh parameters as the proof asks (importUnderFreshParameters: a spent or expired token gets new parameters). */
+function proveByImport(
   kms: KMSClient,
   report: KeyReport,
   material: Buffer,
   proof: ProofRequest,
-  context: { config: ReimportConfig; source: string; retry: RetryOptions; pace: ParametersPacer },
+  context: { config: ReimportConfig; source: string; retry: RetryOptions; pace: ParametersPacer; log: RunLogger },
 ): Promise<{ keyMaterialId?: string }> {
-  const choice = chooseWrapping(report.keySpec, context.config, report.keyId);
-  for (let refreshes = 0; ; refreshes++) {
-    const params = await context.pace(() => getImportParameters(kms, report.keyId, choice, context.retry));
-    const wrapped = wrapKeyMaterial(material, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm, report.keyId);
-    try {
-      const out = await callWithRetry(
-        { operation: 'ImportKeyMaterial', keyId: report.keyId },
-        () =>
-          kms.send(
-            new ImportKeyMaterialCommand({
-              KeyId: report.keyId,
-              ImportToken: Buffer.from(params.importToken, 'base64'),
-              EncryptedKeyMaterial: wrapped,
-              ExpirationModel: proof.expirationModel,
-              ...(proof.validTo ? { ValidTo: proof.validTo } : {}),
-              ...(proof.importType ? { ImportType: proof.importType } : {}),
-              ...(proof.keyMaterialId ? { KeyMaterialId: proof.keyMaterialId } : {}),
-            }),
-          ),
-        context.retry,
-      );
-      const id = out?.KeyMaterialId ?? proof.keyMaterialId;
-      return id ? { keyMaterialId: id } : {};
-    } catch (e) {
-      const name = awsErrorName(e);
-      if ((name === 'ExpiredImportTokenException' || name === 'InvalidImportTokenException') && refreshes < MAX_PROOF_TOKEN_REFRESHES) continue;
-      throw proofError(e, report, proof, context.source, params);
-    } finally {
-      wrapped.fill(0);
-    }
-  }
+  return importUnderFreshParameters(kms, report.keyId, material, proof, {
+    wrapping: chooseWrapping(report.keySpec, context.config, report.keyId),
+    retry: context.retry,
+    pace: context.pace,
+    refused: (e, params) => proofError(e, report, proof, context.source, params),
+    onTokenRefused: (errorName, refresh) => context.log.warn('import token refused; fetching new import parameters', { keyId: report.keyId, errorName, refresh }),
+  });
 }
 
 /** Re-raises a named error with a message that says what was already done (same class, same name). */
@@ -476,7 +449,7 @@ export async function adoptKey(deps: AdoptDeps, keyRef: KeyRef, material: Buffer
     `${report.keyId}: proving the material with KMS (${proof.kind === 'reimport' ? 'a reimport that keeps' : 'recovering the missing material,'} ${proof.expirationModel}` +
       `${proof.validTo ? ` ValidTo ${proof.validTo.toISOString()}` : ''})`,
   );
-  const imported = await proveByImport(kms, report, material, proof, { config, source, retry, pace });
+  const imported = await proveByImport(kms, report, material, proof, { config, source, retry, pace, log });
 
   step(`${report.keyId}: escrowing in ${target.secretName}${target.replicaRegions.length > 0 ? ` (replicated to ${target.replicaRegions.join(', ')})` : ''}`);
   let escrow;

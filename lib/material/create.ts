@@ -135,6 +135,9 @@ export async function createManagedKey(deps: CreateDeps, input: CreateManagedKey
         expirationModel,
         ...(validTo ? { validTo } : {}),
         ...(input.escrowKmsKeyId !== undefined ? { escrowKmsKeyId: input.escrowKmsKeyId } : {}),
+        // CreateKey's answer says it already: a new key (made without MultiRegion) has no replicas, no DescribeKey needed.
+        multiRegion: { primary: created.KeyMetadata?.MultiRegion === true && created.KeyMetadata.MultiRegionConfiguration?.MultiRegionKeyType === 'PRIMARY', replicaRegions: [] },
+        retry,
       },
     );
   } catch (e) {

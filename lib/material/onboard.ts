@@ -7,15 +7,16 @@
  * Region that holds a replica of the key: KMS replicates keys, Secrets Manager does not follow,
  * and a replica Region reads escrow from its own Region.
  */
-import { DescribeKeyCommand, ImportKeyMaterialCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
-import { awsErrorName, EscrowExists, EscrowInvalid, EscrowWriteFailed, toNamedError } from '../errors.js';
+import { awsErrorName, EscrowExists, EscrowInvalid, EscrowWriteFailed, ImportTokenExpired, toNamedError } from '../errors.js';
 import { validateMaterial } from '../escrow/index.js';
 import { ESCROW_KEY_ID_TAG } from '../escrow/read.js';
-import { getImportParameters } from '../kms/import-parameters.js';
+import type { RetryOptions } from '../retry.js';
 import { regionalKmsClients, type KmsFor } from '../rotation/multi-region.js';
-import { chooseWrapping, wrapKeyMaterial } from '../wrap/index.js';
+import { chooseWrapping } from '../wrap/index.js';
+import { importUnderFreshParameters, isTokenRefused, MAX_IMPORT_TOKEN_REFRESHES } from './import.js';
 
 /** The escrow secret for this key already exists: onboarding never overwrites escrow (defined with the other named errors). */
 export { EscrowExists };
@@ -43,6 +44,13 @@ export interface OnboardInput {
    * aws/secretsmanager of their Region.
    */
   escrowReplicaKmsKeyIds?: Record<string, string>;
+  /**
+   * What KMS already said of the key (CreateKey's or DescribeKey's KeyMetadata), when the caller
+   * has it: a Multi-Region primary and its replica Regions. Without it the key is described here.
+   */
+  multiRegion?: { primary: boolean; replicaRegions: string[] };
+  /** Retries of each AWS call (default: the config's maxAttempts and baseDelayMs). */
+  retry?: RetryOptions;
 }
 
 /** One Region the escrow secret was replicated to, as CreateSecret's ReplicationStatus reports it. */
@@ -228,6 +236,11 @@ export async function createEscrow(secrets: SecretsManagerClient, target: Escrow
   };
 }
 
+/**
+ * Escrow first (createEscrow), then the first import (importUnderFreshParameters: an expired or
+ * spent import token gets new parameters, as in recovery). An import that still fails leaves the
+ * material escrowed; its error is KMS's (ImportTokenExpired once the refreshes are spent).
+ */
 export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsManagerClient }, input: OnboardInput): Promise<OnboardResult> {
   const { keyId, keySpec, material, config } = input;
   const secretName = `${config.escrowPrefix}${keyId}`;
@@ -241,35 +254,38 @@ export async function escrowAndImport(deps: { kms: KMSClient; secrets: SecretsMa
   const target = await escrowTarget(deps.kms, {
     keyId,
     config,
+    ...(input.multiRegion !== undefined ? { multiRegion: input.multiRegion } : {}),
     ...(input.escrowKmsKeyId !== undefined ? { escrowKmsKeyId: input.escrowKmsKeyId } : {}),
     ...(input.escrowReplicaKmsKeyIds !== undefined ? { escrowReplicaKmsKeyIds: input.escrowReplicaKmsKeyIds } : {}),
   });
   const escrow = await createEscrow(deps.secrets, target, material, config.escrowTagKey);
 
-  const choice = input.wrapping ?? chooseWrapping(keySpec, config);
-  const params = await getImportParameters(deps.kms, keyId, choice);
-  const wrapped = wrapKeyMaterial(material, Buffer.from(params.publicKey, 'base64'), params.wrappingAlgorithm);
   const validTo = input.validTo ? new Date(Math.floor(input.validTo.getTime() / 1000) * 1000) : undefined;
-  try {
-    const imported = await deps.kms.send(
-      new ImportKeyMaterialCommand({
-        KeyId: keyId,
-        ImportToken: Buffer.from(params.importToken, 'base64'),
-        EncryptedKeyMaterial: wrapped,
-        ExpirationModel: input.expirationModel,
-        ...(validTo ? { ValidTo: validTo } : {}),
-      }),
-    );
-    return {
-      secretArn: escrow.secretArn,
-      secretVersionId: escrow.secretVersionId,
-      ...(imported.KeyMaterialId ? { keyMaterialId: imported.KeyMaterialId } : {}),
-      wrappingAlgorithm: params.wrappingAlgorithm,
-      wrappingKeySpec: params.wrappingKeySpec,
-      ...(validTo ? { validTo: validTo.toISOString() } : {}),
-      ...(escrow.escrowReplicas ? { escrowReplicas: escrow.escrowReplicas } : {}),
-    };
-  } finally {
-    wrapped.fill(0);
-  }
+  const imported = await importUnderFreshParameters(
+    deps.kms,
+    keyId,
+    material,
+    { expirationModel: input.expirationModel, ...(validTo ? { validTo } : {}) },
+    {
+      wrapping: input.wrapping ?? chooseWrapping(keySpec, config, keyId),
+      retry: input.retry ?? { maxAttempts: config.maxAttempts, baseDelayMs: config.baseDelayMs },
+      refused: (e) =>
+        isTokenRefused(e)
+          ? new ImportTokenExpired(
+              `Key ${keyId}: its material is escrowed in ${secretName}, but KMS kept refusing the import token (${awsErrorName(e)}) after ${MAX_IMPORT_TOKEN_REFRESHES} fresh GetParametersForImport calls: ` +
+                `another import for this key may be running. Nothing was imported by this run; see the key's state (aws kms describe-key --key-id ${keyId}).`,
+              { keyId, cause: e },
+            )
+          : e,
+    },
+  );
+  return {
+    secretArn: escrow.secretArn,
+    secretVersionId: escrow.secretVersionId,
+    ...(imported.keyMaterialId ? { keyMaterialId: imported.keyMaterialId } : {}),
+    wrappingAlgorithm: imported.wrappingAlgorithm,
+    wrappingKeySpec: imported.wrappingKeySpec,
+    ...(validTo ? { validTo: validTo.toISOString() } : {}),
+    ...(escrow.escrowReplicas ? { escrowReplicas: escrow.escrowReplicas } : {}),
+  };
 }

@@ -24,6 +24,7 @@ import { createManagedKey } from '../../lib/material/create.js';
 import { generateKeyMaterial } from '../../lib/material/generate.js';
 import { recoverKey } from '../../lib/reimport.js';
 import { wrapKeyMaterial } from '../../lib/wrap/index.js';
+import { interceptSend } from '../support/intercept.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 const DAY_MS = 86_400_000;
@@ -130,6 +131,63 @@ describe('adoptKey against the local endpoint', () => {
     await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: born.keyId }));
     const outcome = await aws.recover('alias/onboard-integration', 'recover');
     assert.equal(outcome.status, 'recovered', outcome.reason);
+  });
+});
+
+describe('an import token that expires between GetParametersForImport and ImportKeyMaterial (the endpoint\'s clock moved 24 h)', () => {
+  let aws: LocalAws;
+  before(async () => {
+    aws = await startLocalAws();
+  });
+  after(async () => {
+    await aws.closeAfterLeakCheck();
+  });
+  /** The KMS client, except that the endpoint's clock jumps past the token's 24 h right after the first GetParametersForImport answer. */
+  function expiringFirstToken(): { kms: KMSClient; jumps: () => number } {
+    let jumps = 0;
+    const kms = interceptSend(aws.kms, {
+      after: (command) => {
+        if (command instanceof GetParametersForImportCommand && jumps === 0) {
+          jumps++;
+          aws.endpoint.clock.advance(24 * 3600 + 60);
+        }
+        return undefined;
+      },
+    });
+    return { kms, jumps: () => jumps };
+  }
+  const kmsErrors = (operation: string) => aws.endpoint.controls.getCounters()[`kms:${operation}`]?.errors ?? 0;
+
+  test('onboard --new (createManagedKey): KMS refuses the expired token, fresh parameters are fetched and the escrowed material imported', async () => {
+    aws.endpoint.controls.resetCounters();
+    const { kms, jumps } = expiringFirstToken();
+    const born = await createManagedKey({ ...aws, kms }, { keySpec: 'SYMMETRIC_DEFAULT', config: aws.config, now: aws.now, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+    assert.equal(jumps(), 1);
+    assert.equal(aws.calls('GetParametersForImport'), 2);
+    assert.equal(aws.calls('ImportKeyMaterial'), 2);
+    assert.equal(kmsErrors('ImportKeyMaterial'), 1, 'the first import was refused (its token had expired)');
+    assert.equal(aws.calls('CreateSecret'), 1, 'escrowed once');
+    assert.equal(born.verified, 'Encrypt/Decrypt SYMMETRIC_DEFAULT');
+    assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: born.keyId }))).KeyMetadata!.KeyState, 'Enabled');
+    // What was imported is what was escrowed: the key recovers from that escrow.
+    await aws.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: born.keyId }));
+    const outcome = await aws.recover(born.keyId, 'recover');
+    assert.equal(outcome.status, 'recovered', outcome.reason);
+  });
+
+  test('adoptKey: the proof import is refused for the expired token, fresh parameters prove the file', async () => {
+    const key = await handImported(aws, 'SYMMETRIC_DEFAULT');
+    aws.endpoint.controls.resetCounters();
+    const { kms, jumps } = expiringFirstToken();
+    const adopted = await adoptKey({ ...aws, kms, logger: aws.logger }, key.keyId, Buffer.from(key.material), { config: aws.config, now: aws.now });
+    assert.equal(jumps(), 1);
+    assert.equal(aws.calls('GetParametersForImport'), 2);
+    assert.equal(aws.calls('ImportKeyMaterial'), 2);
+    assert.equal(kmsErrors('ImportKeyMaterial'), 1);
+    assert.equal(adopted.proof, 'reimport');
+    assert.equal(adopted.keyStateAfter, 'Enabled');
+    const escrowed = await aws.secrets.send(new GetSecretValueCommand({ SecretId: `kms-reimport/${key.keyId}` }));
+    assert.deepEqual(Buffer.from(escrowed.SecretBinary!), key.material);
   });
 });
 

@@ -107,6 +107,53 @@ test('escrows before importing, and imports exactly the escrowed bytes', async (
   });
 });
 
+test('an import token that expired between GetParametersForImport and ImportKeyMaterial gets fresh parameters: the same material, wrapped under the new key, escrowed once', async () => {
+  const secondPair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pairs = [wrappingPair, secondPair];
+  let asked = 0;
+  kmsMock.on(GetParametersForImportCommand).callsFake(() => {
+    order.push('GetParametersForImport');
+    const pair = pairs[Math.min(asked, 1)]!;
+    asked++;
+    return { KeyId: KEY_ID, PublicKey: pair.publicKey.export({ format: 'der', type: 'spki' }), ImportToken: Buffer.from(`token-${asked}`), ParametersValidTo: new Date('2027-01-02T00:00:00Z') };
+  });
+  const wrappedCopies: Buffer[] = [];
+  kmsMock.on(ImportKeyMaterialCommand).callsFake((input: { ImportToken: Uint8Array; EncryptedKeyMaterial: Uint8Array }) => {
+    order.push('ImportKeyMaterial');
+    wrappedCopies.push(Buffer.from(input.EncryptedKeyMaterial));
+    if (Buffer.from(input.ImportToken).toString() === 'token-1') throw awsError('ExpiredImportTokenException');
+    return { KeyId: KEY_ID, KeyMaterialId: MATERIAL_ID };
+  });
+  const material = randomBytes(32);
+  const result = await escrowAndImport(deps, { keyId: KEY_ID, keySpec: 'SYMMETRIC_DEFAULT', material, config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+
+  assert.deepEqual(order, ['CreateSecret', 'GetParametersForImport', 'ImportKeyMaterial', 'GetParametersForImport', 'ImportKeyMaterial']);
+  assert.equal(secretsMock.commandCalls(CreateSecretCommand).length, 1, 'escrowed once, before the first import');
+  const imports = kmsMock.commandCalls(ImportKeyMaterialCommand).map((c) => c.args[0].input);
+  assert.deepEqual(imports.map((i) => Buffer.from(i.ImportToken!).toString()), ['token-1', 'token-2']);
+  const oaep = (pair: typeof wrappingPair, wrapped: Buffer) => privateDecrypt({ key: pair.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+  assert.deepEqual(oaep(secondPair, wrappedCopies[1]!), material, 'the retry is wrapped under the new parameters\' public key');
+  assert.deepEqual(oaep(wrappingPair, wrappedCopies[0]!), material);
+  for (const i of imports) assert.ok(Buffer.from(i.EncryptedKeyMaterial!).every((b) => b === 0), 'every wrapped copy is wiped');
+  assert.equal(result.keyMaterialId, MATERIAL_ID);
+
+  // A token refused every time: 3 fresh parameters, then ImportTokenExpired naming the escrow; never a loop.
+  order = [];
+  kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('ExpiredImportTokenException'));
+  kmsMock.resetHistory();
+  secretsMock.resetHistory();
+  const again = randomBytes(32);
+  await assert.rejects(escrowAndImport(deps, { keyId: KEY_ID, keySpec: 'SYMMETRIC_DEFAULT', material: again, config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }), (e: unknown) => {
+    assert.ok(e instanceof Error && e.name === 'ImportTokenExpired');
+    assert.match(e.message, new RegExp(`Key ${KEY_ID}: its material is escrowed in kms-reimport/${KEY_ID}, but KMS kept refusing the import token \\(ExpiredImportTokenException\\) after 3 fresh`));
+    assertNoMaterial(e.message, again, 'ImportTokenExpired message');
+    return true;
+  });
+  assert.equal(kmsMock.commandCalls(GetParametersForImportCommand).length, 4);
+  assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 4);
+  assert.equal(secretsMock.commandCalls(CreateSecretCommand).length, 1);
+});
+
 test('an existing escrow secret is never overwritten, and nothing is imported', async () => {
   secretsMock.on(CreateSecretCommand).rejects(awsError('ResourceExistsException'));
   await assert.rejects(
@@ -691,10 +738,10 @@ test('createManagedKey: CreateKey tagged in the request, escrow first, import, a
 
   const created = await createManagedKey({ ...deps, sleep: async () => {} }, { keySpec: 'SYMMETRIC_DEFAULT', alias: 'alias/payments', config, now: () => NOW });
 
+  // No DescribeKey between CreateKey and the escrow: CreateKey's answer says the new key has no replicas.
   assert.deepEqual(order, [
     'DescribeKey alias',
     'CreateKey',
-    'DescribeKey',
     'CreateSecret',
     'GetParametersForImport',
     'ImportKeyMaterial',
@@ -704,6 +751,12 @@ test('createManagedKey: CreateKey tagged in the request, escrow first, import, a
     'Encrypt',
     'Decrypt',
   ]);
+  assert.deepEqual(
+    kmsMock.commandCalls(DescribeKeyCommand).map((c) => c.args[0].input.KeyId),
+    ['alias/payments', KEY_ID, KEY_ID],
+    'DescribeKey: the alias is free, then the key read once and once while verifying',
+  );
+  assert.equal(created.calls['DescribeKey'], 3);
   const createKey = kmsMock.commandCalls(CreateKeyCommand)[0]!.args[0].input;
   assert.equal(createKey.Origin, 'EXTERNAL');
   assert.equal(createKey.KeySpec, 'SYMMETRIC_DEFAULT');
