@@ -253,12 +253,11 @@ describe('trigger samples → one workflow each → outcome', () => {
 
 // ------------------------------------------------------------------ what goes wrong
 describe('failures and hazards, end to end', () => {
-  test('an import token that expires between GetImportParameters and WrapAndImport: new parameters, then recovered', async () => {
+  test('an import token KMS refuses as expired: WrapAndImport runs again (after the pace) with new parameters, then recovered', async () => {
     const key = await expiredKey();
     resetCounters();
-    h.afterStep = (state, _output, call) => {
-      if (state === 'GetImportParameters' && call === 1) endpoint.clock.advance(25 * 3600);
-    };
+    // KMS's answer to the first import: the token it was sent has expired (ExpiredImportTokenException).
+    endpoint.controls.injectError('ImportKeyMaterial', { type: 'ExpiredImportTokenException', message: 'The import token has expired', count: 1 });
     const run = await only((await deliver(sample('manual/recover.json', key.keyId))).runs);
     assert.equal(run.output.outcome.status, 'recovered', run.output.outcome.reason);
     assert.equal(reportInput(run).tokenRefreshes, 1);
@@ -275,8 +274,8 @@ describe('failures and hazards, end to end', () => {
     endpoint.controls.injectError('GetParametersForImport', { type: 'ThrottlingException', message: 'Rate exceeded', count: 7 });
     const run = await only((await deliver(sample('manual/recover.json', key.keyId))).runs);
     assert.equal(run.output.outcome.status, 'recovered', run.output.outcome.reason);
-    assert.equal(stepCalls.GetImportParameters, 3);
-    assert.equal(run.events.filter((e) => e.type === 'StateRetried' && e.state.name === 'GetImportParameters').length, 2);
+    assert.equal(stepCalls.WrapAndImport, 3);
+    assert.equal(run.events.filter((e) => e.type === 'StateRetried' && e.state.name === 'WrapAndImport').length, 2);
     assert.equal(aws.calls('GetParametersForImport'), 8);
   });
 

@@ -39,7 +39,6 @@ for (const [label, input] of [
       input,
       handlers: {
         Inspect: (item) => inspectStep({ kms }, item, DEFAULT_CONFIG, new Date()) as unknown as Json,
-        GetImportParameters: unreachable('GetImportParameters'),
         WrapAndImport: unreachable('WrapAndImport'),
         Verify: unreachable('Verify'),
         Rotate: unreachable('Rotate'),
