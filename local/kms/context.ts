@@ -32,6 +32,13 @@ export interface KmsServiceOptions {
    */
   wrappingKeyPoolSize?: number;
   /**
+   * How long after a pair is taken the pool starts making up for it, in ms (0..60000). Default 0:
+   * at once. A delay keeps the RSA generation (tens of ms of CPU for RSA_2048, a second or more
+   * for RSA_4096) off the cores while the run that took the pair is still importing and
+   * verifying (the recovery bench); the answers are the same either way.
+   */
+  wrappingKeyPoolRefillDelayMs?: number;
+  /**
    * What happens to RSA_AES_KEY_WRAP_SHA_1/_SHA_256 for symmetric (SYMMETRIC_DEFAULT) and HMAC
    * material. The API reference lists them as "supported for wrapping RSA and ECC key material" and
    * says nothing of the others, nor of which error a refusal is. Default 'refuse-parameters' (the
@@ -67,12 +74,24 @@ function checkChoice<T extends string>(name: string, value: T | undefined, choic
   return value;
 }
 
+/** Longest wrapping-key pool refill delay: a minute (a pool that waits longer is no pool). */
+export const MAX_POOL_REFILL_DELAY_MS = 60_000;
+
+function checkDelay(value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_POOL_REFILL_DELAY_MS) {
+    throw new TypeError(`KMS option wrappingKeyPoolRefillDelayMs must be a whole number of ms from 0 to ${MAX_POOL_REFILL_DELAY_MS}; got ${String(value)}`);
+  }
+  return value;
+}
+
 export function resolveOptions(options: KmsServiceOptions): ResolvedKmsOptions {
   return {
     earlierTokens: options.earlierTokens ?? 'invalid',
     importTokenUse: options.importTokenUse ?? 'single',
     reimportWhileEnabled: options.reimportWhileEnabled ?? 'allow',
     wrappingKeyPoolSize: options.wrappingKeyPoolSize ?? 0,
+    wrappingKeyPoolRefillDelayMs: checkDelay(options.wrappingKeyPoolRefillDelayMs),
     rsaAesForSymmetric: checkChoice('rsaAesForSymmetric', options.rsaAesForSymmetric, ['refuse-parameters', 'refuse-import', 'allow'], 'refuse-parameters'),
     replicaFirstImport: checkChoice('replicaFirstImport', options.replicaFirstImport, ['existing-required', 'new-required', 'either'], 'existing-required'),
   };

@@ -94,7 +94,7 @@ export function createKmsService(options: KmsServiceOptions = {}): KmsService {
   const kms: KmsContext = {
     state: { regions: {} },
     options: resolved,
-    wrappingKeys: new WrappingKeyPool(resolved.wrappingKeyPoolSize),
+    wrappingKeys: new WrappingKeyPool(resolved.wrappingKeyPoolSize, resolved.wrappingKeyPoolRefillDelayMs),
     aging: new AgingQueue(),
   };
 

@@ -28,24 +28,45 @@ async function generate(spec: RsaWrappingKeySpec): Promise<WrappingKeyPair> {
 
 /**
  * Hands out fresh RSA key pairs. With size > 0 it keeps up to `size` pairs per spec generated
- * ahead, refilled in the background after each use; with size 0 every pair is made on demand.
- * A pair is never handed out twice.
+ * ahead, refilled in the background after each use (at once, or `refillDelayMs` after the first
+ * take since the last refill, so that the generation does not compete for the CPU with the run
+ * that took the pair); with size 0 every pair is made on demand. A pair is never handed out twice.
  */
 export class WrappingKeyPool {
   private readonly ready = new Map<RsaWrappingKeySpec, Promise<WrappingKeyPair>[]>();
+  private readonly refills = new Map<RsaWrappingKeySpec, NodeJS.Timeout>();
+  private drained = false;
 
-  constructor(private readonly size: number) {}
+  constructor(
+    private readonly size: number,
+    private readonly refillDelayMs = 0,
+  ) {}
 
   take(spec: RsaWrappingKeySpec): Promise<WrappingKeyPair> {
     const queue = this.ready.get(spec) ?? [];
     this.ready.set(spec, queue);
     const next = queue.shift() ?? generate(spec);
-    this.refill(spec);
+    if (this.refillDelayMs === 0) this.refill(spec);
+    else if (this.size > 0 && !this.refills.has(spec)) {
+      const timer = setTimeout(() => {
+        this.refills.delete(spec);
+        if (!this.drained) this.refill(spec);
+      }, this.refillDelayMs);
+      // A pending refill alone does not keep a process alive; drain() cancels it.
+      timer.unref();
+      this.refills.set(spec, timer);
+    }
     return next;
   }
 
+  /** Pairs generated or being generated ahead for a spec (for tests and the bench). */
+  held(spec: RsaWrappingKeySpec): number {
+    return this.ready.get(spec)?.length ?? 0;
+  }
+
   private refill(spec: RsaWrappingKeySpec): void {
-    const queue = this.ready.get(spec)!;
+    const queue = this.ready.get(spec) ?? [];
+    this.ready.set(spec, queue);
     while (queue.length < this.size) {
       const pending = generate(spec);
       // A failed background generation is dropped; take() then generates on demand.
@@ -57,8 +78,11 @@ export class WrappingKeyPool {
     }
   }
 
-  /** Waits for background generation to finish (for a clean shutdown). */
+  /** Cancels pending refills and waits for background generation to finish (for a clean shutdown). */
   async drain(): Promise<void> {
+    this.drained = true;
+    for (const timer of this.refills.values()) clearTimeout(timer);
+    this.refills.clear();
     const all = [...this.ready.values()].flat();
     this.ready.clear();
     await Promise.allSettled(all);
