@@ -72,10 +72,11 @@ test('recover --via-stack: the stack\'s state machine runs the recovery, followe
   assert.deepEqual(JSON.parse(started[0]!.input), executionInput(item!, started[0]!.name));
   // Followed step by step, on stderr; stdout holds the outcome only.
   const states = statesPrinted(out.stderr);
-  for (const step of ['Inspect', 'ChooseAction', 'AcquireLease', 'GetImportParameters', 'WrapAndImport', 'Verify', 'ReleaseLease', 'Report', 'Done']) {
+  // The key is named by its ARN: the lease first, then the one inspection under it (Reinspect).
+  for (const step of ['AcquireLease', 'Reinspect', 'WrapAndImport', 'Verify', 'ReleaseLease', 'Report', 'Done']) {
     assert.ok(states.includes(step), `${step} not followed: ${states.join(' ')}`);
   }
-  assert.ok(states.indexOf('Inspect') < states.indexOf('WrapAndImport') && states.indexOf('WrapAndImport') < states.indexOf('Report'), states.join(' '));
+  assert.ok(states.indexOf('AcquireLease') < states.indexOf('Reinspect') && states.indexOf('Reinspect') < states.indexOf('WrapAndImport') && states.indexOf('WrapAndImport') < states.indexOf('Report'), states.join(' '));
   assert.match(out.stderr, new RegExp(`execution ${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${key.keyId}-recover-\\S+ started`));
   assert.deepEqual([...new Set(stack.sfnCalls)].sort(), ['DescribeExecution', 'GetExecutionHistory', 'StartExecution']);
   assert.equal(stack.sfnCalls.filter((c) => c === 'StartExecution').length, 1);
