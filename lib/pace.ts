@@ -10,9 +10,20 @@
  * - a ThrottlingException on a request remembers the rate it was sent at as the ceiling and
  *   multiplies the rate by `decrease` (0.7) when it is the third round of throttling in a row with no
  *   success between, above any rate a run of successes went through (well over the quota), by 0.95
- *   otherwise (the quota's edge, or a request that reached it early: while the rate is over the
- *   quota the quota is used in full, so a gentle descent costs retries, not throughput); one
- *   decrease per round: a throttle of a slot reserved before the last decrease is not counted again;
+ *   otherwise (the quota's edge, or a request that reached it early); one decrease per round: a
+ *   throttle of a slot reserved before the last decrease is not counted again;
+ * - well over the quota, answered now and then (since the last run of successes, at least three
+ *   throttles, a third of the attempts or more, and three answers), it jumps instead: to the rate of
+ *   the shortest gap between two answers, the least the quota can be. Stepping down 5% a round from
+ *   there is slow where it costs most: a bucket that takes one request per 1/quota s (the local
+ *   endpoint's, burst 1) answers only every other request at any rate between the quota and twice
+ *   it, half the quota. Where the quota is counted per second, as KMS documents (a second's worth
+ *   may come at once, and the rest of that second is throttled), answers come closer together, the
+ *   estimate is higher, and a rate over the quota still gets the quota in full: the jump is then
+ *   rarer and harmless. After a jump the rate climbs back in 5% steps, each confirmed by three
+ *   successes, up to 95% of the rate that was throttled; a throttled step goes back to the
+ *   confirmed rate (the quota may be anywhere between the two: at 1.5x the quota, a strict bucket
+ *   answers exactly as at 2x);
  * - each success adds to the rate: quickly (a tenth of the ceiling) below the safe level, 95% of the
  *   ceiling, then slowly (0.1% of the ceiling per success) above it, up to `maxRate` (the starting
  *   rate unless configured): it creeps back up to the quota and settles just under it.
@@ -75,21 +86,19 @@ const PROBE_STEP_SHARE = 0.001;
 const PROBE_SUCCESSES = 3;
 const GENTLE_DECREASE = 0.95;
 /**
- * Measuring what the quota accepted: KMS counts its quotas per second (a request past the quota is
- * throttled "in that second"), so the sample of attempts behind an estimate covers at least one second
- * of slots, and at least ACCEPTED_SAMPLE_ATTEMPTS attempts, all reserved since the last jump.
- */
-const ACCEPTED_SAMPLE_ANSWERS = 3;
-const CLIMB_STEP = 0.05;
-/**
- * A sample in which at least this share of attempts was throttled is over the quota, not at its edge
- * (a request arriving early by jitter is throttled now and then, not every third time).
+ * Over the quota, not at its edge: the attempts since the last run of PROBE_SUCCESSES successes (and
+ * since the last jump) hold at least OVER_QUOTA_THROTTLES throttles (two can be the edge met twice by a
+ * burst of runs), at least this share of the attempts (jitter throttles one now and then, not every
+ * third), and ACCEPTED_SAMPLE_ANSWERS answers (two gaps between answers: one can be stretched by a
+ * request throttled for arriving early).
  */
 const OVER_QUOTA_THROTTLED_SHARE = 1 / 3;
-/** ... and at least this many throttles in it (two can be the edge met twice by a burst of runs). */
 const OVER_QUOTA_THROTTLES = 3;
-/** At most this many attempts are kept for the sample. */
-const HISTORY_LIMIT = 256;
+const ACCEPTED_SAMPLE_ANSWERS = 3;
+/** After a jump, each confirmed step of the climb adds this share of the rate. */
+const CLIMB_STEP = 0.05;
+/** At most this many attempts are kept for the sample (a sample ends at a run of successes anyway). */
+const HISTORY_LIMIT = 64;
 
 /** The climb after a jump: below `limit`, in steps, each confirmed by a run of successes. */
 interface Climb {
@@ -111,6 +120,8 @@ export class AdaptivePace {
   private currentRate: number;
   private ceilingRate: number | undefined;
   private nextSlotAt = Number.NEGATIVE_INFINITY;
+  /** When the last slot was actually handed over (its timer may fire late). */
+  private releasedAt = Number.NEGATIVE_INFINITY;
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   private successesSinceDecrease = 0;
   /** The highest rate a run of PROBE_SUCCESSES successes went through at (lowered when it is throttled). */
@@ -168,6 +179,13 @@ export class AdaptivePace {
       this.stats.waitedMs += wait;
       await this.sleep(wait);
     }
+    // A timer that fired late (a busy event loop) sent the slot before this one late: keep this one a
+    // whole interval after it, or the two reach a strict quota closer together than the rate says.
+    for (let gap = this.releasedAt + 1000 / rate - this.now(); gap > 0; gap = this.releasedAt + 1000 / rate - this.now()) {
+      this.stats.waitedMs += gap;
+      await this.sleep(gap);
+    }
+    this.releasedAt = this.now();
     return { reservedAt: now, grantedAt: at, rate };
   }
 
@@ -191,8 +209,8 @@ export class AdaptivePace {
       this.stats.decreases++;
       return;
     }
-    // A rate no run of successes went through, throttled again and again over a second of slots: well
-    // over the quota. Jump to what the quota accepted in that sample instead of stepping down to it.
+    // At a rate no run of successes went through, throttled again and again with answers between:
+    // well over the quota. Jump to the least it can be rather than step down to it.
     const accepted = this.goodRate !== undefined && ticket.rate <= this.goodRate ? undefined : this.overQuotaAcceptedRate();
     if (accepted !== undefined && accepted < ticket.rate * GENTLE_DECREASE) {
       this.jumpTo(accepted, ticket.rate, now);
@@ -261,11 +279,10 @@ export class AdaptivePace {
   }
 
   /**
-   * The rate the quota accepted, in requests per second, when the latest attempts (reserved since the
-   * last jump, newest first, at least a quota window of slots and ACCEPTED_SAMPLE_ATTEMPTS of them)
-   * say the pace is over the quota: a third or more of them throttled, at least OVER_QUOTA_THROTTLES,
-   * and at least one answered. Successes per second of slots: each attempt had 1/rate s of the pace.
-   * Undefined when they do not say so, or are too few to tell.
+   * When the latest attempts (newest first, back to the last run of PROBE_SUCCESSES successes or the
+   * last jump) say the pace is over the quota, the least rate the quota can be: one request per
+   * shortest gap between the slots of two answers (a quota that takes one request per 1/quota s never
+   * answers two closer together). Undefined when they do not say so.
    */
   private overQuotaAcceptedRate(): number | undefined {
     let sampled = 0;
