@@ -148,8 +148,12 @@ export async function createManagedKey(deps: CreateDeps, input: CreateManagedKey
       escrowed
         ? `Key ${keyId} was created (tagged ${config.managedTagKey}), but its import failed after its material was escrowed in ${secretId}: it may hold that material ` +
             `(an ImportKeyMaterial whose answer was lost may still have imported it). See its state (aws kms describe-key --key-id ${keyId}): Enabled, it holds the escrowed material ` +
-            `(check it with kms-reimport status ${keyId}); PendingImport, kms-reimport recover ${keyId} imports it from the escrow. Or, if the key is not wanted, schedule its deletion ` +
-            `(aws kms schedule-key-deletion --key-id ${keyId} --pending-window-in-days 7) and run onboard --new again.`
+            `(check it with kms-reimport status ${keyId}); PendingImport, it took no material` +
+            (keySpec === 'SYMMETRIC_DEFAULT'
+              ? ` and recovery never gives a key its first material (KMS lists none for it): schedule its deletion ` +
+                `(aws kms schedule-key-deletion --key-id ${keyId} --pending-window-in-days 7) and run onboard --new again.`
+              : `: kms-reimport recover ${keyId} imports it from the escrow (KMS shows no material history for a ${keySpec} key). Or, if the key is not wanted, ` +
+                `schedule its deletion (aws kms schedule-key-deletion --key-id ${keyId} --pending-window-in-days 7) and run onboard --new again.`)
         : `Key ${keyId} was created (tagged ${config.managedTagKey}), but its material was not escrowed, so none was imported: it holds no material and nothing can use it. ` +
             `Schedule its deletion (aws kms schedule-key-deletion --key-id ${keyId} --pending-window-in-days 7) and run onboard --new again.`,
       e,

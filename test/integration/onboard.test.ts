@@ -24,7 +24,7 @@ import { createManagedKey } from '../../lib/material/create.js';
 import { generateKeyMaterial } from '../../lib/material/generate.js';
 import { recoverKey } from '../../lib/reimport.js';
 import { wrapKeyMaterial } from '../../lib/wrap/index.js';
-import { interceptSend } from '../support/intercept.js';
+import { interceptSend, stopBeforeNth } from '../support/intercept.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 const DAY_MS = 86_400_000;
@@ -119,6 +119,27 @@ describe('adoptKey against the local endpoint', () => {
     await assert.rejects(adopt(key.keyId, Buffer.from(next)), { name: 'KeyNotEligible', message: /has 2 key materials/ });
     assert.equal(await secretExists(aws.secrets, `kms-reimport/${key.keyId}`), false);
     next.fill(0);
+  });
+
+  test('createManagedKey whose import fails after the escrow: the message\'s next step is the one that works (recovery gives a symmetric key no first material; an HMAC key recovers)', async () => {
+    for (const keySpec of ['SYMMETRIC_DEFAULT', 'HMAC_256']) {
+      const kms = stopBeforeNth(aws.kms, ImportKeyMaterialCommand, 1);
+      const failed = await createManagedKey({ ...aws, kms }, { keySpec, config: aws.config, now: aws.now }).then(
+        () => assert.fail('the import was stopped'),
+        (e: Error) => e,
+      );
+      const keyId = /^Key (\S+) was created/.exec(failed.message)?.[1];
+      assert.ok(keyId, failed.message);
+      const outcome = await aws.recover(keyId, 'recover');
+      if (keySpec === 'SYMMETRIC_DEFAULT') {
+        assert.doesNotMatch(failed.message, /kms-reimport recover/);
+        assert.match(failed.message, /schedule-key-deletion .* and run onboard --new again/);
+        assert.equal(outcome.status, 'skipped', 'recovery never gives a key its first material');
+      } else {
+        assert.match(failed.message, new RegExp(`kms-reimport recover ${keyId} imports it from the escrow`));
+        assert.equal(outcome.status, 'recovered', outcome.reason);
+      }
+    }
   });
 
   test('createManagedKey with an alias: the alias names the new Enabled key, which recovers like any other', async () => {

@@ -790,6 +790,13 @@ test('createManagedKey: an import failing after the escrow names the key and the
     name: 'PermissionDenied',
     message: new RegExp(`Key ${KEY_ID} was created .*import failed after its material was escrowed in kms-reimport/${KEY_ID}: it may hold that material .*kms-reimport recover ${KEY_ID}.*schedule-key-deletion`),
   });
+  // A symmetric key that took no material is never given it by recovery (KMS lists none for it): the way on is a new key.
+  await assert.rejects(createManagedKey(deps, { keySpec: 'SYMMETRIC_DEFAULT', config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }), (e: unknown) => {
+    assert.ok(e instanceof Error);
+    assert.match(e.message, /PendingImport, it took no material and recovery never gives a key its first material .*schedule-key-deletion --key-id .* and run onboard --new again/);
+    assert.doesNotMatch(e.message, /kms-reimport recover/);
+    return true;
+  });
   assert.doesNotMatch(
     await createManagedKey(deps, { keySpec: 'HMAC_256', config, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }).then(() => 'resolved', (e: Error) => e.message),
     /holds no material/,
