@@ -8,6 +8,8 @@ import { CreateKeyCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand,
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
 import { startLocalEndpointInWorker } from '../../local/worker.js';
 import { onboardKey, startLocalAwsInWorker, type LocalAws } from '../support/local-aws.js';
+import { preparePendingKeys, startRecoveryEndpoint, timeOne } from '../../bench/recovery.js';
+import { recoverKey } from '../../lib/recover.js';
 
 async function control(url: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${url}${path}`, {
@@ -126,5 +128,28 @@ describe('startLocalAwsInWorker: the harness over the worker endpoint', () => {
     assert.equal(aws.calls('ImportKeyMaterial'), 1);
     assert.equal(aws.calls('GetSecretValue'), 1);
     assert.ok(Math.abs(aws.now().getTime() - Date.now()) < 1000, 'no offset: the endpoint clock is real time');
+  });
+});
+
+describe('the recovery bench over the worker endpoint (bench/recovery.ts)', () => {
+  it('sets the latency of the thread that serves, counts the calls of one recovery, and resets the latency after', async () => {
+    const aws = await startRecoveryEndpoint();
+    try {
+      const next = await preparePendingKeys(aws, 1);
+      const key = await next();
+      let latencyDuringRun: Record<string, number> = {};
+      const { result, calls } = await timeOne(aws, 5, async () => {
+        latencyDuringRun = aws.endpoint.controls.getLatency();
+        return recoverKey({ kms: aws.kms, secrets: aws.secrets, logger: aws.logger }, key.keyId, { action: 'recover', config: aws.config, now: aws.now });
+      });
+      key.material.fill(0);
+      assert.equal(result.status, 'recovered', result.reason);
+      assert.deepEqual(latencyDuringRun, { '*': 5 });
+      // DescribeKey, ListResourceTags, ListKeyRotations, GetParametersForImport, GetSecretValue, ImportKeyMaterial, Encrypt, Decrypt
+      assert.equal(calls, 8);
+      assert.deepEqual(aws.endpoint.controls.getLatency(), {});
+    } finally {
+      await aws.closeAfterLeakCheck();
+    }
   });
 });
