@@ -13,7 +13,7 @@ import { countCalls } from '../aws/count-calls.js';
 import type { ReimportConfig } from '../config.js';
 import { KeyNotEligible, KmsRequestInvalid, ReimportError, toNamedError } from '../errors.js';
 import { computeValidTo } from '../kms/import-material.js';
-import { describeKeyMetadata, inspectKey } from '../kms/inspect.js';
+import { describeKeyMetadata, keyReport } from '../kms/inspect.js';
 import { verifyKey } from '../kms/verify.js';
 import { callWithRetry } from '../retry.js';
 import { runRetry, silentLogger, type RunLogger, type RunTiming } from '../run.js';
@@ -173,7 +173,9 @@ export async function createManagedKey(deps: CreateDeps, input: CreateManagedKey
   }
 
   step(`${keyId}: verifying`);
-  const report = await inspectKey(kms, keyId, retry, (message, extra) => log.warn(message, extra));
+  // What the round trip needs of the key (spec, usage, algorithms) is CreateKey's answer and this
+  // request's; verifyKey reads the key's state itself (DescribeKey) before the round trip.
+  const report = { ...keyReport(created.KeyMetadata!, keyId, {}, undefined), keySpec, keyUsage };
   const verified = await verifyKey(kms, report, retry);
   return {
     keyId,

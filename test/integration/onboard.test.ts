@@ -142,6 +142,19 @@ describe('adoptKey against the local endpoint', () => {
     }
   });
 
+  test('createManagedKey of each kind is verified with the round trip its usage takes, the key read once (DescribeKey) after CreateKey', async () => {
+    for (const [keySpec, check] of [
+      ['HMAC_384', 'GenerateMac/VerifyMac'],
+      ['RSA_2048', 'Sign/Verify'],
+      ['ECC_NIST_P256', 'Sign/Verify'],
+    ] as const) {
+      const born = await createManagedKey(aws, { keySpec, config: aws.config, now: aws.now });
+      assert.match(born.verified, new RegExp(`^${check} `), `${keySpec}: ${born.verified}`);
+      assert.equal(born.calls['DescribeKey'], 1, keySpec);
+      assert.equal((await aws.kms.send(new DescribeKeyCommand({ KeyId: born.keyId }))).KeyMetadata!.KeyState, 'Enabled');
+    }
+  });
+
   test('createManagedKey with an alias: the alias names the new Enabled key, which recovers like any other', async () => {
     const born = await createManagedKey(aws, { keySpec: 'SYMMETRIC_DEFAULT', alias: 'alias/onboard-integration', config: aws.config, now: aws.now });
     assert.equal(born.alias, 'alias/onboard-integration');
