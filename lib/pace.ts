@@ -180,8 +180,11 @@ export class AdaptivePace {
       await this.sleep(wait);
     }
     // A timer that fired late (a busy event loop) sent the slot before this one late: keep this one a
-    // whole interval after it, or the two reach a strict quota closer together than the rate says.
-    for (let gap = this.releasedAt + 1000 / rate - this.now(); gap > 0; gap = this.releasedAt + 1000 / rate - this.now()) {
+    // whole interval after it, or the two reach a strict quota closer together than the rate says. The
+    // interval is the current rate's where it is longer: slots reserved before a decrease wait for it.
+    for (;;) {
+      const gap = this.releasedAt + 1000 / Math.min(rate, this.currentRate) - this.now();
+      if (!(gap > 0)) break;
       this.stats.waitedMs += gap;
       await this.sleep(gap);
     }
