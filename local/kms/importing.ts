@@ -1,5 +1,5 @@
 // GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial.
-import { randomBytes } from 'node:crypto';
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { type OperationContext, ServiceError } from '../service.js';
 import type { KmsContext } from './context.js';
 import { kmsError } from './errors.js';
@@ -79,11 +79,19 @@ export async function getParametersForImport(kms: KmsContext, input: Input, ctx:
     validTo: now + DAY_MS,
     used: false,
   };
+  parsedWrappingKeys.set(record, pair.privateKeyObject);
   key.importParameters.push(record);
   if (key.importParameters.length > KEPT_PARAMETERS) key.importParameters.splice(0, key.importParameters.length - KEPT_PARAMETERS);
   const token = Buffer.concat([TOKEN_MAGIC, Buffer.from(tokenId, 'hex'), Buffer.from(key.keyId, 'utf8'), randomBytes(32)]);
   return { KeyId: key.arn, ImportToken: token.toString('base64'), PublicKey: pair.publicKey.toString('base64'), ParametersValidTo: record.validTo / 1000 };
 }
+
+/**
+ * The wrapping private key of each issued set of parameters, parsed once when it is issued (the
+ * record keeps the DER, base64, for the state file). A record restored from a state file has no
+ * entry: its DER is parsed at import, with the same result.
+ */
+const parsedWrappingKeys = new WeakMap<ImportParametersRecord, KeyObject>();
 
 function parseToken(token: Buffer): { tokenId: string; keyId: string } | undefined {
   if (token.length < TOKEN_MAGIC.length + 16 + 32 + 1 || !token.subarray(0, 4).equals(TOKEN_MAGIC)) return undefined;
@@ -249,7 +257,7 @@ export function importKeyMaterial(kms: KmsContext, input: Input, ctx: OperationC
         `Call GetParametersForImport with RSAES_OAEP_SHA_256 and wrap the material with RSA-OAEP.`,
     );
   }
-  const unwrapped = unwrapKeyMaterial(parameters.wrappingAlgorithm, Buffer.from(parameters.privateKey, 'base64'), encrypted, key.arn);
+  const unwrapped = unwrapKeyMaterial(parameters.wrappingAlgorithm, parsedWrappingKeys.get(parameters) ?? Buffer.from(parameters.privateKey, 'base64'), encrypted, key.arn);
   let canonical: Buffer;
   try {
     canonical = checkMaterial(key.keySpec, unwrapped, key.arn);

@@ -1,6 +1,6 @@
 // Wrapping keys for import (a real RSA key pair per GetParametersForImport) and unwrapping of
 // EncryptedKeyMaterial, straight from the KMS contract with node:crypto.
-import { constants, createDecipheriv, createPrivateKey, generateKeyPair, privateDecrypt, type KeyObject } from 'node:crypto';
+import { constants, createDecipheriv, createPrivateKey, generateKeyPair, KeyObject, privateDecrypt } from 'node:crypto';
 import { promisify } from 'node:util';
 import { kmsError } from './errors.js';
 import type { WrappingAlgorithm } from './specs.js';
@@ -14,6 +14,8 @@ export interface WrappingKeyPair {
   publicKey: Buffer;
   /** DER PKCS#8, kept by the endpoint with the token. */
   privateKey: Buffer;
+  /** The same private key, parsed: the import unwraps with it instead of parsing the DER again. */
+  privateKeyObject: KeyObject;
 }
 
 const BITS: Record<RsaWrappingKeySpec, number> = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 };
@@ -23,6 +25,7 @@ async function generate(spec: RsaWrappingKeySpec): Promise<WrappingKeyPair> {
   return {
     publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }),
     privateKey: pair.privateKey.export({ format: 'der', type: 'pkcs8' }),
+    privateKeyObject: pair.privateKey,
   };
 }
 
@@ -97,11 +100,11 @@ function oaepDecrypt(key: KeyObject, hash: 'sha1' | 'sha256', data: Buffer): Buf
 
 /**
  * Unwraps EncryptedKeyMaterial made under the wrapping public key with the wrapping algorithm of
- * the same GetParametersForImport. Any failure is InvalidCiphertextException naming likely causes;
- * the message never carries material.
+ * the same GetParametersForImport (its private key as DER PKCS#8, or already parsed). Any failure
+ * is InvalidCiphertextException naming likely causes; the message never carries material.
  */
-export function unwrapKeyMaterial(algorithm: WrappingAlgorithm, privateKeyDer: Buffer, wrapped: Buffer, keyArn: string): Buffer {
-  const key = createPrivateKey({ key: privateKeyDer, format: 'der', type: 'pkcs8' });
+export function unwrapKeyMaterial(algorithm: WrappingAlgorithm, privateKey: Buffer | KeyObject, wrapped: Buffer, keyArn: string): Buffer {
+  const key = privateKey instanceof KeyObject ? privateKey : createPrivateKey({ key: privateKey, format: 'der', type: 'pkcs8' });
   const modulusBytes = (key.asymmetricKeyDetails?.modulusLength ?? 0) / 8;
   const hash = algorithm.endsWith('SHA_1') ? 'sha1' : 'sha256';
   const hint =

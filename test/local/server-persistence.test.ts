@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DescribeKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand, KMSClient } from '@aws-sdk/client-kms';
+import { randomBytes } from 'node:crypto';
+import { wrap } from './kms-support.js';
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
 import { STATE_FORMAT } from '../../local/persistence.js';
@@ -120,6 +122,41 @@ describe('persistence of the KMS emulation', () => {
       assert.equal(described.KeyMetadata?.Description, 'survives');
       assert.equal(described.KeyMetadata?.KeyState, 'PendingImport');
     } finally {
+      kms.destroy();
+      await second.close();
+    }
+  });
+
+  it('imports with parameters issued before a restart (their wrapping key read back from the file), as with fresh ones', async () => {
+    const path = join(dir, 'kms-parameters.json');
+    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' };
+    const material = randomBytes(32);
+    const first = await startLocalEndpoint({ persistPath: path });
+    let kms = new KMSClient({ endpoint: first.url, region: 'us-east-2', credentials, maxAttempts: 1 });
+    let keyId: string;
+    let params: { ImportToken?: Uint8Array; PublicKey?: Uint8Array };
+    try {
+      keyId = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
+      params = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+    } finally {
+      kms.destroy();
+      await first.close();
+    }
+    const second = await startLocalEndpoint({ persistPath: path });
+    kms = new KMSClient({ endpoint: second.url, region: 'us-east-2', credentials, maxAttempts: 1 });
+    try {
+      const imported = await kms.send(
+        new ImportKeyMaterialCommand({
+          KeyId: keyId,
+          ImportToken: params.ImportToken!,
+          EncryptedKeyMaterial: wrap('RSAES_OAEP_SHA_256', params.PublicKey!, material),
+          ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        }),
+      );
+      assert.match(imported.KeyMaterialId ?? '', /^[0-9a-f]{64}$/);
+      assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Enabled');
+    } finally {
+      material.fill(0);
       kms.destroy();
       await second.close();
     }

@@ -5,7 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as wait } from 'node:timers/promises';
-import { WrappingKeyPool } from '../../local/kms/wrapping.js';
+import { unwrapKeyMaterial, WrappingKeyPool } from '../../local/kms/wrapping.js';
+import { randomBytes } from 'node:crypto';
+import { wrap } from './kms-support.js';
 import { createKmsService } from '../../local/kms/index.js';
 import { MAX_POOL_REFILL_DELAY_MS } from '../../local/kms/context.js';
 
@@ -47,5 +49,33 @@ describe('WrappingKeyPool refill', () => {
     for (const bad of [-1, 1.5, MAX_POOL_REFILL_DELAY_MS + 1, Number.NaN]) {
       assert.throws(() => createKmsService({ wrappingKeyPoolRefillDelayMs: bad }), (e: Error) => e instanceof TypeError && /wrappingKeyPoolRefillDelayMs/.test(e.message));
     }
+  });
+});
+
+describe('unwrapKeyMaterial with the parsed private key the pool hands out', () => {
+  it('unwraps as from the DER kept in the state, and refuses the same wrong ciphertext the same way', async () => {
+    const pool = new WrappingKeyPool(0);
+    const pair = await pool.take('RSA_2048');
+    const material = randomBytes(32);
+    for (const algorithm of ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1'] as const) {
+      const wrapped = wrap(algorithm, pair.publicKey, material);
+      const fromObject = unwrapKeyMaterial(algorithm, pair.privateKeyObject, wrapped, 'arn:key');
+      const fromDer = unwrapKeyMaterial(algorithm, pair.privateKey, wrapped, 'arn:key');
+      assert.deepEqual(fromObject, material);
+      assert.deepEqual(fromDer, material);
+      const wrong = Buffer.from(wrapped);
+      wrong[10]! ^= 0xff;
+      const refusal = (key: Buffer | typeof pair.privateKeyObject) => {
+        try {
+          unwrapKeyMaterial(algorithm, key, wrong, 'arn:key');
+        } catch (e) {
+          return `${(e as { type?: string }).type}: ${(e as Error).message}`;
+        }
+        return 'accepted';
+      };
+      assert.match(refusal(pair.privateKeyObject), /^InvalidCiphertextException: /);
+      assert.equal(refusal(pair.privateKeyObject), refusal(pair.privateKey));
+    }
+    material.fill(0);
   });
 });
