@@ -172,8 +172,10 @@ export async function inspectStep(deps: KmsStepDeps, input: unknown, config: Rei
  * The key as KMS describes it now, for WrapAndImport, and the re-check of what it was asked to do.
  * The state document is NOT trusted: anyone able to invoke the function could forge it (another
  * key's ID, spec or escrow tag, a renewal that would shorten ValidTo, a material the key does not
- * miss). The escrow lookup, the spec check and the import use this fresh report, and the work is
- * planned again from it exactly as Inspect plans it (classifyKey → planAction → planImports, with
+ * miss). It goes out beside the escrow read and GetParametersForImport (both for the state's key);
+ * importEscrowedMaterial then requires it to name the same key, KeySpec and escrow secret as the
+ * state's report before anything is wrapped, and imports by it. The work is planned again from it
+ * exactly as Inspect plans it (classifyKey → planAction → planImports, with
  * the work item's action): the material asked for must be one the fresh plan imports, so a task
  * invoked with any input does no more than the workflow would. A key that is (no longer) managed,
  * not EXTERNAL or pending deletion is refused by name; anything else the plan would not do is
