@@ -393,6 +393,16 @@ describe('wrapAndImportStep', () => {
     assert.ok(filled.some((b) => b.equals(material)), 'the material read was wiped');
   });
 
+  test('a key no longer managed whose GetParametersForImport the role is refused (IAM scoped by the tag): the refusal by name, KeyNotManaged, not the AccessDenied', async () => {
+    const state = await inspected();
+    kmsMock.on(GetParametersForImportCommand).rejects(Object.assign(new Error('not authorized to perform: kms:GetParametersForImport'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    serveJsonEscrow();
+    serveImport();
+    kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [], Truncated: false });
+    await assert.rejects(wrapAndImportStep({ kms, secrets, retry }, state, config, NOW), (e: Error) => e.name === 'KeyNotManaged' && e.message.includes(KEY));
+    assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0);
+  });
+
   test('a key that is not EXTERNAL (now) is refused KeyNotEligible, nothing imported', async () => {
     const state = await inspected();
     serveParameters();
