@@ -416,22 +416,25 @@ describe('ASL routes: one run per key (the lease in DynamoDB)', () => {
     assert.ok(run.path.indexOf('ReleaseLease') === run.path.indexOf('Report') - 1);
   });
 
-  test('a lease held by another run: bounded waits, each followed by Inspect; still held → skipped naming the holder, nothing imported, the lease left alone', async () => {
-    const input = item();
-    const other = 'arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:other-run';
-    await holdLease(input.keyRef, other, inAnHour());
-    const { handlers, calls } = stepsFor({ pending: [{}] });
-    const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
-    assert.equal(run.status, 'SUCCEEDED');
-    assert.equal(run.output.outcome.status, 'skipped');
-    assert.match(reportInput(run).plan.reason, new RegExp(`Key ${arnOf(input.keyRef)} is being worked on by ${other}, which holds its lease`));
-    assert.match(reportInput(run).plan.reason, /still taken after 5 attempts/);
-    assert.equal(timesEntered(run, 'AcquireLease'), LEASE_ATTEMPTS);
-    assert.equal(timesEntered(run, 'WaitForLease'), LEASE_ATTEMPTS - 1);
-    assert.equal(calls.Inspect, LEASE_ATTEMPTS - 1, 'the lease asked for first (key ID), then Inspect after every wait');
-    assert.equal(calls.WrapAndImport, undefined);
-    assert.equal(timesEntered(run, 'ReleaseLease'), 0, 'never releases a lease it does not hold');
-    assert.equal((await leaseItem(input.keyRef))?.owner?.S, other);
+  test('a lease held by another run: bounded waits, each followed by Inspect; still held → skipped naming the holder, nothing imported, the lease left alone (by key ID and by alias)', async () => {
+    for (const input of [item(), { ...item(), keyRef: `alias/${randomUUID()}` }]) {
+      const byAlias = input.keyRef.startsWith('alias/');
+      const other = 'arn:aws:states:us-east-1:111122223333:execution:kms-reimport-test-RecoveryStateMachine:other-run';
+      await holdLease(input.keyRef, other, inAnHour());
+      const { handlers, calls } = stepsFor({ pending: [{}] });
+      const run = await runWorkflow({ handlers, input, dynamodb: dynamo });
+      assert.equal(run.status, 'SUCCEEDED');
+      assert.equal(run.output.outcome.status, 'skipped');
+      assert.match(reportInput(run).plan.reason, new RegExp(`Key ${arnOf(input.keyRef)} is being worked on by ${other}, which holds its lease`));
+      assert.match(reportInput(run).plan.reason, /still taken after 5 attempts/);
+      assert.equal(timesEntered(run, 'AcquireLease'), LEASE_ATTEMPTS);
+      assert.equal(timesEntered(run, 'WaitForLease'), LEASE_ATTEMPTS - 1);
+      // By key ID the lease is asked for first, then Inspect after every wait; by alias Inspect comes first.
+      assert.equal(calls.Inspect, byAlias ? LEASE_ATTEMPTS : LEASE_ATTEMPTS - 1, input.keyRef);
+      assert.equal(calls.WrapAndImport, undefined);
+      assert.equal(timesEntered(run, 'ReleaseLease'), 0, 'never releases a lease it does not hold');
+      assert.equal((await leaseItem(input.keyRef))?.owner?.S, other);
+    }
   });
 
   test('the holder finishes while this run waits: skipped "already handled by <holder>", nothing imported', async () => {
