@@ -21,6 +21,7 @@
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { EndpointClock, EndpointControls, LocalEndpoint, LocalEndpointOptions } from './index.js';
 import type { Answer, AsyncCall, SyncCall, WorkerInput } from './worker-thread.js';
@@ -48,7 +49,13 @@ function workerSource(): { code: string; eval: true } {
   return { code: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, eval: true };
 }
 
-export async function startLocalEndpointInWorker(options: WorkerEndpointOptions = {}): Promise<LocalEndpoint> {
+/** An endpoint in a worker thread: a LocalEndpoint, and how busy its thread's event loop has been. */
+export interface WorkerEndpoint extends LocalEndpoint {
+  /** The worker's event-loop utilization (performance.eventLoopUtilization, read from this thread): the endpoint's own busy time. */
+  eventLoopUtilization(since?: EventLoopUtilization): EventLoopUtilization;
+}
+
+export async function startLocalEndpointInWorker(options: WorkerEndpointOptions = {}): Promise<WorkerEndpoint> {
   if ('onPersistError' in options) throw new TypeError('startLocalEndpointInWorker: onPersistError (a function) cannot cross to the worker thread; use startLocalEndpoint for it');
   const { port1: sync, port2: workerSync } = new MessageChannel();
   const signal = new Int32Array(new SharedArrayBuffer(4));
@@ -131,6 +138,7 @@ export async function startLocalEndpointInWorker(options: WorkerEndpointOptions 
     port: info.port,
     clock,
     controls,
+    eventLoopUtilization: (since) => worker.performance.eventLoopUtilization(since),
     get services(): never {
       throw new Error("The local endpoint runs in a worker thread: its services cannot be inspected from here. Use the AWS APIs or the control API (GET /_local) instead, or startLocalEndpoint for in-process inspection");
     },

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateKeyCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
-import { startLocalEndpointInWorker } from '../../local/worker.js';
+import { startLocalEndpointInWorker, type WorkerEndpoint } from '../../local/worker.js';
 import { onboardKey, startLocalAwsInWorker, type LocalAws } from '../support/local-aws.js';
 import { preparePendingKeys, startRecoveryEndpoint, timeOne } from '../../bench/recovery.js';
 import { recoverKey } from '../../lib/recover.js';
@@ -39,6 +39,8 @@ describe('startLocalEndpointInWorker', () => {
     const described = await kms.send(new DescribeKeyCommand({ KeyId: created.KeyMetadata!.KeyId! }));
     assert.equal(described.KeyMetadata?.KeyState, 'PendingImport');
     const counters = endpoint.controls.getCounters();
+    // The worker's own loop did the serving: its active time grew, read from this thread.
+    assert.ok((endpoint as WorkerEndpoint).eventLoopUtilization().active > 0);
     assert.equal(counters['kms:CreateKey']?.calls, 1);
     assert.equal(counters['kms:DescribeKey']?.calls, 1);
     // The HTTP control API reads the same counters.
