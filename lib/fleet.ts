@@ -17,11 +17,7 @@ export interface FleetWorkItem {
 
 export interface PacedFleetOptions {
   config: ReimportConfig;
-  /**
-   * Runs in flight at once (1..50). Default: two seconds' worth of GetParametersForImport at the pace's
-   * starting rate, at least 4 (runs in flight = rate x time a run takes, and a run takes longer on a
-   * busy machine or a slow network: too few and the pace waits for runs rather than runs for it).
-   */
+  /** Runs in flight at once (1..50, default 4): enough to keep the paces busy. */
   concurrency?: number;
   now?: () => Date;
   /** The paces to share (default importPaces(config)); pass them to read their stats afterwards. */
@@ -37,13 +33,13 @@ export interface PacedFleetOptions {
  * off: the pace decides). Never throws for one key: its outcome says what happened.
  */
 export async function runPacedFleet(deps: RecoverDeps, items: readonly FleetWorkItem[], options: PacedFleetOptions): Promise<Outcome[]> {
-  // The runs' injected clock and sleep (tests) pace them too.
-  const timing = { ...(deps.monotonicNow ? { now: deps.monotonicNow } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) };
-  const paces = options.paces ?? importPaces(options.config, timing);
-  const concurrency = options.concurrency ?? defaultFleetConcurrency(paces.GetParametersForImport.rate);
+  const concurrency = options.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 50) {
     throw new RangeError(`fleet concurrency must be an integer from 1 to 50, got ${concurrency}`);
   }
+  // The runs' injected clock and sleep (tests) pace them too.
+  const timing = { ...(deps.monotonicNow ? { now: deps.monotonicNow } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) };
+  const paces = options.paces ?? importPaces(options.config, timing);
   const config: ReimportConfig = { ...options.config, parametersIntervalMs: 0 };
   const detach = paceCalls(deps.kms, { GetParametersForImport: paces.GetParametersForImport, ImportKeyMaterial: paces.ImportKeyMaterial });
   try {
@@ -55,9 +51,4 @@ export async function runPacedFleet(deps: RecoverDeps, items: readonly FleetWork
   } finally {
     detach();
   }
-}
-
-/** Runs in flight by default: two seconds' worth at `parametersRate` (requests per second), from 4 to 50. */
-export function defaultFleetConcurrency(parametersRate: number): number {
-  return Math.min(50, Math.max(4, Math.ceil(2 * parametersRate)));
 }

@@ -127,7 +127,7 @@ export class AdaptivePace {
   /** The highest rate a run of PROBE_SUCCESSES successes went through at (lowered when it is throttled). */
   private goodRate: number | undefined;
   private decreasesInRow = 0;
-  /** Recent attempts, oldest first (at most HISTORY_LIMIT). */
+  /** Recent attempts, in slot order (at most HISTORY_LIMIT). */
   private readonly attempts: Attempt[] = [];
   private lastJumpAt = Number.NEGATIVE_INFINITY;
   /** Set after a jump, while the rate climbs back towards where it was throttled. */
@@ -277,7 +277,10 @@ export class AdaptivePace {
   }
 
   private remember(ticket: PaceTicket, ok: boolean): void {
-    this.attempts.push({ reservedAt: ticket.reservedAt, grantedAt: ticket.grantedAt, rate: ticket.rate, ok });
+    // In slot order, not answer order: runs in flight at once answer out of order.
+    let at = this.attempts.length;
+    while (at > 0 && this.attempts[at - 1]!.grantedAt > ticket.grantedAt) at--;
+    this.attempts.splice(at, 0, { reservedAt: ticket.reservedAt, grantedAt: ticket.grantedAt, rate: ticket.rate, ok });
     if (this.attempts.length > HISTORY_LIMIT) this.attempts.splice(0, this.attempts.length - HISTORY_LIMIT);
   }
 

@@ -1,7 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdaptivePace, importPaces, PUBLISHED_IMPORT_RATE, PUBLISHED_PARAMETERS_RATE, sendPaced } from '../../lib/pace.js';
-import { defaultFleetConcurrency } from '../../lib/fleet.js';
 import { Controls } from '../../local/controls.js';
 import { ServiceError } from '../../local/service.js';
 
@@ -199,17 +198,6 @@ describe('AdaptivePace', () => {
     const configured = importPaces({ parametersRate: 0.25, importRate: 5 });
     assert.equal(configured.GetParametersForImport.rate, 0.25);
     assert.equal(configured.ImportKeyMaterial.rate, 5);
-  });
-});
-
-describe('defaultFleetConcurrency', () => {
-  test("two seconds' worth of GetParametersForImport at the starting rate in flight, from 4 to 50", () => {
-    assert.equal(defaultFleetConcurrency(PUBLISHED_PARAMETERS_RATE), 4);
-    assert.equal(defaultFleetConcurrency(0.25), 4);
-    assert.equal(defaultFleetConcurrency(5), 10);
-    assert.equal(defaultFleetConcurrency(10), 20);
-    assert.equal(defaultFleetConcurrency(7.2), 15);
-    assert.equal(defaultFleetConcurrency(1000), 50);
   });
 });
 
