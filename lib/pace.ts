@@ -314,13 +314,14 @@ export class AdaptivePace {
   }
 
   /**
-   * Well over the quota: the rate becomes what the quota accepted, which is where the pace now believes
-   * the quota is (its ceiling); the quota's bucket is empty, so the next slot is a whole interval away.
+   * Well over the quota: the rate becomes the least the quota can be (`accepted`), which is where the
+   * pace now believes the quota is (its ceiling), and climbs from there towards `throttledRate`; the
+   * quota's bucket is empty, so the next slot is a whole interval away.
    */
-  private jumpTo(accepted: number, ceiling: number, now: number): void {
+  private jumpTo(accepted: number, throttledRate: number, now: number): void {
     this.currentRate = Math.max(this.minRate, accepted);
     this.ceilingRate = this.currentRate;
-    this.climb = { limit: ceiling * SAFE_SHARE, confirmedRate: this.currentRate, run: 0 };
+    this.climb = { limit: throttledRate * SAFE_SHARE, confirmedRate: this.currentRate, run: 0 };
     if (this.goodRate !== undefined) this.goodRate = Math.min(this.goodRate, this.currentRate);
     this.lastDecreaseAt = now;
     this.lastJumpAt = now;
