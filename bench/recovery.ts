@@ -29,6 +29,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { DeleteImportedKeyMaterialCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { onboardKey, startLocalAwsInWorker, type LocalAws, type OnboardedKey } from '../test/support/local-aws.js';
@@ -36,6 +37,7 @@ import { recoverKey } from '../lib/recover.js';
 import { trackRoundTrips } from '../test/support/round-trips.js';
 import { describeRoundTrips, roundTrips, type TimedCall } from './timeline.js';
 import type { WorkflowTiming } from './workflow.js';
+import type { WorkerEndpoint } from '../local/worker.js';
 import { cliRebuilt, endpointEnv, firstWorking, median, progress, REGION, round, runProcess, sleep, warmCli } from './measure.js';
 
 export const CHAIN_ROUND_TRIPS = 5;
@@ -53,6 +55,13 @@ export interface RecoveryFigures {
   libraryCallSequence: string;
   /** The same library recovery with no added latency: this machine's own cost (SDK, emulation, wrapping). */
   libraryNoLatencyMs: number;
+  /**
+   * Where those ms go (medians at L = 0, event-loop busy time): this thread (the SDK, the engine,
+   * the client side of HTTP) and the endpoint's thread (the emulation and the server side of HTTP).
+   * The two overlap when calls run side by side; on a loaded machine both include time spent
+   * waiting for a core.
+   */
+  libraryNoLatencyBusyMs: { client: number; endpoint: number };
   ratioToChain: number;
   cliProcessMs: number;
   cliRatioToChain: number;
@@ -112,7 +121,7 @@ export const POOL_REFILL_DELAY_MS = 300;
  * Starts the endpoint the recovery samples share, in its own worker thread: a wrapping-key pool
  * refilled only after POOL_REFILL_DELAY_MS, no quotas.
  */
-export function startRecoveryEndpoint(): Promise<LocalAws> {
+export function startRecoveryEndpoint(): Promise<LocalAws & { endpoint: WorkerEndpoint }> {
   return startLocalAwsInWorker({ kms: { wrappingKeyPoolSize: POOL_SIZE, wrappingKeyPoolRefillDelayMs: POOL_REFILL_DELAY_MS } }, { wrappingKeySpec: 'RSA_2048' });
 }
 
@@ -153,13 +162,23 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
       libraryCalls = calls;
     }
     const noLatency: number[] = [];
+    const clientBusy: number[] = [];
+    const endpointBusy: number[] = [];
     for (let i = 0; i < samples; i++) {
       const key = await pendingKey();
-      const { ms, result } = await timeOne(aws, 0, () => aws.recover(key.keyId, 'recover'));
+      const { ms, result } = await timeOne(aws, 0, async () => {
+        const client = performance.eventLoopUtilization();
+        const endpoint = aws.endpoint.eventLoopUtilization();
+        const outcome = await aws.recover(key.keyId, 'recover');
+        clientBusy.push(performance.eventLoopUtilization(client).active);
+        endpointBusy.push(aws.endpoint.eventLoopUtilization(endpoint).active);
+        return outcome;
+      });
       key.material.fill(0);
       if (result.status !== 'recovered') throw new Error(`library recovery of ${key.keyId} ended ${result.status}: ${result.reason ?? ''}`);
       noLatency.push(ms);
     }
+    progress(`recovery: at L = 0, ${round(median(noLatency), 1)} ms; busy: this thread (SDK + engine) ${round(median(clientBusy), 1)} ms, the endpoint's thread ${round(median(endpointBusy), 1)} ms`);
 
     progress(`recovery: kms-reimport recover as a process, ${samples} samples`);
     const cli: number[] = [];
@@ -238,6 +257,7 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
       libraryRoundTrips: chain,
       libraryCallSequence: describeRoundTrips(trips),
       libraryNoLatencyMs: round(median(noLatency), 1),
+      libraryNoLatencyBusyMs: { client: round(median(clientBusy), 1), endpoint: round(median(endpointBusy), 1) },
       ratioToChain: round(libraryMs / chainMs),
       cliProcessMs: round(cliMs, 1),
       cliRatioToChain: round(cliMs / chainMs),

@@ -4,7 +4,7 @@
  */
 import { CreateKeyCommand, type KeySpec, type KeyUsageType, type Tag } from '@aws-sdk/client-kms';
 import { startLocalEndpoint, type LocalEndpoint, type LocalEndpointOptions } from '../../local/index.js';
-import { startLocalEndpointInWorker, type WorkerEndpointOptions } from '../../local/worker.js';
+import { startLocalEndpointInWorker, type WorkerEndpoint, type WorkerEndpointOptions } from '../../local/worker.js';
 import { GetSecretValueCommand, ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { createClients, type AwsClients } from '../../lib/aws/clients.js';
 import { recoverKey, type RecoverLogger } from '../../lib/recover.js';
@@ -45,11 +45,11 @@ export async function startLocalAws(options: LocalEndpointOptions = {}, config: 
  * benchmarks). `endpoint.controls` and `endpoint.clock` work as in process; `endpoint.services`
  * does not (inspect through the APIs).
  */
-export async function startLocalAwsInWorker(options: WorkerEndpointOptions = {}, config: Partial<ReimportConfig> = {}): Promise<LocalAws> {
+export async function startLocalAwsInWorker(options: WorkerEndpointOptions = {}, config: Partial<ReimportConfig> = {}): Promise<LocalAws & { endpoint: WorkerEndpoint }> {
   return harnessOver(await startLocalEndpointInWorker({ port: 0, ...options }), config);
 }
 
-async function harnessOver(endpoint: LocalEndpoint, config: Partial<ReimportConfig>): Promise<LocalAws> {
+async function harnessOver<E extends LocalEndpoint>(endpoint: E, config: Partial<ReimportConfig>): Promise<LocalAws & { endpoint: E }> {
   const clients = createClients({
     endpointUrl: endpoint.url,
     region: REGION,
