@@ -2,7 +2,7 @@
 # CodeUri: ./): SAM runs `make build-<LogicalId>` with ARTIFACTS_DIR set to the function's artifact
 # folder. Every target is the same build as `npm run build` and the bench measure (scripts/build.mjs:
 # ESM, minified, source maps, the AWS SDK bundled, the Lambda credentials module instead of the
-# SDK's default chain), written flat as $(ARTIFACTS_DIR)/index.mjs (Handler: index.handler).
+# SDK's default chain), written flat as $(ARTIFACTS_DIR)/<name>.mjs (Handler: <name>.handler).
 # Needs `npm ci` first (esbuild is a devDependency). test/unit/build.test.ts checks that each
 # function of the template has its target here and that a target builds its handler.
 

@@ -29,16 +29,16 @@
 // the full chain: profiles and SSO are what people use there.
 // test/unit/build.test.ts checks from the metafile that none of it is left in a Lambda bundle, that
 // the CLI still has it, and every bundle's size; test/integration/lambda-bundle.test.ts runs one.
-// Scope: the bundles this script writes (npm run build, the bench). `sam build` with the template's
-// `BuildMethod: esbuild` passes esbuild a fixed set of flags (minify, sourcemap, target, format,
-// main fields, external, loader, out extension, banner: no plugins, no alias), so bundles built
-// that way keep the full chain until the template builds with this script (`BuildMethod: makefile`
-// with `node scripts/build.mjs --only <name>`).
+// Decision: `sam build` builds with this script too. SAM's own `BuildMethod: esbuild` passes esbuild
+// a fixed set of flags (minify, sourcemap, target, format, main fields, external, loader, out
+// extension, banner: no plugins, no alias), so its bundles would keep the full chain. The template
+// uses `BuildMethod: makefile`: the Makefile's build-<LogicalId> targets run `--only <name> --flat`
+// into SAM's ARTIFACTS_DIR, so what is deployed is what the tests and the bench build.
 //
 // The command line (--cli) is bundled too, for start-up time: see buildCli below.
 //
 // Usage: node scripts/build.mjs [--outdir <dir>] [--only <name>[,<name>...]]   (default: dist/functions, every handler)
-//        node scripts/build.mjs --only <name> --flat --outdir <dir>   (<dir>/index.mjs: a Lambda artifact, the Makefile's targets)
+//        node scripts/build.mjs --only <name> --flat --outdir <dir>   (<dir>/<name>.mjs: a Lambda artifact, the Makefile's targets)
 //        node scripts/build.mjs --cli [--optional]     (dist/cli: the prebuilt command line)
 import { readdirSync, statSync, writeFileSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, dirname } from 'node:path';
@@ -92,9 +92,9 @@ export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dis
   const unknown = (only ?? []).filter((name) => !all.some((e) => e.name === name));
   if (unknown.length > 0) throw new Error(`no handler ${unknown.join(', ')} in ${join(root, 'functions')} (there are: ${all.map((e) => e.name).join(', ')})`);
   const entries = only ? all.filter((e) => only.includes(e.name)) : all;
-  // flat: one handler written as <outdir>/index.mjs, as a Lambda artifact (sam build's makefile target).
+  // flat: one handler written as <outdir>/<name>.mjs, a Lambda artifact (the Makefile's targets; Handler: <name>.handler).
   if (flat && entries.length !== 1) throw new Error(`--flat builds exactly one handler (--only <name>); got ${entries.length}`);
-  const outName = (name) => (flat ? 'index' : `${name}/index`);
+  const outName = (name) => (flat ? name : `${name}/index`);
   const esbuild = await loadEsbuild();
   const result = await esbuild.build({
     absWorkingDir: root,

@@ -110,7 +110,7 @@ describe('npm run build on this repository', () => {
     }
   });
 
-  test('the bundles and the template EntryPoints name the same functions', () => {
+  test('the bundles and the template functions name the same handlers', () => {
     const meta = JSON.parse(readFileSync(join(outdir, 'meta.json'), 'utf8'));
     const built = Object.entries<Json>(meta.outputs)
       .filter(([file]) => file.endsWith('/index.mjs'))
@@ -189,6 +189,28 @@ describe('npm run build on this repository', () => {
     const load = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8' });
     assert.notEqual(load.status, 0);
     assert.match(load.stderr, /OUTCOME_TOPIC_ARN/);
+  });
+});
+
+describe('sam build: BuildMethod makefile runs the Makefile target of each function', () => {
+  const make = spawnSync('make', ['--version'], { encoding: 'utf8' });
+  const skip = make.status === 0 ? false : process.env.CI ? false : 'make is not installed here (sam build needs it; .ci/run has it)';
+
+  test('build-<LogicalId> writes <name>.mjs and its map at ARTIFACTS_DIR, the handler the template names, built like npm run build', { skip }, () => {
+    const template = loadTemplate();
+    const [id, resource] = functionByEntry(template, 'verify');
+    const artifacts = join(scratch, 'sam-artifacts');
+    // As SAM calls it: from CodeUri (the repository root), ARTIFACTS_DIR the function's artifact folder.
+    const run = spawnSync('make', [`build-${id}`, `ARTIFACTS_DIR=${artifacts}`], { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(run.status, 0, `make build-${id} failed:\n${run.stdout}${run.stderr}`);
+    assert.deepEqual(readdirSync(artifacts).sort(), ['verify.mjs', 'verify.mjs.map'], 'only the bundle and its map are deployed');
+    assert.equal(resource.Properties.Handler, 'verify.handler');
+    const code = readFileSync(join(artifacts, 'verify.mjs'), 'utf8');
+    assert.match(code, /export\s*\{[^}]*\bhandler\b/, 'the artifact exports handler');
+    assert.doesNotMatch(code, /from\s*"@aws-sdk\//, 'the SDK is bundled, not imported at run time');
+    // The Lambda credentials module stands in for the SDK's default chain here too (the reason sam build uses the Makefile).
+    assert.match(code, /AWS_CONTAINER_CREDENTIALS_FULL_URI/);
+    assert.doesNotMatch(code, /AWS_WEB_IDENTITY_TOKEN_FILE|credential_process|sso_start_url/, 'no provider of the default chain');
   });
 });
 

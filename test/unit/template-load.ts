@@ -48,13 +48,23 @@ export function serverlessFunctions(template: Template): Array<[string, CfnResou
   return resourcesOfType(template, 'AWS::Serverless::Function');
 }
 
-/** The handler file of a function, from its esbuild metadata (e.g. `functions/inspect.ts`). */
+/**
+ * The handler file of a function (e.g. `functions/inspect.ts`), from its Handler: the Makefile's
+ * target writes functions/<name>.ts as <name>.mjs at the artifact root, so Handler is <name>.handler.
+ */
 export function entryPointOf(resource: CfnResource): string {
-  const entries = resource.Metadata?.BuildProperties?.EntryPoints;
-  if (!Array.isArray(entries) || entries.length !== 1 || typeof entries[0] !== 'string') {
-    throw new Error(`expected exactly one EntryPoints file, got ${JSON.stringify(entries)}`);
-  }
-  return entries[0];
+  const handler = resource.Properties?.Handler;
+  const name = typeof handler === 'string' ? /^([a-z0-9-]+)\.handler$/.exec(handler)?.[1] : undefined;
+  if (!name) throw new Error(`expected a Handler of the form <name>.handler, got ${JSON.stringify(handler)}`);
+  return `functions/${name}.ts`;
+}
+
+/** The Makefile's build-<LogicalId> targets (what `sam build` runs for BuildMethod: makefile) → the handler name each builds. */
+export function makefileTargets(): Map<string, string> {
+  const text = readFileSync(join(dirname(TEMPLATE_PATH), 'Makefile'), 'utf8');
+  const targets = new Map<string, string>();
+  for (const m of text.matchAll(/^build-(\w+):\n\t\$\(BUILD\) ([a-z0-9-]+)$/gm)) targets.set(m[1]!, m[2]!);
+  return targets;
 }
 
 /** The function resource whose entry point is functions/<name>.ts. */

@@ -10,6 +10,7 @@ import {
   serverlessFunctions,
   resourcesOfType,
   entryPointOf,
+  makefileTargets,
   functionByEntry,
   aslPlaceholders,
   loadAslText,
@@ -109,7 +110,7 @@ describe('functions', () => {
     ? readdirSync(join(repoRoot, 'functions')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort()
     : [];
 
-  test('one function per workflow step and trigger, each built by esbuild from its own entry point', () => {
+  test('one function per workflow step and trigger, each built by the Makefile from its own entry point', () => {
     const entries = functions.map(([, r]) => entryPointOf(r)).sort();
     assert.deepEqual(entries, [
       'functions/inspect.ts',
@@ -120,25 +121,22 @@ describe('functions', () => {
       'functions/verify.ts',
       'functions/wrap-and-import.ts',
     ]);
+    const targets = makefileTargets();
+    assert.deepEqual([...targets.keys()].sort(), functions.map(([id]) => id).sort(), 'one Makefile target build-<LogicalId> per function, no other');
     for (const [id, r] of functions) {
-      const entry = entryPointOf(r);
-      const name = basename(entry, '.ts');
-      assert.equal(r.Metadata.BuildMethod, 'esbuild', id);
-      const props = r.Metadata.BuildProperties;
-      assert.equal(props.Format, 'esm', id);
-      assert.equal(props.Minify, true, id);
-      assert.equal(props.Sourcemap, true, id);
-      assert.equal(props.Target, 'es2022', id);
-      assert.deepEqual(props.OutExtension, ['.js=.mjs'], id);
-      assert.equal(r.Properties.CodeUri, './', id);
-      assert.equal(r.Properties.Handler, `${name}.handler`, `${id}: esbuild writes ${name}.mjs at the artifact root`);
+      const name = basename(entryPointOf(r), '.ts');
+      // sam build runs `make build-<LogicalId>` from CodeUri's Makefile (scripts/build.mjs --only <name> --flat).
+      assert.deepEqual(r.Metadata, { BuildMethod: 'makefile' }, id);
+      assert.equal(targets.get(id), name, `${id}: its Makefile target builds functions/${name}.ts`);
+      assert.equal(r.Properties.CodeUri, './', `${id}: the Makefile is at the repository root`);
+      assert.equal(r.Properties.Handler, `${name}.handler`, `${id}: the target writes ${name}.mjs at the artifact root`);
       assert.match(r.Properties.Description, /kms-reimport/, `${id}: the description must name this app`);
     }
   });
 
   test('the template builds exactly the handler files in functions/ (checked again when they land)', () => {
     const entries = functions.map(([, r]) => basename(entryPointOf(r))).sort();
-    assert.deepEqual(handlerFiles, entries, 'functions/*.ts and the template EntryPoints differ');
+    assert.deepEqual(handlerFiles, entries, 'functions/*.ts and the template functions differ');
   });
 
   test('every entry point exists and exports `handler`', () => {
