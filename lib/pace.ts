@@ -56,6 +56,7 @@ export interface PaceOptions {
 export interface PaceTicket {
   /** When acquire() was called: slots reserved before a decrease belong to the round it answered. */
   reservedAt: number;
+  /** When the slot was handed over (its scheduled time, or later). */
   grantedAt: number;
   rate: number;
 }
@@ -120,8 +121,10 @@ export class AdaptivePace {
   private currentRate: number;
   private ceilingRate: number | undefined;
   private nextSlotAt = Number.NEGATIVE_INFINITY;
-  /** When the last slot was actually handed over (its timer may fire late). */
+  /** When the last slot was handed over (its timer may have fired late). */
   private releasedAt = Number.NEGATIVE_INFINITY;
+  /** Settles when the slot reserved last has been handed over: the next one waits for it. */
+  private handover: Promise<void> = Promise.resolve();
   private lastDecreaseAt = Number.NEGATIVE_INFINITY;
   private successesSinceDecrease = 0;
   /** The highest rate a run of PROBE_SUCCESSES successes went through at (lowered when it is throttled). */
@@ -167,29 +170,35 @@ export class AdaptivePace {
     return this.ceilingRate;
   }
 
-  /** Waits for the next slot (slots are handed out in call order, 1/rate s apart). */
+  /**
+   * Waits for the next slot: slots are handed over in call order, 1/rate s apart, and each one no
+   * sooner than a whole interval after the one before it was handed over. A timer that fired late (a
+   * busy event loop) handed the one before over late, and the two would otherwise reach a strict quota
+   * closer together than the rate says. The interval is the current rate's where that is longer:
+   * slots reserved before a decrease are handed over at the new rate.
+   */
   async acquire(): Promise<PaceTicket> {
     const now = this.now();
     const rate = this.currentRate;
     const at = Math.max(now, this.nextSlotAt);
     this.nextSlotAt = at + 1000 / rate;
     this.stats.granted++;
-    const wait = at - now;
-    if (wait > 0) {
-      this.stats.waitedMs += wait;
-      await this.sleep(wait);
+    const before = this.handover;
+    let handedOver!: () => void;
+    this.handover = new Promise((resolve) => (handedOver = resolve));
+    try {
+      await before;
+      for (;;) {
+        const wait = Math.max(at, this.releasedAt + 1000 / Math.min(rate, this.currentRate)) - this.now();
+        if (!(wait > 0)) break;
+        await this.sleep(wait);
+      }
+      this.releasedAt = this.now();
+    } finally {
+      handedOver();
     }
-    // A timer that fired late (a busy event loop) sent the slot before this one late: keep this one a
-    // whole interval after it, or the two reach a strict quota closer together than the rate says. The
-    // interval is the current rate's where it is longer: slots reserved before a decrease wait for it.
-    for (;;) {
-      const gap = this.releasedAt + 1000 / Math.min(rate, this.currentRate) - this.now();
-      if (!(gap > 0)) break;
-      this.stats.waitedMs += gap;
-      await this.sleep(gap);
-    }
-    this.releasedAt = this.now();
-    return { reservedAt: now, grantedAt: at, rate };
+    this.stats.waitedMs += this.releasedAt - now;
+    return { reservedAt: now, grantedAt: this.releasedAt, rate };
   }
 
   /** The request in `ticket` was throttled: slow down (once per round), and leave a slot free. */
@@ -215,8 +224,8 @@ export class AdaptivePace {
     // At a rate no run of successes went through, throttled again and again with answers between:
     // well over the quota. Jump to the least it can be rather than step down to it.
     const accepted = this.goodRate !== undefined && ticket.rate <= this.goodRate ? undefined : this.overQuotaAcceptedRate();
-    if (accepted !== undefined && accepted < ticket.rate * GENTLE_DECREASE) {
-      this.jumpTo(accepted, ticket.rate, now);
+    if (accepted !== undefined && accepted.rate < ticket.rate * GENTLE_DECREASE) {
+      this.jumpTo(accepted.rate, ticket.rate, accepted.lastAnsweredAt, now);
       return;
     }
     // One after a run of successes, or at a rate that already went through in a run, or fewer than
@@ -290,11 +299,12 @@ export class AdaptivePace {
    * shortest gap between the slots of two answers (a quota that takes one request per 1/quota s never
    * answers two closer together). Undefined when they do not say so.
    */
-  private overQuotaAcceptedRate(): number | undefined {
+  private overQuotaAcceptedRate(): { rate: number; lastAnsweredAt: number } | undefined {
     let sampled = 0;
     let answered = 0;
     let answeredInRow = 0;
     let laterAnsweredAt = Number.NaN;
+    let lastAnsweredAt = Number.NaN;
     let shortestGapMs = Number.POSITIVE_INFINITY;
     for (let i = this.attempts.length - 1; i >= 0; i--) {
       const attempt = this.attempts[i]!;
@@ -304,21 +314,23 @@ export class AdaptivePace {
       sampled++;
       if (attempt.ok) {
         answered++;
+        if (answered === 1) lastAnsweredAt = attempt.grantedAt;
         if (laterAnsweredAt > attempt.grantedAt) shortestGapMs = Math.min(shortestGapMs, laterAnsweredAt - attempt.grantedAt);
         laterAnsweredAt = attempt.grantedAt;
       }
     }
     const throttled = sampled - answered;
     const over = throttled >= OVER_QUOTA_THROTTLES && throttled >= sampled * OVER_QUOTA_THROTTLED_SHARE && answered >= ACCEPTED_SAMPLE_ANSWERS;
-    return over && Number.isFinite(shortestGapMs) ? 1000 / shortestGapMs : undefined;
+    return over && Number.isFinite(shortestGapMs) ? { rate: 1000 / shortestGapMs, lastAnsweredAt } : undefined;
   }
 
   /**
    * Well over the quota: the rate becomes the least the quota can be (`accepted`), which is where the
-   * pace now believes the quota is (its ceiling), and climbs from there towards `throttledRate`; the
-   * quota's bucket is empty, so the next slot is a whole interval away.
+   * pace now believes the quota is (its ceiling), and climbs from there towards `throttledRate`. The
+   * quota took the request handed over at `lastAnsweredAt` and none since: the next one goes a whole
+   * new interval after that one (the throttled ones since took nothing from the quota).
    */
-  private jumpTo(accepted: number, throttledRate: number, now: number): void {
+  private jumpTo(accepted: number, throttledRate: number, lastAnsweredAt: number, now: number): void {
     this.currentRate = Math.max(this.minRate, accepted);
     this.ceilingRate = this.currentRate;
     this.climb = { limit: throttledRate * SAFE_SHARE, confirmedRate: this.currentRate, run: 0 };
@@ -329,7 +341,8 @@ export class AdaptivePace {
     this.decreasesInRow = 0;
     this.stats.decreases++;
     this.stats.jumps++;
-    this.nextSlotAt = Math.max(this.nextSlotAt, now + 1000 / this.currentRate);
+    this.releasedAt = lastAnsweredAt;
+    this.nextSlotAt = Math.max(this.nextSlotAt, lastAnsweredAt + 1000 / this.currentRate);
   }
 }
 
