@@ -2,7 +2,8 @@
  * Fleet renewal under an adaptive pace (lib/fleet.ts runPacedFleet, lib/pace.ts), through the real SDK over HTTP,
  * against the local endpoint whose GetParametersForImport quota is lower than the pace's starting
  * rate: every key is renewed, no run fails, and the throttling the endpoint answered was heard by
- * the pace and recovered from. (How close to N / quota it gets is the benchmark's figure.)
+ * the pace and recovered from: it jumped to the rate the quota accepted and ended near the quota.
+ * (How close to N / quota it gets is the benchmark's figure.)
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,7 +29,7 @@ after(async () => {
   await aws?.closeAfterLeakCheck();
 });
 
-test('a quota below the starting rate: every key renewed, no failed run, throttles observed and recovered from', async () => {
+test('a quota below the starting rate: every key renewed, no failed run, throttles observed and recovered from, the rate jumped near the quota', async () => {
   aws.endpoint.controls.setQuota('kms:GetParametersForImport', { rate: QUOTA, burst: 1 });
   aws.endpoint.controls.resetCounters();
   const paces = importPaces(aws.config);
@@ -52,6 +53,13 @@ test('a quota below the starting rate: every key renewed, no failed run, throttl
   assert.equal(paces.GetParametersForImport.stats.throttled, gpi.throttled, 'the pace heard every throttle');
   assert.ok(paces.GetParametersForImport.stats.decreases > 0);
   assert.ok(paces.GetParametersForImport.rate < START, `backed off: ${paces.GetParametersForImport.rate}/s`);
+  // Four times over the quota: the pace jumped to what the quota accepted rather than stepping down
+  // 5% a round, and ends near the quota, not far under it.
+  assert.ok(paces.GetParametersForImport.stats.jumps >= 1, `jumped to the quota: ${JSON.stringify(paces.GetParametersForImport.stats)}`);
+  assert.ok(
+    paces.GetParametersForImport.rate >= 0.8 * QUOTA && paces.GetParametersForImport.rate <= 1.05 * QUOTA,
+    `ended near the quota: ${paces.GetParametersForImport.rate}/s`,
+  );
   assert.equal((counters['kms:ImportKeyMaterial']?.calls ?? 0) - (counters['kms:ImportKeyMaterial']?.throttled ?? 0), KEYS);
   // The pace absorbs the throttles: it sends a throttled attempt again in a later slot (up to 8
   // times) before lib/retry sees it. On a loaded machine one unlucky request can be throttled past
