@@ -98,6 +98,8 @@ const OVER_QUOTA_THROTTLES = 3;
 const ACCEPTED_SAMPLE_ANSWERS = 3;
 /** After a jump, each confirmed step of the climb adds this share of the rate. */
 const CLIMB_STEP = 0.05;
+/** Timers wait at least a millisecond: a gap shorter than that is not kept (rates over 1000/s). */
+const TIMER_RESOLUTION_MS = 1;
 /** At most this many attempts are kept for the sample (a sample ends at a run of successes anyway). */
 const HISTORY_LIMIT = 64;
 
@@ -121,7 +123,7 @@ export class AdaptivePace {
   private currentRate: number;
   private ceilingRate: number | undefined;
   private nextSlotAt = Number.NEGATIVE_INFINITY;
-  /** When the last slot was handed over (its timer may have fired late). */
+  /** When the last slot was handed over (its time, unless its timer fired later than TIMER_RESOLUTION_MS). */
   private releasedAt = Number.NEGATIVE_INFINITY;
   /** Settles when the slot reserved last has been handed over: the next one waits for it. */
   private handover: Promise<void> = Promise.resolve();
@@ -185,20 +187,25 @@ export class AdaptivePace {
     this.stats.granted++;
     const before = this.handover;
     let handedOver!: () => void;
+    let grantedAt = at;
     this.handover = new Promise((resolve) => (handedOver = resolve));
     try {
       await before;
       for (;;) {
-        const wait = Math.max(at, this.releasedAt + 1000 / Math.min(rate, this.currentRate)) - this.now();
+        const now = this.now();
+        const gap = this.releasedAt + 1000 / Math.min(rate, this.currentRate) - now;
+        // A timer cannot keep a gap shorter than its resolution (rates of hundreds per second and more).
+        const wait = Math.max(at - now, gap >= TIMER_RESOLUTION_MS ? gap : 0);
         if (!(wait > 0)) break;
         await this.sleep(wait);
       }
-      this.releasedAt = this.now();
+      grantedAt = this.now();
+      this.releasedAt = grantedAt;
     } finally {
       handedOver();
     }
-    this.stats.waitedMs += this.releasedAt - now;
-    return { reservedAt: now, grantedAt: this.releasedAt, rate };
+    this.stats.waitedMs += grantedAt - now;
+    return { reservedAt: now, grantedAt, rate };
   }
 
   /** The request in `ticket` was throttled: slow down (once per round), and leave a slot free. */

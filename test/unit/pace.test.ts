@@ -42,7 +42,7 @@ describe('AdaptivePace', () => {
     assert.deepEqual(tickets.map((t) => t.grantedAt), [0, 500, 1000]);
   });
 
-  test('a timer that fires late never brings two handovers closer than the interval; slots reserved before a decrease wait for the new interval', async () => {
+  test('a timer that fires late never brings two handovers closer than the interval; slots reserved before a decrease wait for the new interval; a rate over 1000/s is not held to one slot per timer', async () => {
     const clock = { now: 0, late: 60 };
     // The first timer fires 60 ms late (a busy event loop); the others on time.
     const sleep = async (ms: number) => {
@@ -59,8 +59,26 @@ describe('AdaptivePace', () => {
     const later = [slower.acquire(), slower.acquire()];
     slower.throttled(await first); // 9.5/s now
     const [second, third] = await Promise.all(later);
+    // 105.3 ms apart at 9.5/s, not the 100 ms they were reserved at.
     assert.ok(Math.abs(second!.grantedAt - 1000 / 9.5) < 1e-9, `${second!.grantedAt}`);
     assert.ok(Math.abs(third!.grantedAt - second!.grantedAt - 1000 / 9.5) < 1e-9, `${third!.grantedAt}`);
+
+    // 2000/s (DescribeKey's quota): the slots keep their 0.5 ms schedule; a timer that fired 1 ms late
+    // is not made up for by a wait shorter than a timer can keep.
+    const fast = { now: 0, late: 1 };
+    const fastSleeps: number[] = [];
+    const quick = new AdaptivePace({
+      rate: 2000,
+      now: () => fast.now,
+      sleep: async (ms) => {
+        fastSleeps.push(ms);
+        fast.now += ms + fast.late;
+        fast.late = 0;
+      },
+    });
+    const handed = (await Promise.all([quick.acquire(), quick.acquire(), quick.acquire(), quick.acquire()])).map((t) => t.grantedAt);
+    assert.deepEqual(handed, [0, 1.5, 1.5, 1.5], 'the second 1 ms late, the next two at once (their slots, 1 and 1.5 ms, have passed)');
+    assert.deepEqual(fastSleeps, [0.5]);
   });
 
   test('throttles step back gently; three rounds in a row with no success between multiply the rate by the decrease, and free the next interval', async () => {
