@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RecoveryFigures } from './recovery.js';
 import type { RenewalFigures } from './renewal.js';
-import type { Results, Target } from './results.js';
+import { secondLatencyFigure, type Results, type Target } from './results.js';
 import { readJson, repoRoot } from './measure.js';
 
 /** A results file as bench/run.ts writes it. */
@@ -22,6 +22,8 @@ export type BenchResults = Results;
 const HEADING = '## Performance';
 const BEFORE = '## How it behaves, and why';
 
+const round1 = (n: number) => Math.round(n * 10) / 10;
+const percent = (share: number) => `${Math.round(share * 100)}%`;
 const kb = (bytes: number) => `${Math.round(bytes / 1000)} kB`;
 const op = (name: string) => name.split(':')[1] ?? name;
 
@@ -39,7 +41,7 @@ function recoverySection(r: BenchResults, x: RecoveryFigures): string[] {
   const lines = [
     '### Recovery critical path',
     '',
-    `Every call to the local endpoint waits L = ${x.latencyMs} ms; wrapping keys come from the endpoint's pool (RSA_2048 for every way below, as in the seed), so the emulator's RSA key generation is out. Each sample recovers a fresh PendingImport key by its ID; medians of ${x.samples}. The floor is the dependent chain: ${x.chainRoundTrips} round trips (DescribeKey → GetParametersForImport ∥ GetSecretValue → ImportKeyMaterial → Encrypt → Decrypt) = ${x.chainMs} ms.`,
+    `Every call to the local endpoint waits L = ${x.latencyMs} ms; wrapping keys come from the endpoint's pool (RSA_2048 for every way below, as in the seed), so the emulator's RSA key generation is out. The endpoint runs in its own worker thread (\`startLocalEndpointInWorker\`, local/worker.ts: the same emulation as in process), so its request parsing, unwrapping and bookkeeping run on their own event loop and core, not on the event loop that times the library, as KMS's work runs on AWS's machines; it still answers only after the L ms, so its work stays on the critical path. The bench sets the latency and reads the call counters through the worker's controls. Each sample recovers a fresh PendingImport key by its ID; medians of ${x.samples}. The floor is the dependent chain: ${x.chainRoundTrips} round trips (DescribeKey → GetParametersForImport ∥ GetSecretValue → ImportKeyMaterial → Encrypt → Decrypt) = ${x.chainMs} ms. The workflow's time to recovery runs from its start to the end of its Verify task (the key proven usable by Encrypt and Decrypt), by the interpreter's own event times; its whole execution adds releasing the lease and the Report task.`,
     '',
     '| Way | Time | × chain | Calls | Target |',
     '|---|---|---|---|---|',
@@ -51,6 +53,9 @@ function recoverySection(r: BenchResults, x: RecoveryFigures): string[] {
         ? `| workflow | skipped: ${x.workflowSkipped} | | | |`
         : `| workflow (ASL in aws-local-stepfunctions, each task its real handler) | ${x.workflowMs} ms | ${x.workflowRatioToChain} | ${x.workflowCalls ?? ''} | ≤ 1.2 × chain: ${verdict(r, 'recovery.workflowRatioToChain')} |`,
     );
+  }
+  if (x.workflowToRecoveryMs !== undefined && x.workflowToRecoveryMs !== null) {
+    lines.push(`| workflow, time to recovery (start → end of Verify) | ${x.workflowToRecoveryMs} ms | ${x.workflowToRecoveryRatioToChain} | | ≤ 1.2 × chain: ${verdict(r, 'recovery.workflowToRecoveryRatioToChain')} |`);
   }
   lines.push(
     `| \`kms-reimport recover\`, whole process${x.cliRebuilds > 0 ? ` (${x.cliRebuilds} sample(s) left out: the CLI rebuilt its bundle first, a source having changed during the run)` : ''} | ${x.cliProcessMs} ms | ${x.cliRatioToChain} | | |`,
@@ -67,6 +72,7 @@ function recoverySection(r: BenchResults, x: RecoveryFigures): string[] {
     );
     lines.push('');
   }
+  lines.push(...fixedCostSection(r, x));
   lines.push(`The library's calls, as the round trips it made one after another: ${x.libraryCallSequence} (${x.libraryRoundTrips} round trips; the chain has ${x.chainRoundTrips}). With no added latency the same recovery takes ${x.libraryNoLatencyMs} ms here.`, '');
   const why: string[] = [];
   if (target(r, 'recovery.ratioToChain')?.met === false) {
@@ -91,6 +97,34 @@ function recoverySection(r: BenchResults, x: RecoveryFigures): string[] {
     );
   }
   if (why.length > 0) lines.push(`Where the target is missed: ${why.join(' ')}`, '');
+  return lines;
+}
+
+/** The library and the workflow at both latencies: time, × chain, and the fixed cost (ms − round trips × L). */
+function fixedCostSection(r: BenchResults, x: RecoveryFigures): string[] {
+  const s = x.atSecondLatency;
+  if (!s) return [];
+  const cell = (ms: number | null | undefined, ratio: number | null | undefined, fixed: number | null | undefined, verdictOf?: string) =>
+    ms === undefined || ms === null ? '-' : `${ms} ms (${ratio} × chain${verdictOf && verdict(r, verdictOf) ? `, ${verdict(r, verdictOf)}` : ''}); fixed ${fixed} ms`;
+  const at2 = (figure: string) => secondLatencyFigure(figure, s.latencyMs);
+  const lines = [
+    `The same recoveries at a second latency, L = ${s.latencyMs} ms (chain ${s.chainMs} ms, medians of ${s.samples}), and the fixed cost at each: the time minus round trips × L (the library's own ${x.libraryRoundTrips} round trips; the workflow's tasks make the chain's ${x.chainRoundTrips}).`,
+    '',
+    `| Way | L = ${x.latencyMs} ms | L = ${s.latencyMs} ms | ms per ms of L |`,
+    '|---|---|---|---|',
+    `| library | ${cell(x.libraryMs, x.ratioToChain, x.fixedCostMs, 'recovery.ratioToChain')} | ${cell(s.libraryMs, s.ratioToChain, s.fixedCostMs, at2('recovery.ratioToChain'))} | ${x.libraryLatencySlope ?? '-'} |`,
+  ];
+  if (x.workflowMs !== undefined) {
+    lines.push(
+      `| workflow, whole execution | ${cell(x.workflowMs, x.workflowRatioToChain, x.workflowFixedCostMs, 'recovery.workflowRatioToChain')} | ${cell(s.workflowMs, s.workflowRatioToChain, s.workflowFixedCostMs, at2('recovery.workflowRatioToChain'))} | ${x.workflowLatencySlope ?? '-'} |`,
+      `| workflow, time to recovery | ${cell(x.workflowToRecoveryMs, x.workflowToRecoveryRatioToChain, x.workflowToRecoveryFixedCostMs, 'recovery.workflowToRecoveryRatioToChain')} | ${cell(s.workflowToRecoveryMs, s.workflowToRecoveryRatioToChain, s.workflowToRecoveryFixedCostMs, at2('recovery.workflowToRecoveryRatioToChain'))} | |`,
+    );
+  }
+  lines.push(
+    '',
+    `The fixed cost (the SDK's CPU per call, the thread wake-ups for each answer, and in the workflow the handlers' middy/Powertools work and the interpreter) is ${x.fixedCostMs} ms for the library at L = ${x.latencyMs} ms and ${s.fixedCostMs} ms at L = ${s.latencyMs} ms, where the chain grew by ${s.chainMs - x.chainMs} ms: ${s.fixedCostMs / s.chainMs < x.fixedCostMs / x.chainMs ? `its share of the chain falls from ${percent(x.fixedCostMs / x.chainMs)} to ${percent(s.fixedCostMs / s.chainMs)}` : `its share of the chain did not fall in this run (${percent(x.fixedCostMs / x.chainMs)}, then ${percent(s.fixedCostMs / s.chainMs)})`}, against the 20% that 1.2 × chain leaves (${round1(0.2 * x.chainMs)} ms at L = ${x.latencyMs} ms, ${round1(0.2 * s.chainMs)} ms at L = ${s.latencyMs} ms).`,
+    '',
+  );
   return lines;
 }
 
@@ -242,7 +276,7 @@ export function performanceSection(r: BenchResults): string {
   const lines = [
     HEADING,
     '',
-    `Figures from one full \`npm run bench\` run (${r.generatedAt.slice(0, 10)}, ${r.seconds} s) on ${r.machine.cpus} × ${r.machine.model}, ${Math.round(r.machine.memoryMiB / 1024)} GiB, node ${r.node} (1-minute load average ${r.machine.loadAverageAtStart} at the start, ${r.loadAverageAtEnd} at the end: other work shared the machine), against the project's local endpoint on the same machine; the raw figures are in [bench/results.json](bench/results.json), and this section is generated from it (\`node --import tsx bench/readme.ts\`). The bench prints figures and never asserts them; \`npm run bench -- --quick\` (under 2 minutes, run by CI) does the same at a small scale. Settings: per-call latency ${s.latencyMs} ms, ${s.recoverySamples} recovery samples, sweep sizes ${s.sweepKeys.map((k) => k.toLocaleString('en-US')).join(' / ')}, ${s.renewalKeys} keys renewed at ${s.renewalQuotaPerSecond}/s.`,
+    `Figures from one full \`npm run bench\` run (${r.generatedAt.slice(0, 10)}, ${r.seconds} s) on ${r.machine.cpus} × ${r.machine.model}, ${Math.round(r.machine.memoryMiB / 1024)} GiB, node ${r.node} (1-minute load average ${r.machine.loadAverageAtStart} at the start, ${r.loadAverageAtEnd} at the end: other work shared the machine), against the project's local endpoint on the same machine; the raw figures are in [bench/results.json](bench/results.json), and this section is generated from it (\`node --import tsx bench/readme.ts\`). The bench prints figures and never asserts them; \`npm run bench -- --quick\` (under 2 minutes, run by CI) does the same at a small scale. Settings: per-call latency ${s.latencyMs} ms${s.secondLatencyMs !== undefined ? ` (the recovery also at ${s.secondLatencyMs} ms, ${s.recoverySamplesAtSecondLatency ?? s.recoverySamples} samples)` : ''}, ${s.recoverySamples} recovery samples, sweep sizes ${s.sweepKeys.map((k) => k.toLocaleString('en-US')).join(' / ')}, ${s.renewalKeys} keys renewed at ${s.renewalQuotaPerSecond}/s.`,
     '',
   ];
   if (r.recovery) lines.push(...recoverySection(r, r.recovery));

@@ -32,6 +32,16 @@
  * - workflow (bench/workflow.ts): the state machine with each task its real handler.
  * The chain: 5 dependent round trips for a key ID (DescribeKey → GetParametersForImport ∥
  * GetSecretValue → ImportKeyMaterial → Encrypt → Decrypt), so the floor is 5 × L.
+ *
+ * What is left above the floor is a fixed cost per recovery (fixedCostMs = ms − round trips × L:
+ * the SDK's CPU per call, a thread wake-up per answer, in the workflow the handlers' middy and
+ * Powertools work and the interpreter) that does not grow with L. To show it, the library and the
+ * workflow are measured again at a second latency (secondLatencyMs, run.ts --latency2, default
+ * 50 ms, the top of the issue's "20–50 ms per call"), on fresh keys from the same endpoint:
+ * ratio to chain and fixed cost at both, and the slope (extra ms per extra ms of L, the round
+ * trips L is really paid on). The workflow's figures are its whole execution (ExecutionStarted →
+ * ExecutionSucceeded, including ReleaseLease and Report) and its time to recovery
+ * (ExecutionStarted → the end of the Verify task, the key proven usable).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,7 +52,7 @@ import { onboardKey, startLocalAws, startLocalAwsInWorker, type LocalAws, type O
 import { recoverKey } from '../lib/recover.js';
 import { trackRoundTrips } from '../test/support/round-trips.js';
 import { describeRoundTrips, roundTrips, type TimedCall } from './timeline.js';
-import type { WorkflowTiming } from './workflow.js';
+import type { WorkflowLatency, WorkflowTiming } from './workflow.js';
 import type { WorkerEndpoint } from '../local/worker.js';
 import { cliRebuilt, endpointEnv, firstWorking, median, progress, REGION, round, runProcess, sleep, warmCli } from './measure.js';
 
@@ -95,8 +105,43 @@ export interface RecoveryFigures {
   workflowRatioToChain?: number | null;
   workflowSkipped?: string;
   workflowCalls?: number;
+  /** The workflow's time to recovery: ExecutionStarted -> the end of Verify (the key proven usable), before ReleaseLease and Report. */
+  workflowToRecoveryMs?: number | null;
+  workflowToRecoveryRatioToChain?: number | null;
+  /**
+   * The fixed cost at L: ms - round trips × L, what the recovery costs beyond its latency (the
+   * library's own round trips; the workflow's tasks make the chain's, which the slope checks).
+   */
+  fixedCostMs: number;
+  workflowFixedCostMs?: number | null;
+  workflowToRecoveryFixedCostMs?: number | null;
+  /** The same library and workflow at a second latency (settings.secondLatencyMs), to show the fixed cost does not grow with L. */
+  atSecondLatency?: SecondLatencyFigures;
+  /**
+   * ms added per ms of L between the two latencies: the round trips the latency is really paid
+   * on (the chain's 5 if what is left is a fixed cost).
+   */
+  libraryLatencySlope?: number | null;
+  workflowLatencySlope?: number | null;
   /** Per task handler, per execution: times run, calls, ms inside. */
   workflowTasks?: Record<string, { runs: number; calls: number; ms: number }>;
+}
+
+export interface SecondLatencyFigures {
+  latencyMs: number;
+  samples: number;
+  chainMs: number;
+  libraryMs: number;
+  libraryRoundTrips: number;
+  ratioToChain: number;
+  fixedCostMs: number;
+  workflowMs?: number | null;
+  workflowRatioToChain?: number | null;
+  workflowFixedCostMs?: number | null;
+  workflowToRecoveryMs?: number | null;
+  workflowToRecoveryRatioToChain?: number | null;
+  workflowToRecoveryFixedCostMs?: number | null;
+  workflowSkipped?: string;
 }
 
 /** Hands out fresh PendingImport keys. */
@@ -152,31 +197,76 @@ export async function timeOne<T>(aws: LocalAws, latencyMs: number, run: () => Pr
   return { ms, result, calls };
 }
 
-export async function benchRecovery(opts: { latencyMs: number; samples: number; workflow?: (aws: LocalAws, latencyMs: number, samples: number, nextKey: NextKey) => Promise<WorkflowTiming> }): Promise<RecoveryFigures> {
+/** The library's recoverKey on `samples` fresh keys at per-call latency L: the times, and the calls and round trips of the last sample. */
+async function libraryAt(aws: LocalAws, nextKey: NextKey, latencyMs: number, samples: number): Promise<{ times: number[]; calls: number; chain: number; trips: TimedCall[][] }> {
+  const times: number[] = [];
+  let calls = 0;
+  let chain = 0;
+  let trips: TimedCall[][] = [];
+  for (let i = 0; i < samples; i++) {
+    const key = await nextKey();
+    const tracked = trackRoundTrips();
+    const deps = { kms: tracked.watch(aws.kms), secrets: tracked.watch(aws.secrets), logger: aws.logger };
+    const timed = await timeOne(aws, latencyMs, () => recoverKey(deps, key.keyId, { action: 'recover', config: aws.config, now: aws.now }));
+    chain = tracked.chain();
+    trips = roundTrips(tracked.calls);
+    key.material.fill(0);
+    if (timed.result.status !== 'recovered') throw new Error(`library recovery of ${key.keyId} at L = ${latencyMs} ms ended ${timed.result.status}: ${timed.result.reason ?? ''}`);
+    times.push(timed.ms);
+    calls = timed.calls;
+  }
+  return { times, calls, chain, trips };
+}
+
+/**
+ * What a recovery costs beyond its latency, from the same way measured at two latencies:
+ * fixedCostMs = ms - round trips × L at each, and the round trips the latency is actually paid on
+ * (the slope: extra ms per extra ms of L), which for a fixed cost that does not grow with L equals
+ * the dependent round trips.
+ */
+export function fixedCost(roundTrips: number, at: { latencyMs: number; ms: number }): number {
+  return round(at.ms - roundTrips * at.latencyMs, 1);
+}
+
+export function latencySlope(a: { latencyMs: number; ms: number }, b: { latencyMs: number; ms: number }): number | null {
+  return a.latencyMs === b.latencyMs ? null : round((b.ms - a.ms) / (b.latencyMs - a.latencyMs));
+}
+
+/** The workflow's figures at one latency: the whole execution and its time to recovery, each with its ratio to the chain and its fixed cost. */
+function workflowFigures(w: WorkflowTiming, latencyMs: number) {
+  const chainMs = CHAIN_ROUND_TRIPS * latencyMs;
+  const toRecovery = w.ms === null ? null : (w.toRecoveryMs ?? null);
+  return {
+    workflowMs: w.ms === null ? null : round(w.ms, 1),
+    workflowRatioToChain: w.ms === null ? null : round(w.ms / chainMs),
+    workflowFixedCostMs: w.ms === null ? null : fixedCost(CHAIN_ROUND_TRIPS, { latencyMs, ms: w.ms }),
+    workflowToRecoveryMs: toRecovery === null ? null : round(toRecovery, 1),
+    workflowToRecoveryRatioToChain: toRecovery === null ? null : round(toRecovery / chainMs),
+    workflowToRecoveryFixedCostMs: toRecovery === null ? null : fixedCost(CHAIN_ROUND_TRIPS, { latencyMs, ms: toRecovery }),
+    ...(w.skipped ? { workflowSkipped: w.skipped } : {}),
+  };
+}
+
+export async function benchRecovery(opts: {
+  latencyMs: number;
+  samples: number;
+  /** A second per-call latency at which the library and the workflow are measured again (none: not measured). */
+  secondLatencyMs?: number;
+  secondSamples?: number;
+  /** The workflow at each latency asked, one timing each (bench/workflow.ts benchWorkflow). */
+  workflow?: (aws: LocalAws, latencies: WorkflowLatency[], nextKey: NextKey) => Promise<WorkflowTiming[]> }): Promise<RecoveryFigures> {
   const { latencyMs: L, samples } = opts;
+  const L2 = opts.secondLatencyMs;
+  const samples2 = L2 === undefined ? 0 : (opts.secondSamples ?? samples);
   const aws = await startRecoveryEndpoint();
   const env = endpointEnv(aws.endpoint.url, { KMS_REIMPORT_WRAPPING_KEY_SPEC: 'RSA_2048', NODE_NO_WARNINGS: '1' });
   const work = mkdtempSync(join(tmpdir(), 'kms-reimport-bench-'));
   try {
-    progress(`recovery: preparing ${5 * samples} PendingImport keys`);
-    const pendingKey = await preparePendingKeys(aws, 5 * samples);
+    const keyCount = 5 * samples + (opts.workflow ? 2 : 1) * samples2;
+    progress(`recovery: preparing ${keyCount} PendingImport keys`);
+    const pendingKey = await preparePendingKeys(aws, keyCount);
     progress(`recovery: library, ${samples} samples at L = ${L} ms`);
-    const library: number[] = [];
-    let libraryCalls = 0;
-    let trips: TimedCall[][] = [];
-    let chain = 0;
-    for (let i = 0; i < samples; i++) {
-      const key = await pendingKey();
-      const tracked = trackRoundTrips();
-      const deps = { kms: tracked.watch(aws.kms), secrets: tracked.watch(aws.secrets), logger: aws.logger };
-      const { ms, result, calls } = await timeOne(aws, L, () => recoverKey(deps, key.keyId, { action: 'recover', config: aws.config, now: aws.now }));
-      chain = tracked.chain();
-      trips = roundTrips(tracked.calls);
-      key.material.fill(0);
-      if (result.status !== 'recovered') throw new Error(`library recovery of ${key.keyId} ended ${result.status}: ${result.reason ?? ''}`);
-      library.push(ms);
-      libraryCalls = calls;
-    }
+    const { times: library, calls: libraryCalls, chain, trips } = await libraryAt(aws, pendingKey, L, samples);
     progress(`recovery: library against the endpoint in this thread (comparison), ${samples} samples at L = ${L} ms`);
     const inProcess: number[] = [];
     const local = await startLocalAws({ kms: ENDPOINT_KMS_OPTIONS }, { wrappingKeySpec: 'RSA_2048' });
@@ -263,16 +353,42 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
       awsCliStartMs = median(starts);
     }
 
+    // The library at the second latency first, then the workflow at both (one set of handlers).
+    let again: Awaited<ReturnType<typeof libraryAt>> | undefined;
+    if (L2 !== undefined) {
+      progress(`recovery: library, ${samples2} samples at the second latency L = ${L2} ms`);
+      again = await libraryAt(aws, pendingKey, L2, samples2);
+    }
     let workflow: WorkflowTiming | undefined;
+    let workflow2: WorkflowTiming | undefined;
     if (opts.workflow) {
-      progress(`recovery: the workflow (aws-local-stepfunctions, real handlers), ${samples} samples`);
+      const latencies: WorkflowLatency[] = [{ latencyMs: L, samples }, ...(L2 === undefined ? [] : [{ latencyMs: L2, samples: samples2 }])];
+      progress(`recovery: the workflow (aws-local-stepfunctions, real handlers), at ${latencies.map((l) => `L = ${l.latencyMs} ms (${l.samples} samples)`).join(', then ')}`);
       try {
-        workflow = await opts.workflow(aws, L, samples, pendingKey);
+        [workflow, workflow2] = await opts.workflow(aws, latencies, pendingKey);
       } catch (error) {
         // The other figures stand; run.ts reports the failure and exits non-zero.
-        workflow = { ms: null, skipped: `failed: ${(error as Error).message.split('\n')[0]}` };
         progress(`recovery: the workflow FAILED: ${(error as Error).message}`);
+        workflow = { ms: null, skipped: `failed: ${(error as Error).message.split('\n')[0]}` };
+        workflow2 = L2 === undefined ? undefined : workflow;
       }
+    }
+
+    let second: SecondLatencyFigures | undefined;
+    if (L2 !== undefined && again) {
+      const ms = median(again.times);
+      const chain2 = CHAIN_ROUND_TRIPS * L2;
+      second = {
+        latencyMs: L2,
+        samples: samples2,
+        chainMs: chain2,
+        libraryMs: round(ms, 1),
+        libraryRoundTrips: again.chain,
+        ratioToChain: round(ms / chain2),
+        fixedCostMs: fixedCost(again.chain, { latencyMs: L2, ms }),
+        ...(workflow2 ? workflowFigures(workflow2, L2) : {}),
+      };
+      progress(`recovery: at L = ${L2} ms the library takes ${second.libraryMs} ms (${second.ratioToChain} × chain, fixed cost ${second.fixedCostMs} ms)${workflow2 ? `, the workflow ${second.workflowMs ?? '-'} ms (${second.workflowRatioToChain ?? '-'} × chain)` : ''}`);
     }
 
     const chainMs = CHAIN_ROUND_TRIPS * L;
@@ -302,13 +418,24 @@ export async function benchRecovery(opts: { latencyMs: number; samples: number; 
       ...(awsCliStartMs !== undefined ? { awsCliStartMs: round(awsCliStartMs, 1) } : {}),
       ratioToSeedScript: seedMs ? round(libraryMs / seedMs) : null,
       cliRatioToSeedScript: seedMs ? round(cliMs / seedMs) : null,
+      fixedCostMs: fixedCost(chain, { latencyMs: L, ms: libraryMs }),
       ...(workflow
         ? {
-            workflowMs: workflow.ms === null ? null : round(workflow.ms, 1),
-            workflowRatioToChain: workflow.ms === null ? null : round(workflow.ms / chainMs),
-            ...(workflow.skipped ? { workflowSkipped: workflow.skipped } : {}),
+            ...workflowFigures(workflow, L),
             ...(workflow.calls !== undefined ? { workflowCalls: workflow.calls } : {}),
             ...(workflow.tasks ? { workflowTasks: workflow.tasks } : {}),
+          }
+        : {}),
+      ...(second
+        ? {
+            atSecondLatency: second,
+            libraryLatencySlope: latencySlope({ latencyMs: L, ms: libraryMs }, { latencyMs: second.latencyMs, ms: second.libraryMs }),
+            ...(workflow && second.workflowMs !== undefined
+              ? {
+                  workflowLatencySlope:
+                    workflow.ms === null || second.workflowMs === null ? null : latencySlope({ latencyMs: L, ms: workflow.ms }, { latencyMs: second.latencyMs, ms: second.workflowMs }),
+                }
+              : {}),
           }
         : {}),
     };

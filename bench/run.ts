@@ -5,6 +5,7 @@
  *   npm run bench                      full run → bench/results.json (the README's figures)
  *   npm run bench -- --quick           small run (under 2 minutes; CI) → bench/results-quick.json (not committed)
  *   options: --keys 1000,10000,50000   sweep sizes     --latency 25   per-call latency, ms
+ *            --latency2 50             the second latency the recovery is measured at (library and workflow)
  *            --samples 7               recovery samples --only recovery,sweep,renewal,cli,bundles
  *            --out <file>              results file
  *
@@ -33,6 +34,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     keys: { type: 'string' },
     latency: { type: 'string' },
+    latency2: { type: 'string' },
     samples: { type: 'string' },
     only: { type: 'string' },
     out: { type: 'string' },
@@ -51,6 +53,8 @@ const settings: Settings = {
   quick,
   latencyMs: args.latency ? positiveIntegers(args.latency, '--latency')[0]! : 25,
   recoverySamples: args.samples ? positiveIntegers(args.samples, '--samples')[0]! : quick ? 3 : 7,
+  secondLatencyMs: args.latency2 ? positiveIntegers(args.latency2, '--latency2')[0]! : 50,
+  recoverySamplesAtSecondLatency: quick ? 2 : args.samples ? positiveIntegers(args.samples, '--samples')[0]! : 7,
   sweepKeys: args.keys ? positiveIntegers(args.keys, '--keys') : quick ? [1000] : [1000, 10_000, 50_000],
   managedShare: 0.2,
   renewalKeys: quick ? 8 : 40,
@@ -80,8 +84,15 @@ async function group(name: Group, run: () => Promise<void>): Promise<void> {
 }
 
 await group('recovery', async () => {
-  results.recovery = await benchRecovery({ latencyMs: settings.latencyMs, samples: settings.recoverySamples, workflow: benchWorkflow });
+  results.recovery = await benchRecovery({
+    latencyMs: settings.latencyMs,
+    samples: settings.recoverySamples,
+    secondLatencyMs: settings.secondLatencyMs,
+    secondSamples: settings.recoverySamplesAtSecondLatency,
+    workflow: benchWorkflow,
+  });
   if (results.recovery.workflowSkipped?.startsWith('failed')) results.errors.workflow = results.recovery.workflowSkipped;
+  else if (results.recovery.atSecondLatency?.workflowSkipped?.startsWith('failed')) results.errors.workflow = results.recovery.atSecondLatency.workflowSkipped;
 });
 await group('sweep', async () => {
   const sizes: Array<SweepFigures & { builder: string }> = [];
@@ -121,7 +132,15 @@ function printTable(r: Results): void {
     add('recovery', `latency per call (L) / chain (${x.chainRoundTrips} × L)`, `${x.latencyMs} ms / ${x.chainMs} ms`);
     add('recovery', `library recoverKey (median of ${x.samples}), calls`, `${x.libraryMs} ms (${x.ratioToChain} × chain), ${x.libraryCalls} calls, ${x.libraryRoundTrips} round trips; ${x.libraryNoLatencyMs} ms at L = 0`);
     add('recovery', '  its round trips', x.libraryCallSequence);
-    if (x.workflowMs !== undefined) add('recovery', 'workflow (aws-local-stepfunctions, real handlers)', x.workflowMs === null ? `skipped: ${x.workflowSkipped}` : `${x.workflowMs} ms (${x.workflowRatioToChain} × chain), ${x.workflowCalls} calls`);
+    add('recovery', '  fixed cost (ms − round trips × L)', `${x.fixedCostMs} ms`);
+    if (x.workflowMs !== undefined) add('recovery', 'workflow (aws-local-stepfunctions, real handlers)', x.workflowMs === null ? `skipped: ${x.workflowSkipped}` : `${x.workflowMs} ms (${x.workflowRatioToChain} × chain), ${x.workflowCalls} calls; fixed cost ${x.workflowFixedCostMs} ms`);
+    if (x.workflowToRecoveryMs != null) add('recovery', '  to recovery (start → end of Verify)', `${x.workflowToRecoveryMs} ms (${x.workflowToRecoveryRatioToChain} × chain); fixed cost ${x.workflowToRecoveryFixedCostMs} ms`);
+    const s = x.atSecondLatency;
+    if (s) {
+      add('recovery', `at L = ${s.latencyMs} ms (chain ${s.chainMs} ms): library (median of ${s.samples})`, `${s.libraryMs} ms (${s.ratioToChain} × chain), ${s.libraryRoundTrips} round trips; fixed cost ${s.fixedCostMs} ms`);
+      if (s.workflowMs !== undefined) add('recovery', `at L = ${s.latencyMs} ms: workflow, to recovery`, s.workflowMs === null ? `skipped: ${s.workflowSkipped}` : `${s.workflowMs} ms (${s.workflowRatioToChain} × chain; fixed cost ${s.workflowFixedCostMs} ms), ${s.workflowToRecoveryMs} ms (${s.workflowToRecoveryRatioToChain} × chain; fixed cost ${s.workflowToRecoveryFixedCostMs} ms)`);
+      add('recovery', '  ms per ms of L (library, workflow)', `${x.libraryLatencySlope ?? '-'}, ${x.workflowLatencySlope ?? '-'}`);
+    }
     add('recovery', 'kms-reimport recover, whole process', `${x.cliProcessMs} ms (${x.cliRatioToChain} × chain), peak ${x.cliPeakRssMiB} MiB`);
     add('recovery', "the seed's script (AWS CLI + openssl)", x.seedScriptMs === null ? `skipped: ${x.seedSkipped}` : `${x.seedScriptMs} ms`);
     add('recovery', 'library ÷ seed script, CLI ÷ seed script', `${x.ratioToSeedScript ?? '-'}, ${x.cliRatioToSeedScript ?? '-'}`);

@@ -10,6 +10,7 @@ import { quotaMinimum, countMisses, type ChildEntry } from '../../bench/sweep.js
 import { describeRoundTrips, roundTrips, type TimedCall } from '../../bench/timeline.js';
 import { performanceSection, withSection, type BenchResults } from '../../bench/readme.js';
 import { targetsOf } from '../../bench/results.js';
+import { fixedCost, latencySlope, type RecoveryFigures } from '../../bench/recovery.js';
 import type { RenewalRun } from '../../bench/renewal.js';
 import type { FleetKind } from '../support/fleet.js';
 
@@ -84,6 +85,71 @@ describe('missed keys', () => {
   });
 });
 
+/** A run's recovery figures as the latest run gave them (L = 25 and 50 ms), changed by `over`. */
+function recoveryFigures(over: Partial<RecoveryFigures> = {}): RecoveryFigures {
+  return {
+    latencyMs: 25,
+    samples: 7,
+    chainRoundTrips: 5,
+    chainMs: 125,
+    libraryMs: 152,
+    libraryCalls: 9,
+    libraryRoundTrips: 5,
+    libraryCallSequence: 'DescribeKey ∥ ListResourceTags → GetParametersForImport ∥ GetSecretValue → ImportKeyMaterial → Encrypt → Decrypt',
+    libraryNoLatencyMs: 17,
+    libraryNoLatencyBusyMs: { client: 12, endpoint: 5 },
+    libraryInProcessMs: 150,
+    ratioToChain: 1.22,
+    cliProcessMs: 600,
+    cliRatioToChain: 4.8,
+    cliPeakRssMiB: 60,
+    cliRebuilds: 0,
+    seedScriptMs: null,
+    seedSkipped: 'no AWS CLI',
+    ratioToSeedScript: null,
+    cliRatioToSeedScript: null,
+    workflowMs: 170,
+    workflowRatioToChain: 1.36,
+    workflowCalls: 11,
+    workflowToRecoveryMs: 150,
+    workflowToRecoveryRatioToChain: 1.2,
+    fixedCostMs: 27,
+    workflowFixedCostMs: 45,
+    workflowToRecoveryFixedCostMs: 25,
+    atSecondLatency: {
+      latencyMs: 50,
+      samples: 7,
+      chainMs: 250,
+      libraryMs: 278,
+      libraryRoundTrips: 5,
+      ratioToChain: 1.11,
+      fixedCostMs: 28,
+      workflowMs: 296,
+      workflowRatioToChain: 1.18,
+      workflowFixedCostMs: 46,
+      workflowToRecoveryMs: 276,
+      workflowToRecoveryRatioToChain: 1.1,
+      workflowToRecoveryFixedCostMs: 26,
+    },
+    libraryLatencySlope: 5.04,
+    workflowLatencySlope: 5.04,
+    ...over,
+  };
+}
+
+describe('fixed cost', () => {
+  test('is the time less the round trips it made times L, and the slope between two latencies is the round trips L is paid on', () => {
+    assert.equal(fixedCost(5, { latencyMs: 25, ms: 152 }), 27);
+    assert.equal(fixedCost(5, { latencyMs: 50, ms: 278.04 }), 28);
+    assert.equal(fixedCost(6, { latencyMs: 25, ms: 152 }), 2);
+    // 5 round trips and 27 ms of fixed cost at both latencies: 5 ms per ms of L.
+    assert.equal(latencySlope({ latencyMs: 25, ms: 152 }, { latencyMs: 50, ms: 277 }), 5);
+    // A cost that grows with L shows as more round trips than were made.
+    assert.equal(latencySlope({ latencyMs: 25, ms: 152 }, { latencyMs: 50, ms: 302 }), 6);
+    assert.equal(latencySlope({ latencyMs: 25, ms: 152 }, { latencyMs: 25, ms: 160 }), null);
+  });
+});
+
 describe('README section', () => {
   const results = (over: Partial<BenchResults> = {}): BenchResults => ({
     generatedAt: '2026-12-02T02:00:00.000Z',
@@ -108,6 +174,33 @@ describe('README section', () => {
     assert.match(section, /peak RSS \| 60 MiB \| ≤ 70 MiB: met/);
     assert.match(section, /Where a target is missed: `--help` takes 0\.42 s where an empty node start takes 0\.05 s/);
     assert.doesNotMatch(section, /peaks at 60 MiB/);
+  });
+
+  test('recovery: the endpoint in its own worker thread, the second latency and the fixed cost at both, the workflow to recovery beside its whole execution', () => {
+    const base = results();
+    const r = { ...base, settings: { ...base.settings, secondLatencyMs: 50, recoverySamplesAtSecondLatency: 7 }, recovery: recoveryFigures() };
+    r.targets = targetsOf(r);
+    const section = performanceSection(r);
+    assert.match(section, /Settings: per-call latency 25 ms \(the recovery also at 50 ms, 7 samples\), /);
+    assert.match(section, /runs in its own worker thread \(`startLocalEndpointInWorker`, local\/worker\.ts/);
+    assert.match(section, /\| workflow, time to recovery \(start → end of Verify\) \| 150 ms \| 1\.2 \| \| ≤ 1\.2 × chain: met \|/);
+    assert.match(section, /\| Way \| L = 25 ms \| L = 50 ms \| ms per ms of L \|/);
+    assert.match(section, /\| library \| 152 ms \(1\.22 × chain, \*\*missed\*\*\); fixed 27 ms \| 278 ms \(1\.11 × chain, met\); fixed 28 ms \| 5\.04 \|/);
+    assert.match(section, /\| workflow, whole execution \| 170 ms \(1\.36 × chain, \*\*missed\*\*\); fixed 45 ms \| 296 ms \(1\.18 × chain, met\); fixed 46 ms \| 5\.04 \|/);
+    assert.match(section, /\| workflow, time to recovery \| 150 ms \(1\.2 × chain, met\); fixed 25 ms \| 276 ms \(1\.1 × chain, met\); fixed 26 ms \| \|/);
+    assert.match(section, /is 27 ms for the library at L = 25 ms and 28 ms at L = 50 ms, where the chain grew by 125 ms: its share of the chain falls from 22% to 11%, against the 20% that 1\.2 × chain leaves \(25 ms at L = 25 ms, 50 ms at L = 50 ms\)/);
+    assert.match(section, /\| `recovery\.ratioToChainAt50` \| 1\.11 \| ≤ 1\.2 × chain \| met \|/);
+
+    const grown = { ...base, recovery: recoveryFigures({ atSecondLatency: { ...recoveryFigures().atSecondLatency!, libraryMs: 320, fixedCostMs: 70 } }) };
+    grown.targets = targetsOf(grown);
+    assert.match(performanceSection(grown), /27 ms for the library at L = 25 ms and 70 ms at L = 50 ms, where the chain grew by 125 ms: its share of the chain did not fall in this run \(22%, then 28%\)/);
+
+    // An older results file, measured at one latency only: no second table, and nothing undefined.
+    const older = { ...base, recovery: recoveryFigures({ atSecondLatency: undefined, libraryLatencySlope: undefined, workflowLatencySlope: undefined }) };
+    older.targets = targetsOf(older);
+    const olderSection = performanceSection(older);
+    assert.doesNotMatch(olderSection, /ms per ms of L/);
+    assert.doesNotMatch(olderSection, /undefined|NaN/);
   });
 
   test('goes before "How it behaves, and why", and replaces itself on the next run without touching the rest', () => {
@@ -145,6 +238,34 @@ describe('targets', () => {
       'cli.helpSeconds': true,
       'cli.recoverPeakMiB': false,
     });
+  });
+
+  test('recovery: the L = 25 figures keep their targets; the second latency judged by the same 1.2 × chain; fixed costs and slopes are figures', () => {
+    const targets = targetsOf({ ...base, settings: { ...settings, secondLatencyMs: 50, recoverySamplesAtSecondLatency: 7 }, recovery: recoveryFigures() });
+    const byFigure = Object.fromEntries(targets.map((t) => [t.figure, t]));
+    assert.deepEqual(
+      Object.fromEntries(targets.filter((t) => t.figure.startsWith('recovery.')).map((t) => [t.figure, [t.value, t.met]])),
+      {
+        'recovery.ratioToChain': [1.22, false],
+        'recovery.workflowRatioToChain': [1.36, false],
+        'recovery.fixedCostMs': [27, null],
+        'recovery.workflowFixedCostMs': [45, null],
+        'recovery.workflowToRecoveryRatioToChain': [1.2, true],
+        'recovery.ratioToChainAt50': [1.11, true],
+        'recovery.fixedCostMsAt50': [28, null],
+        'recovery.workflowRatioToChainAt50': [1.18, true],
+        'recovery.workflowFixedCostMsAt50': [46, null],
+        'recovery.workflowToRecoveryRatioToChainAt50': [1.1, true],
+        'recovery.libraryLatencySlope': [5.04, null],
+        'recovery.workflowLatencySlope': [5.04, null],
+        'recovery.ratioToSeedScript': [null, null],
+        'recovery.cliRatioToSeedScript': [null, null],
+      },
+    );
+    assert.match(byFigure['recovery.fixedCostMs']!.target, /1\.2 × chain leaves 25 ms at L = 25/);
+    assert.match(byFigure['recovery.fixedCostMsAt50']!.target, /1\.2 × chain leaves 50 ms at L = 50/);
+    const failed = targetsOf({ ...base, settings, recovery: recoveryFigures({ atSecondLatency: { ...recoveryFigures().atSecondLatency!, workflowMs: null, workflowRatioToChain: null, workflowFixedCostMs: null } }) });
+    assert.equal(failed.find((t) => t.figure === 'recovery.workflowRatioToChainAt50')?.met, null);
   });
 
   test('a figure the run could not measure is neither met nor missed', () => {
