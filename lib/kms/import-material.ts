@@ -203,8 +203,10 @@ async function importShown(kms: KMSClient, report: KeyReport, sent: SentRequest,
 
 /**
  * The re-check's report must be about what the escrow read and the parameters went out for: the
- * same key (ID and ARN), the same KeySpec (the wrapping was chosen for it) and the same escrow
- * secret (the material read is that secret's).
+ * same key (ID and ARN), the same KeySpec (the wrapping was chosen for it), the same escrow secret
+ * (the material read is that secret's) and the same CreationDate (the escrow read's binding check,
+ * lib/escrow/read.ts escrowSecretFacts, refuses a tag-named secret older than the key: a forged
+ * date would pass a re-bound secret). Those are every field of the report the escrow read uses.
  */
 function confirmSameKey(requested: KeyReport, current: KeyReport, config: ReimportConfig): void {
   const differences: string[] = [];
@@ -213,6 +215,8 @@ function confirmSameKey(requested: KeyReport, current: KeyReport, config: Reimpo
   const secretNow = escrowSecretId(current, config);
   const secretAsked = escrowSecretId(requested, config);
   if (secretNow !== secretAsked) differences.push(`its escrow secret is ${secretNow}, not ${secretAsked}`);
+  const createdAt = (report: KeyReport) => (report.creationDate === undefined ? undefined : Date.parse(report.creationDate));
+  if (createdAt(current) !== createdAt(requested)) differences.push(`it was created ${current.creationDate ?? '(no date)'}, not ${requested.creationDate ?? '(no date)'}`);
   if (differences.length === 0) return;
   throw new TaskInputRejected(
     `The import into key ${requested.keyId} was prepared from a report of the key that KMS no longer confirms: read again, ${differences.join('; ')}. ` +

@@ -15,7 +15,7 @@ import {
   ListResourceTagsCommand,
   NotFoundException,
 } from '@aws-sdk/client-kms';
-import { GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetResourcesCommand, ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import { DEFAULT_CONFIG, type ReimportConfig } from '../../lib/config.js';
 import {
@@ -343,6 +343,44 @@ describe('wrapAndImportStep', () => {
       assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0, `${label}: nothing imported`);
       assert.equal(secretsMock.commandCalls(GetSecretValueCommand).length, 1, `${label}: the escrow was read beside the re-read`);
       assert.ok(filled.some((b) => b.equals(material)), `${label}: the material read was zero-filled`);
+    }
+  });
+
+  test("a forged report's CreationDate cannot pass a tag-named escrow secret older than the key (the escrow-clone check runs on what KMS says)", async () => {
+    // The key names its escrow by tag; that secret carries the binding tag for this key but was created
+    // in 2020, before the key (2025): a re-bound secret, which the escrow read refuses.
+    const tags = { 'kms-reimport:managed': 'true', 'kms-reimport:escrow': 'payments/escrow-1234' };
+    const keyCreated = new Date('2025-01-01T00:00:00Z');
+    const serveThisKey = () => {
+      serveKey({ tags });
+      kmsMock.on(DescribeKeyCommand).callsFake(async () => ({
+        KeyMetadata: {
+          KeyId: KEY, Arn: ARN, KeyState: 'PendingImport', Origin: 'EXTERNAL', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT',
+          ExpirationModel: 'KEY_MATERIAL_EXPIRES', CurrentKeyMaterialId: MID, EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'], CreationDate: keyCreated,
+        },
+      }));
+    };
+    serveThisKey();
+    const honest = await inspectStep({ kms, retry }, workItem(), config, NOW);
+    assert.equal(honest.report?.creationDate, keyCreated.toISOString());
+    const forged: WorkflowState = { ...honest, report: { ...honest.report!, creationDate: '2000-01-01T00:00:00.000Z' } };
+    for (const [label, state, refusedAs] of [['the state as Inspect made it', honest, 'EscrowInvalid'], ['the same state with CreationDate forged', forged, 'TaskInputRejected']] as const) {
+      kmsMock.reset();
+      secretsMock.reset();
+      serveThisKey();
+      serveParameters();
+      serveImport();
+      secretsMock.on(DescribeSecretCommand).resolves({
+        Name: 'payments/escrow-1234',
+        CreatedDate: new Date('2020-01-01T00:00:00Z'),
+        Tags: [{ Key: 'kms-reimport:key-id', Value: KEY }],
+      });
+      serveJsonEscrow();
+      let failure: Error | undefined;
+      await wrapAndImportStep({ kms, secrets, retry }, state, config, NOW).catch((e: Error) => (failure = e));
+      assert.equal(failure?.name, refusedAs, `${label}: ${failure?.message}`);
+      assert.ok(failure.message.includes(KEY), `${label}: names the key`);
+      assert.equal(kmsMock.commandCalls(ImportKeyMaterialCommand).length, 0, `${label}: nothing imported`);
     }
   });
 
