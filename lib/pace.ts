@@ -6,7 +6,9 @@
  *
  * AdaptivePace is a token bucket whose rate adapts (AIMD):
  * - it starts at a configured rate (KMS_REIMPORT_PARAMETERS_RATE / KMS_REIMPORT_IMPORT_RATE, by
- *   default the current published quotas) and hands out one request slot every 1/rate s, in order;
+ *   default the current published quotas) and hands out one request slot every 1/rate s, in order,
+ *   each a whole interval after the one before was handed over (a timer that fires late on a busy
+ *   event loop must not bring two requests to a strict quota closer together than that);
  * - a ThrottlingException on a request remembers the rate it was sent at as the ceiling and
  *   multiplies the rate by `decrease` (0.7) when it is the third round of throttling in a row with no
  *   success between, above any rate a run of successes went through (well over the quota), by 0.95
@@ -192,10 +194,10 @@ export class AdaptivePace {
     try {
       await before;
       for (;;) {
-        const now = this.now();
-        const gap = this.releasedAt + 1000 / Math.min(rate, this.currentRate) - now;
-        // A timer cannot keep a gap shorter than its resolution (rates of hundreds per second and more).
-        const wait = Math.max(at - now, gap >= TIMER_RESOLUTION_MS ? gap : 0);
+        const time = this.now();
+        const gap = this.releasedAt + 1000 / Math.min(rate, this.currentRate) - time;
+        // A timer cannot keep a gap shorter than its resolution (rates over 1000/s).
+        const wait = Math.max(at - time, gap >= TIMER_RESOLUTION_MS ? gap : 0);
         if (!(wait > 0)) break;
         await this.sleep(wait);
       }
