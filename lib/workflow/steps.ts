@@ -217,8 +217,12 @@ async function currentReport(
  * WrapAndImport: the only step that reads escrow, and the one that fetches the import parameters.
  * In ONE round trip: the key read again from KMS (currentReport, the re-check), GetParametersForImport
  * and the escrow read, both for the state's key; then, before any wrap or import, the fresh report
- * must name the same key, KeySpec and escrow secret and pass the re-check (otherwise the material
- * read is wiped and the named error thrown, nothing imported). Then it imports pending[0], moves
+ * must name the same key, KeySpec, escrow secret and CreationDate and pass the re-check (otherwise
+ * the material read is wiped and the named error thrown, nothing imported). Accepted: the
+ * parameters are asked for before the re-check answers, so a forged input naming another managed
+ * key spends one GetParametersForImport of the account's quota (IAM allows the call on managed keys
+ * only, and parameters change nothing on the key); waiting for the re-check first would put one
+ * more round trip on every recovery. Then it imports pending[0], moves
  * it to imported; no parameters stay in the state (each attempt fetches its own). Whether the token
  * is still good is KMS's call: an expired or spent token comes back as ImportTokenExpired and the
  * state machine runs this task again, which fetches new parameters.

@@ -366,9 +366,10 @@ describe('ASL: the per-key lease (the same lease as lib/lease)', () => {
     assert.ok(misdirected.includes('"Not":{"Variable":"$.report.arn","StringEqualsPath":"$.lease.keyArn"}'));
   });
 
-  test('Reinspect is the Inspect function on the work item, with Inspect\'s retries', () => {
+  test('Reinspect is the Inspect function on the work item and the execution\'s startedAt (kept: the rotation id comes from it), with Inspect\'s retries', () => {
     assert.equal(states.Reinspect.Resource, states.Inspect.Resource);
-    assert.equal(states.Reinspect.InputPath, '$.workItem');
+    assert.equal(states.Reinspect.InputPath, undefined);
+    assert.deepEqual(states.Reinspect.Parameters, { 'workItem.$': '$.workItem', 'startedAt.$': '$.startedAt' });
     assert.deepEqual(states.Reinspect.Retry, states.Inspect.Retry);
     assert.deepEqual(states.Reinspect.Catch.at(-1).ErrorEquals, ['States.ALL']);
   });
