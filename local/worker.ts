@@ -13,7 +13,9 @@
  *
  * `controls` and `clock` keep their synchronous signatures: each call blocks this thread
  * (Atomics.wait) until the worker has answered, which it does between requests; errors come back
- * as the same classes (RangeError, TypeError, Error) with the same messages. `clock.now()` reads
+ * as the same classes (RangeError, TypeError, Error) with the same messages. A call the worker
+ * does not answer in time throws WorkerNotAnswering; its late answer is dropped, never taken for a
+ * later call's (each call has a sequence number). `clock.now()` reads
  * the offset the worker mirrors into shared memory at every change, without a call. `services`
  * (in-process inspection of the emulated state) is not available across the thread: reading it
  * throws; use the AWS APIs or the control API over HTTP instead. Options must be cloneable:
@@ -22,14 +24,19 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventLoopUtilization } from 'node:perf_hooks';
-import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { EndpointClock, EndpointControls, LocalEndpoint, LocalEndpointOptions } from './index.js';
-import type { Answer, AsyncCall, SyncCall, WorkerInput } from './worker-thread.js';
+import type { Answer, AsyncCall, SyncAnswer, SyncCall, WorkerInput } from './worker-thread.js';
 
 /** How long a control call may wait for the worker before it fails (the worker answers between requests). */
 export const WORKER_CALL_TIMEOUT_MS = 30_000;
 
 export type WorkerEndpointOptions = Omit<LocalEndpointOptions, 'onPersistError'>;
+
+/** A synchronous call the worker thread did not answer in time (it is busy, or stuck); its answer, if it comes, is dropped. */
+export class WorkerNotAnswering extends Error {
+  override name = 'WorkerNotAnswering';
+}
 
 const ERROR_CLASSES: Record<string, new (message: string) => Error> = { RangeError, TypeError };
 
@@ -47,6 +54,41 @@ function workerSource(): { code: string; eval: true } {
   if (extname(self) !== '.ts') return { code: `import(${JSON.stringify(entry)});`, eval: true };
   const tsx = import.meta.resolve('tsx/esm/api');
   return { code: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, eval: true };
+}
+
+/**
+ * The host's half of the synchronous calls: posts each call on `port` with the next sequence
+ * number, then blocks (Atomics.wait on `signal[0]`, which the worker bumps at every answer) until
+ * the answer with that number comes, for at most `timeoutMs` (or the call's own). Answers with
+ * another number are late answers to calls that timed out: they are dropped. The worker's half is
+ * answerSyncCalls.
+ */
+export function syncCaller(
+  port: MessagePort,
+  signal: Int32Array,
+  defaultTimeoutMs: number,
+): (target: SyncCall['target'], method: string, args: unknown[], timeoutMs?: number) => unknown {
+  let lastSeq = 0;
+  return (target, method, args, timeoutMs = defaultTimeoutMs) => {
+    const seq = ++lastSeq;
+    const deadline = performance.now() + timeoutMs;
+    port.postMessage({ seq, target, method, args } satisfies SyncCall);
+    for (;;) {
+      const answered = Atomics.load(signal, 0);
+      for (let received = receiveMessageOnPort(port); received; received = receiveMessageOnPort(port)) {
+        const answer = received.message as SyncAnswer;
+        if (answer.seq !== seq) continue;
+        if (!answer.ok) throw rethrown(answer);
+        return answer.value;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0 || Atomics.wait(signal, 0, answered, left) === 'timed-out') {
+        throw new WorkerNotAnswering(
+          `The local endpoint's worker thread did not answer ${target}.${method} within ${timeoutMs} ms (busy or stuck); the call may still take effect, its answer will be dropped. Retry, or start a new endpoint`,
+        );
+      }
+    }
+  };
 }
 
 /** An endpoint in a worker thread: a LocalEndpoint, and how busy its thread's event loop has been. */
@@ -99,18 +141,10 @@ export async function startLocalEndpointInWorker(options: WorkerEndpointOptions 
     throw error;
   }
 
+  const call = syncCaller(sync, signal, WORKER_CALL_TIMEOUT_MS);
   const callSync = (target: SyncCall['target'], method: string, args: unknown[]): unknown => {
     if (exited) throw new Error(`The local endpoint's worker thread is gone (${exited.message}): start a new endpoint`);
-    Atomics.store(signal, 0, 0);
-    sync.postMessage({ target, method, args } satisfies SyncCall);
-    if (Atomics.wait(signal, 0, 0, WORKER_CALL_TIMEOUT_MS) === 'timed-out') {
-      throw new Error(`The local endpoint's worker thread did not answer ${target}.${method} within ${WORKER_CALL_TIMEOUT_MS} ms`);
-    }
-    const received = receiveMessageOnPort(sync);
-    if (!received) throw new Error(`The local endpoint's worker thread signalled an answer to ${target}.${method} but sent none`);
-    const answer = received.message as Answer;
-    if (!answer.ok) throw rethrown(answer);
-    return answer.value;
+    return call(target, method, args);
   };
   const callAsync = (method: AsyncCall['method'], args: unknown[] = []): Promise<unknown> => {
     if (exited) return Promise.reject(new Error(`The local endpoint's worker thread is gone (${exited.message}): start a new endpoint`));

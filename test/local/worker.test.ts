@@ -1,12 +1,16 @@
 // The endpoint in its own worker thread (local/worker.ts, what the recovery bench runs against):
 // the same emulation over HTTP, its controls and clock synchronous from this thread and the same
 // state as its HTTP control API, errors crossing as the same classes, a clean close; and a whole
-// recovery through the harness (test/support/local-aws.ts startLocalAwsInWorker).
+// recovery through the harness (test/support/local-aws.ts startLocalAwsInWorker). The synchronous
+// call protocol (syncCaller, answerSyncCalls) is also driven directly, with controls of the test's
+// own in a worker thread, to hold an answer past a call's timeout.
+import { once } from 'node:events';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateKeyCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { startLocalEndpoint, type LocalEndpoint } from '../../local/index.js';
-import { startLocalEndpointInWorker, type WorkerEndpoint } from '../../local/worker.js';
+import { startLocalEndpointInWorker, syncCaller, WorkerNotAnswering, type WorkerEndpoint } from '../../local/worker.js';
 import { onboardKey, startLocalAwsInWorker, type LocalAws } from '../support/local-aws.js';
 import { preparePendingKeys, startRecoveryEndpoint, timeOne } from '../../bench/recovery.js';
 import { recoverKey } from '../../lib/recover.js';
@@ -107,6 +111,74 @@ describe('startLocalEndpointInWorker: start and close', () => {
     await endpoint.close();
     await assert.rejects(fetch(`${endpoint.url}/_local/health`));
     assert.throws(() => endpoint.controls.getCounters(), /worker thread is gone/);
+  });
+});
+
+describe('startLocalEndpointInWorker: a control whose value cannot cross the thread', () => {
+  it('throws the clone error naming the control, and the thread still answers the next call', async () => {
+    const endpoint = await startLocalEndpointInWorker({ latencyMs: { 'kms:ListKeys': 7 } });
+    try {
+      // valueOf reaches the Controls object itself, which holds functions: it cannot be structured-cloned.
+      assert.throws(
+        () => endpoint.controls.valueOf(),
+        (e: Error) => e.name === 'DataCloneError' && /controls\.valueOf ran, but its value cannot be sent from the worker thread/.test(e.message),
+      );
+      assert.deepEqual(endpoint.controls.getLatency(), { 'kms:ListKeys': 7 });
+      assert.deepEqual(await control(endpoint.url, 'GET', '/_local/health'), { ok: true });
+    } finally {
+      await endpoint.close();
+    }
+  });
+});
+
+/** A worker thread answering synchronous calls from controls of the test's own: `waitForGate` answers only once `gate[0]` is set. */
+const PROTOCOL_WORKER = `
+const { parentPort } = require('node:worker_threads');
+parentPort.once('message', async ({ port, signal, gate }) => {
+  (await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})).register();
+  const { answerSyncCalls } = await import(${JSON.stringify(new URL('../../local/worker-thread.ts', import.meta.url).href)});
+  answerSyncCalls(port, signal, {
+    controls: {
+      echo: (value) => value,
+      waitForGate: () => { Atomics.wait(gate, 0, 0); return 'the late answer'; },
+    },
+    clock: {},
+  });
+  parentPort.postMessage('ready');
+});`;
+
+describe('the synchronous call protocol (syncCaller and answerSyncCalls)', () => {
+  it("drops the late answer of a call that timed out: the next calls get their own answers", async () => {
+    const worker = new Worker(PROTOCOL_WORKER, { eval: true });
+    const { port1: host, port2: thread } = new MessageChannel();
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const gate = new Int32Array(new SharedArrayBuffer(4));
+    const release = () => {
+      Atomics.store(gate, 0, 1);
+      Atomics.notify(gate, 0);
+    };
+    try {
+      worker.postMessage({ port: thread, signal, gate }, [thread]);
+      await once(worker, 'message');
+      const call = syncCaller(host, signal, 10_000);
+      assert.equal(call('controls', 'echo', ['first']), 'first');
+      // The worker holds this answer until the gate opens, which happens only after the call gave up.
+      assert.throws(
+        () => call('controls', 'waitForGate', [], 50),
+        (e: Error) => e instanceof WorkerNotAnswering && e.name === 'WorkerNotAnswering' && /did not answer controls\.waitForGate within 50 ms/.test(e.message),
+      );
+      const answersBefore = Atomics.load(signal, 0);
+      release();
+      // The late answer is posted (the worker counts it in signal[0]) before the next call is made.
+      assert.notEqual(Atomics.wait(signal, 0, answersBefore, 10_000), 'timed-out');
+      assert.equal(call('controls', 'echo', ['second']), 'second');
+      assert.equal(call('controls', 'echo', ['third']), 'third');
+      assert.throws(() => call('controls', 'missing', []), (e: Error) => e instanceof TypeError && /has no missing/.test(e.message));
+    } finally {
+      release();
+      host.close();
+      await worker.terminate();
+    }
   });
 });
 
