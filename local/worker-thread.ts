@@ -1,15 +1,15 @@
 /**
  * The worker side of startLocalEndpointInWorker (local/worker.ts): starts the endpoint in this
  * worker thread, then answers the host's control calls. Synchronous calls (controls, clock) come
- * on `sync`: the answer is posted back and `signal[0]` set to 1 with Atomics.notify, which wakes
+ * on `sync`: the answer is posted back and `signal[0]` bumped with Atomics.notify, which wakes
  * the host's Atomics.wait. Asynchronous ones (save, close, IAM principals) come on parentPort.
  * The clock's offset is mirrored into `clockOffset` at every change, so the host reads now()
  * without a call.
  *
  * Each synchronous call carries the host's sequence number and its answer carries it back: after
  * a call timed out on the host, the worker's late answer is dropped there instead of being taken
- * for the next call's. `signal[0]` counts answers (Atomics.add), so the host wakes at every one,
- * whatever it was waiting for. An answer that cannot be structured-cloned (a function, a promise)
+ * for the next call's. `signal[0]` counts answers (Atomics.add), so the host wakes at every one
+ * and checks its number. An answer that cannot be structured-cloned (a function, a promise)
  * is sent back as an error naming the call, so the thread lives on and the host learns why.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
