@@ -246,7 +246,7 @@ function bundlesSection(r: BenchResults, b: NonNullable<BenchResults['bundles']>
   const lines = [
     '### Lambda bundles and cold start',
     '',
-    `\`node scripts/build.mjs\` (esbuild, minified, external source maps, the AWS SDK bundled). Net cold init: the median time (of ${c.samples}) for a fresh \`node\` to import the bundle with exactly the environment the template gives its function, minus the median of an empty \`node -e ''\` in the same run (${c.emptyNodeMs} ms); with \`NODE_OPTIONS=--enable-source-maps\` as the template sets it (as deployed), and without.`,
+    `\`node scripts/build.mjs\` (esbuild, minified, external source maps, the AWS SDK bundled, the Lambda credentials module in place of the SDK's default credential chain), the same build \`sam build\` runs through the Makefile. Net cold init: the median time (of ${c.samples}) for a fresh \`node\` to import the bundle with exactly the environment the template gives its function, minus the median of an empty \`node -e ''\` in the same run (${c.emptyNodeMs} ms); with \`NODE_OPTIONS=--enable-source-maps\` as the template sets it (as deployed), and without.`,
     '',
     '| Function | Bundle | With source map | Net init (as deployed) | Net init without source maps |',
     '|---|---|---|---|---|',
