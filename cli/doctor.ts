@@ -5,6 +5,7 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -62,7 +63,7 @@ export async function runDoctorCommand(options: DoctorCliOptions, print: (line: 
   const quotas = new ServiceQuotasClient(shared);
   const stackClients =
     options.stack !== undefined
-      ? { cloudformation: new CloudFormationClient(shared), events: new EventBridgeClient(shared), sfn: new SFNClient(shared), sns: new SNSClient(shared) }
+      ? { cloudformation: new CloudFormationClient(shared), events: new EventBridgeClient(shared), scheduler: new SchedulerClient(shared), sfn: new SFNClient(shared), sns: new SNSClient(shared) }
       : {};
   try {
     const region = await regionOf(kms);

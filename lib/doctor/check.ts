@@ -8,7 +8,7 @@ import { awsErrorName } from '../errors.js';
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
 export interface DoctorCheck {
-  /** What is checked: `cloudtrail`, `stack`, `rule`, `state-machine`, `topic`, `escrow`, `key-policy`, `expiry`, `quota`. */
+  /** What is checked: `cloudtrail`, `stack`, `rule`, `schedule`, `state-machine`, `topic`, `escrow`, `key-policy`, `expiry`, `quota`. */
   check: string;
   /** What it is about: a trail, rule, topic, key ID, the stack, the account and Region. */
   subject: string;

@@ -11,6 +11,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { ReimportConfig } from '../config.js';
@@ -20,6 +21,7 @@ import { check, worstStatus, type CheckStatus, type DoctorCheck } from './check.
 import { checkCloudTrail } from './cloudtrail.js';
 import { checkManagedKeys } from './keys.js';
 import { judgeRenewalCapacity, readImportParametersRate, renewalCalls, sweepIntervalSeconds } from './quotas.js';
+import { checkSchedules } from './schedule.js';
 import { checkRules, checkStateMachine, checkTopics, readStack, roleArnsOf, type DeployedStack } from './stack.js';
 
 export { check, worstStatus, type CheckStatus, type DoctorCheck } from './check.js';
@@ -27,6 +29,7 @@ export { checkCloudTrail, selectorsGap } from './cloudtrail.js';
 export { checkKeyPolicy, judgeKeyPolicy, RECOVERY_ACTIONS, recoveryActions, verificationActions } from './key-policy.js';
 export { checkManagedKeys, judgeExpiry } from './keys.js';
 export { DOCUMENTED_IMPORT_PARAMETERS_RATE, judgeRenewalCapacity, readImportParametersRate, renewalCalls, sweepIntervalSeconds } from './quotas.js';
+export { checkSchedules, scheduleOf, SWEEP_FUNCTION } from './schedule.js';
 export { checkRules, checkStateMachine, checkTopics, readStack, roleArnsOf } from './stack.js';
 
 export interface DoctorDeps {
@@ -38,6 +41,8 @@ export interface DoctorDeps {
   /** Needed with a stack name only. */
   cloudformation?: Pick<CloudFormationClient, 'send'>;
   events?: Pick<EventBridgeClient, 'send'>;
+  /** EventBridge Scheduler: the sweep's schedule. */
+  scheduler?: Pick<SchedulerClient, 'send'>;
   sfn?: Pick<SFNClient, 'send'>;
   sns?: Pick<SNSClient, 'send'>;
 }
@@ -86,19 +91,21 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
 
   let stack: DeployedStack | undefined;
   if (options.stackName !== undefined) {
-    const { cloudformation, events, sfn, sns } = deps;
-    if (!cloudformation || !events || !sfn || !sns) {
-      throw new ConfigError(`kms-reimport doctor --stack ${options.stackName}: the stack checks need the CloudFormation, EventBridge, Step Functions and SNS clients, and one was not given. Nothing was checked.`);
+    const { cloudformation, events, scheduler, sfn, sns } = deps;
+    if (!cloudformation || !events || !scheduler || !sfn || !sns) {
+      throw new ConfigError(
+        `kms-reimport doctor --stack ${options.stackName}: the stack checks need the CloudFormation, EventBridge, EventBridge Scheduler, Step Functions and SNS clients, and one was not given. Nothing was checked.`,
+      );
     }
     const lookup = await readStack(cloudformation, options.stackName);
     checks.push(...lookup.checks);
     stack = lookup.stack;
     if (stack) {
-      checks.push(...(await checkRules(events, stack)), ...(await checkStateMachine(sfn, stack)), ...(await checkTopics(sns, stack)));
+      checks.push(...(await checkRules(events, stack)), ...(await checkSchedules(scheduler, stack)), ...(await checkStateMachine(sfn, stack)), ...(await checkTopics(sns, stack)));
     }
   } else {
     checks.push(
-      check('stack', 'no --stack', 'warn', 'no stack named: its rules, state machine, topic and roles are not checked', 'run kms-reimport doctor --stack <the name you deployed with>'),
+      check('stack', 'no --stack', 'warn', 'no stack named: its rules, sweep schedule, state machine, topic and roles are not checked', 'run kms-reimport doctor --stack <the name you deployed with>'),
     );
   }
 

@@ -11,12 +11,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { CloudTrailClient, DescribeTrailsCommand, GetEventSelectorsCommand, GetTrailStatusCommand } from '@aws-sdk/client-cloudtrail';
 import { CloudFormationClient, DescribeStackResourcesCommand, DescribeStacksCommand, type StackStatus } from '@aws-sdk/client-cloudformation';
 import { DescribeRuleCommand, EventBridgeClient, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge';
+import { GetScheduleCommand, SchedulerClient, type GetScheduleOutput } from '@aws-sdk/client-scheduler';
 import { DescribeStateMachineCommand, SFNClient, StateMachineDoesNotExist } from '@aws-sdk/client-sfn';
 import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { ListAWSDefaultServiceQuotasCommand, ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import {
   checkCloudTrail,
   checkRules,
+  checkSchedules,
   checkStateMachine,
   checkTopics,
   judgeExpiry,
@@ -28,6 +30,7 @@ import {
   recoveryActions,
   renewalCalls,
   roleArnsOf,
+  scheduleOf,
   sweepIntervalSeconds,
 } from '../../lib/doctor/index.js';
 
@@ -45,15 +48,17 @@ const eventsMock = mockClient(EventBridgeClient);
 const sfnMock = mockClient(SFNClient);
 const snsMock = mockClient(SNSClient);
 const quotasMock = mockClient(ServiceQuotasClient);
+const schedulerMock = mockClient(SchedulerClient);
 const cloudtrail = new CloudTrailClient({ region: REGION });
 const cfn = new CloudFormationClient({ region: REGION });
 const events = new EventBridgeClient({ region: REGION });
 const sfn = new SFNClient({ region: REGION });
 const sns = new SNSClient({ region: REGION });
 const quotas = new ServiceQuotasClient({ region: REGION });
+const scheduler = new SchedulerClient({ region: REGION });
 
 beforeEach(() => {
-  for (const m of [cloudtrailMock, cfnMock, eventsMock, sfnMock, snsMock, quotasMock]) m.reset();
+  for (const m of [cloudtrailMock, cfnMock, eventsMock, sfnMock, snsMock, quotasMock, schedulerMock]) m.reset();
 });
 
 const awsError = (name: string) => Object.assign(new Error(`${name} (mocked)`), { name, $metadata: {} });
@@ -188,6 +193,105 @@ async function deployed() {
   assert.ok(lookup.stack);
   return lookup.stack;
 }
+
+describe("the sweep's EventBridge Scheduler schedule (GetSchedule)", () => {
+  const SWEEP_NAME = 'kms-reimport-SweepFunction-AbC123';
+  const SWEEP_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${SWEEP_NAME}`;
+  const withSchedule = [
+    ...stackResources,
+    { LogicalResourceId: 'SweepFunction', ResourceType: 'AWS::Lambda::Function', PhysicalResourceId: SWEEP_NAME },
+    { LogicalResourceId: 'SweepFunctionSweep', ResourceType: 'AWS::Scheduler::Schedule', PhysicalResourceId: 'kms-reimport-sweep' },
+  ];
+  const schedule = (over: Partial<GetScheduleOutput> = {}): GetScheduleOutput => ({
+    Arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/default/kms-reimport-sweep`,
+    Name: 'kms-reimport-sweep',
+    GroupName: 'default',
+    State: 'ENABLED',
+    ScheduleExpression: 'rate(6 hours)',
+    FlexibleTimeWindow: { Mode: 'OFF' },
+    Target: { Arn: SWEEP_ARN, RoleArn: `arn:aws:iam::${ACCOUNT}:role/kms-reimport-SweepFunctionSweepRole-1`, Input: '{"source": "kms-reimport.schedule", "action": "sweep"}' },
+    ...over,
+  });
+  async function stackWithSchedule(resources = withSchedule) {
+    mockStack('CREATE_COMPLETE', resources);
+    return (await readStack(cfn, 'kms-reimport')).stack!;
+  }
+
+  test('ok: ENABLED and targeting the stack\'s sweep function, with its expression; asked by the name from the stack in the default group', async () => {
+    const stack = await stackWithSchedule();
+    schedulerMock.on(GetScheduleCommand).resolves(schedule());
+    const [c, ...rest] = await checkSchedules(scheduler, stack);
+    assert.equal(rest.length, 0);
+    assert.equal(c!.check, 'schedule');
+    assert.equal(c!.status, 'ok', c!.message);
+    assert.match(c!.message, /ENABLED \(rate\(6 hours\)\)/);
+    assert.deepEqual(schedulerMock.commandCalls(GetScheduleCommand)[0]!.args[0].input, { Name: 'kms-reimport-sweep' });
+  });
+
+  test('fail: DISABLED; the fix is update-schedule with the whole definition and State ENABLED (a no-change sam deploy would not enable it)', async () => {
+    const stack = await stackWithSchedule();
+    schedulerMock.on(GetScheduleCommand).resolves(schedule({ State: 'DISABLED' }));
+    const c = (await checkSchedules(scheduler, stack))[0]!;
+    assert.equal(c.status, 'fail');
+    assert.match(c.message, /DISABLED \(rate\(6 hours\)\): nothing sweeps/);
+    const json = /--cli-input-json '(.*)' \(/.exec(c.fix!)?.[1];
+    assert.ok(json, c.fix);
+    const input = JSON.parse(json.replace(/'\\''/g, "'"));
+    assert.equal(input.State, 'ENABLED');
+    assert.equal(input.Name, 'kms-reimport-sweep');
+    assert.equal(input.ScheduleExpression, 'rate(6 hours)');
+    assert.deepEqual(input.FlexibleTimeWindow, { Mode: 'OFF' });
+    assert.equal(input.Target.Arn, SWEEP_ARN);
+    assert.equal(input.Arn, undefined, 'UpdateSchedule takes no Arn');
+  });
+
+  test('fail: in the stack but not found in Scheduler (deleted by hand?), the fix recreates it', async () => {
+    const stack = await stackWithSchedule();
+    schedulerMock.on(GetScheduleCommand).rejects(awsError('ResourceNotFoundException'));
+    const c = (await checkSchedules(scheduler, stack))[0]!;
+    assert.equal(c.status, 'fail');
+    assert.match(c.message, /deleted by hand\?/);
+    assert.match(c.fix!, /aws scheduler create-schedule --name kms-reimport-sweep /);
+  });
+
+  test("fail: ENABLED but targeting another function than the stack's SweepFunction", async () => {
+    const stack = await stackWithSchedule();
+    schedulerMock.on(GetScheduleCommand).resolves(schedule({ Target: { Arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:someone-elses`, RoleArn: 'arn:aws:iam::1:role/r' } }));
+    const c = (await checkSchedules(scheduler, stack))[0]!;
+    assert.equal(c.status, 'fail');
+    assert.match(c.message, /targets .*someone-elses, not the stack's sweep function kms-reimport-SweepFunction-AbC123/);
+
+    schedulerMock.on(GetScheduleCommand).resolves(schedule({ Target: { Arn: `${SWEEP_ARN}:live`, RoleArn: 'arn:aws:iam::1:role/r' } }));
+    assert.equal((await checkSchedules(scheduler, stack))[0]!.status, 'ok', 'a qualified ARN of the sweep function is the sweep function');
+  });
+
+  test('warn (could not check): GetSchedule denied names scheduler:GetSchedule', async () => {
+    const stack = await stackWithSchedule();
+    schedulerMock.on(GetScheduleCommand).rejects(awsError('AccessDeniedException'));
+    const c = (await checkSchedules(scheduler, stack))[0]!;
+    assert.equal(c.status, 'warn');
+    assert.match(c.message, /GetSchedule failed with AccessDeniedException/);
+    assert.match(c.fix!, /grant scheduler:GetSchedule/);
+  });
+
+  test('fail: no schedule in the stack (nothing sweeps), and Scheduler is not asked', async () => {
+    const stack = await stackWithSchedule(stackResources);
+    const c = await checkSchedules(scheduler, stack);
+    assert.equal(c.length, 1);
+    assert.equal(c[0]!.status, 'fail');
+    assert.match(c[0]!.message, /no EventBridge Scheduler schedule: nothing sweeps/);
+    assert.equal(schedulerMock.commandCalls(GetScheduleCommand).length, 0);
+  });
+
+  test('a schedule in another group is asked in that group', async () => {
+    const stack = await stackWithSchedule([...withSchedule.slice(0, -1), { LogicalResourceId: 'S', ResourceType: 'AWS::Scheduler::Schedule', PhysicalResourceId: 'ops/kms-reimport-sweep' }]);
+    schedulerMock.on(GetScheduleCommand).resolves(schedule({ GroupName: 'ops' }));
+    assert.equal((await checkSchedules(scheduler, stack))[0]!.status, 'ok');
+    assert.deepEqual(schedulerMock.commandCalls(GetScheduleCommand)[0]!.args[0].input, { Name: 'kms-reimport-sweep', GroupName: 'ops' });
+    assert.deepEqual(scheduleOf(`arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/default/n`), { name: 'n' });
+    assert.deepEqual(scheduleOf('n'), { name: 'n' });
+  });
+});
 
 describe('the stack (CloudFormation) and its resources', () => {
   test('ok: a complete stack; its parameters, roles (as ARNs), partition and account come from it', async () => {
