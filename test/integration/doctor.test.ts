@@ -1,20 +1,24 @@
 /**
  * kms-reimport doctor over HTTP with the real SDK: KMS and Secrets Manager (and the Tagging API)
  * on the project's local endpoint, where each per-key check is made to fail once; CloudTrail,
- * CloudFormation, SNS, EventBridge, Step Functions and Service Quotas on moto_server, where each
+ * CloudFormation, SNS, EventBridge, EventBridge Scheduler, Step Functions and Service Quotas on moto_server, where each
  * stack and account check is made to fail once (skipped with a message when moto_server is absent
  * and CI is unset). moto emulates Service Quotas for VPC only, so against it doctor falls back to
  * KMS's documented GetParametersForImport rate; the quota-read-from-Service-Quotas path is proven
- * with mocks in test/unit/doctor.test.ts.
+ * with mocks in test/unit/doctor.test.ts. moto's CloudFormation cannot create an
+ * AWS::Scheduler::Schedule (it drops it from the stack), so the sweep's schedule is created in moto's
+ * Scheduler directly and the answer of DescribeStackResources gets the two resources CloudFormation
+ * would list (the schedule by name, SweepFunction); GetSchedule itself goes to moto over HTTP.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStackResourcesCommand, type StackResource } from '@aws-sdk/client-cloudformation';
 import { CloudTrailClient, PutEventSelectorsCommand, StartLoggingCommand, StopLoggingCommand } from '@aws-sdk/client-cloudtrail';
 import { DisableRuleCommand, EnableRuleCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { CreateScheduleCommand, DeleteScheduleCommand, SchedulerClient, UpdateScheduleCommand, type UpdateScheduleInput } from '@aws-sdk/client-scheduler';
 import { DeleteStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { ListSubscriptionsByTopicCommand, SNSClient, SubscribeCommand, UnsubscribeCommand } from '@aws-sdk/client-sns';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -110,10 +114,36 @@ describe('per-key checks against the local endpoint (KMS, Secrets Manager)', () 
 describe('stack and account checks against moto_server', { skip: motoSkip }, () => {
   let moto: Moto;
   let aws: LocalAws;
-  let deps: DoctorDeps & { cloudtrail: CloudTrailClient; events: EventBridgeClient; sfn: SFNClient; sns: SNSClient };
+  let deps: DoctorDeps & { cloudtrail: CloudTrailClient; events: EventBridgeClient; scheduler: SchedulerClient; sfn: SFNClient; sns: SNSClient };
   let deployment: StandInDeployment;
   let trail: string;
   const stackName = `kms-reimport-${randomBytes(3).toString('hex')}`;
+  const sweepSchedule = `${stackName}-sweep`;
+  const sweepFunction = `${stackName}-SweepFunction-AbC123`;
+  const sweepDefinition: UpdateScheduleInput = {
+    Name: sweepSchedule,
+    ScheduleExpression: 'rate(6 hours)',
+    FlexibleTimeWindow: { Mode: 'OFF' },
+    Target: { Arn: `arn:aws:lambda:${REGION}:123456789012:function:${sweepFunction}`, RoleArn: 'arn:aws:iam::123456789012:role/sweep-schedule', Input: '{"source": "kms-reimport.schedule", "action": "sweep"}' },
+  };
+
+  /** moto's CloudFormation over HTTP, with the resources it cannot create added to DescribeStackResources' answer. */
+  function cloudFormationWithSchedule(client: CloudFormationClient) {
+    const missing: StackResource[] = [
+      { LogicalResourceId: 'SweepFunction', ResourceType: 'AWS::Lambda::Function', PhysicalResourceId: sweepFunction, ResourceStatus: 'CREATE_COMPLETE', Timestamp: new Date() },
+      { LogicalResourceId: 'SweepFunctionSweep', ResourceType: 'AWS::Scheduler::Schedule', PhysicalResourceId: sweepSchedule, ResourceStatus: 'CREATE_COMPLETE', Timestamp: new Date() },
+    ];
+    return {
+      send: async (command: Parameters<CloudFormationClient['send']>[0]) => {
+        const answer = await client.send(command as DescribeStackResourcesCommand);
+        if (command instanceof DescribeStackResourcesCommand && command.input.StackName === stackName) {
+          return { ...answer, StackResources: [...(answer.StackResources ?? []), ...missing] };
+        }
+        return answer;
+      },
+      destroy: () => client.destroy(),
+    } as unknown as CloudFormationClient;
+  }
 
   before(async () => {
     moto = await startMoto(REGION);
@@ -126,12 +156,14 @@ describe('stack and account checks against moto_server', { skip: motoSkip }, () 
       tagging: taggingFor(aws),
       cloudtrail: new CloudTrailClient(c),
       quotas: new ServiceQuotasClient(c),
-      cloudformation: new CloudFormationClient(c),
+      cloudformation: cloudFormationWithSchedule(new CloudFormationClient(c)),
       events: new EventBridgeClient(c),
+      scheduler: new SchedulerClient(c),
       sfn: new SFNClient(c),
       sns: new SNSClient(c),
     };
     deployment = await deployStandIn(moto, stackName);
+    await deps.scheduler.send(new CreateScheduleCommand(sweepDefinition));
     trail = `${stackName}-trail`;
   });
   after(async () => {
@@ -145,7 +177,7 @@ describe('stack and account checks against moto_server', { skip: motoSkip }, () 
   test('a healthy deployment: no fail, every stack resource found, the quota from the documented default', async () => {
     const report = await doctor();
     assert.equal(report.status, 'ok', JSON.stringify(report.checks.filter((c) => c.status !== 'ok'), null, 1));
-    for (const name of ['cloudtrail', 'stack', 'rule', 'state-machine', 'topic', 'escrow', 'key-policy', 'expiry', 'quota']) assert.equal(lineOf(report.checks, name).status, 'ok', name);
+    for (const name of ['cloudtrail', 'stack', 'rule', 'schedule', 'state-machine', 'topic', 'escrow', 'key-policy', 'expiry', 'quota']) assert.equal(lineOf(report.checks, name).status, 'ok', name);
     assert.equal(report.settings.renewalWindowDays, 14);
     assert.match(lineOf(report.checks, 'quota').message, /at 1\/s \(KMS's documented default/);
   });
@@ -173,6 +205,33 @@ describe('stack and account checks against moto_server', { skip: motoSkip }, () 
     assert.equal(disabled.status, 'fail');
     assert.equal(disabled.fix, `aws events enable-rule --name ${name}`);
     await deps.events.send(new EnableRuleCommand({ Name: name }));
+  });
+
+  test("EventBridge Scheduler: the sweep's schedule ENABLED is ok; updated to DISABLED it fails, and the fix's update-schedule input enables it again; deleted, it fails", async () => {
+    const enabled = lineOf((await doctor()).checks, 'schedule');
+    assert.equal(enabled.status, 'ok', enabled.message);
+    assert.equal(enabled.subject, `${sweepSchedule} (SweepFunctionSweep)`);
+    assert.match(enabled.message, new RegExp(`ENABLED \\(rate\\(6 hours\\)\\) and starts ${sweepFunction}`));
+
+    await deps.scheduler.send(new UpdateScheduleCommand({ ...sweepDefinition, State: 'DISABLED' }));
+    const report = await doctor();
+    assert.equal(report.status, 'fail');
+    const disabled = lineOf(report.checks, 'schedule');
+    assert.equal(disabled.status, 'fail');
+    assert.match(disabled.message, /is DISABLED \(rate\(6 hours\)\): nothing sweeps/);
+
+    // The fix, as the on-call engineer would paste it: its --cli-input-json is a whole UpdateSchedule input.
+    const json = /--cli-input-json '(.*)' \(/.exec(disabled.fix!)?.[1];
+    assert.ok(json, disabled.fix);
+    await deps.scheduler.send(new UpdateScheduleCommand(JSON.parse(json.replace(/'\\''/g, "'")) as UpdateScheduleInput));
+    const again = lineOf((await doctor()).checks, 'schedule');
+    assert.equal(again.status, 'ok', again.message);
+
+    await deps.scheduler.send(new DeleteScheduleCommand({ Name: sweepSchedule }));
+    const gone = lineOf((await doctor()).checks, 'schedule');
+    assert.equal(gone.status, 'fail');
+    assert.match(gone.message, /deleted by hand\?/);
+    await deps.scheduler.send(new CreateScheduleCommand(sweepDefinition));
   });
 
   test('SNS: a topic whose subscription is gone fails', async () => {
