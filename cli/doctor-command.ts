@@ -17,7 +17,7 @@ export function registerDoctorCommand(program: Command): void {
   const command = program
     .command('doctor')
     .description(
-      'preflight a deployed stack and the account: a CloudTrail trail logging KMS management events here, the stack\'s rules enabled, its state machine, ' +
+      'preflight a deployed stack and the account: a CloudTrail trail logging KMS management events here, the stack\'s rules and sweep schedule enabled, its state machine, ' +
         'a confirmed subscription on its topic, each managed key (escrow, key policy, ValidTo against the renewal window) and the GetParametersForImport quota. ' +
         'Changes nothing; exits 1 on any fail, 0 otherwise (warnings allowed)',
     )

@@ -1,6 +1,6 @@
 /**
  * `kms-reimport doctor`: a preflight for a deployed stack and an account. Would the deployment
- * hear of an outage (CloudTrail, the stack's rules), could it act (state machine, key policies,
+ * hear of an outage (CloudTrail, the stack's rules), would it sweep (the sweep's schedule), could it act (state machine, key policies,
  * escrow), would anyone hear of the outcome (the topic), and can it keep up (quotas)?
  * Read-only: every call is a Describe/Get/List.
  */
