@@ -12,7 +12,7 @@
 import { GetScheduleCommand, type GetScheduleOutput, type SchedulerClient } from '@aws-sdk/client-scheduler';
 import { awsErrorName } from '../errors.js';
 import { check, couldNotCheck, type DoctorCheck } from './check.js';
-import { resourcesOfType, type DeployedStack } from './stack.js';
+import { resourcesOfType, roleArnsOf, type DeployedStack, type StackResource } from './stack.js';
 
 /** The logical ID of the function the sweep schedule must start (template.yaml). */
 export const SWEEP_FUNCTION = 'SweepFunction';
@@ -36,6 +36,24 @@ export function scheduleOf(physicalId: string): { group?: string; name: string }
 /** A Lambda function's name from its name or (qualified) ARN. */
 function functionName(nameOrArn: string): string {
   return FUNCTION_ARN.exec(nameOrArn)?.[1] ?? nameOrArn;
+}
+
+/** The input template.yaml gives the sweep (SweepFunction's Sweep event). */
+const SWEEP_INPUT = '{"source": "kms-reimport.schedule", "action": "sweep"}';
+const STACK_REGION = /^arn:[^:]+:cloudformation:([^:]+):/;
+
+/** The sweep function's ARN, from its name and the stack's partition, Region and account. */
+function sweepArn(stack: DeployedStack, sweep: StackResource | undefined): string {
+  if (sweep === undefined) return `<the ARN of the stack's ${SWEEP_FUNCTION}>`;
+  if (sweep.physicalId.startsWith('arn:')) return sweep.physicalId;
+  const region = STACK_REGION.exec(stack.stackId)?.[1] ?? '<region>';
+  return `arn:${stack.partition}:lambda:${region}:${stack.account}:function:${sweep.physicalId}`;
+}
+
+/** The role SAM makes for a ScheduleV2 event (logical ID: the schedule's, then `Role`). */
+function roleArn(stack: DeployedStack, scheduleLogicalId: string): string {
+  const role = roleArnsOf({ ...stack, resources: stack.resources.filter((r) => r.logicalId === `${scheduleLogicalId}Role`) })[0];
+  return role ?? `<the ARN of the stack's ${scheduleLogicalId}Role>`;
 }
 
 /** Single-quoted for a POSIX shell. */
@@ -84,7 +102,8 @@ export async function checkSchedules(scheduler: Pick<SchedulerClient, 'send'>, s
               'fail',
               'is in the stack but not in EventBridge Scheduler (deleted by hand?): nothing sweeps',
               `recreate it as template.yaml defines it (SweepFunction's Sweep event): aws scheduler create-schedule --name ${name}${groupFlag} ` +
-                `--schedule-expression '${stack.parameters.SweepSchedule ?? '<SweepSchedule>'}' --flexible-time-window Mode=OFF --target Arn=<the sweep function's ARN>,RoleArn=<the stack's schedule role ARN>; ` +
+                `--schedule-expression '${stack.parameters.SweepSchedule ?? '<SweepSchedule>'}' --flexible-time-window Mode=OFF ` +
+                `--target ${quoted(JSON.stringify({ Arn: sweepArn(stack, sweep), RoleArn: roleArn(stack, resource.logicalId), Input: SWEEP_INPUT }))}; ` +
                 'a sam deploy of an unchanged template does not recreate it (CloudFormation sees no change)',
             )
           : couldNotCheck('schedule', subject, 'GetSchedule', e, 'scheduler:GetSchedule'),

@@ -201,6 +201,7 @@ describe("the sweep's EventBridge Scheduler schedule (GetSchedule)", () => {
     ...stackResources,
     { LogicalResourceId: 'SweepFunction', ResourceType: 'AWS::Lambda::Function', PhysicalResourceId: SWEEP_NAME },
     { LogicalResourceId: 'SweepFunctionSweep', ResourceType: 'AWS::Scheduler::Schedule', PhysicalResourceId: 'kms-reimport-sweep' },
+    { LogicalResourceId: 'SweepFunctionSweepRole', ResourceType: 'AWS::IAM::Role', PhysicalResourceId: 'kms-reimport-SweepFunctionSweepRole-1' },
   ];
   const schedule = (over: Partial<GetScheduleOutput> = {}): GetScheduleOutput => ({
     Arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/default/kms-reimport-sweep`,
@@ -252,6 +253,12 @@ describe("the sweep's EventBridge Scheduler schedule (GetSchedule)", () => {
     assert.equal(c.status, 'fail');
     assert.match(c.message, /deleted by hand\?/);
     assert.match(c.fix!, /aws scheduler create-schedule --name kms-reimport-sweep /);
+    const target = JSON.parse(/--target '([^']*)'/.exec(c.fix!)![1]!);
+    assert.deepEqual(target, {
+      Arn: SWEEP_ARN,
+      RoleArn: `arn:aws:iam::${ACCOUNT}:role/kms-reimport-SweepFunctionSweepRole-1`,
+      Input: '{"source": "kms-reimport.schedule", "action": "sweep"}',
+    });
   });
 
   test("fail: ENABLED but targeting another function than the stack's SweepFunction", async () => {
@@ -284,7 +291,7 @@ describe("the sweep's EventBridge Scheduler schedule (GetSchedule)", () => {
   });
 
   test('a schedule in another group is asked in that group', async () => {
-    const stack = await stackWithSchedule([...withSchedule.slice(0, -1), { LogicalResourceId: 'S', ResourceType: 'AWS::Scheduler::Schedule', PhysicalResourceId: 'ops/kms-reimport-sweep' }]);
+    const stack = await stackWithSchedule([...withSchedule.filter((r) => r.ResourceType !== 'AWS::Scheduler::Schedule'), { LogicalResourceId: 'S', ResourceType: 'AWS::Scheduler::Schedule', PhysicalResourceId: 'ops/kms-reimport-sweep' }]);
     schedulerMock.on(GetScheduleCommand).resolves(schedule({ GroupName: 'ops' }));
     assert.equal((await checkSchedules(scheduler, stack))[0]!.status, 'ok');
     assert.deepEqual(schedulerMock.commandCalls(GetScheduleCommand)[0]!.args[0].input, { Name: 'kms-reimport-sweep', GroupName: 'ops' });
