@@ -102,63 +102,52 @@ describe('persistence', () => {
   });
 });
 
+/** Runs `use` with a KMS client on an endpoint started from `path`, then closes both. */
+async function withKms<T>(path: string, use: (kms: KMSClient) => Promise<T>): Promise<T> {
+  const endpoint = await startLocalEndpoint({ persistPath: path });
+  const kms = new KMSClient({ endpoint: endpoint.url, region: 'us-east-2', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' }, maxAttempts: 1 });
+  try {
+    return await use(kms);
+  } finally {
+    kms.destroy();
+    await endpoint.close();
+  }
+}
+
 describe('persistence of the KMS emulation', () => {
   it('keeps keys across a restart', async () => {
     const path = join(dir, 'kms.json');
-    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' };
-    const first = await startLocalEndpoint({ persistPath: path });
-    let kms = new KMSClient({ endpoint: first.url, region: 'us-east-2', credentials, maxAttempts: 1 });
-    let keyId: string | undefined;
-    try {
-      keyId = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'survives' }))).KeyMetadata?.KeyId;
-    } finally {
-      kms.destroy();
-      await first.close();
-    }
-    const second = await startLocalEndpoint({ persistPath: path });
-    kms = new KMSClient({ endpoint: second.url, region: 'us-east-2', credentials, maxAttempts: 1 });
-    try {
+    const keyId = await withKms(path, async (kms) => (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Description: 'survives' }))).KeyMetadata?.KeyId);
+    await withKms(path, async (kms) => {
       const described = await kms.send(new DescribeKeyCommand({ KeyId: keyId }));
       assert.equal(described.KeyMetadata?.Description, 'survives');
       assert.equal(described.KeyMetadata?.KeyState, 'PendingImport');
-    } finally {
-      kms.destroy();
-      await second.close();
-    }
+    });
   });
 
   it('imports with parameters issued before a restart (their wrapping key read back from the file), as with fresh ones', async () => {
     const path = join(dir, 'kms-parameters.json');
-    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' };
     const material = randomBytes(32);
-    const first = await startLocalEndpoint({ persistPath: path });
-    let kms = new KMSClient({ endpoint: first.url, region: 'us-east-2', credentials, maxAttempts: 1 });
-    let keyId: string;
-    let params: { ImportToken?: Uint8Array; PublicKey?: Uint8Array };
+    const { keyId, params } = await withKms(path, async (kms) => {
+      const keyId = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
+      const params = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+      return { keyId, params };
+    });
     try {
-      keyId = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
-      params = await kms.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
-    } finally {
-      kms.destroy();
-      await first.close();
-    }
-    const second = await startLocalEndpoint({ persistPath: path });
-    kms = new KMSClient({ endpoint: second.url, region: 'us-east-2', credentials, maxAttempts: 1 });
-    try {
-      const imported = await kms.send(
-        new ImportKeyMaterialCommand({
-          KeyId: keyId,
-          ImportToken: params.ImportToken!,
-          EncryptedKeyMaterial: wrap('RSAES_OAEP_SHA_256', params.PublicKey!, material),
-          ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
-        }),
-      );
-      assert.match(imported.KeyMaterialId ?? '', /^[0-9a-f]{64}$/);
-      assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Enabled');
+      await withKms(path, async (kms) => {
+        const imported = await kms.send(
+          new ImportKeyMaterialCommand({
+            KeyId: keyId,
+            ImportToken: params.ImportToken!,
+            EncryptedKeyMaterial: wrap('RSAES_OAEP_SHA_256', params.PublicKey!, material),
+            ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+          }),
+        );
+        assert.match(imported.KeyMaterialId ?? '', /^[0-9a-f]{64}$/);
+        assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState, 'Enabled');
+      });
     } finally {
       material.fill(0);
-      kms.destroy();
-      await second.close();
     }
   });
 });
