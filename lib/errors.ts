@@ -366,6 +366,14 @@ export function isReimportError(e: unknown): e is ReimportError {
   return e instanceof ReimportError;
 }
 
+/** ImportKeyMaterial's answers for a token it will not take (expired, spent, replaced, or another key's). */
+const TOKEN_REFUSED = new Set(['ExpiredImportTokenException', 'InvalidImportTokenException']);
+
+/** Whether ImportKeyMaterial refused the token itself: new import parameters are the way on (ImportTokenExpired). */
+export function isTokenRefused(e: unknown): boolean {
+  return TOKEN_REFUSED.has(awsErrorName(e) ?? '');
+}
+
 /** The AWS error code of an SDK exception (its name), or undefined for non-errors. */
 export function awsErrorName(e: unknown): string | undefined {
   if (typeof e !== 'object' || e === null) return undefined;

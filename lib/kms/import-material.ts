@@ -12,6 +12,7 @@ import {
   awsErrorName,
   ImportRequestInvalid,
   ImportTokenExpired,
+  isTokenRefused,
   IncorrectKeyMaterial,
   KeyNotEligible,
   KeyNotFound,
@@ -114,9 +115,6 @@ export function computeValidTo(now: Date, lifetimeDays: number): Date {
 
 /** An attempt not sent again: the key, read before the retry, showed the import of the attempt whose answer was lost. */
 const SHOWN_BEFORE_RETRY = Symbol('shown before retry');
-
-/** ImportKeyMaterial's answers for a token it will not take (expired, spent, replaced, or another key's). */
-const TOKEN_REFUSED = new Set(['ExpiredImportTokenException', 'InvalidImportTokenException']);
 
 interface SentRequest {
   keyMaterialId: string | undefined;
@@ -317,7 +315,7 @@ export async function importEscrowedMaterial(deps: ImportDeps, input: ImportInpu
     } catch (e) {
       const answerLost = isUnparsableResponse(e) || e instanceof KmsUnavailable;
       // The retry of an attempt KMS may have acted on meets its token refused (spent by that attempt).
-      const tokenSpentByLostAnswer = anAttemptMayHaveActed && TOKEN_REFUSED.has(awsErrorName(e) ?? '');
+      const tokenSpentByLostAnswer = anAttemptMayHaveActed && isTokenRefused(e);
       if (!answerLost && !tokenSpentByLostAnswer) throw mapImportError(e, report, params, secretId, sent);
       // The answer was lost, not necessarily the import: read the key again before concluding.
       const shown = await importShown(deps.kms, report, sent, retry).catch(() => undefined);

@@ -10,7 +10,7 @@
  * The material buffer is the caller's (it wipes it); each wrapped copy is wiped here after its call.
  */
 import { ImportKeyMaterialCommand, type ExpirationModelType, type KMSClient } from '@aws-sdk/client-kms';
-import { awsErrorName } from '../errors.js';
+import { awsErrorName, isTokenRefused } from '../errors.js';
 import { getImportParameters } from '../kms/import-parameters.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { ParametersPacer } from '../run.js';
@@ -19,14 +19,6 @@ import { wrapKeyMaterial } from '../wrap/index.js';
 
 /** New import parameters after a refused token, per import: at most this many (as recovery's MAX_TOKEN_REFRESHES). */
 export const MAX_IMPORT_TOKEN_REFRESHES = 3;
-
-/** ImportKeyMaterial's answers for a token it will not take. */
-const TOKEN_REFUSED = new Set(['ExpiredImportTokenException', 'InvalidImportTokenException']);
-
-/** Whether ImportKeyMaterial refused the token itself (expired, spent, replaced, or another key's). */
-export function isTokenRefused(e: unknown): boolean {
-  return TOKEN_REFUSED.has(awsErrorName(e) ?? '');
-}
 
 /** What ImportKeyMaterial is asked, besides the material and the token. */
 export interface ImportRequest {

@@ -10,13 +10,13 @@
 import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ReimportConfig } from '../config.js';
-import { awsErrorName, EscrowExists, EscrowInvalid, EscrowWriteFailed, ImportTokenExpired, toNamedError } from '../errors.js';
+import { awsErrorName, EscrowExists, EscrowInvalid, EscrowWriteFailed, ImportTokenExpired, isTokenRefused, toNamedError } from '../errors.js';
 import { validateMaterial } from '../escrow/index.js';
 import { ESCROW_KEY_ID_TAG } from '../escrow/read.js';
 import type { RetryOptions } from '../retry.js';
 import { regionalKmsClients, type KmsFor } from '../rotation/multi-region.js';
 import { chooseWrapping } from '../wrap/index.js';
-import { importUnderFreshParameters, isTokenRefused, MAX_IMPORT_TOKEN_REFRESHES } from './import.js';
+import { importUnderFreshParameters, MAX_IMPORT_TOKEN_REFRESHES } from './import.js';
 
 /** The escrow secret for this key already exists: onboarding never overwrites escrow (defined with the other named errors). */
 export { EscrowExists };
