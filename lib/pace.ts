@@ -113,11 +113,8 @@ interface Climb {
   run: number;
 }
 
-/** One paced attempt and how it went, for the estimate of what the quota accepts. */
-interface Attempt {
-  reservedAt: number;
-  grantedAt: number;
-  rate: number;
+/** One paced attempt (its slot) and how it went, for the estimate of what the quota accepts. */
+interface Attempt extends Pick<PaceTicket, 'reservedAt' | 'grantedAt'> {
   ok: boolean;
 }
 
@@ -230,16 +227,17 @@ export class AdaptivePace {
       this.stats.decreases++;
       return;
     }
+    // At a rate a run of successes already went through?
+    const known = this.goodRate !== undefined && ticket.rate <= this.goodRate;
     // At a rate no run of successes went through, throttled again and again with answers between:
     // well over the quota. Jump to the least it can be rather than step down to it.
-    const accepted = this.goodRate !== undefined && ticket.rate <= this.goodRate ? undefined : this.overQuotaAcceptedRate();
+    const accepted = known ? undefined : this.overQuotaAcceptedRate();
     if (accepted !== undefined && accepted.rate < ticket.rate * GENTLE_DECREASE) {
       this.jumpTo(accepted.rate, ticket.rate, accepted.lastAnsweredAt, now);
       return;
     }
     // One after a run of successes, or at a rate that already went through in a run, or fewer than
     // three rounds in a row, is the quota's edge (or a request that arrived a little early).
-    const known = this.goodRate !== undefined && ticket.rate <= this.goodRate;
     // Decreases with no success between them, this one included: two in a row can be the edge met
     // by a burst of runs; three mean the rate is well over the quota.
     this.decreasesInRow = this.successesSinceDecrease === 0 ? this.decreasesInRow + 1 : 1;
@@ -298,7 +296,7 @@ export class AdaptivePace {
     // In slot order, not answer order: runs in flight at once answer out of order.
     let at = this.attempts.length;
     while (at > 0 && this.attempts[at - 1]!.grantedAt > ticket.grantedAt) at--;
-    this.attempts.splice(at, 0, { reservedAt: ticket.reservedAt, grantedAt: ticket.grantedAt, rate: ticket.rate, ok });
+    this.attempts.splice(at, 0, { reservedAt: ticket.reservedAt, grantedAt: ticket.grantedAt, ok });
     if (this.attempts.length > HISTORY_LIMIT) this.attempts.splice(0, this.attempts.length - HISTORY_LIMIT);
   }
 
