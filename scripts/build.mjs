@@ -68,6 +68,22 @@ export function listFunctionEntries(root = repoRoot) {
     .map((file) => ({ name: basename(file, '.ts'), entry: join(dir, file) }));
 }
 
+/** What the Lambda bundles and the command line's share: minified ESM for Node with source maps and a metafile. */
+const ESM_BUNDLE_OPTIONS = {
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  mainFields: ['module', 'main'],
+  minify: true,
+  sourcemap: true,
+  sourcesContent: false,
+  legalComments: 'none',
+  // Some bundled CommonJS dependencies call require() for Node built-ins; give them one in ESM.
+  banner: { js: "import { createRequire as __kmsReimportCreateRequire } from 'node:module'; const require = __kmsReimportCreateRequire(import.meta.url);" },
+  metafile: true,
+};
+
 /** The module the Lambda bundles get instead of the SDK's default credential chain (see the Decision above). */
 export const LAMBDA_CREDENTIALS_MODULE = join(repoRoot, 'lib', 'aws', 'lambda-credentials.ts');
 
@@ -100,20 +116,9 @@ export async function buildFunctions({ root = repoRoot, outdir = join(root, 'dis
     absWorkingDir: root,
     entryPoints: Object.fromEntries(entries.map(({ name, entry }) => [outName(name), entry])),
     outdir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
+    ...ESM_BUNDLE_OPTIONS,
     target: 'node22',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    legalComments: 'none',
-    // Some bundled CommonJS dependencies call require() for Node built-ins; give them one in ESM.
-    banner: { js: "import { createRequire as __kmsReimportCreateRequire } from 'node:module'; const require = __kmsReimportCreateRequire(import.meta.url);" },
     plugins: [lambdaCredentials],
-    metafile: true,
     logLevel: 'warning',
   });
   const outputs = result.metafile.outputs;
@@ -161,25 +166,15 @@ export async function buildCli({ root = repoRoot, outdir = cliOutdir(root), logL
     absWorkingDir: root,
     entryPoints: { main: CLI_ENTRY },
     outdir: dir,
-    outExtension: { '.js': '.mjs' },
+    ...ESM_BUNDLE_OPTIONS,
     chunkNames: 'chunks/[name]-[hash]',
-    bundle: true,
     splitting: true,
-    platform: 'node',
     target: 'node20',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    legalComments: 'none',
-    banner: { js: "import { createRequire as __kmsReimportCreateRequire } from 'node:module'; const require = __kmsReimportCreateRequire(import.meta.url);" },
     // Left to Node, resolved from node_modules at run time, as the sources use them: a CommonJS
     // package loaded by `await import()` keeps its named exports only when Node loads it (esbuild's
     // chunk would give `default` alone): yaml-cfn (`local --iam-template`); and the IAM simulator
     // (the local endpoint's IAM enforcement) reads its data files next to its own modules.
     external: ['yaml-cfn', '@cloud-copilot/*'],
-    metafile: true,
     logLevel,
   });
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(result.metafile));
