@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { DescribeKeyCommand, ListAliasesCommand, ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { DescribeSecretCommand, ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
-import { BIN, runCli, validateOutput } from '../support/cli.js';
+import { BIN, cliEnv, runCli, validateOutput } from '../support/cli.js';
 import { onboardKey, startLocalAws, type LocalAws } from '../support/local-aws.js';
 
 let aws: LocalAws;
@@ -25,14 +25,7 @@ after(async () => {
 });
 
 /** The environment of the Ctrl-C run (spawned by hand to send the signal), as runCli gives it. */
-const ENV = {
-  PATH: process.env.PATH ?? '',
-  HOME: process.env.HOME ?? '/tmp',
-  AWS_ACCESS_KEY_ID: 'AKIDCLITEST',
-  AWS_SECRET_ACCESS_KEY: 'cli-test',
-  AWS_REGION: 'us-east-1',
-  AWS_EC2_METADATA_DISABLED: 'true',
-};
+const ENV = cliEnv();
 
 interface Inventory {
   keys: Map<string, { state: string; tags: Record<string, string> }>;

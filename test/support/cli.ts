@@ -20,10 +20,10 @@ export interface CliRun {
 }
 
 /**
- * Runs `kms-reimport ...args` with test credentials and Region, plus `env` (a variable set to
- * undefined is left out); never throws for an exit code.
+ * The environment the CLI runs with: test credentials and Region (no ambient AWS configuration),
+ * plus `env` (a variable set to undefined is left out).
  */
-export function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Promise<CliRun> {
+export function cliEnv(env: Record<string, string | undefined> = {}): Record<string, string> {
   const merged: Record<string, string | undefined> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
@@ -33,12 +33,17 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
     AWS_EC2_METADATA_DISABLED: 'true',
     ...env,
   };
+  return Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** Runs `kms-reimport ...args` with {@link cliEnv}(env); never throws for an exit code. */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [BIN, ...args],
       {
-        env: Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)),
+        env: cliEnv(env),
         timeout: timeoutMs,
       },
       (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
