@@ -140,7 +140,7 @@ async function onboardDirectory(
     if (outputFormatOf(options) === 'json') io.print(JSON.stringify({ directory: dir, onboarded: 0, failed: 0, results: [] }, null, 2));
     return EXIT.nothingToDo;
   }
-  // One pacer for the whole directory: KMS allows about one GetParametersForImport every 4 s.
+  // One pacer for the whole directory: KMS allows about one GetParametersForImport a second (parametersIntervalMs).
   const paceParameters = runParametersPacer(config, {}, progressLogger(), dir);
   const rows: DirectoryRow[] = [];
   for (const name of names) {

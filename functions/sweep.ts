@@ -1,8 +1,8 @@
 /**
  * The sweep (on a schedule, or on demand with {"action": "sweep", "dryRun": true}): finds every
  * managed key, decides which need work (outages first, then soonest expiry) and starts one
- * workflow execution per key, paced for KMS's GetParametersForImport quota (one every 4 s by
- * default). Keys it has no time left for are deferred to the next sweep.
+ * workflow execution per key, paced for KMS's GetParametersForImport quota (one a second by
+ * default, KMS_REIMPORT_SWEEP_START_INTERVAL_MS). Keys it has no time left for are deferred to the next sweep.
  *
  * Rotations: keys whose scheduled rotation is due are reported (action `rotate`), counted
  * (RotationDue) and get a rotation execution (`<key>-rotate-<bucket>`, the runbook's rotation

@@ -99,7 +99,8 @@ export interface ReimportConfig {
   baseDelayMs: number;
   /**
    * Least time in ms between two GetParametersForImport calls within one run (several materials,
-   * a token refresh): KMS's default quota is one call every 4 s per account and Region. 0 = no pacing.
+   * a token refresh): KMS's current published quota is one call a second per account and Region
+   * (one every 4 s before 2024). 0 = no pacing.
    */
   parametersIntervalMs: number;
   /**
