@@ -232,38 +232,16 @@ export function unboundEscrowMessage(secretId: string, keyId: string, outcome: s
  * Reads the key's escrow secret (current version), parses it and checks every material against
  * the key spec. A secret other than the default `<prefix><key-id>` must first prove it belongs to
  * the key (tag ESCROW_KEY_ID_TAG = key ID, via DescribeSecret). The caller owns the returned
- * buffers and must wipeEscrowed() them.
+ * buffers and must wipeEscrowed() them. A caller that has described the secret already passes
+ * `described` (describeEscrowSecret's answer for this key, e.g. the escrow write's self-encryption
+ * check): the binding is checked on those facts, so the secret is described once, not twice.
  */
 export async function readEscrow(
   secrets: SecretsManagerClient,
   report: KeyReport,
   config: ReimportConfig,
   retry: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs },
-): Promise<EscrowEntry[]> {
-  return readBoundEscrow(secrets, report, config, retry, undefined);
-}
-
-/**
- * readEscrow for a caller that has described the secret already (`facts`: describeEscrowSecret's
- * answer for this key, e.g. the escrow write's self-encryption check): the binding is checked on
- * those facts, so the secret is described once, not twice.
- */
-export async function readDescribedEscrow(
-  secrets: SecretsManagerClient,
-  report: KeyReport,
-  config: ReimportConfig,
-  facts: EscrowSecretFacts,
-  retry: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs },
-): Promise<EscrowEntry[]> {
-  return readBoundEscrow(secrets, report, config, retry, facts);
-}
-
-async function readBoundEscrow(
-  secrets: SecretsManagerClient,
-  report: KeyReport,
-  config: ReimportConfig,
-  retry: RetryOptions,
-  described: EscrowSecretFacts | undefined,
+  described?: EscrowSecretFacts,
 ): Promise<EscrowEntry[]> {
   const secretId = escrowSecretId(report, config);
   // Refuses (EscrowInvalid) a tag-named secret not bound to the key: without this check, anyone who

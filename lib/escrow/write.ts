@@ -29,7 +29,7 @@ import { callWithRetry, type RetryOptions } from '../retry.js';
 import type { KeyReport } from '../types.js';
 import { formatEscrowSecret, MATERIAL_ID, PENDING_IMPORT_STATE, ROTATION_ID, type EscrowEntry } from './format.js';
 import { validateMaterial, wipeEscrowed } from './material.js';
-import { describeEscrowSecret, escrowSecretId, readDescribedEscrow, readEscrow } from './read.js';
+import { describeEscrowSecret, escrowSecretId, readEscrow } from './read.js';
 import { selfEncryption, type ResolveAlias } from './self-encryption.js';
 
 export type EscrowWriteStep = 'escrow' | 'record' | 'label';
@@ -166,7 +166,7 @@ export async function escrowRotationMaterial(
   // The secret is described once: the same facts serve this check and the read's binding check.
   const facts = await describeEscrowSecret(secrets, report, config, retry);
   await refuseSelfEncryption(facts.kmsKeyId, report, secretId, resolveAlias);
-  const entries = await readDescribedEscrow(secrets, report, config, facts, retry);
+  const entries = await readEscrow(secrets, report, config, retry, facts);
   try {
     const same = entries.find((e) => e.rotation === input.rotationId);
     if (same !== undefined) {
