@@ -219,6 +219,34 @@ function checkedKeyMaterialId(keyMaterialId: string, keyId: string): string {
 }
 
 /**
+ * The two writes that name a material by its KeyMaterialId (record, label): the rotation ID and the
+ * KeyMaterialId are checked, the escrow read, `change` applied to its entries (the checked, lowercased
+ * ID given; false: already done, nothing written; it throws to refuse), then a new version under the
+ * step's ClientRequestToken. The entries read are wiped whatever happens.
+ */
+async function writeKeyMaterialId(
+  secrets: SecretsManagerClient,
+  report: KeyReport,
+  config: ReimportConfig,
+  input: { rotationId: string; keyMaterialId: string },
+  step: 'record' | 'label',
+  retry: RetryOptions,
+  change: (entries: EscrowEntry[], id: string, secretId: string) => boolean,
+): Promise<EscrowWriteResult> {
+  const secretId = escrowSecretId(report, config);
+  checkRotationId(input.rotationId, report.keyId);
+  const id = checkedKeyMaterialId(input.keyMaterialId, report.keyId);
+  const entries = await readEscrow(secrets, report, config, retry);
+  try {
+    if (!change(entries, id, secretId)) return { secretId, written: false };
+    const versionId = await putVersion(secrets, report, secretId, entries, escrowClientRequestToken(report.keyId, input.rotationId, step), retry);
+    return { secretId, written: true, ...(versionId ? { versionId } : {}) };
+  } finally {
+    wipeEscrowed(entries);
+  }
+}
+
+/**
  * Records the KeyMaterialId KMS gave a rotation's material: a new version where that entry carries
  * it and is no longer pending-import. Already recorded with that ID: nothing written. Recorded with
  * another ID, or no entry for the rotation: EscrowInvalid / EscrowMissing, nothing written.
@@ -230,11 +258,7 @@ export async function recordImportedMaterial(
   input: RecordImportInput,
   retry: RetryOptions = DEFAULT_RETRY,
 ): Promise<EscrowWriteResult> {
-  const secretId = escrowSecretId(report, config);
-  checkRotationId(input.rotationId, report.keyId);
-  const id = checkedKeyMaterialId(input.keyMaterialId, report.keyId);
-  const entries = await readEscrow(secrets, report, config, retry);
-  try {
+  return writeKeyMaterialId(secrets, report, config, input, 'record', retry, (entries, id, secretId) => {
     const entry = entries.find((e) => e.rotation === input.rotationId);
     if (!entry) {
       throw new EscrowMissing(
@@ -243,7 +267,7 @@ export async function recordImportedMaterial(
         { keyId: report.keyId },
       );
     }
-    if (entry.keyMaterialId === id && entry.state === undefined) return { secretId, written: false };
+    if (entry.keyMaterialId === id && entry.state === undefined) return false;
     if (entry.keyMaterialId !== undefined && entry.keyMaterialId !== id) {
       throw new EscrowInvalid(
         `Escrow secret ${secretId} records rotation ${input.rotationId} of key ${report.keyId} as material ${entry.keyMaterialId}, not ${id}: ` +
@@ -261,11 +285,8 @@ export async function recordImportedMaterial(
     entry.keyMaterialId = id;
     entry.importedAt = input.importedAt;
     delete entry.state;
-    const versionId = await putVersion(secrets, report, secretId, entries, escrowClientRequestToken(report.keyId, input.rotationId, 'record'), retry);
-    return { secretId, written: true, ...(versionId ? { versionId } : {}) };
-  } finally {
-    wipeEscrowed(entries);
-  }
+    return true;
+  });
 }
 
 export interface LabelMaterialInput {
@@ -293,12 +314,8 @@ export async function labelKeyMaterial(
   input: LabelMaterialInput,
   retry: RetryOptions = DEFAULT_RETRY,
 ): Promise<EscrowWriteResult> {
-  const secretId = escrowSecretId(report, config);
-  checkRotationId(input.rotationId, report.keyId);
-  const id = checkedKeyMaterialId(input.keyMaterialId, report.keyId);
-  const entries = await readEscrow(secrets, report, config, retry);
-  try {
-    if (entries.some((e) => e.keyMaterialId === id && e.state === undefined)) return { secretId, written: false };
+  return writeKeyMaterialId(secrets, report, config, input, 'label', retry, (entries, id, secretId) => {
+    if (entries.some((e) => e.keyMaterialId === id && e.state === undefined)) return false;
     const [only, ...more] = entries;
     if (!only || more.length > 0 || only.keyMaterialId !== undefined || only.state !== undefined) {
       throw new EscrowInvalid(
@@ -311,9 +328,6 @@ export async function labelKeyMaterial(
     only.keyMaterialId = id;
     only.rotation = input.rotationId;
     if (input.importedAt !== undefined) only.importedAt = input.importedAt;
-    const versionId = await putVersion(secrets, report, secretId, entries, escrowClientRequestToken(report.keyId, input.rotationId, 'label'), retry);
-    return { secretId, written: true, ...(versionId ? { versionId } : {}) };
-  } finally {
-    wipeEscrowed(entries);
-  }
+    return true;
+  });
 }
