@@ -143,7 +143,11 @@ describe('forged task input: a task does no more than the workflow would', () =>
       return true;
     });
     assert.equal(aws.calls('ImportKeyMaterial'), 0);
-    // The escrow is read beside the re-check (one round trip) and wiped unused when the re-check refuses.
+    // The escrow is read beside the re-check (one round trip) and wiped unused when the re-check
+    // refuses: one read at most, one parameter request at most, nothing written to escrow.
+    assert.ok(aws.calls('GetSecretValue') <= 1, `escrow read ${aws.calls('GetSecretValue')} times`);
+    assert.ok(aws.calls('GetParametersForImport') <= 1, `GetParametersForImport ${aws.calls('GetParametersForImport')} times`);
+    for (const op of ['PutSecretValue', 'CreateSecret', 'UpdateSecret']) assert.equal(aws.calls(op), 0, `no ${op}`);
     assert.equal((await state(key.keyId)).ValidTo?.toISOString(), before, 'ValidTo unchanged');
   });
 });
