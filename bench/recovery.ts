@@ -186,6 +186,12 @@ export function startRecoveryEndpoint(): Promise<LocalAws & { endpoint: WorkerEn
 
 const ENDPOINT_KMS_OPTIONS = { wrappingKeyPoolSize: POOL_SIZE, wrappingKeyPoolRefillDelayMs: POOL_REFILL_DELAY_MS };
 
+/** KMS and Secrets Manager calls the endpoint answered since its counters were last reset. */
+export function endpointCalls(aws: LocalAws): number {
+  return Object.values(aws.endpoint.controls.getCounters()).reduce((s, c) => s + c.calls, 0);
+}
+
+/** Runs `run` with every endpoint call delayed by latencyMs: its wall time, result, and the calls it made. */
 export async function timeOne<T>(aws: LocalAws, latencyMs: number, run: () => Promise<T>): Promise<{ ms: number; result: T; calls: number }> {
   aws.endpoint.controls.resetCounters();
   aws.endpoint.controls.setLatency('*', latencyMs);
@@ -193,8 +199,7 @@ export async function timeOne<T>(aws: LocalAws, latencyMs: number, run: () => Pr
   const result = await run();
   const ms = performance.now() - started;
   aws.endpoint.controls.setLatency('*', 0);
-  const calls = Object.values(aws.endpoint.controls.getCounters()).reduce((s, c) => s + c.calls, 0);
-  return { ms, result, calls };
+  return { ms, result, calls: endpointCalls(aws) };
 }
 
 /** The library's recoverKey on `samples` fresh keys at per-call latency L: the times, and the calls and round trips of the last sample. */
@@ -268,17 +273,10 @@ export async function benchRecovery(opts: {
     progress(`recovery: library, ${samples} samples at L = ${L} ms`);
     const { times: library, calls: libraryCalls, chain, trips } = await libraryAt(aws, pendingKey, L, samples);
     progress(`recovery: library against the endpoint in this thread (comparison), ${samples} samples at L = ${L} ms`);
-    const inProcess: number[] = [];
+    let inProcess: number[];
     const local = await startLocalAws({ kms: ENDPOINT_KMS_OPTIONS }, { wrappingKeySpec: 'RSA_2048' });
     try {
-      const localKey = await preparePendingKeys(local, samples);
-      for (let i = 0; i < samples; i++) {
-        const key = await localKey();
-        const { ms, result } = await timeOne(local, L, () => recoverKey({ kms: local.kms, secrets: local.secrets, logger: local.logger }, key.keyId, { action: 'recover', config: local.config, now: local.now }));
-        key.material.fill(0);
-        if (result.status !== 'recovered') throw new Error(`library recovery of ${key.keyId} (endpoint in this thread) ended ${result.status}: ${result.reason ?? ''}`);
-        inProcess.push(ms);
-      }
+      inProcess = (await libraryAt(local, await preparePendingKeys(local, samples), L, samples)).times;
     } finally {
       await local.close();
     }

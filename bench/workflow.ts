@@ -13,7 +13,7 @@ import type { Context } from 'aws-lambda';
 import { listenLocally, readBody } from '../test/support/http.js';
 import { lambdaContext } from '../test/support/lambda.js';
 import type { LocalAws } from '../test/support/local-aws.js';
-import type { NextKey } from './recovery.js';
+import { endpointCalls, timeOne, type NextKey } from './recovery.js';
 import { closeWorkflowDynamo, runWorkflow, SUBSTITUTIONS, TASK_STATES, workflowDynamo, type TaskHandler, type TaskStateName } from '../test/unit/asl-run.js';
 import { loadTemplate, type Json } from '../test/unit/template-load.js';
 import { CREDENTIALS, median, REGION, round } from './measure.js';
@@ -91,7 +91,6 @@ export async function benchWorkflow(aws: LocalAws, latencies: WorkflowLatency[],
   let taskMs: Record<string, number[]> = {};
   let taskCalls: Record<string, number> = {};
   let taskRuns: Record<string, number> = {};
-  const totalCalls = () => Object.values(aws.endpoint.controls.getCounters()).reduce((sum, c) => sum + c.calls, 0);
   try {
     const template = loadTemplate();
     for (const [name, value] of Object.entries<Json>(template.Globals.Function.Environment.Variables)) {
@@ -112,12 +111,12 @@ export async function benchWorkflow(aws: LocalAws, latencies: WorkflowLatency[],
       const module = (await import(`../functions/${HANDLER_FILES[state]}.ts`)) as { handler: Handler };
       handlers[state] = async (input) => {
         const started = performance.now();
-        const callsBefore = totalCalls();
+        const callsBefore = endpointCalls(aws);
         try {
           return await module.handler(input, context(state));
         } finally {
           (taskMs[state] ??= []).push(performance.now() - started);
-          taskCalls[state] = (taskCalls[state] ?? 0) + totalCalls() - callsBefore;
+          taskCalls[state] = (taskCalls[state] ?? 0) + endpointCalls(aws) - callsBefore;
           taskRuns[state] = (taskRuns[state] ?? 0) + 1;
         }
       };
@@ -145,19 +144,19 @@ export async function benchWorkflow(aws: LocalAws, latencies: WorkflowLatency[],
     for (let i = 0; i < samples; i++) {
       const key = await nextKey();
       key.material.fill(0);
-      aws.endpoint.controls.resetCounters();
-      aws.endpoint.controls.setLatency('*', latencyMs);
-      const run = await quietly(() =>
-        runWorkflow({
-          handlers,
-          input: { keyRef: key.keyId, action: 'recover', trigger: { source: 'manual', detailType: 'manual' } },
-          executionName: `bench-${i}-${key.keyId}`,
-          // The keys' own account and Region: the state machine makes the key ID an ARN from them to lease it before the one Inspect.
-          stateMachineArn: STATE_MACHINE_ARN,
-        }),
+      const timed = await timeOne(aws, latencyMs, () =>
+        quietly(() =>
+          runWorkflow({
+            handlers,
+            input: { keyRef: key.keyId, action: 'recover', trigger: { source: 'manual', detailType: 'manual' } },
+            executionName: `bench-${i}-${key.keyId}`,
+            // The keys' own account and Region: the state machine makes the key ID an ARN from them to lease it before the one Inspect.
+            stateMachineArn: STATE_MACHINE_ARN,
+          }),
+        ),
       );
-      aws.endpoint.controls.setLatency('*', 0);
-      calls = Object.values(aws.endpoint.controls.getCounters()).reduce((sum, c) => sum + c.calls, 0);
+      const run = timed.result;
+      calls = timed.calls;
       // From the execution's start to its end, by the interpreter's own event times (ms): what
       // runWorkflow does before (parsing and validating the definition) is no part of a recovery.
       const at = (type: string) => run.events.find((e) => e.type === type)?.timestamp as number | undefined;
