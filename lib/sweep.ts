@@ -164,7 +164,7 @@ const DAY_MS = 86_400_000;
  * report, without the list, says RotationAgeUnknown). A healthy key without a schedule, a disabled
  * one and an unmanaged one are decided by DescribeKey alone.
  */
-export function needsMaterialList(m: KeyMetadata, provisional: KeyReport, config: ReimportConfig, now: Date): boolean {
+function needsMaterialList(m: KeyMetadata, provisional: KeyReport, config: ReimportConfig, now: Date): boolean {
   const keySpec = m.KeySpec ?? m.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
   if (m.Origin !== 'EXTERNAL' || keySpec !== 'SYMMETRIC_DEFAULT' || m.KeyState === 'PendingDeletion') return false;
   if (!isManaged(provisional, config)) return false;

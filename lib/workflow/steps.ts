@@ -285,6 +285,17 @@ class RotationFailed extends ReimportError {
 }
 
 /**
+ * The rotation id of this execution: from the day the execution started (the state's startedAt,
+ * which Inspect sets once and keeps when it inspects again under the lease), not from the clock of
+ * this invocation, so a retry of Rotate after midnight (ReplicaNotYetRotated, RotationConflict, a
+ * Lambda error) continues the same rotation and never starts a second one.
+ */
+function executionRotationId(state: WorkflowState, now: Date): string {
+  const started = Date.parse(state.startedAt);
+  return defaultRotationId(Number.isNaN(started) ? now : new Date(started));
+}
+
+/**
  * Rotate: the whole rotation of the key, by the rotation engine (lib/rotate.ts rotateKey: in place
  * for SYMMETRIC_DEFAULT keys, alias swap for HMAC, RSA and ECC keys or past the 25-rotation cap when
  * configured). The state machine holds the key's lease, so the engine takes none; it does not trust
@@ -298,17 +309,6 @@ class RotationFailed extends ReimportError {
  * or the new key's round trip); skipped (the key changed since Inspect) → plan skip with the
  * reason; failed → the engine's named error is thrown with its reason.
  */
-/**
- * The rotation id of this execution: from the day the execution started (the state's startedAt,
- * which Inspect sets once and keeps when it inspects again under the lease), not from the clock of
- * this invocation, so a retry of Rotate after midnight (ReplicaNotYetRotated, RotationConflict, a
- * Lambda error) continues the same rotation and never starts a second one.
- */
-export function executionRotationId(state: WorkflowState, now: Date): string {
-  const started = Date.parse(state.startedAt);
-  return defaultRotationId(Number.isNaN(started) ? now : new Date(started));
-}
-
 export async function rotateStep(deps: RotateStepDeps, input: unknown, config: ReimportConfig, now: Date): Promise<WorkflowState> {
   startCounting(deps);
   const state = parseWorkflowState(input);
