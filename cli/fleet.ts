@@ -121,10 +121,12 @@ export async function runFleet(
         // One adaptive pace for the whole fleet: runs start in the sweep's order (outages first),
         // `concurrency` at a time, and every import call waits for the shared pace.
         const { runPacedFleet } = await import('../lib/fleet.js');
-        const deps = { ...clients, logger: progressLogger(), ...(lease?.lease ? { lease: lease.lease, leaseOwner: lease.owner() } : {}) };
+        // Each run its own lease owner (lease.owner() makes a fresh one): runs in flight at once never share one.
+        const deps = { ...clients, logger: progressLogger(), ...(lease?.lease ? { lease: lease.lease } : {}) };
         const paced = await runPacedFleet(deps, items, {
           config,
           concurrency: options.concurrency ?? 4,
+          ...(lease?.lease ? { leaseOwner: lease.owner } : {}),
           onOutcome: (outcome) => {
             if (options.json !== true) print(summariseOutcome(outcome));
           },

@@ -24,6 +24,11 @@ export interface PacedFleetOptions {
   paces?: ImportPaces;
   /** Called with each outcome as its run ends. */
   onOutcome?: (outcome: Outcome) => void;
+  /**
+   * A fresh lease owner for each run (runs in flight at once must not share one, or one could take
+   * the other's lease as its own retried write). Unset: deps.leaseOwner, else recoverKey's own fresh one.
+   */
+  leaseOwner?: () => string;
 }
 
 /**
@@ -44,7 +49,7 @@ export async function runPacedFleet(deps: RecoverDeps, items: readonly FleetWork
   const detach = paceCalls(deps.kms, { GetParametersForImport: paces.GetParametersForImport, ImportKeyMaterial: paces.ImportKeyMaterial });
   try {
     return await mapBounded(items, concurrency, async (item) => {
-      const outcome = await recoverKey(deps, item.keyRef, { action: item.action, config, ...(options.now ? { now: options.now } : {}) });
+      const outcome = await recoverKey(options.leaseOwner ? { ...deps, leaseOwner: options.leaseOwner() } : deps, item.keyRef, { action: item.action, config, ...(options.now ? { now: options.now } : {}) });
       options.onOutcome?.(outcome);
       return outcome;
     });

@@ -5,6 +5,7 @@ import { DescribeKeyCommand, TagResourceCommand } from '@aws-sdk/client-kms';
 import { CreateSecretCommand, DeleteSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { randomBytes } from 'node:crypto';
 import { fleetExitCode, runFleet } from '../../cli/fleet.js';
+import type { KeyLease } from '../../lib/lease/index.js';
 import { onboardKey, startLocalAws, type LocalAws, type OnboardedKey } from '../support/local-aws.js';
 
 let aws: LocalAws;
@@ -120,4 +121,28 @@ test('sweep without --interval-ms runs every key under one adaptive pace: severa
     else process.env.KMS_REIMPORT_PARAMETERS_RATE = rate;
     aws.endpoint.controls.setQuota('kms:GetParametersForImport', null);
   }
+});
+
+test('a paced fleet gives each run its own lease owner (runs in flight at once never share one)', async () => {
+  const { runPacedFleet } = await import('../../lib/fleet.js');
+  const keys = [await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 }), await onboardKey(aws, 'SYMMETRIC_DEFAULT', { lifetimeSeconds: 60 })];
+  aws.endpoint.clock.advance(61);
+  const owners: string[] = [];
+  const lease: KeyLease = {
+    where: 'memory',
+    acquire: async (keyArn, owner) => {
+      owners.push(owner);
+      return { keyArn, owner, expiresAt: new Date(Date.now() + 3_600_000).toISOString() };
+    },
+    release: async () => true,
+    holder: async () => undefined,
+  };
+  let made = 0;
+  const outcomes = await runPacedFleet(
+    { kms: aws.kms, secrets: aws.secrets, logger: aws.logger, lease },
+    keys.map((k) => ({ keyRef: k.keyId, action: 'recover' as const })),
+    { config: aws.config, concurrency: 2, now: aws.now, leaseOwner: () => `fleet-test:${++made}` },
+  );
+  assert.deepEqual(outcomes.map((o) => o.status), ['recovered', 'recovered'], outcomes.map((o) => o.reason).join('\n'));
+  assert.deepEqual([...owners].sort(), ['fleet-test:1', 'fleet-test:2'], 'one fresh owner per run');
 });
