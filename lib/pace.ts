@@ -362,8 +362,8 @@ export interface ImportPaces {
 /** Current published KMS quotas (requests per second per account and Region); adjustable per account. */
 export const PUBLISHED_PARAMETERS_RATE = 1;
 export const PUBLISHED_IMPORT_RATE = 15;
-export const PUBLISHED_DESCRIBE_KEY_RATE = 2000;
-export const PUBLISHED_LIST_KEY_ROTATIONS_RATE = 100;
+const PUBLISHED_DESCRIBE_KEY_RATE = 2000;
+const PUBLISHED_LIST_KEY_ROTATIONS_RATE = 100;
 
 /**
  * The paces of a sweep's KMS reads, at the published quotas: DescribeKey (2000/s) and
@@ -391,7 +391,7 @@ export function importPaces(
 const MIDDLEWARE_NAME = 'kmsReimportPace';
 let attachments = 0;
 /** A throttled attempt is sent again in a later slot at most this many times before lib/retry sees it. */
-export const DEFAULT_THROTTLE_RETRIES = 8;
+const DEFAULT_THROTTLE_RETRIES = 8;
 
 /**
  * Sends one request in its slot of `pace`, and again in a later slot when it is throttled (at most

@@ -23,10 +23,10 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 import { ConfigError } from '../errors.js';
 
 /** The variables the Lambda runtime sets from the function's execution role. */
-export const LAMBDA_CREDENTIAL_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
+const LAMBDA_CREDENTIAL_VARIABLES = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'] as const;
 
 /** The container credential endpoint's variables (what `fromHttp` reads; SnapStart sets the first). */
-export const CONTAINER_CREDENTIAL_VARIABLES = ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'] as const;
+const CONTAINER_CREDENTIAL_VARIABLES = ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'] as const;
 
 /**
  * What the clients pass: their own resolved configuration (with `logger`, `profile`, ...), as
