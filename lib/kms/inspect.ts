@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG } from '../config.js';
 import { awsErrorName, isUnparsableResponse, KeyNotFound, KeyNotReadable } from '../errors.js';
 import { parseKeyRef } from '../events/key-ref.js';
 import { callWithRetry, type RetryOptions } from '../retry.js';
+import type { AliasTarget, ResolveAlias } from '../escrow/self-encryption.js';
 import type { KeyRef, KeyReport, MaterialInfo } from '../types.js';
 
 const DEFAULT_RETRY: RetryOptions = { maxAttempts: DEFAULT_CONFIG.maxAttempts, baseDelayMs: DEFAULT_CONFIG.baseDelayMs };
@@ -270,11 +271,11 @@ export function keyReport(m: KeyMetadata, keyRef: KeyRef, tags: Record<string, s
 
 /**
  * What an alias that encrypts an escrow secret points at, for the escrow health check
- * (lib/escrow/health.ts ResolveAlias): the key's ID; `not-found` (no such alias); `other-key` when
+ * (lib/escrow/self-encryption.ts ResolveAlias): the key's ID; `not-found` (no such alias); `other-key` when
  * the caller may not describe it (the service reads managed keys only, so it is not the key being
  * checked); `unknown` otherwise.
  */
-export async function describeAliasTarget(kms: KMSClient, alias: string, retry: RetryOptions = DEFAULT_RETRY): Promise<{ keyId: string } | 'not-found' | 'other-key' | 'unknown'> {
+export async function describeAliasTarget(kms: KMSClient, alias: string, retry: RetryOptions = DEFAULT_RETRY): Promise<AliasTarget> {
   try {
     return { keyId: (await describeKeyMetadata(kms, alias, retry)).KeyId as string };
   } catch (e) {
@@ -288,8 +289,8 @@ export async function describeAliasTarget(kms: KMSClient, alias: string, retry: 
  * describeAliasTarget remembered per alias, for checking many escrow secrets at once (the sweep,
  * doctor): many secrets usually share one escrow key, so each alias is described once.
  */
-export function cachedAliasResolver(kms: KMSClient, retry: RetryOptions = DEFAULT_RETRY): (alias: string) => ReturnType<typeof describeAliasTarget> {
-  const cache = new Map<string, ReturnType<typeof describeAliasTarget>>();
+export function cachedAliasResolver(kms: KMSClient, retry: RetryOptions = DEFAULT_RETRY): ResolveAlias {
+  const cache = new Map<string, Promise<AliasTarget>>();
   return (alias) => {
     let target = cache.get(alias);
     if (!target) {
