@@ -48,12 +48,12 @@ function rethrown(answer: Extract<Answer, { ok: false }>): Error {
 }
 
 /** The worker's entry: the .ts source under tsx (registered in the worker first), the compiled .js otherwise. */
-function workerSource(): { code: string; eval: true } {
+function workerSource(): string {
   const self = fileURLToPath(import.meta.url);
   const entry = new URL(`./worker-thread${extname(self)}`, import.meta.url).href;
-  if (extname(self) !== '.ts') return { code: `import(${JSON.stringify(entry)});`, eval: true };
+  if (extname(self) !== '.ts') return `import(${JSON.stringify(entry)});`;
   const tsx = import.meta.resolve('tsx/esm/api');
-  return { code: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`, eval: true };
+  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
 }
 
 /**
@@ -103,8 +103,7 @@ export async function startLocalEndpointInWorker(options: WorkerEndpointOptions 
   const signal = new Int32Array(new SharedArrayBuffer(4));
   const clockOffset = new Float64Array(new SharedArrayBuffer(8));
   const input: WorkerInput = { options, sync: workerSync, signal, clockOffset };
-  const source = workerSource();
-  const worker = new Worker(source.code, { eval: source.eval, workerData: input, transferList: [workerSync] });
+  const worker = new Worker(workerSource(), { eval: true, workerData: input, transferList: [workerSync] });
 
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   let nextId = 0;
