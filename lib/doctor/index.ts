@@ -26,10 +26,10 @@ import { checkRules, checkStateMachine, checkTopics, readStack, roleArnsOf, type
 
 export { check, worstStatus, type CheckStatus, type DoctorCheck } from './check.js';
 export { checkCloudTrail, selectorsGap } from './cloudtrail.js';
-export { checkKeyPolicy, judgeKeyPolicy, RECOVERY_ACTIONS, recoveryActions, verificationActions } from './key-policy.js';
+export { checkKeyPolicy, judgeKeyPolicy, RECOVERY_ACTIONS, recoveryActions } from './key-policy.js';
 export { checkManagedKeys, judgeExpiry } from './keys.js';
 export { DOCUMENTED_IMPORT_PARAMETERS_RATE, judgeRenewalCapacity, readImportParametersRate, renewalCalls, sweepIntervalSeconds } from './quotas.js';
-export { checkSchedules, scheduleOf, SWEEP_FUNCTION } from './schedule.js';
+export { checkSchedules, scheduleOf } from './schedule.js';
 export { checkRules, checkStateMachine, checkTopics, readStack, roleArnsOf } from './stack.js';
 
 export interface DoctorDeps {

@@ -22,7 +22,7 @@ export const RECOVERY_ACTIONS = ['kms:DescribeKey', 'kms:ListResourceTags', 'kms
  * Without the key usage it is taken from the key spec where the spec decides it (symmetric, HMAC);
  * an RSA or ECC key of unknown usage gets none (doctor then checks the common actions only).
  */
-export function verificationActions(keySpec: string | undefined, keyUsage: string | undefined): string[] {
+function verificationActions(keySpec: string | undefined, keyUsage: string | undefined): string[] {
   const usage = keyUsage ?? (keySpec === 'SYMMETRIC_DEFAULT' ? 'ENCRYPT_DECRYPT' : keySpec?.startsWith('HMAC_') ? 'GENERATE_VERIFY_MAC' : undefined);
   switch (usage) {
     case 'ENCRYPT_DECRYPT':

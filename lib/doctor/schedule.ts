@@ -15,7 +15,7 @@ import { check, couldNotCheck, type DoctorCheck } from './check.js';
 import { resourcesOfType, roleArnsOf, type DeployedStack, type StackResource } from './stack.js';
 
 /** The logical ID of the function the sweep schedule must start (template.yaml). */
-export const SWEEP_FUNCTION = 'SweepFunction';
+const SWEEP_FUNCTION = 'SweepFunction';
 
 const SCHEDULE_ARN = /^arn:[^:]+:scheduler:[^:]*:[^:]*:schedule\/([^/]+)\/(.+)$/;
 const FUNCTION_ARN = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)/;
