@@ -586,12 +586,19 @@ test('an import attempt that failed in a way KMS may have acted on (connection r
   const run = () => importEscrowedMaterial(logged, { report: pendingReport(), params: params(), config, now });
   const imports = () => kmsMock.commandCalls(ImportKeyMaterialCommand).length;
   const reads = () => kmsMock.commandCalls(DescribeKeyCommand).length;
+  /** Every KMS command sent is one this case configured (an unconfigured one would get undefined from the mock). */
+  const sentOnly = (...configured: string[]) => {
+    const sent = new Set(kmsMock.calls().map((c) => (c.args[0] as object).constructor.name));
+    assert.deepEqual([...sent].filter((name) => !configured.includes(name)), [], `unconfigured KMS commands sent: ${[...sent].join(', ')}`);
+  };
+  const REREAD = ['ImportKeyMaterialCommand', 'DescribeKeyCommand', 'ListKeyRotationsCommand', 'ListResourceTagsCommand'];
 
   // KMS imported, the answer was lost: read before the retry, shown, not sent again.
   kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(reset()).rejects(new Error('must not be sent again'));
   rereads('IMPORTED');
   assert.equal((await run()).validTo, validTo.toISOString());
   assert.deepEqual([imports(), reads()], [1, 1]);
+  sentOnly(...REREAD);
   assert.match(warnings.join('\n'), /read again before a retry, shows the import took effect: not sent again.*counted as imported/);
 
   // Not shown: the retry goes out and succeeds.
@@ -600,6 +607,7 @@ test('an import attempt that failed in a way KMS may have acted on (connection r
   rereads('PENDING_IMPORT');
   assert.equal((await run()).keyMaterialId, MATERIAL_ID_A);
   assert.deepEqual([imports(), reads()], [2, 1]);
+  sentOnly(...REREAD);
 
   // Not shown yet, the retry meets the token the lost attempt spent, shown on the next read: counted (one import).
   kmsMock.reset();
@@ -607,6 +615,7 @@ test('an import attempt that failed in a way KMS may have acted on (connection r
   rereads('PENDING_IMPORT', 'IMPORTED');
   assert.equal((await run()).validTo, validTo.toISOString());
   assert.deepEqual([imports(), reads()], [2, 2]);
+  sentOnly(...REREAD);
   assert.match(warnings.at(-1)!, /a transient error, then InvalidImportTokenException on the retry/);
 
   // Never shown: ImportTokenExpired (the caller fetches new parameters), as for any refused token.
@@ -614,6 +623,7 @@ test('an import attempt that failed in a way KMS may have acted on (connection r
   kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(reset()).rejects(awsError('InvalidImportTokenException'));
   rereads('PENDING_IMPORT');
   await assert.rejects(run(), { name: 'ImportTokenExpired' });
+  sentOnly(...REREAD);
 
   // Throttling (KMS refused at the door) is retried at once, with no read; a refused token with no attempt before it: no read either.
   kmsMock.reset();
@@ -621,9 +631,11 @@ test('an import attempt that failed in a way KMS may have acted on (connection r
   kmsMock.on(ImportKeyMaterialCommand).rejectsOnce(awsError('ThrottlingException', 400, { $retryable: { throttling: true } })).resolves({});
   await run();
   assert.deepEqual([imports(), reads()], [2, 0]);
+  sentOnly('ImportKeyMaterialCommand');
   kmsMock.reset();
   kmsMock.on(DescribeKeyCommand).rejects(new Error('not read again'));
   kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('ExpiredImportTokenException'));
   await assert.rejects(run(), { name: 'ImportTokenExpired' });
   assert.equal(reads(), 0);
+  sentOnly('ImportKeyMaterialCommand');
 });
