@@ -4,7 +4,7 @@
  * handler in its own worker under its own role, against the local endpoint). The harness's own
  * Step Functions stand-in knows StartExecution only (what the Trigger needs); this one serves the
  * three calls the CLI makes, over the real wire protocol (awsJson1_0):
- * - StartExecution: a new name runs the workflow through the harness; the same name while it runs,
+ * - StartExecution: answered by the harness (harness.startExecution): a new name runs the workflow; the same name while it runs,
  *   with the same input, returns it; otherwise ExecutionAlreadyExists, as Step Functions answers;
  * - DescribeExecution: RUNNING until the run ends, then its status, output or error;
  * - GetExecutionHistory: the run's event log translated to Step Functions history events
@@ -56,7 +56,6 @@ function historyOf(execution: Execution, finished: { events: Json[] } | undefine
 
 export async function startStackStandIns(harness: WorkflowHarness): Promise<StackStandIns> {
   const sfnCalls: string[] = [];
-  const finished = new Map<string, { status: string; events: Json[]; output?: Json; error?: { name: string; cause: string } }>();
   const sfn = createServer((req, res) => {
     void readBody(req).then(async (body) => {
       const reply = (status: number, payload: Json) => {
@@ -66,23 +65,14 @@ export async function startStackStandIns(harness: WorkflowHarness): Promise<Stac
       const operation = String(req.headers['x-amz-target'] ?? '').replace('AWSStepFunctions.', '');
       sfnCalls.push(operation);
       const request = JSON.parse(body);
-      if (operation === 'StartExecution') {
-        if (request.stateMachineArn !== STATE_MACHINE_ARN) return reply(400, { __type: 'StateMachineDoesNotExist', message: `State Machine Does Not Exist: '${request.stateMachineArn}'` });
-        const existing = harness.executions.get(request.name);
-        if (existing) {
-          if (existing.running && existing.input === request.input) return reply(200, { executionArn: existing.arn, startDate: existing.startDate });
-          return reply(400, { __type: 'ExecutionAlreadyExists', message: `Execution Already Exists: '${existing.arn}'` });
-        }
-        void harness.execute(JSON.parse(request.input), request.name).then((run) => finished.set(request.name, { status: run.status, events: run.events, output: run.output, error: run.error }));
-        const started = harness.executions.get(request.name)!;
-        return reply(200, { executionArn: started.arn, startDate: started.startDate });
-      }
+      if (operation === 'StartExecution') return reply(...harness.startExecution(request));
       const name = String(request.executionArn ?? '').split(':').pop() ?? '';
       const execution = harness.executions.get(name);
       if (!execution || `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}` !== request.executionArn) {
         return reply(400, { __type: 'ExecutionDoesNotExist', message: `Execution Does Not Exist: '${request.executionArn}'` });
       }
-      const done = finished.get(name);
+      // The run's outcome once it has ended (the harness clears `running` when its promise settles).
+      const done = execution.running ? undefined : await execution.run;
       if (operation === 'DescribeExecution') {
         return reply(200, {
           executionArn: execution.arn,

@@ -126,6 +126,12 @@ export interface WorkflowHarness {
   beforeStep: ((state: TaskStateName, input: Json, call: number) => void) | undefined;
   stepCalls: Partial<Record<TaskStateName, number>>;
   lambdaContext(functionName: string, remainingMs?: number): Context;
+  /**
+   * Step Functions' StartExecution answer (status, awsJson body) to a request already let through
+   * IAM: a new name starts an execution; the same name while it runs, with the same input, returns
+   * it; otherwise ExecutionAlreadyExists.
+   */
+  startExecution(request: { stateMachineArn?: string; name: string; input: string }): [number, Json];
   /** Runs one execution directly (as `aws stepfunctions start-execution` would), recorded with the others. */
   execute(input: Json, executionName: string): Promise<WorkflowRun>;
   /** Delivers events to the trigger at once; waits for every execution they started. */
@@ -225,14 +231,7 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
       const request = JSON.parse(body);
       const refused = refusedByIam(req, 'states:StartExecution', request.stateMachineArn);
       if (refused) return reply(400, { __type: 'AccessDeniedException', message: refused });
-      if (request.stateMachineArn !== STATE_MACHINE_ARN) return reply(400, { __type: 'StateMachineDoesNotExist', message: request.stateMachineArn });
-      const existing = executions.get(request.name);
-      if (existing) {
-        if (existing.running && existing.input === request.input) return reply(200, { executionArn: existing.arn, startDate: existing.startDate });
-        return reply(400, { __type: 'ExecutionAlreadyExists', message: `Execution Already Exists: '${existing.arn}'` });
-      }
-      const execution = startExecution(request.name, request.input);
-      return reply(200, { executionArn: execution.arn, startDate: execution.startDate });
+      return reply(...harness.startExecution(request));
     });
   });
 
@@ -471,6 +470,16 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions = {})
       };
     },
     lambdaContext,
+    startExecution(request) {
+      if (request.stateMachineArn !== STATE_MACHINE_ARN) return [400, { __type: 'StateMachineDoesNotExist', message: `State Machine Does Not Exist: '${request.stateMachineArn}'` }];
+      const existing = executions.get(request.name);
+      if (existing) {
+        if (existing.running && existing.input === request.input) return [200, { executionArn: existing.arn, startDate: existing.startDate }];
+        return [400, { __type: 'ExecutionAlreadyExists', message: `Execution Already Exists: '${existing.arn}'` }];
+      }
+      const execution = startExecution(request.name, request.input);
+      return [200, { executionArn: execution.arn, startDate: execution.startDate }];
+    },
     execute(input, executionName) {
       return startExecution(executionName, JSON.stringify(input)).run;
     },
